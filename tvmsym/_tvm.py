@@ -1,0 +1,123 @@
+"""The one module that knows TVM 0.27's names (tvm.tirx, tvm.s_tir, tvm.compile).
+
+Importing it starts TVM with what tvmsym needs on the CPU: every core
+(TVM's default is half of them on x86), the host's real ``mcpu``, vector math
+from glibc's libmvec for float transcendentals, and a fork-safe thread pool.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+import re
+
+# TVM sizes its pool at first use; it defaults to hardware_concurrency/2 on x86.
+os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
+
+import tvm  # noqa: E402
+import tvm_ffi  # noqa: E402
+from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
+from tvm.target import Target, codegen  # noqa: E402
+
+__all__ = ["tvm", "te", "tirx", "s_tir", "topi", "Target", "cpu_target", "compile_module",
+           "vector_bytes", "relax_alignment", "tvm_ffi"]
+
+_config_threadpool = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+if _config_threadpool is not None:
+    # A forked child would hang in its first parallel kernel (the pool's threads are gone).
+    os.register_at_fork(after_in_child=lambda: _config_threadpool(1, 1))
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_target():
+    """The llvm target for this host's CPU ("llvm -mcpu=native" is rejected by TVM 0.27)."""
+    return Target({"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu()})
+
+
+@functools.lru_cache(maxsize=None)
+def vector_bytes():
+    """Width of the host's vector registers in bytes (64 AVX-512, 32 AVX2, 16 otherwise)."""
+    t = cpu_target()
+    if codegen.llvm_cpu_has_features("avx512f", t):
+        return 64
+    if codegen.llvm_cpu_has_features("avx2", t):
+        return 32
+    return 16
+
+
+# ------------------------------------------------------------------ libmvec vector math
+_MVEC_FUNCS = {
+    "tirx.exp": "exp", "tirx.exp2": "exp2", "tirx.exp10": "exp10", "tirx.log": "log",
+    "tirx.log2": "log2", "tirx.log10": "log10", "tirx.log1p": "log1p", "tirx.tanh": "tanh",
+    "tirx.sin": "sin", "tirx.cos": "cos", "tirx.tan": "tan", "tirx.sinh": "sinh",
+    "tirx.cosh": "cosh", "tirx.asin": "asin", "tirx.acos": "acos", "tirx.atan": "atan",
+    "tirx.erf": "erf",
+}
+_MVEC_ISA = {64: "e", 32: "d", 16: "b"}
+mvec_enabled = False
+
+
+def _setup_mvec():
+    global mvec_enabled
+    if os.environ.get("TVMSYM_NO_MVEC"):
+        return
+    path = ctypes.util.find_library("mvec")
+    try:
+        lib = ctypes.CDLL(path or "libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        return      # non-glibc or non-x86: TVM's stock (scalar) lowering stays
+    isa = _MVEC_ISA[vector_bytes()]
+    for opname, fname in _MVEC_FUNCS.items():
+        try:
+            op = tvm.ir.Op.get(opname)
+        except Exception:
+            continue
+        default = op.get_attr("llvm.FLowerIntrinsic")
+        variants = {}
+        for dtype, suffix, size in (("float32", "f", 4), ("float64", "", 8)):
+            lanes = vector_bytes() // size
+            sym = f"_ZGV{isa}N{lanes}v_{fname}{suffix}"
+            if hasattr(lib, sym):
+                variants[f"{dtype}x{lanes}"] = sym
+        if not variants:
+            continue
+        if opname == "tirx.log1p":
+            tvm.ir.register_op_attr(opname, "TVectorizable", True, level=100)
+
+        def rule(call, _variants=variants, _default=default):
+            sym = _variants.get(str(call.dtype))
+            if sym is not None:
+                return tirx.call_pure_extern(call.dtype, sym, *call.args)
+            return _default(call) if _default is not None else call
+
+        tvm.ir.register_op_attr(opname, "llvm.FLowerIntrinsic", rule, level=100)
+    mvec_enabled = True
+
+
+_setup_mvec()
+
+
+# ------------------------------------------------------------------ building
+_SIG = re.compile(r'T\.Buffer\(([^()]*(?:\([^()]*\))?[^()]*)\)')
+
+
+def relax_alignment(func, align_of):
+    """Return ``func`` with its parameter buffers declaring ``align_of(dtype)`` bytes.
+
+    TVM assumes 64-byte aligned buffers; numpy gives 16 (or element) alignment, and a
+    misaligned array in a vectorized kernel faults.  Declaring element alignment
+    makes LLVM emit unaligned vector loads, which cost nothing on x86.
+    """
+    text = func.script()
+    head, sep, body = text.partition("):\n")
+    def fix(m):
+        inner = m.group(1)
+        dt = re.search(r'"(\w+)"', inner).group(1)
+        return f"T.Buffer({inner}, align={align_of(dt)})"
+    head = _SIG.sub(fix, head)
+    return tvm.script.from_source(head + sep + body)
+
+
+def compile_module(mod, target):
+    return tvm.compile(mod, target=target)

@@ -1,0 +1,145 @@
+"""tvmsym configuration flags.
+
+Flags are read once from the ``TVMSYM_FLAGS`` environment variable
+(``"floatX=float64,device=cpu"``), can be assigned (``config.floatX = "float64"``)
+and can be changed for a block with ``config.change_flags(floatX="float64")``.
+An unknown flag or a bad value raises an error listing what is valid.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+
+
+class _Flag:
+    def __init__(self, name, default, doc, choices=None, convert=None):
+        self.name, self.default, self.doc = name, default, doc
+        self.choices, self.convert = choices, convert
+
+    def check(self, value):
+        if self.convert is not None:
+            try:
+                value = self.convert(value)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"bad value {value!r} for config flag {self.name!r}: {e}") from None
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"bad value {value!r} for config flag {self.name!r}; valid values: "
+                + ", ".join(repr(c) for c in self.choices))
+        return value
+
+
+def _optimizer(v):
+    if v in (None, "None", "none", ""):
+        return None
+    return str(v)
+
+
+def _str_list(v):
+    return str(v or "")
+
+
+def _bool(v):
+    if isinstance(v, bool):
+        return v
+    s = str(v).lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected a boolean (True/False/1/0)")
+
+
+def _default_compiledir():
+    tag = "_".join([platform.system(), platform.machine(), "py" + ".".join(map(str, sys.version_info[:2]))])
+    return os.path.join(os.path.expanduser("~"), ".tvmsym", f"compiledir_{tag}")
+
+
+_FLAGS = [
+    _Flag("floatX", "float32", "default dtype of new symbolic float variables",
+          choices=("float16", "float32", "float64")),
+    _Flag("device", "cpu", "where compiled functions run: cpu (llvm) or cuda",
+          choices=("cpu", "cuda")),
+    _Flag("mode", "FAST_RUN", "default compilation mode",
+          choices=("FAST_RUN", "FAST_COMPILE", "DEBUG_MODE")),
+    _Flag("optimizer", "fast_run", "graph rewrite level used by the default mode",
+          choices=(None, "fast_run", "fast_compile"), convert=_optimizer),
+    _Flag("optimizer_excluding", "", "colon-separated rewrite stages/tags to skip",
+          convert=_str_list),
+    _Flag("optimizer_including", "", "colon-separated extra rewrite tags to enable",
+          convert=_str_list),
+    _Flag("compiledir", _default_compiledir(), "directory for compiled artifacts and pictures",
+          convert=str),
+    _Flag("cuda_arch", "sm_90", "CUDA architecture the cuda target compiles for", convert=str),
+    _Flag("constant_folding_limit", 1 << 20,
+          "largest constant (in elements) that constant folding may create", convert=int),
+    _Flag("on_unused_input", "raise", "what function() does with an input the outputs do not use",
+          choices=("raise", "warn", "ignore")),
+    _Flag("compute_test_value", "off", "accepted for Theano compatibility; only 'off' is supported",
+          choices=("off",)),
+    _Flag("print_global_stats", False, "accepted for Theano compatibility", convert=_bool),
+]
+
+
+class Config:
+    """The global flags object (``tvmsym.config``)."""
+
+    def __init__(self, environ_flags: str | None = None):
+        object.__setattr__(self, "_flags", {f.name: f for f in _FLAGS})
+        object.__setattr__(self, "_values", {f.name: f.default for f in _FLAGS})
+        object.__setattr__(self, "_version", 0)
+        if environ_flags:
+            self._apply_string(environ_flags, source="TVMSYM_FLAGS")
+
+    def _apply_string(self, text, source):
+        for item in text.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if "=" not in item:
+                raise ValueError(f"{source}: expected name=value, got {item!r}")
+            k, v = item.split("=", 1)
+            self._set(k.strip(), v.strip())
+
+    def _set(self, name, value):
+        flags = object.__getattribute__(self, "_flags")
+        if name not in flags:
+            raise AttributeError(
+                f"unknown config flag {name!r}; valid flags: " + ", ".join(sorted(flags)))
+        self._values[name] = flags[name].check(value)
+        object.__setattr__(self, "_version", self._version + 1)
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        raise AttributeError(
+            f"unknown config flag {name!r}; valid flags: " + ", ".join(sorted(values)))
+
+    def __setattr__(self, name, value):
+        self._set(name, value)
+
+    def __dir__(self):
+        return sorted(self._values) + ["change_flags"]
+
+    @contextlib.contextmanager
+    def change_flags(self, **kwargs):
+        """Set flags for the duration of a ``with`` block."""
+        old = dict(self._values)
+        try:
+            for k, v in kwargs.items():
+                self._set(k, v)
+            yield self
+        finally:
+            self._values.clear()
+            self._values.update(old)
+            object.__setattr__(self, "_version", self._version + 1)
+
+    def __str__(self):
+        return "\n".join(f"{k} = {v!r}" for k, v in sorted(self._values.items()))
+
+
+config = Config(os.environ.get("TVMSYM_FLAGS", ""))
+change_flags = config.change_flags

@@ -1,0 +1,33 @@
+"""Lowering rules, one table per op family.
+
+``LOWER[OpClass](node, inputs, ctx) -> [te.Tensor, ...]`` builds the TE compute(s) of a
+graph node from the TE tensors of its inputs; ``ctx.shape(var)`` gives concrete shapes.
+``SCALAR[ScalarOpClass](op, args, out_dtype) -> PrimExpr`` builds one element.
+"""
+LOWER = {}
+SCALAR = {}
+
+
+def lower_rule(*op_classes):
+    def deco(fn):
+        for c in op_classes:
+            LOWER[c] = fn
+        return fn
+    return deco
+
+
+def scalar_rule(op_class, fn=None):
+    if fn is None:
+        return lambda f: scalar_rule(op_class, f)
+    SCALAR[op_class] = fn
+    return fn
+
+
+def find_rule(op):
+    for cls in type(op).__mro__:
+        if cls in LOWER:
+            return LOWER[cls]
+    return None
+
+
+from . import scalar as _scalar, elemwise as _elemwise  # noqa: E402,F401  (register)

@@ -1,0 +1,262 @@
+"""TVM expressions for the scalar ops (one line each where possible)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _tvm
+from ...symbolic import scalar as ps
+from . import SCALAR, scalar_rule
+
+tirx = _tvm.tirx
+
+
+class UnsupportedDtype(TypeError):
+    pass
+
+
+def dt(x):
+    """dtype name of a PrimExpr (TVM 0.27: ``expr.ty``)."""
+    return str(x.ty)
+
+
+def const(v, dtype):
+    if dtype == "bool":
+        return tirx.const(bool(v), "bool")
+    return tirx.const(v, dtype)
+
+
+def cast(x, dtype):
+    if dt(x) == dtype:
+        return x
+    if dtype == "bool":
+        return x != const(0, dt(x))
+    return x.astype(dtype)
+
+
+def _kind(dtype):
+    return np.dtype(dtype).kind
+
+
+def _common(args):
+    return np.result_type(*[dt(a) for a in args]).name
+
+
+def _arith(fn, bool_fn=None):
+    def rule(op, args, out):
+        if out == "bool" and bool_fn is not None:
+            return bool_fn(*[cast(a, "bool") for a in args])
+        return fn(*[cast(a, out) for a in args])
+    return rule
+
+
+def _isnan(x):
+    return x != x
+
+
+def _max(a, b):
+    r = tirx.Select(a >= b, a, b)
+    if _kind(dt(a)) == "f":
+        r = tirx.Select(_isnan(a), a, tirx.Select(_isnan(b), b, r))
+    return r
+
+
+def _min(a, b):
+    r = tirx.Select(a <= b, a, b)
+    if _kind(dt(a)) == "f":
+        r = tirx.Select(_isnan(a), a, tirx.Select(_isnan(b), b, r))
+    return r
+
+
+def _floordiv(op, args, out):
+    a, b = (cast(x, out) for x in args)
+    if _kind(out) in "iu":
+        zero = const(0, out)
+        return tirx.Select(b == zero, zero, tirx.floordiv(a, tirx.Select(b == zero, const(1, out), b)))
+    return tirx.floor(a / b)
+
+
+def _mod(op, args, out):
+    a, b = (cast(x, out) for x in args)
+    if _kind(out) in "iu":
+        zero = const(0, out)
+        return tirx.Select(b == zero, zero, tirx.floormod(a, tirx.Select(b == zero, const(1, out), b)))
+    r = a - tirx.floor(a / b) * b
+    return r
+
+
+def _pow(op, args, out):
+    a, b = (cast(x, out) for x in args)
+    if _kind(out) in "iub":
+        f = tirx.power(a.astype("float64"), b.astype("float64"))
+        return f.astype(out)
+    return tirx.power(a, b)
+
+
+def _true_div(op, args, out):
+    a, b = (cast(x, out) for x in args)
+    return a / b
+
+
+def _float1(fn):
+    def rule(op, args, out):
+        return fn(cast(args[0], out))
+    return rule
+
+
+def _extern1(name):
+    def rule(op, args, out):
+        x = cast(args[0], out)
+        if out == "float32":
+            return tirx.call_pure_extern(out, name + "f", x)
+        if out == "float64":
+            return tirx.call_pure_extern(out, name, x)
+        return tirx.call_pure_extern("float32", name + "f", x.astype("float32")).astype(out)
+    return rule
+
+
+def _softplus(op, args, out):
+    x = cast(args[0], out)
+    zero = const(0, out)
+    return tirx.max(x, zero) + tirx.log1p(tirx.exp(-tirx.abs(x)))
+
+
+def _sigmoid(op, args, out):
+    x = cast(args[0], out)
+    return const(1, out) / (const(1, out) + tirx.exp(-x))
+
+
+def _cmp(fn):
+    def rule(op, args, out):
+        c = _common(args)
+        return fn(*[cast(a, c) for a in args])
+    return rule
+
+
+def _logic(fn_bool, fn_int):
+    def rule(op, args, out):
+        if out == "bool":
+            return fn_bool(*[cast(a, "bool") for a in args])
+        return fn_int(*[cast(a, out) for a in args])
+    return rule
+
+
+def _abs(op, args, out):
+    x = cast(args[0], out)
+    if out == "bool":
+        return x
+    if _kind(out) == "u":
+        return x
+    return tirx.abs(x)
+
+
+def _sgn(op, args, out):
+    x = cast(args[0], out)
+    one, zero = const(1, out), const(0, out)
+    if out == "bool":
+        return x
+    r = tirx.Select(x > zero, one, tirx.Select(x < zero, -one if _kind(out) != "u" else zero, zero))
+    if _kind(out) == "f":
+        r = tirx.Select(_isnan(x), x, r)
+    return r
+
+
+def _round_like(fn):
+    def rule(op, args, out):
+        x = cast(args[0], out)
+        return x if _kind(out) in "iub" else fn(x)
+    return rule
+
+
+def _clip(op, args, out):
+    x, lo, hi = (cast(a, out) for a in args)
+    return _min(_max(x, lo), hi)
+
+
+def _switch(op, args, out):
+    c, a, b = args
+    return tirx.Select(cast(c, "bool"), cast(a, out), cast(b, out))
+
+
+def _cast(op, args, out):
+    return cast(args[0], op.dtype)
+
+
+def _identity(op, args, out):
+    return cast(args[0], out)
+
+
+def _neg(op, args, out):
+    x = cast(args[0], out)
+    return const(0, out) - x if _kind(out) in "u" else -x
+
+
+scalar_rule(type(ps.add), _arith(lambda a, b: a + b, lambda a, b: tirx.Or(a, b)))
+scalar_rule(type(ps.sub), _arith(lambda a, b: a - b))
+scalar_rule(type(ps.mul), _arith(lambda a, b: a * b, lambda a, b: tirx.And(a, b)))
+scalar_rule(type(ps.true_div), _true_div)
+scalar_rule(type(ps.int_div), _floordiv)
+scalar_rule(type(ps.mod), _mod)
+scalar_rule(type(ps.pow), _pow)
+scalar_rule(type(ps.neg), _neg)
+scalar_rule(type(ps.maximum), _arith(_max, lambda a, b: tirx.Or(a, b)))
+scalar_rule(type(ps.minimum), _arith(_min, lambda a, b: tirx.And(a, b)))
+scalar_rule(type(ps.clip), _clip)
+scalar_rule(type(ps.switch), _switch)
+scalar_rule(type(ps.identity), _identity)
+scalar_rule(type(ps.abs_), _abs)
+scalar_rule(type(ps.sgn), _sgn)
+scalar_rule(type(ps.sqr), _arith(lambda a: a * a, lambda a: a))
+for _sop, _fn in [(ps.exp, tirx.exp), (ps.exp2, tirx.exp2), (ps.log, tirx.log), (ps.log2, tirx.log2),
+                  (ps.log10, tirx.log10), (ps.log1p, tirx.log1p), (ps.sqrt, tirx.sqrt),
+                  (ps.sin, tirx.sin), (ps.cos, tirx.cos), (ps.tan, tirx.tan), (ps.arcsin, tirx.asin),
+                  (ps.arccos, tirx.acos), (ps.arctan, tirx.atan), (ps.sinh, tirx.sinh),
+                  (ps.cosh, tirx.cosh), (ps.tanh, tirx.tanh)]:
+    scalar_rule(type(_sop), _float1(_fn))
+scalar_rule(type(ps.expm1), _extern1("expm1"))
+scalar_rule(type(ps.sigmoid), _sigmoid)
+scalar_rule(type(ps.softplus), _softplus)
+scalar_rule(type(ps.reciprocal), lambda op, args, out: const(1, out) / cast(args[0], out))
+scalar_rule(type(ps.floor), _round_like(tirx.floor))
+scalar_rule(type(ps.ceil), _round_like(tirx.ceil))
+scalar_rule(type(ps.trunc), _round_like(tirx.trunc))
+scalar_rule(type(ps.round_half_to_even), _round_like(tirx.nearbyint))
+scalar_rule(type(ps.eq), _cmp(lambda a, b: a == b))
+scalar_rule(type(ps.neq), _cmp(lambda a, b: a != b))
+scalar_rule(type(ps.lt), _cmp(lambda a, b: a < b))
+scalar_rule(type(ps.gt), _cmp(lambda a, b: a > b))
+scalar_rule(type(ps.le), _cmp(lambda a, b: a <= b))
+scalar_rule(type(ps.ge), _cmp(lambda a, b: a >= b))
+scalar_rule(type(ps.and_), _logic(tirx.And, lambda a, b: tirx.bitwise_and(a, b)))
+scalar_rule(type(ps.or_), _logic(tirx.Or, lambda a, b: tirx.bitwise_or(a, b)))
+scalar_rule(type(ps.xor), _logic(lambda a, b: a != b, lambda a, b: tirx.bitwise_xor(a, b)))
+scalar_rule(type(ps.invert), _logic(tirx.Not, lambda a: tirx.bitwise_not(a)))
+scalar_rule(type(ps.isnan), lambda op, args, out: _isnan(args[0]) if _kind(dt(args[0])) == "f" else const(False, "bool"))
+scalar_rule(type(ps.isinf), lambda op, args, out: tirx.isinf(args[0]) if _kind(dt(args[0])) == "f" else const(False, "bool"))
+scalar_rule(ps.Cast, _cast)
+
+
+def lower_scalar(op, args, out_dtype):
+    """PrimExpr of one element of ``op`` applied to ``args``."""
+    if isinstance(op, ps.Composite):
+        return lower_composite(op, args)[0] if op.nout == 1 else lower_composite(op, args)
+    for cls in type(op).__mro__:
+        rule = SCALAR.get(cls)
+        if rule is not None:
+            return rule(op, args, out_dtype)
+    raise NotImplementedError(f"no TVM lowering for scalar op {op.name}")
+
+
+def lower_composite(op, args):
+    memo = {}
+
+    def go(e):
+        if e[0] == "i":
+            return args[e[1]]
+        if e[0] == "c":
+            return const(e[1], e[2])
+        key = id(e)
+        if key not in memo:
+            memo[key] = lower_scalar(e[0], [go(c) for c in e[1:]], op.expr_dtype(e))
+        return memo[key]
+
+    return [cast(go(e), d) for e, d in zip(op.exprs, op.output_dtypes())]

@@ -1,0 +1,2 @@
+"""``tvmsym.printing``: pp/pprint, debugprint (and pydotprint)."""
+from .symbolic.printing import pp, pprint, debugprint  # noqa: F401

@@ -1,0 +1,121 @@
+"""One build of a function for one input-shape signature, and its per-call loop."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _tvm
+from ..lowering.lower import infer_shapes, lower_step, zero_size
+from ..schedules import schedule
+from ..symbolic.graph import Constant
+from ..targets import build as target_build
+
+
+def _align_of(dtype):
+    # numpy guarantees element alignment only (arrays are usually 16 mod 64)
+    return max(1, np.dtype(dtype if dtype != "bool" else "bool").itemsize)
+
+
+class Build:
+    """Kernels of a plan built for concrete input shapes; ``run(arrays)`` executes them."""
+
+    def __init__(self, plan, input_shapes, target):
+        self.plan = plan
+        self.target = target
+        fg = plan.fgraph
+        self.shapes = shapes = infer_shapes(plan, input_shapes)
+        # storage slots: one per buffer variable
+        slot = {}
+        for v in fg.inputs:
+            slot.setdefault(v, len(slot))
+        consts = []
+        for st in plan.steps:
+            for v in st.inputs + st.outputs:
+                if v not in slot:
+                    slot[v] = len(slot)
+                    if isinstance(v, Constant):
+                        consts.append(v)
+        for v in fg.outputs:
+            if v not in slot:
+                slot[v] = len(slot)
+                if isinstance(v, Constant):
+                    consts.append(v)
+        self.slot = slot
+        self.n_slots = len(slot)
+        self.const_values = [(slot[c], np.ascontiguousarray(c.data)) for c in consts]
+        funcs = {}
+        self.steps = []
+        self.sources = {}
+        for st in plan.steps:
+            outs = [(slot[o], shapes[o], o.type.dtype) for o in st.outputs]
+            ins = [slot[v] for v in st.inputs]
+            inplace = dict(getattr(st.node.op, "destroy_map", {}) or {})
+            inplace = {o: slot[st.node.inputs[i[0]]] for o, i in inplace.items()}
+            if zero_size(shapes, st):
+                self.steps.append(("empty", None, ins, outs, inplace, st))
+                continue
+            if st.kind == "host":
+                self.steps.append(("host", st.node, [slot[v] for v in st.node.inputs], outs, inplace, st))
+                continue
+            placeholders, results = lower_step(st, shapes)
+            func = _tvm.te.create_prim_func(placeholders + results)
+            func = _tvm.relax_alignment(func, _align_of)
+            func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
+                                                 "out_dtype": st.outputs[0].type.dtype})
+            funcs[st.name] = func.with_attr("global_symbol", st.name)
+            self.steps.append(("tvm", st.name, ins, outs, inplace, st))
+        self.mod = _tvm.tvm.IRModule(funcs) if funcs else None
+        self.lib = target_build(self.mod, target) if funcs else None
+        self._bind()
+        self.out_slots = [slot[o] for o in fg.outputs]
+        self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) for o in fg.outputs]
+
+    def _bind(self):
+        prog = []
+        for kind, fn, ins, outs, inplace, st in self.steps:
+            if kind == "tvm":
+                fn = self.lib[fn]
+            prog.append((kind, fn, ins, outs, inplace, st))
+        self.prog = prog
+
+    def run(self, arrays):
+        slots = [None] * self.n_slots
+        for k, a in enumerate(arrays):
+            if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
+                a = np.ascontiguousarray(a) if a.flags.writeable else np.array(a, order="C")
+                if not a.flags.aligned:
+                    a = a.copy()
+            slots[k] = a
+        for s, c in self.const_values:
+            slots[s] = c
+        for kind, fn, ins, outs, inplace, st in self.prog:
+            res = []
+            for o, (s, shape, dtype) in enumerate(outs):
+                if o in inplace:
+                    arr = slots[inplace[o]]
+                else:
+                    arr = np.empty(shape, dtype)
+                slots[s] = arr
+                res.append(arr)
+            if kind == "tvm":
+                fn(*[slots[i] for i in ins], *res)
+            elif kind == "host":
+                vals = fn.op.perform(fn, [slots[i] for i in ins])
+                for arr, v in zip(res, vals):
+                    arr[...] = v
+        outs = []
+        for s, copy in zip(self.out_slots, self.out_is_input):
+            a = slots[s]
+            outs.append(a.copy() if copy else a)
+        return outs
+
+    def as_text(self, stage):
+        if self.mod is None:
+            return ""
+        if stage == "tir":
+            return self.mod.script()
+        if stage in ("llvm", "ll"):
+            return self.lib.mod.inspect_source("ll")
+        if stage in ("asm", "s"):
+            return self.lib.mod.inspect_source("asm")
+        raise ValueError(f"unknown stage {stage!r}; valid stages: 'tir', 'llvm', 'asm' "
+                         "(cpu), 'cuda', 'ptx' (cuda)")

@@ -1,0 +1,243 @@
+"""``tvmsym.function``: compile a graph and call it like a Python function.
+
+The graph is cloned into a FunctionGraph and rewritten once.  Kernels are
+lowered, scheduled and built per input-shape signature (cached), so every
+kernel has static extents.  A call filters its inputs (dtype, ndim), finds or
+builds the signature's kernels, and runs them; the user's arrays are never
+written.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import time
+
+import numpy as np
+
+from ..config import config
+from ..symbolic.fgraph import FunctionGraph
+from ..symbolic.graph import Constant, Variable, ancestors
+from ..symbolic.type import TensorType
+from .mode import get_mode
+
+
+class In:
+    """An input with a default value and/or a keyword name: ``In(y, value=2)``."""
+
+    def __init__(self, variable, name=None, value=None, update=None, mutable=False,
+                 borrow=False, strict=False, allow_downcast=None, implicit=False):
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In() wraps a symbolic variable, got {type(variable).__name__}")
+        self.variable = variable
+        self.name = name if name is not None else variable.name
+        self.value = value
+        self.has_default = value is not None
+        self.update = update
+        self.mutable = mutable
+        self.borrow = borrow
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+        self.implicit = implicit
+
+
+class _Maker:
+    """Holds the rewritten graph (``f.maker.fgraph``), as Theano's FunctionMaker does."""
+
+    def __init__(self, fgraph, mode, inputs):
+        self.fgraph = fgraph
+        self.mode = mode
+        self.inputs = inputs
+
+
+def _caller_name():
+    for fr in inspect.stack()[2:]:
+        fn = fr.filename
+        if os.sep + "tvmsym" + os.sep not in fn:
+            return f"{fn if not fn.startswith('<') else fn}:{fr.lineno}"
+    return "<unknown>"
+
+
+class Function:
+    """A compiled graph. Call it with numpy arrays, lists or scalars."""
+
+    def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
+                 on_unused_input=None, givens=None, updates=None, target=None,
+                 accept_inplace=False):
+        from ..targets import get_target
+        self.name = name
+        self.mode = get_mode(mode)
+        self.target = get_target(target or self.mode.target)
+        self._unpack_single = not isinstance(outputs, (list, tuple))
+        outs = [outputs] if self._unpack_single else list(outputs)
+        ins = [i if isinstance(i, In) else In(i) for i in inputs]
+        for k, i in enumerate(ins):
+            v = i.variable
+            if isinstance(v, Constant):
+                raise TypeError(f"input {k} of function {name!r} is a constant ({v}); constants "
+                                "cannot be function inputs")
+            if i.allow_downcast is None:
+                i.allow_downcast = allow_input_downcast
+        seen = set()
+        for k, i in enumerate(ins):
+            if i.variable in seen:
+                raise ValueError(f"variable {i.variable} is used twice as an input (index {k})")
+            seen.add(i.variable)
+        for o in outs:
+            if not isinstance(o, Variable):
+                raise TypeError(f"function outputs must be symbolic variables, got "
+                                f"{type(o).__name__} {o!r}")
+        self.inputs = ins
+        self._explicit = [i for i in ins if not i.implicit]
+        self.updates = []
+        from . import shared_support
+        in_vars, out_vars, self._n_user_outputs, self.updates = shared_support.prepare(
+            self, [i.variable for i in ins], outs, updates, givens)
+        self._check_unused(in_vars, out_vars, on_unused_input or config.on_unused_input)
+        self._check_missing(in_vars, out_vars)
+        t0 = time.perf_counter()
+        fg = FunctionGraph(in_vars, out_vars)
+        from ..symbolic.rewrites import optimize
+        optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
+        self.rewrite_time = time.perf_counter() - t0
+        self.maker = _Maker(fg, self.mode, ins)
+        from ..lowering.lower import plan
+        self._plan = plan(fg)
+        self._builds = {}
+        self._last = None
+        self._in_types = [v.type for v in fg.inputs]
+        self._n_inputs = len(ins)
+        self._positions = {i.name: k for k, i in enumerate(ins) if i.name}
+        self.build_time = 0.0
+
+    # ------------------------------------------------------------------ checks
+    def _check_unused(self, in_vars, out_vars, policy):
+        used = set(ancestors(out_vars, blockers=in_vars))
+        for k, v in enumerate(in_vars[:len(self.inputs)]):
+            if v not in used:
+                msg = (f"tvmsym.function was asked to create a function computing outputs given "
+                       f"certain inputs, but the provided input variable at index {k} ({v}) is not "
+                       "part of the computational graph needed to compute the outputs. To make "
+                       "this error a warning or ignore it, pass on_unused_input='warn' or 'ignore'.")
+                if policy == "raise":
+                    raise ValueError(msg)
+                if policy == "warn":
+                    import warnings
+                    warnings.warn(msg, stacklevel=4)
+                elif policy != "ignore":
+                    raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
+
+    def _check_missing(self, in_vars, out_vars):
+        given = set(in_vars)
+        for v in ancestors(out_vars, blockers=in_vars):
+            if v.owner is None and v not in given and not isinstance(v, Constant):
+                raise ValueError(
+                    f"MissingInputError: input {v} (of type {v.type}) is needed to compute the "
+                    "outputs but was not provided as an input of the function")
+
+    # ------------------------------------------------------------------ call
+    def _filter(self, k, value):
+        i = self.inputs[k]
+        t = i.variable.type
+        try:
+            return t.filter(value, allow_downcast=bool(i.allow_downcast), strict=i.strict)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f'Bad input argument to tvmsym function with name "{self.name}" at index '
+                          f'{k}(0-based)', str(e), value) from None
+
+    def _gather(self, args, kwargs):
+        n = len(self._explicit)
+        if len(args) > n:
+            raise TypeError(f'Tried to call tvmsym function "{self.name}" with {len(args)} '
+                            f"arguments, but it takes at most {n}")
+        vals = list(args) + [_MISSING] * (n - len(args))
+        for key, v in kwargs.items():
+            if key not in self._positions:
+                raise TypeError(f'tvmsym function "{self.name}" has no input named {key!r}; '
+                                f"named inputs: {sorted(self._positions)}")
+            p = self._positions[key]
+            if vals[p] is not _MISSING:
+                raise TypeError(f'tvmsym function "{self.name}" got input {key!r} twice')
+            vals[p] = v
+        for k, v in enumerate(vals):
+            if v is _MISSING:
+                i = self._explicit[k]
+                if i.has_default:
+                    vals[k] = i.value
+                else:
+                    raise TypeError(f'Missing required input: argument {k} ({i.variable}) of '
+                                    f'tvmsym function "{self.name}"; it takes {n} inputs')
+        return vals
+
+    def __call__(self, *args, **kwargs):
+        vals = self._gather(args, kwargs)
+        arrays = [self._filter(k, v) for k, v in enumerate(vals)]
+        arrays += self._implicit_values()
+        key = tuple(a.shape for a in arrays)
+        b = self._builds.get(key)
+        if b is None:
+            b = self._build(key)
+        outs = b.run(arrays)
+        self._last = b
+        return self._finish(outs)
+
+    def _implicit_values(self):
+        return []
+
+    def _finish(self, outs):
+        outs = outs[:self._n_user_outputs]
+        if self._unpack_single:
+            return outs[0]
+        return outs
+
+    def _build(self, key):
+        from .executor import Build
+        t0 = time.perf_counter()
+        b = Build(self._plan, key, self.target)
+        self.build_time += time.perf_counter() - t0
+        if len(self._builds) > 64:
+            self._builds.pop(next(iter(self._builds)))
+        self._builds[key] = b
+        return b
+
+    # ------------------------------------------------------------------ introspection
+    def as_text(self, stage="tir", shapes=None):
+        """What this function compiled to: 'tir', 'llvm', 'asm', 'cuda' or 'ptx'.
+
+        Kernels are built per input shape: pass ``shapes`` (one tuple per input),
+        or call the function once first.
+        """
+        if shapes is not None:
+            b = self._builds.get(tuple(map(tuple, shapes))) or self._build(tuple(map(tuple, shapes)))
+        elif self._last is not None:
+            b = self._last
+        elif self._builds:
+            b = next(iter(self._builds.values()))
+        else:
+            raise RuntimeError(f"function {self.name!r} has not been built yet: kernels are built "
+                               "per input shape, so call it once or pass shapes=[(2, 3), ...]")
+        return b.as_text(stage)
+
+    def __repr__(self):
+        return f"<tvmsym.Function {self.name}>"
+
+
+_MISSING = object()
+
+
+def function(inputs, outputs=None, mode=None, updates=None, givens=None,
+             allow_input_downcast=None, name=None, on_unused_input=None, profile=None,
+             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None):
+    """Compile ``outputs`` as a function of ``inputs``.
+
+    A list of outputs gives a list of arrays; a single output a single array.
+    """
+    if name is None:
+        name = _caller_name()
+    if outputs is None:
+        outputs = []
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError("function(inputs, ...): inputs must be a list of variables, got "
+                        f"{type(inputs).__name__}")
+    return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
+                    name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
+                    target=target)

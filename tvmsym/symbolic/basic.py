@@ -1,0 +1,289 @@
+"""The tensor API: constructors, constants, and elementwise functions.
+
+dtype rules are numpy 2's (NEP 50): a Python scalar is "weak" and takes the
+dtype its partner tensors give it (``fvector + 2.16`` stays float32, and
+``dvector + 2.16`` keeps 2.16 exact in float64).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..config import config
+from . import scalar as ps
+from .elemwise import DimShuffle, Elemwise
+from .graph import Constant, TensorConstant, TensorVariable, Variable
+from .type import TensorType, normalize_dtype
+
+
+# --------------------------------------------------------------------------- constants
+def constant(value, name=None, ndim=None, dtype=None):
+    """A TensorConstant holding ``value`` (an array-like)."""
+    weak = dtype is None and isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic)
+    if dtype is not None:
+        arr = np.asarray(value, dtype=normalize_dtype(dtype))
+    else:
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise TypeError(f"cannot make a tensor constant from {value!r}")
+        if arr.dtype.kind == "U" or arr.dtype.kind == "S":
+            raise TypeError(f"cannot make a tensor constant from the string {value!r}")
+    if ndim is not None and arr.ndim != ndim:
+        if arr.ndim > ndim:
+            raise ValueError(f"constant {value!r} has {arr.ndim} dimensions, expected {ndim}")
+        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+    t = TensorType(arr.dtype.name, tuple(s == 1 for s in arr.shape))
+    return TensorConstant(t, arr, name=name, weak=weak)
+
+
+def as_tensor_variable(x, name=None, ndim=None, dtype=None):
+    """Wrap ``x`` (a Variable, numpy array, list or Python scalar) as a tensor variable."""
+    if isinstance(x, Variable):
+        if not isinstance(x.type, TensorType):
+            raise TypeError(f"{x} is not a tensor variable")
+        if ndim is not None and x.ndim != ndim:
+            raise TypeError(f"expected a {ndim}-d tensor, got {x.type}")
+        return x
+    if hasattr(x, "_as_tensor_variable"):
+        return x._as_tensor_variable()
+    return constant(x, name=name, ndim=ndim, dtype=dtype)
+
+
+def _weak_dtype(c):
+    """dtype of an all-weak expression (numpy 2: int -> int64, float -> float64)."""
+    return c.data.dtype.name
+
+
+def _resolve(args):
+    """Turn inputs to an elementwise op into tensors, casting weak Python scalars (NEP 50)."""
+    args = [as_tensor_variable(a) for a in args]
+    strong = [a.dtype for a in args if not (isinstance(a, Constant) and a.weak)]
+    if len(strong) == len(args):
+        return args
+    out = []
+    for a in args:
+        if isinstance(a, Constant) and a.weak:
+            py = a.data.item()
+            try:
+                dt = np.result_type(*strong, py).name if strong else _weak_dtype(a)
+            except OverflowError as e:
+                raise OverflowError(f"Python scalar {py!r} does not fit in {strong}: {e}") from None
+            if dt != a.dtype:
+                try:
+                    data = np.asarray(py, dtype=dt)
+                except OverflowError as e:
+                    raise OverflowError(f"Python scalar {py!r} does not fit in {dt}: {e}") from None
+                a = TensorConstant(TensorType(dt, ()), data, weak=True)
+        out.append(a)
+    return out
+
+
+def elemwise(scalar_op, *args):
+    return Elemwise(scalar_op)(*_resolve(args))
+
+
+def _unary(sop, doc):
+    def f(x):
+        return elemwise(sop, x)
+    f.__name__ = sop.name.rstrip("_")
+    f.__doc__ = doc
+    return f
+
+
+def _binary(sop, doc):
+    def f(a, b):
+        return elemwise(sop, a, b)
+    f.__name__ = sop.name.rstrip("_")
+    f.__doc__ = doc
+    return f
+
+
+add = _binary(ps.add, "Elementwise a + b with broadcasting.")
+sub = _binary(ps.sub, "Elementwise a - b.")
+mul = _binary(ps.mul, "Elementwise a * b.")
+true_div = _binary(ps.true_div, "Elementwise a / b (true division; ints give floats).")
+int_div = floor_div = _binary(ps.int_div, "Elementwise a // b (floor division).")
+mod = _binary(ps.mod, "Elementwise a % b (sign of b, as numpy).")
+pow = power = _binary(ps.pow, "Elementwise a ** b.")
+maximum = _binary(ps.maximum, "Elementwise maximum (NaN-propagating).")
+minimum = _binary(ps.minimum, "Elementwise minimum (NaN-propagating).")
+eq = _binary(ps.eq, "a == b elementwise (bool).")
+neq = _binary(ps.neq, "a != b elementwise (bool).")
+lt = _binary(ps.lt, "a < b elementwise (bool).")
+gt = _binary(ps.gt, "a > b elementwise (bool).")
+le = _binary(ps.le, "a <= b elementwise (bool).")
+ge = _binary(ps.ge, "a >= b elementwise (bool).")
+and_ = bitwise_and = _binary(ps.and_, "a & b (logical for bool, bitwise for ints).")
+or_ = bitwise_or = _binary(ps.or_, "a | b (logical for bool, bitwise for ints).")
+xor = bitwise_xor = _binary(ps.xor, "a ^ b.")
+invert = bitwise_not = _unary(ps.invert, "~a (logical not for bool, bitwise for ints).")
+neg = _unary(ps.neg, "-x")
+abs = abs_ = _unary(ps.abs_, "|x|")
+sgn = sign = _unary(ps.sgn, "sign of x")
+sqr = _unary(ps.sqr, "x * x")
+exp = _unary(ps.exp, "e ** x")
+exp2 = _unary(ps.exp2, "2 ** x")
+expm1 = _unary(ps.expm1, "exp(x) - 1, accurate near 0")
+log = _unary(ps.log, "natural logarithm")
+log2 = _unary(ps.log2, "base-2 logarithm")
+log10 = _unary(ps.log10, "base-10 logarithm")
+log1p = _unary(ps.log1p, "log(1 + x), accurate near 0")
+sqrt = _unary(ps.sqrt, "square root")
+sin = _unary(ps.sin, "sine")
+cos = _unary(ps.cos, "cosine")
+tan = _unary(ps.tan, "tangent")
+arcsin = _unary(ps.arcsin, "inverse sine")
+arccos = _unary(ps.arccos, "inverse cosine")
+arctan = _unary(ps.arctan, "inverse tangent")
+sinh = _unary(ps.sinh, "hyperbolic sine")
+cosh = _unary(ps.cosh, "hyperbolic cosine")
+tanh = _unary(ps.tanh, "hyperbolic tangent")
+sigmoid = _unary(ps.sigmoid, "1 / (1 + exp(-x)), stable for large |x|")
+softplus = _unary(ps.softplus, "log(1 + exp(x)), stable for large |x|")
+floor = _unary(ps.floor, "floor")
+ceil = _unary(ps.ceil, "ceiling")
+round = round_half_to_even = _unary(ps.round_half_to_even, "round half to even (numpy.round)")
+trunc = _unary(ps.trunc, "round toward zero")
+reciprocal = inv = _unary(ps.reciprocal, "1 / x")
+isnan = _unary(ps.isnan, "x is NaN")
+isinf = _unary(ps.isinf, "x is +-inf")
+
+
+def clip(x, a_min, a_max):
+    """Limit x to [a_min, a_max] (numpy.clip)."""
+    return elemwise(ps.clip, x, a_min, a_max)
+
+
+def switch(cond, ift, iff):
+    """Elementwise ``ift if cond else iff`` (numpy.where)."""
+    cond = as_tensor_variable(cond)
+    return elemwise(ps.switch, cond, ift, iff)
+
+
+def where(cond, ift, iff):
+    """Alias of :func:`switch`, numpy-style."""
+    return switch(cond, ift, iff)
+
+
+def cast(x, dtype):
+    """Convert x to ``dtype`` ('floatX' means config.floatX)."""
+    x = as_tensor_variable(x)
+    dtype = normalize_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return Elemwise(ps.Cast(dtype))(x)
+
+
+def identity(x):
+    return Elemwise(ps.identity)(as_tensor_variable(x))
+
+
+# --------------------------------------------------------------------------- shapes
+def dimshuffle(x, *pattern):
+    x = as_tensor_variable(x)
+    if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
+        pattern = pattern[0]
+    return DimShuffle(x.broadcastable, pattern)(x)
+
+
+def transpose(x, axes=None):
+    x = as_tensor_variable(x)
+    if axes is None:
+        axes = list(range(x.ndim))[::-1]
+    return dimshuffle(x, [a % x.ndim if a != "x" else a for a in axes]) if x.ndim else x
+
+
+# --------------------------------------------------------------------------- constructors
+def _ctor(ndim_pattern, dtype_default=None, doc=""):
+    def make(name=None, dtype=None):
+        dtype = normalize_dtype(dtype if dtype is not None else dtype_default)
+        return TensorType(dtype, ndim_pattern)(name)
+    make.__doc__ = doc
+    return make
+
+
+scalar = _ctor((), doc="A 0-d tensor variable (dtype defaults to config.floatX).")
+vector = _ctor((False,), doc="A 1-d tensor variable.")
+matrix = _ctor((False, False), doc="A 2-d tensor variable.")
+row = _ctor((True, False), doc="A 1xN matrix (broadcastable rows).")
+col = _ctor((False, True), doc="An Nx1 matrix (broadcastable columns).")
+tensor3 = _ctor((False,) * 3, doc="A 3-d tensor variable.")
+tensor4 = _ctor((False,) * 4, doc="A 4-d tensor variable.")
+tensor5 = _ctor((False,) * 5, doc="A 5-d tensor variable.")
+
+
+def tensor(dtype=None, broadcastable=None, name=None, shape=None):
+    """A tensor variable of any ndim: ``tensor('float32', (False, True))``."""
+    if broadcastable is None and shape is None:
+        raise TypeError("tensor() needs broadcastable= (or shape=)")
+    return TensorType(normalize_dtype(dtype), broadcastable, shape=shape)(name)
+
+
+_PREFIX = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32",
+           "d": "float64", "c": "complex64", "z": "complex128"}
+_KINDS = {"scalar": (), "vector": (False,), "matrix": (False, False), "row": (True, False),
+          "col": (False, True), "tensor3": (False,) * 3, "tensor4": (False,) * 4,
+          "tensor5": (False,) * 5}
+_prefixed = {}
+for _p, _dt in _PREFIX.items():
+    for _k, _b in _KINDS.items():
+        _prefixed[_p + _k] = _ctor(_b, _dt, doc=f"A {_dt} {_k} variable.")
+globals().update(_prefixed)
+bscalar = _prefixed["bscalar"]
+
+
+# --------------------------------------------------------------------------- operators
+def _install_operators():
+    T = TensorVariable
+    T.__add__ = lambda a, b: add(a, b)
+    T.__radd__ = lambda a, b: add(b, a)
+    T.__sub__ = lambda a, b: sub(a, b)
+    T.__rsub__ = lambda a, b: sub(b, a)
+    T.__mul__ = lambda a, b: mul(a, b)
+    T.__rmul__ = lambda a, b: mul(b, a)
+    T.__truediv__ = lambda a, b: true_div(a, b)
+    T.__rtruediv__ = lambda a, b: true_div(b, a)
+    T.__floordiv__ = lambda a, b: int_div(a, b)
+    T.__rfloordiv__ = lambda a, b: int_div(b, a)
+    T.__mod__ = lambda a, b: mod(a, b)
+    T.__rmod__ = lambda a, b: mod(b, a)
+    T.__pow__ = lambda a, b: pow(a, b)
+    T.__rpow__ = lambda a, b: pow(b, a)
+    T.__neg__ = lambda a: neg(a)
+    T.__pos__ = lambda a: a
+    T.__abs__ = lambda a: abs_(a)
+    T.__lt__ = lambda a, b: lt(a, b)
+    T.__le__ = lambda a, b: le(a, b)
+    T.__gt__ = lambda a, b: gt(a, b)
+    T.__ge__ = lambda a, b: ge(a, b)
+    T.__and__ = lambda a, b: and_(a, b)
+    T.__rand__ = lambda a, b: and_(b, a)
+    T.__or__ = lambda a, b: or_(a, b)
+    T.__ror__ = lambda a, b: or_(b, a)
+    T.__xor__ = lambda a, b: xor(a, b)
+    T.__rxor__ = lambda a, b: xor(b, a)
+    T.__invert__ = lambda a: invert(a)
+    # == stays identity-based (Theano): graphs are used as dict keys; use eq()/neq().
+    T.__hash__ = object.__hash__
+
+    def _bool(self):
+        raise TypeError("a symbolic variable has no truth value; use tvmsym.tensor.switch "
+                        "or compare with eq()/neq()")
+    T.__bool__ = _bool
+
+    def _iter(self):
+        raise TypeError("a symbolic tensor is not iterable")
+    T.__iter__ = _iter
+
+    T.dimshuffle = lambda self, *p: dimshuffle(self, *p)
+    T.T = property(lambda self: transpose(self))
+    T.transpose = lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else (axes or None))
+    T.astype = lambda self, dtype: cast(self, dtype)
+    T.exp = lambda self: exp(self)
+    T.log = lambda self: log(self)
+    T.sqrt = lambda self: sqrt(self)
+    T.clip = lambda self, lo, hi: clip(self, lo, hi)
+
+
+_install_operators()

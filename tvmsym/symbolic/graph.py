@@ -1,0 +1,248 @@
+"""The graph: Variables produced by Apply nodes of Ops (Theano's model).
+
+A graph is built by the user one operation at a time; nothing here is
+interned, so user code may name results freely.  Compilation clones the graph
+into a FunctionGraph (``fgraph.py``) where rewrites happen.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .type import TensorType
+
+_ids = itertools.count()
+
+
+class Variable:
+    """A symbolic value: an input (``owner is None``) or the output of an Apply."""
+
+    def __init__(self, type, owner=None, index=None, name=None):
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.tag = _Tag()
+        self.auto_name = f"auto_{next(_ids)}"
+
+    def __repr__(self):
+        if self.name is not None:
+            return self.name
+        if self.owner is not None:
+            op = self.owner.op
+            if len(self.owner.outputs) == 1 or True:
+                return f"{op}.{self.index}"
+        return f"<{self.type}>"
+
+    __str__ = __repr__
+
+    def clone(self):
+        cp = type(self)(self.type, name=self.name)
+        cp.tag = self.tag.copy()
+        return cp
+
+    def get_parents(self):
+        return [self.owner] if self.owner is not None else []
+
+    def eval(self, inputs_to_values=None, **kwargs):
+        """Compile (cached) and evaluate this variable given ``{variable: value}``."""
+        from .. import function as _function
+        inputs_to_values = inputs_to_values or {}
+        ins = sorted(inputs_to_values, key=lambda v: id(v))
+        key = (tuple(ins), tuple(sorted(kwargs.items())))
+        cache = self.__dict__.setdefault("_eval_cache", {})
+        if key not in cache:
+            cache[key] = _function(ins, self, on_unused_input="ignore", **kwargs)
+        return cache[key](*[inputs_to_values[v] for v in ins])
+
+
+class _Tag(dict):
+    def __getattr__(self, k):
+        try:
+            return self[k]
+        except KeyError:
+            raise AttributeError(k) from None
+
+    def __setattr__(self, k, v):
+        self[k] = v
+
+
+class Constant(Variable):
+    """A variable with a fixed value. ``weak`` marks a Python scalar (NEP 50)."""
+
+    def __init__(self, type, data, name=None, weak=False):
+        super().__init__(type, None, None, name)
+        self.data = np.asarray(data, dtype=type.dtype)
+        self.data.setflags(write=False)
+        self.weak = weak
+
+    def __repr__(self):
+        if self.name is not None:
+            return self.name
+        return format_constant(self.data)
+
+    __str__ = __repr__
+
+    def signature(self):
+        return (self.type, self.data.shape, self.data.tobytes(), self.weak)
+
+    def clone(self):
+        cp = type(self)(self.type, self.data, name=self.name, weak=self.weak)
+        cp.tag = self.tag.copy()
+        return cp
+
+
+def format_constant(data):
+    data = np.asarray(data)
+    if data.ndim == 0:
+        v = data.item()
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+            return str(v).rstrip("0").rstrip(".") if "e" not in str(v) else str(v)
+        return str(v)
+    if data.size <= 8:
+        return str(data.tolist())
+    return f"TensorConstant{{{data.shape}}}"
+
+
+class Apply:
+    """One application of an Op to input variables, producing output variables."""
+
+    def __init__(self, op, inputs, outputs):
+        self.op = op
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for i, o in enumerate(self.outputs):
+            o.owner, o.index = self, i
+        self.tag = _Tag()
+
+    @property
+    def out(self):
+        assert len(self.outputs) == 1
+        return self.outputs[0]
+
+    def clone_with_new_inputs(self, inputs):
+        return self.op.make_node(*inputs)
+
+    def __repr__(self):
+        return f"{self.op}({', '.join(map(str, self.inputs))})"
+
+
+class Op:
+    """Base class of operations.
+
+    Subclasses set ``__props__`` (a tuple of attribute names); equality,
+    hashing and the default ``str`` are derived from them.
+    """
+
+    __props__: tuple = ()
+    destroy_map: dict = {}
+    view_map: dict = {}
+    kind = "opaque"     # fusion class: elemwise | injective | reduce | opaque
+
+    def _props(self):
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._props() == other._props()
+
+    def __hash__(self):
+        return hash((type(self), self._props()))
+
+    def __str__(self):
+        if self.__props__:
+            return f"{type(self).__name__}{{{', '.join(str(p) for p in self._props())}}}"
+        return type(self).__name__
+
+    __repr__ = __str__
+
+    def make_node(self, *inputs) -> Apply:
+        raise NotImplementedError
+
+    def __call__(self, *inputs, **kwargs):
+        node = self.make_node(*inputs, **kwargs)
+        return node.outputs[0] if len(node.outputs) == 1 else node.outputs
+
+    def perform(self, node, inputs):
+        """numpy reference implementation: list of input arrays -> list of outputs."""
+        raise NotImplementedError(f"{self} has no reference implementation")
+
+    def infer_shape(self, node, input_shapes):
+        """Output shapes (tuples of ints) from input shapes (tuples of ints)."""
+        raise NotImplementedError(f"{self} has no shape rule")
+
+    def grad(self, inputs, output_grads):
+        raise NotImplementedError(f"{self} has no gradient")
+
+    def do_constant_folding(self, node):
+        return True
+
+
+# --------------------------------------------------------------------------- traversal
+def ancestors(outputs, blockers=()):
+    seen, order, stack = set(), [], list(outputs)
+    blockers = set(map(id, blockers))
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        order.append(v)
+        if v.owner is not None and id(v) not in blockers:
+            stack.extend(reversed(v.owner.inputs))
+    return order
+
+
+def graph_inputs(outputs, blockers=()):
+    return [v for v in ancestors(outputs, blockers) if v.owner is None or id(v) in set(map(id, blockers))]
+
+
+def toposort(outputs, blockers=()):
+    """Apply nodes between blockers (inputs) and outputs, in a valid execution order."""
+    blocked = set(map(id, blockers))
+    order, done = [], set()
+    # iterative DFS post-order
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            v, expanded = stack.pop()
+            node = v.owner
+            if node is None or id(v) in blocked or id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                continue
+            stack.append((v, True))
+            for i in reversed(node.inputs):
+                if i.owner is not None and id(i.owner) not in done:
+                    stack.append((i, False))
+    return order
+
+
+def is_constant(v):
+    return isinstance(v, Constant)
+
+
+class TensorVariable(Variable):
+    """A Variable of TensorType with Python operators (defined in ``basic.py``)."""
+
+    @property
+    def ndim(self):
+        return self.type.ndim
+
+    @property
+    def dtype(self):
+        return self.type.dtype
+
+    @property
+    def broadcastable(self):
+        return self.type.broadcastable
+
+
+class TensorConstant(Constant, TensorVariable):
+    pass
+
+
+TensorType.Variable = TensorVariable
+TensorType.Constant = TensorConstant

@@ -1,0 +1,132 @@
+"""Printing graphs: ``pp`` (an expression string) and ``debugprint`` (Theano's tree)."""
+from __future__ import annotations
+
+import sys
+
+from .elemwise import DimShuffle, Elemwise
+from .graph import Constant, Variable
+from .graph import format_constant
+
+
+# --------------------------------------------------------------------------- pp
+def pprint(*variables):
+    """The expression of a variable as a string: ``pp(x + y) == '(x + y)'``."""
+    memo = {}
+    return "\n".join(_pp(v, memo) for v in variables)
+
+
+pp = pprint
+
+
+def _pp(v, memo):
+    if v in memo:
+        return memo[v]
+    if isinstance(v, Constant):
+        s = v.name or format_constant(v.data)
+    elif v.owner is None:
+        s = v.name if v.name is not None else f"<{v.type}>"
+    else:
+        node = v.owner
+        op = node.op
+        args = [_pp(i, memo) for i in node.inputs]
+        if isinstance(op, Elemwise):
+            if len(node.outputs) == 1:
+                s = op.scalar_op.format(*args)
+            else:
+                s = f"{op.scalar_op.format(*args)}[{v.index}]"
+        elif hasattr(op, "pp"):
+            s = op.pp(node, args, v)
+        elif isinstance(op, DimShuffle) and all(o == "x" for o in op.new_order[:len(op.new_order) - len(op.shuffle)]) \
+                and op.shuffle == tuple(range(len(op.shuffle))) and not op.drop:
+            s = args[0]     # broadcasting inserted by numpy rules: invisible, as in Theano's pp
+        else:
+            s = f"{op}({', '.join(args)})"
+            if len(node.outputs) > 1:
+                s += f"[{v.index}]"
+    memo[v] = s
+    return s
+
+
+# --------------------------------------------------------------------------- debugprint
+def _id_letters(n):
+    """0 -> A, 25 -> Z, 26 -> BA (Theano's ids)."""
+    s = ""
+    while True:
+        s = chr(ord("A") + n % 26) + s
+        n //= 26
+        if n == 0:
+            return s
+
+
+def debugprint(obj, file=None, print_type=False, ids="CHAR", depth=-1, done=None,
+               stop_on_name=False, print_destroy_map=False, print_view_map=False):
+    """Print a graph as Theano's indented tree.
+
+    ``obj`` is a variable, a list of variables, an Apply node or a compiled
+    function (whose rewritten graph is printed with topological order numbers).
+    With ``file="str"`` the text is returned instead of printed.
+    """
+    order = None
+    if hasattr(obj, "maker") and hasattr(obj.maker, "fgraph"):
+        fg = obj.maker.fgraph
+        outputs = list(fg.outputs)
+        order = fg.toposort()
+    elif hasattr(obj, "outputs") and hasattr(obj, "toposort") and hasattr(obj, "clients"):
+        outputs, order = list(obj.outputs), obj.toposort()
+    elif isinstance(obj, (list, tuple)):
+        outputs = list(obj)
+    elif isinstance(obj, Variable):
+        outputs = [obj]
+    elif hasattr(obj, "outputs") and hasattr(obj, "op"):
+        outputs = list(obj.outputs)
+    else:
+        raise TypeError(f"debugprint cannot print a {type(obj).__name__}; give it a variable, "
+                        "a list of variables, an Apply node or a compiled function")
+    lines = []
+    state = {"ids": {}, "done": set(), "order": {n: k for k, n in enumerate(order)} if order is not None else None,
+             "print_type": print_type, "depth": depth, "stop_on_name": stop_on_name}
+    for v in outputs:
+        _dp(v, "", "", lines, state, 0)
+    text = "\n".join(lines) + "\n"
+    if file == "str":
+        return text
+    (file or sys.stdout).write(text)
+    return file
+
+
+def _vid(v, state):
+    key = v.owner if v.owner is not None else v
+    ids = state["ids"]
+    if key not in ids:
+        ids[key] = _id_letters(len(ids))
+    return f"[id {ids[key]}]"
+
+
+def _dp(v, prefix, prefix_child, lines, state, level):
+    type_str = f" <{v.type}>" if state["print_type"] else ""
+    node = v.owner
+    if node is None:
+        name = str(v)
+        if isinstance(v, Constant) and v.name is None:
+            name = f"TensorConstant{{{format_constant(v.data)}}}"
+        lines.append(f"{prefix}{name} {_vid(v, state)}{type_str}")
+        return
+    opname = str(node.op)
+    if len(node.outputs) > 1:
+        opname += f".{v.index}"
+    name = v.name or ""
+    order = ""
+    if state["order"] is not None:
+        order = str(state["order"].get(node, ""))
+    lines.append(f"{prefix}{opname} {_vid(v, state)}{type_str} '{name}'   {order}")
+    if node in state["done"]:
+        return
+    state["done"].add(node)
+    if state["depth"] != -1 and level + 1 >= state["depth"]:
+        return
+    if state["stop_on_name"] and v.name and level > 0:
+        return
+    n = len(node.inputs)
+    for k, i in enumerate(node.inputs):
+        last = k == n - 1
+        _dp(i, prefix_child + " |", prefix_child + ("  " if last else " |"), lines, state, level + 1)

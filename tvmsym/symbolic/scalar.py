@@ -1,0 +1,267 @@
+"""Scalar operations: the element functions inside ``Elemwise`` and ``Composite``.
+
+Each scalar op declares, in one place, its name (``Elemwise{add,...}``), its
+numpy reference, its output dtype rule (numpy 2's, taken from the reference on
+0-d arrays), how it prints (``fmt``) and its gradient.  Its TVM lowering lives
+in ``tvmsym/lowering/rules/scalar.py``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .graph import Op
+
+
+@functools.lru_cache(maxsize=None)
+def _float_dtype(dtype):
+    """numpy's dtype for a float function of ``dtype`` (int32 -> float64, int8 -> float16)."""
+    if np.dtype(dtype).kind in "fc":
+        return dtype
+    with np.errstate(all="ignore"):
+        return np.exp(np.zeros((), dtype=dtype if dtype != "bool" else "int8")).dtype.name
+
+
+class ScalarOp(Op):
+    """Base of scalar ops. ``name`` prints in ``Elemwise{name,...}``; ``nin`` inputs."""
+
+    nin = 1
+    nout = 1
+    name = "?"
+    fmt = None          # e.g. "({0} + {1})" for Composite/pp printing; default: name(args)
+    pp_prec = 100       # precedence for pp (higher binds tighter)
+    commutative = False
+    associative = False
+
+    def __str__(self):
+        return self.name
+
+    def impl(self, *args):
+        raise NotImplementedError
+
+    def output_dtypes(self, *dtypes):
+        with np.errstate(all="ignore"):
+            res = self.impl(*[np.zeros((), dtype=d) for d in dtypes])
+        if not isinstance(res, tuple):
+            res = (res,)
+        return tuple(np.asarray(r).dtype.name for r in res)
+
+    def format(self, *args):
+        if self.fmt is not None:
+            return self.fmt.format(*args)
+        return f"{self.name}({', '.join(args)})"
+
+    def grad(self, inputs, output, gout):
+        """Symbolic gradient: tensor-level inputs/output/gout -> list of input grads."""
+        raise NotImplementedError(f"no gradient defined for scalar op {self.name}")
+
+
+def _op(name, nin, impl, fmt=None, float_out=False, bool_out=False, prec=100,
+        commutative=False, associative=False, cls_name=None, grad=None):
+    attrs = dict(name=name, nin=nin, fmt=fmt, pp_prec=prec, commutative=commutative,
+                 associative=associative)
+    if float_out:
+        def output_dtypes(self, *dtypes):
+            return (_float_dtype(np.result_type(*dtypes).name),)
+        attrs["output_dtypes"] = output_dtypes
+    if bool_out:
+        attrs["output_dtypes"] = lambda self, *d: ("bool",)
+    attrs["impl"] = staticmethod(impl)
+    if grad is not None:
+        attrs["grad"] = grad
+    cls = type(cls_name or name.capitalize(), (ScalarOp,), attrs)
+    return cls()
+
+
+def _sigmoid(x):
+    x = np.asarray(x)
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))).astype(_float_dtype(x.dtype.name))
+
+
+def _softplus(x):
+    x = np.asarray(x)
+    return np.logaddexp(0, x).astype(_float_dtype(x.dtype.name))
+
+
+def _floor_div(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    with np.errstate(all="ignore"):
+        return np.floor_divide(a, b)
+
+
+def _mod(a, b):
+    with np.errstate(all="ignore"):
+        return np.mod(a, b)
+
+
+def _true_div(a, b):
+    with np.errstate(all="ignore"):
+        return np.true_divide(a, b)
+
+
+def _pow(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    with np.errstate(all="ignore"):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return np.power(a, np.where(b < 0, 0, b)) if b.ndim or b >= 0 else np.power(a, 0 * b)
+        return np.power(a, b)
+
+
+def _clip(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _switch(c, a, b):
+    return np.where(c, a, b)
+
+
+def _identity(x):
+    return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
+
+
+def _sqr(x):
+    return np.multiply(x, x)
+
+
+def _f(fn):
+    def impl(*a):
+        with np.errstate(all="ignore"):
+            return fn(*a)
+    return impl
+
+
+# arithmetic -----------------------------------------------------------------
+add = _op("add", 2, np.add, fmt="({0} + {1})", prec=-1, commutative=True, associative=True)
+sub = _op("sub", 2, np.subtract, fmt="({0} - {1})", prec=-1)
+mul = _op("mul", 2, np.multiply, fmt="({0} * {1})", prec=0, commutative=True, associative=True)
+true_div = _op("true_div", 2, _true_div, fmt="({0} / {1})", prec=0, cls_name="TrueDiv")
+int_div = _op("int_div", 2, _floor_div, fmt="({0} // {1})", prec=0, cls_name="IntDiv")
+mod = _op("mod", 2, _mod, fmt="({0} % {1})", prec=0)
+pow = _op("pow", 2, _pow, fmt="({0} ** {1})", prec=1)
+neg = _op("neg", 1, np.negative, fmt="(-{0})", prec=5)
+maximum = _op("maximum", 2, np.maximum, commutative=True, associative=True)
+minimum = _op("minimum", 2, np.minimum, commutative=True, associative=True)
+clip = _op("clip", 3, _clip)
+switch = _op("switch", 3, _switch)
+identity = _op("identity", 1, _identity)
+abs_ = _op("abs", 1, np.abs, fmt="|{0}|", cls_name="Abs")
+sgn = _op("sgn", 1, np.sign)
+sqr = _op("sqr", 1, _sqr)
+
+# float functions --------------------------------------------------------------
+exp = _op("exp", 1, _f(np.exp), float_out=True)
+exp2 = _op("exp2", 1, _f(np.exp2), float_out=True)
+expm1 = _op("expm1", 1, _f(np.expm1), float_out=True)
+log = _op("log", 1, _f(np.log), float_out=True)
+log2 = _op("log2", 1, _f(np.log2), float_out=True)
+log10 = _op("log10", 1, _f(np.log10), float_out=True)
+log1p = _op("log1p", 1, _f(np.log1p), float_out=True)
+sqrt = _op("sqrt", 1, _f(np.sqrt), float_out=True)
+sin = _op("sin", 1, _f(np.sin), float_out=True)
+cos = _op("cos", 1, _f(np.cos), float_out=True)
+tan = _op("tan", 1, _f(np.tan), float_out=True)
+arcsin = _op("arcsin", 1, _f(np.arcsin), float_out=True)
+arccos = _op("arccos", 1, _f(np.arccos), float_out=True)
+arctan = _op("arctan", 1, _f(np.arctan), float_out=True)
+sinh = _op("sinh", 1, _f(np.sinh), float_out=True)
+cosh = _op("cosh", 1, _f(np.cosh), float_out=True)
+tanh = _op("tanh", 1, _f(np.tanh), float_out=True)
+sigmoid = _op("sigmoid", 1, _sigmoid, float_out=True, cls_name="ScalarSigmoid")
+softplus = _op("softplus", 1, _softplus, float_out=True, cls_name="ScalarSoftplus")
+floor = _op("floor", 1, np.floor)
+ceil = _op("ceil", 1, np.ceil)
+round_half_to_even = _op("round_half_to_even", 1, np.round, cls_name="RoundHalfToEven")
+trunc = _op("trunc", 1, np.trunc)
+reciprocal = _op("inv", 1, _f(lambda x: np.true_divide(1, x)), float_out=True, cls_name="Inv")
+
+# comparisons and logic ----------------------------------------------------------
+eq = _op("eq", 2, np.equal, fmt="EQ({0}, {1})", bool_out=True, commutative=True, cls_name="EQ")
+neq = _op("neq", 2, np.not_equal, fmt="NEQ({0}, {1})", bool_out=True, commutative=True, cls_name="NEQ")
+lt = _op("lt", 2, np.less, fmt="LT({0}, {1})", bool_out=True, cls_name="LT")
+gt = _op("gt", 2, np.greater, fmt="GT({0}, {1})", bool_out=True, cls_name="GT")
+le = _op("le", 2, np.less_equal, fmt="LE({0}, {1})", bool_out=True, cls_name="LE")
+ge = _op("ge", 2, np.greater_equal, fmt="GE({0}, {1})", bool_out=True, cls_name="GE")
+and_ = _op("and_", 2, np.bitwise_and, fmt="and({0}, {1})", commutative=True, associative=True, cls_name="AND")
+or_ = _op("or_", 2, np.bitwise_or, fmt="or({0}, {1})", commutative=True, associative=True, cls_name="OR")
+xor = _op("xor", 2, np.bitwise_xor, fmt="xor({0}, {1})", commutative=True, cls_name="XOR")
+invert = _op("invert", 1, np.invert, fmt="invert({0})", cls_name="Invert")
+isnan = _op("isnan", 1, np.isnan, bool_out=True, cls_name="IsNan")
+isinf = _op("isinf", 1, np.isinf, bool_out=True, cls_name="IsInf")
+
+
+class Cast(ScalarOp):
+    """Convert to ``dtype`` (numpy ``astype`` semantics for in-range values)."""
+
+    __props__ = ("dtype",)
+    nin = 1
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype).name
+        self.name = f"Cast{{{self.dtype}}}"
+
+    def impl(self, x):
+        with np.errstate(all="ignore"):
+            return np.asarray(x).astype(self.dtype)
+
+    def output_dtypes(self, *dtypes):
+        return (self.dtype,)
+
+    def format(self, x):
+        return f"{_CAST_SHORT.get(self.dtype, 'Cast{' + self.dtype + '}')}({x})"
+
+
+_CAST_SHORT = {"float32": "float32", "float64": "float64", "int32": "int32", "int64": "int64",
+               "bool": "bool", "float16": "float16", "int8": "int8", "uint8": "uint8"}
+
+
+class Composite(ScalarOp):
+    """A fused scalar graph (``Composite{((i0 + i1) * i0)}``).
+
+    ``exprs`` is a tuple of expression trees, one per output.  A tree is
+    ``("i", k)`` for input k, ``("c", value, dtype)`` for a scalar constant, or
+    ``(scalar_op, child, ...)``.  ``in_dtypes`` fixes the input dtypes.
+    """
+
+    __props__ = ("exprs", "in_dtypes")
+
+    def __init__(self, exprs, in_dtypes):
+        self.exprs = tuple(exprs)
+        self.in_dtypes = tuple(in_dtypes)
+        self.nin = len(self.in_dtypes)
+        self.nout = len(self.exprs)
+        self.name = "Composite{" + ", ".join(self.format_expr(e) for e in self.exprs) + "}"
+        self._dtypes = tuple(self.expr_dtype(e) for e in self.exprs)
+
+    def format_expr(self, e):
+        if e[0] == "i":
+            return f"i{e[1]}"
+        if e[0] == "c":
+            return str(e[1])
+        return e[0].format(*[self.format_expr(c) for c in e[1:]])
+
+    def expr_dtype(self, e, memo=None):
+        if e[0] == "i":
+            return self.in_dtypes[e[1]]
+        if e[0] == "c":
+            return e[2]
+        return e[0].output_dtypes(*[self.expr_dtype(c) for c in e[1:]])[0]
+
+    def output_dtypes(self, *dtypes):
+        return self._dtypes
+
+    def evaluate(self, e, args):
+        if e[0] == "i":
+            return args[e[1]]
+        if e[0] == "c":
+            return np.asarray(e[1], dtype=e[2])
+        return e[0].impl(*[self.evaluate(c, args) for c in e[1:]])
+
+    def impl(self, *args):
+        outs = tuple(np.asarray(self.evaluate(e, args)).astype(d, copy=False)
+                     for e, d in zip(self.exprs, self._dtypes))
+        return outs if self.nout > 1 else outs[0]
+
+    def __hash__(self):
+        return hash((Composite, self.exprs, self.in_dtypes))

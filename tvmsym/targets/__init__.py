@@ -1,0 +1,2 @@
+"""Targets: the device named by ``config.device`` and how to build for it."""
+from .target import get_target, build  # noqa: F401
