@@ -18,7 +18,25 @@ def function(*args, **kwargs):
     return _function(*args, **kwargs)
 
 
+def shared(value, name=None, strict=False, allow_downcast=None, **kwargs):
+    """A variable holding a value across calls; see :func:`tvmsym.runtime.shared.shared`."""
+    from .runtime.shared import shared as _shared
+    return _shared(value, name=name, strict=strict, allow_downcast=allow_downcast, **kwargs)
+
+
+def grad(cost, wrt, **kwargs):
+    """Reverse-mode gradient of a scalar ``cost``; see :func:`tvmsym.gradient.grad`."""
+    from .gradient import grad as _grad
+    return _grad(cost, wrt, **kwargs)
+
+
 def __getattr__(name):
+    if name == "SharedVariable":
+        from .runtime.shared import SharedVariable
+        return SharedVariable
+    if name == "gradient":
+        import importlib
+        return importlib.import_module(".gradient", __name__)
     if name in ("In", "Mode", "Function"):
         from . import runtime
         return getattr(runtime, name)

@@ -77,7 +77,9 @@ class Build:
             prog.append((kind, fn, ins, outs, inplace, st))
         self.prog = prog
 
-    def run(self, arrays):
+    def run(self, arrays, out_storage=None):
+        # out_storage: {slot: preallocated array} for outputs (shared-variable updates)
+        given = out_storage or {}
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
             if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
@@ -93,7 +95,9 @@ class Build:
                 if o in inplace:
                     arr = slots[inplace[o]]
                 else:
-                    arr = np.empty(shape, dtype)
+                    arr = given.get(s)
+                    if arr is None:
+                        arr = np.empty(shape, dtype)
                 slots[s] = arr
                 res.append(arr)
             if kind == "tvm":

@@ -176,12 +176,19 @@ class Function:
         b = self._builds.get(key)
         if b is None:
             b = self._build(key)
+        if self._update_spec:      # shared-variable updates (runtime/shared_support.py)
+            from .shared_support import apply_updates, donation
+            storage, donated = donation(self, b)
+            outs = b.run(arrays, storage)
+            self._last = b
+            apply_updates(self, outs, donated)
+            return self._finish(outs)
         outs = b.run(arrays)
         self._last = b
         return self._finish(outs)
 
     def _implicit_values(self):
-        return []
+        return [sv.container.value for sv in self._shared]
 
     def _finish(self, outs):
         outs = outs[:self._n_user_outputs]

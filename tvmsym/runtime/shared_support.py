@@ -1,11 +1,228 @@
-"""Hook for shared variables, updates and givens (the training issue fills this in)."""
+"""Shared variables, updates and givens in ``tvmsym.function``.
+
+``prepare`` turns a function's (inputs, outputs, updates, givens) into the
+FunctionGraph's inputs and outputs: givens are substituted first, every shared
+variable the graph reads becomes an implicit input (after the explicit ones),
+and every update expression becomes an extra output (after the user's).
+``apply_updates`` installs the new values once every output is computed, all
+or nothing.
+"""
 from __future__ import annotations
 
+import numpy as np
 
-def prepare(fn, in_vars, outs, updates, givens):
-    """Return (fgraph inputs, fgraph outputs, number of user outputs, update pairs)."""
-    if updates:
-        raise NotImplementedError("updates are not supported yet")
-    if givens:
-        raise NotImplementedError("givens are not supported yet")
-    return list(in_vars), list(outs), len(outs), []
+from ..symbolic.graph import Apply, Constant, Variable, ancestors, toposort
+
+
+def _pairs(x, what):
+    if x is None:
+        return []
+    if isinstance(x, dict):
+        return list(x.items())
+    if isinstance(x, (list, tuple)):
+        out = []
+        for p in x:
+            if not (isinstance(p, (list, tuple)) and len(p) == 2):
+                raise TypeError(f"{what} must be a list of (variable, expression) pairs, got {p!r}")
+            out.append(tuple(p))
+        return out
+    raise TypeError(f"{what} must be a list of (variable, expression) pairs or a dict, "
+                    f"got {type(x).__name__}")
+
+
+def replace_vars(outputs, mapping):
+    """Rebuild ``outputs`` with every variable in ``mapping`` replaced (Theano's clone(replace=))."""
+    if not mapping:
+        return list(outputs)
+    memo = dict(mapping)
+    for node in toposort(outputs, blockers=list(mapping)):
+        new_inputs = [memo.get(v, v) for v in node.inputs]
+        if all(a is b for a, b in zip(new_inputs, node.inputs)):
+            continue
+        if all(a.type == b.type for a, b in zip(new_inputs, node.inputs)):
+            new_outs = [o.type() for o in node.outputs]
+            for o, n in zip(node.outputs, new_outs):
+                n.name = o.name
+                n.tag = o.tag.copy()
+            Apply(node.op, new_inputs, new_outs)
+        else:
+            new_outs = node.op.make_node(*new_inputs).outputs
+        for o, n in zip(node.outputs, new_outs):
+            memo[o] = n
+    return [memo.get(o, o) for o in outputs]
+
+
+def _as_given(var, expr):
+    from ..symbolic.basic import as_tensor_variable
+    if not isinstance(var, Variable):
+        raise TypeError(f"givens keys must be symbolic variables, got {type(var).__name__} {var!r}")
+    expr = as_tensor_variable(expr)
+    if expr.type != var.type:
+        if expr.dtype != var.dtype or expr.ndim != var.ndim:
+            raise TypeError(f"givens: {var} has type {var.type} but its replacement {expr} has type "
+                            f"{expr.type}; cast the replacement (e.g. .astype({var.dtype!r}))")
+    return expr
+
+
+def _as_update(sv, expr):
+    from ..symbolic.basic import as_tensor_variable
+    from .shared import SharedVariable
+    if not isinstance(sv, SharedVariable):
+        raise TypeError(f"updates: {sv!r} is not a shared variable; only shared variables "
+                        "(tvmsym.shared) can be updated")
+    expr = as_tensor_variable(expr)
+    if expr.dtype != sv.dtype:
+        from ..symbolic.basic import cast
+        if isinstance(expr, Constant) or sv.allow_downcast:
+            expr = cast(expr, sv.dtype)
+        else:
+            raise TypeError(
+                f"An update must have the same type as the original shared variable (shared_var="
+                f"{sv}, shared_var.type={sv.type}, update_val={expr}, update_val.type={expr.type}). "
+                "If the difference is related to the broadcast pattern, you can call the "
+                "tensor.unbroadcast(var, axis_to_unbroadcast[, ...]) function to remove "
+                "broadcastable dimensions; for a dtype difference, cast the update "
+                f"(e.g. .astype({sv.dtype!r})).")
+    if expr.ndim != sv.ndim:
+        raise TypeError(f"update of {sv} ({sv.type}) has {expr.ndim} dimension(s) "
+                        f"({expr.type}); it needs {sv.ndim}")
+    if isinstance(expr, Constant) and expr.data.ndim < sv.ndim:
+        expr = type(expr)(expr.type, expr.data.reshape((1,) * (sv.ndim - expr.data.ndim) + expr.data.shape))
+    return expr
+
+
+def prepare(fn, in_vars, outs, updates, givens, no_default_updates=False):
+    """Return (fgraph inputs, fgraph outputs, number of user outputs, update pairs).
+
+    Sets on ``fn``: ``_shared`` (the implicit inputs, in fgraph order) and
+    ``_update_spec`` (pairs (shared variable, fgraph output index)).
+    """
+    from .shared import SharedVariable
+    upd = _pairs(updates, "updates")
+    giv = _pairs(givens, "givens")
+    seen = set()
+    for sv, _ in upd:
+        if sv in seen:
+            raise ValueError(f"shared variable {sv} has two updates")
+        seen.add(sv)
+    upd = [(sv, _as_update(sv, e)) for sv, e in upd]
+    mapping = {}
+    for v, e in giv:
+        if v in mapping:
+            raise ValueError(f"givens: {v} is given twice")
+        if v in set(in_vars):
+            raise ValueError(f"givens: {v} is both an input of the function and replaced by givens")
+        mapping[v] = _as_given(v, e)
+    exprs = replace_vars(list(outs) + [e for _, e in upd], mapping)
+    user_outs, upd_exprs = exprs[:len(outs)], exprs[len(outs):]
+    upd = [(sv, e) for (sv, _), e in zip(upd, upd_exprs)]
+
+    explicit = set(in_vars)
+    for v in in_vars:
+        if isinstance(v, SharedVariable):
+            raise TypeError(f"shared variable {v} cannot be an explicit function input; it is an "
+                            "implicit input already (use givens to substitute it)")
+
+    def shared_in(vs):
+        return [v for v in ancestors(vs, blockers=in_vars)
+                if isinstance(v, SharedVariable) and v not in explicit]
+
+    # default updates (Theano's shared.default_update, e.g. random streams)
+    if not no_default_updates:
+        pending = shared_in(user_outs + upd_exprs)
+        while pending:
+            sv = pending.pop()
+            du = getattr(sv, "default_update", None)
+            if du is None or sv in seen:
+                continue
+            seen.add(sv)
+            e = _as_update(sv, du)
+            upd.append((sv, e))
+            pending.extend(v for v in shared_in([e]) if v not in seen)
+
+    shared_vars = []
+    for v in shared_in(user_outs + [e for _, e in upd]):
+        if v not in shared_vars:
+            shared_vars.append(v)
+    for sv, _ in upd:
+        if sv not in shared_vars:
+            shared_vars.append(sv)    # updated but not read: still an input (its storage)
+    fn._shared = shared_vars
+    n_user = len(user_outs)
+    fn._update_spec = [(sv, n_user + k) for k, (sv, _) in enumerate(upd)]
+    return list(in_vars) + shared_vars, user_outs + [e for _, e in upd], n_user, upd
+
+
+def check_update_value(sv, arr):
+    if arr.ndim != sv.ndim or arr.dtype.name != sv.dtype:
+        raise TypeError(f"update of {sv} gave a {arr.dtype} array of shape {arr.shape}; "
+                        f"{sv.type} needs {sv.ndim} dimension(s)")
+    for d, (b, s) in enumerate(zip(sv.broadcastable, arr.shape)):
+        if b and s != 1:
+            raise ValueError(f"update of {sv} ({sv.type}) gave an array of shape {arr.shape}: "
+                             f"dimension {d} is broadcastable and must have length 1")
+
+
+def apply_updates(fn, outs, donated):
+    """Install every update's new value (after all outputs are computed): all or nothing.
+
+    ``donated`` maps an fgraph output index to the spare buffer it was written
+    into; that buffer becomes the value and the old value becomes the spare.
+    """
+    spec = fn._update_spec
+    for sv, k in spec:
+        check_update_value(sv, outs[k])
+    user = outs[:fn._n_user_outputs]
+    for sv, k in spec:
+        c = sv.container
+        new = outs[k]
+        if k in donated:
+            c.spare, c.value = c.value, new
+            continue
+        if any(new is u for u in user) or new is c.value:
+            # the user receives this array too (or it is the old value): keep a private copy
+            if c.spare is not None and c.spare.shape == new.shape:
+                np.copyto(c.spare, new)
+                c.spare, c.value = c.value, c.spare
+            else:
+                c.value = new.copy()
+            continue
+        c.value = new
+
+
+def donation(fn, build):
+    """Spare buffers the update kernels may write into: ({slot: array}, {output index: array}).
+
+    An update output can be written into its shared variable's spare buffer when a
+    kernel computes it into fresh storage (not an input, not a view, not overwriting
+    an input) and no other output returns the same array.  The old value is left
+    untouched until ``apply_updates``, so a failed call changes nothing.
+    """
+    ok = getattr(build, "_donatable", None)
+    if ok is None:
+        fresh = {}
+        for kind, _fn, _ins, outs, inplace, _st in build.steps:
+            for o, (s, shape, dtype) in enumerate(outs):
+                if kind in ("tvm", "host") and o not in inplace:
+                    fresh[s] = (shape, dtype)
+        count = {}
+        for s in build.out_slots:
+            count[s] = count.get(s, 0) + 1
+        ok = {}
+        for sv, k in fn._update_spec:
+            s = build.out_slots[k]
+            if s in fresh and count[s] == 1 and not build.out_is_input[k]:
+                ok[k] = (s,) + fresh[s]
+        build._donatable = ok
+    storage, donated = {}, {}
+    for sv, k in fn._update_spec:
+        if k not in ok:
+            continue
+        s, shape, dtype = ok[k]
+        c = sv.container
+        sp = c.spare
+        if sp is None or sp.shape != tuple(shape) or sp.dtype != dtype or sp is c.value:
+            sp = c.spare = np.empty(shape, dtype)
+        storage[s] = sp
+        donated[k] = sp
+    return storage, donated

@@ -37,6 +37,9 @@ def lower_elemwise(node, inputs, ctx):
 def lower_dimshuffle(node, inputs, ctx):
     (x,), op = inputs, node.op
     shape = ctx.shape(node.outputs[0])
+    if x is None:       # a view of an inlined scalar constant (e.g. 0.5 * x)
+        val = ctx.scalar_value(node.inputs[0])
+        return [te.compute(shape, lambda *idx: val, name=ctx.name(node), tag="injective")]
     nd_in = len(op.input_broadcastable)
 
     def body(*idx):
