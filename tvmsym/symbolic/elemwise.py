@@ -92,6 +92,8 @@ class Elemwise(Op):
     def __str__(self):
         if self.inplace_pattern:
             return f"Elemwise{{{self.scalar_op}}}{list(self.inplace_pattern)}"
+        if isinstance(self.scalar_op, ps.Composite):
+            return f"Elemwise{{{self.scalar_op}}}"      # Theano: fused nodes print no ",no_inplace"
         return f"Elemwise{{{self.scalar_op},no_inplace}}"
 
     def make_node(self, *inputs):

@@ -1,20 +1,48 @@
-"""The rewrite pipeline: one readable list of named stages.
+"""The rewrite pipeline: one readable, ordered list of named stages.
 
-Each stage is ``(name, function(fgraph))``; a mode selects stages by name
-(``optimizer_excluding=fusion:inplace``).
+Each stage is ``(name, fn(fgraph, excluding=...), levels)``; ``levels`` are the
+optimizer levels that run it (``fast_run``, ``fast_compile``; ``None`` for a
+stage that must run even with ``Mode(optimizer=None)``).  ``excluding`` holds
+stage names, rule names and tags (``optimizer_excluding=fusion:inplace``).
 """
 from __future__ import annotations
 
-STAGES = []      # filled by the rewrite modules: [(name, fn, levels)]
+from .canonicalize import canonicalize
+from .constfold import constant_folding
+from .dimshuffle import merge_dimshuffles
+from .fusion import fusion
+from .inplace import inplace
+from .merge import merge
+from .stabilize import stabilize
+
+RUN = ("fast_run",)
+BOTH = ("fast_run", "fast_compile")
+
+STAGES = [
+    ("merge", merge, BOTH),                      # common subexpressions, identical constants
+    ("constfold", constant_folding, BOTH),       # size cap: config.constant_folding_limit
+    ("dimshuffle", merge_dimshuffles, BOTH),     # DimShuffle(DimShuffle(x)) -> one; trivial -> x
+    ("canonicalize", canonicalize, RUN),         # x*1, x+0, --x, ...
+    ("stabilize", stabilize, RUN),               # log(1+exp(x)) -> softplus(x), ...
+    ("merge_again", merge, RUN),                 # rules above may build duplicates
+    ("fusion", fusion, RUN),                     # Elemwise chains -> Elemwise{Composite}
+    # ("placement", placement, ...)              # device placement (cuda) goes here: after
+    #                                            # fusion, before inplace (rewrites/placement.py)
+    ("inplace", inplace, RUN),                   # last: buffer reuse decisions
+]
+
+
+def stage_names():
+    return [name for name, _, _ in STAGES]
 
 
 def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
-    """Run the stages allowed by ``optimizer`` (None, 'fast_compile', 'fast_run')."""
-    if optimizer is None:
-        return fgraph
+    """Run, in order, the stages of ``optimizer`` (None, 'fast_compile', 'fast_run')."""
     excluding = set(excluding)
     for name, fn, levels in STAGES:
-        if optimizer not in levels or name in excluding:
+        if optimizer not in levels and not (name in including and optimizer is not None):
+            continue
+        if name in excluding:
             continue
         fn(fgraph, excluding=excluding)
     return fgraph
