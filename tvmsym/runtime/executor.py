@@ -1,6 +1,8 @@
 """One build of a function for one input-shape signature, and its per-call loop."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .. import _tvm
@@ -65,9 +67,9 @@ class Build:
             self.steps.append(("tvm", st.name, ins, outs, inplace, st))
         self.mod = _tvm.tvm.IRModule(funcs) if funcs else None
         self.lib = target_build(self.mod, target) if funcs else None
-        self._bind()
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) for o in fg.outputs]
+        self._bind()
 
     def _bind(self):
         prog = []
@@ -76,9 +78,66 @@ class Build:
                 fn = self.lib[fn]
             prog.append((kind, fn, ins, outs, inplace, st))
         self.prog = prog
+        self._fast = self._fast_program()
+
+    # ------------------------------------------------------------------ per-call fast path
+    def _fast_program(self):
+        """The call as (kernel, argument slots, slots to allocate), when every step is a plain
+        kernel; None otherwise (host, data-dependent or empty steps take ``run``'s general loop).
+
+        An inplace output gets its destroyed input's array (``Elemwise{...}[(0, 0)]``), so a
+        dead intermediate buffer is written again; a user's input is never destroyed (the
+        inplace stage only picks intermediates).
+        """
+        fast, template = [], [None] * self.n_slots
+        for s, c in self.const_values:
+            template[s] = c
+        for kind, fn, ins, outs, inplace, st in self.prog:
+            if kind != "tvm" or getattr(st, "check", None) is not None:
+                return None
+            allocs, out_slots = [], []
+            for o, (s, shape, dtype) in enumerate(outs):
+                if o in inplace:
+                    out_slots.append(inplace[o])
+                else:
+                    allocs.append((s, tuple(shape), np.dtype(dtype)))
+                    out_slots.append(s)
+            fast.append((fn, tuple(ins) + tuple(out_slots), tuple(allocs),
+                         tuple((s, d) for s, d in zip((x[0] for x in outs), out_slots) if s != d)))
+        self._template = template
+        self._pool = {}
+        self._out_plan = list(zip(self.out_slots, self.out_is_input)) if hasattr(self, "out_slots") \
+            else None
+        return fast
+
+    def _run_fast(self, arrays):
+        slots = self._template.copy()
+        for k, a in enumerate(arrays):
+            if not a.flags.carray:          # C-contiguous, aligned and writeable (DLPack needs it)
+                a = np.array(a, order="C")
+            slots[k] = a
+        pool = self._pool
+        for fn, args, allocs, aliases in self._fast:
+            for s, shape, dtype in allocs:
+                # Reuse last call's buffer when nothing outside holds it any more (Theano's
+                # output storage reuse, without its aliasing): a large fresh np.empty costs
+                # page faults on every call.
+                arr = pool.pop(s, None)
+                if arr is None or sys.getrefcount(arr) > 2:
+                    arr = np.empty(shape, dtype)
+                slots[s] = arr
+            for s, d in aliases:
+                slots[s] = slots[d]
+            fn(*[slots[i] for i in args])
+        for fn, args, allocs, aliases in self._fast:
+            for s, _, _ in allocs:
+                pool[s] = slots[s]
+        return [slots[s].copy() if copy else slots[s] for s, copy in self._out_plan]
 
     def run(self, arrays, out_storage=None):
         # out_storage: {slot: preallocated array} for outputs (shared-variable updates)
+        if self._fast is not None and not out_storage:
+            return self._run_fast(arrays)
         given = out_storage or {}
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
