@@ -6,3 +6,4 @@ from ..symbolic.graph import TensorVariable, TensorConstant  # noqa: F401
 from ..symbolic.elemwise import Elemwise, DimShuffle  # noqa: F401
 
 globals().update(_prefixed)
+from ..symbolic.ops.linalg import dot, matmul, outer, tensordot, batched_dot  # noqa: F401,E402

@@ -31,3 +31,4 @@ def find_rule(op):
 
 
 from . import scalar as _scalar, elemwise as _elemwise  # noqa: E402,F401  (register)
+from . import linalg as _linalg  # noqa: E402,F401

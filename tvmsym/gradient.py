@@ -1,0 +1,331 @@
+"""``tvmsym.gradient``: Theano's gradient module.
+
+``grad`` (reverse mode, see ``symbolic/grad.py``), ``jacobian``, ``hessian``,
+``verify_grad`` (finite differences along random directions), and the gradient
+modifiers ``disconnected_grad``/``zero_grad``/``consider_constant``/``grad_clip``
+(identity in the forward pass).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .symbolic import scalar as ps
+from .symbolic.elemwise import Elemwise
+from .symbolic.graph import Apply, Op, Variable, ancestors
+from .symbolic.grad import (DisconnectedInputError, DisconnectedType, NullGradientError,  # noqa: F401
+                            grad, register_grad, register_scalar_grad, zeros_like)
+from .symbolic.type import TensorType
+
+__all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "disconnected_grad",
+           "zero_grad", "consider_constant", "grad_clip", "DisconnectedInputError",
+           "NullGradientError", "numeric_grad"]
+
+
+# ----------------------------------------------------------------------- gradient modifiers
+class _GradModifier(type(ps.identity)):
+    """Identity in the forward pass; only its gradient differs (lowered as identity)."""
+    nin = 1
+
+    def __init__(self):
+        pass
+
+
+class ZeroGrad(_GradModifier):
+    name = "zero_grad"
+
+
+class DisconnectedGrad(_GradModifier):
+    name = "disconnected_grad"
+
+
+class ConsiderConstant(_GradModifier):
+    name = "consider_constant"
+
+
+class GradClip(_GradModifier):
+    __props__ = ("lo", "hi")
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = float(lo), float(hi)
+        self.name = f"grad_clip{{{self.lo}, {self.hi}}}"
+
+
+@register_scalar_grad(ZeroGrad)
+def _zero_grad_rule(op, inp, z, gz):
+    return [zeros_like(inp[0])]
+
+
+@register_scalar_grad(DisconnectedGrad, ConsiderConstant)
+def _disconnected_rule(op, inp, z, gz):
+    return [None]
+
+
+@register_scalar_grad(GradClip)
+def _grad_clip_rule(op, inp, z, gz):
+    from .symbolic.basic import clip
+    return [clip(gz, op.lo, op.hi)]
+
+
+def _modifier(sop, x):
+    from .symbolic.basic import as_tensor_variable
+    return Elemwise(sop)(as_tensor_variable(x))
+
+
+def zero_grad(x):
+    """``x`` in the forward pass; its gradient is zero (the path stays connected)."""
+    return _modifier(ZeroGrad(), x)
+
+
+def disconnected_grad(x):
+    """``x`` in the forward pass; no gradient flows through it (disconnected)."""
+    return _modifier(DisconnectedGrad(), x)
+
+
+def consider_constant(x):
+    """Deprecated Theano name of :func:`disconnected_grad`."""
+    return _modifier(ConsiderConstant(), x)
+
+
+def grad_clip(x, lower_bound, upper_bound):
+    """``x`` in the forward pass; its gradient is clipped to [lower_bound, upper_bound]."""
+    if lower_bound > upper_bound:
+        raise ValueError(f"grad_clip: lower_bound {lower_bound} > upper_bound {upper_bound}")
+    return _modifier(GradClip(lower_bound, upper_bound), x)
+
+
+# ----------------------------------------------------------------------- jacobian / hessian
+class JacobianOp(Op):
+    """Rows of a Jacobian computed by a compiled vector-Jacobian product, one row per call.
+
+    Inputs: the expression (a vector), ``wrt``, then the free variables of the
+    graph.  Theano runs a scan over ``grad(expression[i], wrt)``; this op runs
+    one compiled function with a one-hot output gradient per row.
+    """
+
+    kind = "opaque"
+
+    def __init__(self, expression, wrt, free, consider_constant, disconnected_inputs):
+        self.expression, self.wrt, self.free = expression, wrt, list(free)
+        self.consider_constant = consider_constant
+        self.disconnected_inputs = disconnected_inputs
+        self._fn = None
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+    def __str__(self):
+        return f"Jacobian{{{self.wrt}}}"
+
+    def make_node(self, *inputs):
+        bc = (False,) + self.wrt.broadcastable
+        return Apply(self, list(inputs), [TensorType(self.wrt.dtype, bc)()])
+
+    def do_constant_folding(self, node):
+        return False
+
+    def infer_shape(self, node, shapes):
+        return [(shapes[0][0],) + tuple(shapes[1])]
+
+    def _compile(self):
+        if self._fn is None:
+            from . import function
+            from .runtime.function import In
+            e = self.expression.type("e")
+            g = grad(None, self.wrt, known_grads={self.expression: e},
+                     consider_constant=self.consider_constant,
+                     disconnected_inputs=self.disconnected_inputs)
+            self._fn = function(list(self.free) + [In(e)], g, on_unused_input="ignore",
+                                name=f"jacobian wrt {self.wrt}")
+        return self._fn
+
+    def perform(self, node, inputs):
+        n = inputs[0].shape[0]
+        fn = self._compile()
+        vals = list(inputs[2:])
+        out = np.empty((n,) + inputs[1].shape, dtype=self.wrt.dtype)
+        e = np.zeros(n, dtype=self.expression.dtype)
+        for i in range(n):
+            e[i] = 1
+            out[i] = fn(*vals, e)
+            e[i] = 0
+        return [out]
+
+
+def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
+    """The Jacobian of the vector ``expression`` with respect to ``wrt`` (a variable or list).
+
+    ``J[i] = grad(expression[i], wrt)``: shape ``expression.shape + wrt.shape``.
+    A scalar expression gives ``grad(expression, wrt)``.
+    """
+    from .symbolic.basic import as_tensor_variable
+    from .runtime.shared import SharedVariable
+    expression = as_tensor_variable(expression)
+    single = not isinstance(wrt, (list, tuple))
+    wrts = [wrt] if single else list(wrt)
+    if expression.ndim == 0:
+        g = grad(expression, wrts, consider_constant=consider_constant,
+                 disconnected_inputs=disconnected_inputs)
+        return g[0] if single else g
+    if expression.ndim != 1:
+        raise TypeError(f"jacobian expects a 1-dimensional expression, got {expression} of type "
+                        f"{expression.type}; flatten it first")
+    free = [v for v in ancestors([expression] + wrts)
+            if v.owner is None and not hasattr(v, "data") and not isinstance(v, SharedVariable)]
+    # an early check: the first row's gradient graph must exist (raises for disconnected/undefined)
+    grad(None, wrts, known_grads={expression: expression.type("e")},
+         consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    out = []
+    for w in wrts:
+        op = JacobianOp(expression, w, free, consider_constant, disconnected_inputs)
+        out.append(op(expression, w, *free))
+    return out[0] if single else out
+
+
+def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
+    """The Hessian of the scalar ``cost`` with respect to the vector(s) ``wrt``."""
+    from .symbolic.basic import as_tensor_variable
+    cost = as_tensor_variable(cost)
+    if cost.ndim != 0:
+        raise TypeError(f"hessian: cost must be a scalar, got {cost.type}")
+    single = not isinstance(wrt, (list, tuple))
+    wrts = [wrt] if single else list(wrt)
+    out = []
+    for w in wrts:
+        if w.ndim != 1:
+            raise TypeError(f"hessian: wrt must be vectors, got {w} of type {w.type}")
+        g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        out.append(jacobian(g, w, consider_constant=consider_constant,
+                            disconnected_inputs=disconnected_inputs))
+    return out[0] if single else out
+
+
+# ----------------------------------------------------------------------- verify_grad
+class GradientError(Exception):
+    """The symbolic gradient disagrees with finite differences."""
+
+    def __init__(self, msg, analytic=None, numeric=None, abs_err=None, rel_err=None,
+                 abs_tol=None, rel_tol=None, ops=None):
+        super().__init__(msg)
+        self.analytic, self.numeric = analytic, numeric
+        self.abs_err, self.rel_err = abs_err, rel_err
+        self.abs_tol, self.rel_tol = abs_tol, rel_tol
+        self.ops = ops
+
+
+_EPS = {"float64": 1e-7, "float32": 3e-4, "float16": 1e-1}
+_TOL = {"float64": 1e-4, "float32": 1e-2, "float16": 5e-2}
+
+
+def _ops_of(outputs, inputs):
+    from .symbolic.graph import toposort
+    names = []
+    for node in toposort(outputs, blockers=inputs):
+        s = str(node.op)
+        if s not in names and not s.startswith("DimShuffle"):
+            names.append(s)
+    return names or ["<no op>"]
+
+
+def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=None, rel_tol=None,
+                mode=None, cast_to_output_type=False, no_debug_ref=True):
+    """Check ``grad`` of ``fun`` at the point ``pt`` (a list of arrays) by finite differences.
+
+    The output is projected on a random array to make a scalar cost ``C``; for
+    ``n_tests`` random directions ``v`` the central difference
+    ``(C(pt + eps v) - C(pt - eps v)) / (2 eps)`` must match ``sum(grad C * v)``.
+    One function is compiled (cost and gradients), whatever ``n_tests``.
+    Raises :class:`GradientError` naming the ops of ``fun``'s graph.
+    """
+    from . import function
+    from .symbolic.basic import as_tensor_variable
+    if rng is None:
+        rng = np.random.default_rng(42)
+    if not isinstance(pt, (list, tuple)):
+        raise TypeError("verify_grad: pt must be a list of numpy arrays")
+    pt = [np.array(p) for p in pt]
+    for k, p in enumerate(pt):
+        if p.dtype.kind != "f":
+            raise TypeError(f"verify_grad: input {k} has dtype {p.dtype}; only float inputs can "
+                            "be checked (cast integer points to floatX)")
+    dtype = max((p.dtype for p in pt), key=lambda d: d.itemsize).name
+    # a length-1 dimension is broadcastable, so fun may broadcast it
+    tensors = [TensorType(p.dtype.name, tuple(s == 1 for s in p.shape))(f"input {k}")
+               for k, p in enumerate(pt)]
+    out = fun(*tensors)
+    if isinstance(out, (list, tuple)):
+        raise TypeError("verify_grad: fun must return one variable; check outputs one at a time")
+    out = as_tensor_variable(out)
+    pdt = out.dtype if out.dtype in _EPS else dtype
+    proj = _draw(rng, _shape_of(out, tensors, pt)).astype(pdt)
+    P = TensorType(pdt, (False,) * proj.ndim)("random projection")
+    cost = (out * P).sum() if out.ndim else out * P
+    gs = grad(cost, tensors, disconnected_inputs="ignore")
+    g = function(tensors + [P], [cost] + list(gs), mode=mode, name="verify_grad",
+                 on_unused_input="ignore")
+
+    def f(*args):
+        return g(*args, proj)
+    eps = eps if eps is not None else _EPS.get(dtype, 1e-7)
+    atol = abs_tol if abs_tol is not None else _TOL.get(dtype, 1e-4)
+    rtol = rel_tol if rel_tol is not None else _TOL.get(dtype, 1e-4)
+    res = f(*pt)
+    analytic_grads = [np.asarray(g, dtype="float64") for g in res[1:]]
+    ops = _ops_of([out], tensors)
+    for t in range(n_tests):
+        dirs = [_draw(rng, p.shape) for p in pt]
+        plus = [(p + eps * d).astype(p.dtype) for p, d in zip(pt, dirs)]
+        minus = [(p - eps * d).astype(p.dtype) for p, d in zip(pt, dirs)]
+        # the step actually taken after rounding to the input dtype
+        steps = [(a.astype("float64") - b.astype("float64")) / 2 for a, b in zip(plus, minus)]
+        numeric = (float(f(*plus)[0]) - float(f(*minus)[0]))
+        analytic = 2 * sum(float(np.sum(g * s)) for g, s in zip(analytic_grads, steps))
+        abs_err = abs(numeric - analytic) / (2 * eps)
+        scale = max(abs(numeric), abs(analytic)) / (2 * eps)
+        rel_err = abs_err / scale if scale > 0 else 0.0
+        if abs_err > atol and rel_err > rtol:
+            raise GradientError(
+                f"GradientError: the gradient of {getattr(fun, '__name__', fun)} (ops: "
+                f"{', '.join(ops)}) disagrees with finite differences at test {t}: directional "
+                f"derivative analytic {analytic / (2 * eps):.9g} vs numeric {numeric / (2 * eps):.9g} "
+                f"(abs err {abs_err:.3g} > {atol:g}, rel err {rel_err:.3g} > {rtol:g}, eps {eps:g}, "
+                f"dtype {dtype})",
+                analytic=analytic / (2 * eps), numeric=numeric / (2 * eps), abs_err=abs_err,
+                rel_err=rel_err, abs_tol=atol, rel_tol=rtol, ops=ops)
+
+
+def _shape_of(out, tensors, pt):
+    """The shape of ``out`` for inputs ``pt``, from the ops' shape rules (nothing is built)."""
+    from .symbolic.graph import Constant, toposort
+    shapes = {t: p.shape for t, p in zip(tensors, pt)}
+    for node in toposort([out], blockers=tensors):
+        ins = [i.data.shape if isinstance(i, Constant) else shapes[i] for i in node.inputs]
+        for o, sh in zip(node.outputs, node.op.infer_shape(node, ins)):
+            shapes[o] = tuple(int(d) for d in sh)
+    return shapes[out] if out in shapes else (out.data.shape if isinstance(out, Constant) else ())
+
+
+def _draw(rng, shape):
+    if hasattr(rng, "standard_normal"):
+        return np.asarray(rng.standard_normal(shape))
+    return np.asarray(rng.randn(*shape))
+
+
+def numeric_grad(fun, pt, eps=1e-7):
+    """Central finite-difference gradient of the numpy function ``fun`` (small inputs only)."""
+    pt = [np.array(p, dtype="float64") for p in pt]
+    out = []
+    for p in pt:
+        g = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + eps
+            hi = fun(*pt)
+            p[idx] = old - eps
+            lo = fun(*pt)
+            p[idx] = old
+            g[idx] = (hi - lo) / (2 * eps)
+        out.append(g)
+    return out

@@ -1,0 +1,315 @@
+"""Reverse-mode automatic differentiation over tvmsym graphs.
+
+Gradients live in side tables, JAX-style, next to nothing else: ``GRAD`` maps
+an Op class to ``fn(node, inputs, output_grads) -> [input grad or None]``
+(``register_grad(OpClass)``), and ``SCALAR_GRAD`` maps a scalar op class to the
+elementwise rule ``fn(op, inputs, output, gz) -> [grad or None]`` used for
+``Elemwise`` nodes (``register_scalar_grad``).  A rule returns ``None`` for an
+input that receives no gradient, or ``undefined(op, i, why)`` when the gradient
+exists mathematically but is not implemented.  The rules are in
+``grad_rules/``; an Op may also define ``grad(inputs, output_grads)`` itself.
+
+``grad`` walks the graph once in reverse topological order, summing the
+contributions reaching each variable; integer and boolean variables carry no
+gradient (Theano: they are discrete), and ``consider_constant`` variables stop
+it.  The result is an ordinary graph: compiling it runs the same rewrites
+(fusion included) as any other graph.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .graph import Constant, Op, Variable, toposort
+from .type import FLOAT_DTYPES, COMPLEX_DTYPES
+
+GRAD = {}
+SCALAR_GRAD = {}
+
+
+def register_grad(*op_classes):
+    """Decorator: ``@register_grad(Sum)`` on ``fn(node, inputs, output_grads)``."""
+    def deco(fn):
+        for c in op_classes:
+            GRAD[c] = fn
+        return fn
+    return deco
+
+
+def register_scalar_grad(*scalar_op_classes):
+    """Decorator for elementwise rules: ``fn(scalar_op, inputs, output, gz) -> [grads]``.
+
+    ``inputs`` are the Elemwise's tensor inputs (already of equal ndim) and ``gz``
+    the gradient of its output; the Elemwise rule sums the results back over
+    broadcast dimensions.  Accepts scalar op classes or instances.
+    """
+    def deco(fn):
+        for c in scalar_op_classes:
+            SCALAR_GRAD[c if isinstance(c, type) else type(c)] = fn
+        return fn
+    return deco
+
+
+class GradUndefined:
+    """Marks an input whose gradient is not implemented; an error if it is needed."""
+
+    def __init__(self, op, index, why=""):
+        self.op, self.index, self.why = op, index, why
+
+
+def undefined(op, index, why=""):
+    return GradUndefined(op, index, why)
+
+
+class DisconnectedInputError(ValueError):
+    """``wrt`` does not influence the cost (``disconnected_inputs='raise'``)."""
+
+
+class NullGradientError(NotImplementedError):
+    """A needed gradient is not implemented for some op."""
+
+
+class DisconnectedType:
+    """Returned for a disconnected input when ``return_disconnected='Disconnected'``."""
+
+    def __repr__(self):
+        return "DisconnectedType()"
+
+
+def _ensure_rules():
+    from . import grad_rules  # noqa: F401  (registers the tables)
+
+
+def find_grad(op):
+    """The gradient function of an op: ``fn(node, inputs, output_grads)``, or None."""
+    _ensure_rules()
+    for cls in type(op).__mro__:
+        if cls in GRAD:
+            return GRAD[cls]
+    meth = type(op).grad
+    if meth is not Op.grad:
+        return lambda node, inputs, gouts: node.op.grad(inputs, gouts)
+    return None
+
+
+def find_scalar_grad(scalar_op):
+    _ensure_rules()
+    for cls in type(scalar_op).__mro__:
+        if cls in SCALAR_GRAD:
+            return SCALAR_GRAD[cls]
+    return None
+
+
+def is_continuous(v):
+    return v.type.dtype in FLOAT_DTYPES or v.type.dtype in COMPLEX_DTYPES
+
+
+# ----------------------------------------------------------------------- small tensor helpers
+def _T():
+    from .. import tensor
+    return tensor
+
+
+def zeros_like(x, dtype=None):
+    """zeros with the shape of ``x`` (NaN-safe: ``x * 0`` would not be)."""
+    from .basic import as_tensor_variable, cast, switch
+    x = as_tensor_variable(x)
+    T = _T()
+    f = getattr(T, "zeros_like", None)
+    if f is not None:
+        try:
+            return f(x, dtype=dtype) if dtype is not None else f(x)
+        except TypeError:
+            pass
+    z = switch(Constant_true(), 0, x)
+    return cast(z, dtype) if dtype is not None else z
+
+
+def ones_like(x, dtype=None):
+    from .basic import as_tensor_variable, cast, switch
+    x = as_tensor_variable(x)
+    f = getattr(_T(), "ones_like", None)
+    if f is not None:
+        try:
+            return f(x, dtype=dtype) if dtype is not None else f(x)
+        except TypeError:
+            pass
+    z = switch(Constant_true(), 1, x)
+    return cast(z, dtype) if dtype is not None else z
+
+
+def Constant_true():
+    from .basic import constant
+    return constant(np.array(True))
+
+
+def sum_to(g, broadcastable):
+    """Sum ``g`` over the dimensions where ``broadcastable`` is True but ``g``'s is not."""
+    axes = [d for d, (b, gb) in enumerate(zip(broadcastable, g.broadcastable)) if b and not gb]
+    if not axes:
+        return g
+    from .ops.reduce import sum as _sum
+    return _sum(g, axis=axes, keepdims=True)
+
+
+def fill(like, g):
+    """``g`` broadcast to the shape of ``like`` (Theano's ``fill``/``second``)."""
+    from .basic import switch
+    r = switch(Constant_true(), g, like)
+    if r.dtype != g.dtype:
+        from .basic import cast
+        r = cast(r, g.dtype)
+    return r
+
+
+def broadcast_like(g, v):
+    """``g`` with v's full shape where g is broadcastable but v is not."""
+    if any(gb and not vb for gb, vb in zip(g.broadcastable, v.broadcastable)):
+        return fill(v, g)
+    return g
+
+
+def _fit(v, g, node, i):
+    """Make the gradient ``g`` of input ``v`` match v's ndim, broadcastable dims and dtype."""
+    from .basic import as_tensor_variable, cast
+    g = as_tensor_variable(g)
+    if g.ndim != v.ndim:
+        raise TypeError(f"gradient rule of {node.op} returned a {g.ndim}-d gradient for its "
+                        f"{v.ndim}-d input {i} ({v.type}); this is a bug in that rule")
+    g = sum_to(g, v.broadcastable)
+    if g.dtype != v.dtype and is_continuous(v):
+        g = cast(g, v.dtype)
+    return g
+
+
+def _add_all(terms):
+    if len(terms) == 1:
+        return terms[0]
+    from .basic import add
+    return functools.reduce(add, terms)
+
+
+# ----------------------------------------------------------------------- the engine
+def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True,
+         known_grads=None, return_disconnected="zero", null_gradients="raise"):
+    """Symbolic gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or list).
+
+    ``known_grads`` ({variable: gradient}) seeds the backward pass (``cost`` may
+    then be None); ``consider_constant`` variables are treated as constants;
+    ``disconnected_inputs`` is 'raise', 'warn' or 'ignore' for a ``wrt`` the cost
+    does not depend on, whose gradient is then zeros ('zero'), None ('None') or
+    a ``DisconnectedType`` ('Disconnected').
+    """
+    from .basic import as_tensor_variable, constant
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got "
+                         f"{disconnected_inputs!r}")
+    if return_disconnected not in ("zero", "None", "Disconnected"):
+        raise ValueError(f"return_disconnected must be 'zero', 'None' or 'Disconnected', got "
+                         f"{return_disconnected!r}")
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    for w in wrt_list:
+        if not isinstance(w, Variable):
+            raise TypeError(f"grad: wrt must be symbolic variables, got {type(w).__name__} {w!r}")
+    if cost is None and not known_grads:
+        raise ValueError("grad: cost is None and no known_grads were given")
+    if cost is not None:
+        cost = as_tensor_variable(cost)
+        if cost.ndim != 0:
+            raise TypeError(f"cost must be a scalar (0-d tensor); got {cost} of type {cost.type}. "
+                            "Sum or average it first (e.g. cost.sum()), or use "
+                            "tvmsym.gradient.jacobian for a vector")
+    known = list((known_grads or {}).items())
+    blockers = set(consider_constant or ())
+
+    roots = ([cost] if cost is not None else []) + [v for v, _ in known]
+    order = toposort(roots)
+    # variables that depend on some wrt through continuous values
+    dep = {w for w in wrt_list if w not in blockers and is_continuous(w)}
+    for node in order:
+        if any(i in dep for i in node.inputs):
+            for o in node.outputs:
+                if o not in blockers and is_continuous(o):
+                    dep.add(o)
+    grads = {}
+    if cost is not None and cost in dep:
+        one = np.ones((), dtype=cost.dtype if is_continuous(cost) else "float64")
+        grads[cost] = [constant(one)]
+    for v, g in known:
+        if v in dep:
+            g = as_tensor_variable(g)
+            if g.ndim != v.ndim:
+                raise ValueError(f"known_grads: gradient {g} ({g.type}) has {g.ndim} dimension(s) "
+                                 f"but {v} ({v.type}) has {v.ndim}")
+            grads.setdefault(v, []).append(g)
+
+    totals = {}
+
+    def total(v):
+        if v in totals:
+            return totals[v]
+        terms = grads.get(v)
+        t = _add_all(terms) if terms else None
+        totals[v] = t
+        return t
+
+    for node in reversed(order):
+        if not any(o in dep and o in grads for o in node.outputs):
+            continue
+        if not any(i in dep for i in node.inputs):
+            continue
+        gouts = [total(o) for o in node.outputs]
+        if len(gouts) > 1 and any(g is None for g in gouts):
+            gouts = [zeros_like(o) if g is None else g for o, g in zip(node.outputs, gouts)]
+        rule = find_grad(node.op)
+        if rule is not None and not getattr(rule, "broadcasting_ok", False):
+            gouts = [broadcast_like(g, o) if g is not None else g for g, o in zip(gouts, node.outputs)]
+        if rule is None:
+            raise NullGradientError(
+                f"tvmsym.grad: no gradient is defined for op {node.op} (needed for "
+                f"{', '.join(str(i) for i in node.inputs if i in dep)}); register one with "
+                "tvmsym.symbolic.grad.register_grad")
+        igrads = rule(node, list(node.inputs), gouts)
+        if len(igrads) != len(node.inputs):
+            raise TypeError(f"gradient rule of {node.op} returned {len(igrads)} gradients for "
+                            f"{len(node.inputs)} inputs")
+        for i, (v, g) in enumerate(zip(node.inputs, igrads)):
+            if v not in dep or g is None or isinstance(g, DisconnectedType):
+                continue
+            if isinstance(g, GradUndefined):
+                if null_gradients == "return":
+                    continue
+                raise NullGradientError(
+                    f"tvmsym.grad: the gradient of {node.op} with respect to its input {i} ({v}) "
+                    f"is not implemented{': ' + g.why if g.why else ''}")
+            grads.setdefault(v, []).append(_fit(v, g, node, i))
+
+    out = []
+    for w in wrt_list:
+        g = total(w) if w in dep else None
+        if g is None:
+            connected = False
+            if w in blockers or not is_continuous(w):
+                # integer (discrete) or constant-considered inputs: zero gradient, no error
+                connected = w is cost or any(w is v for n in order for v in n.inputs)
+            if not connected and disconnected_inputs != "ignore":
+                msg = (f"grad method was asked to compute the gradient with respect to a "
+                       f"variable that is not part of the computational graph of the cost, or is "
+                       f"used only by a non-differentiable operator: {w}")
+                if disconnected_inputs == "raise":
+                    raise DisconnectedInputError(msg)
+                import warnings
+                warnings.warn(msg, stacklevel=2)
+            if return_disconnected == "zero":
+                g = zeros_like(w, dtype=w.dtype if is_continuous(w) else None)
+            elif return_disconnected == "Disconnected":
+                g = DisconnectedType()
+        else:
+            g = broadcast_like(g, w)
+            if (add_names and cost is not None and cost.name and w.name and g.name is None
+                    and g.owner is not None and g not in grads):
+                g.name = f"(d{cost.name}/d{w.name})"
+        out.append(g)
+    return out[0] if single else out

@@ -1,0 +1,87 @@
+"""Gradients of reductions: Sum, Prod, Mean, Max/Min (ties share the gradient, as Theano)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..basic import as_tensor_variable, cast, dimshuffle, eq, switch
+from ..graph import Apply, Op
+from ..grad import is_continuous, register_grad
+from ..ops.reduce import Max, Mean, Min, Prod, Sum, prod as _prod, sum as _sum
+from ..type import TensorType
+
+
+def _expand(gz, x, op):
+    """gz with the reduced axes of x put back as broadcastable dimensions."""
+    axes = op.reduced_axes(x.ndim)
+    pattern, k = [], 0
+    for d in range(x.ndim):
+        if d in axes:
+            pattern.append("x")
+        else:
+            pattern.append(k)
+            k += 1
+    return dimshuffle(gz, pattern) if pattern != list(range(gz.ndim)) else gz
+
+
+@register_grad(Sum)
+def sum_grad(node, inputs, gouts):
+    (x,), (gz,) = inputs, gouts
+    if not is_continuous(x):
+        return [None]
+    return [_expand(gz, x, node.op)]
+
+
+class ReducedCount(Op):
+    """The number of elements a reduction over ``axis`` combines, minus ``ddof`` (a 0-d tensor)."""
+
+    __props__ = ("axis", "ddof", "dtype")
+
+    def __init__(self, axis, ddof, dtype):
+        self.axis = axis
+        self.ddof = int(ddof)
+        self.dtype = dtype
+
+    def make_node(self, x):
+        return Apply(self, [x], [TensorType(self.dtype, ())()])
+
+    def infer_shape(self, node, shapes):
+        return [()]
+
+    def perform(self, node, inputs):
+        (x,) = inputs
+        axes = range(x.ndim) if self.axis is None else self.axis
+        n = int(np.prod([x.shape[a] for a in axes])) - self.ddof
+        return [np.asarray(max(n, 0), dtype=self.dtype)]
+
+
+@register_grad(Mean)
+def mean_grad(node, inputs, gouts):
+    (x,), (gz,) = inputs, gouts
+    if not is_continuous(x):
+        return [None]
+    n = ReducedCount(node.op.axis, node.op.ddof, gz.dtype)(x)
+    return [_expand(gz / n, x, node.op)]
+
+
+@register_grad(Max, Min)
+def maxmin_grad(node, inputs, gouts):
+    # Theano: every element equal to the maximum receives the output gradient
+    (x,), (gz,), z = inputs, gouts, node.outputs[0]
+    ze = _expand(z, x, node.op)
+    return [switch(eq(x, ze), _expand(gz, x, node.op), 0)]
+
+
+@register_grad(Prod)
+def prod_grad(node, inputs, gouts):
+    """d prod / d x_i = product of the others, exact when some x are zero."""
+    (x,), (gz,), z = inputs, gouts, node.outputs[0]
+    if not is_continuous(x):
+        return [None]
+    axes = node.op.reduced_axes(x.ndim)
+    is0 = eq(x, 0)
+    nz = switch(is0, 1, x)
+    p_nz = _prod(nz, axis=axes, keepdims=True)
+    n0 = _sum(cast(is0, "int64"), axis=axes, keepdims=True)
+    ze = cast(_expand(z, x, node.op), x.dtype)
+    others = switch(eq(n0, 0), ze / nz, switch(eq(n0, 1), switch(is0, p_nz, 0), 0))
+    return [_expand(gz, x, node.op) * others]
