@@ -33,6 +33,7 @@ class Step:
     kind: str = "tvm"       # "tvm" (lowered to TE) or "host" (numpy perform)
     name: str = ""
     inlined: list = field(default_factory=list)   # view nodes fused into this kernel
+    check: object = None    # op.runtime_check(node, input arrays): raises before the kernel runs
 
 
 @dataclass
@@ -74,14 +75,27 @@ def plan(fgraph):
         if kind == "host":
             bufs = [v for v in node.inputs]
             inlined = []
-        steps.append(Step(node, bufs, list(node.outputs), kind, f"k{len(steps)}", inlined))
+        steps.append(Step(node, bufs, list(node.outputs), kind, f"k{len(steps)}", inlined,
+                          getattr(node.op, "runtime_check", None)))
     return Plan(fgraph, steps, order)
 
 
-def infer_shapes(plan, input_shapes):
-    """Concrete shapes of every variable, or a ValueError naming the node."""
+VALUE_MAX = 64    # int/bool results with at most this many elements are computed at build time
+
+
+def infer_shapes(plan, input_shapes, values=None):
+    """Concrete shapes of every variable, or a ValueError naming the node.
+
+    Shape arithmetic (``x.shape[0] * 2``, small int constants) is evaluated here into
+    ``values`` (a dict filled in place): ops whose output shape depends on input values
+    (reshape, alloc, arange, ...) define ``infer_shape_values(node, shapes, values)``.
+    Such values derive from the input shapes, so the shape signature still keys the
+    build.  A shape that depends on data (a boolean mask) is None: that node and its
+    consumers run as numpy steps sized at run time.
+    """
     fg = plan.fgraph
     shapes = {}
+    values = {} if values is None else values
     for v, s in zip(fg.inputs, input_shapes):
         shapes[v] = tuple(s)
     for node in plan.order:
@@ -89,12 +103,46 @@ def infer_shapes(plan, input_shapes):
             if i not in shapes:
                 if isinstance(i, Constant):
                     shapes[i] = i.data.shape
+                    if _value_like(i, i.data.shape):
+                        values[i] = i.data
                 else:
                     raise ValueError(f"{i} is needed to compute {node.op} but is not an input")
-        outs = node.op.infer_shape(node, [shapes[i] for i in node.inputs])
+        ins = [shapes[i] for i in node.inputs]
+        op = node.op
+        if any(s is None for s in ins):
+            outs = [None] * len(node.outputs)
+        elif hasattr(op, "infer_shape_values"):
+            outs = op.infer_shape_values(node, ins, [values.get(i) for i in node.inputs])
+        else:
+            outs = op.infer_shape(node, ins)
         for o, s in zip(node.outputs, outs):
-            shapes[o] = tuple(int(d) for d in s)
+            shapes[o] = None if s is None else tuple(int(d) for d in s)
+        _infer_values(node, shapes, values)
     return shapes
+
+
+def _value_like(v, shape):
+    return (shape is not None and v.type.dtype[0] in "iub"
+            and int(np.prod(shape)) <= VALUE_MAX)
+
+
+def _infer_values(node, shapes, values):
+    op = node.op
+    if not all(_value_like(o, shapes[o]) for o in node.outputs):
+        return
+    vals = None
+    if hasattr(op, "infer_value"):        # e.g. Shape: its value is known from shapes alone
+        vals = op.infer_value(node, [shapes[i] for i in node.inputs],
+                              [values.get(i) for i in node.inputs])
+    elif all(i in values for i in node.inputs):
+        try:
+            with np.errstate(all="ignore"):
+                vals = op.perform(node, [values[i] for i in node.inputs])
+        except NotImplementedError:
+            vals = None
+    if vals is not None:
+        for o, v in zip(node.outputs, vals):
+            values[o] = np.asarray(v, dtype=o.type.dtype)
 
 
 class LowerContext:
@@ -158,4 +206,4 @@ def signature_key(arrays):
 
 
 def zero_size(shapes, step):
-    return any(int(np.prod(shapes[o])) == 0 for o in step.outputs)
+    return any(shapes[o] is not None and int(np.prod(shapes[o])) == 0 for o in step.outputs)

@@ -24,7 +24,8 @@ class Build:
         self.plan = plan
         self.target = target
         fg = plan.fgraph
-        self.shapes = shapes = infer_shapes(plan, input_shapes)
+        self.values = values = {}     # build-time values of shape arithmetic (lower.infer_shapes)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values)
         # storage slots: one per buffer variable
         slot = {}
         for v in fg.inputs:
@@ -47,8 +48,15 @@ class Build:
         funcs = {}
         self.steps = []
         self.sources = {}
+        self.checks = {}
         for st in plan.steps:
             outs = [(slot[o], shapes[o], o.type.dtype) for o in st.outputs]
+            if all(o in values for o in st.outputs):      # shape arithmetic, known at build time
+                self.const_values += [(slot[o], values[o]) for o in st.outputs]
+                continue
+            if any(shapes[v] is None for v in list(st.node.inputs) + st.outputs):
+                self.steps.append(("dyn", _dyn_spec(st, slot), None, outs, {}, st))
+                continue
             ins = [slot[v] for v in st.inputs]
             inplace = dict(getattr(st.node.op, "destroy_map", {}) or {})
             inplace = {o: slot[st.node.inputs[i[0]]] for o, i in inplace.items()}
@@ -58,6 +66,11 @@ class Build:
             if st.kind == "host":
                 self.steps.append(("host", st.node, [slot[v] for v in st.node.inputs], outs, inplace, st))
                 continue
+            for k, v in enumerate(st.inputs):
+                if 0 in shapes[v]:   # TVM rejects numpy's strides of empty arrays; nothing is read
+                    self.const_values.append((self.n_slots, _tvm.tvm.runtime.empty(shapes[v], v.type.dtype)))
+                    ins[k] = self.n_slots
+                    self.n_slots += 1
             placeholders, results = lower_step(st, shapes)
             func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
@@ -65,10 +78,13 @@ class Build:
                                                  "out_dtype": st.outputs[0].type.dtype})
             funcs[st.name] = func.with_attr("global_symbol", st.name)
             self.steps.append(("tvm", st.name, ins, outs, inplace, st))
+            if st.check is not None:
+                self.checks[st.name] = [slot.get(v, getattr(v, "data", None)) for v in st.node.inputs]
         self.mod = _tvm.tvm.IRModule(funcs) if funcs else None
         self.lib = target_build(self.mod, target) if funcs else None
         self.out_slots = [slot[o] for o in fg.outputs]
-        self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) for o in fg.outputs]
+        self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
+                             for o in fg.outputs]
         self._bind()
 
     def _bind(self):
@@ -149,6 +165,14 @@ class Build:
         for s, c in self.const_values:
             slots[s] = c
         for kind, fn, ins, outs, inplace, st in self.prog:
+            if kind == "dyn":
+                for (s, _, dtype), v in zip(outs, _dyn_run(fn, slots)):
+                    v = np.asarray(v, dtype=dtype)
+                    if s in given:
+                        given[s][...] = v
+                        v = given[s]
+                    slots[s] = v
+                continue
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
                 if o in inplace:
@@ -160,6 +184,9 @@ class Build:
                 slots[s] = arr
                 res.append(arr)
             if kind == "tvm":
+                if st.check is not None:
+                    st.check(st.node, [slots[a] if isinstance(a, int) else a
+                                       for a in self.checks[st.name]])
                 fn(*[slots[i] for i in ins], *res)
             elif kind == "host":
                 vals = fn.op.perform(fn, [slots[i] for i in ins])
@@ -182,3 +209,17 @@ class Build:
             return self.lib.mod.inspect_source("asm")
         raise ValueError(f"unknown stage {stage!r}; valid stages: 'tir', 'llvm', 'asm' "
                          "(cpu), 'cuda', 'ptx' (cuda)")
+
+
+def _dyn_spec(st, slot):
+    """A step whose shapes are known only at run time (data-dependent): run with numpy."""
+    return (st.node, [(v, slot[v]) for v in st.inputs if v in slot], list(reversed(st.inlined)))
+
+
+def _dyn_run(spec, slots):
+    node, pairs, inlined = spec
+    env = {v: slots[s] for v, s in pairs}
+    for n in inlined + [node]:
+        vals = n.op.perform(n, [env[i] if i in env else i.data for i in n.inputs])
+        env.update(zip(n.outputs, vals))
+    return [env[o] for o in node.outputs]

@@ -1,0 +1,146 @@
+"""TE computes for Dot, MatMul and TensorDot.
+
+Every product is one reduction block ``<name>`` (tag "contraction").  A large float
+matrix-matrix Dot is laid out for the CPU register-tile schedule
+(``schedules/cpu_matmul.py``): B is packed into column panels of ``panel`` floats
+(``mm_pack_b``, zero-padded), A's rows are padded to the row tile when needed
+(``mm_pack_a``), and a padded product is cropped by a final copy (``mm_crop``).
+"""
+from __future__ import annotations
+
+from ... import _tvm
+from ...symbolic.ops.linalg import Dot, MatMul, TensorDot
+from . import lower_rule
+from .scalar import cast, const
+
+te = _tvm.te
+tirx = _tvm.tirx
+
+ROW_TILE = 4                  # accumulator tile: ROW_TILE x (2 vector registers) of C
+PACKED_MIN_FLOPS = 1 << 18    # below this the plain reduction is as fast (no packing pass)
+
+
+def panel_width(dtype):
+    """Columns of B per packed panel: two vector registers."""
+    return 2 * max(1, _tvm.vector_bytes() // (4 if dtype == "float32" else 8))
+
+
+def _acc_dtype(out):
+    return "int32" if out == "bool" else out
+
+
+def _finish(acc, node, ctx, shape):
+    out = node.outputs[0].type.dtype
+    if out != "bool":
+        return acc
+    return te.compute(shape, lambda *i: acc(*i) != const(0, "int32"), name=ctx.name(node) + "_b")
+
+
+def _contract(node, ctx, a_idx, b_idx, shape, red_extents):
+    """out[idx] = sum_r A[a_idx(idx, r)] * B[b_idx(idx, r)] in the accumulation dtype."""
+    (A, B) = ctx.tensors
+    out = node.outputs[0].type.dtype
+    acc = _acc_dtype(out)
+    name = ctx.name(node)
+    if not red_extents:
+        return te.compute(shape, lambda *i: cast(A(*a_idx(i, ())), acc) * cast(B(*b_idx(i, ())), acc),
+                          name=name, tag="contraction")
+    rs = [te.reduce_axis((0, n), name=f"r{k}") for k, n in enumerate(red_extents)]
+    return te.compute(shape, lambda *i: te.sum(cast(A(*a_idx(i, rs)), acc) * cast(B(*b_idx(i, rs)), acc),
+                                               axis=rs),
+                      name=name, tag="contraction")
+
+
+class _Ctx:
+    def __init__(self, ctx, tensors):
+        self.tensors = tensors
+        self.name = ctx.name
+        self.shape = ctx.shape
+
+
+@lower_rule(Dot)
+def lower_dot(node, inputs, ctx):
+    a, b = node.inputs
+    sa, sb = ctx.shape(a), ctx.shape(b)
+    shape = ctx.shape(node.outputs[0])
+    out = node.outputs[0].type.dtype
+    K = sa[-1]
+    if (a.ndim == 2 and b.ndim == 2 and out in ("float32", "float64")
+            and 2 * sa[0] * K * sb[1] >= PACKED_MIN_FLOPS and min(sa[0], sb[1], K) >= 8):
+        return [_packed_matmul(node, inputs, ctx, sa[0], sb[1], K, out)]
+    c = _Ctx(ctx, inputs)
+    nda = a.ndim
+    a_idx = (lambda i, r: (i[0], r[0])) if nda == 2 else (lambda i, r: (r[0],))
+    if b.ndim == 2:
+        b_idx = lambda i, r: (r[0], i[-1])
+    else:
+        b_idx = lambda i, r: (r[0],)
+    return [_finish(_contract(node, c, a_idx, b_idx, shape, [K]), node, ctx, shape)]
+
+
+def _packed_matmul(node, inputs, ctx, M, N, K, dtype):
+    A, B = inputs
+    nj = panel_width(dtype)
+    Np = -(-N // nj) * nj
+    Mp = -(-M // ROW_TILE) * ROW_TILE
+    zero = const(0, dtype)
+    Bp = te.compute((Np // nj, K, nj),
+                    lambda x, y, z: (cast(B(y, x * nj + z), dtype) if Np == N else
+                                     tirx.if_then_else(x * nj + z < N, cast(B(y, x * nj + z), dtype), zero)),
+                    name="mm_pack_b", tag="mm_pack")
+    if Mp != M:
+        Ap = te.compute((Mp, K), lambda i, k: tirx.if_then_else(i < M, cast(A(i, k), dtype), zero),
+                        name="mm_pack_a", tag="mm_pack")
+    else:
+        Ap = A
+    k = te.reduce_axis((0, K), name="k")
+    name = "mm_c" if (Mp, Np) != (M, N) else ctx.name(node)
+    C = te.compute((Mp, Np), lambda i, j: te.sum(cast(Ap(i, k), dtype) * Bp(j // nj, k, j % nj), axis=k),
+                   name=name, tag="mm_tile")
+    if (Mp, Np) == (M, N):
+        return C
+    return te.compute((M, N), lambda i, j: C(i, j), name=ctx.name(node) + "_crop", tag="mm_crop")
+
+
+@lower_rule(MatMul)
+def lower_matmul(node, inputs, ctx):
+    a, b = node.inputs
+    shape = ctx.shape(node.outputs[0])
+    nb = len(shape) - 2
+    K = ctx.shape(a)[-1]
+
+    def batch(var, i):
+        pad = nb - (var.ndim - 2)
+        return tuple(0 if var.broadcastable[d] else i[pad + d] for d in range(var.ndim - 2))
+
+    a_idx = lambda i, r: batch(a, i) + (i[nb], r[0])
+    b_idx = lambda i, r: batch(b, i) + (r[0], i[nb + 1])
+    return [_finish(_contract(node, _Ctx(ctx, inputs), a_idx, b_idx, shape, [K]), node, ctx, shape)]
+
+
+@lower_rule(TensorDot)
+def lower_tensordot(node, inputs, ctx):
+    a, b = node.inputs
+    op = node.op
+    sa = ctx.shape(a)
+    shape = ctx.shape(node.outputs[0])
+    fa, fb = op.free(a.ndim, b.ndim)
+
+    def a_idx(i, r):
+        idx = [None] * a.ndim
+        for k, d in enumerate(fa):
+            idx[d] = i[k]
+        for k, d in enumerate(op.axes_a):
+            idx[d] = r[k]
+        return tuple(idx)
+
+    def b_idx(i, r):
+        idx = [None] * b.ndim
+        for k, d in enumerate(fb):
+            idx[d] = i[len(fa) + k]
+        for k, d in enumerate(op.axes_b):
+            idx[d] = r[k]
+        return tuple(idx)
+
+    red = [sa[d] for d in op.axes_a]
+    return [_finish(_contract(node, _Ctx(ctx, inputs), a_idx, b_idx, shape, red), node, ctx, shape)]

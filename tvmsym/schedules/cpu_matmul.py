@@ -1,0 +1,123 @@
+"""CPU schedules for products (Dot, MatMul, TensorDot); registered before the elementwise rule.
+
+A large float matrix-matrix product (lowered with a packed B, see
+``lowering/rules/linalg.py``) gets a register tile: ``ROW_TILE`` rows x two vector
+registers of C accumulate in registers over K (unrolled by ``K_UNROLL``), with
+column panels spread over the cores.  On AVX2 that is 4 x 16 float32 = 8 ymm
+accumulators (+ 2 B loads, 1 A broadcast: no spills).  Other products keep a plain
+reduction: the output's last axis vectorized when the reduction can move outside
+it, the outer axis parallel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _tvm
+from ..lowering.rules.linalg import ROW_TILE
+from ..symbolic.ops.linalg import Dot, MatMul, TensorDot
+from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial, schedule_injective
+from .registry import register_rule
+
+s_tir = _tvm.s_tir
+
+K_UNROLL = 4
+
+
+def _extent(sch, loop):
+    return int(sch.get(loop).extent)
+
+
+def _inline_views(sch, keep):
+    for b, blk in _blocks(sch):
+        if blk.name_hint not in keep and _is_spatial(blk) and not blk.name_hint.startswith("mm_"):
+            try:
+                sch.compute_inline(b)
+            except Exception:       # an output block (bool finish, crop) stays
+                pass
+
+
+def _lanes(dtype):
+    return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
+
+
+def _schedule_packed(sch, names, cname, dtype):
+    lanes = _lanes(dtype)
+    nj = 2 * lanes
+    c = sch.get_sblock(cname)
+    i, j, k = sch.get_loops(c)
+    K = _extent(sch, k)
+    i0, i1 = sch.split(i, [None, ROW_TILE])
+    j0, j1 = sch.split(j, [None, nj])
+    ku = K_UNROLL if K % K_UNROLL == 0 else 1
+    k0, k1 = sch.split(k, [None, ku])
+    sch.reorder(j0, i0, k0, k1, i1, j1)
+    cw = sch.cache_write(c, 0, "local")
+    sch.reverse_compute_at(cw, i0)
+    sch.vectorize(j1)
+    sch.unroll(i1)
+    sch.unroll(k1)
+    sch.vectorize(sch.get_loops(cw)[-1])
+    outer = sch.fuse(j0, i0)
+    sch.parallel(outer)
+    init = sch.decompose_reduction(c, k0)
+    sch.vectorize(sch.get_loops(init)[-1])
+    x, y, z = sch.get_loops(sch.get_sblock("mm_pack_b"))
+    sch.vectorize(z)
+    if _extent(sch, x) > 1:
+        sch.parallel(x)
+    else:
+        sch.parallel(y)
+    if "mm_pack_a" in names:
+        schedule_injective(sch, "mm_pack_a", np.dtype(dtype).itemsize)
+    crop = [n for n in names if n.endswith("_crop")]
+    if crop:
+        schedule_injective(sch, crop[0], np.dtype(dtype).itemsize)
+
+
+def _schedule_plain(sch, name, dtype, vector_out):
+    b = sch.get_sblock(name)
+    blk = sch.get(b)
+    loops = sch.get_loops(b)
+    nsp = sum(1 for iv in blk.iter_vars if iv.iter_type == 0)
+    sp, red = loops[:nsp], loops[nsp:]
+    if not red:
+        schedule_injective(sch, name, np.dtype(dtype).itemsize)
+        return
+    size = int(np.prod([_extent(sch, l) for l in sp])) if sp else 1
+    lanes = _lanes(dtype)
+    if vector_out and sp and _extent(sch, sp[-1]) % lanes == 0 and _extent(sch, sp[-1]) >= lanes:
+        last = sp[-1]
+        sch.reorder(*sp[:-1], *red, last)
+        lo, li = sch.split(last, [None, lanes])
+        sch.vectorize(li)
+        sp = sp[:-1] + [lo]
+    if sp and size * int(np.prod([_extent(sch, l) for l in red])) >= PARALLEL_MIN_ELEMENTS \
+            and _extent(sch, sp[0]) > 1:
+        sch.parallel(sp[0])
+    sch.decompose_reduction(b, red[0])
+
+
+def matmul_rule(func, info):
+    st = info.get("step")
+    if st is None or not isinstance(st.node.op, (Dot, MatMul, TensorDot)):
+        return None
+    node = st.node
+    sch = s_tir.Schedule(func)
+    names = [blk.name_hint for _, blk in _blocks(sch)]
+    dtype = node.outputs[0].type.dtype
+    reds = [blk.name_hint for _, blk in _blocks(sch) if not _is_spatial(blk)]
+    if not reds:                    # an empty contraction (K = 0 handled by the reduction init)
+        return None
+    cname = reds[0]
+    _inline_views(sch, {cname} | {n for n in names if n.endswith("_b") or n.endswith("_crop")})
+    if "mm_pack_b" in names:
+        _schedule_packed(sch, names, cname, dtype)
+    else:
+        # out[..., j] = sum_k A[..., k] B[k, j]: j is contiguous in B, so it vectorizes; with a
+        # vector B (matrix.vector) the reduction runs along contiguous memory instead
+        vector_out = not (isinstance(node.op, Dot) and node.inputs[1].ndim == 1)
+        _schedule_plain(sch, cname, "int32" if dtype == "bool" else dtype, vector_out)
+    return sch.mod["main"]
+
+
+register_rule("llvm", matmul_rule, first=True)
