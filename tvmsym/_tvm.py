@@ -47,13 +47,9 @@ def vector_bytes():
 
 
 # ------------------------------------------------------------------ libmvec vector math
-_MVEC_FUNCS = {
-    "tirx.exp": "exp", "tirx.exp2": "exp2", "tirx.exp10": "exp10", "tirx.log": "log",
-    "tirx.log2": "log2", "tirx.log10": "log10", "tirx.log1p": "log1p", "tirx.tanh": "tanh",
-    "tirx.sin": "sin", "tirx.cos": "cos", "tirx.tan": "tan", "tirx.sinh": "sinh",
-    "tirx.cosh": "cosh", "tirx.asin": "asin", "tirx.acos": "acos", "tirx.atan": "atan",
-    "tirx.erf": "erf",
-}
+# glibc libmvec names of the float functions TVM can route to it (name + "f" for float32).
+_MVEC_FUNCS = ("exp", "exp2", "exp10", "log", "log2", "log10", "log1p", "tanh", "sin", "cos",
+               "tan", "sinh", "cosh", "asin", "acos", "atan", "erf")
 _MVEC_ISA = {64: "e", 32: "d", 16: "b"}
 mvec_enabled = False
 
@@ -68,11 +64,12 @@ def _setup_mvec():
     except OSError:
         return      # non-glibc or non-x86: TVM's stock (scalar) lowering stays
     isa = _MVEC_ISA[vector_bytes()]
-    for opname, fname in _MVEC_FUNCS.items():
-        try:
-            op = tvm.ir.Op.get(opname)
-        except Exception:
+    for fname in _MVEC_FUNCS:
+        make = getattr(tirx, fname, None)
+        if make is None:
             continue
+        op = make(tirx.Var("x", "float32")).op      # "tirx.exp", "prim.log2", ...
+        opname = op.name
         default = op.get_attr("llvm.FLowerIntrinsic")
         variants = {}
         for dtype, suffix, size in (("float32", "f", 4), ("float64", "", 8)):
@@ -82,13 +79,13 @@ def _setup_mvec():
                 variants[f"{dtype}x{lanes}"] = sym
         if not variants:
             continue
-        if opname == "tirx.log1p":
+        if opname == "tirx.log1p":      # stock TVM scalarizes a loop holding log1p
             tvm.ir.register_op_attr(opname, "TVectorizable", True, level=100)
 
         def rule(call, _variants=variants, _default=default):
-            sym = _variants.get(str(call.dtype))
+            sym = _variants.get(str(call.ty))
             if sym is not None:
-                return tirx.call_pure_extern(call.dtype, sym, *call.args)
+                return tirx.call_pure_extern(str(call.ty), sym, *call.args)
             return _default(call) if _default is not None else call
 
         tvm.ir.register_op_attr(opname, "llvm.FLowerIntrinsic", rule, level=100)

@@ -1,9 +1,12 @@
 """CPU (llvm) schedules.
 
 Fusion is ``compute_inline`` of every producer block into the kernel's output
-block; the output loop nest is flattened, vectorized at the host's register
-width and parallelized over the cores when it is large enough to pay for the
-thread launch.
+block.  The output loop nest is flattened; the largest multiple of the vector
+width is split into ``T.vectorized`` lanes (the host's register width: 8 float32
+lanes with AVX2) under a ``T.parallel`` loop over the cores when the kernel is
+large enough to pay for the thread launch, and the remainder (fewer than one
+vector) runs as a scalar tail loop (``loop_partition``), so every size
+vectorizes.
 """
 from __future__ import annotations
 
@@ -26,48 +29,64 @@ def _is_spatial(block):
     return all(iv.iter_type == 0 for iv in block.iter_vars)   # 0 = data parallel
 
 
-def inline_producers(sch, keep):
-    """compute_inline every block except those named in ``keep`` (fusion)."""
+def inline_producers(sch):
+    """compute_inline every block that is not an output of the kernel (fusion)."""
+    outs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
     for b, blk in _blocks(sch):
-        if blk.name_hint not in keep and _is_spatial(blk):
+        if blk.name_hint not in outs and _is_spatial(blk):
             sch.compute_inline(b)
+    return sorted(outs)
 
 
 def _extent(loop_rv, sch):
     return int(sch.get(loop_rv).extent)
 
 
-def schedule_injective(sch, block_name, dtype_bytes):
-    """Flatten, vectorize and parallelize one spatial output block."""
+def vector_lanes(dtype_bytes):
+    return max(1, _tvm.vector_bytes() // dtype_bytes)
+
+
+def schedule_injective(sch, block_name, dtype_bytes, n_blocks=1):
+    """Flatten, vectorize (main part + scalar tail) and parallelize one spatial output block.
+
+    The ``n_blocks`` blocks of a multi-output compute share this block's loop nest and
+    follow it.  TVM 0.27's ``loop_partition`` crashes on a loop holding several blocks, so
+    such a nest with a tail is only parallelized (LLVM then vectorizes what it can).
+    """
     b = sch.get_sblock(block_name)
     loops = sch.get_loops(b)
     if not loops:
         return
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     n = _extent(fused, sch)
-    lanes = max(1, _tvm.vector_bytes() // dtype_bytes)
-    if n >= lanes and n % lanes == 0:
-        outer, inner = sch.split(fused, [None, lanes])
-        sch.vectorize(inner)
-    else:
-        outer = fused
+    lanes = vector_lanes(dtype_bytes)
+    main = n - n % lanes
+    if main == 0:
+        return                                  # shorter than one vector: a plain loop
+    if main != n and n_blocks > 1:
+        if n >= PARALLEL_MIN_ELEMENTS:
+            sch.parallel(fused)
+        return
+    if main != n:
+        fused, _tail = sch.loop_partition(fused, [main, None])
+    outer, inner = sch.split(fused, [None, lanes])
+    sch.vectorize(inner)
     if n >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
 
 
 def elementwise_rule(func, info):
-    """Kernels made only of spatial blocks with one output block."""
+    """Kernels made only of spatial blocks whose outputs share one loop nest."""
     sch = s_tir.Schedule(func)
     blocks = _blocks(sch)
     if not blocks or not all(_is_spatial(blk) for _, blk in blocks):
         return None
-    out_names = info.get("outputs")
-    last = blocks[-1][1].name_hint if not out_names else out_names[-1]
-    if out_names and len(out_names) > 1:
-        return None
-    inline_producers(sch, {last})
+    outs = inline_producers(sch)
+    nests = {sch.get(sch.get_loops(sch.get_sblock(o))[0]) for o in outs if sch.get_loops(sch.get_sblock(o))}
+    if len(nests) > 1:
+        return None                         # separate loop nests: not an elementwise kernel
     itemsize = np.dtype(info.get("out_dtype", "float32")).itemsize
-    schedule_injective(sch, last, max(1, itemsize))
+    schedule_injective(sch, outs[0], max(1, itemsize), len(outs))
     return sch.mod["main"]
 
 
