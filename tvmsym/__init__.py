@@ -6,6 +6,10 @@ TVM itself is imported on the first compile, so ``import tvmsym`` stays fast.
 from .config import config, change_flags  # noqa: F401
 from . import tensor, printing  # noqa: F401
 from .printing import pp, pprint, debugprint  # noqa: F401
+from . import gradient  # noqa: E402,F401  (symbolic only: no TVM import)
+
+# Theano's tensor module exposes the gradient functions too (T.grad, T.jacobian, ...)
+tensor.grad, tensor.jacobian, tensor.hessian = gradient.grad, gradient.jacobian, gradient.hessian
 
 __version__ = "0.1.0"
 
@@ -34,9 +38,6 @@ def __getattr__(name):
     if name == "SharedVariable":
         from .runtime.shared import SharedVariable
         return SharedVariable
-    if name == "gradient":
-        import importlib
-        return importlib.import_module(".gradient", __name__)
     if name in ("In", "Mode", "Function"):
         from . import runtime
         return getattr(runtime, name)
