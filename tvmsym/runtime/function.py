@@ -96,6 +96,7 @@ class Function:
         self._check_missing(in_vars, out_vars)
         t0 = time.perf_counter()
         fg = FunctionGraph(in_vars, out_vars)
+        fg.target = self.target         # the placement stage (device=cuda) reads it
         from ..symbolic.rewrites import optimize
         optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
         self.rewrite_time = time.perf_counter() - t0
@@ -197,7 +198,10 @@ class Function:
         return outs
 
     def _build(self, key):
-        from .executor import Build
+        if self.target.kind == "cuda":
+            from .cuda import CudaBuild as Build
+        else:
+            from .executor import Build
         t0 = time.perf_counter()
         b = Build(self._plan, key, self.target)
         self.build_time += time.perf_counter() - t0

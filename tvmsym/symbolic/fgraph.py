@@ -62,7 +62,12 @@ class FunctionGraph:
     def variables(self):
         return set(self.clients)
 
+    target = None           # what the graph is compiled for (set by Function; placement reads it)
+    toposort_fn = None      # another valid order, set by a stage (placement: Theano's stack order)
+
     def toposort(self):
+        if self.toposort_fn is not None:
+            return self.toposort_fn(self.outputs, self.inputs)
         return toposort(self.outputs, blockers=self.inputs)
 
     def replace(self, old: Variable, new: Variable, reason=None, rebuild=True):

@@ -13,6 +13,7 @@ from .dimshuffle import merge_dimshuffles
 from .fusion import fusion
 from .inplace import inplace
 from .merge import merge
+from .placement import place
 from .stabilize import stabilize
 
 RUN = ("fast_run",)
@@ -26,8 +27,7 @@ STAGES = [
     ("stabilize", stabilize, RUN),               # log(1+exp(x)) -> softplus(x), ...
     ("merge_again", merge, RUN),                 # rules above may build duplicates
     ("fusion", fusion, RUN),                     # Elemwise chains -> Elemwise{Composite}
-    # ("placement", placement, ...)              # device placement (cuda) goes here: after
-    #                                            # fusion, before inplace (rewrites/placement.py)
+    ("placement", place, BOTH + (None,)),        # device=cuda only: GPU ops + transfers
     ("inplace", inplace, RUN),                   # last: buffer reuse decisions
 ]
 

@@ -1,0 +1,303 @@
+"""device=cuda without a GPU: placement and printing, CUDA C and PTX of every op, the no-GPU error.
+
+Everything except running is checked here: graphs are placed, every op is
+lowered, scheduled for cuda and built into one CUDA module (checked for its
+kernels and launch bounds), and that module is compiled to PTX by nvcc once.
+Tests marked ``gpu`` run the kernels and are skipped on machines without one.
+"""
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tvmsym
+import tvmsym.tensor as T
+from tvmsym.symbolic import scalar as ps
+from tvmsym.symbolic.elemwise import DimShuffle, Elemwise
+from tvmsym.symbolic.graph import Apply, Op
+from tvmsym.symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu, on_gpu
+
+SEED_GPU = """\
+HostFromGpu(gpuarray) [id A] ''   3
+ |GpuElemwise{Composite{((i0 + i1) * i0)}}[(0, 0)]<gpuarray> [id B] ''   2
+   |GpuFromHost<None> [id C] ''   1
+   | |x [id D]
+   |GpuFromHost<None> [id E] ''   0
+     |y [id F]
+"""
+
+NO_GPU_MESSAGE = (
+    "no CUDA device found: this function was compiled for device=cuda (sm_90) but this machine "
+    "has no usable GPU (or TVM was built without the CUDA runtime). Set device=cpu to run on the "
+    "CPU: TVMSYM_FLAGS=device=cpu, tvmsym.config.device = 'cpu', or "
+    "tvmsym.function(..., target='cpu'). The CUDA code can still be inspected with "
+    "f.as_text('cuda') / f.as_text('ptx').")
+
+KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")
+
+
+def gpu_present():
+    from tvmsym.targets.target import cuda_device_available
+    return cuda_device_available()
+
+
+def seed_function(expr=lambda x, y: (x + y) * x, **kw):
+    x, y = T.matrix("x"), T.matrix("y")
+    return tvmsym.function([x, y], expr(x, y), target="cuda", **kw)
+
+
+# --------------------------------------------------------------------------- placement, printing
+def test_seed_graph_debugprint_matches_the_seed_gpu_listing():
+    f = seed_function()
+    assert tvmsym.printing.debugprint(f, file="str") == SEED_GPU
+
+
+def test_seed_addition_prints_theano_gpu_names():
+    # the seed's first GPU listing: GpuElemwise{Add}[(0, 0)]<gpuarray>
+    f = seed_function(lambda x, y: x + y)
+    assert tvmsym.printing.debugprint(f, file="str") == SEED_GPU.replace(
+        "Composite{((i0 + i1) * i0)}", "Add")
+
+
+def test_cpu_graph_and_numbering_are_unchanged():
+    x, y = T.matrix("x"), T.matrix("y")
+    f = tvmsym.function([x, y], (x + y) * x)
+    assert f.maker.fgraph.toposort_fn is None
+    assert tvmsym.printing.debugprint(f, file="str") == (
+        "Elemwise{Composite{((i0 + i1) * i0)}} [id A] ''   0\n |x [id B]\n |y [id C]\n")
+
+
+def test_every_way_of_selecting_cuda():
+    x, y = T.matrix("x"), T.matrix("y")
+    fns = [tvmsym.function([x, y], (x + y) * x, target="cuda"),
+           tvmsym.function([x, y], (x + y) * x, mode=tvmsym.Mode(target="cuda"))]
+    with tvmsym.config.change_flags(device="cuda"):
+        fns.append(tvmsym.function([x, y], (x + y) * x))
+    for f in fns:
+        assert f.target.kind == "cuda" and f.target.arch == "sm_90"
+        assert tvmsym.printing.debugprint(f, file="str") == SEED_GPU
+
+
+def test_tvmsym_flags_device_cuda_and_cuda_arch():
+    code = ("import tvmsym, tvmsym.tensor as T\n"
+            "x, y = T.matrix('x'), T.matrix('y')\n"
+            "f = tvmsym.function([x, y], (x + y) * x)\n"
+            "print(f.target.kind, f.target.arch, f.target.tvm_target.attrs['arch'])\n"
+            "tvmsym.printing.debugprint(f)\n")
+    env = dict(os.environ, TVMSYM_FLAGS="device=cuda,cuda_arch=sm_80")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "cuda sm_80 sm_80\n" + SEED_GPU
+
+
+def test_bad_cuda_arch_is_refused():
+    with tvmsym.config.change_flags(cuda_arch="volta"):
+        with pytest.raises(ValueError, match="config.cuda_arch must name a CUDA architecture"):
+            seed_function()
+
+
+class HostSort(Op):
+    """A test op with no lowering rule: it can only run on the host (numpy)."""
+
+    def make_node(self, x):
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs):
+        return [np.sort(inputs[0], axis=-1)]
+
+    def infer_shape(self, node, shapes):
+        return [shapes[0]]
+
+
+def test_op_without_gpu_schedule_stays_on_host_with_transfers():
+    x, y = T.matrix("x"), T.matrix("y")
+    f = tvmsym.function([x, y], T.exp(HostSort()(x + y)) * 2, target="cuda")
+    assert tvmsym.printing.debugprint(f, file="str") == """\
+HostFromGpu(gpuarray) [id A] ''   7
+ |GpuElemwise{Composite{(exp(i0) * 2.0)}}[(0, 0)]<gpuarray> [id B] ''   6
+   |GpuFromHost<None> [id C] ''   5
+     |HostSort [id D] ''   4
+       |HostFromGpu(gpuarray) [id E] ''   3
+         |GpuElemwise{Add}[(0, 0)]<gpuarray> [id F] ''   2
+           |GpuFromHost<None> [id G] ''   1
+           | |x [id H]
+           |GpuFromHost<None> [id I] ''   0
+             |y [id J]
+"""
+
+
+def test_device_variants_are_the_same_ops():
+    x, y = T.matrix("x"), T.matrix("y")
+    f = seed_function()
+    node = [n for n in f.maker.fgraph.toposort() if is_on_gpu(n.op)][0]
+    op = node.op
+    assert isinstance(op, Elemwise) and type(op).__name__ == "GpuElemwise"
+    assert op.host_op() == Elemwise(op.scalar_op, dict(op.inplace_pattern))
+    assert op != op.host_op() and on_gpu(op) is op
+    ds = on_gpu(DimShuffle((False, False), (1, 0)))
+    assert str(ds) == "GpuDimShuffle{1,0}" and pickle.loads(pickle.dumps(ds)) == ds
+    assert str(GpuFromHost()) == "GpuFromHost<None>" and str(HostFromGpu()) == "HostFromGpu(gpuarray)"
+
+
+# --------------------------------------------------------------------------- every op, one CUDA module
+R, C, K = 24, 40, 16          # odd-sized rows: predicated tails in the injective kernels
+BITWISE = {"and_", "or_", "xor", "invert"}
+
+
+def _elemwise_table(x, y, z, i, j):
+    """One output per scalar op of the library (Elemwise), on float32 (ints for bitwise ops)."""
+    outs = {}
+    for name, sop in sorted(vars(ps).items()):
+        if not isinstance(sop, ps.ScalarOp) or isinstance(sop, ps.Composite):
+            continue
+        args = (i, j, i) if sop.name in BITWISE else (x, y, z)
+        outs[f"elemwise:{sop.name}"] = Elemwise(sop)(*args[:sop.nin])
+    outs["elemwise:cast"] = T.cast(x, "int32")
+    outs["elemwise:float64"] = T.exp(T.cast(x, "float64"))
+    return outs
+
+
+def _other_table(x, y, w, v, u):
+    """Reductions, products and shape ops, as far as the library has them."""
+    outs = {}
+    for name in ("sum", "prod", "mean", "max", "min", "argmax", "argmin"):
+        fn = getattr(T, name, None)
+        if fn is not None:
+            for axis in (None, 0, 1):
+                outs[f"reduce:{name}:{axis}"] = fn(x, axis=axis)
+    for name in ("all", "any"):
+        fn = getattr(T, name, None)
+        if fn is not None:
+            outs[f"reduce:{name}:1"] = fn(T.gt(x, 0), axis=1)
+    if hasattr(T, "dot"):
+        outs["dot:matrix.matrix"] = T.dot(x, w)
+        outs["dot:matrix.vector"] = T.dot(x, v)
+        outs["dot:vector.vector"] = T.dot(v, u)
+    outs["shape:transpose"] = x.T
+    outs["shape:broadcast_row"] = x + v.dimshuffle("x", 0)
+    return outs
+
+
+def every_op_graph():
+    x, y, z = T.fmatrix("x"), T.fmatrix("y"), T.fmatrix("z")
+    i, j = T.imatrix("i"), T.imatrix("j")
+    w, v, u = T.fmatrix("w"), T.fvector("v"), T.fvector("u")
+    outs = _elemwise_table(x, y, z, i, j)
+    outs.update(_other_table(x, y, w, v, u))
+    return [x, y, z, i, j, w, v, u], outs
+
+
+@pytest.fixture(scope="module")
+def every_op():
+    """One cuda function computing every op unfused (optimizer=None): one kernel per op."""
+    ins, outs = every_op_graph()
+    f = tvmsym.function(ins, list(outs.values()), target="cuda",
+                        mode=tvmsym.Mode(optimizer=None), on_unused_input="ignore")
+    shapes = [(R, C)] * 5 + [(C, K), (C,), (C,)]
+    build = f._build(tuple(shapes))
+    return f, build, dict(zip(outs, range(len(outs)))), shapes
+
+
+def test_every_op_is_placed_on_the_gpu(every_op):
+    f, build, names, _ = every_op
+    nodes = f.maker.fgraph.toposort()
+    host = [n for n in nodes if not is_on_gpu(n.op) and not isinstance(n.op, (GpuFromHost, HostFromGpu))]
+    assert host == []
+    assert all(isinstance(o.owner.op, HostFromGpu) for o in f.maker.fgraph.outputs)
+    kinds = [s[0] for s in build.steps]
+    assert "cpu" not in kinds and "host" not in kinds and build.host_lib is None
+
+
+def test_every_op_builds_a_cuda_kernel_with_launch_bounds(every_op):
+    f, build, names, _ = every_op
+    imports = build.lib.mod.imports
+    assert [m.kind for m in imports] == ["cuda"]       # no host-side fallback hidden
+    src = build.as_text("cuda")
+    kernels = dict((name, int(b or 1)) for b, name in KERNEL.findall(src))
+    gpu_steps = [s[1] for s in build.steps if s[0] == "gpu"]
+    assert len(gpu_steps) >= len(names)                # one kernel per op, at least
+    for step in gpu_steps:
+        own = [k for k in kernels if k == f"{step}_kernel" or k.startswith(f"{step}_kernel_")]
+        assert own, f"{step} ({build.rules[step]}) has no CUDA kernel"
+        assert all(0 < kernels[k] <= 1024 for k in own)
+        # launch bounds are printed for every kernel with more than one thread
+        assert all(f"__launch_bounds__({kernels[k]}) {k}(" in src for k in own if kernels[k] > 1)
+    # every definition is declared once and defined once
+    assert src.count("__global__") == 2 * len(kernels)
+    # the schedules: shared-memory tiling for matmul, warp shuffles for row reductions
+    rules = set(build.rules.values())
+    assert "injective_rule" in rules
+    if "dot:matrix.matrix" in names:
+        assert "Matmul" in rules and "__shared__" in src
+    if "reduce:sum:1" in names:
+        assert "__shfl_down_sync" in src
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+def test_every_op_compiles_to_ptx_with_nvcc(every_op):
+    f, build, names, _ = every_op
+    ptx = build.as_text("ptx")                      # one nvcc run for all kernels
+    assert ".target sm_90" in ptx.splitlines()
+    entries = re.findall(r"^\.visible \.entry (\w+)\(", ptx, re.M)
+    assert sorted(entries) == sorted(build.kernels)
+    assert f.as_text("ptx") == ptx                     # the function's view of the same build
+
+
+def test_as_text_stages(every_op):
+    f, build, _, shapes = every_op
+    assert "T.thread_binding" in build.as_text("tir") and "blockIdx.x" in build.as_text("tir")
+    assert "define" in build.as_text("llvm")           # the host side that launches the kernels
+    with pytest.raises(ValueError, match="unknown stage 'bogus'"):
+        build.as_text("bogus")
+
+
+# --------------------------------------------------------------------------- running
+@pytest.mark.skipif(gpu_present(), reason="this machine has a GPU")
+def test_calling_without_a_gpu_raises_a_clear_error():
+    from tvmsym.targets.target import NoCudaDeviceError
+    f = seed_function()
+    a = np.ones((2, 3), "float32")
+    with pytest.raises(NoCudaDeviceError) as e:
+        f(a, a)
+    assert str(e.value) == NO_GPU_MESSAGE
+    assert isinstance(e.value, RuntimeError)
+    assert "__global__" in f.as_text("cuda")       # the build itself needed no GPU
+
+
+def test_a_cuda_function_with_nothing_on_the_gpu_runs_anywhere():
+    x = T.matrix("x")
+    f = tvmsym.function([x], x, target="cuda")
+    a = np.arange(6, dtype="float32").reshape(2, 3)
+    out = f(a)
+    np.testing.assert_array_equal(out, a)
+    assert out is not a
+
+
+@pytest.mark.gpu
+def test_seed_graph_runs_on_the_gpu():
+    f = seed_function()
+    a = np.random.rand(2, 3).astype("float32")
+    b = np.random.rand(2, 3).astype("float32")
+    np.testing.assert_allclose(f(a, b), (a + b) * a, rtol=1e-6)
+
+
+@pytest.mark.gpu
+def test_every_op_runs_on_the_gpu_and_matches_the_cpu(every_op):
+    f, build, names, shapes = every_op
+    rng = np.random.default_rng(0)
+    args = [rng.uniform(0.1, 0.9, s).astype("float32") for s in shapes[:3]]
+    args += [rng.integers(1, 50, s).astype("int32") for s in shapes[3:5]]
+    args += [rng.uniform(0.1, 0.9, s).astype("float32") for s in shapes[5:]]
+    ins, outs = every_op_graph()
+    cpu = tvmsym.function(ins, list(outs.values()), mode=tvmsym.Mode(optimizer=None),
+                          on_unused_input="ignore", target="cpu")
+    got = f(*args)
+    assert len(got) == len(names)
+    for name, g, c in zip(names, got, cpu(*args)):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6, err_msg=name)

@@ -1,0 +1,252 @@
+"""GPU (cuda) schedules: every kernel bound to blocks and threads.
+
+Rules are tried in order and may decline (return None); the first that
+accepts a PrimFunc schedules it:
+
+1. ``injective``: kernels made only of spatial blocks (elementwise, broadcast,
+   DimShuffle): producers are inlined into the output block (fusion), the
+   output loops are flattened and split over ``blockIdx.x`` x ``threadIdx.x``.
+2. TVM's dlight GPU rules, each for one anchor pattern: ``Matmul``
+   (shared-memory tiling), ``GEMV``, ``Reduction`` and ``GeneralReduction``
+   (cross-thread reduction: warp shuffles / shared memory).
+3. dlight's ``Fallback`` (inline, then one block per ``max_threads`` outputs;
+   a reduction runs serially inside each thread).
+
+dlight rules are applied to the PrimFunc itself (``rule.apply(func, target)``
+builds its own ``Schedule``; the ``ApplyDefaultSchedule`` module pass would
+mutate its module).  A PrimFunc built for cuda with an unbound block silently
+becomes host code that reads device pointers, so ``check_bound`` refuses any
+scheduled PrimFunc with a block outside a thread binding.
+"""
+from __future__ import annotations
+
+from .. import _tvm
+from .registry import register_rule
+
+s_tir = _tvm.s_tir
+
+THREADS = 256           # threads per block of injective kernels
+HOST_ONLY = set()       # op classes that have a lowering rule but no GPU schedule
+
+
+class UnscheduledKernelError(RuntimeError):
+    """A kernel for cuda has computation outside any thread binding (it would run on the host)."""
+
+
+def has_gpu_schedule(op):
+    """True when ``op``'s kernels can run on the GPU: it lowers to TE and is not host-only.
+
+    Every TE kernel gets a GPU schedule (the Fallback rule accepts any PrimFunc),
+    so the ops that stay on the host are those without a lowering rule (numpy
+    ``perform`` steps), transfers, and the classes listed in ``HOST_ONLY``.
+    """
+    from ..lowering.rules import find_rule
+    if any(c in HOST_ONLY for c in type(op).__mro__):
+        return False
+    return find_rule(op) is not None
+
+
+def host_only(*op_classes):
+    """Keep ``op_classes`` on the host under device=cuda."""
+    HOST_ONLY.update(op_classes)
+
+
+# --------------------------------------------------------------------------- helpers
+def _target(info):
+    t = info.get("target")
+    if t is None:
+        t = _tvm.Target.current(allow_none=True)
+    if t is None:
+        from ..targets import get_target
+        t = get_target("cuda").tvm_target
+    return t
+
+
+def _root_blocks(sch):
+    return [(b, sch.get(b)) for b in sch.get_child_blocks(sch.get_sblock("root"))]
+
+
+def _is_spatial(blk):
+    return all(iv.iter_type == 0 for iv in blk.iter_vars)
+
+
+def _bound(sch, block_rv):
+    return any(sch.get(lp).thread_binding is not None for lp in sch.get_loops(block_rv))
+
+
+def unbound_blocks(func):
+    """Names of top-level blocks of ``func`` that no thread binding encloses."""
+    sch = s_tir.Schedule(func)
+    return [blk.name_hint for b, blk in _root_blocks(sch) if not _bound(sch, b)]
+
+
+def check_bound(func, name):
+    bad = unbound_blocks(func)
+    if bad:
+        raise UnscheduledKernelError(
+            f"kernel {name}: blocks {bad} are not bound to GPU threads, so a cuda build would run "
+            "them as host code on device memory; no GPU schedule rule handled this kernel")
+    return func
+
+
+def bind_spatial(sch, block_rv, threads=THREADS):
+    """Flatten the block's loops and split them over blockIdx.x / threadIdx.x."""
+    loops = sch.get_loops(block_rv)
+    if not loops:
+        loops = [sch.add_unit_loop(block_rv)]
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    n = int(sch.get(fused).extent)
+    bx, tx = sch.split(fused, [None, max(1, min(n, threads))])
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(tx, "threadIdx.x")
+
+
+# --------------------------------------------------------------------------- rules
+def injective_rule(func, info):
+    """Spatial-only kernels: inline producers, bind the output loops to blocks/threads."""
+    sch = s_tir.Schedule(func)
+    blocks = _root_blocks(sch)
+    if not blocks or not all(_is_spatial(blk) for _, blk in blocks):
+        return None
+    keep = set(info.get("outputs") or [blocks[-1][1].name_hint])
+    try:
+        for b, blk in blocks:
+            if blk.name_hint not in keep:
+                sch.compute_inline(b)
+        for b, blk in _root_blocks(sch):
+            bind_spatial(sch, b)
+    except Exception:       # not inlinable (e.g. multi-output producer): let dlight try
+        return None
+    return sch.mod["main"]
+
+
+def _row_reduction(info):
+    """True when the reduced axes include the input's last (contiguous) one."""
+    st = info.get("step")
+    op = getattr(st, "node", None) and st.node.op
+    if op is None or not hasattr(op, "reduced_axes"):
+        return True
+    nd = st.node.inputs[0].ndim
+    return (nd - 1) in op.reduced_axes(nd) if nd else True
+
+
+def reduction_rule(func, info):
+    """One reduction block (+ inlined producers, + one spatial epilogue).
+
+    Reducing the contiguous axis: one thread block per output element, its
+    threads split the reduction and combine partial results across threads
+    (TVM's cross-thread allreduce: warp shuffles, then shared memory).
+    Reducing an outer axis: one thread per output element, reading coalesced
+    across threads, the reduction serial in each thread.
+    """
+    sch = s_tir.Schedule(func)
+    blocks = _root_blocks(sch)
+    red = [k for k, (_, blk) in enumerate(blocks) if not _is_spatial(blk)]
+    if len(red) != 1:
+        return None
+    k = red[0]
+    red_name = blocks[k][1].name_hint
+    epi_names = [blk.name_hint for _, blk in blocks[k + 1:]]
+    try:
+        for b, _ in blocks[:k]:
+            sch.compute_inline(b)
+        for name in epi_names[:-1]:
+            sch.compute_inline(sch.get_sblock(name))
+        rb = sch.get_sblock(red_name)
+        blk = sch.get(rb)
+        loops = sch.get_loops(rb)
+        if len(loops) != len(blk.iter_vars):
+            return None
+        kinds = ["S" if iv.iter_type == 0 else "R" for iv in blk.iter_vars]
+        s_loops = [lp for lp, t in zip(loops, kinds) if t == "S"]
+        r_loops = [lp for lp, t in zip(loops, kinds) if t == "R"]
+        if kinds != sorted(kinds, key=lambda t: t == "R"):
+            sch.reorder(*s_loops, *r_loops)
+        r = sch.fuse(*r_loops) if len(r_loops) > 1 else r_loops[0]
+        if not s_loops:
+            s_loops = [sch.add_unit_loop(r)]
+        s = sch.fuse(*s_loops) if len(s_loops) > 1 else s_loops[0]
+        n_red = int(sch.get(r).extent)
+        # TVM's allreduce knows registered reducers only (not argmax's (index, value) pair)
+        cross = len(blk.writes) == 1 and (_row_reduction(info) or int(sch.get(s).extent) == 1)
+        if cross:
+            threads = min(THREADS, max(32, -(-n_red // 32) * 32))
+            _, tx = sch.split(r, [None, threads])
+            sch.bind(s, "blockIdx.x")
+            sch.bind(tx, "threadIdx.x")
+            anchor = s
+        else:
+            n = int(sch.get(s).extent)
+            bx, tx = sch.split(s, [None, min(n, THREADS)])
+            sch.bind(bx, "blockIdx.x")
+            sch.bind(tx, "threadIdx.x")
+            anchor = tx
+            n_writes = len(sch.get(rb).writes)
+            if n_writes == 1 and any(sch.get(rb).writes[0].source.same_as(p) for p in func.params):
+                # accumulate in a register, write the result once
+                sch.reverse_compute_at(sch.cache_write(rb, 0, "local"), tx)
+        for idx, region in enumerate(sch.get(rb).writes):
+            if not any(region.source.same_as(p) for p in func.params):
+                sch.set_scope(rb, idx, "local")     # per-thread partials / argmax values
+        if epi_names:
+            sch.reverse_compute_at(sch.get_sblock(epi_names[-1]), anchor)
+    except Exception:       # the pattern does not fit: the next rule may
+        return None
+    return sch.mod["main"]
+
+
+def valid_gpu_schedule(func):
+    """Every top-level block starts under a thread binding and no global buffer is allocated.
+
+    (A serial loop outside the bindings would launch a kernel per iteration from
+    the host; a global intermediate cannot be allocated inside a CUDA kernel.)
+    """
+    sch = s_tir.Schedule(func)
+    for b, blk in _root_blocks(sch):
+        loops = sch.get_loops(b)
+        if not loops or sch.get(loops[0]).thread_binding is None:
+            return False
+    root = sch.get(sch.get_sblock("root"))
+    return all(buf.scope() != "global" for buf in root.alloc_buffers)
+
+
+def _dlight_rule(rule):
+    def apply(func, info):
+        target = _target(info)
+        try:
+            with target:
+                sch = rule.apply(func, target, False)
+        except Exception:   # a dlight rule that does not fit may raise instead of declining
+            return None
+        if sch is None:
+            return None
+        if isinstance(sch, list):
+            sch = sch[0]
+        out = sch.mod["main"]
+        return out if valid_gpu_schedule(out) else None
+    apply.__name__ = f"dlight_{type(rule).__name__}"
+    apply.rule_name = type(rule).__name__
+    return apply
+
+
+def _register():
+    from tvm.s_tir import dlight as dl
+    register_rule("cuda", injective_rule)
+    for rule in (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction()):
+        register_rule("cuda", _dlight_rule(rule))
+    register_rule("cuda", reduction_rule)
+    for rule in (dl.gpu.GeneralReduction(), dl.gpu.Fallback()):
+        register_rule("cuda", _dlight_rule(rule))
+
+
+_register()
+
+
+def schedule_for_cuda(func, name, info):
+    """Schedule ``func`` with the cuda rules; returns (PrimFunc, rule name) or raises."""
+    from .registry import RULES
+    for rule in RULES["cuda"]:
+        out = rule(func, info)
+        if out is not None:
+            return check_bound(out, name), getattr(rule, "rule_name", rule.__name__)
+    raise UnscheduledKernelError(f"kernel {name}: no GPU schedule rule accepted it")
