@@ -44,7 +44,7 @@ class Build:
                     consts.append(v)
         self.slot = slot
         self.n_slots = len(slot)
-        self.const_values = [(slot[c], np.ascontiguousarray(c.data)) for c in consts]
+        self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]  # writable: DLPack refuses read-only arrays
         funcs = {}
         self.steps = []
         self.sources = {}
@@ -71,7 +71,7 @@ class Build:
                     self.const_values.append((self.n_slots, _tvm.tvm.runtime.empty(shapes[v], v.type.dtype)))
                     ins[k] = self.n_slots
                     self.n_slots += 1
-            placeholders, results = lower_step(st, shapes)
+            placeholders, results = lower_step(st, shapes, values)
             func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
             func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
@@ -105,7 +105,7 @@ class Build:
         dead intermediate buffer is written again; a user's input is never destroyed (the
         inplace stage only picks intermediates).
         """
-        fast, template = [], [None] * self.n_slots
+        fast, template, alias = [], [None] * self.n_slots, {}
         for s, c in self.const_values:
             template[s] = c
         for kind, fn, ins, outs, inplace, st in self.prog:
@@ -113,17 +113,16 @@ class Build:
                 return None
             allocs, out_slots = [], []
             for o, (s, shape, dtype) in enumerate(outs):
-                if o in inplace:
-                    out_slots.append(inplace[o])
+                if o in inplace:                    # resolved now: no aliasing work per call
+                    alias[s] = alias.get(inplace[o], inplace[o])
                 else:
                     allocs.append((s, tuple(shape), np.dtype(dtype)))
-                    out_slots.append(s)
-            fast.append((fn, tuple(ins) + tuple(out_slots), tuple(allocs),
-                         tuple((s, d) for s, d in zip((x[0] for x in outs), out_slots) if s != d)))
+                out_slots.append(alias.get(s, s))
+            args = tuple(alias.get(i, i) for i in ins) + tuple(out_slots)
+            fast.append((fn, args, tuple(allocs)))
         self._template = template
         self._pool = {}
-        self._out_plan = list(zip(self.out_slots, self.out_is_input)) if hasattr(self, "out_slots") \
-            else None
+        self._out_plan = [(alias.get(s, s), copy) for s, copy in zip(self.out_slots, self.out_is_input)]
         return fast
 
     def _run_fast(self, arrays):
@@ -133,7 +132,7 @@ class Build:
                 a = np.array(a, order="C")
             slots[k] = a
         pool = self._pool
-        for fn, args, allocs, aliases in self._fast:
+        for fn, args, allocs in self._fast:
             for s, shape, dtype in allocs:
                 # Reuse last call's buffer when nothing outside holds it any more (Theano's
                 # output storage reuse, without its aliasing): a large fresh np.empty costs
@@ -142,10 +141,8 @@ class Build:
                 if arr is None or sys.getrefcount(arr) > 2:
                     arr = np.empty(shape, dtype)
                 slots[s] = arr
-            for s, d in aliases:
-                slots[s] = slots[d]
             fn(*[slots[i] for i in args])
-        for fn, args, allocs, aliases in self._fast:
+        for fn, args, allocs in self._fast:
             for s, _, _ in allocs:
                 pool[s] = slots[s]
         return [slots[s].copy() if copy else slots[s] for s, copy in self._out_plan]

@@ -1,4 +1,18 @@
-"""Compilation modes, as Theano users know them (FAST_RUN, FAST_COMPILE, Mode(optimizer=None))."""
+"""Compilation modes, as Theano users know them.
+
+=================  =====================================================================
+``FAST_RUN``       every rewrite stage (``symbolic/rewrites/pipeline.py``): merge, constant
+                   folding, dimshuffle merging, canonicalize, stabilize, fusion, inplace.
+``FAST_COMPILE``   merge, constant folding and dimshuffle merging only: no algebra, no
+                   fusion, no inplace; every user op stays one kernel (quick to rewrite and
+                   easy to map back to the source; the build itself is not faster).
+``Mode(optimizer=None)``  no rewrite at all: ``debugprint(f)`` shows the user's own nodes.
+=================  =====================================================================
+
+The flags ``optimizer`` (the default mode's level) and ``optimizer_excluding`` /
+``optimizer_including`` (colon-separated stage names, rule names or tags, e.g.
+``fusion:inplace``) apply to every mode.
+"""
 from __future__ import annotations
 
 from ..config import config
@@ -6,23 +20,39 @@ from ..config import config
 _OPTIMIZERS = (None, "fast_run", "fast_compile")
 
 
+def _optimizer(opt):
+    if opt in ("None", "none", "", "o0"):
+        return None
+    if opt == "default":
+        return config.optimizer
+    if opt not in _OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {opt!r}; valid: None, 'fast_run', 'fast_compile'")
+    return opt
+
+
+def _names(s):
+    if isinstance(s, str):
+        return tuple(x for x in s.split(":") if x)
+    return tuple(s)
+
+
 class Mode:
     """Which rewrites run and which target builds.
 
-    ``Mode(optimizer=None)`` keeps the user's graph; ``mode.excluding('fusion')``
-    returns a mode without that stage; ``target='cuda'`` overrides ``config.device``.
+    ``Mode(optimizer=None)`` keeps the user's graph; ``Mode(optimizer='fast_compile')``;
+    ``mode.excluding('fusion')`` returns a mode without that stage; ``target='cuda'``
+    overrides ``config.device``.  ``linker`` is accepted for Theano compatibility (tvmsym
+    always builds with TVM).
     """
 
-    def __init__(self, optimizer="fast_run", linker=None, target=None, excluded=(), included=()):
-        if optimizer in ("None", "none"):
-            optimizer = None
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; valid: None, 'fast_run', 'fast_compile'")
-        self.optimizer = optimizer
+    def __init__(self, linker=None, optimizer="default", target=None, excluded=(), included=()):
+        if linker in _OPTIMIZERS[1:] and optimizer == "default":
+            linker, optimizer = None, linker        # Mode('fast_compile') reads as an optimizer
+        self.optimizer = _optimizer(optimizer)
         self.linker = linker
         self.target = target
-        self.excluded = tuple(excluded)
-        self.included = tuple(included)
+        self.excluded = _names(excluded)
+        self.included = _names(included)
 
     def _with(self, **kw):
         d = dict(optimizer=self.optimizer, linker=self.linker, target=self.target,
@@ -36,6 +66,14 @@ class Mode:
     def including(self, *names):
         return self._with(included=self.included + names)
 
+    def __eq__(self, other):
+        return isinstance(other, Mode) and (self.optimizer, self.target, self.excluded,
+                                             self.included) == (other.optimizer, other.target,
+                                                                other.excluded, other.included)
+
+    def __hash__(self):
+        return hash((self.optimizer, self.target, self.excluded, self.included))
+
     def __repr__(self):
         return (f"Mode(optimizer={self.optimizer!r}, excluded={self.excluded!r}, "
                 f"target={self.target!r})")
@@ -43,24 +81,23 @@ class Mode:
 
 FAST_RUN = "FAST_RUN"
 FAST_COMPILE = "FAST_COMPILE"
+_NAMED = {"FAST_RUN": "fast_run", "DEBUG_MODE": "fast_run", "FAST_COMPILE": "fast_compile"}
 
 
 def get_mode(mode=None):
     """Resolve ``mode`` (None, a name, or a Mode) against the config flags."""
-    excl = tuple(x for x in config.optimizer_excluding.split(":") if x)
-    incl = tuple(x for x in config.optimizer_including.split(":") if x)
+    excl = _names(config.optimizer_excluding)
+    incl = _names(config.optimizer_including)
     if mode is None:
         mode = config.mode
-        if mode == "FAST_RUN":
-            return Mode(config.optimizer, excluded=excl, included=incl)
+        if mode == "FAST_RUN":      # the default mode follows the optimizer flag
+            return Mode(optimizer=config.optimizer, excluded=excl, included=incl)
     if isinstance(mode, Mode):
         return mode._with(excluded=mode.excluded + excl, included=mode.included + incl)
     if isinstance(mode, str):
         name = mode.upper()
-        if name in ("FAST_RUN", "DEBUG_MODE"):
-            return Mode("fast_run", excluded=excl, included=incl)
-        if name == "FAST_COMPILE":
-            return Mode("fast_compile", excluded=excl, included=incl)
+        if name in _NAMED:
+            return Mode(optimizer=_NAMED[name], excluded=excl, included=incl)
         raise ValueError(f"unknown mode {mode!r}; valid modes: 'FAST_RUN', 'FAST_COMPILE', "
                          "'DEBUG_MODE', or a tvmsym.Mode")
     raise TypeError(f"mode must be a string or a tvmsym.Mode, got {type(mode).__name__}")

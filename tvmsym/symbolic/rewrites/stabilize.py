@@ -14,6 +14,9 @@ def _softplus(x):
 
 
 def _neg(x):
+    """-x, and -(-y) is y (so rules chaining through sigmoid(-y) stay canonical)."""
+    if is_elemwise(x, ps.neg):
+        return x.owner.inputs[0]
     return Elemwise(ps.neg)(x)
 
 
