@@ -43,7 +43,10 @@ def _materialize(g, out, inputs):
         return g
     for d, (gb, ob) in enumerate(zip(g.broadcastable, out.broadcastable)):
         if gb and not ob and any(i.broadcastable[d] for i in inputs):
-            return fill(out, g)
+            # broadcast against an input of the output's full shape when there is one
+            # (already computed), else against the output
+            like = next((i for i in inputs if i.broadcastable == out.broadcastable), out)
+            return fill(like, g)
     return g
 
 

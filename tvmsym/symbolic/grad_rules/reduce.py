@@ -32,26 +32,34 @@ def sum_grad(node, inputs, gouts):
 
 
 class ReducedCount(Op):
-    """The number of elements a reduction over ``axis`` combines, minus ``ddof`` (a 0-d tensor)."""
+    """The number of elements a reduction over ``axis`` combines, minus ``ddof`` (int64, 0-d).
 
-    __props__ = ("axis", "ddof", "dtype")
+    Its value follows from the input's shape, so a build knows it (``infer_value``):
+    no kernel runs for it.
+    """
 
-    def __init__(self, axis, ddof, dtype):
+    __props__ = ("axis", "ddof")
+
+    def __init__(self, axis, ddof):
         self.axis = axis
         self.ddof = int(ddof)
-        self.dtype = dtype
 
     def make_node(self, x):
-        return Apply(self, [x], [TensorType(self.dtype, ())()])
+        return Apply(self, [x], [TensorType("int64", ())()])
 
     def infer_shape(self, node, shapes):
         return [()]
 
+    def _count(self, shape):
+        axes = range(len(shape)) if self.axis is None else self.axis
+        n = int(np.prod([shape[a] for a in axes])) - self.ddof
+        return np.asarray(max(n, 0), dtype="int64")
+
+    def infer_value(self, node, shapes, values):
+        return [self._count(shapes[0])]
+
     def perform(self, node, inputs):
-        (x,) = inputs
-        axes = range(x.ndim) if self.axis is None else self.axis
-        n = int(np.prod([x.shape[a] for a in axes])) - self.ddof
-        return [np.asarray(max(n, 0), dtype=self.dtype)]
+        return [self._count(inputs[0].shape)]
 
 
 @register_grad(Mean)
@@ -59,7 +67,7 @@ def mean_grad(node, inputs, gouts):
     (x,), (gz,) = inputs, gouts
     if not is_continuous(x):
         return [None]
-    n = ReducedCount(node.op.axis, node.op.ddof, gz.dtype)(x)
+    n = cast(ReducedCount(node.op.axis, node.op.ddof)(x), gz.dtype)
     return [_expand(gz / n, x, node.op)]
 
 
