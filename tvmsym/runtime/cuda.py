@@ -32,7 +32,7 @@ from ..schedules.gpu import UnscheduledKernelError, schedule_for_cuda
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu
 from ..targets import get_target
-from .executor import _align_of
+from .executor import _align_of, _dyn_run, _dyn_spec
 
 # TVM omits __launch_bounds__ for one-thread kernels (a 0-d result)
 _KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")
@@ -67,22 +67,40 @@ def _materialize_views(plan):
     return steps
 
 
+class _HostView:
+    """``slots`` read through ``host`` (device arrays copied back on access)."""
+
+    def __init__(self, slots, host):
+        self.slots, self.host = slots, host
+
+    def __getitem__(self, s):
+        return self.host(self.slots[s])
+
+
 class CudaBuild:
-    """Kernels of a placed plan built for concrete input shapes; ``run(arrays)`` executes them."""
+    """Kernels of a placed plan built for concrete input shapes; ``run(arrays)`` executes them.
+
+    Steps (``self.steps``: kind, kernel, input slots, outputs, inplace map, Step):
+    ``gpu`` / ``cpu`` kernels, ``host`` numpy steps, ``dyn`` numpy steps sized at run
+    time, ``to_gpu`` / ``to_host`` transfers, ``empty`` zero-size results.  Values
+    known at build time (shape arithmetic, constants) are host arrays; a GPU kernel
+    that reads one gets a device copy made once per build.
+    """
 
     def __init__(self, plan, input_shapes, target):
         self.plan = plan
         self.target = target
         self.host_target = get_target("cpu")
         fg = plan.fgraph
-        self.shapes = shapes = infer_shapes(plan, input_shapes)
+        self.values = values = {}
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values)
         steps = _materialize_views(plan)
         slot = {}
         for v in fg.inputs:
             slot.setdefault(v, len(slot))
         consts = []
         for st in steps:
-            for v in st.inputs + st.outputs:
+            for v in list(st.inputs) + list(st.node.inputs) + st.outputs:
                 if v not in slot:
                     slot[v] = len(slot)
                     if isinstance(v, Constant):
@@ -92,21 +110,34 @@ class CudaBuild:
                 slot[v] = len(slot)
                 if isinstance(v, Constant):
                     consts.append(v)
-        dev_slot = {}       # constants GPU kernels read: a device copy in its own slot
+        self.slot = slot
+        self.n_slots = len(slot)
+        self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]
+        fixed = {slot[c] for c in consts}      # slots whose host value is set once per build
+        dev_copy = {}                           # host slot -> slot of its device copy
         gpu_funcs, cpu_funcs = {}, {}
-        self.steps, self.rules = [], {}
-        info_target = self.target.tvm_target
+        self.steps, self.rules, self.checks = [], {}, {}
+
+        def device_slot(s):
+            if s not in dev_copy:
+                dev_copy[s] = self.n_slots
+                self.n_slots += 1
+            return dev_copy[s]
+
         for st in steps:
             node, op = st.node, st.node.op
             gpu = is_on_gpu(op)
             outs = [(slot[o], shapes[o], o.type.dtype) for o in st.outputs]
+            if all(o in values for o in st.outputs):     # shape arithmetic: known now
+                self.const_values += [(slot[o], values[o]) for o in st.outputs]
+                fixed.update(slot[o] for o in st.outputs)
+                continue
+            if any(shapes[v] is None for v in list(node.inputs) + st.outputs):
+                self.steps.append(("dyn", _dyn_spec(st, slot), gpu, outs, {}, st))
+                continue
+            ins = [slot[v] for v in st.inputs]
             if gpu:
-                for v in st.inputs:
-                    if isinstance(v, Constant) and v not in dev_slot:
-                        dev_slot[v] = len(slot) + len(dev_slot)
-                ins = [dev_slot.get(v, slot[v]) for v in st.inputs]
-            else:
-                ins = [slot[v] for v in st.inputs]
+                ins = [device_slot(i) if i in fixed else i for i in ins]
             inplace = {o: slot[node.inputs[i[0]]]
                        for o, i in dict(getattr(op, "destroy_map", {}) or {}).items()}
             if isinstance(op, GpuFromHost):
@@ -114,29 +145,33 @@ class CudaBuild:
             elif isinstance(op, HostFromGpu):
                 self.steps.append(("to_host", None, [slot[node.inputs[0]]], outs, {}, st))
             elif zero_size(shapes, st):
-                self.steps.append(("empty_gpu" if gpu else "empty", None, ins, outs, inplace, st))
+                self.steps.append(("empty", gpu, ins, outs, inplace, st))
             elif st.kind == "host":
                 if gpu:
                     raise UnscheduledKernelError(f"{op} was placed on the GPU but has no kernel")
                 self.steps.append(("host", node, [slot[v] for v in node.inputs], outs, inplace, st))
             else:
-                placeholders, results = lower_step(st, shapes)
+                for k, v in enumerate(st.inputs):
+                    if 0 in shapes[v]:      # an empty input is never read; TVM refuses its strides
+                        ins[k] = -1 - k
+                placeholders, results = lower_step(st, shapes, values)
                 func = _tvm.te.create_prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
-                        "out_dtype": st.outputs[0].type.dtype, "target": info_target}
+                        "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target}
                 if gpu:
                     func, rule = schedule_for_cuda(func, st.name, info)
                     self.rules[st.name] = rule
                     gpu_funcs[st.name] = func.with_attr("global_symbol", st.name)
-                    self.steps.append(("gpu", st.name, ins, outs, inplace, st))
                 else:
                     func = _tvm.relax_alignment(func, _align_of)
                     func = schedule(func, "llvm", info)
                     cpu_funcs[st.name] = func.with_attr("global_symbol", st.name)
-                    self.steps.append(("cpu", st.name, ins, outs, inplace, st))
-        self.slot, self.n_slots = slot, len(slot) + len(dev_slot)
-        self.const_values = [(slot[c], np.ascontiguousarray(c.data)) for c in consts]
-        self.dev_const_values = [(s, np.ascontiguousarray(c.data)) for c, s in dev_slot.items()]
+                self.steps.append(("gpu" if gpu else "cpu", st.name, ins, outs, inplace, st))
+                if getattr(st, "check", None) is not None:
+                    self.checks[st.name] = [slot.get(v, getattr(v, "data", None))
+                                            for v in node.inputs]
+        host_values = dict(self.const_values)
+        self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
         tvm = _tvm.tvm
         self.mod = tvm.IRModule(gpu_funcs) if gpu_funcs else None
@@ -146,9 +181,10 @@ class CudaBuild:
                          if cpu_funcs else None)
         self.kernels = self._check_kernels(gpu_funcs)
         self.out_slots = [slot[o] for o in fg.outputs]
-        self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) for o in fg.outputs]
-        self.uses_device = any(k in ("gpu", "empty_gpu", "to_gpu", "to_host")
-                               for k, *_ in self.steps)
+        self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
+                             for o in fg.outputs]
+        self.uses_device = any(k in ("gpu", "to_gpu", "to_host") or (k == "empty" and fn is True)
+                               or (k == "dyn" and ins is True) for k, fn, ins, *_ in self.steps)
         self.prog = None
         self._ptx = None
 
@@ -185,51 +221,82 @@ class CudaBuild:
             prog.append((kind, fn, ins, outs, inplace, st))
         self.prog = prog
 
-    def run(self, arrays, what="this function"):
+    def run(self, arrays, out_storage=None, what="this function"):
+        """Outputs for ``arrays`` (numpy); ``out_storage``: {slot: array} to write outputs into."""
         if self.uses_device:
             self.target.check_device(what)
+        given = out_storage or {}
         tvm = _tvm.tvm
-        dev = tvm.cuda(0)
+        dev = tvm.cuda(0) if self.uses_device else None
         if self.prog is None:
             self._bind()
-        if self._dev_consts is None:
-            self._dev_consts = [(s, tvm.runtime.tensor(a, dev)) for s, a in self.dev_const_values]
+        if self._dev_consts is None and self.uses_device:
+            self._dev_consts = [(s, tvm.runtime.tensor(np.ascontiguousarray(a), dev))
+                                for s, a in self.dev_const_values]
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
-            slots[k] = np.ascontiguousarray(a)
+            slots[k] = a if a.flags.carray else np.array(a, order="C")
         for s, c in self.const_values:
             slots[s] = c
-        for s, c in self._dev_consts:
+        for s, c in self._dev_consts or ():
             slots[s] = c
+
+        def host(a):
+            return a if isinstance(a, np.ndarray) else a.numpy()
+
+        def arg(i, k, shape_of, on_dev):
+            if i >= 0:
+                a = slots[i]
+                if on_dev == isinstance(a, np.ndarray):    # on the other side: copy across
+                    a = tvm.runtime.tensor(np.ascontiguousarray(a), dev) if on_dev else a.numpy()
+                return a
+            shape, dtype = shape_of(k)          # an empty input: any empty buffer will do
+            return tvm.runtime.empty(shape, dtype, dev) if on_dev else np.empty(shape, dtype)
+
         for kind, fn, ins, outs, inplace, st in self.prog:
             if kind == "to_gpu":
                 slots[outs[0][0]] = tvm.runtime.tensor(np.ascontiguousarray(slots[ins[0]]), dev)
                 continue
             if kind == "to_host":
-                slots[outs[0][0]] = slots[ins[0]].numpy()
+                s = outs[0][0]
+                slots[s] = host(slots[ins[0]])
+                if s in given:
+                    given[s][...] = slots[s]
+                    slots[s] = given[s]
                 continue
-            on_dev = kind in ("gpu", "empty_gpu")
+            if kind == "dyn":                   # data-dependent shapes: numpy on the host
+                on_dev = ins
+                vals = _dyn_run(fn, _HostView(slots, host))
+                for (s, _, dtype), v in zip(outs, vals):
+                    v = np.ascontiguousarray(v, dtype=dtype)
+                    slots[s] = tvm.runtime.tensor(v, dev) if on_dev else v
+                continue
+            on_dev = kind == "gpu" or (kind == "empty" and fn is True)
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
                 if o in inplace:
                     arr = slots[inplace[o]]
                 elif on_dev:
                     arr = tvm.runtime.empty(shape, dtype, dev)
+                elif s in given:
+                    arr = given[s]
                 else:
                     arr = np.empty(shape, dtype)
                 slots[s] = arr
                 res.append(arr)
             if kind in ("gpu", "cpu"):
-                fn(*[slots[i] for i in ins], *res)
+                if st.check is not None:
+                    st.check(st.node, [host(slots[a]) if isinstance(a, int) else a
+                                       for a in self.checks[st.name]])
+                shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
+                fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
             elif kind == "host":
-                vals = fn.op.perform(fn, [slots[i] for i in ins])
+                vals = fn.op.perform(fn, [host(slots[i]) for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
         outs = []
         for s, copy in zip(self.out_slots, self.out_is_input):
-            a = slots[s]
-            if not isinstance(a, np.ndarray):
-                a = a.numpy()       # an output placement left on the device
+            a = host(slots[s])                  # an output left on the device comes back
             outs.append(a.copy() if copy else a)
         return outs
 

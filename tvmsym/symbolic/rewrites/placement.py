@@ -217,8 +217,18 @@ def theano_toposort(outputs, blockers=()):
     return order
 
 
-def _inline_constant(v):
-    return isinstance(v, Constant) and v.data.size <= 1
+def _reads_shape_only(op):
+    """Ops whose value comes from their input's shape alone (Shape, Shape_i)."""
+    return hasattr(op, "infer_value")
+
+
+def _is_shape_arithmetic(node, shape_values):
+    """Integer ops on shape values and constants only (``x.shape[0] * 2``)."""
+    if not any(v in shape_values for v in node.inputs):
+        return False
+    if not all(v in shape_values or isinstance(v, Constant) for v in node.inputs):
+        return False
+    return all(o.type.dtype[0] in "iub" for o in node.outputs)
 
 
 def place(fgraph, excluding=(), target=None):
@@ -250,15 +260,22 @@ def place(fgraph, excluding=(), target=None):
 
     def on_dev(v):
         if v not in gpu:
-            if isinstance(v, Constant):
-                gpu[v] = v          # immediates / uploaded once at build time
-            else:
-                gpu[v] = gpu_from_host(on_host(v))
+            if isinstance(v, Constant) or v in shape_values:
+                return on_host(v)   # immediates / build-time values, uploaded once per build
+            gpu[v] = gpu_from_host(on_host(v))
         return gpu[v]
 
+    shape_values = set()    # shape arithmetic: stays on the host, known when kernels are built
     lifted = False
     for node in order:
-        if target.places(node.op):
+        if _reads_shape_only(node.op):
+            # Shape / Shape_i read metadata: no transfer, the value is known at build time
+            op, ins, table = node.op, [host.get(v, gpu.get(v, v)) for v in node.inputs], host
+            shape_values.update(node.outputs)
+        elif _is_shape_arithmetic(node, shape_values):
+            op, ins, table = node.op, [on_host(v) for v in node.inputs], host
+            shape_values.update(node.outputs)
+        elif target.places(node.op):
             op = on_gpu(node.op, node)
             ins = [on_dev(v) for v in node.inputs]
             table, lifted = gpu, True
