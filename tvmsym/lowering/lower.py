@@ -76,11 +76,18 @@ def plan(fgraph):
             bufs = [v for v in node.inputs]
             inlined = []
         steps.append(Step(node, bufs, list(node.outputs), kind, f"k{len(steps)}", inlined,
-                          getattr(node.op, "runtime_check", None)))
+                          _runtime_check(node)))
     return Plan(fgraph, steps, order)
 
 
 VALUE_MAX = 64    # int/bool results with at most this many elements are computed at build time
+
+
+def _runtime_check(node):
+    """``op.runtime_check_for(node)``: a check(node, input arrays, input shapes) that raises
+    before the kernel runs (e.g. an index only known at call time), or None."""
+    f = getattr(node.op, "runtime_check_for", None)
+    return f(node) if f is not None else None
 
 
 def infer_shapes(plan, input_shapes, values=None):
@@ -104,7 +111,7 @@ def infer_shapes(plan, input_shapes, values=None):
                 if isinstance(i, Constant):
                     shapes[i] = i.data.shape
                     if _value_like(i, i.data.shape):
-                        values[i] = i.data
+                        values[i] = np.array(i.data)
                 else:
                     raise ValueError(f"{i} is needed to compute {node.op} but is not an input")
         ins = [shapes[i] for i in node.inputs]
@@ -148,9 +155,10 @@ def _infer_values(node, shapes, values):
 class LowerContext:
     """What a lowering rule may ask: shapes, node names, inlined scalar constants."""
 
-    def __init__(self, shapes, step):
+    def __init__(self, shapes, step, values=None):
         self.shapes = shapes
         self.step = step
+        self.values = values if values is not None else {}   # build-time values (infer_shapes)
         self._names = {}
 
     def shape(self, v):
@@ -172,11 +180,11 @@ class LowerContext:
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
-def lower_step(step, shapes):
+def lower_step(step, shapes, values=None):
     """TE placeholders (inputs) and result tensors (outputs) of one kernel."""
     from .. import _tvm
     te = _tvm.te
-    ctx = LowerContext(shapes, step)
+    ctx = LowerContext(shapes, step, values)
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):

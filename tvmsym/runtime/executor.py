@@ -79,7 +79,8 @@ class Build:
             funcs[st.name] = func.with_attr("global_symbol", st.name)
             self.steps.append(("tvm", st.name, ins, outs, inplace, st))
             if st.check is not None:
-                self.checks[st.name] = [slot.get(v, getattr(v, "data", None)) for v in st.node.inputs]
+                self.checks[st.name] = ([slot.get(v, getattr(v, "data", None)) for v in st.node.inputs],
+                                        [shapes[v] for v in st.node.inputs])
         self.mod = _tvm.tvm.IRModule(funcs) if funcs else None
         self.lib = target_build(self.mod, target) if funcs else None
         self.out_slots = [slot[o] for o in fg.outputs]
@@ -182,8 +183,8 @@ class Build:
                 res.append(arr)
             if kind == "tvm":
                 if st.check is not None:
-                    st.check(st.node, [slots[a] if isinstance(a, int) else a
-                                       for a in self.checks[st.name]])
+                    spec, in_shapes = self.checks[st.name]
+                    st.check(st.node, [slots[a] if isinstance(a, int) else a for a in spec], in_shapes)
                 fn(*[slots[i] for i in ins], *res)
             elif kind == "host":
                 vals = fn.op.perform(fn, [slots[i] for i in ins])

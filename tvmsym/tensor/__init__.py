@@ -7,3 +7,8 @@ from ..symbolic.elemwise import Elemwise, DimShuffle  # noqa: F401
 
 globals().update(_prefixed)
 from ..symbolic.ops.linalg import dot, matmul, outer, tensordot, batched_dot  # noqa: F401,E402
+from ..symbolic.ops.shape import (shape, shape_i, shape_tuple, reshape, flatten, concatenate, join,  # noqa: F401,E402
+                                  stack, split, repeat, tile, alloc, zeros, ones, zeros_like,
+                                  ones_like, fill, full, arange, eye, identity_like, diag, diagonal,
+                                  squeeze, expand_dims, flip, roll)
+from ..symbolic.ops.subtensor import set_subtensor, inc_subtensor, take  # noqa: F401,E402

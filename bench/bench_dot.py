@@ -1,0 +1,66 @@
+"""dot benchmarks: tvmsym next to numpy (OpenBLAS) on the same data, in one run.
+
+    .venv/bin/python bench/bench_dot.py [--reps 20]
+
+W5   dot of two 1024x1024 float32 matrices (issue goal: <= 0.6x numpy's time)
+     plus odd shapes (padded tiles), float64, matrix.vector and a small dot.
+
+Times are the best of ``--reps`` calls, tvmsym and numpy interleaved (the machine
+is shared; compare ratios taken in one run).  Both sides allocate their result.
+GFLOP/s = 2*M*N*K / time.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import tvmsym
+import tvmsym.tensor as T
+
+
+def best_pair(f1, f2, reps):
+    f1(), f2()
+    t1, t2 = [], []
+    for _ in range(reps):
+        for fn, ts in ((f1, t1), (f2, t2)):
+            t0 = time.perf_counter_ns()
+            fn()
+            ts.append(time.perf_counter_ns() - t0)
+    return min(t1) / 1e6, min(t2) / 1e6
+
+
+def case(M, K, N, dtype="float32", vec=False):
+    rng = np.random.default_rng(0)
+    x = T.matrix("x", dtype=dtype)
+    y = T.vector("y", dtype=dtype) if vec else T.matrix("y", dtype=dtype)
+    f = tvmsym.function([x, y], T.dot(x, y))
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K,) if vec else (K, N)).astype(dtype)
+    tol = 1e-3 if dtype == "float32" else 1e-9
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=tol, atol=tol)
+    flops = 2 * M * K * (1 if vec else N)
+    name = f"{M}x{K} . {K}" + ("" if vec else f"x{N}") + f" {dtype}"
+    return name, (lambda: f(a, b)), (lambda: np.dot(a, b)), flops
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=20)
+    args = ap.parse_args()
+    cases = [case(1024, 1024, 1024), case(1000, 999, 1001), case(512, 512, 512),
+             case(1024, 1024, 1024, "float64"), case(1024, 1024, 0, vec=True),
+             case(64, 64, 64)]
+    print(f"{'workload':34s} {'tvmsym ms':>10s} {'numpy ms':>10s} {'ratio':>7s} {'tvmsym GFLOP/s':>15s}"
+          f" {'numpy GFLOP/s':>14s}")
+    for name, ft, fn, flops in cases:
+        reps = args.reps if flops > 1e8 else args.reps * 20
+        tt, tn = best_pair(ft, fn, reps)
+        print(f"{name:34s} {tt:10.3f} {tn:10.3f} {tt / tn:6.2f}x {flops / tt / 1e6:15.1f}"
+              f" {flops / tn / 1e6:14.1f}")
+    print("goal W5 (1024^3 float32): <= 0.60x numpy")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""TE computes for basic indexing (Subtensor, IncSubtensor) and integer-array indexing.
+
+Slice bounds are known when the kernel is built (``ctx.values``); an integer index
+that is only known at call time is read from its 0-d buffer and wrapped if negative
+(its bounds were checked in Python before the call).  Boolean masks and advanced
+set/inc (a scatter) run in numpy.
+"""
+from __future__ import annotations
+
+from ... import _tvm
+from ...symbolic.ops.subtensor import AdvancedSubtensor, IncSubtensor, Subtensor
+from . import lower_rule
+from .scalar import cast
+from .shape import loader
+
+te = _tvm.te
+tirx = _tvm.tirx
+
+
+def _index_values(node, ctx, first):
+    """Values of the index inputs: Python ints when known at build time, else TE loads."""
+    out = []
+    for v, t in zip(node.inputs[first:], ctx._inputs[first:]):
+        if v in ctx.values:
+            out.append(int(ctx.values[v]))
+        elif t is None:
+            out.append(int(v.data))
+        else:
+            out.append(cast(t(), "int64"))
+    return out
+
+
+def _wrap(i, n):
+    if isinstance(i, int):
+        return i % n if n else 0
+    return cast(tirx.Select(i < 0, i + n, i), "int32")
+
+
+def _region(node, ctx, first):
+    """Per x dim: ("int", index expr) or ("slice", start, step, length)."""
+    op = node.op
+    xshape = ctx.shape(node.inputs[0])
+    vals = _index_values(node, ctx, first)
+    known = [v if isinstance(v, int) else None for v in vals]
+    reg = op.region(xshape, known)
+    it = iter(vals)
+    out = []
+    for d, (e, r) in enumerate(zip(op.idx_list + (("slice",),) * (len(xshape) - len(op.idx_list)), reg)):
+        if r[0] == "int":
+            v = next(it)
+            out.append(("int", _wrap(v, xshape[d])))
+        else:
+            if d < len(op.idx_list):
+                for p in e[1:]:
+                    if p is not None:
+                        next(it)
+            out.append(r)
+    return out
+
+
+@lower_rule(Subtensor)
+def lower_subtensor(node, inputs, ctx):
+    ctx._inputs = inputs
+    x = loader(ctx, node.inputs[0], inputs[0])
+    reg = _region(node, ctx, 1)
+
+    def body(*j):
+        it = iter(j)
+        idx = []
+        for r in reg:
+            if r[0] == "int":
+                idx.append(r[1])
+            else:
+                idx.append(r[1] + next(it) * r[2])
+        return x(*idx)
+    return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
+
+
+@lower_rule(IncSubtensor)
+def lower_inc_subtensor(node, inputs, ctx):
+    ctx._inputs = inputs
+    op = node.op
+    x = loader(ctx, node.inputs[0], inputs[0])
+    yv = node.inputs[1]
+    y = loader(ctx, yv, inputs[1])
+    ys = ctx.shape(yv) if inputs[1] is not None else ()
+    reg = _region(node, ctx, 2)
+    nsub = sum(1 for r in reg if r[0] == "slice")
+
+    def body(*i):
+        cond = None
+        sub = []
+        for d, r in enumerate(reg):
+            if r[0] == "int":
+                c = i[d] == r[1]
+            else:
+                start, step, n = r[1], r[2], r[3]
+                off = i[d] - start
+                q = tirx.floordiv(off, step)
+                c = tirx.all(tirx.floormod(off, step) == 0, q >= 0, q < n)
+                sub.append(q)
+            cond = c if cond is None else tirx.all(cond, c)
+        lead = nsub - len(ys)
+        yidx = [0 if n == 1 else sub[lead + k] for k, n in enumerate(ys)]
+        new = y(*yidx) if op.set_instead_of_inc else x(*i) + y(*yidx)
+        if cond is None:
+            return new
+        return tirx.if_then_else(cond, new, x(*i))
+    return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
+
+
+@lower_rule(AdvancedSubtensor)
+def lower_advanced_subtensor(node, inputs, ctx):
+    """Integer arrays (broadcast together) and constant slices; masks never get here."""
+    op = node.op
+    x = loader(ctx, node.inputs[0], inputs[0])
+    xshape = ctx.shape(node.inputs[0])
+    out_shape = ctx.shape(node.outputs[0])
+    vals = iter(zip(node.inputs[1:], inputs[1:]))
+    dims = []           # per x dim: ("slice", start, step) or ("array", loader, shape)
+    for d, e in enumerate(op.idx_list):
+        if e[0] == "slice":
+            parts = []
+            for p in e[1:]:
+                if p is None:
+                    parts.append(None)
+                else:
+                    v, t = next(vals)
+                    parts.append(int(ctx.values[v]) if v in ctx.values else int(v.data))
+            st, sp, sd = slice(*parts).indices(xshape[d])
+            dims.append(("slice", st, sd))
+        else:
+            v, t = next(vals)
+            dims.append(("array", loader(ctx, v, t), ctx.shape(v) if t is not None else ()))
+    for d in range(len(op.idx_list), len(xshape)):
+        dims.append(("slice", 0, 1))
+    adv = [k for k, e in enumerate(dims) if e[0] == "array"]
+    nb = max(len(dims[k][2]) for k in adv)
+    contiguous = adv == list(range(adv[0], adv[-1] + 1))
+    # output dim positions: the broadcast block of nb dims at adv[0] (contiguous) or in front
+    bstart = adv[0] if contiguous else 0
+
+    def body(*j):
+        bidx = j[bstart:bstart + nb]
+        rest = list(j[:bstart]) + list(j[bstart + nb:])
+        it = iter(rest)
+        idx = []
+        for d, e in enumerate(dims):
+            if e[0] == "slice":
+                idx.append(e[1] + next(it) * e[2])
+            else:
+                shp = e[2]
+                lead = nb - len(shp)
+                a = e[1](*[0 if n == 1 else bidx[lead + k] for k, n in enumerate(shp)])
+                idx.append(_wrap(cast(a, "int64"), xshape[d]))
+        return x(*idx)
+    return [te.compute(out_shape, body, name=ctx.name(node), tag="injective")]
