@@ -297,13 +297,38 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
 
 
 def _shape_of(out, tensors, pt):
-    """The shape of ``out`` for inputs ``pt``, from the ops' shape rules (nothing is built)."""
+    """The shape of ``out`` for inputs ``pt``, from the ops' shape rules (nothing is built).
+
+    Shape arithmetic (reshape targets, ``x.shape[0]``) is evaluated on the way, as the
+    lowering's ``infer_shapes`` does.
+    """
     from .symbolic.graph import Constant, toposort
     shapes = {t: p.shape for t, p in zip(tensors, pt)}
+    values = {}
     for node in toposort([out], blockers=tensors):
-        ins = [i.data.shape if isinstance(i, Constant) else shapes[i] for i in node.inputs]
-        for o, sh in zip(node.outputs, node.op.infer_shape(node, ins)):
+        for i in node.inputs:
+            if isinstance(i, Constant):
+                shapes[i] = i.data.shape
+                values[i] = i.data
+        ins = [shapes[i] for i in node.inputs]
+        op = node.op
+        if hasattr(op, "infer_shape_values"):
+            outs = op.infer_shape_values(node, ins, [values.get(i) for i in node.inputs])
+        else:
+            outs = op.infer_shape(node, ins)
+        for o, sh in zip(node.outputs, outs):
             shapes[o] = tuple(int(d) for d in sh)
+        if all(o.type.dtype[0] in "iub" for o in node.outputs):
+            vals = None
+            if hasattr(op, "infer_value"):
+                vals = op.infer_value(node, ins, [values.get(i) for i in node.inputs])
+            elif all(i in values for i in node.inputs):
+                try:
+                    vals = op.perform(node, [values[i] for i in node.inputs])
+                except NotImplementedError:
+                    vals = None
+            if vals is not None:
+                values.update(zip(node.outputs, (np.asarray(v) for v in vals)))
     return shapes[out] if out in shapes else (out.data.shape if isinstance(out, Constant) else ())
 
 
