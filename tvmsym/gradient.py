@@ -259,7 +259,11 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
         raise TypeError("verify_grad: fun must return one variable; check outputs one at a time")
     out = as_tensor_variable(out)
     pdt = out.dtype if out.dtype in _EPS else dtype
-    proj = _draw(rng, _shape_of(out, tensors, pt)).astype(pdt)
+    shp = _shape_of(out, tensors, pt)
+    if shp is None:
+        shp = np.shape(function(tensors, out, mode=mode, name="verify_grad probe",
+                                on_unused_input="ignore")(*pt))
+    proj = _draw(rng, shp).astype(pdt)
     P = TensorType(pdt, (False,) * proj.ndim)("random projection")
     cost = (out * P).sum() if out.ndim else out * P
     gs = grad(cost, tensors, disconnected_inputs="ignore")
@@ -317,6 +321,8 @@ def _shape_of(out, tensors, pt):
         else:
             outs = op.infer_shape(node, ins)
         for o, sh in zip(node.outputs, outs):
+            if sh is None:
+                return None          # data-dependent (a boolean mask): known only when run
             shapes[o] = tuple(int(d) for d in sh)
         if all(o.type.dtype[0] in "iub" for o in node.outputs):
             vals = None
