@@ -54,7 +54,9 @@ class Build:
             if all(o in values for o in st.outputs):      # shape arithmetic, known at build time
                 self.const_values += [(slot[o], values[o]) for o in st.outputs]
                 continue
-            if any(shapes[v] is None for v in list(st.node.inputs) + st.outputs):
+            if any(shapes[v] is None for v in list(st.node.inputs) + st.outputs) or (
+                    len(st.outputs) > 1 and zero_size(shapes, st)
+                    and not all(0 in shapes[o] for o in st.outputs)):   # some outputs empty: numpy
                 self.steps.append(("dyn", _dyn_spec(st, slot), None, outs, {}, st))
                 continue
             ins = [slot[v] for v in st.inputs]

@@ -6,6 +6,8 @@ from ..symbolic.graph import TensorVariable, TensorConstant  # noqa: F401
 from ..symbolic.elemwise import Elemwise, DimShuffle  # noqa: F401
 
 globals().update(_prefixed)
+from ..symbolic.ops.reduce import (sum, prod, mean, var, std, max, min, all, any, argmax, argmin,  # noqa: F401,E402
+                                   max_and_argmax, logsumexp)
 from ..symbolic.ops.linalg import dot, matmul, outer, tensordot, batched_dot  # noqa: F401,E402
 from ..symbolic.ops.shape import (shape, shape_i, shape_tuple, reshape, flatten, concatenate, join,  # noqa: F401,E402
                                   stack, split, repeat, tile, alloc, zeros, ones, zeros_like,

@@ -31,6 +31,7 @@ def find_rule(op):
 
 
 from . import scalar as _scalar, elemwise as _elemwise  # noqa: E402,F401  (register)
+from . import reduce as _reduce  # noqa: E402,F401
 from . import linalg as _linalg  # noqa: E402,F401
 from . import shape as _shape  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401

@@ -1,0 +1,190 @@
+"""TE computes for the reduction family (ops/reduce.py).
+
+A reduction is one TE reduce compute in the accumulator dtype, followed by an
+epilogue compute when the result dtype differs or a Mean divides.  Float
+max/min use NaN-propagating reducers registered with TVM's schedule reducer
+registry, so ``rfactor`` (vectorized partial results) still applies to them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _tvm
+from ...symbolic.ops.reduce import Argmax, CAReduce, Mean
+from . import lower_rule
+from .scalar import cast, const
+
+te, tirx, tvm = _tvm.te, _tvm.tirx, _tvm.tvm
+
+IDX_DTYPE = "int64"
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _is_float(dtype):
+    return np.dtype(dtype).kind == "f"
+
+
+def lowest(dtype):
+    """The identity of max: -inf for floats, the smallest value otherwise."""
+    if _is_float(dtype):
+        return const(-np.inf, dtype)
+    return tvm.tirx.min_value(dtype)
+
+
+def highest(dtype):
+    if _is_float(dtype):
+        return const(np.inf, dtype)
+    return tvm.tirx.max_value(dtype)
+
+
+def _nan_max(a, b):
+    return tirx.Select(tirx.Or(tirx.isnan(a), a >= b), a, b)
+
+
+def _nan_min(a, b):
+    return tirx.Select(tirx.Or(tirx.isnan(a), a <= b), a, b)
+
+
+nanmax = te.comm_reducer(_nan_max, lambda t: lowest(t), name="nanmax")
+nanmin = te.comm_reducer(_nan_min, lambda t: highest(t), name="nanmin")
+prod_reducer = te.comm_reducer(lambda a, b: a * b, lambda t: const(1, t), name="prod")
+
+
+def _register_schedule_reducers():
+    """Let s_tir's rfactor recognise the NaN-propagating max/min (see module doc).
+
+    The callbacks are held by TVM's global function table so that they outlive the
+    interpreter's shutdown (a bare Python callable in the reducer registry is freed
+    after Python is gone: a double free at exit).
+    """
+    reg = tvm.get_global_func("s_tir.schedule.RegisterReducer", allow_missing=True)
+    if reg is None:
+        return
+    for name, fn, ident in (("nanmax", _nan_max, lowest), ("nanmin", _nan_min, highest)):
+        _tvm.tvm_ffi.register_global_func(f"tvmsym.reducer.{name}.combine",
+                                          lambda x, y, _f=fn: [_f(x[0], y[0])], override=True)
+        _tvm.tvm_ffi.register_global_func(f"tvmsym.reducer.{name}.identity",
+                                          lambda v, _i=ident: [_i(str(v[0].ty))], override=True)
+        reg(1, _tvm.tvm_ffi.get_global_func(f"tvmsym.reducer.{name}.combine"),
+            _tvm.tvm_ffi.get_global_func(f"tvmsym.reducer.{name}.identity"))
+
+
+_register_schedule_reducers()
+
+
+def _arg_reducer(is_max, val_dtype):
+    better = (lambda r, l: r > l) if is_max else (lambda r, l: r < l)
+
+    def combine(lhs, rhs):
+        li, lv = lhs
+        ri, rv = rhs
+        first = tirx.And(tirx.EQ(rv, lv), ri < li)
+        take = tirx.Or(better(rv, lv), first)
+        if _is_float(val_dtype):
+            lnan, rnan = tirx.isnan(lv), tirx.isnan(rv)
+            take = tirx.Select(lnan, tirx.And(rnan, ri < li), tirx.Or(rnan, take))
+        return tirx.Select(take, ri, li), tirx.Select(take, rv, lv)
+
+    def identity(ti, tv):
+        return const(_INT64_MAX, ti), (lowest(tv) if is_max else highest(tv))
+
+    return te.comm_reducer(combine, identity, name="argmax" if is_max else "argmin")
+
+
+def _loader(node, x, ctx):
+    """(load(out_idx, red_idx) -> PrimExpr, reduced extents) for the op's input."""
+    xv = node.inputs[0]
+    shape = ctx.shape(xv)
+    axes = node.op.reduced_axes(len(shape))
+
+    def load(oidx, ridx):
+        if x is None:
+            return ctx.scalar_value(xv)
+        oi, ri = iter(oidx), iter(ridx)
+        return x(*[next(ri) if d in axes else next(oi) for d in range(len(shape))])
+
+    return load, [shape[a] for a in axes]
+
+
+def _value_dtype(dtype):
+    """max/min/argmax of bool run on uint8."""
+    return "uint8" if dtype == "bool" else dtype
+
+
+@lower_rule(CAReduce)
+def lower_careduce(node, inputs, ctx):
+    op, (x,) = node.op, inputs
+    xv, ov = node.inputs[0], node.outputs[0]
+    in_dtype, out_dtype = xv.type.dtype, ov.type.dtype
+    acc = op.accumulate_dtype(in_dtype)
+    out_shape = ctx.shape(ov)
+    load, extents = _loader(node, x, ctx)
+    name = ctx.name(node)
+    n = int(np.prod(extents))
+    kind = op.reducer
+    if kind in ("max", "min", "and", "or"):
+        acc = _value_dtype(in_dtype) if kind in ("max", "min") else "uint8"
+
+    def convert(v):
+        if kind in ("and", "or"):
+            return cast(cast(v, "bool"), "uint8")
+        return cast(v, acc)
+
+    if not extents or n == 0:
+        ident = {"add": 0, "mul": 1, "and": 1, "or": 0}.get(kind)
+        if extents and ident is None:          # caught by infer_shape first; kept as a guard
+            raise ValueError(op.empty_message(ctx.shape(xv)))
+
+        def body(*i):
+            v = convert(load(i, [])) if not extents else const(ident, acc)
+            return _finish(op, v, out_dtype, ctx.shape(xv))
+        return [te.compute(out_shape, body, name=name, tag="reduce_trivial")]
+
+    rs = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
+    reducer = {"add": te.sum, "mul": prod_reducer, "max": nanmax if _is_float(acc) else te.max,
+               "min": nanmin if _is_float(acc) else te.min, "and": te.min, "or": te.max}[kind]
+    red = te.compute(out_shape, lambda *i: reducer(convert(load(i, rs)), axis=rs),
+                     name=name + "_red" if _needs_epilogue(op, acc, out_dtype) else name, tag="reduce")
+    if not _needs_epilogue(op, acc, out_dtype):
+        return [red]
+    return [te.compute(out_shape, lambda *i: _finish(op, red(*i), out_dtype, ctx.shape(xv)),
+                       name=name, tag="reduce_epilogue")]
+
+
+def _needs_epilogue(op, acc, out_dtype):
+    return isinstance(op, Mean) or acc != out_dtype
+
+
+def _finish(op, v, out_dtype, in_shape):
+    if isinstance(op, Mean):
+        d = op.divisor(in_shape)
+        acc = str(v.ty)
+        if d == 0:          # numpy: 0/0 -> nan, x/0 -> +-inf
+            v = v * const(np.inf, acc) if _is_float(acc) else v
+        else:
+            v = v / const(d, acc)
+    return cast(v, out_dtype)
+
+
+@lower_rule(Argmax)
+def lower_argmax(node, inputs, ctx):
+    op, (x,) = node.op, inputs
+    xv, ov = node.inputs[0], node.outputs[0]
+    vdt = _value_dtype(xv.type.dtype)
+    out_shape = ctx.shape(ov)
+    load, extents = _loader(node, x, ctx)
+    name = ctx.name(node)
+    if not extents:
+        return [te.compute(out_shape, lambda *i: const(0, IDX_DTYPE), name=name, tag="reduce_trivial")]
+    rs = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
+    strides = [int(np.prod(extents[k + 1:])) for k in range(len(extents))]
+    red = _arg_reducer(op.reducer == "argmax", vdt)
+
+    def body(*i):
+        flat = cast(rs[0].var, IDX_DTYPE) * const(strides[0], IDX_DTYPE)
+        for r, s in zip(rs[1:], strides[1:]):
+            flat = flat + cast(r.var, IDX_DTYPE) * const(s, IDX_DTYPE)
+        return red((flat, cast(load(i, rs), vdt)), axis=rs)
+
+    idx, _val = te.compute(out_shape, body, name=name, tag="reduce")
+    return [idx]

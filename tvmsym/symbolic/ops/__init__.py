@@ -1,0 +1,1 @@
+"""Tensor op families beyond elementwise math, one module per family (reduce, nnet, ...)."""
