@@ -1,0 +1,128 @@
+"""W6: one SGD step of a 784-256-10 MLP (tanh, softmax cross-entropy, batch 128), float32.
+
+    .venv/bin/python bench/bench_mlp.py [--reps 200]
+
+tvmsym: the model written as a Theano user would (shared parameters, ``grad``,
+``updates``); the step is one compiled function.  numpy: a hand-written forward
+and backward pass of the same maths, updating its parameters in place.  Both run
+in this process on the same data; the ratio is tvmsym's time over numpy's
+(goal <= 0.65x).  Times are the best of ``--reps`` steps (the machine is shared).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import tvmsym as theano
+import tvmsym.tensor as T
+
+B, NIN, NH, NOUT = 128, 784, 256, 10
+LR = np.float32(0.01)
+
+
+def init(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, NIN), dtype=np.float32)
+    y = rng.integers(0, NOUT, size=B)
+    onehot = np.eye(NOUT, dtype=np.float32)[y]
+    W1 = (rng.standard_normal((NIN, NH), dtype=np.float32) * np.float32(0.05))
+    b1 = np.zeros(NH, np.float32)
+    W2 = (rng.standard_normal((NH, NOUT), dtype=np.float32) * np.float32(0.05))
+    b2 = np.zeros(NOUT, np.float32)
+    return x, onehot, [W1, b1, W2, b2]
+
+
+def softmax_xent(logits, onehot):
+    """Mean softmax cross-entropy with a one-hot target: T.nnet's ops when present."""
+    nnet = getattr(T, "nnet", None)
+    if nnet is not None and hasattr(nnet, "categorical_crossentropy") and hasattr(nnet, "softmax"):
+        return nnet.categorical_crossentropy(nnet.softmax(logits), onehot).mean()
+    m = theano.gradient.disconnected_grad(logits.max(axis=1, keepdims=True))
+    lse = T.log(T.exp(logits - m).sum(axis=1, keepdims=True)) + m
+    return ((lse - logits) * onehot).sum(axis=1).mean()
+
+
+def tvmsym_step(params):
+    x = T.fmatrix("x")
+    y = T.fmatrix("y")
+    W1, b1, W2, b2 = [theano.shared(p.copy(), name=n) for p, n in zip(params, ["W1", "b1", "W2", "b2"])]
+    h = T.tanh(T.dot(x, W1) + b1)
+    logits = T.dot(h, W2) + b2
+    loss = softmax_xent(logits, y)
+    shared = [W1, b1, W2, b2]
+    grads = theano.grad(loss, shared)
+    step = theano.function([x, y], loss, updates=[(p, p - LR * g) for p, g in zip(shared, grads)])
+    return step, shared
+
+
+def numpy_step(x, onehot, P):
+    W1, b1, W2, b2 = P
+    h = np.tanh(x @ W1 + b1)
+    z = h @ W2 + b2
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    loss = np.mean(np.log(s[:, 0]) + m[:, 0] - (z * onehot).sum(axis=1))
+    d2 = (e / s - onehot) * np.float32(1.0 / B)
+    dh = (d2 @ W2.T) * (1 - h * h)
+    W2 -= LR * (h.T @ d2)
+    b2 -= LR * d2.sum(axis=0)
+    W1 -= LR * (x.T @ dh)
+    b1 -= LR * dh.sum(axis=0)
+    return loss
+
+
+def best_us(fn, reps):
+    for _ in range(5):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter_ns()
+        fn()
+        ts.append(time.perf_counter_ns() - t0)
+    return min(ts) / 1e3, float(np.median(ts)) / 1e3
+
+
+def check(step, shared, x, onehot, params, n=5):
+    """The compiled step and numpy's agree step by step (loss and parameters)."""
+    P = [p.copy() for p in params]
+    for s, p in zip(shared, params):
+        s.set_value(p)
+    for _ in range(n):
+        lr = numpy_step(x, onehot, P)
+        lt = step(x, onehot)
+        np.testing.assert_allclose(lt, lr, rtol=2e-4)
+    for s, p in zip(shared, P):
+        np.testing.assert_allclose(s.get_value(), p, rtol=2e-3, atol=2e-5)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=200)
+    args = ap.parse_args()
+    x, onehot, params = init()
+    t0 = time.perf_counter()
+    step, shared = tvmsym_step(params)
+    step(x, onehot)
+    compile_s = time.perf_counter() - t0
+    check(step, shared, x, onehot, params)
+    P = [p.copy() for p in params]
+    # interleave the two sides so both see the same machine state
+    t_np, t_tv = [], []
+    for _ in range(3):
+        t_np.append(best_us(lambda: numpy_step(x, onehot, P), args.reps // 3 + 1))
+        t_tv.append(best_us(lambda: step(x, onehot), args.reps // 3 + 1))
+    np_best = min(t[0] for t in t_np)
+    tv_best = min(t[0] for t in t_tv)
+    kernels = [n for n in step.maker.fgraph.toposort() if type(n.op).__name__ != "DimShuffle"]
+    print(f"W6 MLP 784-256-10 SGD step, batch {B}, float32")
+    print(f"  numpy  {np_best:9.1f} us   (median {min(t[1] for t in t_np):.1f})")
+    print(f"  tvmsym {tv_best:9.1f} us   (median {min(t[1] for t in t_tv):.1f}, {len(kernels)} nodes, "
+          f"compile {compile_s:.2f} s)")
+    print(f"  ratio  {tv_best / np_best:9.2f}x   (goal <= 0.65x)")
+
+
+if __name__ == "__main__":
+    main()
