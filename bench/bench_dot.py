@@ -5,8 +5,8 @@
 W5   dot of two 1024x1024 float32 matrices (issue goal: <= 0.6x numpy's time)
      plus odd shapes (padded tiles), float64, matrix.vector and a small dot.
 
-Times are the best of ``--reps`` calls, tvmsym and numpy interleaved (the machine
-is shared; compare ratios taken in one run).  Both sides allocate their result.
+Times are the best of 3 rounds of ``--reps`` calls, tvmsym and numpy in alternating
+blocks (the machine is shared; compare ratios taken in one run).  Both sides allocate their result.
 GFLOP/s = 2*M*N*K / time.
 """
 from __future__ import annotations
@@ -20,14 +20,20 @@ import tvmsym
 import tvmsym.tensor as T
 
 
-def best_pair(f1, f2, reps):
-    f1(), f2()
+def best_pair(f1, f2, reps, rounds=3):
+    """Best times (ms) of f1 and f2, measured in alternating blocks of ``reps`` calls.
+
+    Blocks, not call-by-call alternation: TVM's pool threads spin for a while after a
+    parallel kernel and would steal the cores from OpenBLAS's next call (and vice versa).
+    """
     t1, t2 = [], []
-    for _ in range(reps):
+    for _ in range(rounds):
         for fn, ts in ((f1, t1), (f2, t2)):
-            t0 = time.perf_counter_ns()
             fn()
-            ts.append(time.perf_counter_ns() - t0)
+            for _ in range(reps):
+                t0 = time.perf_counter_ns()
+                fn()
+                ts.append(time.perf_counter_ns() - t0)
     return min(t1) / 1e6, min(t2) / 1e6
 
 

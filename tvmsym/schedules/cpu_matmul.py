@@ -97,6 +97,29 @@ def _schedule_plain(sch, name, dtype, vector_out):
     sch.decompose_reduction(b, red[0])
 
 
+def _matvec(sch, name, dtype):
+    """out[i] = sum_k A[i, k] x[k] along contiguous k: rfactor the reduction by the vector
+    width so the partial sums are one vector register per row, then add the lanes."""
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    lanes = _lanes(dtype)
+    k = loops[-1]
+    K = _extent(sch, k)
+    if K < 4 * lanes or K % lanes:
+        return False
+    ko, ki = sch.split(k, [None, lanes])
+    names = [str(sch.get(l).loop_var.name) for l in list(loops[:-1]) + [ko, ki]]
+    rf = sch.rfactor(ki, len(loops) - 1)   # rf buffer [i, lane]; loop handles change: find by name
+    by_name = {str(sch.get(l).loop_var.name): l for l in sch.get_loops(rf)}
+    *spatial, ko, ki = [by_name[n] for n in names]   # the row loop of matrix.vector (if any)
+    sch.reorder(*spatial, ko, ki)
+    sch.vectorize(ki)
+    if spatial and _extent(sch, spatial[0]) * K >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(spatial[0])
+    sch.decompose_reduction(rf, ko)
+    return True
+
+
 def matmul_rule(func, info):
     st = info.get("step")
     if st is None or not isinstance(st.node.op, (Dot, MatMul, TensorDot)):
@@ -112,6 +135,9 @@ def matmul_rule(func, info):
     _inline_views(sch, {cname} | {n for n in names if n.endswith("_b") or n.endswith("_crop")})
     if "mm_pack_b" in names:
         _schedule_packed(sch, names, cname, dtype)
+    elif isinstance(node.op, Dot) and node.inputs[1].ndim == 1 and dtype in ("float32", "float64") \
+            and _matvec(sch, cname, dtype):
+        pass
     else:
         # out[..., j] = sum_k A[..., k] B[k, j]: j is contiguous in B, so it vectorizes; with a
         # vector B (matrix.vector) the reduction runs along contiguous memory instead
