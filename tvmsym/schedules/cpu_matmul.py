@@ -21,6 +21,7 @@ from .registry import register_rule
 s_tir = _tvm.s_tir
 
 K_UNROLL = 4
+PARALLEL_MIN_FLOPS = 1 << 22     # below ~128^3 a parallel launch costs more than it saves
 
 
 def _extent(sch, loop):
@@ -46,6 +47,7 @@ def _schedule_packed(sch, names, cname, dtype):
     c = sch.get_sblock(cname)
     i, j, k = sch.get_loops(c)
     K = _extent(sch, k)
+    flops = 2 * _extent(sch, i) * _extent(sch, j) * K
     i0, i1 = sch.split(i, [None, ROW_TILE])
     j0, j1 = sch.split(j, [None, nj])
     ku = K_UNROLL if K % K_UNROLL == 0 else 1
@@ -58,15 +60,14 @@ def _schedule_packed(sch, names, cname, dtype):
     sch.unroll(k1)
     sch.vectorize(sch.get_loops(cw)[-1])
     outer = sch.fuse(j0, i0)
-    sch.parallel(outer)
+    if flops >= PARALLEL_MIN_FLOPS:
+        sch.parallel(outer)
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
     x, y, z = sch.get_loops(sch.get_sblock("mm_pack_b"))
     sch.vectorize(z)
-    if _extent(sch, x) > 1:
-        sch.parallel(x)
-    else:
-        sch.parallel(y)
+    if flops >= PARALLEL_MIN_FLOPS:
+        sch.parallel(x if _extent(sch, x) > 1 else y)
     if "mm_pack_a" in names:
         schedule_injective(sch, "mm_pack_a", np.dtype(dtype).itemsize)
     crop = [n for n in names if n.endswith("_crop")]
