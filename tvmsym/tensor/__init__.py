@@ -12,5 +12,5 @@ from ..symbolic.ops.linalg import dot, matmul, outer, tensordot, batched_dot  # 
 from ..symbolic.ops.shape import (shape, shape_i, shape_tuple, reshape, flatten, concatenate, join,  # noqa: F401,E402
                                   stack, split, repeat, tile, alloc, zeros, ones, zeros_like,
                                   ones_like, fill, full, arange, eye, identity_like, diag, diagonal,
-                                  squeeze, expand_dims, flip, roll)
+                                  squeeze, expand_dims, flip, roll, horizontal_stack, vertical_stack)
 from ..symbolic.ops.subtensor import set_subtensor, inc_subtensor, take  # noqa: F401,E402

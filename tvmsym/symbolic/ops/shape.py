@@ -367,13 +367,28 @@ def expand_dims(x, axis):
     return dimshuffle(x, order)
 
 
-def stack(tensors, axis=0):
-    """numpy.stack: join tensors of one shape along a new axis."""
+def stack(tensors, *more, axis=0):
+    """numpy.stack: join tensors of one shape along a new axis (``stack(a, b)`` works too)."""
+    if more or not isinstance(tensors, (list, tuple)):
+        if more and isinstance(more[-1], (numbers.Integral, np.integer)) and isinstance(tensors, (list, tuple)):
+            axis = more[-1]
+        else:
+            tensors = [tensors, *more]
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: need at least one tensor")
     axis = _axis(axis, tensors[0].ndim + 1, "stack")
     return Join(axis)(*[expand_dims(t, axis) for t in tensors])
+
+
+def horizontal_stack(*tensors):
+    """numpy.hstack of matrices."""
+    return concatenate(tensors, axis=1)
+
+
+def vertical_stack(*tensors):
+    """numpy.vstack of matrices."""
+    return concatenate(tensors, axis=0)
 
 
 class Split(Op):
