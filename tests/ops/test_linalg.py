@@ -142,3 +142,16 @@ def test_errors_at_build_time():
         T.tensordot(x, y, 3)
     with pytest.raises(TypeError, match="batched_dot needs operands with a batch dimension"):
         T.batched_dot(T.vector("v"), x)
+
+
+def test_bool_and_constant_operands():
+    x, m = T.matrix("x"), T.matrix("m", dtype="bool")
+    f = tvmsym.function([x, m], [T.dot(T.constant([[2.]], dtype="float32"), x), T.dot(m, m),
+                                 T.dot(x, T.constant(np.ones((3, 2), "float32")))])
+    a = np.arange(3, dtype="float32").reshape(1, 3)
+    b = np.array([[True, False], [True, True]])
+    r = f(a, b)
+    np.testing.assert_array_equal(r[0], 2 * a)
+    assert r[1].dtype == np.bool_
+    np.testing.assert_array_equal(r[1], np.dot(b, b))
+    np.testing.assert_array_equal(r[2], a @ np.ones((3, 2), "float32"))

@@ -53,13 +53,15 @@ def _contract(node, ctx, a_idx, b_idx, shape, red_extents):
 
 class _Ctx:
     def __init__(self, ctx, tensors):
-        self.tensors = tensors
+        from .shape import loader        # an inlined 1-element constant has no tensor
+        self.tensors = [loader(ctx, v, t) for v, t in zip(ctx._node.inputs, tensors)]
         self.name = ctx.name
         self.shape = ctx.shape
 
 
 @lower_rule(Dot)
 def lower_dot(node, inputs, ctx):
+    ctx._node = node
     a, b = node.inputs
     sa, sb = ctx.shape(a), ctx.shape(b)
     shape = ctx.shape(node.outputs[0])
@@ -104,6 +106,7 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype):
 
 @lower_rule(MatMul)
 def lower_matmul(node, inputs, ctx):
+    ctx._node = node
     a, b = node.inputs
     shape = ctx.shape(node.outputs[0])
     nb = len(shape) - 2
@@ -120,6 +123,7 @@ def lower_matmul(node, inputs, ctx):
 
 @lower_rule(TensorDot)
 def lower_tensordot(node, inputs, ctx):
+    ctx._node = node
     a, b = node.inputs
     op = node.op
     sa = ctx.shape(a)
