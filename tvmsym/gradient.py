@@ -18,7 +18,7 @@ from .symbolic.type import TensorType
 
 __all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "disconnected_grad",
            "zero_grad", "consider_constant", "grad_clip", "DisconnectedInputError",
-           "NullGradientError", "numeric_grad"]
+           "NullGradientError", "numeric_grad", "check_grads"]
 
 
 # ----------------------------------------------------------------------- gradient modifiers
@@ -239,65 +239,103 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
     One function is compiled (cost and gradients), whatever ``n_tests``.
     Raises :class:`GradientError` naming the ops of ``fun``'s graph.
     """
+    (res,) = check_grads([(fun, pt)], n_tests=n_tests, rng=rng, eps=eps, abs_tol=abs_tol,
+                         rel_tol=rel_tol, mode=mode)
+    if res["error"] is not None:
+        raise res["error"]
+
+
+def check_grads(cases, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None, mode=None):
+    """:func:`verify_grad` for many ``(fun, pt)`` cases with ONE compiled function.
+
+    Returns one dict per case: ``ops`` (the ops of its graph), ``error`` (None or the
+    :class:`GradientError` verify_grad would raise), ``analytic``/``numeric`` (the
+    directional derivatives of each test).  The cases' inputs are disjoint, so the
+    perturbation of one case does not change the cost of another.
+    """
     from . import function
     from .symbolic.basic import as_tensor_variable
     if rng is None:
         rng = np.random.default_rng(42)
-    if not isinstance(pt, (list, tuple)):
-        raise TypeError("verify_grad: pt must be a list of numpy arrays")
-    pt = [np.array(p) for p in pt]
-    for k, p in enumerate(pt):
-        if p.dtype.kind != "f":
-            raise TypeError(f"verify_grad: input {k} has dtype {p.dtype}; only float inputs can "
-                            "be checked (cast integer points to floatX)")
-    dtype = max((p.dtype for p in pt), key=lambda d: d.itemsize).name
-    # a length-1 dimension is broadcastable, so fun may broadcast it
-    tensors = [TensorType(p.dtype.name, tuple(s == 1 for s in p.shape))(f"input {k}")
-               for k, p in enumerate(pt)]
-    out = fun(*tensors)
-    if isinstance(out, (list, tuple)):
-        raise TypeError("verify_grad: fun must return one variable; check outputs one at a time")
-    out = as_tensor_variable(out)
-    pdt = out.dtype if out.dtype in _EPS else dtype
-    shp = _shape_of(out, tensors, pt)
-    if shp is None:
-        shp = np.shape(function(tensors, out, mode=mode, name="verify_grad probe",
-                                on_unused_input="ignore")(*pt))
-    proj = _draw(rng, shp).astype(pdt)
-    P = TensorType(pdt, (False,) * proj.ndim)("random projection")
-    cost = (out * P).sum() if out.ndim else out * P
-    gs = grad(cost, tensors, disconnected_inputs="ignore")
-    g = function(tensors + [P], [cost] + list(gs), mode=mode, name="verify_grad",
-                 on_unused_input="ignore")
+    preps, all_in, costs, grads_out, projs = [], [], [], [], []
+    for c, (fun, pt) in enumerate(cases):
+        if not isinstance(pt, (list, tuple)):
+            raise TypeError("verify_grad: pt must be a list of numpy arrays")
+        pt = [np.array(p) for p in pt]
+        for k, p in enumerate(pt):
+            if p.dtype.kind != "f":
+                raise TypeError(f"verify_grad: input {k} has dtype {p.dtype}; only float inputs "
+                                "can be checked (cast integer points to floatX)")
+        dtype = max((p.dtype for p in pt), key=lambda d: d.itemsize).name
+        # a length-1 dimension is broadcastable, so fun may broadcast it
+        tensors = [TensorType(p.dtype.name, tuple(s == 1 for s in p.shape))(f"input {k}")
+                   for k, p in enumerate(pt)]
+        out = fun(*tensors)
+        if isinstance(out, (list, tuple)):
+            raise TypeError("verify_grad: fun must return one variable; check outputs one at a time")
+        out = as_tensor_variable(out)
+        pdt = out.dtype if out.dtype in _EPS else dtype
+        shp = _shape_of(out, tensors, pt)
+        if shp is None:
+            shp = np.shape(function(tensors, out, mode=mode, name="verify_grad probe",
+                                    on_unused_input="ignore")(*pt))
+        proj = _draw(rng, shp).astype(pdt)
+        P = TensorType(pdt, (False,) * proj.ndim)("random projection")
+        cost = (out * P).sum() if out.ndim else out * P
+        gs = grad(cost, tensors, disconnected_inputs="ignore")
+        preps.append(dict(fun=fun, pt=pt, dtype=dtype, ops=_ops_of([out], tensors),
+                          n_in=len(tensors), first=len(all_in)))
+        all_in += tensors
+        projs.append((P, proj))
+        costs.append(cost)
+        grads_out += list(gs)
+    g = function(all_in + [P for P, _ in projs], costs + grads_out, mode=mode,
+                 name="verify_grad", on_unused_input="ignore")
+    proj_vals = [v for _, v in projs]
 
-    def f(*args):
-        return g(*args, proj)
-    eps = eps if eps is not None else _EPS.get(dtype, 1e-7)
-    atol = abs_tol if abs_tol is not None else _TOL.get(dtype, 1e-4)
-    rtol = rel_tol if rel_tol is not None else _TOL.get(dtype, 1e-4)
-    res = f(*pt)
-    analytic_grads = [np.asarray(g, dtype="float64") for g in res[1:]]
-    ops = _ops_of([out], tensors)
+    def f(points):
+        return g(*points, *proj_vals)
+
+    base = [p for c in preps for p in c["pt"]]
+    res = f(base)
+    n = len(cases)
+    analytic_grads = [np.asarray(v, dtype="float64") for v in res[n:]]
+    results = [dict(ops=c["ops"], error=None, analytic=[], numeric=[]) for c in preps]
     for t in range(n_tests):
-        dirs = [_draw(rng, p.shape) for p in pt]
-        plus = [(p + eps * d).astype(p.dtype) for p, d in zip(pt, dirs)]
-        minus = [(p - eps * d).astype(p.dtype) for p, d in zip(pt, dirs)]
-        # the step actually taken after rounding to the input dtype
-        steps = [(a.astype("float64") - b.astype("float64")) / 2 for a, b in zip(plus, minus)]
-        numeric = (float(f(*plus)[0]) - float(f(*minus)[0]))
-        analytic = 2 * sum(float(np.sum(g * s)) for g, s in zip(analytic_grads, steps))
-        abs_err = abs(numeric - analytic) / (2 * eps)
-        scale = max(abs(numeric), abs(analytic)) / (2 * eps)
-        rel_err = abs_err / scale if scale > 0 else 0.0
-        if abs_err > atol and rel_err > rtol:
-            raise GradientError(
-                f"GradientError: the gradient of {getattr(fun, '__name__', fun)} (ops: "
-                f"{', '.join(ops)}) disagrees with finite differences at test {t}: directional "
-                f"derivative analytic {analytic / (2 * eps):.9g} vs numeric {numeric / (2 * eps):.9g} "
-                f"(abs err {abs_err:.3g} > {atol:g}, rel err {rel_err:.3g} > {rtol:g}, eps {eps:g}, "
-                f"dtype {dtype})",
-                analytic=analytic / (2 * eps), numeric=numeric / (2 * eps), abs_err=abs_err,
-                rel_err=rel_err, abs_tol=atol, rel_tol=rtol, ops=ops)
+        dirs = [_draw(rng, p.shape) for p in base]
+        epss = [eps if eps is not None else _EPS.get(c["dtype"], 1e-7) for c in preps]
+        plus, minus, steps = [], [], []
+        for c, e in zip(preps, epss):
+            for k in range(c["first"], c["first"] + c["n_in"]):
+                p, d = base[k], dirs[k]
+                a, b = (p + e * d).astype(p.dtype), (p - e * d).astype(p.dtype)
+                plus.append(a)
+                minus.append(b)
+                # the step actually taken after rounding to the input dtype
+                steps.append((a.astype("float64") - b.astype("float64")) / 2)
+        cp, cm = f(plus)[:n], f(minus)[:n]
+        for i, (c, e, r) in enumerate(zip(preps, epss, results)):
+            ks = range(c["first"], c["first"] + c["n_in"])
+            numeric = (float(cp[i]) - float(cm[i])) / (2 * e)
+            analytic = sum(float(np.sum(analytic_grads[k] * steps[k])) for k in ks) / e
+            r["analytic"].append(analytic)
+            r["numeric"].append(numeric)
+            atol = abs_tol if abs_tol is not None else _TOL.get(c["dtype"], 1e-4)
+            rtol = rel_tol if rel_tol is not None else _TOL.get(c["dtype"], 1e-4)
+            abs_err = abs(numeric - analytic)
+            scale = max(abs(numeric), abs(analytic))
+            rel_err = abs_err / scale if scale > 0 else 0.0
+            if r["error"] is None and not (abs_err <= atol or rel_err <= rtol):
+                fun = c["fun"]
+                r["error"] = GradientError(
+                    f"GradientError: the gradient of {getattr(fun, '__name__', fun)} (ops: "
+                    f"{', '.join(c['ops'])}) disagrees with finite differences at test {t}: "
+                    f"directional derivative analytic {analytic:.9g} vs numeric {numeric:.9g} "
+                    f"(abs err {abs_err:.3g} > {atol:g}, rel err {rel_err:.3g} > {rtol:g}, "
+                    f"eps {e:g}, dtype {c['dtype']})",
+                    analytic=analytic, numeric=numeric, abs_err=abs_err, rel_err=rel_err,
+                    abs_tol=atol, rel_tol=rtol, ops=c["ops"])
+    return results
 
 
 def _shape_of(out, tensors, pt):
