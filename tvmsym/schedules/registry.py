@@ -16,6 +16,7 @@ def schedule(func, kind, info=None):
     """Apply the first rule for ``kind`` that accepts ``func``; returns a PrimFunc/IRModule."""
     from . import cpu  # noqa: F401  (registers llvm rules)
     from . import cpu_matmul  # noqa: F401  (products; registers itself first)
+    from . import cpu_reduce  # noqa: F401  (reductions, softmax; registers itself first)
     for rule in RULES[kind]:
         out = rule(func, info or {})
         if out is not None:

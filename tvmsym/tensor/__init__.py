@@ -14,3 +14,4 @@ from ..symbolic.ops.shape import (shape, shape_i, shape_tuple, reshape, flatten,
                                   ones_like, fill, full, arange, eye, identity_like, diag, diagonal,
                                   squeeze, expand_dims, flip, roll, horizontal_stack, vertical_stack)
 from ..symbolic.ops.subtensor import set_subtensor, inc_subtensor, take  # noqa: F401,E402
+from . import nnet  # noqa: F401,E402

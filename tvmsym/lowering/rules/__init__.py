@@ -35,3 +35,4 @@ from . import reduce as _reduce  # noqa: E402,F401
 from . import linalg as _linalg  # noqa: E402,F401
 from . import shape as _shape  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401
+from . import nnet as _nnet  # noqa: E402,F401

@@ -140,15 +140,53 @@ def lower_careduce(node, inputs, ctx):
             return _finish(op, v, out_dtype, ctx.shape(xv))
         return [te.compute(out_shape, body, name=name, tag="reduce_trivial")]
 
-    rs = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
     reducer = {"add": te.sum, "mul": prod_reducer, "max": nanmax if _is_float(acc) else te.max,
                "min": nanmin if _is_float(acc) else te.min, "and": te.min, "or": te.max}[kind]
-    red = te.compute(out_shape, lambda *i: reducer(convert(load(i, rs)), axis=rs),
-                     name=name + "_red" if _needs_epilogue(op, acc, out_dtype) else name, tag="reduce")
+    epilogue = _needs_epilogue(op, acc, out_dtype)
+    red_name = name + "_red" if epilogue else name
+    red_shape = list(out_shape)
+    p = chunks(extents, int(np.prod(out_shape)), acc)
+    if p > 1:
+        # two stages: p parallel partial results over slices of the outermost reduced axis
+        c0 = extents[0] // p
+        rs = [te.reduce_axis((0, c0), name="r0")] + [
+            te.reduce_axis((0, e), name=f"r{k + 1}") for k, e in enumerate(extents[1:])]
+        part = te.compute([p] + red_shape, lambda c, *i: reducer(
+            convert(load(i, [c * c0 + rs[0]] + rs[1:])), axis=rs), name=name + "_part", tag="reduce")
+        rp = te.reduce_axis((0, p), name="rp")
+        red = te.compute(red_shape, lambda *i: reducer(part(rp, *i), axis=rp), name=red_name,
+                         tag="reduce")
+    else:
+        rs = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
+        red = te.compute(red_shape, lambda *i: reducer(convert(load(i, rs)), axis=rs),
+                         name=red_name, tag="reduce")
     if not _needs_epilogue(op, acc, out_dtype):
         return [red]
     return [te.compute(out_shape, lambda *i: _finish(op, red(*i), out_dtype, ctx.shape(xv)),
                        name=name, tag="reduce_epilogue")]
+
+
+CHUNK_MIN_ELEMENTS = 1 << 16      # below this one thread reduces everything
+ACCUMULATOR_LANES = 4             # vectors per partial sum (kept in step with schedules/cpu_reduce)
+
+
+def chunks(extents, out_size, acc):
+    """Number of parallel slices of the outermost reduced axis (1: none).
+
+    Used when the result is too small to share out by rows (a full sum): each slice's
+    innermost run must stay a multiple of the vector width so it vectorizes.
+    """
+    threads = int(tvm.runtime.num_threads())
+    n = int(np.prod(extents))
+    if threads < 2 or n < CHUNK_MIN_ELEMENTS or out_size >= 4 * threads:
+        return 1
+    lanes = max(1, _tvm.vector_bytes() // max(1, np.dtype(acc).itemsize))
+    n0 = extents[0]
+    step = lanes * ACCUMULATOR_LANES if len(extents) == 1 else 1
+    for p in range(min(4 * threads, n0), 1, -1):
+        if n0 % p == 0 and (n0 // p) % step == 0:
+            return p
+    return 1
 
 
 def _needs_epilogue(op, acc, out_dtype):

@@ -1,0 +1,82 @@
+"""Reduction and softmax benchmarks: tvmsym next to numpy on the same data, in one run.
+
+    .venv/bin/python bench/bench_reduce.py [--reps 30]
+
+W3   row softmax of 4096x1024 float32 vs numpy's
+     ``e = exp(x - x.max(1, keepdims=True)); e / e.sum(1, keepdims=True)``   (goal <= 0.2x)
+W4a  sum of all elements of 4096x4096 float32                               (goal <= 0.4x)
+W4b  sum(axis=1) of 4096x4096 float32                                        (goal <= 0.4x)
+plus sum(axis=0), max(axis=1), mean, argmax(axis=1) and log_softmax for reference.
+
+Times are the best of ``--reps`` calls, tvmsym and numpy interleaved (the machine is
+shared; compare ratios taken in one run).  Both sides allocate their results.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import tvmsym
+import tvmsym.tensor as T
+
+
+def best_pair(f1, f2, reps):
+    f1(), f2()
+    t1, t2 = [], []
+    for _ in range(reps):
+        for fn, ts in ((f1, t1), (f2, t2)):
+            t0 = time.perf_counter_ns()
+            fn()
+            ts.append(time.perf_counter_ns() - t0)
+    return min(t1) / 1e6, min(t2) / 1e6
+
+
+def np_softmax(a):
+    e = np.exp(a - a.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def np_log_softmax(a):
+    z = a - a.max(1, keepdims=True)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+
+def case(name, build, ref, shape, goal=None, rtol=1e-5, atol=1e-6):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape).astype("float32")
+    x = T.matrix("x")
+    f = tvmsym.function([x], build(x))
+    np.testing.assert_allclose(f(a), ref(a), rtol=rtol, atol=atol, err_msg=name)
+    return name, (lambda: f(a)), (lambda: ref(a)), goal
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=30)
+    args = ap.parse_args()
+    big = (4096, 4096)
+    cases = [
+        case("W3  softmax 4096x1024", T.nnet.softmax, np_softmax, (4096, 1024), 0.2),
+        case("W4a sum 4096x4096", lambda x: x.sum(), lambda a: a.sum(), big, 0.4, rtol=1e-4, atol=2.0),
+        case("W4b sum(axis=1) 4096x4096", lambda x: x.sum(axis=1), lambda a: a.sum(1), big, 0.4,
+             rtol=1e-4, atol=1e-3),
+        case("    sum(axis=0) 4096x4096", lambda x: x.sum(axis=0), lambda a: a.sum(0), big,
+             rtol=1e-4, atol=1e-3),
+        case("    max(axis=1) 4096x4096", lambda x: x.max(axis=1), lambda a: a.max(1), big),
+        case("    mean 4096x4096", lambda x: x.mean(), lambda a: a.mean(), big, rtol=1e-4),
+        case("    argmax(axis=1) 4096x1024", lambda x: x.argmax(axis=1), lambda a: a.argmax(1),
+             (4096, 1024)),
+        case("    log_softmax 4096x1024", T.nnet.log_softmax, np_log_softmax, (4096, 1024),
+             rtol=1e-5, atol=2e-5),
+    ]
+    print(f"{'workload':32s} {'tvmsym ms':>10s} {'numpy ms':>10s} {'ratio':>7s}  goal")
+    for name, ft, fn, goal in cases:
+        tt, tn = best_pair(ft, fn, args.reps)
+        verdict = "" if goal is None else f"<= {goal}x " + ("met" if tt / tn <= goal else "MISSED")
+        print(f"{name:32s} {tt:10.3f} {tn:10.3f} {tt / tn:6.2f}x  {verdict}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""CPU (llvm) schedules for reductions and softmax; registered before the elementwise rule.
+
+* A reduction is walked in the input's memory order.  When the innermost axis is
+  reduced, it is split by the vector width and ``rfactor``-ed, so each row keeps
+  ``lanes`` partial results in a vector register; rows run in parallel.  A
+  reduction with too few rows to share out (a full sum) is first ``rfactor``-ed on
+  its outermost reduced loop, giving parallel chunks combined at the end.  When
+  the innermost axis is kept (``sum(axis=0)``), that axis is vectorized and
+  split across threads instead.
+* Softmax/LogSoftmax of the last axis becomes one loop over rows (parallel) with
+  the row's max, exp-sum and normalization computed under it (``compute_at``),
+  each pass vectorized at the native lane count (so exp goes through libmvec).
+
+TVM order constraints (TVM_NOTES): vectorize/parallel before ``decompose_reduction``;
+``rfactor`` before vectorizing a reduce loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _tvm
+from .registry import register_rule
+
+s_tir = _tvm.s_tir
+
+PARALLEL_MIN_ELEMENTS = 1 << 15     # below this, a thread launch costs more than it saves
+
+
+def _lanes(dtype):
+    return max(1, _tvm.vector_bytes() // max(1, np.dtype(dtype).itemsize))
+
+
+def _threads():
+    try:
+        return max(1, int(_tvm.tvm.runtime.num_threads()))
+    except Exception:
+        return 1
+
+
+def _blocks(sch):
+    return [(b, sch.get(b)) for b in sch.get_child_blocks(sch.get_sblock("root"))]
+
+
+def _is_spatial(blk):
+    return all(iv.iter_type == 0 for iv in blk.iter_vars)
+
+
+def _extent(sch, loop):
+    return int(sch.get(loop).extent)
+
+
+def _inline_views(sch, keep):
+    """compute_inline every spatial block not named in ``keep`` (inlined DimShuffle views)."""
+    for b, blk in _blocks(sch):
+        if blk.name_hint not in keep and _is_spatial(blk):
+            sch.compute_inline(b)
+
+
+def _op(info):
+    st = info.get("step")
+    return None if st is None else st.node.op
+
+
+def _vector_split(sch, loop, lanes):
+    """Split ``loop`` by ``lanes`` and vectorize the inner part when it divides evenly."""
+    n = _extent(sch, loop)
+    if lanes > 1 and n >= lanes and n % lanes == 0:
+        outer, inner = sch.split(loop, [None, lanes])
+        sch.vectorize(inner)
+        return outer, inner
+    return loop, None
+
+
+def _rfactor_split(sch, block, loop, lanes):
+    """Split a reduce loop by ``lanes`` and rfactor the lane loop (partials last in the buffer)."""
+    n = _extent(sch, loop)
+    if lanes <= 1 or n < 2 * lanes or n % lanes:
+        return None
+    _, inner = sch.split(loop, [None, lanes])
+    return sch.rfactor(inner, factor_axis=_spatial_count(sch, block))
+
+
+def _spatial_count(sch, block):
+    """ndim of the block's output buffer: rfactor's ``factor_axis`` for "partials last"."""
+    return sum(1 for iv in sch.get(block).iter_vars if iv.iter_type == 0)
+
+
+def _vectorize_rf_under(sch, rf, depth, lanes):
+    """After compute_at, an rfactor block's loops below ``depth`` follow its iterators: the
+    lane iterator (rfactor puts it first), then the reduce one; move the lanes innermost."""
+    loops = [l for l in sch.get_loops(rf)[depth:] if _extent(sch, l) > 1]
+    if len(loops) == 2 and _extent(sch, loops[0]) == lanes:
+        sch.reorder(loops[1], loops[0])
+        sch.vectorize(loops[0])
+        return loops[1]
+    return None
+
+
+# --------------------------------------------------------------------------- softmax
+def softmax_rule(func, info):
+    from ..symbolic.ops.nnet import LogSoftmax, Softmax
+    op = _op(info)
+    if not isinstance(op, Softmax):
+        return None
+    outs = info.get("outputs") or []
+    if len(outs) != 1:
+        return None
+    name = outs[0]
+    sch = s_tir.Schedule(func)
+    out = sch.get_sblock(name)
+    nd = len(sch.get_loops(out))
+    if op.axis not in (-1, nd - 1) or nd < 2:
+        return None
+    log = isinstance(op, LogSoftmax)
+    parts = [name + s for s in (("_max", "_sum", "_lse") if log else ("_max", "_exp", "_sum", "_rcp"))]
+    _inline_views(sch, set(parts) | {name})
+    lanes = _lanes(info.get("out_dtype", "float32"))
+    order = []                  # rfactor first: it needs each reduction in its own loop nest
+    for p in parts:
+        b = sch.get_sblock(p)
+        if not _is_spatial(sch.get(b)):
+            rf = _rfactor_split(sch, b, sch.get_loops(b)[-1], lanes)
+            if rf is not None:
+                order.append(rf)
+        order.append(b)
+    loops = sch.get_loops(out)
+    row = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
+    n_cols = _extent(sch, loops[-1])
+    _vector_split(sch, loops[-1], lanes)
+    for b in reversed(order):
+        sch.compute_at(b, row, preserve_unit_loops=True)
+    if _extent(sch, row) * n_cols >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(row)
+    inits = []
+    for b in order:
+        blk = sch.get(b)
+        if blk.name_hint.endswith("_rf"):
+            ko = _vectorize_rf_under(sch, b, 1, lanes)
+            if ko is not None:
+                inits.append((b, ko))
+        elif _is_spatial(blk) and len(sch.get_loops(b)) > 1:
+            _vector_split(sch, sch.get_loops(b)[-1], lanes)
+    for b, ko in inits:
+        init = sch.decompose_reduction(b, ko)
+        sch.vectorize(sch.get_loops(init)[-1])
+    return sch.mod["main"]
+
+
+register_rule("llvm", softmax_rule, first=True)
+
+
+# --------------------------------------------------------------------------- reductions
+ACCUMULATORS = 4        # independent vector accumulators per row (hides the add latency)
+
+
+def _reduce_blocks(sch, name):
+    red = epi = None
+    for b, blk in _blocks(sch):
+        if blk.name_hint == name + "_red" or (blk.name_hint == name and not _is_spatial(blk)):
+            red = b
+        elif blk.name_hint == name and red is not None:
+            epi = b
+    return red, epi
+
+
+def _find(sch, name):
+    for b, blk in _blocks(sch):
+        if blk.name_hint == name:
+            return b
+    return None
+
+
+def _divisor_at_most(n, cap):
+    for p in range(min(n, cap), 1, -1):
+        if n % p == 0:
+            return p
+    return 1
+
+
+def reduce_rule(func, info):
+    """CAReduce (sum, prod, max, min, all, any, mean): memory-order loops, rfactor, threads."""
+    from ..symbolic.ops.reduce import Argmax, CAReduce
+    op = _op(info)
+    if not isinstance(op, CAReduce) or isinstance(op, Argmax):
+        return None
+    outs = info.get("outputs") or []
+    if len(outs) != 1:
+        return None
+    sch = s_tir.Schedule(func)
+    red, epi = _reduce_blocks(sch, outs[0])
+    if red is None:
+        return None
+    part = _find(sch, outs[0] + "_part")
+    keep = {sch.get(b).name_hint for b in (red, epi, part) if b is not None}
+    _inline_views(sch, keep)
+    for b in (red, epi):
+        if b is not None and not sch.get_loops(b):
+            sch.add_unit_loop(b)        # a loopless (0-d) block trips rfactor's BlockReplacer check
+    st = info["step"]
+    node = st.node
+    direct = node.inputs[0] in st.inputs       # read straight from a buffer (not a view)
+    nd = node.inputs[0].type.ndim
+    axes = op.reduced_axes(nd)
+    kept = [d for d in range(nd) if d not in axes]
+    block = red if part is None else part
+    loops = sch.get_loops(block)
+    lead = loops[:1] if part is not None else []      # the slice loop of a two-stage reduction
+    loops = loops[len(lead):]
+    dims = kept + list(axes)            # the input dimension each loop walks
+    if direct and len(loops) == nd:
+        order = [loops[dims.index(d)] for d in range(nd)]
+        if order != loops:
+            sch.reorder(*lead, *order)
+        kinds = ["R" if d in axes else "S" for d in range(nd)]
+    else:
+        order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
+    order, kinds = lead + order, ["S"] * len(lead) + kinds
+    acc = op.accumulate_dtype(node.inputs[0].type.dtype)
+    lanes = _lanes("uint8" if acc == "bool" else acc)
+    fused = list(zip(order, kinds))
+    total = int(np.prod([_extent(sch, l) for l, _ in fused]))
+    par = total >= PARALLEL_MIN_ELEMENTS and _threads() > 1
+    if fused[-1][1] == "R":
+        _schedule_rows(sch, block, fused, lanes, par)
+    else:
+        _schedule_columns(sch, block, fused, lanes, par)
+    if epi is not None:
+        eloops = sch.get_loops(epi)
+        if eloops:
+            el = sch.fuse(*eloops) if len(eloops) > 1 else eloops[0]
+            outer, _ = _vector_split(sch, el, lanes)
+            if par and _extent(sch, el) >= PARALLEL_MIN_ELEMENTS:
+                sch.parallel(outer)
+    return sch.mod["main"]
+
+
+def _schedule_rows(sch, block, fused, lanes, par):
+    """Innermost loop reduced: vector partials by rfactor; threads over the outer loop."""
+    loops = sch.get_loops(block)
+    inner = loops[-1]
+    n = _extent(sch, inner)
+    width = lanes * ACCUMULATORS if n % (lanes * ACCUMULATORS) == 0 and n >= 2 * lanes * ACCUMULATORS else lanes
+    if lanes > 1 and n % width == 0 and n >= 2 * width:
+        ro, rv = sch.split(inner, [None, width])
+        rf = sch.rfactor(rv, factor_axis=_spatial_count(sch, block))
+        rl = sch.get_loops(rf)
+        if width > lanes:
+            u, v = sch.split(rl[-1], [None, lanes])
+            sch.unroll(u)
+            sch.vectorize(v)
+        else:
+            sch.vectorize(rl[-1])
+        if par:
+            sch.parallel(rl[0])
+        if fused[0][1] == "S":
+            # combine each row's partials right after them: the partial buffer shrinks to one
+            # row (stack, registers) instead of a rows x width array in memory
+            sch.reverse_compute_at(block, sch.get_loops(rf)[0], preserve_unit_loops=True)
+        # the rf block's loops: memory order, the chunk loop split off the first reduced one
+        # (spatial now), the last split into (ro, [unrolled], lanes)
+        ks = [k for _, k in fused]
+        ks[-1:] = ["R"] + ["S"] * (2 if width > lanes else 1)
+        init = sch.decompose_reduction(rf, sch.get_loops(rf)[ks.index("R")])
+        il = sch.get_loops(init)
+        if il and _extent(sch, il[-1]) % lanes == 0:
+            _vector_split(sch, il[-1], lanes)
+    elif par:
+        sch.parallel(sch.get_loops(block)[0])
+
+
+def _schedule_columns(sch, red, fused, lanes, par):
+    """Innermost loop kept (e.g. sum(axis=0)): vectorize it; threads over its chunks."""
+    inner = fused[-1][0]
+    n = _extent(sch, inner)
+    if par and fused[0][1] == "R":
+        p = _divisor_at_most(n // lanes if n % lanes == 0 else n, _threads())
+        if p > 1:
+            po, inner = sch.split(inner, [p, None])
+            sch.reorder(po, *[l for l, _ in fused[:-1]])
+            sch.parallel(po)
+    elif par:
+        sch.parallel(fused[0][0])
+    outer, v = _vector_split(sch, inner, lanes)
+    rloops = [l for l, k in fused if k == "R"]
+    if v is not None:
+        sch.decompose_reduction(red, rloops[0])
+
+
+register_rule("llvm", reduce_rule, first=True)

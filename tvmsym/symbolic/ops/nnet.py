@@ -1,0 +1,109 @@
+"""Neural-network ops: Softmax and LogSoftmax (stable, along one axis, the last by default),
+plus graph-level relu and cross-entropies.  ``T.nnet`` re-exports these with sigmoid/softplus.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import basic as tb
+from ..graph import Apply, Op
+from ..type import TensorType
+from .reduce import normalize_axis, sum as _sum
+
+
+class Softmax(Op):
+    """``exp(x - max(x)) / sum(exp(x - max(x)))`` along ``axis`` (default -1: row-wise).
+
+    Prints as Theano's ``Softmax`` for the last axis, ``Softmax{axis=0}`` otherwise.
+    """
+
+    __props__ = ("axis",)
+    kind = "reduce"
+
+    def __init__(self, axis=-1):
+        self.axis = int(axis)
+
+    def __str__(self):
+        return type(self).__name__ if self.axis == -1 else f"{type(self).__name__}{{axis={self.axis}}}"
+
+    __repr__ = __str__
+
+    def make_node(self, x):
+        x = tb.as_tensor_variable(x)
+        if x.ndim == 0:
+            raise ValueError(f"{self} needs at least a 1-d input, got {x.type}")
+        normalize_axis(self.axis, x.ndim, str(self))
+        dtype = x.dtype if np.dtype(x.dtype).kind == "f" else "float64"
+        return Apply(self, [x], [TensorType(dtype, x.broadcastable)()])
+
+    def infer_shape(self, node, shapes):
+        return [tuple(shapes[0])]
+
+    def perform(self, node, inputs):
+        x = np.asarray(inputs[0], dtype=node.outputs[0].type.dtype)
+        if x.size == 0:
+            return [x.copy()]
+        e = np.exp(x - x.max(self.axis, keepdims=True))
+        return [e / e.sum(self.axis, keepdims=True)]
+
+
+class LogSoftmax(Softmax):
+    """``x - max(x) - log(sum(exp(x - max(x))))`` along ``axis``: finite where log(softmax) is not."""
+
+    def perform(self, node, inputs):
+        x = np.asarray(inputs[0], dtype=node.outputs[0].type.dtype)
+        if x.size == 0:
+            return [x.copy()]
+        z = x - x.max(self.axis, keepdims=True)
+        return [z - np.log(np.exp(z).sum(self.axis, keepdims=True))]
+
+
+def softmax(x, axis=-1):
+    """Row-wise (last-axis) stable softmax; ``axis`` picks another dimension."""
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) computed stably in one op."""
+    return LogSoftmax(axis)(x)
+
+
+logsoftmax = log_softmax
+
+
+def relu(x, alpha=0):
+    """max(x, 0); with ``alpha`` a leaky relu ``x if x > 0 else alpha * x``."""
+    x = tb.as_tensor_variable(x)
+    if alpha == 0:
+        return tb.maximum(x, 0)
+    return tb.switch(tb.gt(x, 0), x, tb.mul(alpha, x))
+
+
+def categorical_crossentropy(coding_dist, true_dist):
+    """-sum(true * log(coding), axis=-1); ``true_dist`` may be integer class indices (Theano).
+
+    With integer targets of one dimension less, picks ``-log(coding[i, true[i]])``.
+    """
+    coding_dist = tb.as_tensor_variable(coding_dist)
+    true_dist = tb.as_tensor_variable(true_dist)
+    if true_dist.ndim == coding_dist.ndim:
+        return tb.neg(_sum(tb.mul(true_dist, tb.log(coding_dist)), axis=-1))
+    if true_dist.ndim == coding_dist.ndim - 1 and np.dtype(true_dist.dtype).kind in "iu":
+        from .shape import arange, shape_i
+        classes = arange(shape_i(coding_dist, coding_dist.ndim - 1))
+        onehot = tb.eq(tb.dimshuffle(true_dist, *range(true_dist.ndim), "x"), classes)
+        return tb.neg(_sum(tb.switch(onehot, tb.log(coding_dist), 0), axis=-1))
+    raise TypeError(f"categorical_crossentropy: true_dist must have the coding distribution's "
+                    f"ndim ({coding_dist.ndim}) or be integer class indices of ndim "
+                    f"{coding_dist.ndim - 1}; got {true_dist.type}")
+
+
+def binary_crossentropy(output, target):
+    """-(target * log(output) + (1 - target) * log(1 - output)), elementwise."""
+    output, target = tb.as_tensor_variable(output), tb.as_tensor_variable(target)
+    return tb.neg(tb.add(tb.mul(target, tb.log(output)),
+                         tb.mul(tb.sub(1, target), tb.log(tb.sub(1, output)))))
+
+
+sigmoid = tb.sigmoid
+softplus = tb.softplus
