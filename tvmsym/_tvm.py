@@ -54,6 +54,27 @@ _MVEC_ISA = {64: "e", 32: "d", 16: "b"}
 mvec_enabled = False
 
 
+def _split_wide_call(call, variants):
+    """A vector call wider than libmvec's (float32x16 when a float16 kernel computes in
+    float32): run it as libmvec-width pieces and concatenate them."""
+    ty = str(call.ty)
+    m = re.fullmatch(r"(float32|float64)x(\d+)", ty)
+    if m is None:
+        return None
+    for vty, sym in variants.items():
+        base, w = vty.split("x")
+        w = int(w)
+        lanes = int(m.group(2))
+        if base == m.group(1) and lanes > w and lanes % w == 0:
+            parts = []
+            for start in range(0, lanes, w):
+                idx = [tirx.IntImm("int32", start + j) for j in range(w)]
+                args = [tirx.Shuffle([a], idx) for a in call.args]
+                parts.append(tirx.call_pure_extern(vty, sym, *args))
+            return tirx.Shuffle(parts, [tirx.IntImm("int32", j) for j in range(lanes)])
+    return None
+
+
 def _setup_mvec():
     global mvec_enabled
     if os.environ.get("TVMSYM_NO_MVEC"):
@@ -86,6 +107,9 @@ def _setup_mvec():
             sym = _variants.get(str(call.ty))
             if sym is not None:
                 return tirx.call_pure_extern(str(call.ty), sym, *call.args)
+            split = _split_wide_call(call, _variants)
+            if split is not None:
+                return split
             return _default(call) if _default is not None else call
 
         tvm.ir.register_op_attr(opname, "llvm.FLowerIntrinsic", rule, level=100)

@@ -122,7 +122,7 @@ def _identity(x):
 
 
 def _sqr(x):
-    return np.multiply(x, x)
+    return np.square(x)     # bool -> int8, as numpy
 
 
 def _f(fn):
@@ -174,7 +174,8 @@ floor = _op("floor", 1, np.floor)
 ceil = _op("ceil", 1, np.ceil)
 round_half_to_even = _op("round_half_to_even", 1, np.round, cls_name="RoundHalfToEven")
 trunc = _op("trunc", 1, np.trunc)
-reciprocal = _op("inv", 1, _f(lambda x: np.true_divide(1, x)), float_out=True, cls_name="Inv")
+# 1 / x: the dtype of true division (ints give float64), as ``1 / x`` in numpy
+reciprocal = _op("inv", 1, _f(lambda x: np.true_divide(1, x)), cls_name="Inv")
 
 # comparisons and logic ----------------------------------------------------------
 eq = _op("eq", 2, np.equal, fmt="EQ({0}, {1})", bool_out=True, commutative=True, cls_name="EQ")

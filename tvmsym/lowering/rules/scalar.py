@@ -29,7 +29,7 @@ def cast(x, dtype):
     if dt(x) == dtype:
         return x
     if dtype == "bool":
-        return x != const(0, dt(x))
+        return tirx.NE(x, const(0, dt(x)))
     return x.astype(dtype)
 
 
@@ -50,7 +50,7 @@ def _arith(fn, bool_fn=None):
 
 
 def _isnan(x):
-    return x != x
+    return tirx.isnan(x)    # not x != x: TVM's simplifier folds that to False
 
 
 def _max(a, b):
@@ -67,21 +67,52 @@ def _min(a, b):
     return r
 
 
+def _f16_via_f32(rule):
+    """float16 math is done in float32 and rounded back, as numpy's float16 loops do
+    (TVM has no float16 lowering for most intrinsics, and float16 intermediates lose digits)."""
+    def wrapped(op, args, out):
+        if out == "float16":
+            return cast(rule(op, [cast(a, "float32") for a in args], "float32"), "float16")
+        return rule(op, args, out)
+    return wrapped
+
+
+def _fmod(a, b):
+    """C fmod (exact); TVM has no llvm lowering for tirx.fmod."""
+    out = dt(a)
+    return tirx.call_pure_extern(out, "fmodf" if out == "float32" else "fmod", a, b)
+
+
+def _opposite_signs(x, y, zero):
+    # not NE(x < 0, y < 0): TVMScript prints that as a chained comparison
+    xn, yn = x < zero, y < zero
+    return tirx.Or(tirx.And(xn, tirx.Not(yn)), tirx.And(tirx.Not(xn), yn))
+
+
 def _floordiv(op, args, out):
     a, b = (cast(x, out) for x in args)
+    zero = const(0, out)
     if _kind(out) in "iu":
-        zero = const(0, out)
-        return tirx.Select(b == zero, zero, tirx.floordiv(a, tirx.Select(b == zero, const(1, out), b)))
-    return tirx.floor(a / b)
+        return tirx.Select(tirx.EQ(b, zero), zero, tirx.floordiv(a, tirx.Select(tirx.EQ(b, zero), const(1, out), b)))
+    # numpy's npy_floor_divide: exact through fmod, a / b when b == 0
+    m = _fmod(a, b)
+    div = (a - m) / b
+    div = tirx.Select(tirx.And(tirx.NE(m, zero), _opposite_signs(b, m, zero)), div - const(1, out), div)
+    fl = tirx.floor(div)
+    fl = tirx.Select(div - fl > const(0.5, out), fl + const(1, out), fl)
+    fl = tirx.Select(tirx.EQ(div, zero), tirx.copysign(zero, a / b), fl)
+    return tirx.Select(tirx.EQ(b, zero), a / b, fl)
 
 
 def _mod(op, args, out):
     a, b = (cast(x, out) for x in args)
+    zero = const(0, out)
     if _kind(out) in "iu":
-        zero = const(0, out)
-        return tirx.Select(b == zero, zero, tirx.floormod(a, tirx.Select(b == zero, const(1, out), b)))
-    r = a - tirx.floor(a / b) * b
-    return r
+        return tirx.Select(tirx.EQ(b, zero), zero, tirx.floormod(a, tirx.Select(tirx.EQ(b, zero), const(1, out), b)))
+    # numpy's npy_divmod: fmod, moved into b's sign; a zero takes b's sign
+    m = _fmod(a, b)
+    m = tirx.Select(tirx.And(tirx.NE(m, zero), _opposite_signs(b, m, zero)), m + b, m)
+    return tirx.Select(tirx.EQ(m, zero), tirx.copysign(zero, b), m)
 
 
 def _pow(op, args, out):
@@ -128,6 +159,8 @@ def _sigmoid(op, args, out):
 def _cmp(fn):
     def rule(op, args, out):
         c = _common(args)
+        if c == "bool":
+            c = "int8"      # LLVM has no ordered compare of i1
         return fn(*[cast(a, c) for a in args])
     return rule
 
@@ -193,10 +226,10 @@ def _neg(op, args, out):
 scalar_rule(type(ps.add), _arith(lambda a, b: a + b, lambda a, b: tirx.Or(a, b)))
 scalar_rule(type(ps.sub), _arith(lambda a, b: a - b))
 scalar_rule(type(ps.mul), _arith(lambda a, b: a * b, lambda a, b: tirx.And(a, b)))
-scalar_rule(type(ps.true_div), _true_div)
-scalar_rule(type(ps.int_div), _floordiv)
-scalar_rule(type(ps.mod), _mod)
-scalar_rule(type(ps.pow), _pow)
+scalar_rule(type(ps.true_div), _f16_via_f32(_true_div))
+scalar_rule(type(ps.int_div), _f16_via_f32(_floordiv))
+scalar_rule(type(ps.mod), _f16_via_f32(_mod))
+scalar_rule(type(ps.pow), _f16_via_f32(_pow))
 scalar_rule(type(ps.neg), _neg)
 scalar_rule(type(ps.maximum), _arith(_max, lambda a, b: tirx.Or(a, b)))
 scalar_rule(type(ps.minimum), _arith(_min, lambda a, b: tirx.And(a, b)))
@@ -211,24 +244,25 @@ for _sop, _fn in [(ps.exp, tirx.exp), (ps.exp2, tirx.exp2), (ps.log, tirx.log), 
                   (ps.sin, tirx.sin), (ps.cos, tirx.cos), (ps.tan, tirx.tan), (ps.arcsin, tirx.asin),
                   (ps.arccos, tirx.acos), (ps.arctan, tirx.atan), (ps.sinh, tirx.sinh),
                   (ps.cosh, tirx.cosh), (ps.tanh, tirx.tanh)]:
-    scalar_rule(type(_sop), _float1(_fn))
-scalar_rule(type(ps.expm1), _extern1("expm1"))
-scalar_rule(type(ps.sigmoid), _sigmoid)
-scalar_rule(type(ps.softplus), _softplus)
+    scalar_rule(type(_sop), _f16_via_f32(_float1(_fn)))
+scalar_rule(type(ps.expm1), _f16_via_f32(_extern1("expm1")))
+scalar_rule(type(ps.sigmoid), _f16_via_f32(_sigmoid))
+scalar_rule(type(ps.softplus), _f16_via_f32(_softplus))
 scalar_rule(type(ps.reciprocal), lambda op, args, out: const(1, out) / cast(args[0], out))
 scalar_rule(type(ps.floor), _round_like(tirx.floor))
 scalar_rule(type(ps.ceil), _round_like(tirx.ceil))
 scalar_rule(type(ps.trunc), _round_like(tirx.trunc))
 scalar_rule(type(ps.round_half_to_even), _round_like(tirx.nearbyint))
-scalar_rule(type(ps.eq), _cmp(lambda a, b: a == b))
-scalar_rule(type(ps.neq), _cmp(lambda a, b: a != b))
+scalar_rule(type(ps.eq), _cmp(tirx.EQ))
+scalar_rule(type(ps.neq), _cmp(tirx.NE))
 scalar_rule(type(ps.lt), _cmp(lambda a, b: a < b))
 scalar_rule(type(ps.gt), _cmp(lambda a, b: a > b))
 scalar_rule(type(ps.le), _cmp(lambda a, b: a <= b))
 scalar_rule(type(ps.ge), _cmp(lambda a, b: a >= b))
 scalar_rule(type(ps.and_), _logic(tirx.And, lambda a, b: tirx.bitwise_and(a, b)))
 scalar_rule(type(ps.or_), _logic(tirx.Or, lambda a, b: tirx.bitwise_or(a, b)))
-scalar_rule(type(ps.xor), _logic(lambda a, b: a != b, lambda a, b: tirx.bitwise_xor(a, b)))
+scalar_rule(type(ps.xor), _logic(lambda a, b: tirx.NE(cast(a, "int8"), cast(b, "int8")),
+                                  lambda a, b: tirx.bitwise_xor(a, b)))
 scalar_rule(type(ps.invert), _logic(tirx.Not, lambda a: tirx.bitwise_not(a)))
 scalar_rule(type(ps.isnan), lambda op, args, out: _isnan(args[0]) if _kind(dt(args[0])) == "f" else const(False, "bool"))
 scalar_rule(type(ps.isinf), lambda op, args, out: tirx.isinf(args[0]) if _kind(dt(args[0])) == "f" else const(False, "bool"))
