@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import _tvm
 from ...symbolic.ops.nnet import LogSoftmax, Softmax
 from . import lower_rule
-from .reduce import lowest
+from .reduce import fmax
 from .scalar import cast, const
 
 te, tirx = _tvm.te, _tvm.tirx
@@ -30,16 +30,16 @@ def lower_softmax(node, inputs, ctx):
         return i[:axis] + i[axis + 1:], i[axis]
 
     km = te.reduce_axis((0, shape[axis]), name="k")
-    mx = te.compute(outer, lambda *o: te.max(at(o, km), axis=km), name=name + "_max", tag="reduce")
+    mx = te.compute(outer, lambda *o: fmax(at(o, km), axis=km), name=name + "_max", tag="reduce")
     if isinstance(node.op, LogSoftmax):
         ks = te.reduce_axis((0, shape[axis]), name="k")
         s = te.compute(outer, lambda *o: te.sum(tirx.exp(at(o, ks) - mx(*o)), axis=ks),
                        name=name + "_sum", tag="reduce")
-        ls = te.compute(outer, lambda *o: mx(*o) + tirx.log(s(*o)), name=name + "_lse")
+        ls = te.compute(outer, lambda *o: tirx.log(s(*o)), name=name + "_lse")
 
         def body(*i):
             o, k = split(i)
-            return at(o, k) - ls(*o)
+            return (at(o, k) - mx(*o)) - ls(*o)      # x - max first: exact, and small
         return [te.compute(shape, body, name=name, tag="softmax")]
     e = te.compute(shape, lambda *i: tirx.exp(at(*split(i)) - mx(*split(i)[0])), name=name + "_exp")
 

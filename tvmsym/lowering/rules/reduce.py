@@ -47,6 +47,9 @@ def _nan_min(a, b):
 
 nanmax = te.comm_reducer(_nan_max, lambda t: lowest(t), name="nanmax")
 nanmin = te.comm_reducer(_nan_min, lambda t: highest(t), name="nanmin")
+# plain max with a -inf identity (te.max's float identity is -FLT_MAX/-DBL_MAX, whose float64
+# literal does not survive a TVMScript round trip); for softmax, where NaN propagates anyway
+fmax = te.comm_reducer(lambda a, b: tirx.max(a, b), lambda t: lowest(t), name="fmax")
 prod_reducer = te.comm_reducer(lambda a, b: a * b, lambda t: const(1, t), name="prod")
 
 
@@ -60,7 +63,8 @@ def _register_schedule_reducers():
     reg = tvm.get_global_func("s_tir.schedule.RegisterReducer", allow_missing=True)
     if reg is None:
         return
-    for name, fn, ident in (("nanmax", _nan_max, lowest), ("nanmin", _nan_min, highest)):
+    for name, fn, ident in (("nanmax", _nan_max, lowest), ("nanmin", _nan_min, highest),
+                            ("fmax", tirx.max, lowest)):
         _tvm.tvm_ffi.register_global_func(f"tvmsym.reducer.{name}.combine",
                                           lambda x, y, _f=fn: [_f(x[0], y[0])], override=True)
         _tvm.tvm_ffi.register_global_func(f"tvmsym.reducer.{name}.identity",

@@ -1,0 +1,135 @@
+"""T.nnet: softmax/log_softmax (fused row kernel) and the graph-level helpers, against numpy."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import tvmsym
+import tvmsym.tensor as T
+
+
+def np_softmax(a, axis=-1):
+    e = np.exp(a - a.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def np_log_softmax(a, axis=-1):
+    z = a - a.max(axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis, keepdims=True))
+
+
+_F = {}
+
+
+def softmaxes(dtype, ndim):
+    """One function per (dtype, ndim): softmax and log_softmax on the last and first axes."""
+    if (dtype, ndim) not in _F:
+        x = T.tensor(dtype, (False,) * ndim, name="x")
+        outs = [T.nnet.softmax(x), T.nnet.log_softmax(x), T.nnet.softmax(x, axis=0),
+                T.nnet.log_softmax(x, axis=0)]
+        _F[dtype, ndim] = tvmsym.function([x], outs)
+    return _F[dtype, ndim]
+
+
+CASES = [("float32", (4, 10)), ("float32", (1, 1)), ("float32", (3, 1000)), ("float32", (5, 13)),
+         ("float32", (64, 256)), ("float32", (7,)), ("float32", (2, 3, 17)), ("float32", (0, 5)),
+         ("float32", (5, 0)), ("float64", (6, 40)), ("float64", (3,))]
+
+
+@pytest.mark.parametrize("dtype,shape", CASES, ids=[f"{d}-{s}" for d, s in CASES])
+def test_softmax_matches_numpy(dtype, shape):
+    rng = np.random.default_rng(len(shape) * 100 + sum(shape))
+    a = (rng.standard_normal(shape) * 5).astype(dtype)
+    got = softmaxes(dtype, len(shape))(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = [np_softmax(a), np_log_softmax(a), np_softmax(a, 0), np_log_softmax(a, 0)] \
+            if a.size else [a, a, a, a]
+    tol = dict(rtol=2e-6, atol=2e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    for g, w, what in zip(got, want, ["softmax", "log_softmax", "softmax(axis=0)", "log_softmax(axis=0)"]):
+        assert g.dtype == a.dtype and g.shape == a.shape, what
+        np.testing.assert_allclose(g, w, err_msg=f"{what} of {dtype}{shape}", **tol)
+
+
+def test_softmax_is_stable_and_handles_inf():
+    a = np.array([[1000, 1001, 999, -np.inf], [-1000, -1000, -1000, -1000],
+                  [-np.inf, 0, 1, 2], [3, 3, 3, 3]], "float32")
+    sm, lsm = softmaxes("float32", 2)(a)[:2]
+    np.testing.assert_allclose(sm, np_softmax(a), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(lsm, np_log_softmax(a), rtol=1e-6, atol=1e-6)
+    assert np.isfinite(lsm[[0, 1, 3], :3]).all() and lsm[0, 3] == lsm[2, 0] == -np.inf
+    np.testing.assert_allclose(sm.sum(1), 1, rtol=1e-6)
+
+
+def test_int_input_gives_float64():
+    x = T.imatrix("x")
+    y = T.nnet.softmax(x)
+    assert y.dtype == "float64"
+    a = np.arange(6, dtype="int32").reshape(2, 3)
+    np.testing.assert_allclose(tvmsym.function([x], y)(a), np_softmax(a.astype("float64")), rtol=1e-12)
+
+
+def test_printing():
+    x = T.matrix("x")
+    assert tvmsym.pp(T.nnet.softmax(x)) == "Softmax(x)"
+    assert str(T.nnet.log_softmax(x).owner.op) == "LogSoftmax"
+    assert str(T.nnet.softmax(x, axis=0).owner.op) == "Softmax{axis=0}"
+    assert tvmsym.printing.debugprint(T.nnet.softmax(x), file="str") == "Softmax [id A] ''   \n |x [id B]\n"
+    with pytest.raises(ValueError, match="needs at least a 1-d input"):
+        T.nnet.softmax(T.scalar())
+    with pytest.raises(np.exceptions.AxisError, match="axis 2 is out of bounds for array of dimension 2"):
+        T.nnet.softmax(x, axis=2)
+
+
+def test_softmax_is_one_fused_parallel_vector_kernel():
+    """4096x1024: one PrimFunc, rows parallel, passes vectorized, exp through libmvec when present."""
+    from tvmsym import _tvm
+    x = T.matrix("x")
+    f = tvmsym.function([x], T.nnet.softmax(x))
+    a = np.random.default_rng(0).standard_normal((4096, 1024)).astype("float32")
+    np.testing.assert_allclose(f(a), np_softmax(a), rtol=2e-6, atol=1e-7)
+    tir = f.as_text("tir")
+    assert len(re.findall(r"def k\d+\(", tir)) == 1
+    assert "T.parallel(4096)" in tir and tir.count("T.vectorized(") >= 4
+    lanes = _tvm.vector_bytes() // 4
+    if _tvm.mvec_enabled:
+        isa = {16: "e", 8: "d", 4: "b"}[lanes]
+        assert f"_ZGV{isa}N{lanes}v_expf" in f.as_text("llvm")
+
+
+def test_relu_and_crossentropies():
+    x, t = T.matrix("x"), T.matrix("t")
+    labels = T.ivector("labels")
+    p = T.nnet.softmax(x)
+    f = tvmsym.function([x, t, labels], [
+        T.nnet.relu(x), T.nnet.relu(x, alpha=0.1), T.nnet.sigmoid(x), T.nnet.softplus(x),
+        T.nnet.categorical_crossentropy(p, t), T.nnet.categorical_crossentropy(p, labels),
+        T.nnet.binary_crossentropy(T.nnet.sigmoid(x), t)])
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((5, 4)).astype("float32")
+    lab = rng.integers(0, 4, 5).astype("int32")
+    onehot = np.eye(4, dtype="float32")[lab]
+    tt = rng.random((5, 4)).astype("float32")
+    got = f(a, onehot, lab)
+    sm = np_softmax(a)
+    sg = 1 / (1 + np.exp(-a))
+    want = [np.maximum(a, 0), np.where(a > 0, a, 0.1 * a), sg, np.log1p(np.exp(a)),
+            -(onehot * np.log(sm)).sum(1), -np.log(sm[np.arange(5), lab]),
+            -(onehot * np.log(sg) + (1 - onehot) * np.log(1 - sg))]
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == np.float32, k
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=f"output {k}")
+    with pytest.raises(TypeError, match="categorical_crossentropy: true_dist must"):
+        T.nnet.categorical_crossentropy(p, T.fvector())
+
+
+def test_perform_reference():
+    from tvmsym.symbolic.ops.nnet import LogSoftmax, Softmax
+    a = np.random.default_rng(2).standard_normal((3, 5))
+    x = T.dmatrix("x")
+    node = Softmax()(x).owner
+    np.testing.assert_allclose(node.op.perform(node, [a])[0], np_softmax(a))
+    node = LogSoftmax(0)(x).owner
+    np.testing.assert_allclose(node.op.perform(node, [a])[0], np_log_softmax(a, 0))
+    assert node.op.infer_shape(node, [(3, 5)]) == [(3, 5)]
