@@ -186,3 +186,14 @@ def test_errors_at_call_time():
         f(np.ones((4, 3), "float32"), np.ones((4, 1), "float32"))
     with pytest.raises(ValueError, match=r"join: all input dimensions except axis 1 must match"):
         f(np.ones((5, 2), "float32"), np.ones((4, 1), "float32"))
+
+
+def test_join_large_and_odd_pieces():
+    """Join partitions its loop per piece: odd and vector-width pieces, both axes."""
+    x, y, z = T.matrix("x"), T.matrix("y"), T.matrix("z")
+    f = tvmsym.function([x, y, z], [T.concatenate([x, y, z], axis=1), T.concatenate([x.T, y.T], axis=0)])
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal((300, n)).astype("float32") for n in (19, 64, 1))
+    r = f(a, b, c)
+    np.testing.assert_array_equal(r[0], np.concatenate([a, b, c], 1))
+    np.testing.assert_array_equal(r[1], np.concatenate([a.T, b.T], 0))

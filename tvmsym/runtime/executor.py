@@ -77,7 +77,8 @@ class Build:
             func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
             func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
-                                                 "out_dtype": st.outputs[0].type.dtype})
+                                                 "out_dtype": st.outputs[0].type.dtype,
+                                                 "shapes": [shapes[v] for v in st.node.inputs]})
             funcs[st.name] = func.with_attr("global_symbol", st.name)
             self.steps.append(("tvm", st.name, ins, outs, inplace, st))
             if st.check is not None:

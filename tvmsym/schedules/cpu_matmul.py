@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.rules.linalg import ROW_TILE
+from ..symbolic.ops import shape as _shape_ops, subtensor as _sub_ops
 from ..symbolic.ops.linalg import Dot, MatMul, TensorDot
 from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial, schedule_injective
 from .registry import register_rule
@@ -148,3 +149,96 @@ def matmul_rule(func, info):
 
 
 register_rule("llvm", matmul_rule, first=True)
+
+
+# Indexing ops whose index maps keep the output's last axis a (strided) walk over the input:
+# flattening the loop nest (the elementwise rule) would turn every lane's index into div/mod.
+STRUCTURED = (_sub_ops.Subtensor, _sub_ops.IncSubtensor, _sub_ops.AdvancedSubtensor,
+              _shape_ops.Join, _shape_ops.Split, _shape_ops.Flip, _shape_ops.Tile, _shape_ops.Alloc,
+              _shape_ops.Eye, _shape_ops.AllocDiag, _shape_ops.Repeat, _shape_ops.Roll)
+
+
+def _schedule_rows(sch, name, itemsize):
+    """Vectorize the last axis (when it splits evenly into lanes), parallelize the rows."""
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    if not loops:
+        return
+    lanes = max(1, _tvm.vector_bytes() // itemsize)
+    last = loops[-1]
+    n_last = _extent(sch, last)
+    total = int(np.prod([_extent(sch, l) for l in loops]))
+    outer = list(loops[:-1])
+    if n_last >= lanes and n_last % lanes == 0:
+        lo, li = sch.split(last, [None, lanes])
+        sch.vectorize(li)
+        outer.append(lo)
+    elif not outer:
+        outer = [last]
+    if total >= PARALLEL_MIN_ELEMENTS:
+        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+        sch.parallel(fused)
+
+
+def indexing_rule(func, info):
+    st = info.get("step")
+    if st is None or not isinstance(st.node.op, STRUCTURED) or len(st.node.outputs[0].broadcastable) < 2:
+        return None
+    sch = s_tir.Schedule(func)
+    outs = info.get("outputs") or []
+    for b, blk in _blocks(sch):
+        if blk.name_hint not in outs and _is_spatial(blk):
+            sch.compute_inline(b)
+    if isinstance(st.node.op, _shape_ops.Join):
+        _schedule_join(sch, outs[0], st, info)
+        return sch.mod["main"]
+    for o, var in zip(outs, st.node.outputs):
+        _schedule_rows(sch, o, max(1, np.dtype(var.type.dtype).itemsize))
+    return sch.mod["main"]
+
+
+def _schedule_join(sch, name, st, info):
+    """One loop range per joined piece (loop_partition), so each copy is branch-free and its
+    last axis vectorizes; the outermost loop runs in parallel."""
+    node = st.node
+    ax = node.op.axis
+    shapes = info.get("shapes")
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    sizes = [s[ax] for s in shapes] if shapes else []
+    sizes = [n for n in sizes if n]
+    total = int(np.prod([_extent(sch, l) for l in loops]))
+    if len(sizes) > 1:
+        sch.loop_partition(loops[ax], sizes[:-1] + [None])
+    itemsize = max(1, np.dtype(node.outputs[0].type.dtype).itemsize)
+    lanes = max(1, _tvm.vector_bytes() // itemsize)
+    done = set()
+    for blk_rv, _ in _blocks_all(sch):
+        ls = sch.get_loops(blk_rv)
+        if not ls:
+            continue
+        n = _extent(sch, ls[-1])
+        if n >= lanes and n % lanes == 0:
+            lo, li = sch.split(ls[-1], [None, lanes])
+            sch.vectorize(li)
+        first = sch.get_loops(blk_rv)[0]
+        key = str(sch.get(first).loop_var.name)
+        if total >= PARALLEL_MIN_ELEMENTS and key not in done and len(sch.get_loops(blk_rv)) > 1:
+            done.add(key)
+            try:
+                sch.parallel(first)
+            except Exception:       # a loop shared with another piece's copy
+                pass
+
+
+def _blocks_all(sch):
+    out = []
+
+    def walk(parent):
+        for b in sch.get_child_blocks(parent):
+            out.append((b, sch.get(b)))
+    walk(sch.get_sblock("root"))
+    return out
+
+
+register_rule("llvm", indexing_rule, first=True)

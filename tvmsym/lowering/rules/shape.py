@@ -84,6 +84,8 @@ def lower_join(node, inputs, ctx):
     starts = np.cumsum([0] + [ctx.shape(v)[ax] for v in node.inputs])
 
     def body(*i):
+        # if_then_else, never Select: TVM simplifies a Select branch under its condition (a
+        # clamp would vanish) yet evaluates both; the schedule partitions the loop per piece
         r = None
         for k in range(len(loads) - 1, -1, -1):
             if starts[k + 1] == starts[k]:

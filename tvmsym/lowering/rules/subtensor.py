@@ -86,6 +86,9 @@ def lower_inc_subtensor(node, inputs, ctx):
     ys = ctx.shape(yv) if inputs[1] is not None else ()
     reg = _region(node, ctx, 2)
     nsub = sum(1 for r in reg if r[0] == "slice")
+    if any(r[0] == "slice" and r[3] == 0 for r in reg):          # nothing is indexed: a copy
+        return [te.compute(ctx.shape(node.outputs[0]), lambda *i: x(*i), name=ctx.name(node),
+                           tag="injective")]
 
     def body(*i):
         cond = None
@@ -105,7 +108,7 @@ def lower_inc_subtensor(node, inputs, ctx):
         new = y(*yidx) if op.set_instead_of_inc else x(*i) + y(*yidx)
         if cond is None:
             return new
-        return tirx.if_then_else(cond, new, x(*i))
+        return tirx.if_then_else(cond, new, x(*i))     # never Select: y is read only inside
     return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
 
 
