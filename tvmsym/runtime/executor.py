@@ -61,7 +61,8 @@ class Build:
                 continue
             ins = [slot[v] for v in st.inputs]
             inplace = dict(getattr(st.node.op, "destroy_map", {}) or {})
-            inplace = {o: slot[st.node.inputs[i[0]]] for o, i in inplace.items()}
+            inplace = {o: slot[st.node.inputs[i[0]]] for o, i in inplace.items()
+                       if st.node.inputs[i[0]] not in values}   # build-time values are shared
             if zero_size(shapes, st):
                 self.steps.append(("empty", None, ins, outs, inplace, st))
                 continue
@@ -129,7 +130,7 @@ class Build:
         self._out_plan = [(alias.get(s, s), copy) for s, copy in zip(self.out_slots, self.out_is_input)]
         return fast
 
-    def _run_fast(self, arrays):
+    def _run_fast(self, arrays, given=None):
         slots = self._template.copy()
         for k, a in enumerate(arrays):
             if not a.flags.carray:          # C-contiguous, aligned and writeable (DLPack needs it)
@@ -142,7 +143,9 @@ class Build:
                 # output storage reuse, without its aliasing): a large fresh np.empty costs
                 # page faults on every call.
                 arr = pool.pop(s, None)
-                if arr is None or sys.getrefcount(arr) > 2:
+                if given and s in given:        # a shared variable's spare buffer (updates)
+                    arr = given[s]
+                elif arr is None or sys.getrefcount(arr) > 2:
                     arr = np.empty(shape, dtype)
                 slots[s] = arr
             fn(*[slots[i] for i in args])
@@ -153,8 +156,8 @@ class Build:
 
     def run(self, arrays, out_storage=None):
         # out_storage: {slot: preallocated array} for outputs (shared-variable updates)
-        if self._fast is not None and not out_storage:
-            return self._run_fast(arrays)
+        if self._fast is not None:
+            return self._run_fast(arrays, out_storage)
         given = out_storage or {}
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
