@@ -31,8 +31,13 @@ def _immediate(v):
     return None
 
 
-def _reaches(fgraph, starts, targets, forward):
-    """Is a node of ``targets`` reachable from ``starts`` through nodes outside ``targets``?"""
+def _reaches(fgraph, starts, targets, forward, index, bound):
+    """Is a node of ``targets`` reachable from ``starts`` through nodes outside ``targets``?
+
+    ``index`` is the topological position of each node: going forward, a node after
+    ``bound`` (the group's last node) cannot lead back into the group; going backward, a
+    node before ``bound`` (the group's first node) cannot come from it.
+    """
     stack, seen = list(starts), set()
     while stack:
         n = stack.pop()
@@ -46,20 +51,24 @@ def _reaches(fgraph, starts, targets, forward):
         for m in nxt:
             if m in targets:
                 return True
-            stack.append(m)
+            if (index[m] < bound) if forward else (index[m] > bound):
+                stack.append(m)
     return False
 
 
-def _can_join(fgraph, p, group):
+def _can_join(fgraph, p, group, index):
+    last = max(index[n] for n in group)
+    first = min(index[n] for n in group)
     outside_users = [c for o in p.outputs for c, _ in fgraph.clients[o]
-                     if c != "output" and c not in group]
-    if _reaches(fgraph, outside_users, group, forward=True):
+                     if c != "output" and c not in group and index[c] < last]
+    if _reaches(fgraph, outside_users, group, True, index, last):
         return False            # p -> outside -> group
-    outside_producers = [i.owner for i in p.inputs if i.owner is not None and i.owner not in group]
-    return not _reaches(fgraph, outside_producers, group, forward=False)   # group -> outside -> p
+    outside_producers = [i.owner for i in p.inputs
+                         if i.owner is not None and i.owner not in group and index[i.owner] > first]
+    return not _reaches(fgraph, outside_producers, group, False, index, first)   # group -> outside -> p
 
 
-def _grow(fgraph, root):
+def _grow(fgraph, root, index):
     pattern = root.outputs[0].broadcastable
     group = {root}
     changed = True
@@ -72,7 +81,7 @@ def _grow(fgraph, root):
                     continue
                 if any(o.broadcastable != pattern for o in p.outputs):
                     continue
-                if _can_join(fgraph, p, group):
+                if _can_join(fgraph, p, group, index):
                     group.add(p)
                     changed = True
     return group
@@ -134,10 +143,12 @@ def fusion(fgraph, excluding=()):
     count = 0
     done = set()
     while True:
-        for node in reversed(fgraph.toposort()):
+        order = fgraph.toposort()
+        index = {n: k for k, n in enumerate(order)}
+        for node in reversed(order):
             if node in done or not _fusable(node):
                 continue
-            group = _grow(fgraph, node)
+            group = _grow(fgraph, node, index)
             pairs = _composite_node(fgraph, group) if len(group) > 1 else None
             if pairs is None:
                 done.add(node)
