@@ -67,6 +67,11 @@ def _materialize_views(plan):
     return steps
 
 
+def _c(a):
+    """A C-contiguous array (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 class _HostView:
     """``slots`` read through ``host`` (device arrays copied back on access)."""
 
@@ -87,9 +92,12 @@ class CudaBuild:
     that reads one gets a device copy made once per build.
     """
 
-    def __init__(self, plan, input_shapes, target):
+    def __init__(self, plan, input_shapes, target, loopback=False):
         self.plan = plan
         self.target = target
+        # loopback (tests only): "GPU" kernels get CPU schedules and the device is tvm.cpu(0),
+        # so the per-call loop (transfers, inplace, device copies) runs on a machine without GPU
+        self.loopback = loopback
         self.host_target = get_target("cpu")
         fg = plan.fgraph
         self.values = values = {}
@@ -158,28 +166,31 @@ class CudaBuild:
                 func = _tvm.te.create_prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
                         "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target}
-                if gpu:
+                if gpu and not loopback:
                     func, rule = schedule_for_cuda(func, st.name, info)
                     self.rules[st.name] = rule
                     gpu_funcs[st.name] = func.with_attr("global_symbol", st.name)
                 else:
                     func = _tvm.relax_alignment(func, _align_of)
                     func = schedule(func, "llvm", info)
-                    cpu_funcs[st.name] = func.with_attr("global_symbol", st.name)
+                    (gpu_funcs if gpu else cpu_funcs)[st.name] = func.with_attr("global_symbol",
+                                                                               st.name)
                 self.steps.append(("gpu" if gpu else "cpu", st.name, ins, outs, inplace, st))
                 if getattr(st, "check", None) is not None:
-                    self.checks[st.name] = [slot.get(v, getattr(v, "data", None))
-                                            for v in node.inputs]
+                    self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
+                                             for v in node.inputs],
+                                            [shapes[v] for v in node.inputs])
         host_values = dict(self.const_values)
         self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
         tvm = _tvm.tvm
         self.mod = tvm.IRModule(gpu_funcs) if gpu_funcs else None
         self.host_mod = tvm.IRModule(cpu_funcs) if cpu_funcs else None
-        self.lib = _tvm.compile_module(self.mod, target.tvm_target) if gpu_funcs else None
+        dev_target = self.host_target if loopback else target
+        self.lib = _tvm.compile_module(self.mod, dev_target.tvm_target) if gpu_funcs else None
         self.host_lib = (_tvm.compile_module(self.host_mod, self.host_target.tvm_target)
                          if cpu_funcs else None)
-        self.kernels = self._check_kernels(gpu_funcs)
+        self.kernels = {} if loopback else self._check_kernels(gpu_funcs)
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
                              for o in fg.outputs]
@@ -223,15 +234,19 @@ class CudaBuild:
 
     def run(self, arrays, out_storage=None, what="this function"):
         """Outputs for ``arrays`` (numpy); ``out_storage``: {slot: array} to write outputs into."""
-        if self.uses_device:
-            self.target.check_device(what)
-        given = out_storage or {}
         tvm = _tvm.tvm
-        dev = tvm.cuda(0) if self.uses_device else None
+        if self.loopback:
+            dev = tvm.cpu(0)
+        elif self.uses_device:
+            self.target.check_device(what)
+            dev = tvm.cuda(0)
+        else:
+            dev = None
+        given = out_storage or {}
         if self.prog is None:
             self._bind()
         if self._dev_consts is None and self.uses_device:
-            self._dev_consts = [(s, tvm.runtime.tensor(np.ascontiguousarray(a), dev))
+            self._dev_consts = [(s, tvm.runtime.tensor(_c(a), dev))
                                 for s, a in self.dev_const_values]
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
@@ -248,14 +263,14 @@ class CudaBuild:
             if i >= 0:
                 a = slots[i]
                 if on_dev == isinstance(a, np.ndarray):    # on the other side: copy across
-                    a = tvm.runtime.tensor(np.ascontiguousarray(a), dev) if on_dev else a.numpy()
+                    a = tvm.runtime.tensor(_c(a), dev) if on_dev else a.numpy()
                 return a
             shape, dtype = shape_of(k)          # an empty input: any empty buffer will do
             return tvm.runtime.empty(shape, dtype, dev) if on_dev else np.empty(shape, dtype)
 
         for kind, fn, ins, outs, inplace, st in self.prog:
             if kind == "to_gpu":
-                slots[outs[0][0]] = tvm.runtime.tensor(np.ascontiguousarray(slots[ins[0]]), dev)
+                slots[outs[0][0]] = tvm.runtime.tensor(_c(slots[ins[0]]), dev)
                 continue
             if kind == "to_host":
                 s = outs[0][0]
@@ -268,7 +283,7 @@ class CudaBuild:
                 on_dev = ins
                 vals = _dyn_run(fn, _HostView(slots, host))
                 for (s, _, dtype), v in zip(outs, vals):
-                    v = np.ascontiguousarray(v, dtype=dtype)
+                    v = _c(np.asarray(v, dtype=dtype))
                     slots[s] = tvm.runtime.tensor(v, dev) if on_dev else v
                 continue
             on_dev = kind == "gpu" or (kind == "empty" and fn is True)
@@ -285,9 +300,10 @@ class CudaBuild:
                 slots[s] = arr
                 res.append(arr)
             if kind in ("gpu", "cpu"):
-                if st.check is not None:
+                if st.check is not None:    # reads index data: a device array comes back
+                    spec, in_shapes = self.checks[st.name]
                     st.check(st.node, [host(slots[a]) if isinstance(a, int) else a
-                                       for a in self.checks[st.name]])
+                                       for a in spec], in_shapes)
                 shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
                 fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
             elif kind == "host":
