@@ -193,3 +193,22 @@ def test_on_unused_input():
     np.testing.assert_array_equal(f(np.ones(2), np.ones(3)), [2, 2])
     with pytest.warns(UserWarning):
         function([x, y], x * 2, on_unused_input="warn")
+
+
+def test_sgd_update_through_inplace_kernels_reuses_two_buffers():
+    # w - lr * dot(x.T, d): the update kernel overwrites the dot's buffer in place;
+    # that buffer is the shared variable's spare, so steps allocate nothing for w
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((20, 8))
+    w = shared(w0, name="w")
+    x, d = T.dmatrix("x"), T.dmatrix("d")
+    step = function([x, d], [], updates=[(w, w - 0.1 * T.dot(x.T, d))])
+    xv, dv = rng.standard_normal((5, 20)), rng.standard_normal((5, 8))
+    ref = w0.copy()
+    ids = set()
+    for _ in range(5):
+        step(xv, dv)
+        ref = ref - 0.1 * xv.T @ dv
+        ids.add(id(w.get_value(borrow=True)))
+    assert len(ids) == 2
+    np.testing.assert_allclose(w.get_value(), ref, rtol=1e-12)

@@ -200,19 +200,26 @@ def donation(fn, build):
     """
     ok = getattr(build, "_donatable", None)
     if ok is None:
-        fresh = {}
+        fresh, destroys = {}, {}
         for kind, _fn, _ins, outs, inplace, _st in build.steps:
             for o, (s, shape, dtype) in enumerate(outs):
                 if kind in ("tvm", "host") and o not in inplace:
                     fresh[s] = (shape, dtype)
+                elif kind in ("tvm", "host"):
+                    destroys[s] = inplace[o]     # s is written over the buffer of slot inplace[o]
         count = {}
         for s in build.out_slots:
             count[s] = count.get(s, 0) + 1
         ok = {}
         for sv, k in fn._update_spec:
             s = build.out_slots[k]
-            if s in fresh and count[s] == 1 and not build.out_is_input[k]:
-                ok[k] = (s,) + fresh[s]
+            if count[s] != 1 or build.out_is_input[k]:
+                continue
+            root = s
+            while root in destroys:              # follow inplace kernels to the buffer's first writer
+                root = destroys[root]
+            if root in fresh and (root == s or count.get(root, 0) == 0):
+                ok[k] = (root,) + fresh[root]
         build._donatable = ok
     storage, donated = {}, {}
     for sv, k in fn._update_spec:
