@@ -257,3 +257,38 @@ def test_ops_reference_perform_matches_numpy():
     node = Mean(axis=None, ddof=1)(x).owner
     assert node.op.perform(node, [a])[0] == a.sum() / 23
     assert node.op.infer_shape(node, [(2, 3, 4)]) == [()]
+
+
+# --------------------------------------------------------------------------- sort, cumsum
+def test_sort_argsort_cumsum_cumprod_match_numpy():
+    x, i = T.matrix("x"), T.imatrix("i")
+    f = tvmsym.function([x, i], [T.sort(x), x.sort(axis=0), T.argsort(x, axis=None, kind="stable"),
+                                 x.argsort(-1, kind="stable"), x.cumsum(1), x.cumprod(),
+                                 T.cumsum(x, axis=-2), i.cumsum(0), i.cumprod(1),
+                                 i.cumsum(dtype="float32"), i.sort(1)])
+    rng = np.random.default_rng(3)
+    for shape in [(5, 7), (1, 1), (0, 3), (3, 40)]:
+        a = (rng.standard_normal(shape) * 0.9).astype("float32")
+        if a.size > 3:
+            a.flat[2] = np.nan
+            a.flat[3] = a.flat[1]          # a tie: stable argsort keeps index order
+        b = rng.integers(-3, 4, shape).astype("int32")
+        want = [np.sort(a), np.sort(a, 0), np.argsort(a, None, kind="stable"),
+                np.argsort(a, -1, kind="stable"), np.cumsum(a, 1), np.cumprod(a), np.cumsum(a, -2),
+                np.cumsum(b, 0), np.cumprod(b, 1), np.cumsum(b, dtype="float32"), np.sort(b, 1)]
+        for k, (g, w) in enumerate(zip(f(a, b), want)):
+            assert g.dtype == w.dtype and g.shape == w.shape, (k, shape)
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=f"{k} {shape}")
+
+
+def test_sort_and_cum_printing_and_errors():
+    x = T.matrix("x")
+    assert str(T.sort(x).owner.op) == "Sort{axis=-1, quicksort}"
+    assert str(x.cumsum(0).owner.op) == "Cumsum{0}"
+    assert str(T.bmatrix().cumprod(1).owner.op) == "Cumprod{1}" and T.bmatrix().cumsum(1).dtype == "int64"
+    with pytest.raises(AxisError, match="cumsum: axis 2 is out of bounds for array of dimension 2"):
+        x.cumsum(2)
+    with pytest.raises(AxisError, match="axis -3 is out of bounds"):
+        T.sort(x, -3)
+    with pytest.raises(ValueError, match="sort kind must be one of"):
+        T.sort(x, kind="bogo")

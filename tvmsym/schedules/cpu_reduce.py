@@ -287,3 +287,12 @@ def _schedule_columns(sch, red, fused, lanes, par):
 
 
 register_rule("llvm", reduce_rule, first=True)
+
+
+def cum_rule(func, info):
+    """CumOp: topi's scan is already a parallel loop over the other axes; keep it as built."""
+    from ..symbolic.ops.cum import CumOp
+    return func if isinstance(_op(info), CumOp) else None
+
+
+register_rule("llvm", cum_rule, first=True)

@@ -15,3 +15,5 @@ from ..symbolic.ops.shape import (shape, shape_i, shape_tuple, reshape, flatten,
                                   squeeze, expand_dims, flip, roll, horizontal_stack, vertical_stack)
 from ..symbolic.ops.subtensor import set_subtensor, inc_subtensor, take  # noqa: F401,E402
 from . import nnet  # noqa: F401,E402
+from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
+from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
