@@ -126,3 +126,38 @@ def test_fused_equals_unfused_equals_numpy(e):
     assert fused.dtype == plain.dtype == np.float32
     np.testing.assert_allclose(fused, plain, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(fused, ref, rtol=2e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ modes and flags
+def _ops(f):
+    return [str(n.op) for n in f.maker.fgraph.toposort()]
+
+
+UNFUSED = ["Elemwise{add,no_inplace}", "Elemwise{mul,no_inplace}"]
+
+
+@pytest.mark.parametrize("mode, flags, expected", [
+    (None, {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
+    ("FAST_RUN", {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
+    ("FAST_COMPILE", {}, UNFUSED),
+    (NONE, {}, UNFUSED),
+    (tvmsym.Mode(optimizer="fast_compile"), {}, UNFUSED),
+    (None, {"optimizer": None}, UNFUSED),
+    (None, {"optimizer": "fast_compile"}, UNFUSED),
+    (None, {"optimizer_excluding": "fusion:inplace"}, UNFUSED),
+    (None, {"optimizer_excluding": "fusion"}, ["Elemwise{add,no_inplace}", "Elemwise{mul}[(0, 0)]"]),
+    (None, {"mode": "FAST_COMPILE"}, UNFUSED),
+])
+def test_modes_and_flags(mode, flags, expected):
+    with tvmsym.config.change_flags(**flags):
+        f = tvmsym.function([x, y], (x + y) * x, mode=mode)
+    assert _ops(f) == expected
+    a = np.full((3, 4), 2, "float32")
+    np.testing.assert_array_equal(f(a, a), np.full((3, 4), 8, "float32"))
+
+
+def test_bad_mode_names():
+    with pytest.raises(ValueError, match="unknown mode 'FAST'"):
+        tvmsym.function([x], x * 2, mode="FAST")
+    with pytest.raises(ValueError, match="unknown optimizer 'fast'"):
+        tvmsym.Mode(optimizer="fast")
