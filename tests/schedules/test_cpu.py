@@ -96,3 +96,18 @@ def test_other_dtypes_tails_and_functions_without_vector_variants(dtype, n):
     np.testing.assert_allclose(r0, np.tanh(a) + np.logaddexp(0, a), rtol=tol, atol=tol)
     np.testing.assert_allclose(r1, np.arctan(a) + np.sinh(a) + np.expm1(a), rtol=tol, atol=tol)
     np.testing.assert_allclose(r2, np.exp(a.astype("float64")).astype("float32"), rtol=1e-6)
+
+
+def test_without_libmvec_the_stock_lowering_is_used():
+    import subprocess
+    import sys
+    code = ("import numpy as np, tvmsym, tvmsym.tensor as T\n"
+            "from tvmsym import _tvm\n"
+            "v = T.vector('v'); f = tvmsym.function([v], T.exp(v) + T.log1p(abs(v)))\n"
+            "a = np.linspace(-3, 3, 1000).astype('float32')\n"
+            "np.testing.assert_allclose(f(a), np.exp(a) + np.log1p(abs(a)), rtol=2e-6)\n"
+            "assert not _tvm.mvec_enabled and '_ZGV' not in f.as_text('asm')\n"
+            "print('ok')\n")
+    env = dict(__import__("os").environ, TVMSYM_NO_MVEC="1")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.stdout.strip() == "ok", r.stderr[-2000:]
