@@ -55,8 +55,14 @@ def _weak_dtype(c):
     return c.data.dtype.name
 
 
-def _resolve(args):
-    """Turn inputs to an elementwise op into tensors, casting weak Python scalars (NEP 50)."""
+def _resolve(args, scalar_op=None):
+    """Turn inputs to an elementwise op into tensors, casting weak Python scalars (NEP 50).
+
+    A weak scalar takes ``np.result_type(strong dtypes, value)``.  When that overflows
+    (``uint8 / -1``) numpy may still accept the value because the op's loop is wider
+    (true division computes in float64): then the scalar takes the loop's dtype, and the
+    OverflowError is raised only when numpy raises it too.
+    """
     args = [as_tensor_variable(a) for a in args]
     strong = [a.dtype for a in args if not (isinstance(a, Constant) and a.weak)]
     if len(strong) == len(args):
@@ -67,20 +73,44 @@ def _resolve(args):
             py = a.data.item()
             try:
                 dt = np.result_type(*strong, py).name if strong else _weak_dtype(a)
+                data = np.asarray(py, dtype=dt) if dt != a.dtype else a.data
             except OverflowError as e:
-                raise OverflowError(f"Python scalar {py!r} does not fit in {strong}: {e}") from None
+                dt = _loop_dtype(scalar_op, args, a, e)
+                data = np.asarray(py, dtype=dt)
             if dt != a.dtype:
-                try:
-                    data = np.asarray(py, dtype=dt)
-                except OverflowError as e:
-                    raise OverflowError(f"Python scalar {py!r} does not fit in {dt}: {e}") from None
                 a = TensorConstant(TensorType(dt, ()), data, weak=True)
         out.append(a)
     return out
 
 
+def _loop_dtype(scalar_op, args, weak, err):
+    """The dtype for a weak scalar that does not fit the strong dtypes, or OverflowError."""
+    py = weak.data.item()
+    msg = f"Python scalar {py!r} does not fit in {[a.dtype for a in args if a is not weak]}: {err}"
+    if scalar_op is None:
+        raise OverflowError(msg) from None
+    vals = [py if a is weak else (a.data.item() if isinstance(a, Constant) and a.weak
+                                  else np.zeros(1, a.dtype)) for a in args]
+    try:
+        with np.errstate(all="ignore"):
+            res = scalar_op.impl(*vals)
+    except OverflowError:
+        raise OverflowError(msg) from None
+    except TypeError:
+        raise OverflowError(msg) from None
+    res = res[0] if isinstance(res, tuple) else res
+    dt = np.asarray(res).dtype
+    if dt.kind == "b" or np.asarray(py).dtype.kind not in "iub" and dt.kind in "iu":
+        dt = np.asarray(py).dtype          # comparisons: compare in the scalar's own dtype
+    try:
+        np.asarray(py, dtype=dt)
+    except OverflowError:
+        raise OverflowError(msg) from None
+    return dt.name
+
+
 def elemwise(scalar_op, *args):
-    return Elemwise(scalar_op)(*_resolve(args))
+    return Elemwise(scalar_op)(*_resolve(args, scalar_op))
 
 
 def _unary(sop, doc):

@@ -48,9 +48,13 @@ class TensorType:
             broadcastable = tuple(s == 1 for s in shape)
         if broadcastable is None:
             raise TypeError("TensorType needs a broadcastable pattern, e.g. (False, False)")
-        if isinstance(broadcastable, int) and not isinstance(broadcastable, bool):
+        if not isinstance(broadcastable, (tuple, list)):
+            hint = ""
+            if isinstance(broadcastable, int) and not isinstance(broadcastable, bool):
+                hint = (f"; for a {broadcastable}-d tensor pass "
+                        f"{(False,) * broadcastable!r} (e.g. (False, False) for a matrix)")
             raise TypeError("broadcastable must be a tuple of bools (one per dimension), "
-                            f"got {broadcastable!r}")
+                            f"got {broadcastable!r}{hint}")
         self.dtype = normalize_dtype(dtype)
         self.broadcastable = tuple(bool(b) for b in broadcastable)
         self._hash = hash((TensorType, self.dtype, self.broadcastable))
@@ -98,8 +102,8 @@ class TensorType:
         else:
             arr = self._convert(data, allow_downcast)
         if arr.ndim != self.ndim:
-            raise TypeError(f"{self} expects {self.ndim} dimension(s), got an array of shape "
-                            f"{arr.shape} ({arr.ndim} dimension(s))")
+            raise TypeError(f"Wrong number of dimensions: expected {self.ndim}, got {arr.ndim} "
+                            f"with shape {arr.shape} ({self} holds {self.ndim}-d arrays)")
         for i, (b, s) in enumerate(zip(self.broadcastable, arr.shape)):
             if b and s != 1:
                 raise ValueError(f"{self} has a broadcastable dimension {i} (length 1), "
@@ -121,7 +125,7 @@ class TensorType:
             raw = np.asarray(data)
         except Exception as e:  # ragged lists etc.
             raise TypeError(f"{self} cannot store {type(data).__name__} value {data!r}: {e}") from None
-        if raw.dtype == object:
+        if raw.dtype == object or raw.dtype.kind in "USV":
             raise TypeError(f"{self} cannot store a value of type {type(data).__name__}: {data!r}")
         if allow_downcast or np.can_cast(raw.dtype, target, "safe"):
             return raw.astype(target)
