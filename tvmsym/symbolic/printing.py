@@ -36,6 +36,8 @@ def _pp(v, memo):
                 s = f"{op.scalar_op.format(*args)}[{v.index}]"
         elif hasattr(op, "pp"):
             s = op.pp(node, args, v)
+        elif isinstance(op, DimShuffle) and len(op.new_order) == 2 and op.new_order == (1, 0):
+            s = f"{args[0]}.T"      # Theano prints a matrix transpose as x.T
         elif isinstance(op, DimShuffle) and all(o == "x" for o in op.new_order[:len(op.new_order) - len(op.shuffle)]) \
                 and op.shuffle == tuple(range(len(op.shuffle))) and not op.drop:
             s = args[0]     # broadcasting inserted by numpy rules: invisible, as in Theano's pp
