@@ -130,28 +130,28 @@ class Build:
         self._out_plan = [(alias.get(s, s), copy) for s, copy in zip(self.out_slots, self.out_is_input)]
         return fast
 
-    def _run_fast(self, arrays, given=None):
+    def _run_fast(self, arrays, given=None, _refcount=sys.getrefcount, _empty=np.empty):
         slots = self._template.copy()
-        for k, a in enumerate(arrays):
+        k = 0
+        for a in arrays:
             if not a.flags.carray:          # C-contiguous, aligned and writeable (DLPack needs it)
                 a = np.array(a, order="C")
             slots[k] = a
+            k += 1
         pool = self._pool
         for fn, args, allocs in self._fast:
             for s, shape, dtype in allocs:
+                if given and s in given:        # a shared variable's spare buffer (updates)
+                    slots[s] = given[s]
+                    continue
                 # Reuse last call's buffer when nothing outside holds it any more (Theano's
                 # output storage reuse, without its aliasing): a large fresh np.empty costs
                 # page faults on every call.
                 arr = pool.pop(s, None)
-                if given and s in given:        # a shared variable's spare buffer (updates)
-                    arr = given[s]
-                elif arr is None or sys.getrefcount(arr) > 2:
-                    arr = np.empty(shape, dtype)
-                slots[s] = arr
+                if arr is None or _refcount(arr) > 2:
+                    arr = _empty(shape, dtype)
+                slots[s] = pool[s] = arr
             fn(*[slots[i] for i in args])
-        for fn, args, allocs in self._fast:
-            for s, _, _ in allocs:
-                pool[s] = slots[s]
         return [slots[s].copy() if copy else slots[s] for s, copy in self._out_plan]
 
     def run(self, arrays, out_storage=None):
