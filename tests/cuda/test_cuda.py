@@ -414,3 +414,42 @@ def test_loopback_every_op_matches_the_numpy_reference(every_op):
     for name, g, r in zip(names, got, want):
         assert g.dtype == r.dtype and g.shape == r.shape, name
         np.testing.assert_allclose(g, r, rtol=2e-5, atol=1e-6, err_msg=name)
+
+
+def _logreg(target, seed):
+    """The Theano tutorial's logistic regression (small), compiled for ``target``."""
+    rng = np.random.RandomState(seed)
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w, b = tvmsym.shared(rng.randn(20), name="w"), tvmsym.shared(0., name="b")
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+    cost = xent.mean() + 0.01 * (w ** 2).sum()
+    gw, gb = tvmsym.grad(cost, [w, b])
+    train = tvmsym.function([x, y], [p_1 > 0.5, xent], target=target,
+                           updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
+    return train, w, b
+
+
+def test_logistic_regression_training_on_cuda():
+    """Fused multi-output kernels, GEMV, reductions and shared-variable updates on cuda."""
+    rng = np.random.RandomState(0)
+    D = (rng.randn(50, 20), rng.randint(size=50, low=0, high=2).astype("float64"))
+    gpu, wg, bg = _logreg("cuda", 1)
+    cpu, wc, bc = _logreg("cpu", 1)
+    nodes = gpu.maker.fgraph.toposort()
+    sent = sorted(n.inputs[0].name for n in nodes if isinstance(n.op, GpuFromHost))
+    assert sent == ["b", "w", "x", "y"]           # each input crosses once, shared ones too
+    assert sum(isinstance(n.op, HostFromGpu) for n in nodes) == 4    # 2 outputs + 2 updates
+    key = tuple(np.shape(a) for a in D) + tuple(sv.container.value.shape for sv in gpu._shared)
+    from tvmsym.runtime.cuda import CudaBuild
+    real = CudaBuild(gpu._plan, key, gpu.target)
+    assert "Fallback" not in real.rules.values() and "GEMV" in real.rules.values()
+    assert {k for k, *_ in real.steps} == {"to_gpu", "gpu", "to_host"}
+    # the same function's run loop, shared-variable updates included, on the loopback device
+    gpu._builds[key] = CudaBuild(gpu._plan, key, gpu.target, loopback=True)
+    for _ in range(5):
+        (pg, eg), (pc, ec) = gpu(*D), cpu(*D)
+    np.testing.assert_allclose(wg.get_value(), wc.get_value(), rtol=1e-12)
+    np.testing.assert_allclose(bg.get_value(), bc.get_value(), rtol=1e-12)
+    np.testing.assert_allclose(eg, ec, rtol=1e-12)
+    np.testing.assert_array_equal(pg, pc)

@@ -102,18 +102,28 @@ def bind_spatial(sch, block_rv, threads=THREADS):
 
 
 # --------------------------------------------------------------------------- rules
+def _writes_param(func, blk):
+    return any(any(w.source.same_as(p) for p in func.params) for w in blk.writes)
+
+
 def injective_rule(func, info):
-    """Spatial-only kernels: inline producers, bind the output loops to blocks/threads."""
+    """Spatial-only kernels: inline producers, bind the output loops to blocks/threads.
+
+    The output blocks are those writing a parameter (a multi-output Composite has
+    one block per output, ``<name>_v0``, ``<name>_v1``, ... in one loop nest).
+    """
     sch = s_tir.Schedule(func)
     blocks = _root_blocks(sch)
     if not blocks or not all(_is_spatial(blk) for _, blk in blocks):
         return None
-    keep = set(info.get("outputs") or [blocks[-1][1].name_hint])
     try:
         for b, blk in blocks:
-            if blk.name_hint not in keep:
+            if not _writes_param(func, blk):
                 sch.compute_inline(b)
         for b, blk in _root_blocks(sch):
+            loops = sch.get_loops(b)
+            if loops and sch.get(loops[0]).thread_binding is not None:
+                continue        # a sibling output block in an already bound loop nest
             bind_spatial(sch, b)
     except Exception:       # not inlinable (e.g. multi-output producer): let dlight try
         return None
