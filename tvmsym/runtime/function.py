@@ -21,6 +21,14 @@ from ..symbolic.type import TensorType
 from .mode import get_mode
 
 
+class UnusedInputError(ValueError):
+    """An input variable of ``function`` is not needed by its outputs (Theano's name)."""
+
+
+class MissingInputError(ValueError):
+    """The outputs need a variable that is not an input of ``function`` (Theano's name)."""
+
+
 class In:
     """An input with a default value and/or a keyword name: ``In(y, value=2)``."""
 
@@ -112,6 +120,8 @@ class Function:
 
     # ------------------------------------------------------------------ checks
     def _check_unused(self, in_vars, out_vars, policy):
+        if policy not in ("raise", "warn", "ignore"):
+            raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
         used = set(ancestors(out_vars, blockers=in_vars))
         for k, v in enumerate(in_vars[:len(self.inputs)]):
             if v not in used:
@@ -120,7 +130,7 @@ class Function:
                        "part of the computational graph needed to compute the outputs. To make "
                        "this error a warning or ignore it, pass on_unused_input='warn' or 'ignore'.")
                 if policy == "raise":
-                    raise ValueError(msg)
+                    raise UnusedInputError(msg)
                 if policy == "warn":
                     import warnings
                     warnings.warn(msg, stacklevel=4)
@@ -131,9 +141,9 @@ class Function:
         given = set(in_vars)
         for v in ancestors(out_vars, blockers=in_vars):
             if v.owner is None and v not in given and not isinstance(v, Constant):
-                raise ValueError(
-                    f"MissingInputError: input {v} (of type {v.type}) is needed to compute the "
-                    "outputs but was not provided as an input of the function")
+                raise MissingInputError(
+                    f"input {v} (of type {v.type}) is needed to compute the outputs but was not "
+                    "provided as an input of the function (nor given a value with givens=)")
 
     # ------------------------------------------------------------------ call
     def _filter(self, k, value):
