@@ -111,3 +111,19 @@ def test_without_libmvec_the_stock_lowering_is_used():
     env = dict(__import__("os").environ, TVMSYM_NO_MVEC="1")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_broadcasting_kernels_vectorize_rows():
+    v = T.vector("v")
+    f = tvmsym.function([x, v], [T.exp(x + v) * x, x - v])
+    g = tvmsym.function([x, v], T.exp(x + v) * x)
+    for cols in (1001, 64, 5):
+        a, b = rand(300, cols), rand(cols)
+        r0, r1 = f(a, b)
+        np.testing.assert_allclose(r0, np.exp(a + b) * a, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(r1, a - b, rtol=1e-6)
+        np.testing.assert_allclose(g(a, b), np.exp(a + b) * a, rtol=1e-5, atol=1e-6)
+        tir = g.as_text("tir")
+        assert "T.vectorized(" in tir
+        if cols == 1001:        # rows in parallel, each row: 1000 vectorized + 1 scalar
+            assert "T.parallel(300)" in tir and "range(1000, 1001)" in tir

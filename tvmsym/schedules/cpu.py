@@ -75,6 +75,34 @@ def schedule_injective(sch, block_name, dtype_bytes, n_blocks=1):
         sch.parallel(outer)
 
 
+def schedule_rows(sch, block_name, dtype_bytes, n_blocks=1):
+    """Rows in parallel, each row's last axis vectorized (main part + scalar tail).
+
+    For kernels that broadcast: a flattened index would cross rows inside one vector, and
+    the broadcast input's ``index % ncols`` load would become a gather.
+    """
+    b = sch.get_sblock(block_name)
+    loops = sch.get_loops(b)
+    outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
+    inner = loops[-1]
+    rows, m = _extent(outer, sch), _extent(inner, sch)
+    lanes = vector_lanes(dtype_bytes)
+    main = m - m % lanes
+    if main and (main == m or n_blocks == 1):
+        if main != m:
+            inner, _tail = sch.loop_partition(inner, [main, None])
+        _, vec = sch.split(inner, [None, lanes])
+        sch.vectorize(vec)
+    if rows * m >= PARALLEL_MIN_ELEMENTS and rows > 1:
+        sch.parallel(outer)
+
+
+def _broadcasts(func):
+    """True if some parameter's shape differs from the last (output) parameter's."""
+    shapes = [tuple(int(d) for d in p.shape) for p in func.params if hasattr(p, "shape")]
+    return bool(shapes) and any(sh != shapes[-1] for sh in shapes)
+
+
 def elementwise_rule(func, info):
     """Kernels made only of spatial blocks whose outputs share one loop nest."""
     sch = s_tir.Schedule(func)
@@ -85,8 +113,12 @@ def elementwise_rule(func, info):
     nests = {sch.get(sch.get_loops(sch.get_sblock(o))[0]) for o in outs if sch.get_loops(sch.get_sblock(o))}
     if len(nests) > 1:
         return None                         # separate loop nests: not an elementwise kernel
-    itemsize = np.dtype(info.get("out_dtype", "float32")).itemsize
-    schedule_injective(sch, outs[0], max(1, itemsize), len(outs))
+    itemsize = max(1, np.dtype(info.get("out_dtype", "float32")).itemsize)
+    loops = sch.get_loops(sch.get_sblock(outs[0]))
+    if len(loops) >= 2 and _broadcasts(func) and _extent(loops[-1], sch) >= vector_lanes(itemsize):
+        schedule_rows(sch, outs[0], itemsize, len(outs))
+    else:
+        schedule_injective(sch, outs[0], itemsize, len(outs))
     return sch.mod["main"]
 
 
