@@ -175,3 +175,19 @@ def test_demo_replays_the_transcript():
     ]:
         assert expected in text, expected
     assert text.rstrip().endswith("[array([[1., 1.],\n       [1., 1.]], dtype=float32)]")
+
+
+def test_import_is_lazy_about_tvm():
+    """``import tvmsym`` and building/printing graphs must not load TVM (first compile does)."""
+    import subprocess
+    import sys
+    code = ("import sys, tvmsym, tvmsym.tensor as T\n"
+            "x = T.matrix('x'); y = T.matrix('y'); z = x + y\n"
+            "tvmsym.pp(z); tvmsym.printing.debugprint(z, file='str'); tvmsym.grad\n"
+            "assert not any(m == 'tvm' or m.startswith('tvm.') for m in sys.modules), "
+            "sorted(m for m in sys.modules if m.startswith('tvm'))\n"
+            "f = tvmsym.function([x, y], z)\n"
+            "assert 'tvm' in sys.modules\n"
+            "print('OK')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "OK", p.stderr[-2000:]
