@@ -74,8 +74,10 @@ def test_products_vs_numpy(dtype, dims):
 _MM = {}
 
 
-@pytest.mark.parametrize("M,K,N", [(1024, 1024, 1024), (130, 77, 45), (257, 64, 100), (8, 9, 1000)])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("M,K,N,dtype", [(1024, 1024, 1024, "float32"), (130, 77, 45, "float32"),
+                                         (257, 64, 100, "float32"), (8, 9, 1000, "float32"),
+                                         (130, 77, 45, "float64"),
+                                         pytest.param(257, 64, 100, "float64", marks=pytest.mark.slow)])
 def test_packed_matmul_odd_shapes(M, K, N, dtype):
     """The register-tiled kernel pads rows to the tile and columns to the panel width."""
     if dtype not in _MM:
