@@ -181,7 +181,7 @@ def reduce_rule(func, info):
     """CAReduce (sum, prod, max, min, all, any, mean): memory-order loops, rfactor, threads."""
     from ..symbolic.ops.reduce import Argmax, CAReduce
     op = _op(info)
-    if not isinstance(op, CAReduce) or isinstance(op, Argmax):
+    if not isinstance(op, CAReduce):
         return None
     outs = info.get("outputs") or []
     if len(outs) != 1:
@@ -215,12 +215,17 @@ def reduce_rule(func, info):
     else:
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
-    acc = op.accumulate_dtype(node.inputs[0].type.dtype)
+    acc = node.inputs[0].type.dtype if isinstance(op, Argmax) else op.accumulate_dtype(node.inputs[0].type.dtype)
     lanes = _lanes("uint8" if acc == "bool" else acc)
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))
     par = total >= PARALLEL_MIN_ELEMENTS and _threads() > 1
-    if fused[-1][1] == "R":
+    if isinstance(op, Argmax):
+        # threads only: TVM's vectorizer mis-handles the let-bound (index, value) pair of a
+        # tuple reduction (wrong lanes), and unrolled partials were slower than serial
+        if par and fused[0][1] == "S":
+            sch.parallel(fused[0][0])
+    elif fused[-1][1] == "R":
         _schedule_rows(sch, block, fused, lanes, par)
     else:
         _schedule_columns(sch, block, fused, lanes, par)
@@ -228,14 +233,16 @@ def reduce_rule(func, info):
         eloops = sch.get_loops(epi)
         if eloops:
             el = sch.fuse(*eloops) if len(eloops) > 1 else eloops[0]
+            n = _extent(sch, el)
             outer, _ = _vector_split(sch, el, lanes)
-            if par and _extent(sch, el) >= PARALLEL_MIN_ELEMENTS:
+            if par and n >= PARALLEL_MIN_ELEMENTS:
                 sch.parallel(outer)
     return sch.mod["main"]
 
 
 def _schedule_rows(sch, block, fused, lanes, par):
     """Innermost loop reduced: vector partials by rfactor; threads over the outer loop."""
+    vec = sch.vectorize
     loops = sch.get_loops(block)
     inner = loops[-1]
     n = _extent(sch, inner)
@@ -247,10 +254,10 @@ def _schedule_rows(sch, block, fused, lanes, par):
         if width > lanes:
             u, v = sch.split(rl[-1], [None, lanes])
             sch.unroll(u)
-            sch.vectorize(v)
+            vec(v)
         else:
-            sch.vectorize(rl[-1])
-        if par:
+            vec(rl[-1])
+        if par and fused[0][1] == "S":
             sch.parallel(rl[0])
         if fused[0][1] == "S":
             # combine each row's partials right after them: the partial buffer shrinks to one
@@ -264,7 +271,7 @@ def _schedule_rows(sch, block, fused, lanes, par):
         il = sch.get_loops(init)
         if il and _extent(sch, il[-1]) % lanes == 0:
             _vector_split(sch, il[-1], lanes)
-    elif par:
+    elif par and fused[0][1] == "S":
         sch.parallel(sch.get_loops(block)[0])
 
 

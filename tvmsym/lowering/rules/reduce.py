@@ -76,7 +76,28 @@ def _register_schedule_reducers():
 _register_schedule_reducers()
 
 
-def _arg_reducer(is_max, val_dtype):
+_ARG_REDUCERS = {}
+
+
+def _arg_reducer(is_max, val_dtype, idx_dtype):
+    """The (index, value) reducer of argmax/argmin, registered for rfactor on first use."""
+    key = (is_max, val_dtype, idx_dtype)
+    if key not in _ARG_REDUCERS:
+        combine, identity, red = _make_arg_reducer(is_max, val_dtype)
+        reg = tvm.get_global_func("s_tir.schedule.RegisterReducer", allow_missing=True)
+        if reg is not None:
+            base = f"tvmsym.reducer.{'argmax' if is_max else 'argmin'}.{val_dtype}.{idx_dtype}"
+            _tvm.tvm_ffi.register_global_func(base + ".combine", lambda x, y: list(combine(x, y)),
+                                              override=True)
+            _tvm.tvm_ffi.register_global_func(
+                base + ".identity", lambda v: list(identity(str(v[0].ty), str(v[1].ty))), override=True)
+            reg(2, _tvm.tvm_ffi.get_global_func(base + ".combine"),
+                _tvm.tvm_ffi.get_global_func(base + ".identity"))
+        _ARG_REDUCERS[key] = red
+    return _ARG_REDUCERS[key]
+
+
+def _make_arg_reducer(is_max, val_dtype):
     better = (lambda r, l: r > l) if is_max else (lambda r, l: r < l)
 
     def combine(lhs, rhs):
@@ -90,9 +111,9 @@ def _arg_reducer(is_max, val_dtype):
         return tirx.Select(take, ri, li), tirx.Select(take, rv, lv)
 
     def identity(ti, tv):
-        return const(_INT64_MAX, ti), (lowest(tv) if is_max else highest(tv))
+        return tvm.tirx.max_value(ti), (lowest(tv) if is_max else highest(tv))
 
-    return te.comm_reducer(combine, identity, name="argmax" if is_max else "argmin")
+    return combine, identity, te.comm_reducer(combine, identity, name="argmax" if is_max else "argmin")
 
 
 def _loader(node, x, ctx):
@@ -220,13 +241,22 @@ def lower_argmax(node, inputs, ctx):
         return [te.compute(out_shape, lambda *i: const(0, IDX_DTYPE), name=name, tag="reduce_trivial")]
     rs = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
     strides = [int(np.prod(extents[k + 1:])) for k in range(len(extents))]
-    red = _arg_reducer(op.reducer == "argmax", vdt)
+    # the index runs in the value's width when it fits: llvm mis-selects vectors of int64
+    # indices under float32 masks (wrong lanes), and equal widths vectorize cleanly
+    idt = IDX_DTYPE
+    if np.dtype(vdt).itemsize <= 4 and int(np.prod(extents)) < 2 ** 31:
+        idt = "int32"
+    red = _arg_reducer(op.reducer == "argmax", vdt, idt)
 
     def body(*i):
-        flat = cast(rs[0].var, IDX_DTYPE) * const(strides[0], IDX_DTYPE)
+        flat = cast(rs[0].var, idt) * const(strides[0], idt)
         for r, s in zip(rs[1:], strides[1:]):
-            flat = flat + cast(r.var, IDX_DTYPE) * const(s, IDX_DTYPE)
+            flat = flat + cast(r.var, idt) * const(s, idt)
         return red((flat, cast(load(i, rs), vdt)), axis=rs)
 
-    idx, _val = te.compute(out_shape, body, name=name, tag="reduce")
-    return [idx]
+    idx, _val = te.compute(out_shape, body, name=name if idt == IDX_DTYPE else name + "_red",
+                           tag="reduce")
+    if idt == IDX_DTYPE:
+        return [idx]
+    return [te.compute(out_shape, lambda *i: cast(idx(*i), IDX_DTYPE), name=name,
+                       tag="reduce_epilogue")]
