@@ -148,6 +148,8 @@ class CudaBuild:
                 ins = [device_slot(i) if i in fixed else i for i in ins]
             inplace = {o: slot[node.inputs[i[0]]]
                        for o, i in dict(getattr(op, "destroy_map", {}) or {}).items()}
+            # never overwrite a value set once per build (a constant, shape arithmetic)
+            inplace = {o: s for o, s in inplace.items() if s not in fixed}
             if isinstance(op, GpuFromHost):
                 self.steps.append(("to_gpu", None, [slot[node.inputs[0]]], outs, {}, st))
             elif isinstance(op, HostFromGpu):
