@@ -133,3 +133,27 @@ def test_perform_reference():
     node = LogSoftmax(0)(x).owner
     np.testing.assert_allclose(node.op.perform(node, [a])[0], np_log_softmax(a, 0))
     assert node.op.infer_shape(node, [(3, 5)]) == [(3, 5)]
+
+
+def test_softmax_expression_is_rewritten_to_the_op():
+    x = T.matrix("x")
+    e = T.exp(x - x.max(1, keepdims=True))
+    y = e / e.sum(1, keepdims=True)
+    e2 = T.exp(x)
+    y2 = e2 / e2.sum(axis=-1, keepdims=True)
+    f = tvmsym.function([x], [y, y2, T.log(T.nnet.softmax(x))])
+    text = tvmsym.printing.debugprint(f, file="str")
+    assert text == ("Softmax [id A] ''   0\n |x [id B]\nSoftmax [id A] ''   0\n"
+                    "LogSoftmax [id C] ''   1\n |x [id B]\n")
+    a = np.random.default_rng(5).standard_normal((6, 9)).astype("float32") * 30
+    got = f(a)
+    np.testing.assert_allclose(got[0], np_softmax(a), rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(got[1], np_softmax(a), rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(got[2], np_log_softmax(a), rtol=2e-6, atol=2e-5)
+    # not the last axis, or the rule excluded: the expression stays as written
+    z = T.exp(x) / T.exp(x).sum(0, keepdims=True)
+    g = tvmsym.function([x], z)
+    assert "Softmax" not in tvmsym.printing.debugprint(g, file="str")
+    h = tvmsym.function([x], y, mode=tvmsym.Mode().excluding("softmax"))
+    assert "Softmax" not in tvmsym.printing.debugprint(h, file="str")
+    np.testing.assert_allclose(h(a), np_softmax(a), rtol=2e-6, atol=1e-7)
