@@ -52,16 +52,15 @@ def _contract(node, ctx, a_idx, b_idx, shape, red_extents):
 
 
 class _Ctx:
-    def __init__(self, ctx, tensors):
+    def __init__(self, ctx, node, tensors):
         from .shape import loader        # an inlined 1-element constant has no tensor
-        self.tensors = [loader(ctx, v, t) for v, t in zip(ctx._node.inputs, tensors)]
+        self.tensors = [loader(ctx, v, t) for v, t in zip(node.inputs, tensors)]
         self.name = ctx.name
         self.shape = ctx.shape
 
 
 @lower_rule(Dot)
 def lower_dot(node, inputs, ctx):
-    ctx._node = node
     a, b = node.inputs
     sa, sb = ctx.shape(a), ctx.shape(b)
     shape = ctx.shape(node.outputs[0])
@@ -70,7 +69,7 @@ def lower_dot(node, inputs, ctx):
     if (a.ndim == 2 and b.ndim == 2 and out in ("float32", "float64")
             and 2 * sa[0] * K * sb[1] >= PACKED_MIN_FLOPS and min(sa[0], sb[1], K) >= 8):
         return [_packed_matmul(node, inputs, ctx, sa[0], sb[1], K, out)]
-    c = _Ctx(ctx, inputs)
+    c = _Ctx(ctx, node, inputs)
     nda = a.ndim
     a_idx = (lambda i, r: (i[0], r[0])) if nda == 2 else (lambda i, r: (r[0],))
     if b.ndim == 2:
@@ -106,7 +105,6 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype):
 
 @lower_rule(MatMul)
 def lower_matmul(node, inputs, ctx):
-    ctx._node = node
     a, b = node.inputs
     shape = ctx.shape(node.outputs[0])
     nb = len(shape) - 2
@@ -118,12 +116,11 @@ def lower_matmul(node, inputs, ctx):
 
     a_idx = lambda i, r: batch(a, i) + (i[nb], r[0])
     b_idx = lambda i, r: batch(b, i) + (r[0], i[nb + 1])
-    return [_finish(_contract(node, _Ctx(ctx, inputs), a_idx, b_idx, shape, [K]), node, ctx, shape)]
+    return [_finish(_contract(node, _Ctx(ctx, node, inputs), a_idx, b_idx, shape, [K]), node, ctx, shape)]
 
 
 @lower_rule(TensorDot)
 def lower_tensordot(node, inputs, ctx):
-    ctx._node = node
     a, b = node.inputs
     op = node.op
     sa = ctx.shape(a)
@@ -147,4 +144,4 @@ def lower_tensordot(node, inputs, ctx):
         return tuple(idx)
 
     red = [sa[d] for d in op.axes_a]
-    return [_finish(_contract(node, _Ctx(ctx, inputs), a_idx, b_idx, shape, red), node, ctx, shape)]
+    return [_finish(_contract(node, _Ctx(ctx, node, inputs), a_idx, b_idx, shape, red), node, ctx, shape)]

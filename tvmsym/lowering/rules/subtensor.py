@@ -17,10 +17,10 @@ te = _tvm.te
 tirx = _tvm.tirx
 
 
-def _index_values(node, ctx, first):
+def _index_values(node, inputs, ctx, first):
     """Values of the index inputs: Python ints when known at build time, else TE loads."""
     out = []
-    for v, t in zip(node.inputs[first:], ctx._inputs[first:]):
+    for v, t in zip(node.inputs[first:], inputs[first:]):
         if v in ctx.values:
             out.append(int(ctx.values[v]))
         elif t is None:
@@ -36,11 +36,11 @@ def _wrap(i, n):
     return cast(tirx.Select(i < 0, i + n, i), "int32")
 
 
-def _region(node, ctx, first):
+def _region(node, inputs, ctx, first):
     """Per x dim: ("int", index expr) or ("slice", start, step, length)."""
     op = node.op
     xshape = ctx.shape(node.inputs[0])
-    vals = _index_values(node, ctx, first)
+    vals = _index_values(node, inputs, ctx, first)
     known = [v if isinstance(v, int) else None for v in vals]
     reg = op.region(xshape, known)
     it = iter(vals)
@@ -60,9 +60,8 @@ def _region(node, ctx, first):
 
 @lower_rule(Subtensor)
 def lower_subtensor(node, inputs, ctx):
-    ctx._inputs = inputs
     x = loader(ctx, node.inputs[0], inputs[0])
-    reg = _region(node, ctx, 1)
+    reg = _region(node, inputs, ctx, 1)
 
     def body(*j):
         it = iter(j)
@@ -78,13 +77,12 @@ def lower_subtensor(node, inputs, ctx):
 
 @lower_rule(IncSubtensor)
 def lower_inc_subtensor(node, inputs, ctx):
-    ctx._inputs = inputs
     op = node.op
     x = loader(ctx, node.inputs[0], inputs[0])
     yv = node.inputs[1]
     y = loader(ctx, yv, inputs[1])
     ys = ctx.shape(yv) if inputs[1] is not None else ()
-    reg = _region(node, ctx, 2)
+    reg = _region(node, inputs, ctx, 2)
     nsub = sum(1 for r in reg if r[0] == "slice")
     if any(r[0] == "slice" and r[3] == 0 for r in reg):          # nothing is indexed: a copy
         return [te.compute(ctx.shape(node.outputs[0]), lambda *i: x(*i), name=ctx.name(node),
