@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import inspect
 import os
 import re
 
@@ -137,7 +138,30 @@ def relax_alignment(func, align_of):
         dt = re.search(r'"(\w+)"', inner).group(1)
         return f"T.Buffer({inner}, align={align_of(dt)})"
     head = _SIG.sub(fix, head)
-    return tvm.script.from_source(head + sep + body)
+    return _from_source(head + sep + body)
+
+
+class _NoStack:
+    """``inspect`` for TVMScript's ``prim_func(...)`` decorator without ``inspect.stack()``:
+    parsing text evaluates ``@T.prim_func(s_tir=True)`` only for its dispatch token, yet that
+    call walks (and reads the source of) every frame, ~60% of a kernel build under pytest."""
+
+    def __getattr__(self, name):
+        return getattr(inspect, name)
+
+    @staticmethod
+    def stack(*args, **kwargs):
+        return []
+
+
+def _from_source(text):
+    from tvm.tirx.script.parser import entry
+    real = entry.inspect
+    entry.inspect = _NoStack()
+    try:
+        return tvm.script.from_source(text)
+    finally:
+        entry.inspect = real
 
 
 def compile_module(mod, target):
