@@ -158,3 +158,21 @@ def test_printing_as_theano():
         "Subtensor{int64::} [id A] ''   \n |x [id B]\n |TensorConstant{1} [id C]\n")
     assert x[1:].broadcastable == (False, False) and x[0].broadcastable == (False,)
     assert T.row("r")[:, 1:].broadcastable == (True, False)
+
+
+def test_scalar_results_and_symbolic_slice_bounds():
+    v, x, i, j = T.vector("v"), T.matrix("x"), T.iscalar("i"), T.lscalar("j")
+    f = tvmsym.function([v, x, i, j], [v[i], v[-1], x[i, j], T.inc_subtensor(v[i], 1),
+                                       T.set_subtensor(x[i, j], 7), v[None], x[:, None, 0],
+                                       v[i:j] * 2, T.set_subtensor(v[i:], 5)])
+    a, m = np.arange(5, dtype="float32"), np.arange(12, dtype="float32").reshape(3, 4)
+    r = f(a, m, -2, 3)
+    b, c = a.copy(), m.copy()
+    b[-2] += 1
+    c[-2, 3] = 7
+    # symbolic slice bounds give a data-dependent shape: those steps run in numpy at call time
+    ref = [a[-2], a[-1], m[-2, 3], b, c, a[None], m[:, None, 0], a[-2:3] * 2,
+           np.concatenate([a[:3], [5, 5]]).astype("float32")]
+    for k, (o, e) in enumerate(zip(r, ref)):
+        assert o.shape == e.shape and o.dtype == e.dtype, k
+        np.testing.assert_array_equal(o, e, err_msg=str(k))
