@@ -121,3 +121,13 @@ def test_debugprint_many_ids():
 def test_debugprint_bad_argument():
     with pytest.raises(TypeError, match="debugprint cannot print a int"):
         debugprint(3)
+
+
+def test_debugprint_id_styles(xy):
+    x, y = xy
+    assert debugprint(x + y, ids="int", file="str") == (
+        "Elemwise{add,no_inplace} [id 0] ''   \n |x [id 1]\n |y [id 2]\n")
+    assert debugprint(x + y, ids="", file="str") == (
+        "Elemwise{add,no_inplace} ''   \n |x\n |y\n")
+    with pytest.raises(ValueError, match="ids must be 'CHAR', 'int' or ''"):
+        debugprint(x + y, ids="hex")

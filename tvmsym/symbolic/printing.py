@@ -84,8 +84,10 @@ def debugprint(obj, file=None, print_type=False, ids="CHAR", depth=-1, done=None
     else:
         raise TypeError(f"debugprint cannot print a {type(obj).__name__}; give it a variable, "
                         "a list of variables, an Apply node or a compiled function")
+    if ids not in ("CHAR", "int", ""):
+        raise ValueError(f"debugprint: ids must be 'CHAR', 'int' or '', got {ids!r}")
     lines = []
-    state = {"ids": {}, "done": set(), "order": {n: k for k, n in enumerate(order)} if order is not None else None,
+    state = {"id_style": ids, "ids": {}, "done": set(), "order": {n: k for k, n in enumerate(order)} if order is not None else None,
              "print_type": print_type, "depth": depth, "stop_on_name": stop_on_name}
     for v in outputs:
         _dp(v, "", "", lines, state, 0)
@@ -97,11 +99,12 @@ def debugprint(obj, file=None, print_type=False, ids="CHAR", depth=-1, done=None
 
 
 def _vid(v, state):
+    """`` [id A]`` (ids="CHAR"), `` [id 0]`` (ids="int") or nothing (ids="")."""
     key = v.owner if v.owner is not None else v
     ids = state["ids"]
     if key not in ids:
-        ids[key] = _id_letters(len(ids))
-    return f"[id {ids[key]}]"
+        ids[key] = _id_letters(len(ids)) if state["id_style"] == "CHAR" else str(len(ids))
+    return f" [id {ids[key]}]" if state["id_style"] else ""
 
 
 def _dp(v, prefix, prefix_child, lines, state, level):
@@ -111,7 +114,7 @@ def _dp(v, prefix, prefix_child, lines, state, level):
         name = str(v)
         if isinstance(v, Constant) and v.name is None:
             name = f"TensorConstant{{{format_constant(v.data)}}}"
-        lines.append(f"{prefix}{name} {_vid(v, state)}{type_str}")
+        lines.append(f"{prefix}{name}{_vid(v, state)}{type_str}")
         return
     opname = str(node.op)
     if len(node.outputs) > 1:
@@ -120,7 +123,7 @@ def _dp(v, prefix, prefix_child, lines, state, level):
     order = ""
     if state["order"] is not None:
         order = str(state["order"].get(node, ""))
-    lines.append(f"{prefix}{opname} {_vid(v, state)}{type_str} '{name}'   {order}")
+    lines.append(f"{prefix}{opname}{_vid(v, state)}{type_str} '{name}'   {order}")
     if node in state["done"]:
         return
     state["done"].add(node)
