@@ -453,3 +453,21 @@ def test_logistic_regression_training_on_cuda():
     np.testing.assert_allclose(bg.get_value(), bc.get_value(), rtol=1e-12)
     np.testing.assert_allclose(eg, ec, rtol=1e-12)
     np.testing.assert_array_equal(pg, pc)
+
+
+def test_library_ops_without_gpu_kernels_run_on_the_host_between_transfers():
+    """sort (numpy) and cumsum (topi's CPU scan) stay on the host; the rest is on the GPU."""
+    if not (hasattr(T, "sort") and hasattr(T, "cumsum")):
+        pytest.skip("sort/cumsum not in the library")
+    x = T.fmatrix("x")
+    f = tvmsym.function([x], T.cumsum(T.sort(x * 2, axis=1), axis=1) + 1, target="cuda")
+    ops = [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+    assert ops == ["GpuFromHost", "GpuElemwise", "HostFromGpu", "Sort", "CumOp", "GpuFromHost",
+                   "GpuElemwise", "HostFromGpu"], ops
+    a = np.random.rand(4, 6).astype("float32")
+    from tvmsym.runtime.cuda import CudaBuild
+    b = CudaBuild(f._plan, ((4, 6),), f.target)
+    assert [k for k, *_ in b.steps] == ["to_gpu", "gpu", "to_host", "host", "cpu", "to_gpu",
+                                        "gpu", "to_host"]
+    (out,) = loopback(f, a)
+    np.testing.assert_allclose(out, np.cumsum(np.sort(a * 2, axis=1), axis=1) + 1, rtol=1e-6)

@@ -51,6 +51,17 @@ def host_only(*op_classes):
     HOST_ONLY.update(op_classes)
 
 
+def _known_host_only():
+    try:    # topi's scan (cumsum/cumprod) is a CPU extern: parallel loops, no blocks to bind
+        from ..symbolic.ops.cum import CumOp
+        host_only(CumOp)
+    except ImportError:
+        pass
+
+
+_known_host_only()
+
+
 # --------------------------------------------------------------------------- helpers
 def _target(info):
     t = info.get("target")
@@ -152,6 +163,8 @@ def reduction_rule(func, info):
     sch = s_tir.Schedule(func)
     blocks = _root_blocks(sch)
     red = [k for k, (_, blk) in enumerate(blocks) if not _is_spatial(blk)]
+    if len(red) > 1:
+        return _chained_reductions(func, info)
     if len(red) != 1:
         return None
     k = red[0]
@@ -201,6 +214,64 @@ def reduction_rule(func, info):
         if epi_names:
             sch.reverse_compute_at(sch.get_sblock(epi_names[-1]), anchor)
     except Exception:       # the pattern does not fit: the next rule may
+        return None
+    return sch.mod["main"]
+
+
+def _spatial_first(sch, block_rv):
+    """Reorder a TE block's loops spatial-first; returns (spatial loops, reduction loops)."""
+    blk = sch.get(block_rv)
+    loops = sch.get_loops(block_rv)
+    if len(loops) != len(blk.iter_vars):
+        raise ValueError("loops do not map to iter vars")
+    kinds = ["S" if iv.iter_type == 0 else "R" for iv in blk.iter_vars]
+    s_loops = [lp for lp, t in zip(loops, kinds) if t == "S"]
+    r_loops = [lp for lp, t in zip(loops, kinds) if t == "R"]
+    if kinds != sorted(kinds, key=lambda t: t == "R"):
+        sch.reorder(*s_loops, *r_loops)
+    return s_loops, r_loops
+
+
+def _chained_reductions(func, info):
+    """Several reductions over the same output (argmax: the max, then the first index of it).
+
+    One thread per output element: the last block's loops are bound to
+    blockIdx/threadIdx and every reduction is computed, serially, inside its
+    thread, its partial results in registers.
+    """
+    sch = s_tir.Schedule(func)
+    blocks = _root_blocks(sch)
+    try:
+        first = next(k for k, (_, blk) in enumerate(blocks) if not _is_spatial(blk))
+        for b, _ in blocks[:first]:
+            sch.compute_inline(b)
+        names = [blk.name_hint for _, blk in blocks[first:]]
+        reds = [n for n in names if not _is_spatial(sch.get(sch.get_sblock(n)))]
+        last = sch.get_sblock(names[-1])
+        if _is_spatial(sch.get(last)):
+            loops = sch.get_loops(last) or [sch.add_unit_loop(last)]
+            r_tail = []
+        else:
+            loops, r_tail = _spatial_first(sch, last)
+            if not loops:
+                loops = [sch.add_unit_loop(r_tail[0])]
+        s = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+        n = int(sch.get(s).extent)
+        bx, tx = sch.split(s, [None, min(n, THREADS)])
+        sch.bind(bx, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        for name in reversed(names[:-1]):
+            b = sch.get_sblock(name)
+            if name in reds:
+                sch.compute_at(b, tx)
+            else:
+                sch.compute_inline(b)
+        for name in reds:
+            b = sch.get_sblock(name)
+            for idx, region in enumerate(sch.get(b).writes):
+                if not any(region.source.same_as(p) for p in func.params):
+                    sch.set_scope(b, idx, "local")
+    except Exception:
         return None
     return sch.mod["main"]
 
