@@ -115,7 +115,22 @@ def softmax_rule(func, info):
     parts = [name + s for s in (("_max", "_sum", "_lse") if log else ("_max", "_exp", "_sum", "_rcp"))]
     _inline_views(sch, set(parts) | {name})
     lanes = _lanes(info.get("out_dtype", "float32"))
-    order = []                  # rfactor first: it needs each reduction in its own loop nest
+    _fuse_rows(sch, out, parts, lanes, nd - 1, _volume(sch, out))
+    return sch.mod["main"]
+
+
+def _volume(sch, block):
+    return int(np.prod([_extent(sch, l) for l in sch.get_loops(block)]))
+
+
+def _fuse_rows(sch, out, parts, lanes, n_row_loops, work):
+    """One loop over rows (the first ``n_row_loops`` loops of ``out``, parallel) with every
+    block of ``parts`` (producers of ``out``, in order) computed per row under it.
+
+    Reductions are rfactor-ed by ``lanes`` first (rfactor needs each in its own loop nest),
+    then moved under the row (compute_at), their lane loops moved innermost and vectorized.
+    """
+    order = []
     for p in parts:
         b = sch.get_sblock(p)
         if not _is_spatial(sch.get(b)):
@@ -124,12 +139,14 @@ def softmax_rule(func, info):
                 order.append(rf)
         order.append(b)
     loops = sch.get_loops(out)
-    row = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
-    n_cols = _extent(sch, loops[-1])
-    _vector_split(sch, loops[-1], lanes)
+    rows = loops[:n_row_loops]
+    row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
+    n_cols = int(np.prod([_extent(sch, l) for l in loops[n_row_loops:]]))
+    if len(loops) > n_row_loops:
+        _vector_split(sch, loops[-1], lanes)
     for b in reversed(order):
         sch.compute_at(b, row, preserve_unit_loops=True)
-    if _extent(sch, row) * n_cols >= PARALLEL_MIN_ELEMENTS:
+    if work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(row)
     inits = []
     for b in order:
@@ -143,7 +160,6 @@ def softmax_rule(func, info):
     for b, ko in inits:
         init = sch.decompose_reduction(b, ko)
         sch.vectorize(sch.get_loops(init)[-1])
-    return sch.mod["main"]
 
 
 register_rule("llvm", softmax_rule, first=True)
@@ -186,6 +202,8 @@ def reduce_rule(func, info):
     outs = info.get("outputs") or []
     if len(outs) != 1:
         return None
+    if isinstance(op, Argmax):
+        return _argmax_schedule(func, info, op, outs[0])
     sch = s_tir.Schedule(func)
     red, epi = _reduce_blocks(sch, outs[0])
     if red is None:
@@ -220,12 +238,7 @@ def reduce_rule(func, info):
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))
     par = total >= PARALLEL_MIN_ELEMENTS and _threads() > 1
-    if isinstance(op, Argmax):
-        # threads only: TVM's vectorizer mis-handles the let-bound (index, value) pair of a
-        # tuple reduction (wrong lanes), and unrolled partials were slower than serial
-        if par and fused[0][1] == "S":
-            sch.parallel(fused[0][0])
-    elif fused[-1][1] == "R":
+    if fused[-1][1] == "R":
         _schedule_rows(sch, block, fused, lanes, par)
     else:
         _schedule_columns(sch, block, fused, lanes, par)
@@ -238,6 +251,43 @@ def reduce_rule(func, info):
             if par and n >= PARALLEL_MIN_ELEMENTS:
                 sch.parallel(outer)
     return sch.mod["main"]
+
+
+def _argmax_schedule(func, info, op, name):
+    """Argmax/Argmin = an extreme-value pass and a first-index pass (lowering/rules/reduce.py).
+
+    Over the last axis of a buffer both passes run per row (vectorized rfactor partials,
+    rows parallel); otherwise the passes are only spread over threads by their outer loop.
+    """
+    sch = s_tir.Schedule(func)
+    parts = [name + "_val", name + "_red"]
+    if _find(sch, parts[0]) is None:
+        return None
+    _inline_views(sch, set(parts) | {name})
+    st = info["step"]
+    x = st.node.inputs[0]
+    out = sch.get_sblock(name)
+    lanes = _lanes("uint8" if x.type.dtype == "bool" else x.type.dtype)
+    nd = x.type.ndim
+    if x in st.inputs and nd >= 2 and op.reduced_axes(nd) == (nd - 1,):
+        red = sch.get_sblock(parts[0])
+        work = _volume(sch, red)
+        _fuse_rows(sch, out, parts, lanes, nd - 1, work)
+        return sch.mod["main"]
+    for p in parts:
+        b = sch.get_sblock(p)
+        loops = sch.get_loops(b)
+        if loops and _binds_data_parallel(sch, b) and _volume(sch, b) >= PARALLEL_MIN_ELEMENTS \
+                and _threads() > 1:
+            sch.parallel(loops[0])
+    return sch.mod["main"]
+
+
+def _binds_data_parallel(sch, block):
+    """Whether the block's first iterator is spatial (so its outer loop may run in parallel)."""
+    ivs = sch.get(block).iter_vars
+    return bool(ivs) and ivs[0].iter_type == 0 and len(sch.get_loops(block)) >= 1 \
+        and _extent(sch, sch.get_loops(block)[0]) == int(ivs[0].dom.extent)
 
 
 def _schedule_rows(sch, block, fused, lanes, par):

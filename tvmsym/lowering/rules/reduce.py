@@ -239,24 +239,34 @@ def lower_argmax(node, inputs, ctx):
     name = ctx.name(node)
     if not extents:
         return [te.compute(out_shape, lambda *i: const(0, IDX_DTYPE), name=name, tag="reduce_trivial")]
-    rs = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
     strides = [int(np.prod(extents[k + 1:])) for k in range(len(extents))]
-    # the index runs in the value's width when it fits: llvm mis-selects vectors of int64
-    # indices under float32 masks (wrong lanes), and equal widths vectorize cleanly
+    # the index runs in the value's width when it fits (vectors of equal width)
     idt = IDX_DTYPE
     if np.dtype(vdt).itemsize <= 4 and int(np.prod(extents)) < 2 ** 31:
         idt = "int32"
-    red = _arg_reducer(op.reducer == "argmax", vdt, idt)
+    is_max = op.reducer == "argmax"
+    if _is_float(vdt):
+        best = nanmax if is_max else nanmin
+    else:
+        best = te.max if is_max else te.min
 
-    def body(*i):
-        flat = cast(rs[0].var, idt) * const(strides[0], idt)
-        for r, s in zip(rs[1:], strides[1:]):
+    # two passes, each a plain vectorizable reduction: the extreme value (NaN propagates),
+    # then the first flat index holding it (or holding a NaN when the extreme is NaN)
+    rv = [te.reduce_axis((0, e), name=f"r{k}") for k, e in enumerate(extents)]
+    val = te.compute(out_shape, lambda *i: best(cast(load(i, rv), vdt), axis=rv),
+                     name=name + "_val", tag="reduce")
+    ri = [te.reduce_axis((0, e), name=f"q{k}") for k, e in enumerate(extents)]
+
+    def first(*i):
+        flat = cast(ri[0].var, idt) * const(strides[0], idt)
+        for r, s in zip(ri[1:], strides[1:]):
             flat = flat + cast(r.var, idt) * const(s, idt)
-        return red((flat, cast(load(i, rs), vdt)), axis=rs)
+        v, m = cast(load(i, ri), vdt), val(*i)
+        hit = tirx.EQ(v, m)
+        if _is_float(vdt):
+            hit = tirx.Or(hit, tirx.And(tirx.isnan(v), tirx.isnan(m)))
+        return te.min(tirx.Select(hit, flat, tvm.tirx.max_value(idt)), axis=ri)
 
-    idx, _val = te.compute(out_shape, body, name=name if idt == IDX_DTYPE else name + "_red",
-                           tag="reduce")
-    if idt == IDX_DTYPE:
-        return [idx]
+    idx = te.compute(out_shape, first, name=name + "_red", tag="reduce")
     return [te.compute(out_shape, lambda *i: cast(idx(*i), IDX_DTYPE), name=name,
                        tag="reduce_epilogue")]
