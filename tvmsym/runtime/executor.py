@@ -168,6 +168,7 @@ class Build:
             slots[k] = a
         for s, c in self.const_values:
             slots[s] = c
+        fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
         for kind, fn, ins, outs, inplace, st in self.prog:
             if kind == "dyn":
                 for (s, _, dtype), v in zip(outs, _dyn_run(fn, slots)):
@@ -179,12 +180,12 @@ class Build:
                 continue
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
-                if o in inplace:
-                    arr = slots[inplace[o]]
-                else:
-                    arr = given.get(s)
-                    if arr is None:
-                        arr = np.empty(shape, dtype)
+                arr = slots[inplace[o]] if o in inplace else given.get(s)
+                if o in inplace and id(arr) not in fresh:
+                    arr = None      # e.g. a data-dependent step's view of an input: never destroy
+                if arr is None:
+                    arr = np.empty(shape, dtype)
+                    fresh.add(id(arr))
                 slots[s] = arr
                 res.append(arr)
             if kind == "tvm":
