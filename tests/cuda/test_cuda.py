@@ -186,7 +186,12 @@ def _other_table(x, y, w, v, u):
         "reduce:var": lambda: T.var(x, axis=0),
         "reduce:std": lambda: T.std(x),
         "reduce:max_and_argmax": lambda: T.max_and_argmax(x, axis=1)[0],
-        "nnet:softmax": lambda: T.softmax(x),
+        "nnet:softmax": lambda: T.nnet.softmax(x),
+        "nnet:log_softmax": lambda: T.nnet.log_softmax(x),
+        "nnet:relu": lambda: T.nnet.relu(x - 0.5),
+        "nnet:categorical_crossentropy": lambda: T.nnet.categorical_crossentropy(
+            T.nnet.softmax(x), y),
+        "nnet:binary_crossentropy": lambda: T.nnet.binary_crossentropy(T.nnet.sigmoid(x), y),
         "dot:outer": lambda: T.outer(v, u),
         "dot:matmul": lambda: T.matmul(x, w),
         "dot:tensordot": lambda: T.tensordot(x, w, axes=1),
@@ -207,6 +212,8 @@ def _other_table(x, y, w, v, u):
         "index:set_subtensor": lambda: T.set_subtensor(x[1:3], y[1:3]),
         "index:inc_subtensor": lambda: T.inc_subtensor(x[:, 2:4], y[:, 2:4]),
         "index:take": lambda: T.take(x, T.cast(T.arange(3), "int64"), axis=0),
+        "index:advanced": lambda: x[T.cast(T.arange(4) * 2, "int64")],
+        "index:bool_mask": lambda: x[T.gt(x, 0.5)],     # data-dependent shape: numpy steps
     }
     for name, build in candidates.items():
         try:
