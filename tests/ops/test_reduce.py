@@ -4,6 +4,7 @@ One compiled function per (dtype, ndim) computes every record with every axis ch
 shape costs one build of all kernels (functions cache one build per input-shape signature).
 """
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -139,7 +140,7 @@ def test_reductions_match_numpy_sweep(dtype, ndim, shape):
 
 
 def run_case(dtype, ndim, shape):
-    rng = np.random.default_rng(hash((dtype, shape)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((dtype, shape)).encode()))
     a = make_data(shape, dtype, rng)
     check(dtype, ndim, False, a)
     if 0 in shape:
@@ -292,3 +293,35 @@ def test_sort_and_cum_printing_and_errors():
         T.sort(x, -3)
     with pytest.raises(ValueError, match="sort kind must be one of"):
         T.sort(x, kind="bogo")
+
+
+# --------------------------------------------------------------------------- scheduled paths
+def test_large_shapes_take_the_vector_and_parallel_schedules():
+    """Shapes big enough for rfactor partials, threads and two-stage full reductions."""
+    x3 = T.tensor3("x3")
+    b = T.tensor("bool", (False, False), name="b")
+    i = T.imatrix("i")
+    x = T.matrix("x")
+    outs = [x.sum(), x.sum(1), x.sum(0), x.max(1), x.min(), x.mean(), x.mean(0), T.var(x, 1),
+            x.argmax(1), x.argmin(), x.argmax(0), x.prod(1), T.logsumexp(x, 1), x.T.sum(1),
+            x.dimshuffle(1, "x", 0).max(2), x3.sum((1, 2)), x3.sum((0, 2)), x3.max(0), b.any(1),
+            b.all(), i.sum(1), i.sum(), i.max(0)]
+    f = tvmsym.function([x, x3, b, i], outs)
+    rng = np.random.default_rng(7)
+    a = (rng.uniform(0.999, 1.001, (256, 512)) * rng.choice([-1, 1], (256, 512))).astype("float32")
+    a[3, 100] = 7.5                               # a unique max
+    a3 = rng.standard_normal((8, 64, 256)).astype("float32")
+    bb = rng.random((256, 512)) > 0.001
+    ii = rng.integers(-1000, 1000, (256, 512)).astype("int32")
+    want = [a.sum(), a.sum(1), a.sum(0), a.max(1), a.min(), a.mean(), a.mean(0), a.var(1),
+            a.argmax(1), a.argmin(), a.argmax(0), a.prod(1), np.log(np.exp(a).sum(1)), a.T.sum(1),
+            a.T[:, None, :].max(2), a3.sum((1, 2)), a3.sum((0, 2)), a3.max(0), bb.any(1), bb.all(),
+            ii.sum(1), ii.sum(), ii.max(0)]
+    for k, (g, w) in enumerate(zip(f(a, a3, bb, ii), want)):
+        assert g.dtype == w.dtype and g.shape == w.shape, k
+        if w.dtype.kind == "f":
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=2e-3, err_msg=f"output {k}")
+        else:
+            np.testing.assert_array_equal(g, w, err_msg=f"output {k}")
+    tir = f.as_text("tir")
+    assert "T.parallel" in tir and "T.vectorized(8)" in tir and "_part" in tir
