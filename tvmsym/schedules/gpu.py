@@ -8,8 +8,10 @@ accepts a PrimFunc schedules it:
    output loops are flattened and split over ``blockIdx.x`` x ``threadIdx.x``.
 2. TVM's dlight GPU rules, each for one anchor pattern: ``Matmul``
    (shared-memory tiling), ``GEMV``, ``Reduction`` and ``GeneralReduction``
-   (cross-thread reduction: warp shuffles / shared memory).
-3. dlight's ``Fallback`` (inline, then one block per ``max_threads`` outputs;
+   (softmax-like; cross-thread reduction: warp shuffles / shared memory).
+3. ``reduction``: any one reduction (cross-thread along the contiguous axis,
+   thread per output otherwise), or a chain of them (argmax) thread per output.
+4. dlight's ``Fallback`` (inline, then one block per ``max_threads`` outputs;
    a reduction runs serially inside each thread).
 
 dlight rules are applied to the PrimFunc itself (``rule.apply(func, target)``
@@ -313,11 +315,10 @@ def _dlight_rule(rule):
 def _register():
     from tvm.s_tir import dlight as dl
     register_rule("cuda", injective_rule)
-    for rule in (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction()):
+    for rule in (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction()):
         register_rule("cuda", _dlight_rule(rule))
     register_rule("cuda", reduction_rule)
-    for rule in (dl.gpu.GeneralReduction(), dl.gpu.Fallback()):
-        register_rule("cuda", _dlight_rule(rule))
+    register_rule("cuda", _dlight_rule(dl.gpu.Fallback()))
 
 
 _register()
