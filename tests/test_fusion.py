@@ -161,3 +161,23 @@ def test_bad_mode_names():
         tvmsym.function([x], x * 2, mode="FAST")
     with pytest.raises(ValueError, match="unknown optimizer 'fast'"):
         tvmsym.Mode(optimizer="fast")
+
+
+def test_mixed_dtypes_fuse_and_match_numpy():
+    i = T.imatrix("i")
+    b = T.bmatrix("b")
+    outs = [T.switch(i > 0, x * 2, x - 1), (i * 3) % 5 + b, T.cast(x > 0.5, "int8") * b,
+            T.exp(T.cast(i, "float32") * 0.1) + x]
+    f = tvmsym.function([x, i, b], outs)
+    kinds = [str(n.op) for n in f.maker.fgraph.toposort()]
+    assert all(k.startswith("Elemwise{Composite") for k in kinds), kinds
+    rng = np.random.default_rng(5)
+    a = rng.random((7, 11), dtype=np.float32)
+    ii = rng.integers(-5, 5, (7, 11)).astype("int32")
+    bb = rng.integers(-3, 3, (7, 11)).astype("int8")
+    got = f(a, ii, bb)
+    ref = [np.where(ii > 0, a * 2, a - 1), (ii * 3) % 5 + bb, (a > 0.5).astype("int8") * bb,
+           np.exp(ii.astype("float32") * np.float32(0.1)) + a]
+    for g, r in zip(got, ref):
+        assert g.dtype == r.dtype
+        np.testing.assert_allclose(g, r, rtol=1e-6)
