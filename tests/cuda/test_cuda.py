@@ -478,3 +478,14 @@ def test_library_ops_without_gpu_kernels_run_on_the_host_between_transfers():
                                         "gpu", "to_host"]
     (out,) = loopback(f, a)
     np.testing.assert_allclose(out, np.cumsum(np.sort(a * 2, axis=1), axis=1) + 1, rtol=1e-6)
+
+
+def test_ptx_without_nvcc_says_what_is_missing(monkeypatch):
+    from tvmsym.runtime.cuda import CudaBuild
+    f = seed_function()
+    b = CudaBuild(f._plan, ((2, 3), (2, 3)), f.target)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(RuntimeError, match=r"as_text\('ptx'\) needs nvcc \(the CUDA toolkit\) on "
+                                           r"PATH; as_text\('cuda'\) gives the CUDA C without it"):
+        b.as_text("ptx")
+    assert "k2_kernel" in b.as_text("cuda")

@@ -331,4 +331,8 @@ def schedule_for_cuda(func, name, info):
         out = rule(func, info)
         if out is not None:
             return check_bound(out, name), getattr(rule, "rule_name", rule.__name__)
-    raise UnscheduledKernelError(f"kernel {name}: no GPU schedule rule accepted it")
+    st = info.get("step")
+    op = type(st.node.op).__mro__[2].__name__ if st is not None else "?"
+    raise UnscheduledKernelError(
+        f"kernel {name} ({st.node.op if st is not None else '?'}): no GPU schedule rule accepted "
+        f"it; tvmsym.schedules.gpu.host_only({op}) keeps this op on the host under device=cuda")
