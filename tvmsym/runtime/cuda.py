@@ -14,7 +14,11 @@ After placement a graph has three kinds of nodes: GPU nodes (device variants,
   host code on device pointers).
 
 ``run`` needs a GPU; without one it raises ``NoCudaDeviceError`` before touching
-any kernel.  ``as_text('cuda')`` gives the CUDA C and ``as_text('ptx')`` the PTX
+any kernel.  Shared variables keep their value on the host under device=cuda:
+each call sends them with their ``GpuFromHost`` and an update comes back through
+``HostFromGpu`` (``get_value`` is then a plain host copy).  Keeping them resident
+on the device needs the containers to hold device arrays; not done, as nothing
+here can run it.  ``as_text('cuda')`` gives the CUDA C and ``as_text('ptx')`` the PTX
 that nvcc makes from it (offline, ``tvm.support.nvcc``; no GPU needed).
 """
 from __future__ import annotations
