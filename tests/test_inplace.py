@@ -36,7 +36,8 @@ def test_kernels_really_write_into_the_dead_buffer(chain):
     add, tanh, mul = fg.toposort()
     add_slot = build.slot[add.outputs[0]]
     # the tanh and mul kernels take the add's slot as their output argument ...
-    (_, a0, _), (_, a1, allocs1), (_, a2, allocs2) = build._fast
+    a0, a1, a2 = build._fast_slots
+    (_, _, allocs1), (_, _, allocs2) = build._fast[1:]
     assert a1 == (add_slot, add_slot) and a2 == (add_slot, 0, add_slot)
     assert allocs1 == allocs2 == ()
     # ... so the array returned is the very buffer the add kernel filled

@@ -1,6 +1,7 @@
 """One build of a function for one input-shape signature, and its per-call loop."""
 from __future__ import annotations
 
+import operator
 import sys
 
 import numpy as np
@@ -111,6 +112,7 @@ class Build:
         inplace stage only picks intermediates).
         """
         fast, template, alias = [], [None] * self.n_slots, {}
+        self._fast_slots = []       # per kernel: the slots of its arguments (inputs, outputs)
         for s, c in self.const_values:
             template[s] = c
         for kind, fn, ins, outs, inplace, st in self.prog:
@@ -124,7 +126,8 @@ class Build:
                     allocs.append((s, tuple(shape), np.dtype(dtype)))
                 out_slots.append(alias.get(s, s))
             args = tuple(alias.get(i, i) for i in ins) + tuple(out_slots)
-            fast.append((fn, args, tuple(allocs)))
+            fast.append((fn, _getter(args), tuple(allocs)))
+            self._fast_slots.append(args)
         self._template = template
         self._pool = {}
         self._out_plan = [(alias.get(s, s), copy) for s, copy in zip(self.out_slots, self.out_is_input)]
@@ -151,7 +154,7 @@ class Build:
                 if arr is None or _refcount(arr) > 2:
                     arr = _empty(shape, dtype)
                 slots[s] = pool[s] = arr
-            fn(*[slots[i] for i in args])
+            fn(*args(slots))
         return [slots[s].copy() if copy else slots[s] for s, copy in self._out_plan]
 
     def run(self, arrays, out_storage=None):
@@ -214,6 +217,13 @@ class Build:
             return self.lib.mod.inspect_source("asm")
         raise ValueError(f"unknown stage {stage!r}; valid stages: 'tir', 'llvm', 'asm' "
                          "(cpu), 'cuda', 'ptx' (cuda)")
+
+
+def _getter(slots):
+    """slots list -> the tuple of a kernel's arguments (itemgetter: ~0.2 us less than a loop)."""
+    if len(slots) == 1:
+        return lambda sl, _i=slots[0]: (sl[_i],)
+    return operator.itemgetter(*slots)
 
 
 def _dyn_spec(st, slot):
