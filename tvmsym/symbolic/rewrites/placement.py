@@ -13,7 +13,12 @@ After fusion and before inplace, for a graph compiled for a cuda target:
   all its GPU readers), and each GPU value a host node or the function's
   outputs read comes back through one ``HostFromGpu``;
 * scalar constants stay immediates of the kernels; other constants are
-  uploaded once when the function is built.
+  uploaded once when the function is built;
+* shape metadata (``Shape``, ``Shape_i``: they read no data, so no transfer)
+  and integer arithmetic on it stay on the host: their values are known
+  when kernels are built;
+* the graph's order becomes Theano's stack order (``theano_toposort``), so
+  order numbers match Theano's GPU listings.
 
 The target is read from ``fgraph.target`` (any object with ``kind`` and
 ``places(op)``; ``tvmsym.targets.TargetInfo`` in practice), so this module
@@ -182,14 +187,6 @@ def on_gpu(op, node=None):
 def is_on_gpu(op):
     """True for device variants (not transfers)."""
     return isinstance(op, OnGpu)
-
-
-def on_device(var):
-    """Where ``var`` lives after placement: 'cuda' or 'cpu'."""
-    node = var.owner
-    if node is None:
-        return "cpu"
-    return getattr(node.op, "device", "cpu") if (is_on_gpu(node.op) or is_transfer(node.op)) else "cpu"
 
 
 # --------------------------------------------------------------------------- the stage
