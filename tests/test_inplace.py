@@ -91,3 +91,13 @@ def test_shared_value_is_not_overwritten():
     out = f(a)
     np.testing.assert_allclose(out, np.tanh(before + a) * before, rtol=1e-6)
     np.testing.assert_array_equal(w.get_value(), before)
+
+
+def test_merged_outputs_are_distinct_arrays():
+    v = T.vector("v")
+    f = tvmsym.function([v], [v + 1, v + 1, v])       # merge makes the first two one node
+    a = np.ones(5, "float32")
+    r0, r1, r2 = f(a)
+    assert not np.shares_memory(r0, r1) and not np.shares_memory(r2, a)
+    r0[0] = 7
+    np.testing.assert_array_equal(r1, np.full(5, 2, "float32"))

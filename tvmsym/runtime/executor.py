@@ -100,6 +100,12 @@ class Build:
                 fn = self.lib[fn]
             prog.append((kind, fn, ins, outs, inplace, st))
         self.prog = prog
+        # an output listed twice (or merged with another) is returned as separate arrays
+        seen = set()
+        for k, s in enumerate(self.out_slots):
+            if s in seen:
+                self.out_is_input[k] = True
+            seen.add(s)
         self._fast = self._fast_program()
 
     # ------------------------------------------------------------------ per-call fast path
