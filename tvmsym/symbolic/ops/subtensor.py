@@ -131,6 +131,22 @@ class _Indexed(Op):
             out.append(slice(*v) if e[0] == "slice" else int(v))
         return tuple(out)
 
+    def slice_parts(self):
+        """Input positions of slice (start, stop, step) parts, as (position, part index)."""
+        out, k = [], self.n_before
+        for e in self.idx_list:
+            if e[0] == "slice":
+                for j, p in enumerate(e[1:]):
+                    if p is not None:
+                        out.append((k, j))
+                        k += 1
+            elif e[0] in ("int", "array"):
+                k += 1
+        return out
+
+    def shape_value_inputs(self, node):
+        return [k for k, _ in self.slice_parts()]
+
     def runtime_check_for(self, node):
         nidx = len(node.inputs) - self.n_before
         if all(isinstance(i, Constant) for i in node.inputs[self.n_before:]) or nidx == 0:
@@ -188,6 +204,10 @@ class Subtensor(_Indexed):
         if not self._known(values[1:]):
             return [None]
         return [self.sub_shape(shapes[0], values[1:])]
+
+    def runtime_values_ok(self, node, positions):
+        steps = {k for k, j in self.slice_parts() if j == 2}
+        return not (set(positions) & steps)     # a runtime start/stop: the kernel reads it
 
     def perform(self, node, inputs):
         x = inputs[0]
@@ -308,6 +328,7 @@ class AdvancedSubtensor(_Indexed):
                     d += e[2]
                 else:
                     arrays.append(a.broadcastable)
+                    d += 1
                 pieces.append(None)
         nb = max(len(b) for b in arrays)
         padded = [(True,) * (nb - len(b)) + tuple(b) for b in arrays]
