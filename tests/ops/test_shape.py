@@ -114,16 +114,22 @@ def test_one_build_per_shape_signature():
     assert len(f._builds) == n1 + 1
 
 
-def test_reshape_by_input_value_runs_in_numpy():
-    """A target shape that depends on data (an int input) is sized at call time."""
+def test_shape_from_input_values():
+    """A shape that depends on an int input's value: one build per resulting shape signature;
+    reshape and alloc stay kernels, arange (its values are baked) runs in numpy."""
     x, n = T.vector("x"), T.lscalar("n")
     f = tvmsym.function([x, n], [x.reshape((n, -1)) * 2, T.arange(n), T.alloc(1.0, n, 2)])
+    assert f._plan.value_inputs == [1]
     a = np.arange(6, dtype="float32")
     r = f(a, 2)
     np.testing.assert_array_equal(r[0], a.reshape(2, 3) * 2)
     np.testing.assert_array_equal(r[1], np.arange(2))
+    kinds = {str(st.node.op): k for k, _, _, _, _, st in f._last.prog}
+    assert kinds["Reshape{2}"] == "tvm" and kinds["Alloc"] == "tvm" and kinds["ARange{dtype='int64'}"] == "dyn"
     np.testing.assert_array_equal(f(a, 3)[0], a.reshape(3, 2) * 2)
     np.testing.assert_array_equal(f(a, 3)[2], np.ones((3, 2), "float32"))
+    with pytest.raises(ValueError, match=r"cannot reshape array of size 6 \(shape \(6,\)\) into shape \(4, -1\)"):
+        f(a, 4)
 
 
 def test_vector_repeats_and_squeeze():

@@ -176,3 +176,19 @@ def test_scalar_results_and_symbolic_slice_bounds():
     for k, (o, e) in enumerate(zip(r, ref)):
         assert o.shape == e.shape and o.dtype == e.dtype, k
         np.testing.assert_array_equal(o, e, err_msg=str(k))
+
+
+def test_minibatch_slice_by_index_shares_one_build():
+    """Theano's givens pattern x[i * bs:(i + 1) * bs]: the slice start is read at run time,
+    so every full batch uses one build of TVM kernels (the short last batch gets its own)."""
+    a = np.arange(40, dtype="float32").reshape(10, 4)
+    xs = tvmsym.shared(a, name="xs")
+    W = tvmsym.shared(np.ones((4, 2), "float32"), name="W")
+    x, idx = T.matrix("x"), T.lscalar("idx")
+    f = tvmsym.function([idx], [T.dot(x, W) + 1, x[:, 0]], givens={x: xs[idx * 3:(idx + 1) * 3]})
+    for k in (0, 1, 2, 0, 3):
+        r = f(k)
+        np.testing.assert_array_equal(r[0], a[k * 3:(k + 1) * 3] @ np.ones((4, 2), "float32") + 1)
+        np.testing.assert_array_equal(r[1], a[k * 3:(k + 1) * 3, 0])
+    assert len(f._by_signature) == 2
+    assert all(k == "tvm" for k, *_ in f._last.prog)

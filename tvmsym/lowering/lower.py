@@ -41,6 +41,7 @@ class Plan:
     fgraph: object
     steps: list
     order: list             # all apply nodes in topological order
+    value_inputs: list = field(default_factory=list)   # inputs whose values decide shapes
 
 
 def _inline_constant(v):
@@ -77,7 +78,31 @@ def plan(fgraph):
             inlined = []
         steps.append(Step(node, bufs, list(node.outputs), kind, f"k{len(steps)}", inlined,
                           _runtime_check(node)))
-    return Plan(fgraph, steps, order)
+    return Plan(fgraph, steps, order, shape_value_inputs(fgraph, order))
+
+
+def shape_value_inputs(fgraph, order):
+    """Indices of the graph's int inputs whose values decide a shape (``x[i:i + n]``,
+    ``reshape((n, -1))``): the runtime keys builds on the shapes those values give."""
+    inputs = {v: k for k, v in enumerate(fgraph.inputs)}
+    stack = []
+    for node in order:
+        f = getattr(node.op, "shape_value_inputs", None)
+        if f is not None:
+            stack += [node.inputs[k] for k in f(node)]
+    seen, found = set(), set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in inputs:
+            if v.type.dtype[0] in "iu" and v.type.ndim <= 1:
+                found.add(inputs[v])
+            continue
+        if v.owner is not None and not hasattr(v.owner.op, "infer_value"):   # Shape: no data
+            stack.extend(v.owner.inputs)
+    return sorted(found)
 
 
 VALUE_MAX = 64    # int/bool results with at most this many elements are computed at build time
@@ -90,7 +115,7 @@ def _runtime_check(node):
     return f(node) if f is not None else None
 
 
-def infer_shapes(plan, input_shapes, values=None):
+def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=None):
     """Concrete shapes of every variable, or a ValueError naming the node.
 
     Shape arithmetic (``x.shape[0] * 2``, small int constants) is evaluated here into
@@ -98,13 +123,20 @@ def infer_shapes(plan, input_shapes, values=None):
     (reshape, alloc, arange, ...) define ``infer_shape_values(node, shapes, values)``.
     Such values derive from the input shapes, so the shape signature still keys the
     build.  A shape that depends on data (a boolean mask) is None: that node and its
-    consumers run as numpy steps sized at run time.
+    consumers run as numpy steps sized at run time.  ``input_values`` ({input: array}, the
+    plan's ``value_inputs``) also enter ``values``; what derives from them is added to
+    ``runtime``: used for shapes only, never baked into a kernel (the build is shared by
+    every value giving the same shapes).
     """
     fg = plan.fgraph
     shapes = {}
     values = {} if values is None else values
+    runtime = set() if runtime is None else runtime
     for v, s in zip(fg.inputs, input_shapes):
         shapes[v] = tuple(s)
+    for v, a in (input_values or {}).items():
+        values[v] = np.asarray(a)
+        runtime.add(v)
     for node in plan.order:
         for i in node.inputs:
             if i not in shapes:
@@ -125,7 +157,15 @@ def infer_shapes(plan, input_shapes, values=None):
         for o, s in zip(node.outputs, outs):
             shapes[o] = None if s is None else tuple(int(d) for d in s)
         _infer_values(node, shapes, values)
+        if not hasattr(op, "infer_value") and any(i in runtime for i in node.inputs):
+            runtime.update(o for o in node.outputs if o in values)
     return shapes
+
+
+def derived_signature(plan, input_shapes, input_values):
+    """The shapes a call's values of the plan's ``value_inputs`` give (the build key)."""
+    shapes = infer_shapes(plan, input_shapes, {}, input_values, set())
+    return tuple(input_shapes) + tuple(shapes[o] for n in plan.order for o in n.outputs)
 
 
 def _value_like(v, shape):

@@ -21,12 +21,14 @@ def _align_of(dtype):
 class Build:
     """Kernels of a plan built for concrete input shapes; ``run(arrays)`` executes them."""
 
-    def __init__(self, plan, input_shapes, target):
+    def __init__(self, plan, input_shapes, target, input_values=None):
         self.plan = plan
         self.target = target
         fg = plan.fgraph
-        self.values = values = {}     # build-time values of shape arithmetic (lower.infer_shapes)
-        self.shapes = shapes = infer_shapes(plan, input_shapes, values)
+        values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values, input_values, runtime)
+        # values derived from input values (x[i:i + n]) size this build but are read at run time
+        self.values = values = {v: a for v, a in values.items() if v not in runtime}
         # storage slots: one per buffer variable
         slot = {}
         for v in fg.inputs:
@@ -55,7 +57,8 @@ class Build:
             if all(o in values for o in st.outputs):      # shape arithmetic, known at build time
                 self.const_values += [(slot[o], values[o]) for o in st.outputs]
                 continue
-            if any(shapes[v] is None for v in list(st.node.inputs) + st.outputs) or (
+            if any(shapes[v] is None for v in list(st.node.inputs) + st.outputs) or \
+                    _needs_runtime_values(st.node, runtime) or (
                     len(st.outputs) > 1 and zero_size(shapes, st)
                     and not all(0 in shapes[o] for o in st.outputs)):   # some outputs empty: numpy
                 self.steps.append(("dyn", _dyn_spec(st, slot), None, outs, {}, st))
@@ -244,3 +247,12 @@ def _dyn_run(spec, slots):
         vals = n.op.perform(n, [env[i] if i in env else i.data for i in n.inputs])
         env.update(zip(n.outputs, vals))
     return [env[o] for o in node.outputs]
+
+
+def _needs_runtime_values(node, runtime):
+    """A node sized by input values (runtime) whose kernel would need them at build time."""
+    f = getattr(node.op, "shape_value_inputs", None)
+    if f is None or not runtime:
+        return False
+    pos = [k for k in f(node) if node.inputs[k] in runtime]
+    return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)

@@ -184,9 +184,11 @@ class Function:
         arrays = [self._filter(k, v) for k, v in enumerate(vals)]
         arrays += self._implicit_values()
         key = tuple(a.shape for a in arrays)
+        if self._plan.value_inputs and self.target.kind != "cuda":    # x[i:i + n], reshape((n, -1))
+            key = key + tuple(arrays[k].tobytes() for k in self._plan.value_inputs)
         b = self._builds.get(key)
         if b is None:
-            b = self._build(key)
+            b = self._build(key, arrays)
         if self._update_spec:      # shared-variable updates (runtime/shared_support.py)
             from .shared_support import apply_updates, donation
             storage, donated = donation(self, b)
@@ -207,13 +209,25 @@ class Function:
             return outs[0]
         return outs
 
-    def _build(self, key):
+    def _build(self, key, arrays=None):
         if self.target.kind == "cuda":
             from .cuda import CudaBuild as Build
         else:
             from .executor import Build
         t0 = time.perf_counter()
-        b = Build(self._plan, key, self.target)
+        if arrays is not None and len(key) > len(arrays):
+            # one build per shape signature those values give (lower.derived_signature)
+            from ..lowering.lower import derived_signature
+            fg = self._plan.fgraph
+            values = {fg.inputs[k]: arrays[k] for k in self._plan.value_inputs}
+            shapes = key[:len(arrays)]
+            sig = derived_signature(self._plan, shapes, values)
+            by_sig = self.__dict__.setdefault("_by_signature", {})
+            b = by_sig.get(sig)
+            if b is None:
+                b = by_sig[sig] = Build(self._plan, shapes, self.target, values)
+        else:
+            b = Build(self._plan, key, self.target)
         self.build_time += time.perf_counter() - t0
         if len(self._builds) > 64:
             self._builds.pop(next(iter(self._builds)))

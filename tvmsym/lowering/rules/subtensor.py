@@ -37,24 +37,44 @@ def _wrap(i, n):
 
 
 def _region(node, inputs, ctx, first):
-    """Per x dim: ("int", index expr) or ("slice", start, step, length)."""
+    """Per x dim: ("int", index expr) or ("slice", start (int or expr), step, length).
+
+    A slice start/stop read at run time (an input's value, see ``lower.infer_shapes``)
+    is normalized as numpy does; its length is the output's (Subtensor only).
+    """
     op = node.op
     xshape = ctx.shape(node.inputs[0])
     vals = _index_values(node, inputs, ctx, first)
     known = [v if isinstance(v, int) else None for v in vals]
-    reg = op.region(xshape, known)
+    static = op._known(known)
+    reg = op.region(xshape, known) if static else None
+    out_shape = ctx.shape(node.outputs[0])
     it = iter(vals)
     out = []
-    for d, (e, r) in enumerate(zip(op.idx_list + (("slice",),) * (len(xshape) - len(op.idx_list)), reg)):
-        if r[0] == "int":
-            v = next(it)
-            out.append(("int", _wrap(v, xshape[d])))
+    n_slices = 0
+    for d in range(len(xshape)):
+        e = op.idx_list[d] if d < len(op.idx_list) else ("slice", None, None, None)
+        if e[0] != "slice":
+            out.append(("int", _wrap(next(it), xshape[d])))
+            continue
+        parts = [next(it) if p is not None else None for p in e[1:]] if d < len(op.idx_list) else [None] * 3
+        if static:
+            out.append(reg[d])
         else:
-            if d < len(op.idx_list):
-                for p in e[1:]:
-                    if p is not None:
-                        next(it)
-            out.append(r)
+            n = xshape[d]
+            step = 1 if parts[2] is None else parts[2]
+            start = parts[0]
+            if start is None:
+                start = 0 if step > 0 else n - 1
+            elif isinstance(start, int):
+                start = slice(start, None, step).indices(n)[0]
+            elif step > 0:
+                start = tirx.Select(start < 0, tirx.max(start + n, 0), tirx.min(start, n))
+            else:
+                start = tirx.Select(start < 0, tirx.max(start + n, -1), tirx.min(start, n - 1))
+            out.append(("slice", cast(start, "int32") if not isinstance(start, int) else start,
+                        step, out_shape[n_slices]))
+        n_slices += 1
     return out
 
 

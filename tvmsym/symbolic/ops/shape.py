@@ -220,6 +220,12 @@ class Reshape(Op):
     def __str__(self):
         return f"Reshape{{{self.ndim}}}"
 
+    def shape_value_inputs(self, node):
+        return [1]
+
+    def runtime_values_ok(self, node, positions):
+        return True         # the kernel only needs the output shape
+
     def make_node(self, x, shp):
         x = as_tensor_variable(x)
         shp = as_shape_vector(shp, "reshape")
@@ -404,6 +410,12 @@ class Split(Op):
     def __str__(self):
         return f"Split{{{self.len_splits}}}"
 
+    def shape_value_inputs(self, node):
+        return [1]
+
+    def runtime_values_ok(self, node, positions):
+        return True
+
     def make_node(self, x, sizes):
         x = as_tensor_variable(x)
         sizes = as_shape_vector(sizes, "split")
@@ -448,6 +460,9 @@ class Repeat(Op):
 
     def __init__(self, axis):
         self.axis = axis
+
+    def shape_value_inputs(self, node):
+        return [1]
 
     def make_node(self, x, repeats):
         x = as_tensor_variable(x)
@@ -544,6 +559,12 @@ class Alloc(Op):
 
     __props__ = ()
     kind = "injective"
+
+    def shape_value_inputs(self, node):
+        return list(range(1, len(node.inputs)))
+
+    def runtime_values_ok(self, node, positions):
+        return True
 
     def make_node(self, value, *shape):
         value = as_tensor_variable(value)
@@ -648,6 +669,9 @@ class ARange(Op):
     def __str__(self):
         return f"ARange{{dtype='{self.dtype}'}}"
 
+    def shape_value_inputs(self, node):
+        return [0, 1, 2]
+
     def make_node(self, start, stop, step):
         ins = [as_tensor_variable(v) for v in (start, stop, step)]
         for v in ins:
@@ -700,6 +724,9 @@ class Eye(Op):
 
     def __init__(self, dtype):
         self.dtype = normalize_dtype(dtype)
+
+    def shape_value_inputs(self, node):
+        return [0, 1, 2]
 
     def make_node(self, n, m, k):
         n, m, k = (_int_scalar(v, "eye") for v in (n, m, k))
