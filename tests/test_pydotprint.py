@@ -52,6 +52,13 @@ def test_clear_error_without_any_renderer(tmp_path, monkeypatch):
         pydotprint(x + y, outfile=str(tmp_path / "a.png"))
 
 
+def test_return_image_and_apply_node():
+    z = (x + y) * x
+    png = pydotprint(z.owner, return_image=True)
+    assert png[:8] == PNG
+    assert b"Elemwise{mul,no_inplace}" in pydotprint(z.owner, format="dot", return_image=True)
+
+
 def test_bad_argument():
     with pytest.raises(TypeError, match="pydotprint needs a variable"):
         pydotprint(42)

@@ -47,6 +47,8 @@ def _graph_of(obj):
         return list(fg.inputs), list(fg.outputs), order
     if hasattr(obj, "outputs") and hasattr(obj, "clients"):
         return list(obj.inputs), list(obj.outputs), {n: k for k, n in enumerate(obj.toposort())}
+    if hasattr(obj, "op") and hasattr(obj, "outputs"):          # an Apply node
+        obj = list(obj.outputs)
     outs = list(obj) if isinstance(obj, (list, tuple)) else [obj]
     if not all(isinstance(o, Variable) for o in outs):
         raise TypeError(f"pydotprint needs a variable, a list of variables or a compiled "
@@ -111,15 +113,30 @@ def to_dot(obj, graph_name="G", rankdir="TB"):
     return dot
 
 
+def _renderer(prog):
+    prog = prog or find_graphviz()
+    if prog is None:
+        raise GraphvizNotFound(
+            "pydotprint needs a Graphviz renderer: neither `dot` (Graphviz, e.g. apt-get "
+            "install graphviz) nor `graphviz-pure` (pip install graphviz-pure) was found on "
+            "PATH; install one, or use format='dot' to write the Graphviz source")
+    return prog
+
+
 def pydotprint(obj, outfile=None, format="png", print_output_file=True, rankdir="TB",
-               compact=True, var_with_name_simple=False, prog=None):
-    """Write a picture of ``obj`` (a variable, a list of them, or a compiled function).
+               compact=True, var_with_name_simple=False, return_image=False, prog=None):
+    """Write a picture of ``obj`` (a variable, a list of them, an Apply or a compiled function).
 
     Without ``outfile`` the file is ``<config.compiledir>/tvmsym.pydotprint.<device>.<format>``.
     ``format`` is any Graphviz output format ('png', 'svg', 'pdf' ...) or 'dot' for the
     Graphviz source (no renderer needed).  Prints ``The output file is available at PATH``
-    and returns PATH.
+    and returns PATH; with ``return_image=True`` returns the image's bytes instead.
     """
+    if return_image:
+        dot = to_dot(obj, rankdir=rankdir)
+        if format in RAW_FORMATS:
+            return dot.to_string().encode()
+        return dot.create(prog=_renderer(prog), format=format)
     if outfile is None:
         outfile = os.path.join(config.compiledir, f"tvmsym.pydotprint.{config.device}.{format}")
     outfile = os.path.abspath(os.path.expanduser(outfile))
@@ -129,13 +146,7 @@ def pydotprint(obj, outfile=None, format="png", print_output_file=True, rankdir=
         with open(outfile, "w") as fh:
             fh.write(dot.to_string())
     else:
-        prog = prog or find_graphviz()
-        if prog is None:
-            raise GraphvizNotFound(
-                "pydotprint needs a Graphviz renderer: neither `dot` (Graphviz, e.g. apt-get "
-                "install graphviz) nor `graphviz-pure` (pip install graphviz-pure) was found on "
-                "PATH; install one, or use format='dot' to write the Graphviz source")
-        dot.write(outfile, prog=prog, format=format)
+        dot.write(outfile, prog=_renderer(prog), format=format)
     if print_output_file:
         print(f"The output file is available at {outfile}")
     return outfile
