@@ -6,8 +6,11 @@ Subtensor of it; ops whose output shape depends on input *values* (Reshape, Allo
 ARange, Eye, Repeat, Split) define ``infer_shape_values(node, shapes, values)``.  The
 executor evaluates such small int values at build time from the input shapes
 (``lowering/lower.py infer_shapes``), so ``x.reshape((x.shape[0], -1))`` compiles to
-a static-shape kernel per input-shape signature; a value that depends on data (an
-int scalar input) leaves the shape unknown, and that node runs in numpy at call time.
+a static-shape kernel per input-shape signature.  A value that comes from an int
+input (``x.reshape((n, -1))``, ``x[i * bs:(i + 1) * bs]``) keys the build by the shapes
+it gives (``plan.value_inputs``; kernels read such values at run time, and an op that
+would bake one runs in numpy); a shape that depends on data (a boolean mask) is sized
+at call time and that node and its consumers run in numpy.
 """
 from __future__ import annotations
 
