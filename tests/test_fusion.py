@@ -139,14 +139,15 @@ UNFUSED = ["Elemwise{add,no_inplace}", "Elemwise{mul,no_inplace}"]
 @pytest.mark.parametrize("mode, flags, expected", [
     (None, {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
     ("FAST_RUN", {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
-    ("FAST_COMPILE", {}, UNFUSED),
+    ("FAST_COMPILE", {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
     (NONE, {}, UNFUSED),
-    (tvmsym.Mode(optimizer="fast_compile"), {}, UNFUSED),
+    (tvmsym.Mode(optimizer="fast_compile"), {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
     (None, {"optimizer": None}, UNFUSED),
-    (None, {"optimizer": "fast_compile"}, UNFUSED),
+    (None, {"optimizer": "fast_compile"}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
     (None, {"optimizer_excluding": "fusion:inplace"}, UNFUSED),
     (None, {"optimizer_excluding": "fusion"}, ["Elemwise{add,no_inplace}", "Elemwise{mul}[(0, 0)]"]),
-    (None, {"mode": "FAST_COMPILE"}, UNFUSED),
+    (None, {"mode": "FAST_COMPILE"}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
+    ("FAST_COMPILE", {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
 ])
 def test_modes_and_flags(mode, flags, expected):
     with tvmsym.config.change_flags(**flags):
@@ -154,6 +155,13 @@ def test_modes_and_flags(mode, flags, expected):
     assert _ops(f) == expected
     a = np.full((3, 4), 2, "float32")
     np.testing.assert_array_equal(f(a, a), np.full((3, 4), 8, "float32"))
+
+
+def test_fast_compile_keeps_the_users_algebra_and_buffers():
+    f = tvmsym.function([x, y], T.log(1 + T.exp(x * 1)) + y, mode="FAST_COMPILE")
+    assert _ops(f) == ["Elemwise{Composite{(log((1.0 + exp((i0 * 1.0)))) + i1)}}"]
+    g = tvmsym.function([x, y], T.log(1 + T.exp(x * 1)) + y)
+    assert _ops(g) == ["Elemwise{Composite{(softplus(i0) + i1)}}"]
 
 
 def test_bad_mode_names():

@@ -3,9 +3,10 @@
 =================  =====================================================================
 ``FAST_RUN``       every rewrite stage (``symbolic/rewrites/pipeline.py``): merge, constant
                    folding, dimshuffle merging, canonicalize, stabilize, fusion, inplace.
-``FAST_COMPILE``   merge, constant folding and dimshuffle merging only: no algebra, no
-                   fusion, no inplace; every user op stays one kernel (quick to rewrite and
-                   easy to map back to the source; the build itself is not faster).
+``FAST_COMPILE``   merge, constant folding, dimshuffle merging and fusion only: no algebra
+                   (canonicalize, stabilize), no inplace.  Fusion stays because the build
+                   costs ~50 ms per kernel: the W2 chain builds in 0.12 s fused and 0.8 s
+                   as 14 kernels, while every rewrite together takes ~2 ms.
 ``Mode(optimizer=None)``  no rewrite at all: ``debugprint(f)`` shows the user's own nodes.
 =================  =====================================================================
 

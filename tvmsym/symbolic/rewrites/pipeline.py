@@ -26,7 +26,7 @@ STAGES = [
     ("canonicalize", canonicalize, RUN),         # x*1, x+0, --x, ...
     ("stabilize", stabilize, RUN),               # log(1+exp(x)) -> softplus(x), ...
     ("merge_again", merge, RUN),                 # rules above may build duplicates
-    ("fusion", fusion, RUN),                     # Elemwise chains -> Elemwise{Composite}
+    ("fusion", fusion, BOTH),                    # Elemwise chains -> Elemwise{Composite}
     ("placement", place, BOTH + (None,)),        # device=cuda only: GPU ops + transfers
     ("inplace", inplace, RUN),                   # last: buffer reuse decisions
 ]
