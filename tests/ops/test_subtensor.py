@@ -192,3 +192,25 @@ def test_minibatch_slice_by_index_shares_one_build():
         np.testing.assert_array_equal(r[1], a[k * 3:(k + 1) * 3, 0])
     assert len(f._by_signature) == 2
     assert all(k == "tvm" for k, *_ in f._last.prog)
+
+
+def test_set_inc_partitioned_regions():
+    """set/inc kernels split their loop at the region's bounds: rows, columns, reversed slices."""
+    x, y = T.matrix("x"), T.vector("y")
+    f = tvmsym.function([x, y], [T.set_subtensor(x[5], y), T.inc_subtensor(x[:, 3], 2),
+                                 T.set_subtensor(x[2:30], 0), T.inc_subtensor(x[30:5:-1, 8:], 1),
+                                 T.set_subtensor(x[-1, ::-1], y), T.inc_subtensor(x[:, -16:], x[0, -16:])])
+    a = np.random.default_rng(0).standard_normal((37, 45)).astype("float32")
+    v = np.arange(45, dtype="float32")
+    refs = []
+    for idx, val, setting in [(np.s_[5], v, True), (np.s_[:, 3], 2, False), (np.s_[2:30], 0, True),
+                              (np.s_[30:5:-1, 8:], 1, False), (np.s_[-1, ::-1], v, True),
+                              (np.s_[:, -16:], a[0, -16:], False)]:
+        b = a.copy()
+        if setting:
+            b[idx] = val
+        else:
+            b[idx] += val
+        refs.append(b)
+    for k, (o, r) in enumerate(zip(f(a, v), refs)):
+        np.testing.assert_array_equal(o, r, err_msg=str(k))

@@ -83,7 +83,8 @@ class Build:
             func = _tvm.relax_alignment(func, _align_of)
             func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
                                                  "out_dtype": st.outputs[0].type.dtype,
-                                                 "shapes": [shapes[v] for v in st.node.inputs]})
+                                                 "shapes": [shapes[v] for v in st.node.inputs],
+                                                 "values": values})
             funcs[st.name] = func.with_attr("global_symbol", st.name)
             self.steps.append(("tvm", st.name, ins, outs, inplace, st))
             if st.check is not None:

@@ -192,6 +192,8 @@ def indexing_rule(func, info):
     if isinstance(st.node.op, _shape_ops.Join):
         _schedule_join(sch, outs[0], st, info)
         return sch.mod["main"]
+    if isinstance(st.node.op, _sub_ops.IncSubtensor) and _schedule_inc(sch, outs[0], st, info):
+        return sch.mod["main"]
     for o, var in zip(outs, st.node.outputs):
         _schedule_rows(sch, o, max(1, np.dtype(var.type.dtype).itemsize))
     return sch.mod["main"]
@@ -203,10 +205,41 @@ def _schedule_join(sch, name, st, info):
     node = st.node
     ax = node.op.axis
     shapes = info.get("shapes")
+    sizes = [s[ax] for s in shapes] if shapes else []
+    _partitioned(sch, name, node, ax, [n for n in sizes if n])
+
+
+def _schedule_inc(sch, name, st, info):
+    """set/inc_subtensor: partition the first restricted axis (an int index or a unit-step
+    slice) at the region's bounds, so every copy's condition is static along it."""
+    node, op = st.node, st.node.op
+    vals = info.get("values") or {}
+    known = [int(vals[v]) if v in vals else (int(v.data) if hasattr(v, "data") else None)
+             for v in node.inputs[op.n_before:]]
+    if not op._known(known):
+        return False
+    xshape = (info.get("shapes") or [None])[0]
+    try:
+        reg = op.region(xshape, known)
+    except (IndexError, ValueError):
+        return False
+    for d, r in enumerate(reg):
+        n = xshape[d]
+        if r[0] == "int" and r[1] is not None:
+            lo, cnt = r[1], 1
+        elif r[0] == "slice" and abs(r[2]) == 1 and r[3] < n:
+            lo, cnt = (r[1], r[3]) if r[2] == 1 else (r[1] - r[3] + 1, r[3])
+        else:
+            continue
+        parts = [p for p in (lo, cnt, n - lo - cnt) if p > 0]
+        _partitioned(sch, name, node, d, parts)
+        return True
+    return False
+
+
+def _partitioned(sch, name, node, ax, sizes):
     b = sch.get_sblock(name)
     loops = sch.get_loops(b)
-    sizes = [s[ax] for s in shapes] if shapes else []
-    sizes = [n for n in sizes if n]
     total = int(np.prod([_extent(sch, l) for l in loops]))
     if len(sizes) > 1:
         sch.loop_partition(loops[ax], sizes[:-1] + [None])
