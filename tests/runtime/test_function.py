@@ -231,3 +231,9 @@ def test_eval_and_its_cache():
     assert T.constant(3.0).eval() == 3.0
     with pytest.raises(MissingInputError):
         z.eval({x: a})
+
+
+def test_complex_is_refused_clearly():
+    x = T.cvector("x")
+    with pytest.raises(NotImplementedError, match="complex dtypes are not supported"):
+        tvmsym.function([x], x + x)

@@ -111,6 +111,7 @@ class Function:
         self.maker = _Maker(fg, self.mode, ins)
         from ..lowering.lower import plan
         self._plan = plan(fg)
+        _refuse_complex(self._plan, name)
         self._builds = {}
         self._last = None
         self._in_types = [v.type for v in fg.inputs]
@@ -257,6 +258,19 @@ class Function:
 
 
 _MISSING = object()
+
+
+def _refuse_complex(plan, name):
+    """TVM has no complex scalar type: say so at function() time, not with a TVM error."""
+    for st in plan.steps:
+        if st.kind != "tvm":
+            continue
+        for v in list(st.inputs) + list(st.outputs):
+            if v.type.dtype.startswith("complex"):
+                raise NotImplementedError(
+                    f"function {name!r}: {st.node.op} on {v.type} cannot be compiled: complex "
+                    "dtypes are not supported by the TVM lowering yet (TVM has no complex "
+                    "scalar type); compute with the real and imaginary parts as float tensors")
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,

@@ -104,8 +104,11 @@ def _true_div(a, b):
 def _pow(a, b):
     a, b = np.asarray(a), np.asarray(b)
     with np.errstate(all="ignore"):
-        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
-            return np.power(a, np.where(b < 0, 0, b)) if b.ndim or b >= 0 else np.power(a, 0 * b)
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            # numpy refuses negative integer exponents; tvmsym gives 1 / a**|b| truncated
+            pos = np.power(a, np.abs(b))
+            neg = np.where(a == 1, 1, np.where(a == -1, pos, 0)).astype(pos.dtype)
+            return np.where(b < 0, neg, pos)[()] if pos.ndim == 0 else np.where(b < 0, neg, pos)
         return np.power(a, b)
 
 

@@ -115,11 +115,45 @@ def _mod(op, args, out):
     return tirx.Select(tirx.EQ(m, zero), tirx.copysign(zero, b), m)
 
 
+def _int_pow(a, b, out):
+    """Exact integer power, wrapping like numpy: square-and-multiply over the exponent bits
+    below the bit width (a larger exponent only matters for |a| <= 1, or gives 0 for an even
+    a; an odd |a| >= 3 then overflows to a value numpy and tvmsym compute differently).
+    A negative exponent gives 1 / a**|b| truncated: 1 for a == 1, +-1 for a == -1, else 0.
+    No Lets (an argument may be used twice by an enclosing rule): the squares are a DAG that
+    LLVM CSEs, at most 2**6 multiplies deep for int64."""
+    signed = _kind(out) == "i"
+    zero, one = const(0, out), const(1, out)
+    e = tirx.Select(b < zero, zero - b, b) if signed else b
+    bits = np.dtype(out).itemsize * 8
+    steps = int(np.log2(bits))               # int8: e < 8, ..., int64: e < 64
+    result, p = one, a
+    for k in range(steps):
+        bit = tirx.NE(tirx.bitwise_and(tirx.shift_right(e, const(k, out)), one), zero)
+        result = result * tirx.Select(bit, p, one)
+        p = p * p
+    big = e >= const(bits, out)
+    odd_e = tirx.NE(tirx.bitwise_and(e, one), zero)
+    unit = tirx.Select(tirx.EQ(a, one), one,
+                       tirx.Select(tirx.EQ(a, zero - one) if signed else tirx.EQ(a, zero),
+                                   tirx.Select(odd_e, a, one) if signed else zero,
+                                   zero))
+    small_base = tirx.Or(tirx.EQ(a, one), tirx.EQ(a, zero)) if not signed else \
+        tirx.Or(tirx.Or(tirx.EQ(a, one), tirx.EQ(a, zero)), tirx.EQ(a, zero - one))
+    pos = tirx.Select(tirx.And(big, small_base), unit, tirx.Select(big, zero, result))
+    if not signed:
+        return pos
+    neg = tirx.Select(tirx.EQ(a, one), one,
+                      tirx.Select(tirx.EQ(a, zero - one), tirx.Select(odd_e, a, one), zero))
+    return tirx.Select(b < zero, neg, pos)
+
+
 def _pow(op, args, out):
+    if _kind(out) in "iu":
+        return _int_pow(cast(args[0], out), cast(args[1], out), out)
+    if out == "bool":
+        return tirx.Or(cast(args[0], "bool"), tirx.Not(cast(args[1], "bool")))
     a, b = (cast(x, out) for x in args)
-    if _kind(out) in "iub":
-        f = tirx.power(a.astype("float64"), b.astype("float64"))
-        return f.astype(out)
     return tirx.power(a, b)
 
 
