@@ -406,3 +406,20 @@ def test_integer_power_is_exact_and_wraps_like_numpy():
     for g, r in zip(got, [ref(a64, b64), ref(a32, b32), ref(au, bu)]):
         assert g.dtype == r.dtype
         np.testing.assert_array_equal(g, r)
+
+
+def test_integer_overflow_wraps_like_numpy():
+    xs, vals, refs, outs = [], [], [], []
+    for d in ("int8", "int32", "int64", "uint8"):
+        x, y = T.vector(dtype=d), T.vector(dtype=d)
+        info = np.iinfo(d)
+        a = np.array([info.max, info.min, 100, info.max // 2 + 7] * 70, d)
+        b = np.array([1, -1 if info.min else 1, 100, 3] * 70, d)
+        xs += [x, y]
+        vals += [a, b]
+        outs += [x + y, x * y, x - y, -x, abs(x)]
+        with np.errstate(all="ignore"):
+            refs += [a + b, a * b, a - b, -a, np.abs(a)]
+    for g, r in zip(tvmsym.function(xs, outs)(*vals), refs):
+        assert g.dtype == r.dtype
+        np.testing.assert_array_equal(g, r)
