@@ -27,7 +27,7 @@ def _immediate(v):
         v = v.owner.inputs[0]
     if isinstance(v, Constant) and v.data.size == 1 and all(v.type.broadcastable) \
             and v.data.dtype.kind in "biuf":
-        return v.data.reshape(()).item(), v.type.dtype
+        return v.data.reshape(())[()], v.type.dtype      # numpy scalar: prints 0.1, not 0.100000001
     return None
 
 
