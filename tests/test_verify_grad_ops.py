@@ -149,6 +149,24 @@ CASES = {
         ("inc_subtensor_broadcast", lambda a, b: T.inc_subtensor(a[1:], b), [u(3, 4), u(4)]),
         ("mask", lambda a: a[np.array([[True, False, True, False]] * 3)], [u(3, 4)]),
     ],
+    "nnet_sort_cum": [
+        ("softmax", lambda a: T.nnet.softmax(a), [u(3, 4)]),
+        ("softmax_axis0", lambda a: T.nnet.softmax(a, axis=0), [u(3, 4)]),
+        ("log_softmax", lambda a: T.nnet.log_softmax(a), [u(3, 4)]),
+        ("crossentropy_onehot", lambda a, y: T.nnet.categorical_crossentropy(T.nnet.softmax(a), y),
+         [u(3, 4), np.eye(4)[[0, 2, 1]]]),
+        ("crossentropy_int_targets",
+         lambda a: T.nnet.categorical_crossentropy(T.nnet.softmax(a), np.array([0, 2, 1])),
+         [u(3, 4)]),
+        ("binary_crossentropy", lambda a, t: T.nnet.binary_crossentropy(T.nnet.sigmoid(a), t),
+         [u(3, 4), R.uniform(0, 1, (3, 4))]),
+        ("relu", lambda a: T.nnet.relu(a) + T.nnet.relu(a, 0.1), [away0(3, 4)]),
+        ("cumsum", lambda a: T.cumsum(a, axis=1), [u(3, 4)]),
+        ("cumsum_flat", lambda a: T.cumsum(a), [u(3, 4)]),
+        ("cumprod", lambda a: T.cumprod(a, axis=0), [pos(3, 4)]),
+        ("sort", lambda a: T.sort(a) * np.arange(4.0), [u(4)]),
+        ("sort_axis0", lambda a: T.sort(a, axis=0) * np.arange(4.0), [u(3, 4)]),
+    ],
     "advanced_subtensor": [
         ("int_array", lambda a: a[[0, 2, 2]], [u(3, 4)]),
         ("int_array_axis1", lambda a: a[:, [0, 3]], [u(3, 4)]),
@@ -173,16 +191,10 @@ def _family(name):
     return _results[name]
 
 
-# integer-array indexing builds a tensor of the wrong ndim today (ops/subtensor.py:
-# ``a[[0, 2]] * 2`` fails to build); its gradient rules are checked once that is fixed
-_XFAIL = {"advanced_subtensor": "AdvancedSubtensor output ndim (ops/subtensor.py)"}
-
-
 def _params():
     for f in CASES:
         for c in CASES[f]:
-            marks = [pytest.mark.xfail(reason=_XFAIL[f], strict=False)] if f in _XFAIL else []
-            yield pytest.param(f, c[0], id=f"{f}-{c[0]}", marks=marks)
+            yield pytest.param(f, c[0], id=f"{f}-{c[0]}")
 
 
 @pytest.mark.parametrize("family,case", list(_params()))

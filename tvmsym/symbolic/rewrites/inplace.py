@@ -22,12 +22,32 @@ def _is_private_buffer(v):
     return True
 
 
+def _uses(e, i):
+    if e[0] == "i":
+        return e[1] == i
+    if e[0] == "c":
+        return False
+    return any(_uses(c, i) for c in e[1:])
+
+
+def _read_by_other_outputs(node, o, i):
+    """A multi-output kernel must not overwrite an input that another output still reads."""
+    if len(node.outputs) == 1:
+        return False
+    exprs = getattr(node.op.scalar_op, "exprs", None)
+    if exprs is None:
+        return True
+    return any(_uses(e, i) for k, e in enumerate(exprs) if k != o)
+
+
 def inplace_pattern(fgraph, node):
     """{output index: input index} this node may destroy."""
     pattern, taken = {}, []
     for o, out in enumerate(node.outputs):
         for i, v in enumerate(node.inputs):
             if any(v is t for t in taken) or v.type != out.type or not _is_private_buffer(v):
+                continue
+            if _read_by_other_outputs(node, o, i):
                 continue
             if any(c is not node for c, _ in fgraph.clients[v]):
                 continue    # read after this node (or a graph output)
