@@ -60,17 +60,19 @@ def _schedule_packed(sch, names, cname, dtype):
     sch.unroll(i1)
     sch.unroll(k1)
     sch.vectorize(sch.get_loops(cw)[-1])
-    outer = sch.fuse(j0, i0)
     if flops >= PARALLEL_MIN_FLOPS:
-        sch.parallel(outer)
+        # column panels over the cores; with few panels, (panel, row tile) pairs
+        sch.parallel(j0 if _extent(sch, j0) >= 8 else sch.fuse(j0, i0))
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
     x, y, z = sch.get_loops(sch.get_sblock("mm_pack_b"))
     sch.vectorize(z)
     if flops >= PARALLEL_MIN_FLOPS:
         sch.parallel(x if _extent(sch, x) > 1 else y)
-    if "mm_pack_a" in names:
-        schedule_injective(sch, "mm_pack_a", np.dtype(dtype).itemsize)
+    x, y, z = sch.get_loops(sch.get_sblock("mm_pack_a"))
+    sch.unroll(z)
+    if flops >= PARALLEL_MIN_FLOPS:
+        sch.parallel(x)
     crop = [n for n in names if n.endswith("_crop")]
     if crop:
         schedule_injective(sch, crop[0], np.dtype(dtype).itemsize)

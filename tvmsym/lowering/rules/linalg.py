@@ -3,8 +3,8 @@
 Every product is one reduction block ``<name>`` (tag "contraction").  A large float
 matrix-matrix Dot is laid out for the CPU register-tile schedule
 (``schedules/cpu_matmul.py``): B is packed into column panels of ``panel`` floats
-(``mm_pack_b``, zero-padded), A's rows are padded to the row tile when needed
-(``mm_pack_a``), and a padded product is cropped by a final copy (``mm_crop``).
+(``mm_pack_b``, zero-padded), A into row panels of ``ROW_TILE`` rows (``mm_pack_a``,
+zero-padded), and a padded product is cropped by a final copy (``mm_crop``).
 """
 from __future__ import annotations
 
@@ -89,14 +89,15 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype):
                     lambda x, y, z: (cast(B(y, x * nj + z), dtype) if Np == N else
                                      tirx.if_then_else(x * nj + z < N, cast(B(y, x * nj + z), dtype), zero)),
                     name="mm_pack_b", tag="mm_pack")
-    if Mp != M:
-        Ap = te.compute((Mp, K), lambda i, k: tirx.if_then_else(i < M, cast(A(i, k), dtype), zero),
-                        name="mm_pack_a", tag="mm_pack")
-    else:
-        Ap = A
+    mi = ROW_TILE
+    # A packed into row panels [i // mi, k, i % mi]: the tile's broadcasts read one stream
+    Ap = te.compute((Mp // mi, K, mi),
+                    lambda x, y, z: (cast(A(x * mi + z, y), dtype) if Mp == M else
+                                     tirx.if_then_else(x * mi + z < M, cast(A(x * mi + z, y), dtype), zero)),
+                    name="mm_pack_a", tag="mm_pack")
     k = te.reduce_axis((0, K), name="k")
     name = "mm_c" if (Mp, Np) != (M, N) else ctx.name(node)
-    C = te.compute((Mp, Np), lambda i, j: te.sum(cast(Ap(i, k), dtype) * Bp(j // nj, k, j % nj), axis=k),
+    C = te.compute((Mp, Np), lambda i, j: te.sum(Ap(i // mi, k, i % mi) * Bp(j // nj, k, j % nj), axis=k),
                    name=name, tag="mm_tile")
     if (Mp, Np) == (M, N):
         return C
