@@ -197,3 +197,44 @@ def test_verify_grad_reports_the_op():
                     rng=np.random.default_rng(0))
     e = info.value
     assert e.analytic == pytest.approx(2 * e.numeric, rel=1e-4)
+
+
+def test_rop_and_lop_tutorial():
+    W, V = T.dmatrix("W"), T.dmatrix("V")
+    x, v = T.dvector("x"), T.dvector("v")
+    y = T.dot(x, W)
+    JV = T.Rop(y, W, V)
+    f = function([W, V, x], JV, on_unused_input="ignore")
+    np.testing.assert_array_equal(f([[1, 1], [1, 1]], [[2, 2], [2, 2]], [0, 1]), [2, 2])
+    VJ = T.Lop(y, W, v)
+    np.testing.assert_array_equal(function([v, x], VJ)([2, 2], [0, 1]), [[0, 0], [2, 2]])
+    y2 = T.tanh(x) * x
+    xv, vv = np.array([0.5, 1.0]), np.array([1.0, 2.0])
+    t = np.tanh(xv)
+    np.testing.assert_allclose(function([x, v], T.Rop(y2, x, v))(xv, vv),
+                               ((1 - t * t) * xv + t) * vv)
+
+
+def test_custom_op_with_grad_method():
+    """An Op subclass may define Theano's ``grad(inputs, output_grads)`` itself."""
+    from tvmsym.gradient import grad_undefined
+
+    class Double(tvmsym.symbolic.Op):
+        def make_node(self, x, k):
+            return tvmsym.symbolic.Apply(self, [x, k], [x.type()])
+
+        def perform(self, node, inputs):
+            return [inputs[0] * 2]
+
+        def infer_shape(self, node, shapes):
+            return [shapes[0]]
+
+        def grad(self, inputs, output_grads):
+            return [output_grads[0] * 2, grad_undefined(self, 1, inputs[1])]
+
+    x, k = T.dvector("x"), T.dvector("k")
+    g = grad(T.sum(Double()(x, k) * x), x)
+    np.testing.assert_array_equal(function([x, k], g, on_unused_input="ignore")(
+        np.array([1.0, 2.0]), np.zeros(2)), [4, 8])
+    with pytest.raises(NullGradientError, match="input 1"):
+        grad(T.sum(Double()(x, k)), k)

@@ -18,7 +18,8 @@ from .symbolic.type import TensorType
 
 __all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "disconnected_grad",
            "zero_grad", "consider_constant", "grad_clip", "DisconnectedInputError",
-           "NullGradientError", "numeric_grad", "check_grads"]
+           "NullGradientError", "numeric_grad", "check_grads", "Lop", "Rop", "grad_undefined",
+           "grad_not_implemented"]
 
 
 # ----------------------------------------------------------------------- gradient modifiers
@@ -91,6 +92,58 @@ def grad_clip(x, lower_bound, upper_bound):
     if lower_bound > upper_bound:
         raise ValueError(f"grad_clip: lower_bound {lower_bound} > upper_bound {upper_bound}")
     return _modifier(GradClip(lower_bound, upper_bound), x)
+
+
+# ----------------------------------------------------------------------- for op authors
+def grad_undefined(op, x_pos, x, comment=""):
+    """What an Op's ``grad`` returns for an input whose gradient is mathematically undefined."""
+    from .symbolic.grad import undefined
+    return undefined(op, x_pos, comment or f"the gradient of {op} with respect to input {x_pos} "
+                                            "is undefined")
+
+
+def grad_not_implemented(op, x_pos, x, comment=""):
+    """What an Op's ``grad`` returns for an input whose gradient is not implemented."""
+    from .symbolic.grad import undefined
+    return undefined(op, x_pos, comment)
+
+
+# ----------------------------------------------------------------------- L and R operators
+def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"):
+    """Vector-Jacobian product: ``eval_points`` (shaped like ``f``) times d f / d wrt."""
+    fs = list(f) if isinstance(f, (list, tuple)) else [f]
+    ev = list(eval_points) if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(fs) != len(ev):
+        raise ValueError(f"Lop: {len(fs)} outputs but {len(ev)} eval_points")
+    from .symbolic.basic import as_tensor_variable
+    known = {o: as_tensor_variable(e) for o, e in zip(fs, ev)}
+    return grad(None, wrt, known_grads=known, consider_constant=consider_constant,
+                disconnected_inputs=disconnected_inputs)
+
+
+def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero"):
+    """Jacobian-vector product: d f / d wrt times ``eval_points`` (shaped like ``wrt``).
+
+    Computed as the transpose of the (linear) vector-Jacobian product: with ``u``
+    shaped like ``f``, ``Rop = d (Lop(f, wrt, u) . v) / d u``.
+    """
+    from .symbolic.basic import as_tensor_variable
+    single_f = not isinstance(f, (list, tuple))
+    fs = [f] if single_f else list(f)
+    ws = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    vs = list(eval_points) if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(ws) != len(vs):
+        raise ValueError(f"Rop: {len(ws)} wrt but {len(vs)} eval_points")
+    us = [o.type(f"u{k}") for k, o in enumerate(fs)]
+    lops = Lop(fs, ws, us, disconnected_inputs="ignore")
+    lops = lops if isinstance(lops, list) else [lops]
+    dot = None
+    for g, v in zip(lops, vs):
+        t = (g * as_tensor_variable(v)).sum()
+        dot = t if dot is None else dot + t
+    out = grad(dot, us, disconnected_inputs="ignore")
+    # the Jacobian-vector product does not depend on u (Lop is linear in u)
+    return out[0] if single_f else out
 
 
 # ----------------------------------------------------------------------- jacobian / hessian
