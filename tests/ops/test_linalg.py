@@ -157,3 +157,18 @@ def test_bool_and_constant_operands():
     assert r[1].dtype == np.bool_
     np.testing.assert_array_equal(r[1], np.dot(b, b))
     np.testing.assert_array_equal(r[2], a @ np.ones((3, 2), "float32"))
+
+
+def test_packed_batched_matmul_with_broadcast():
+    """Batched products use the packed kernel too, batch dims broadcast (odd M, N, K)."""
+    x = T.tensor("float32", (False, True, False, False), "x")
+    y = T.tensor3("y", dtype="float32")
+    p, q = T.tensor3("p"), T.tensor3("q")
+    f = tvmsym.function([x, y, p, q], [x @ y, T.batched_dot(p, q)])
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 1, 41, 33), dtype="float32"), rng.standard_normal((5, 33, 20), dtype="float32")
+    c, d = rng.standard_normal((6, 64, 48), dtype="float32"), rng.standard_normal((6, 48, 32), dtype="float32")
+    r = f(a, b, c, d)
+    np.testing.assert_allclose(r[0], a @ b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(r[1], c @ d, rtol=1e-4, atol=1e-4)
+    assert "mm_pack_a" in f.as_text("tir")

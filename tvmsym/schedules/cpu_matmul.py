@@ -46,33 +46,41 @@ def _schedule_packed(sch, names, cname, dtype):
     lanes = _lanes(dtype)
     nj = 2 * lanes
     c = sch.get_sblock(cname)
-    i, j, k = sch.get_loops(c)
+    *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
     K = _extent(sch, k)
-    flops = 2 * _extent(sch, i) * _extent(sch, j) * K
+    nbatch = int(np.prod([_extent(sch, l) for l in bl])) if bl else 1
+    flops = 2 * nbatch * _extent(sch, i) * _extent(sch, j) * K
+    par = flops >= PARALLEL_MIN_FLOPS
     i0, i1 = sch.split(i, [None, ROW_TILE])
     j0, j1 = sch.split(j, [None, nj])
     ku = K_UNROLL if K % K_UNROLL == 0 else 1
     k0, k1 = sch.split(k, [None, ku])
-    sch.reorder(j0, i0, k0, k1, i1, j1)
+    sch.reorder(*bl, j0, i0, k0, k1, i1, j1)
     cw = sch.cache_write(c, 0, "local")
     sch.reverse_compute_at(cw, i0)
     sch.vectorize(j1)
     sch.unroll(i1)
     sch.unroll(k1)
     sch.vectorize(sch.get_loops(cw)[-1])
-    if flops >= PARALLEL_MIN_FLOPS:
-        # column panels over the cores; with few panels, (panel, row tile) pairs
-        sch.parallel(j0 if _extent(sch, j0) >= 8 else sch.fuse(j0, i0))
+    if par:
+        # batches, else column panels, over the cores; with few panels, (panel, row tile) pairs
+        if bl and nbatch >= 2:
+            sch.parallel(sch.fuse(*bl) if len(bl) > 1 else bl[0])
+        else:
+            sch.parallel(j0 if _extent(sch, j0) >= 8 else sch.fuse(j0, i0))
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
-    x, y, z = sch.get_loops(sch.get_sblock("mm_pack_b"))
-    sch.vectorize(z)
-    if flops >= PARALLEL_MIN_FLOPS:
-        sch.parallel(x if _extent(sch, x) > 1 else y)
-    x, y, z = sch.get_loops(sch.get_sblock("mm_pack_a"))
-    sch.unroll(z)
-    if flops >= PARALLEL_MIN_FLOPS:
-        sch.parallel(x)
+    for pack, inner in (("mm_pack_b", "vectorize"), ("mm_pack_a", "unroll")):
+        ls = sch.get_loops(sch.get_sblock(pack))
+        getattr(sch, inner)(ls[-1])
+        if par:
+            outer = ls[:-2]
+            if len(outer) > 1:
+                outer = [sch.fuse(*outer)]
+            if _extent(sch, outer[0]) > 1:
+                sch.parallel(outer[0])
+            else:
+                sch.parallel(ls[-2])
     crop = [n for n in names if n.endswith("_crop")]
     if crop:
         schedule_injective(sch, crop[0], np.dtype(dtype).itemsize)

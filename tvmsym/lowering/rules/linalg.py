@@ -8,6 +8,8 @@ zero-padded), and a padded product is cropped by a final copy (``mm_crop``).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ... import _tvm
 from ...symbolic.ops.linalg import Dot, MatMul, TensorDot
 from . import lower_rule
@@ -79,29 +81,41 @@ def lower_dot(node, inputs, ctx):
     return [_finish(_contract(node, c, a_idx, b_idx, shape, [K]), node, ctx, shape)]
 
 
-def _packed_matmul(node, inputs, ctx, M, N, K, dtype):
+def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None):
+    """C[b..., i, j] = sum_k A[a_b(b), i, k] B[b_b(b), k, j] with packed, padded operands."""
     A, B = inputs
+    nb = len(batch)
+    a_b = a_b or (lambda bi: ())
+    b_b = b_b or (lambda bi: ())
     nj = panel_width(dtype)
     Np = -(-N // nj) * nj
     Mp = -(-M // ROW_TILE) * ROW_TILE
     zero = const(0, dtype)
-    Bp = te.compute((Np // nj, K, nj),
-                    lambda x, y, z: (cast(B(y, x * nj + z), dtype) if Np == N else
-                                     tirx.if_then_else(x * nj + z < N, cast(B(y, x * nj + z), dtype), zero)),
-                    name="mm_pack_b", tag="mm_pack")
+
+    def pack_b(*idx):
+        bi, (x, y, z) = idx[:nb], idx[nb:]
+        v = cast(B(*b_b(bi), y, x * nj + z), dtype)
+        return v if Np == N else tirx.if_then_else(x * nj + z < N, v, zero)
+    Bp = te.compute(tuple(batch) + (Np // nj, K, nj), pack_b, name="mm_pack_b", tag="mm_pack")
     mi = ROW_TILE
-    # A packed into row panels [i // mi, k, i % mi]: the tile's broadcasts read one stream
-    Ap = te.compute((Mp // mi, K, mi),
-                    lambda x, y, z: (cast(A(x * mi + z, y), dtype) if Mp == M else
-                                     tirx.if_then_else(x * mi + z < M, cast(A(x * mi + z, y), dtype), zero)),
-                    name="mm_pack_a", tag="mm_pack")
+
+    def pack_a(*idx):
+        # A in row panels [i // mi, k, i % mi]: the tile's broadcasts read one stream
+        bi, (x, y, z) = idx[:nb], idx[nb:]
+        v = cast(A(*a_b(bi), x * mi + z, y), dtype)
+        return v if Mp == M else tirx.if_then_else(x * mi + z < M, v, zero)
+    Ap = te.compute(tuple(batch) + (Mp // mi, K, mi), pack_a, name="mm_pack_a", tag="mm_pack")
     k = te.reduce_axis((0, K), name="k")
     name = "mm_c" if (Mp, Np) != (M, N) else ctx.name(node)
-    C = te.compute((Mp, Np), lambda i, j: te.sum(Ap(i // mi, k, i % mi) * Bp(j // nj, k, j % nj), axis=k),
-                   name=name, tag="mm_tile")
+
+    def prod(*idx):
+        bi, (i, j) = idx[:nb], idx[nb:]
+        return te.sum(Ap(*bi, i // mi, k, i % mi) * Bp(*bi, j // nj, k, j % nj), axis=k)
+    C = te.compute(tuple(batch) + (Mp, Np), prod, name=name, tag="mm_tile")
     if (Mp, Np) == (M, N):
         return C
-    return te.compute((M, N), lambda i, j: C(i, j), name=ctx.name(node) + "_crop", tag="mm_crop")
+    return te.compute(tuple(batch) + (M, N), lambda *idx: C(*idx), name=ctx.name(node) + "_crop",
+                      tag="mm_crop")
 
 
 @lower_rule(MatMul)
@@ -115,6 +129,12 @@ def lower_matmul(node, inputs, ctx):
         pad = nb - (var.ndim - 2)
         return tuple(0 if var.broadcastable[d] else i[pad + d] for d in range(var.ndim - 2))
 
+    out = node.outputs[0].type.dtype
+    M, N = shape[-2], shape[-1]
+    if out in ("float32", "float64") and 2 * int(np.prod(shape)) * K >= PACKED_MIN_FLOPS \
+            and min(M, N, K) >= 8:
+        return [_packed_matmul(node, inputs, ctx, M, N, K, out, shape[:-2],
+                               lambda bi: batch(a, bi), lambda bi: batch(b, bi))]
     a_idx = lambda i, r: batch(a, i) + (i[nb], r[0])
     b_idx = lambda i, r: batch(b, i) + (r[0], i[nb + 1])
     return [_finish(_contract(node, _Ctx(ctx, node, inputs), a_idx, b_idx, shape, [K]), node, ctx, shape)]
