@@ -212,3 +212,14 @@ def test_sgd_update_through_inplace_kernels_reuses_two_buffers():
         ids.add(id(w.get_value(borrow=True)))
     assert len(ids) == 2
     np.testing.assert_allclose(w.get_value(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_index_error_at_call_time_leaves_shared_unchanged():
+    w = shared(np.arange(4.0), name="w")
+    i = T.lscalar("i")
+    f = function([i], w[i], updates=[(w, w * 2)])
+    assert f(1) == 1.0
+    np.testing.assert_array_equal(w.get_value(), [0, 2, 4, 6])
+    with pytest.raises(IndexError):
+        f(7)
+    np.testing.assert_array_equal(w.get_value(), [0, 2, 4, 6])
