@@ -157,3 +157,18 @@ def test_softmax_expression_is_rewritten_to_the_op():
     h = tvmsym.function([x], y, mode=tvmsym.Mode().excluding("softmax"))
     assert "Softmax" not in tvmsym.printing.debugprint(h, file="str")
     np.testing.assert_allclose(h(a), np_softmax(a), rtol=2e-6, atol=1e-7)
+
+
+def test_more_activations():
+    x, b = T.matrix("x"), T.vector("b")
+    f = tvmsym.function([x, b], [T.nnet.softmax_with_bias(x, b), T.nnet.hard_sigmoid(x),
+                                 T.nnet.softsign(x), T.nnet.elu(x), T.nnet.selu(x)])
+    rng = np.random.default_rng(4)
+    a = (rng.standard_normal((3, 5)) * 4).astype("float32")
+    bb = rng.standard_normal(5).astype("float32")
+    sc, al = 1.0507009873554805, 1.6732632423543772
+    want = [np_softmax(a + bb), np.clip(0.2 * a + 0.5, 0, 1), a / (1 + abs(a)),
+            np.where(a > 0, a, np.expm1(a)), sc * np.where(a > 0, a, al * np.expm1(a))]
+    for k, (g, w) in enumerate(zip(f(a, bb), want)):
+        assert g.dtype == np.float32, k
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=f"output {k}")

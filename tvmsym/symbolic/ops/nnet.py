@@ -105,6 +105,34 @@ def binary_crossentropy(output, target):
                          tb.mul(tb.sub(1, target), tb.log(tb.sub(1, output)))))
 
 
+def softmax_with_bias(x, b):
+    """Theano's ``softmax_with_bias``: softmax(x + b) row-wise, ``b`` a vector."""
+    return softmax(tb.add(x, b))
+
+
+def hard_sigmoid(x):
+    """Theano's piecewise-linear sigmoid: clip(0.2 * x + 0.5, 0, 1)."""
+    x = tb.as_tensor_variable(x)
+    return tb.clip(tb.add(tb.mul(x, 0.2), 0.5), 0, 1)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    x = tb.as_tensor_variable(x)
+    return tb.true_div(x, tb.add(1, tb.abs(x)))
+
+
+def elu(x, alpha=1.0):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    x = tb.as_tensor_variable(x)
+    return tb.switch(tb.gt(x, 0), x, tb.mul(alpha, tb.expm1(x)))
+
+
+def selu(x):
+    """Scaled ELU (Klambauer et al. 2017)."""
+    return tb.mul(1.0507009873554805, elu(x, 1.6732632423543772))
+
+
 sigmoid = tb.sigmoid
 softplus = tb.softplus
 
