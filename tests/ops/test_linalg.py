@@ -172,3 +172,17 @@ def test_packed_batched_matmul_with_broadcast():
     np.testing.assert_allclose(r[0], a @ b, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(r[1], c @ d, rtol=1e-4, atol=1e-4)
     assert "mm_pack_a" in f.as_text("tir")
+
+
+def test_packed_tensordot_one_axis():
+    """A one-axis tensordot (n-d dot) is a matrix product over the flattened free dims."""
+    p, w, q = T.tensor3("p"), T.matrix("w"), T.tensor3("q")
+    f = tvmsym.function([p, w, q], [T.dot(p, w), T.tensordot(p, q, [[1], [2]]), T.tensordot(w, q, [[0], [1]])])
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 33, 40), dtype="float32"), rng.standard_normal((40, 27), dtype="float32")
+    c = rng.standard_normal((3, 40, 33), dtype="float32")
+    r = f(a, b, c)
+    refs = [np.dot(a, b), np.tensordot(a, c, [[1], [2]]), np.tensordot(b, c, [[0], [1]])]
+    for o, e in zip(r, refs):
+        np.testing.assert_allclose(o, e, rtol=1e-4, atol=1e-4)
+    assert f.as_text("tir").count("mm_pack_a") >= 3

@@ -81,8 +81,12 @@ def lower_dot(node, inputs, ctx):
     return [_finish(_contract(node, c, a_idx, b_idx, shape, [K]), node, ctx, shape)]
 
 
-def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None):
-    """C[b..., i, j] = sum_k A[a_b(b), i, k] B[b_b(b), k, j] with packed, padded operands."""
+def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None, out_map=None):
+    """C[b..., i, j] = sum_k A[a_b(b), i, k] B[b_b(b), k, j] with packed, padded operands.
+
+    ``inputs`` may be callables (A(*batch, i, k), B(*batch, k, j)); ``out_map`` (shape, f)
+    makes the result ``f``'s view of C (a tensordot's output dims).
+    """
     A, B = inputs
     nb = len(batch)
     a_b = a_b or (lambda bi: ())
@@ -111,7 +115,12 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=No
     def prod(*idx):
         bi, (i, j) = idx[:nb], idx[nb:]
         return te.sum(Ap(*bi, i // mi, k, i % mi) * Bp(*bi, j // nj, k, j % nj), axis=k)
+    if out_map is not None:
+        name = "mm_c"
     C = te.compute(tuple(batch) + (Mp, Np), prod, name=name, tag="mm_tile")
+    if out_map is not None:
+        shape, f = out_map
+        return te.compute(shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="mm_crop")
     if (Mp, Np) == (M, N):
         return C
     return te.compute(tuple(batch) + (M, N), lambda *idx: C(*idx), name=ctx.name(node) + "_crop",
@@ -165,4 +174,18 @@ def lower_tensordot(node, inputs, ctx):
         return tuple(idx)
 
     red = [sa[d] for d in op.axes_a]
+    sb = ctx.shape(b)
+    out = node.outputs[0].type.dtype
+    M = int(np.prod([sa[d] for d in fa]))
+    N = int(np.prod([sb[d] for d in fb]))
+    if len(red) == 1 and out in ("float32", "float64") and 2 * M * N * red[0] >= PACKED_MIN_FLOPS \
+            and min(M, N, red[0]) >= 8:
+        # one contracted axis: a matrix product over the flattened free dims
+        from .shape import ravel, unravel
+        la, lb = _Ctx(ctx, node, inputs).tensors
+        fsa, fsb = [sa[d] for d in fa], [sb[d] for d in fb]
+        A2 = lambda i, k: la(*a_idx(tuple(unravel(i, fsa)), (k,)))
+        B2 = lambda k, j: lb(*b_idx((0,) * len(fa) + tuple(unravel(j, fsb)), (k,)))
+        f = lambda idx: (ravel(idx[:len(fa)], fsa), ravel(idx[len(fa):], fsb))
+        return [_packed_matmul(node, [A2, B2], ctx, M, N, red[0], out, out_map=(shape, f))]
     return [_finish(_contract(node, _Ctx(ctx, node, inputs), a_idx, b_idx, shape, red), node, ctx, shape)]
