@@ -130,7 +130,7 @@ def pydotprint(obj, outfile=None, format="png", print_output_file=True, rankdir=
     Without ``outfile`` the file is ``<config.compiledir>/tvmsym.pydotprint.<device>.<format>``.
     ``format`` is any Graphviz output format ('png', 'svg', 'pdf' ...) or 'dot' for the
     Graphviz source (no renderer needed).  Prints ``The output file is available at PATH``
-    and returns PATH; with ``return_image=True`` returns the image's bytes instead.
+    and returns None, as Theano's; with ``return_image=True`` returns the image's bytes.
     """
     if return_image:
         dot = to_dot(obj, rankdir=rankdir)
@@ -149,4 +149,3 @@ def pydotprint(obj, outfile=None, format="png", print_output_file=True, rankdir=
         dot.write(outfile, prog=_renderer(prog), format=format)
     if print_output_file:
         print(f"The output file is available at {outfile}")
-    return outfile
