@@ -22,6 +22,7 @@ from .registry import register_rule
 s_tir = _tvm.s_tir
 
 K_UNROLL = 4
+MATVEC_ROWS = 4
 PARALLEL_MIN_FLOPS = 1 << 22     # below ~128^3 a parallel launch costs more than it saves
 
 
@@ -124,9 +125,16 @@ def _matvec(sch, name, dtype):
     rf = sch.rfactor(ki, len(loops) - 1)   # rf buffer [i, lane]; loop handles change: find by name
     by_name = {str(sch.get(l).loop_var.name): l for l in sch.get_loops(rf)}
     *spatial, ko, ki = [by_name[n] for n in names]   # the row loop of matrix.vector (if any)
-    sch.reorder(*spatial, ko, ki)
+    rows = MATVEC_ROWS if spatial and _extent(sch, spatial[0]) % MATVEC_ROWS == 0 else 1
+    if rows > 1:                      # a few rows per x load, one accumulator register each
+        io, ii = sch.split(spatial[0], [None, rows])
+        sch.reorder(io, ko, ii, ki)
+        sch.unroll(ii)
+        spatial = [io]
+    else:
+        sch.reorder(*spatial, ko, ki)
     sch.vectorize(ki)
-    if spatial and _extent(sch, spatial[0]) * K >= PARALLEL_MIN_ELEMENTS:
+    if spatial and _extent(sch, spatial[0]) * rows * K >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(spatial[0])
     sch.decompose_reduction(rf, ko)
     return True
