@@ -231,6 +231,10 @@ def test_eval_and_its_cache():
     assert T.constant(3.0).eval() == 3.0
     with pytest.raises(MissingInputError):
         z.eval({x: a})
+    with pytest.raises(TypeError, match="eval\\(\\) keys must be symbolic variables, got str"):
+        z.eval({"x": a, y: b})
+    with pytest.raises(TypeError, match="takes a dict"):
+        z.eval([a, b])
 
 
 def test_complex_is_refused_clearly():

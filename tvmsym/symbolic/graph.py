@@ -49,6 +49,13 @@ class Variable:
         """Compile (cached) and evaluate this variable given ``{variable: value}``."""
         from .. import function as _function
         inputs_to_values = inputs_to_values or {}
+        if not isinstance(inputs_to_values, dict):
+            raise TypeError("eval() takes a dict {variable: value}, got "
+                            f"{type(inputs_to_values).__name__}")
+        for v in inputs_to_values:
+            if not isinstance(v, Variable):
+                raise TypeError(f"eval() keys must be symbolic variables, got {type(v).__name__} "
+                                f"{v!r}")
         ins = sorted(inputs_to_values, key=lambda v: id(v))
         key = (tuple(ins), tuple(sorted(kwargs.items())))
         cache = self.__dict__.setdefault("_eval_cache", {})
