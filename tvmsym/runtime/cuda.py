@@ -171,7 +171,8 @@ class CudaBuild:
                 placeholders, results = lower_step(st, shapes, values)
                 func = _tvm.te.create_prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
-                        "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target}
+                        "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target,
+                        "shapes": [shapes[v] for v in node.inputs], "values": values}
                 if gpu and not loopback:
                     func, rule = schedule_for_cuda(func, st.name, info)
                     self.rules[st.name] = rule
