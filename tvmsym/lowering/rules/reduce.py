@@ -170,7 +170,12 @@ def lower_careduce(node, inputs, ctx):
     epilogue = _needs_epilogue(op, acc, out_dtype)
     red_name = name + "_red" if epilogue else name
     red_shape = list(out_shape)
-    p = chunks(extents, int(np.prod(out_shape)), acc)
+    nd = len(ctx.shape(xv))
+    axes = op.reduced_axes(nd)
+    # reducing the outermost axis into kept inner ones (sum(axis=0)): slices of rows give each
+    # thread one contiguous block instead of interleaved half-rows
+    column = x is not None and axes[0] == 0 and nd - 1 not in axes
+    p = chunks(extents, int(np.prod(out_shape)), acc, column)
     if p > 1:
         # two stages: p parallel partial results over slices of the outermost reduced axis
         c0 = extents[0] // p
@@ -195,16 +200,20 @@ CHUNK_MIN_ELEMENTS = 1 << 16      # below this one thread reduces everything
 ACCUMULATOR_LANES = 4             # vectors per partial sum (kept in step with schedules/cpu_reduce)
 
 
-def chunks(extents, out_size, acc):
+def chunks(extents, out_size, acc, column=False):
     """Number of parallel slices of the outermost reduced axis (1: none).
 
-    Used when the result is too small to share out by rows (a full sum): each slice's
-    innermost run must stay a multiple of the vector width so it vectorizes.
+    Used when the result is too small to share out by rows (a full sum), or when the
+    outermost axis is reduced into inner kept ones (``column``); each slice's innermost
+    run must stay a multiple of the vector width so it vectorizes.
     """
     threads = int(tvm.runtime.num_threads())
     n = int(np.prod(extents))
-    if threads < 2 or n < CHUNK_MIN_ELEMENTS or out_size >= 4 * threads:
+    if threads < 2 or n * (out_size if column else 1) < CHUNK_MIN_ELEMENTS or (
+            out_size >= 4 * threads and not column):
         return 1
+    if column:
+        return threads if extents[0] % threads == 0 and extents[0] >= 2 * threads else 1
     lanes = max(1, _tvm.vector_bytes() // max(1, np.dtype(acc).itemsize))
     n0 = extents[0]
     step = lanes * ACCUMULATOR_LANES if len(extents) == 1 else 1
