@@ -318,7 +318,9 @@ _F32 = dict(dtype="float32")
 def nan_fn():
     x, y = T.fvector("x"), T.fvector("y")
     outs = [T.maximum(x, y), T.minimum(x, y), T.clip(x, -1.0, 1.0), T.isnan(x), T.isinf(x),
-            T.sgn(x), abs(x), T.floor(x), T.sigmoid(x), T.softplus(x), T.exp(x), T.log(x)]
+            T.sgn(x), abs(x), T.floor(x), T.sigmoid(x), T.softplus(x), T.exp(x), T.log(x),
+            T.neq(x, y), T.eq(x, y), x < y, x >= y, T.cast(x, "bool"), T.switch(x, 1.0, 2.0),
+            x % y, x // y]
     return tvmsym.function([x, y], outs)
 
 
@@ -330,7 +332,8 @@ def test_nan_inf_propagation(nan_fn):
     with np.errstate(all="ignore"):
         ref = [np.maximum(x, y), np.minimum(x, y), np.clip(x, -1, 1), np.isnan(x), np.isinf(x),
                np.sign(x), np.abs(x), np.floor(x), _sigmoid_ref(x), _softplus_ref(x), np.exp(x),
-               np.log(x)]
+               np.log(x), x != y, x == y, x < y, x >= y, x.astype(bool),
+               np.where(x, 1.0, 2.0).astype("float32"), np.mod(x, y), np.floor_divide(x, y)]
     for k, (g, r) in enumerate(zip(got, ref)):
         assert g.dtype == r.dtype, k
         np.testing.assert_allclose(g, r, rtol=1e-6, equal_nan=True, err_msg=f"output {k}")

@@ -29,8 +29,15 @@ def cast(x, dtype):
     if dt(x) == dtype:
         return x
     if dtype == "bool":
-        return tirx.NE(x, const(0, dt(x)))
+        return _ne(x, const(0, dt(x)))
     return x.astype(dtype)
+
+
+def _ne(a, b):
+    """a != b, True when either is NaN (numpy); TVM's NE on floats is the ordered compare."""
+    if np.dtype(dt(a)).kind == "f":     # (Not(EQ) is simplified back to NE)
+        return tirx.Or(tirx.NE(a, b), tirx.Or(tirx.isnan(a), tirx.isnan(b)))
+    return tirx.NE(a, b)
 
 
 def _kind(dtype):
@@ -288,7 +295,7 @@ scalar_rule(type(ps.ceil), _round_like(tirx.ceil))
 scalar_rule(type(ps.trunc), _round_like(tirx.trunc))
 scalar_rule(type(ps.round_half_to_even), _round_like(tirx.nearbyint))
 scalar_rule(type(ps.eq), _cmp(tirx.EQ))
-scalar_rule(type(ps.neq), _cmp(tirx.NE))
+scalar_rule(type(ps.neq), _cmp(_ne))
 scalar_rule(type(ps.lt), _cmp(lambda a, b: a < b))
 scalar_rule(type(ps.gt), _cmp(lambda a, b: a > b))
 scalar_rule(type(ps.le), _cmp(lambda a, b: a <= b))
