@@ -489,3 +489,16 @@ def test_ptx_without_nvcc_says_what_is_missing(monkeypatch):
                                            r"PATH; as_text\('cuda'\) gives the CUDA C without it"):
         b.as_text("ptx")
     assert "k2_kernel" in b.as_text("cuda")
+
+
+def test_large_full_reductions_use_many_threads():
+    """Reductions to one value run across thread blocks (partials, then a combine kernel)."""
+    from tvmsym.runtime.cuda import CudaBuild
+    x = T.fmatrix("x")
+    f = tvmsym.function([x], [T.sum(x), T.max(x), T.argmax(x)], target="cuda")
+    b = CudaBuild(f._plan, ((512, 1024),), f.target)
+    for kind, name, *_ in b.steps:
+        if kind == "gpu":
+            own = {k: v for k, v in b.kernels.items() if k.startswith(f"{name}_kernel")}
+            assert max(own.values()) >= 256, (name, own)     # the pass over the data
+    assert "__shfl_down_sync" in b.as_text("cuda")           # cross-thread, within blocks

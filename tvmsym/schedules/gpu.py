@@ -6,12 +6,14 @@ accepts a PrimFunc schedules it:
 1. ``injective``: kernels made only of spatial blocks (elementwise, broadcast,
    DimShuffle): producers are inlined into the output block (fusion), the
    output loops are flattened and split over ``blockIdx.x`` x ``threadIdx.x``.
-2. TVM's dlight GPU rules, each for one anchor pattern: ``Matmul``
+2. ``full_reduction``: a large reduction to one value in two kernels
+   (partial results per thread block, then one block).
+3. TVM's dlight GPU rules, each for one anchor pattern: ``Matmul``
    (shared-memory tiling), ``GEMV``, ``Reduction`` and ``GeneralReduction``
    (softmax-like; cross-thread reduction: warp shuffles / shared memory).
-3. ``reduction``: any one reduction (cross-thread along the contiguous axis,
+4. ``reduction``: any one reduction (cross-thread along the contiguous axis,
    thread per output otherwise), or a chain of them (argmax) thread per output.
-4. dlight's ``Fallback`` (inline, then one block per ``max_threads`` outputs;
+5. dlight's ``Fallback`` (inline, then one block per ``max_threads`` outputs;
    a reduction runs serially inside each thread).
 
 dlight rules are applied to the PrimFunc itself (``rule.apply(func, target)``
@@ -166,7 +168,7 @@ def reduction_rule(func, info):
     blocks = _root_blocks(sch)
     red = [k for k, (_, blk) in enumerate(blocks) if not _is_spatial(blk)]
     if len(red) > 1:
-        return _chained_reductions(func, info)
+        return _kernel_per_reduction(func) or _chained_reductions(func, info)
     if len(red) != 1:
         return None
     k = red[0]
@@ -220,6 +222,68 @@ def reduction_rule(func, info):
     return sch.mod["main"]
 
 
+TWO_STAGE_MIN = 1 << 16     # a full reduction of at least this many elements uses every SM
+
+
+def _chunks(n):
+    """Blocks of a two-stage full reduction: a divisor of n, up to 1024, >= 256 items each."""
+    for c in range(min(1024, n // 256), 15, -1):
+        if n % c == 0:
+            return c
+    return None
+
+
+def full_reduction_rule(func, info):
+    """A large reduction to one value: partial results per thread block, then one block.
+
+    The reduction loop is split into ``chunks`` (``rfactor``): kernel 1 runs one
+    thread block per chunk (cross-thread reduction within it) into a device
+    workspace the host allocates; kernel 2 reduces the chunks in one block,
+    then the epilogue (a Mean's division, a cast) runs once.
+    """
+    sch = s_tir.Schedule(func)
+    blocks = _root_blocks(sch)
+    red = [k for k, (_, blk) in enumerate(blocks) if not _is_spatial(blk)]
+    if len(red) != 1:
+        return None
+    k = red[0]
+    blk = blocks[k][1]
+    if len(blk.writes) != 1 or any(iv.iter_type == 0 for iv in blk.iter_vars):
+        return None
+    red_name = blk.name_hint
+    epi_names = [b.name_hint for _, b in blocks[k + 1:]]
+    try:
+        rb = sch.get_sblock(red_name)
+        loops = sch.get_loops(rb)
+        r = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+        n = int(sch.get(r).extent)
+        chunks = _chunks(n) if n >= TWO_STAGE_MIN else None
+        if chunks is None:
+            return None
+        for b, _ in blocks[:k]:
+            sch.compute_inline(b)
+        for name in epi_names[:-1]:
+            sch.compute_inline(sch.get_sblock(name))
+        ro, _ = sch.split(r, [chunks, None])
+        rf = sch.rfactor(ro, factor_axis=0)         # partial[chunk]
+        c, inner = sch.get_loops(rf)
+        _, tx = sch.split(inner, [None, THREADS])
+        sch.bind(c, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        rb = sch.get_sblock(red_name)
+        (f,) = sch.get_loops(rb)
+        u = sch.add_unit_loop(f)
+        _, ft = sch.split(f, [None, min(chunks, THREADS)])
+        sch.bind(u, "blockIdx.x")
+        sch.bind(ft, "threadIdx.x")
+        if epi_names:
+            sch.set_scope(rb, 0, "local")
+            sch.reverse_compute_at(sch.get_sblock(epi_names[-1]), u)
+    except Exception:
+        return None
+    return sch.mod["main"]
+
+
 def _spatial_first(sch, block_rv):
     """Reorder a TE block's loops spatial-first; returns (spatial loops, reduction loops)."""
     blk = sch.get(block_rv)
@@ -232,6 +296,62 @@ def _spatial_first(sch, block_rv):
     if kinds != sorted(kinds, key=lambda t: t == "R"):
         sch.reorder(*s_loops, *r_loops)
     return s_loops, r_loops
+
+
+def _reduces_contiguous(func, blk):
+    """True when the block reduces along an input's last (contiguous) dimension."""
+    red_vars = [iv.var for iv in blk.iter_vars if iv.iter_type != 0]
+    for region in blk.reads:
+        if not any(region.source.same_as(p) for p in func.params) or not region.region:
+            continue
+        used = _tvm.tirx.analysis.undefined_vars(region.region[-1].min, [])
+        if any(u.same_as(r) for u in used for r in red_vars):
+            return True
+    return False
+
+
+def _bind_reduction(sch, func, block_rv):
+    """One reduction block as a kernel: cross-thread along a contiguous axis, else a
+    thread per output.  Returns the loop an epilogue can be computed at."""
+    blk = sch.get(block_rv)
+    s_loops, r_loops = _spatial_first(sch, block_rv)
+    r = sch.fuse(*r_loops) if len(r_loops) > 1 else r_loops[0]
+    if not s_loops:
+        s_loops = [sch.add_unit_loop(r)]
+    s = sch.fuse(*s_loops) if len(s_loops) > 1 else s_loops[0]
+    if _reduces_contiguous(func, blk) or int(sch.get(s).extent) == 1:
+        n_red = int(sch.get(r).extent)
+        threads = min(THREADS, max(32, -(-n_red // 32) * 32))
+        _, tx = sch.split(r, [None, threads])
+        sch.bind(s, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        return s
+    n = int(sch.get(s).extent)
+    bx, tx = sch.split(s, [None, min(n, THREADS)])
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(tx, "threadIdx.x")
+    return tx
+
+
+def _kernel_per_reduction(func):
+    """Several reduction blocks (a two-stage reduction's partials and combine, argmax's
+    value then index): each becomes its own kernel, intermediates in device memory the
+    host allocates between them; spatial blocks are inlined or get their own kernel."""
+    sch = s_tir.Schedule(func)
+    try:
+        for b, blk in _root_blocks(sch):
+            if _is_spatial(blk) and not _writes_param(func, blk):
+                sch.compute_inline(b)
+        for b, blk in _root_blocks(sch):
+            if not _is_spatial(blk):
+                _bind_reduction(sch, func, b)
+        for b, blk in _root_blocks(sch):
+            loops = sch.get_loops(b)
+            if _is_spatial(blk) and not (loops and sch.get(loops[0]).thread_binding is not None):
+                bind_spatial(sch, b)
+    except Exception:
+        return None
+    return sch.mod["main"]
 
 
 def _chained_reductions(func, info):
@@ -315,6 +435,7 @@ def _dlight_rule(rule):
 def _register():
     from tvm.s_tir import dlight as dl
     register_rule("cuda", injective_rule)
+    register_rule("cuda", full_reduction_rule)
     for rule in (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction()):
         register_rule("cuda", _dlight_rule(rule))
     register_rule("cuda", reduction_rule)
