@@ -96,11 +96,23 @@ def _opposite_signs(x, y, zero):
     return tirx.Or(tirx.And(xn, tirx.Not(yn)), tirx.And(tirx.Not(xn), yn))
 
 
+def _int_divmod(a, b, out, fn, by_minus_one):
+    """Integer a // b or a % b as numpy: 0 for b == 0, and b == -1 done without dividing
+    (x86 idiv traps on INT_MIN / -1: SIGFPE would kill the process)."""
+    zero, one = const(0, out), const(1, out)
+    bad = tirx.EQ(b, zero)
+    if _kind(out) == "i":
+        minus_one = tirx.EQ(b, zero - one)
+        safe = tirx.Select(tirx.Or(bad, minus_one), one, b)
+        return tirx.Select(bad, zero, tirx.Select(minus_one, by_minus_one(a), fn(a, safe)))
+    return tirx.Select(bad, zero, fn(a, tirx.Select(bad, one, b)))
+
+
 def _floordiv(op, args, out):
     a, b = (cast(x, out) for x in args)
     zero = const(0, out)
     if _kind(out) in "iu":
-        return tirx.Select(tirx.EQ(b, zero), zero, tirx.floordiv(a, tirx.Select(tirx.EQ(b, zero), const(1, out), b)))
+        return _int_divmod(a, b, out, tirx.floordiv, lambda a: zero - a)
     # numpy's npy_floor_divide: exact through fmod, a / b when b == 0
     m = _fmod(a, b)
     div = (a - m) / b
@@ -115,7 +127,7 @@ def _mod(op, args, out):
     a, b = (cast(x, out) for x in args)
     zero = const(0, out)
     if _kind(out) in "iu":
-        return tirx.Select(tirx.EQ(b, zero), zero, tirx.floormod(a, tirx.Select(tirx.EQ(b, zero), const(1, out), b)))
+        return _int_divmod(a, b, out, tirx.floormod, lambda a: zero)
     # numpy's npy_divmod: fmod, moved into b's sign; a zero takes b's sign
     m = _fmod(a, b)
     m = tirx.Select(tirx.And(tirx.NE(m, zero), _opposite_signs(b, m, zero)), m + b, m)
