@@ -24,6 +24,7 @@ from .registry import register_rule
 s_tir = _tvm.s_tir
 
 PARALLEL_MIN_ELEMENTS = 1 << 15     # below this, a thread launch costs more than it saves
+ACCUMULATORS = 4        # independent vector accumulators per row (hides the add latency)
 
 
 def _lanes(dtype):
@@ -71,12 +72,21 @@ def _vector_split(sch, loop, lanes):
     return loop, None
 
 
+def _partial_width(n, lanes):
+    """Partials per row: ACCUMULATORS vectors when the extent allows (hides the latency of
+    the combining instruction), else one vector, else 0 (no rfactor)."""
+    if lanes <= 1 or n % lanes or n < 2 * lanes:
+        return 0
+    wide = lanes * ACCUMULATORS
+    return wide if n % wide == 0 and n >= 2 * wide else lanes
+
+
 def _rfactor_split(sch, block, loop, lanes):
-    """Split a reduce loop by ``lanes`` and rfactor the lane loop (partials last in the buffer)."""
-    n = _extent(sch, loop)
-    if lanes <= 1 or n < 2 * lanes or n % lanes:
+    """Split a reduce loop by the partial width and rfactor it (partials last in the buffer)."""
+    width = _partial_width(_extent(sch, loop), lanes)
+    if not width:
         return None
-    _, inner = sch.split(loop, [None, lanes])
+    _, inner = sch.split(loop, [None, width])
     return sch.rfactor(inner, factor_axis=_spatial_count(sch, block))
 
 
@@ -89,9 +99,14 @@ def _vectorize_rf_under(sch, rf, depth, lanes):
     """After compute_at, an rfactor block's loops below ``depth`` follow its iterators: the
     lane iterator (rfactor puts it first), then the reduce one; move the lanes innermost."""
     loops = [l for l in sch.get_loops(rf)[depth:] if _extent(sch, l) > 1]
-    if len(loops) == 2 and _extent(sch, loops[0]) == lanes:
+    if len(loops) == 2 and _extent(sch, loops[0]) in (lanes, lanes * ACCUMULATORS):
         sch.reorder(loops[1], loops[0])
-        sch.vectorize(loops[0])
+        if _extent(sch, loops[0]) > lanes:
+            u, v = sch.split(loops[0], [None, lanes])
+            sch.unroll(u)
+            sch.vectorize(v)
+        else:
+            sch.vectorize(loops[0])
         return loops[1]
     return None
 
@@ -166,7 +181,6 @@ register_rule("llvm", softmax_rule, first=True)
 
 
 # --------------------------------------------------------------------------- reductions
-ACCUMULATORS = 4        # independent vector accumulators per row (hides the add latency)
 
 
 def _reduce_blocks(sch, name):

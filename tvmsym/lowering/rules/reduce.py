@@ -271,10 +271,13 @@ def lower_argmax(node, inputs, ctx):
         for r, s in zip(ri[1:], strides[1:]):
             flat = flat + cast(r.var, idt) * const(s, idt)
         v, m = cast(load(i, ri), vdt), val(*i)
-        hit = tirx.EQ(v, m)
-        if _is_float(vdt):
-            hit = tirx.Or(hit, tirx.And(tirx.isnan(v), tirx.isnan(m)))
-        return te.min(tirx.Select(hit, flat, tvm.tirx.max_value(idt)), axis=ri)
+        miss = tvm.tirx.max_value(idt)
+        if _is_float(vdt):     # m is NaN only if some v is: then look for the first NaN
+            key = tirx.Select(tirx.isnan(m), tirx.Select(tirx.isnan(v), flat, miss),
+                              tirx.Select(tirx.EQ(v, m), flat, miss))
+        else:
+            key = tirx.Select(tirx.EQ(v, m), flat, miss)
+        return te.min(key, axis=ri)
 
     idx = te.compute(out_shape, first, name=name + "_red", tag="reduce")
     return [te.compute(out_shape, lambda *i: cast(idx(*i), IDX_DTYPE), name=name,
