@@ -8,8 +8,8 @@ written.
 """
 from __future__ import annotations
 
-import inspect
 import os
+import sys
 import time
 
 import numpy as np
@@ -58,10 +58,16 @@ class _Maker:
 
 
 def _caller_name():
-    for fr in inspect.stack()[2:]:
-        fn = fr.filename
+    """``file:line`` of the user's call (Theano names functions this way).
+
+    Walks frames directly: ``inspect.stack()`` reads every frame's source (~100 ms).
+    """
+    fr = sys._getframe(1)
+    while fr is not None:
+        fn = fr.f_code.co_filename
         if os.sep + "tvmsym" + os.sep not in fn:
-            return f"{fn if not fn.startswith('<') else fn}:{fr.lineno}"
+            return f"{fn}:{fr.f_lineno}"
+        fr = fr.f_back
     return "<unknown>"
 
 
