@@ -9,9 +9,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import hashlib
 import inspect
 import os
 import re
+import shutil
+import subprocess
 
 # TVM sizes its pool at first use; it defaults to hardware_concurrency/2 on x86.
 os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
@@ -205,4 +208,107 @@ def _from_source(text):
 
 
 def compile_module(mod, target):
+    """``tvm.compile``; with ``config.cache`` an llvm module is also kept as a shared library
+    under ``config.compiledir/kernels`` and a later process loads it instead of building."""
+    from .config import config
+    if getattr(config, "cache", False) and target.kind.name == "llvm":
+        return _cached_compile(mod, target, os.path.join(config.compiledir, "kernels"))
     return tvm.compile(mod, target=target)
+
+
+# ------------------------------------------------------------------ on-disk compile cache
+cache_stats = {"hits": 0, "misses": 0, "errors": 0}
+
+
+@functools.lru_cache(maxsize=None)
+def _code_salt():
+    """What else decides the machine code: TVM, this module's lowering rules (libmvec)."""
+    with open(__file__, "rb") as fh:
+        src = hashlib.sha256(fh.read()).hexdigest()
+    return f"{tvm.__version__}|{src}|mvec={mvec_enabled}|{vector_bytes()}"
+
+
+def cache_key(mod, target):
+    """sha256 of (TVM version, tvmsym lowering rules, target, structural hash, TVMScript)."""
+    h = hashlib.sha256()
+    for part in (_code_salt(), str(target), str(tvm_ffi.structural_hash(mod)), mod.script()):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:40]
+
+
+def _digest(path):
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def _cached_compile(mod, target, cachedir):
+    key = cache_key(mod, target)
+    lib_path = os.path.join(cachedir, key + ".so")
+    sum_path = lib_path + ".sha256"
+    try:
+        with open(sum_path) as fh:
+            ok = fh.read().strip() == _digest(lib_path)
+    except OSError:
+        ok = False
+    if ok:
+        try:
+            loaded = tvm.runtime.load_module(lib_path)
+            cache_stats["hits"] += 1
+            return _LoadedExecutable(loaded, mod, target)
+        except Exception:       # unloadable despite its checksum: rebuild it below
+            cache_stats["errors"] += 1
+    elif os.path.exists(lib_path) or os.path.exists(sum_path):
+        cache_stats["errors"] += 1          # corrupted or half written: rebuild
+    cache_stats["misses"] += 1
+    ex = tvm.compile(mod, target=target)
+    try:
+        os.makedirs(cachedir, exist_ok=True)
+        tmp = f"{lib_path}.{os.getpid()}.tmp.so"
+        ex.export_library(tmp, fcompile=_link if _LD else None)
+        digest = _digest(tmp)
+        # the checksum goes last: a reader sees either no entry or a complete one
+        os.replace(tmp, lib_path)
+        with open(sum_path + f".{os.getpid()}.tmp", "w") as fh:
+            fh.write(digest)
+        os.replace(sum_path + f".{os.getpid()}.tmp", sum_path)
+    except Exception:           # read-only dir, no linker, ...: the build itself is fine
+        cache_stats["errors"] += 1
+    return ex
+
+
+_LD = shutil.which("ld")
+
+
+def _link(output, objects, options=None, **kwargs):
+    """Link the kernel objects alone (``ld -shared``, ~2x faster than the g++ driver); their
+    libm/libmvec/runtime symbols resolve from the process when the library is loaded."""
+    subprocess.run([_LD, "-shared", "-o", output, *objects], check=True,
+                   capture_output=True)
+
+
+class _LoadedExecutable:
+    """A cached library standing in for ``tvm.compile``'s Executable: kernels come from the
+    loaded library; ``.mod.inspect_source`` (ll/asm text) builds the module on demand."""
+
+    def __init__(self, loaded, irmod, target):
+        self.mod = _LoadedModule(loaded, irmod, target)
+
+    def __getitem__(self, name):
+        return self.mod[name]
+
+
+class _LoadedModule:
+    def __init__(self, loaded, irmod, target):
+        self._loaded, self._irmod, self._target, self._built = loaded, irmod, target, None
+
+    def __getitem__(self, name):
+        return self._loaded[name]
+
+    def __getattr__(self, name):
+        return getattr(self._loaded, name)
+
+    def inspect_source(self, fmt=""):
+        if self._built is None:
+            self._built = tvm.compile(self._irmod, target=self._target)
+        return self._built.mod.inspect_source(fmt)

@@ -72,6 +72,8 @@ _FLAGS = [
           convert=_str_list),
     _Flag("compiledir", _default_compiledir(), "directory for compiled artifacts and pictures",
           convert=str),
+    _Flag("cache", False, "keep built cpu kernels as shared libraries under compiledir/kernels "
+          "and load them in later processes instead of rebuilding", convert=_bool),
     _Flag("cuda_arch", "sm_90", "CUDA architecture the cuda target compiles for", convert=str),
     _Flag("constant_folding_limit", 1 << 20,
           "largest constant (in elements) that constant folding may create", convert=int),
