@@ -272,6 +272,8 @@ def _cached_compile(mod, target, cachedir):
         with open(sum_path + f".{os.getpid()}.tmp", "w") as fh:
             fh.write(digest)
         os.replace(sum_path + f".{os.getpid()}.tmp", sum_path)
+        # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
+        return _LoadedExecutable(tvm.runtime.load_module(lib_path), mod, target, ex)
     except Exception:           # read-only dir, no linker, ...: the build itself is fine
         cache_stats["errors"] += 1
     return ex
@@ -291,16 +293,16 @@ class _LoadedExecutable:
     """A cached library standing in for ``tvm.compile``'s Executable: kernels come from the
     loaded library; ``.mod.inspect_source`` (ll/asm text) builds the module on demand."""
 
-    def __init__(self, loaded, irmod, target):
-        self.mod = _LoadedModule(loaded, irmod, target)
+    def __init__(self, loaded, irmod, target, built=None):
+        self.mod = _LoadedModule(loaded, irmod, target, built)
 
     def __getitem__(self, name):
         return self.mod[name]
 
 
 class _LoadedModule:
-    def __init__(self, loaded, irmod, target):
-        self._loaded, self._irmod, self._target, self._built = loaded, irmod, target, None
+    def __init__(self, loaded, irmod, target, built=None):
+        self._loaded, self._irmod, self._target, self._built = loaded, irmod, target, built
 
     def __getitem__(self, name):
         return self._loaded[name]
