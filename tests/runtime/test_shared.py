@@ -223,3 +223,26 @@ def test_index_error_at_call_time_leaves_shared_unchanged():
     with pytest.raises(IndexError):
         f(7)
     np.testing.assert_array_equal(w.get_value(), [0, 2, 4, 6])
+
+
+def test_minibatch_givens_from_shared_dataset():
+    """The deep-learning tutorials' pattern: givens slice a shared dataset by an index."""
+    X = np.arange(12.0).reshape(6, 2)
+    Y = np.arange(6.0)
+    data, labels = shared(X, name="data"), shared(Y, name="labels")
+    w = shared(np.ones(2), name="w")
+    index = T.lscalar("index")
+    x, y = T.dmatrix("x"), T.dvector("y")
+    cost = ((T.dot(x, w) - y) ** 2).mean()
+    g = tvmsym.grad(cost, w)
+    bs = 2
+    train = function([index], cost, updates=[(w, w - 0.01 * g)],
+                     givens={x: data[index * bs:(index + 1) * bs],
+                             y: labels[index * bs:(index + 1) * bs]})
+    wr = np.ones(2)
+    for i in range(3):
+        xb, yb = X[i * bs:(i + 1) * bs], Y[i * bs:(i + 1) * bs]
+        err = xb @ wr - yb
+        assert train(i) == pytest.approx((err ** 2).mean(), rel=1e-12)
+        wr = wr - 0.01 * (2 * xb.T @ err / bs)
+        np.testing.assert_allclose(w.get_value(), wr, rtol=1e-12)
