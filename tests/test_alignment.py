@@ -99,3 +99,43 @@ def test_compiled_function_with_misaligned_views_in_process():
         for k in (1, 2, 3):
             v = base[k:k + 1024]
             np.testing.assert_allclose(f(v), np.exp(v) * 2 + v, rtol=1e-6)
+
+
+def _bench(path, reps=7, n=1000):
+    """Build time of the chain tanh(x*y+1)*exp(-abs(x)) + log1p(exp(y)) - x/(1+y*y), with
+    the structural or the TVMScript text relax_alignment: ``python tests/test_alignment.py``."""
+    import statistics
+    import time
+    from tvmsym.runtime.mode import Mode
+    real = {"text": _tvm._relax_alignment_text, "structural": _tvm._relax_alignment_structural}[path]
+    spent = [0.0, 0]
+
+    def timed(func, align_of):
+        t0 = time.perf_counter()
+        r = real(func, align_of)
+        spent[0] += time.perf_counter() - t0
+        spent[1] += 1
+        return r
+    saved, _tvm.relax_alignment = _tvm.relax_alignment, timed
+    try:
+        xv, yv = np.random.rand(n).astype("float32"), np.random.rand(n).astype("float32")
+        for mode in (Mode(optimizer=None), Mode()):
+            spent[:] = [0.0, 0]
+            times = []
+            for _ in range(reps):
+                x, y = T.vector("x"), T.vector("y")
+                out = T.tanh(x * y + 1) * T.exp(-abs(x)) + T.log1p(T.exp(y)) - x / (1 + y * y)
+                f = tvmsym.function([x, y], out, mode=mode)
+                t0 = time.perf_counter()
+                f(xv, yv)
+                times.append(time.perf_counter() - t0)
+            nk, med = spent[1] // reps, statistics.median(times) * 1e3
+            print(f"{path:10s} optimizer={mode.optimizer!s:9s} kernels={nk:2d} build {med:6.1f} ms"
+                  f" = {med / nk:5.1f} ms/kernel | relax_alignment {spent[0] / spent[1] * 1e3:5.2f} ms/kernel")
+    finally:
+        _tvm.relax_alignment = saved
+
+
+if __name__ == "__main__":
+    for _path in ("text", "structural", "text", "structural"):
+        _bench(_path)
