@@ -89,8 +89,13 @@ def test_corrupted_entries_are_rebuilt(warm, tmp_path):
     assert fourth["hits"] == 2 and fourth["misses"] == 0 and fourth["errors"] == 0
 
 
-def test_cache_off_by_default_builds_in_memory():
-    assert config.cache is False
+def test_cache_on_by_default_and_off_builds_in_memory():
+    assert config.cache is True         # Theano-like compiledir cache
+    with config.change_flags(cache=False):
+        _cache_off_builds_in_memory()
+
+
+def _cache_off_builds_in_memory():
     te = _tvm.te
     A = te.placeholder((8,), "float32", name="A")
     func = te.create_prim_func([A, te.compute((8,), lambda i: A[i] * 2.0, name="B")])

@@ -72,7 +72,9 @@ _FLAGS = [
           convert=_str_list),
     _Flag("compiledir", _default_compiledir(), "directory for compiled artifacts and pictures",
           convert=str),
-    _Flag("cache", False, "keep built cpu kernels as shared libraries under compiledir/kernels "
+    # on by default, as Theano's compiledir: a new process loads identical kernels instead of
+    # rebuilding them (keyed by TVM version, target and the scheduled module's text and hash)
+    _Flag("cache", True, "keep built cpu kernels as shared libraries under compiledir/kernels "
           "and load them in later processes instead of rebuilding", convert=_bool),
     _Flag("cuda_arch", "sm_90", "CUDA architecture the cuda target compiles for", convert=str),
     _Flag("constant_folding_limit", 1 << 20,
