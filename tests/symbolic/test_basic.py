@@ -226,3 +226,14 @@ def test_weak_scalar_wider_than_tensor_compiled():
     np.testing.assert_array_equal(b, v / 300)
     np.testing.assert_array_equal(c, v < 300)
     assert a.dtype == (v / -1).dtype and c.dtype == np.bool_
+
+
+def test_plural_constructors_as_in_the_theano_tutorial():
+    a, b = T.dmatrices("a", "b")
+    assert (a.name, b.name) == ("a", "b")
+    assert str(a.type) == "TensorType(float64, matrix)"
+    x, y = T.dscalars("x", "y")
+    assert str(y.type) == "TensorType(float64, scalar)"
+    i, j = T.iscalars(2)
+    assert str(i.type) == "TensorType(int32, scalar)" and i.name is None and i is not j
+    assert [v.name for v in T.fvectors("u, v")] == ["u", "v"]

@@ -259,6 +259,25 @@ _prefixed = {}
 for _p, _dt in _PREFIX.items():
     for _k, _b in _KINDS.items():
         _prefixed[_p + _k] = _ctor(_b, _dt, doc=f"A {_dt} {_k} variable.")
+
+
+def _plural(make):
+    def many(*names, dtype=None):
+        """Several variables at once (Theano's ``dmatrices('a', 'b')``); an int gives unnamed ones."""
+        if len(names) == 1 and isinstance(names[0], int):
+            return [make(None, dtype=dtype) if dtype else make(None) for _ in range(names[0])]
+        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
+            names = [n.strip() for n in names[0].split(",")]
+        return [make(n, dtype=dtype) if dtype else make(n) for n in names]
+    return many
+
+
+_PLURALS = {"scalar": "scalars", "vector": "vectors", "matrix": "matrices", "row": "rows",
+            "col": "cols", "tensor3": "tensor3s", "tensor4": "tensor4s", "tensor5": "tensor5s"}
+for _k, _pl in _PLURALS.items():
+    _prefixed[_pl] = _plural(globals()[_k])
+    for _p in _PREFIX:
+        _prefixed[_p + _pl] = _plural(_prefixed[_p + _k])
 globals().update(_prefixed)
 bscalar = _prefixed["bscalar"]
 
