@@ -101,6 +101,25 @@ def _substitute(e, args, memo):
     return r
 
 
+def _simplify(sop, args, node):
+    """Inside a fused group every operand already has the group's shape, so Theano's
+    broadcasting idioms fold away: ``switch(True, a, b) -> a`` (``fill``), ``1 * x -> x``."""
+    out = node.outputs[0].type.dtype
+
+    def keep(k):
+        e = args[k]
+        return e if node.inputs[k].type.dtype == out else (ps.Cast(out), e)
+
+    if type(sop) is type(ps.switch) and args[0][0] == "c":
+        return keep(1 if args[0][1] else 2)
+    if type(sop) is type(ps.mul) or type(sop) is type(ps.add):
+        unit = 1 if type(sop) is type(ps.mul) else 0
+        for k in (0, 1):
+            if args[k][0] == "c" and args[k][1] == unit:
+                return keep(1 - k)
+    return (sop,) + tuple(args)
+
+
 def _composite_node(fgraph, group):
     order = [n for n in fgraph.toposort() if n in group]
     inputs, exprs = [], {}
@@ -124,18 +143,26 @@ def _composite_node(fgraph, group):
             memo = {}
             outs = [_substitute(e, args, memo) for e in sop.exprs]
         else:
-            outs = [(sop,) + tuple(args)]
+            outs = [_simplify(sop, args, node)]
         for o, e in zip(node.outputs, outs):
             exprs[o] = e
     outputs = [o for n in order for o in n.outputs
                if any(c == "output" or c not in group for c, _ in fgraph.clients[o])]
     if not inputs or len(inputs) > MAX_INPUTS:
         return None
+    pairs = []
+    for o in list(outputs):         # an output that folded to one of the inputs needs no kernel
+        e = exprs[o]
+        if e[0] == "i" and inputs[e[1]].type == o.type:
+            pairs.append((o, inputs[e[1]]))
+            outputs.remove(o)
+    if not outputs:
+        return pairs
     comp = ps.Composite([exprs[o] for o in outputs], [v.type.dtype for v in inputs])
     new = Elemwise(comp).make_node(*inputs)
     if any(o.type != n.type for o, n in zip(outputs, new.outputs)):
         return None
-    return list(zip(outputs, new.outputs))
+    return pairs + list(zip(outputs, new.outputs))
 
 
 def fusion(fgraph, excluding=()):
