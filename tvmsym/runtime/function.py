@@ -111,6 +111,8 @@ class Function:
         t0 = time.perf_counter()
         fg = FunctionGraph(in_vars, out_vars)
         fg.target = self.target         # the placement stage (device=cuda) reads it
+        if self.target.kind == "cuda":  # shared variables live on the device (runtime/cuda.py)
+            from .cuda import make_cuda_function; make_cuda_function(self, fg)  # noqa: E702
         from ..symbolic.rewrites import optimize
         optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
         self.rewrite_time = time.perf_counter() - t0
@@ -124,6 +126,7 @@ class Function:
         self._n_inputs = len(ins)
         self._positions = {i.name: k for k, i in enumerate(ins) if i.name}
         self.build_time = 0.0
+        self._init_fast_call()
 
     # ------------------------------------------------------------------ checks
     def _check_unused(self, in_vars, out_vars, policy):
@@ -157,10 +160,13 @@ class Function:
         i = self.inputs[k]
         t = i.variable.type
         try:
-            return t.filter(value, allow_downcast=bool(i.allow_downcast), strict=i.strict)
+            arr = t.filter(value, allow_downcast=bool(i.allow_downcast), strict=i.strict)
         except (TypeError, ValueError) as e:
             raise type(e)(f'Bad input argument to tvmsym function with name "{self.name}" at index '
                           f'{k}(0-based)', str(e), value) from None
+        if not arr.dtype.isnative:      # '>f4' is a float32 too, but DLPack needs native order
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        return arr
 
     def _gather(self, args, kwargs):
         n = len(self._explicit)
@@ -186,7 +192,40 @@ class Function:
                                     f'tvmsym function "{self.name}"; it takes {n} inputs')
         return vals
 
+    def _init_fast_call(self):
+        """Set up ``__call__``'s fast path: positional numpy arrays of the exact dtypes.
+
+        ``_fast_dtypes`` holds one expected dtype object per input (None: no fast path);
+        ``_fast_calls`` maps a shape signature to (build, runner) once the general path
+        has filtered arguments of those shapes, so ndim and broadcastable dimensions
+        are guaranteed by the key.  Anything else (lists, scalars, other dtypes or
+        dtype objects, subclasses, non-contiguous/misaligned/read-only arrays, kwargs,
+        defaults, shared variables, value-dependent shapes, cuda) takes the general
+        path, which gives the same results and the same errors.
+        """
+        self._fast_calls = {}
+        self._fast_dtypes = None
+        if (self.target.kind == "cuda" or self._shared or self._update_spec
+                or self._plan.value_inputs or any(i.implicit for i in self.inputs)
+                or len(self._explicit) != len(self._in_types)):
+            return
+        self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
+
     def __call__(self, *args, **kwargs):
+        dts = self._fast_dtypes
+        if dts is not None and not kwargs and len(args) == len(dts):
+            for a, dt in zip(args, dts):
+                if type(a) is not _ndarray or a.dtype is not dt or not a.flags.carray:
+                    break
+            else:
+                hit = self._fast_calls.get(tuple([a.shape for a in args]))
+                if hit is not None:
+                    self._last = hit[0]
+                    return hit[1](args)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
+        """The general path: gather, filter and convert every input, then run."""
         vals = self._gather(args, kwargs)
         arrays = [self._filter(k, v) for k, v in enumerate(vals)]
         arrays += self._implicit_values()
@@ -205,6 +244,13 @@ class Function:
             return self._finish(outs)
         outs = b.run(arrays)
         self._last = b
+        if self._fast_dtypes is not None and key not in self._fast_calls:
+            runner = b.fast_runner(self._n_user_outputs, self._unpack_single) \
+                if hasattr(b, "fast_runner") else None
+            if runner is not None:
+                if len(self._fast_calls) > 64:
+                    self._fast_calls.clear()
+                self._fast_calls[key] = (b, runner)
         return self._finish(outs)
 
     def _implicit_values(self):
@@ -264,6 +310,7 @@ class Function:
 
 
 _MISSING = object()
+_ndarray = np.ndarray
 
 
 def _refuse_complex(plan, name):
