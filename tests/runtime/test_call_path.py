@@ -218,8 +218,25 @@ def test_shared_updates_identical_and_atomic():
         f(A[0])
     np.testing.assert_array_equal(acc.get_value(), before)      # a failed call changes nothing
     g = tvmsym.function([x], x + acc, name="fsh")                 # shared read, no update
+    assert g._fast_dtypes is not None
+    cnt = _Counting(g)
     _same(g, A)
+    n = cnt.n
     np.testing.assert_allclose(g(A), A + before, rtol=1e-6)
+    assert cnt.n == n                                            # the fast path ran
+    acc.set_value(np.full((3, 4), 5, "float32"))
+    np.testing.assert_allclose(g(A), A + 5, rtol=1e-6)           # sees the new value
+    acc.set_value(np.ones((2, 4), "float32"))                   # a new shape: general path
+    kind, e = _same(g, A)
+    assert kind == "err" and type(e) is ValueError
+    acc.set_value(np.ones((8, 8), "float32")[::2, ::2], borrow=True)   # strided value
+    kind, out = _same(g, np.ones((4, 4), "float32"))
+    np.testing.assert_array_equal(out, np.full((4, 4), 2, "float32"))
+    f(np.ones((4, 4), "float32"))                               # an update still applies
+    np.testing.assert_array_equal(acc.get_value(), np.full((4, 4), 2, "float32"))
+    np.testing.assert_array_equal(g(np.zeros((4, 4), "float32")), np.full((4, 4), 2, "float32"))
+    kind, e = _same(g, A.astype("float64"))
+    assert kind == "err" and e.args[0].endswith("at index 0(0-based)")
 
 
 MISALIGNED = textwrap.dedent("""

@@ -205,15 +205,20 @@ class Function:
         """
         self._fast_calls = {}
         self._fast_dtypes = None
-        if (self.target.kind == "cuda" or self._shared or self._update_spec
+        self._fast_nargs = len(self._explicit)
+        self._fast_shared = tuple(self._shared)     # read, not updated: values appended per call
+        if (self.target.kind == "cuda" or self._update_spec
                 or self._plan.value_inputs or any(i.implicit for i in self.inputs)
-                or len(self._explicit) != len(self._in_types)):
+                or len(self._explicit) + len(self._shared) != len(self._in_types)):
             return
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
     def __call__(self, *args, **kwargs):
         dts = self._fast_dtypes
-        if dts is not None and not kwargs and len(args) == len(dts):
+        if dts is not None and not kwargs and len(args) == self._fast_nargs:
+            if self._fast_shared:
+                args = args + tuple([sv.container.value for sv in self._fast_shared])
+                kwargs = None       # the general path gets the user's arguments only
             for a, dt in zip(args, dts):
                 if type(a) is not _ndarray or a.dtype is not dt or not a.flags.carray:
                     break
@@ -222,6 +227,8 @@ class Function:
                 if hit is not None:
                     self._last = hit[0]
                     return hit[1](args)
+            if kwargs is None:
+                args, kwargs = args[:self._fast_nargs], {}
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
