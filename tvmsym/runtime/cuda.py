@@ -239,16 +239,25 @@ class CudaBuild:
             prog.append((kind, fn, ins, outs, inplace, st))
         self.prog = prog
 
-    def run(self, arrays, out_storage=None, what="this function"):
-        """Outputs for ``arrays`` (numpy); ``out_storage``: {slot: array} to write outputs into."""
+    def device(self, what="this function"):
+        """The device the GPU steps run on (``tvm.cpu(0)`` in loopback), None if none."""
         tvm = _tvm.tvm
         if self.loopback:
-            dev = tvm.cpu(0)
-        elif self.uses_device:
+            return tvm.cpu(0)
+        if self.uses_device:
             self.target.check_device(what)
-            dev = tvm.cuda(0)
-        else:
-            dev = None
+            return tvm.cuda(0)
+        return None
+
+    def run(self, arrays, out_storage=None, what="this function", keep=()):
+        """Outputs for ``arrays`` (numpy, or device tensors for device-resident inputs).
+
+        ``out_storage``: {slot: array or device tensor} to write outputs into;
+        ``keep``: output positions returned as they are (a device tensor stays on the
+        device: shared-variable updates), the others come back as numpy arrays.
+        """
+        tvm = _tvm.tvm
+        dev = self.device(what)
         given = out_storage or {}
         if self.prog is None:
             self._bind()
@@ -257,7 +266,10 @@ class CudaBuild:
                                 for s, a in self.dev_const_values]
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
-            slots[k] = a if a.flags.carray else np.array(a, order="C")
+            if isinstance(a, np.ndarray):
+                slots[k] = a if a.flags.carray else np.array(a, order="C")
+            else:
+                slots[k] = a                    # a device tensor (a shared variable's storage)
         for s, c in self.const_values:
             slots[s] = c
         for s, c in self._dev_consts or ():
@@ -298,6 +310,8 @@ class CudaBuild:
             for o, (s, shape, dtype) in enumerate(outs):
                 if o in inplace:
                     arr = slots[inplace[o]]
+                elif on_dev and s in given and not isinstance(given[s], np.ndarray):
+                    arr = given[s]              # a shared variable's spare device buffer
                 elif on_dev:
                     arr = tvm.runtime.empty(shape, dtype, dev)
                 elif s in given:
@@ -318,10 +332,41 @@ class CudaBuild:
                 for arr, v in zip(res, vals):
                     arr[...] = v
         outs = []
-        for s, copy in zip(self.out_slots, self.out_is_input):
+        for k, (s, copy) in enumerate(zip(self.out_slots, self.out_is_input)):
+            if k in keep:
+                outs.append(slots[s])           # the caller installs it (no copy here)
+                continue
             a = host(slots[s])                  # an output left on the device comes back
             outs.append(a.copy() if copy else a)
         return outs
+
+    def donatable(self, outputs):
+        """{output position: slot}: update outputs a GPU kernel may write into given storage.
+
+        The output's buffer must be fresh (made by a GPU kernel, perhaps then
+        overwritten in place by later ones), returned once, and not an input.
+        """
+        fresh, destroys = {}, {}
+        for kind, _fn, _ins, outs, inplace, _st in self.steps:
+            for o, (s, shape, dtype) in enumerate(outs):
+                if kind == "gpu" and o not in inplace:
+                    fresh[s] = (tuple(shape), dtype)
+                elif kind in ("gpu", "cpu", "host"):
+                    destroys[s] = inplace.get(o, -1) if o in inplace else -1
+        count = {}
+        for s in self.out_slots:
+            count[s] = count.get(s, 0) + 1
+        ok = {}
+        for k in outputs:
+            s = self.out_slots[k]
+            if count[s] != 1 or self.out_is_input[k]:
+                continue
+            root = s
+            while root in destroys and root not in fresh:
+                root = destroys[root]
+            if root in fresh and (root == s or count.get(root, 0) == 0):
+                ok[k] = (root,) + fresh[root]
+        return ok
 
     # ------------------------------------------------------------------ introspection
     def ptx(self):
@@ -352,3 +397,130 @@ class CudaBuild:
             return lib.mod.inspect_source(fmt) if lib is not None else ""
         raise ValueError(f"unknown stage {stage!r}; valid stages: 'tir', 'cuda', 'ptx' (GPU "
                          "kernels), 'llvm', 'asm' (host code)")
+
+
+# --------------------------------------------------------------------------- shared variables on the device
+def _loopback_default():
+    import os
+    return os.environ.get("TVMSYM_CUDA_LOOPBACK", "") not in ("", "0")
+
+
+def _same(a, b):
+    return a is not None and a is b
+
+
+def make_cuda_function(fn, fgraph):
+    """Turn ``fn`` (a Function being built for a cuda target) into a ``CudaFunction``.
+
+    Called by ``Function.__init__`` before the rewrites: the placement stage reads
+    ``fgraph.n_user_outputs`` to keep the shared-variable updates on the device.
+    """
+    from .function import Function
+    global CudaFunction
+    if CudaFunction is None:
+        CudaFunction = type("CudaFunction", (_CudaCall, Function),
+                            {"__module__": __name__, "__doc__": _CudaCall.__doc__})
+    fgraph.n_user_outputs = fn._n_user_outputs
+    fn.__class__ = CudaFunction
+
+
+CudaFunction = None
+
+
+class _CudaCall:
+    """A ``device=cuda`` function: its shared variables live on the device.
+
+    The placement stage makes a shared input a device value (no ``GpuFromHost``)
+    and keeps its update on the device (no ``HostFromGpu``).  A call passes each
+    such variable's device tensor (``Container.device_value``: uploaded once,
+    after a ``set_value`` or a CPU function's update), lets the update kernel
+    write into the variable's spare device buffer when it can (double buffering
+    on the device), and installs the new tensors only once every output is
+    computed: a failed call changes nothing.  ``get_value`` (and a CPU function
+    reading the variable) copies the value back lazily.
+
+    ``loopback = True`` (tests; or ``TVMSYM_CUDA_LOOPBACK=1``) runs the same
+    per-call loop with ``tvm.cpu(0)`` standing in for the GPU.
+    """
+
+    loopback = _loopback_default()
+
+    def _build(self, key, arrays=None):
+        import time
+        t0 = time.perf_counter()
+        b = CudaBuild(self._plan, key, self.target, loopback=self.loopback)
+        self.build_time += time.perf_counter() - t0
+        if len(self._builds) > 64:
+            self._builds.pop(next(iter(self._builds)))
+        self._builds[key] = b
+        return b
+
+    def __call__(self, *args, **kwargs):
+        vals = self._gather(args, kwargs)
+        arrays = [self._filter(k, v) for k, v in enumerate(vals)]
+        fg = self._plan.fgraph
+        resident = getattr(fg, "resident_inputs", ())
+        keep = getattr(fg, "resident_outputs", ())
+        key = tuple(a.shape for a in arrays) + tuple(sv.container.shape for sv in self._shared)
+        b = self._builds.get(key)
+        if b is None:
+            b = self._build(key)
+        dev = b.device() if (resident or keep) else None
+        n = len(arrays)
+        for j, sv in enumerate(self._shared):
+            c = sv.container
+            arrays.append(c.device_value(dev) if dev is not None and n + j in resident else c.value)
+        storage, donated = {}, {}
+        if self._update_spec and dev is not None:
+            ok = b.__dict__.get("_dev_donatable")
+            if ok is None:
+                ok = b._dev_donatable = b.donatable(keep)
+            for sv, k in self._update_spec:
+                if k not in ok:
+                    continue
+                s, shape, dtype = ok[k]
+                c = sv.container
+                sp = c.dev_spare
+                if sp is None or tuple(sp.shape) != shape or sp.dtype != dtype \
+                        or _same(sp, c.dev) or sp.device != dev:
+                    sp = c.dev_spare = _tvm.tvm.runtime.empty(shape, dtype, dev)
+                storage[s] = sp
+                donated[k] = sp
+        outs = b.run(arrays, storage, keep=keep if dev is not None else ())
+        self._last = b
+        if self._update_spec:
+            self._install(outs, arrays[n:], dev)
+        return self._finish([o if isinstance(o, np.ndarray) else o.numpy() for o in outs])
+
+    def _install(self, outs, shared_values, dev):
+        """Install every update (after all outputs are computed): all or nothing."""
+        from .shared_support import check_update_value
+        spec = self._update_spec
+        for sv, k in spec:
+            new = outs[k]
+            if not isinstance(new, np.ndarray):
+                new = np.empty(tuple(new.shape), new.dtype)     # metadata only, for the check
+            check_update_value(sv, new)
+        owned = [v for v in shared_values if not isinstance(v, np.ndarray)]
+        user = outs[:self._n_user_outputs]
+        for sv, k in spec:
+            c = sv.container
+            new = outs[k]
+            if isinstance(new, np.ndarray):
+                if dev is not None:
+                    # a constant or host-computed update: the device keeps the storage
+                    new = _tvm.tvm.runtime.tensor(_c(new), dev)
+                else:
+                    if any(new is u for u in user) or new is c._value:
+                        new = new.copy()
+                    c.value = new
+                    continue
+            elif _same(new, c.dev):
+                continue                        # the update is the value itself
+            elif any(_same(new, o) for o in owned):
+                # another variable's storage: each variable owns its own tensor
+                t = _tvm.tvm.runtime.empty(tuple(new.shape), new.dtype, dev)
+                t.copyfrom(new)
+                new = t
+            c.set_device_value(new)
+            owned.append(new)

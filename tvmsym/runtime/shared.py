@@ -5,7 +5,9 @@ any graph; every function that uses it reads its current value (an implicit
 input), and ``updates=[(w, new_w)]`` replaces that value after a call.
 
 Aliasing follows Theano's tutorial: ``shared(v)``, ``get_value()`` and
-``set_value(v)`` copy; with ``borrow=True`` they may alias the caller's array
+``set_value(v)`` copy (under ``device=cuda`` the value lives on the device once a
+cuda function uses it: ``get_value`` copies back, ``set_value`` sends the next
+call a new value; see ``Container``); with ``borrow=True`` they may alias the caller's array
 (no copy), and a later update may then overwrite or drop that array.  The type
 (dtype, broadcastable pattern) is fixed at creation.
 """
@@ -18,13 +20,60 @@ from ..symbolic.type import TensorType
 
 
 class Container:
-    """The storage of one shared variable: ``value`` and, for updates, a spare buffer."""
+    """The storage of one shared variable.
 
-    __slots__ = ("value", "spare")
+    ``value`` is the host array and ``spare`` a second host buffer the next update
+    may be written into.  Once a ``device=cuda`` function uses the variable it also
+    has ``dev`` (a ``tvm.runtime`` tensor on the device) and ``dev_spare`` (the
+    device double buffer).  At least one side is current: a cuda update replaces
+    ``dev`` and marks the host copy stale (``_value = None``); reading ``value``
+    copies the device tensor back once (lazily, e.g. when a CPU function or
+    ``get_value`` reads it); assigning ``value`` (``set_value``, a CPU function's
+    update) drops the device copy, uploaded again by the next cuda call.
+    """
+
+    __slots__ = ("_value", "spare", "dev", "dev_spare")
 
     def __init__(self, value):
-        self.value = value
+        self._value = value
         self.spare = None      # a second buffer the next update may be written into
+        self.dev = None        # the device tensor when current (device=cuda)
+        self.dev_spare = None  # the device buffer the next cuda update may be written into
+
+    @property
+    def value(self):
+        if self._value is None:
+            self._value = self.dev.numpy()     # the device has the only current value
+        return self._value
+
+    @value.setter
+    def value(self, v):
+        self._value = v
+        self.dev = None        # stale now; the old tensor can serve as the next spare
+        self.dev_spare = None
+
+    @property
+    def shape(self):
+        """Shape of the current value, without copying it across devices."""
+        return tuple(self._value.shape) if self._value is not None else tuple(self.dev.shape)
+
+    def device_value(self, device):
+        """The current value as a tensor on ``device`` (uploaded once, then kept there)."""
+        import tvm
+        d = self.dev
+        if d is not None and d.device == device:
+            return d
+        host = self.value
+        self.dev = tvm.runtime.tensor(np.ascontiguousarray(host) if host.ndim else host, device)
+        self.dev_spare = None
+        return self.dev
+
+    def set_device_value(self, tensor):
+        """Install ``tensor`` (on the device) as the value; the old one becomes the spare."""
+        old = self.dev
+        self.dev = tensor
+        self.dev_spare = old if old is not None and old is not tensor else None
+        self._value = None
 
 
 class SharedVariable(TensorVariable):
@@ -47,7 +96,13 @@ class SharedVariable(TensorVariable):
                           f"cannot hold the given value: {e}") from None
 
     def get_value(self, borrow=False, return_internal_type=False):
-        """The current value: a copy, or with ``borrow=True`` the internal array itself."""
+        """The current value: a copy, or with ``borrow=True`` the internal array itself.
+
+        When a cuda function keeps the value on the device, the value is copied
+        back to a numpy array (once per update, cached as the host copy): even with
+        ``borrow=True`` the result is then a host copy, and writing into it in place
+        is not seen by cuda functions (use ``set_value``).
+        """
         v = self.container.value
         return v if borrow else v.copy()
 
@@ -73,6 +128,7 @@ class SharedVariable(TensorVariable):
         """Set every element to 0 (in place when ``borrow``)."""
         if borrow:
             self.container.value[...] = 0
+            self.container.value = self.container.value     # drops a device copy
         else:
             self.set_value(np.zeros_like(self.container.value), borrow=True)
 

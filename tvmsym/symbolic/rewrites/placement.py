@@ -12,6 +12,12 @@ After fusion and before inplace, for a graph compiled for a cuda target:
 * each host value a GPU node reads goes through one ``GpuFromHost`` (shared by
   all its GPU readers), and each GPU value a host node or the function's
   outputs read comes back through one ``HostFromGpu``;
+* shared variables live on the device: a shared input is a device value (no
+  ``GpuFromHost``; a host node reading it gets a ``HostFromGpu``) and an update
+  (an output after ``fgraph.n_user_outputs``) stays on the device (no
+  ``HostFromGpu``; a host-computed update gets a ``GpuFromHost``).  The stage
+  records ``fgraph.resident_inputs`` / ``resident_outputs`` (positions) for the
+  runtime; when nothing is lifted, nothing is resident;
 * scalar constants stay immediates of the kernels; other constants are
   uploaded once when the function is built;
 * shape metadata (``Shape``, ``Shape_i``: they read no data, so no transfer)
@@ -228,6 +234,12 @@ def _is_shape_arithmetic(node, shape_values):
     return all(o.type.dtype[0] in "iub" for o in node.outputs)
 
 
+def is_shared_input(v):
+    """True for a FunctionGraph input that stands for a shared variable (its storage)."""
+    tag = getattr(v, "tag", None) or {}
+    return tag.get("shared") is not None or hasattr(v, "container")
+
+
 def place(fgraph, excluding=(), target=None):
     """Lift the nodes ``target`` can run onto the GPU, with transfers between devices.
 
@@ -242,8 +254,12 @@ def place(fgraph, excluding=(), target=None):
         return fgraph
     host = {}       # old var -> its host version in the new graph
     gpu = {}        # old var -> its GPU version in the new graph
-    for v in fgraph.inputs:
-        host[v] = v
+    resident = [k for k, v in enumerate(fgraph.inputs) if is_shared_input(v)]
+    for k, v in enumerate(fgraph.inputs):
+        if k in resident:
+            gpu[v] = v      # a shared variable's storage lives on the device: no GpuFromHost
+        else:
+            host[v] = v
 
     def on_host(v):
         if v not in host:
@@ -261,6 +277,11 @@ def place(fgraph, excluding=(), target=None):
                 return on_host(v)   # immediates / build-time values, uploaded once per build
             gpu[v] = gpu_from_host(on_host(v))
         return gpu[v]
+
+    def on_dev_update(v):
+        if isinstance(v, Constant):
+            return v            # uploaded by the run loop when installed
+        return on_dev(v)
 
     shape_values = set()    # shape arithmetic: stays on the host, known when kernels are built
     lifted = False
@@ -286,9 +307,17 @@ def place(fgraph, excluding=(), target=None):
             table[o] = n
         Apply(op, ins, outs).tag.update(node.tag)
     if not lifted:
+        for v in fgraph.inputs:         # undo: nothing runs on the device, every input is host
+            host[v] = v
         return fgraph
-    new_outputs = [on_host(o) for o in fgraph.outputs]
+    # updates of shared variables (outputs after the user's) stay on the device: no HostFromGpu
+    n_user = getattr(fgraph, "n_user_outputs", None)
+    n_user = len(fgraph.outputs) if n_user is None else n_user
+    new_outputs = [on_host(o) if k < n_user else on_dev_update(o)
+                   for k, o in enumerate(fgraph.outputs)]
     fgraph.outputs = new_outputs
+    fgraph.resident_inputs = frozenset(resident)
+    fgraph.resident_outputs = frozenset(range(n_user, len(new_outputs)))
     fgraph.toposort_fn = theano_toposort
     fgraph.rebuild()
     return fgraph
