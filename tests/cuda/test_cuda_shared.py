@@ -173,6 +173,20 @@ def test_constant_and_host_computed_updates_are_uploaded():
     assert k.get_value() == 2
 
 
+def test_pickle_and_deepcopy_keep_the_current_value_on_the_host():
+    import copy
+    import pickle
+    w = tvmsym.shared(np.arange(3.), name="w")
+    f = sgd(w)
+    f(np.ones(3))
+    for w2 in (pickle.loads(pickle.dumps(w)), copy.deepcopy(w)):
+        assert w2.container.dev is None
+        np.testing.assert_array_equal(w2.get_value(), [-0.5, 0.5, 1.5])
+    f(np.ones(3))
+    np.testing.assert_array_equal(w2.get_value(), [-0.5, 0.5, 1.5])     # independent copies
+    np.testing.assert_array_equal(w.get_value(), [-1., 0., 1.])
+
+
 # --------------------------------------------------------------------------- cpu and cuda together
 def test_cpu_and_cuda_functions_on_the_same_variable_stay_consistent():
     w = tvmsym.shared(np.arange(3.), name="w")

@@ -14,11 +14,12 @@ After placement a graph has three kinds of nodes: GPU nodes (device variants,
   host code on device pointers).
 
 ``run`` needs a GPU; without one it raises ``NoCudaDeviceError`` before touching
-any kernel.  Shared variables keep their value on the host under device=cuda:
-each call sends them with their ``GpuFromHost`` and an update comes back through
-``HostFromGpu`` (``get_value`` is then a plain host copy).  Keeping them resident
-on the device needs the containers to hold device arrays; not done, as nothing
-here can run it.  ``as_text('cuda')`` gives the CUDA C and ``as_text('ptx')`` the PTX
+any kernel.  Shared variables live on the device (``CudaFunction``, at the end):
+the placement stage gives a shared input no ``GpuFromHost`` and its update no
+``HostFromGpu``; a call passes the container's device tensor, the update kernel
+writes into the container's spare device buffer, and the new tensors are
+installed once the call has succeeded; ``get_value`` copies back lazily.
+``as_text('cuda')`` gives the CUDA C and ``as_text('ptx')`` the PTX
 that nvcc makes from it (offline, ``tvm.support.nvcc``; no GPU needed).
 """
 from __future__ import annotations

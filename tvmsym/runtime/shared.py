@@ -52,6 +52,17 @@ class Container:
         self.dev = None        # stale now; the old tensor can serve as the next spare
         self.dev_spare = None
 
+    def __getstate__(self):
+        # pickle / deepcopy keep the host value only (device tensors do not pickle)
+        return {"_value": self.value, "spare": None}
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple):        # pickled before device storage: (None, slots)
+            state = state[1]
+        self._value = state["_value"] if "_value" in state else state["value"]
+        self.spare = state.get("spare")
+        self.dev = self.dev_spare = None
+
     @property
     def shape(self):
         """Shape of the current value, without copying it across devices."""
