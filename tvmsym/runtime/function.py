@@ -200,7 +200,7 @@ class Function:
         has filtered arguments of those shapes, so ndim and broadcastable dimensions
         are guaranteed by the key.  Anything else (lists, scalars, other dtypes or
         dtype objects, subclasses, non-contiguous/misaligned/read-only arrays, kwargs,
-        defaults, shared variables, value-dependent shapes, cuda) takes the general
+        defaults, updated shared variables, value-dependent shapes, cuda) takes the general
         path, which gives the same results and the same errors.
         """
         self._fast_calls = {}
@@ -219,11 +219,13 @@ class Function:
             if self._fast_shared:
                 args = args + tuple([sv.container.value for sv in self._fast_shared])
                 kwargs = None       # the general path gets the user's arguments only
+            key = []
             for a, dt in zip(args, dts):
                 if type(a) is not _ndarray or a.dtype is not dt or not a.flags.carray:
                     break
+                key.append(a.shape)
             else:
-                hit = self._fast_calls.get(tuple([a.shape for a in args]))
+                hit = self._fast_calls.get(tuple(key))
                 if hit is not None:
                     self._last = hit[0]
                     return hit[1](args)
@@ -254,10 +256,9 @@ class Function:
         if self._fast_dtypes is not None and key not in self._fast_calls:
             runner = b.fast_runner(self._n_user_outputs, self._unpack_single) \
                 if hasattr(b, "fast_runner") else None
-            if runner is not None:
-                if len(self._fast_calls) > 64:
-                    self._fast_calls.clear()
-                self._fast_calls[key] = (b, runner)
+            if len(self._fast_calls) > 64:
+                self._fast_calls.clear()
+            self._fast_calls[key] = (b, runner) if runner is not None else None  # None: asked
         return self._finish(outs)
 
     def _implicit_values(self):
