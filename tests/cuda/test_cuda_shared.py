@@ -111,6 +111,9 @@ def test_get_value_and_set_value_round_trip():
     np.testing.assert_array_equal(v, [-0.5, 0.5, 1.5])
     v[0] = 100.0                                               # a copy: storage unchanged
     np.testing.assert_array_equal(w.get_value(), [-0.5, 0.5, 1.5])
+    t = w.get_value(borrow=True, return_internal_type=True)
+    assert t is w.container.dev                                # the device tensor itself
+    np.testing.assert_array_equal(t.numpy(), [-0.5, 0.5, 1.5])
     b = w.get_value(borrow=True)
     assert isinstance(b, np.ndarray)                           # borrow: a host copy too
     np.testing.assert_array_equal(b, [-0.5, 0.5, 1.5])

@@ -112,9 +112,14 @@ class SharedVariable(TensorVariable):
         When a cuda function keeps the value on the device, the value is copied
         back to a numpy array (once per update, cached as the host copy): even with
         ``borrow=True`` the result is then a host copy, and writing into it in place
-        is not seen by cuda functions (use ``set_value``).
+        is not seen by cuda functions (use ``set_value``).  With ``borrow=True,
+        return_internal_type=True`` such a value is returned as the device tensor
+        itself (``tvm.runtime`` tensor; no copy; the next update may overwrite it).
         """
-        v = self.container.value
+        c = self.container
+        if borrow and return_internal_type and c.dev is not None:
+            return c.dev
+        v = c.value
         return v if borrow else v.copy()
 
     def set_value(self, value, borrow=False):
