@@ -207,16 +207,26 @@ def test_shared_updates_identical_and_atomic():
     x = T.matrix("x")
     acc = tvmsym.shared(np.zeros((3, 4), "float32"), name="acc")
     f = tvmsym.function([x], acc * 2, updates=[(acc, acc + x)], name="fu")
-    assert f._fast_dtypes is None        # shared inputs take the general path
-    out1 = f(A)
-    out2 = f._call((A,), {})
+    cnt = _Counting(f)
+    out1 = f(A)                          # general path (first call of this signature)
+    out2 = f(A)                          # fast path
+    assert cnt.n == 1
+    out3 = f._call((A,), {})
     np.testing.assert_array_equal(out1, np.zeros((3, 4), "float32"))
     np.testing.assert_array_equal(out2, A * 2)
-    np.testing.assert_allclose(acc.get_value(), A + A, rtol=1e-6)
+    np.testing.assert_allclose(out3, (A + A) * 2, rtol=1e-6)
+    np.testing.assert_allclose(acc.get_value(), A + A + A, rtol=1e-6)
+    assert out1 is not out2 and out2 is not out3
+    np.testing.assert_array_equal(out1, np.zeros((3, 4), "float32"))   # not reused by updates
+    acc.set_value(A + A)
     before = acc.get_value()
     with pytest.raises(TypeError, match="Wrong number of dimensions"):
         f(A[0])
     np.testing.assert_array_equal(acc.get_value(), before)      # a failed call changes nothing
+    with pytest.raises(TypeError) as e:
+        f(A.astype("float64"))
+    assert e.value.args[1].startswith("TensorType(float32, matrix) cannot store a value of dtype float64")
+    np.testing.assert_array_equal(acc.get_value(), before)
     g = tvmsym.function([x], x + acc, name="fsh")                 # shared read, no update
     assert g._fast_dtypes is not None
     cnt = _Counting(g)
@@ -273,3 +283,19 @@ def test_misaligned_in_subprocess():
                        timeout=300)
     assert p.returncode == 0, f"child exited with {p.returncode}:\n{p.stderr[-3000:]}"
     assert p.stdout.strip().endswith("OK")
+
+
+def test_checked_kernels_identical():
+    """A kernel with a run-time check (index bounds) takes Build.run's general loop."""
+    x, i = T.vector("x"), T.lvector("i")
+    f = tvmsym.function([x, i], x[i] * 2, name="fi")
+    a = np.arange(5, dtype="float32")
+    kind, out = _same(f, a, np.array([0, 4, 2]))
+    np.testing.assert_array_equal(out, [0, 8, 4])
+    assert f._fast_calls[((5,), (3,))][0]._fast is None
+    cnt = _Counting(f)
+    kind, e = _same(f, a, np.array([0, 9, 1]))
+    assert kind == "err" and type(e) is IndexError
+    assert str(e) == "index 9 is out of bounds for axis 0 with size 5"
+    np.testing.assert_array_equal(f(a, np.array([-1, 1, 1])), [8, 2, 2])
+    assert cnt.n == 1                     # only _same's explicit general-path call

@@ -200,15 +200,15 @@ class Function:
         has filtered arguments of those shapes, so ndim and broadcastable dimensions
         are guaranteed by the key.  Anything else (lists, scalars, other dtypes or
         dtype objects, subclasses, non-contiguous/misaligned/read-only arrays, kwargs,
-        defaults, updated shared variables, value-dependent shapes, cuda) takes the general
-        path, which gives the same results and the same errors.
+        defaults, value-dependent shapes, cuda) takes the general path, which gives the
+        same results and the same errors.  Shared variables' updates go through the same
+        ``_run_updates`` (all or nothing) on both paths.
         """
         self._fast_calls = {}
         self._fast_dtypes = None
         self._fast_nargs = len(self._explicit)
-        self._fast_shared = tuple(self._shared)     # read, not updated: values appended per call
-        if (self.target.kind == "cuda" or self._update_spec
-                or self._plan.value_inputs or any(i.implicit for i in self.inputs)
+        self._fast_shared = tuple(self._shared)     # implicit inputs: values appended per call
+        if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
                 or len(self._explicit) + len(self._shared) != len(self._in_types)):
             return
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
@@ -244,22 +244,37 @@ class Function:
         b = self._builds.get(key)
         if b is None:
             b = self._build(key, arrays)
-        if self._update_spec:      # shared-variable updates (runtime/shared_support.py)
-            from .shared_support import apply_updates, donation
-            storage, donated = donation(self, b)
-            outs = b.run(arrays, storage)
-            self._last = b
-            apply_updates(self, outs, donated)
-            return self._finish(outs)
+        if self._fast_dtypes is not None and key not in self._fast_calls:
+            self._add_fast_call(key, b)
+        if self._update_spec:
+            return self._run_updates(b, arrays)
         outs = b.run(arrays)
         self._last = b
-        if self._fast_dtypes is not None and key not in self._fast_calls:
-            runner = b.fast_runner(self._n_user_outputs, self._unpack_single) \
-                if hasattr(b, "fast_runner") else None
-            if len(self._fast_calls) > 64:
-                self._fast_calls.clear()
-            self._fast_calls[key] = (b, runner) if runner is not None else None  # None: asked
         return self._finish(outs)
+
+    def _run_updates(self, b, arrays):
+        """Run with shared-variable updates (runtime/shared_support.py): all or nothing."""
+        from .shared_support import apply_updates, donation
+        storage, donated = donation(self, b)
+        outs = b.run(arrays, storage)
+        self._last = b
+        apply_updates(self, outs, donated)
+        return self._finish(outs)
+
+    def _add_fast_call(self, key, b):
+        """Register the runner of a shape signature the general path has just validated."""
+        runner = None
+        if self._update_spec:
+            def runner(args, _run=self._run_updates):
+                return _run(b, list(args))
+        elif hasattr(b, "fast_runner"):
+            runner = b.fast_runner(self._n_user_outputs, self._unpack_single)
+        if runner is None:          # e.g. host or data-dependent steps: run's general loop
+            def runner(args, _finish=self._finish):
+                return _finish(b.run(list(args)))
+        if len(self._fast_calls) > 64:
+            self._fast_calls.clear()
+        self._fast_calls[key] = (b, runner)
 
     def _implicit_values(self):
         return [sv.container.value for sv in self._shared]
