@@ -80,7 +80,10 @@ def main(out=None):
         if kind == "note":
             out.write(f"\n# {text}\n")
             continue
-        out.write(f">>> {text}\n")
+        if kind == "gpu":     # say how the GPU part is compiled: device=cuda, built not run
+            out.write(f">>> with theano.config.change_flags(device='cuda'):\n...     {text}\n")
+        else:
+            out.write(f">>> {text}\n")
         t0 = time.perf_counter()
         try:
             if kind == "gpu":
