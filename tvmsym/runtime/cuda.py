@@ -37,7 +37,7 @@ from ..schedules.gpu import UnscheduledKernelError, schedule_for_cuda
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu
 from ..targets import get_target
-from .executor import _align_of, _dyn_run, _dyn_spec
+from .executor import _align_of, _dyn_run, _dyn_spec, assign_slots
 
 # TVM omits __launch_bounds__ for one-thread kernels (a 0-d result)
 _KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")
@@ -108,21 +108,8 @@ class CudaBuild:
         self.values = values = {}
         self.shapes = shapes = infer_shapes(plan, input_shapes, values)
         steps = _materialize_views(plan)
-        slot = {}
-        for v in fg.inputs:
-            slot.setdefault(v, len(slot))
-        consts = []
-        for st in steps:
-            for v in list(st.inputs) + list(st.node.inputs) + st.outputs:
-                if v not in slot:
-                    slot[v] = len(slot)
-                    if isinstance(v, Constant):
-                        consts.append(v)
-        for v in fg.outputs:
-            if v not in slot:
-                slot[v] = len(slot)
-                if isinstance(v, Constant):
-                    consts.append(v)
+        slot, consts = assign_slots(fg, steps,
+                                    lambda st: list(st.inputs) + list(st.node.inputs) + st.outputs)
         self.slot = slot
         self.n_slots = len(slot)
         self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]

@@ -18,6 +18,27 @@ def _align_of(dtype):
     return max(1, np.dtype(dtype if dtype != "bool" else "bool").itemsize)
 
 
+def assign_slots(fg, steps, variables_of):
+    """One storage slot per buffer variable: the graph's inputs first, then every variable
+    ``variables_of(step)`` names, then the outputs.  Returns (slot dict, constants with a slot)."""
+    slot, consts = {}, []
+    for v in fg.inputs:
+        slot.setdefault(v, len(slot))
+
+    def add(v):
+        if v not in slot:
+            slot[v] = len(slot)
+            if isinstance(v, Constant):
+                consts.append(v)
+
+    for st in steps:
+        for v in variables_of(st):
+            add(v)
+    for v in fg.outputs:
+        add(v)
+    return slot, consts
+
+
 class Build:
     """Kernels of a plan built for concrete input shapes; ``run(arrays)`` executes them."""
 
@@ -30,21 +51,7 @@ class Build:
         # values derived from input values (x[i:i + n]) size this build but are read at run time
         self.values = values = {v: a for v, a in values.items() if v not in runtime}
         # storage slots: one per buffer variable
-        slot = {}
-        for v in fg.inputs:
-            slot.setdefault(v, len(slot))
-        consts = []
-        for st in plan.steps:
-            for v in st.inputs + st.outputs:
-                if v not in slot:
-                    slot[v] = len(slot)
-                    if isinstance(v, Constant):
-                        consts.append(v)
-        for v in fg.outputs:
-            if v not in slot:
-                slot[v] = len(slot)
-                if isinstance(v, Constant):
-                    consts.append(v)
+        slot, consts = assign_slots(fg, plan.steps, lambda st: st.inputs + st.outputs)
         self.slot = slot
         self.n_slots = len(slot)
         self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]  # writable: DLPack refuses read-only arrays
