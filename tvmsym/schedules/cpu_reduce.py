@@ -156,7 +156,6 @@ def _fuse_rows(sch, out, parts, lanes, n_row_loops, work):
     loops = sch.get_loops(out)
     rows = loops[:n_row_loops]
     row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-    n_cols = int(np.prod([_extent(sch, l) for l in loops[n_row_loops:]]))
     if len(loops) > n_row_loops:
         _vector_split(sch, loops[-1], lanes)
     for b in reversed(order):

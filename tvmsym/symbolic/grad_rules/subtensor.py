@@ -31,7 +31,7 @@ def advanced_subtensor_grad(node, inputs, gouts):
 
 def _inc_grad(sub_cls, inc_cls):
     def rule(node, inputs, gouts):
-        (x, y, *idx), (gz,), op = inputs, gouts, node.op
+        (_, y, *idx), (gz,), op = inputs, gouts, node.op
         gy = _sum_leading(sub_cls(op.idx_list)(gz, *idx), y)
         if op.set_instead_of_inc:
             gx = inc_cls(op.idx_list, True)(gz, 0, *idx)

@@ -526,15 +526,7 @@ def getitem(x, args):
     idx_list, inputs = [], []
     for a in plain:
         if isinstance(a, slice):
-            parts = []
-            for p in (a.start, a.stop, a.step):
-                if p is None:
-                    parts.append(None)
-                else:
-                    v = _scalar_index(p)
-                    inputs.append(v)
-                    parts.append(v.dtype)
-            idx_list.append(("slice", *parts))
+            idx_list.append(_slice_entry(a, inputs))
         else:
             if isinstance(a, (bool, np.bool_)):
                 raise TypeError("boolean scalar indices are not supported")
@@ -560,20 +552,26 @@ def getitem(x, args):
     return out
 
 
+def _slice_entry(a, inputs):
+    """The idx_list entry ``("slice", start, stop, step)`` of slice ``a``: each given bound
+    becomes a scalar index input (appended to ``inputs``) and stands as its dtype."""
+    parts = []
+    for p in (a.start, a.stop, a.step):
+        if p is None:
+            parts.append(None)
+        else:
+            v = _scalar_index(p)
+            inputs.append(v)
+            parts.append(v.dtype)
+    return ("slice", *parts)
+
+
 def _advanced(x, entries):
     idx_list, inputs = [], []
     d = 0
     for a in entries:
         if isinstance(a, slice):
-            parts = []
-            for p in (a.start, a.stop, a.step):
-                if p is None:
-                    parts.append(None)
-                else:
-                    v = _scalar_index(p)
-                    inputs.append(v)
-                    parts.append(v.dtype)
-            idx_list.append(("slice", *parts))
+            idx_list.append(_slice_entry(a, inputs))
             d += 1
         else:
             v = _to_var(a)
