@@ -42,56 +42,47 @@ GPU = "cuda"
 
 
 # --------------------------------------------------------------------------- transfers
-class GpuFromHost(Op):
-    """Copy a host array to the GPU (prints ``GpuFromHost<None>``, as Theano's gpuarray)."""
+class _Transfer(Op):
+    """A copy between host and GPU memory: same type and shape out as in, never folded."""
 
     __props__ = ()
     kind = "transfer"
+
+    def make_node(self, x):
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs):
+        return [np.array(inputs[0], copy=True)]
+
+    def infer_shape(self, node, shapes):
+        return [tuple(shapes[0])]
+
+    def do_constant_folding(self, node):
+        return False
+
+
+class GpuFromHost(_Transfer):
+    """Copy a host array to the GPU (prints ``GpuFromHost<None>``, as Theano's gpuarray)."""
+
     device = GPU            # where its output lives
 
     def __str__(self):
         return "GpuFromHost<None>"
 
-    def make_node(self, x):
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs):
-        return [np.array(inputs[0], copy=True)]
-
-    def infer_shape(self, node, shapes):
-        return [tuple(shapes[0])]
-
     def grad(self, inputs, output_grads):
         return [host_from_gpu(output_grads[0])]
 
-    def do_constant_folding(self, node):
-        return False
 
-
-class HostFromGpu(Op):
+class HostFromGpu(_Transfer):
     """Copy a GPU array back to the host (prints ``HostFromGpu(gpuarray)``)."""
 
-    __props__ = ()
-    kind = "transfer"
     device = "cpu"
 
     def __str__(self):
         return "HostFromGpu(gpuarray)"
 
-    def make_node(self, x):
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs):
-        return [np.array(inputs[0], copy=True)]
-
-    def infer_shape(self, node, shapes):
-        return [tuple(shapes[0])]
-
     def grad(self, inputs, output_grads):
         return [gpu_from_host(output_grads[0])]
-
-    def do_constant_folding(self, node):
-        return False
 
 
 gpu_from_host = GpuFromHost()
