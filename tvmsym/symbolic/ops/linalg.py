@@ -25,6 +25,14 @@ def _not_aligned(what, sa, sb, da, db):
                       f"!= {sb[db]} (dim {db})")
 
 
+def _product_in_out_dtype(fn, node, inputs, *args):
+    """``[fn(a, b, *args)]`` with both operands cast to the output dtype first (products
+    accumulate in it), the result an array of that dtype."""
+    a, b = inputs
+    dt = node.outputs[0].type.dtype
+    return [np.asarray(fn(a.astype(dt, copy=False), b.astype(dt, copy=False), *args), dtype=dt)]
+
+
 class Dot(Op):
     """numpy.dot of 1-d or 2-d operands: vector.vector, matrix.vector, vector.matrix, matrix.matrix."""
 
@@ -49,9 +57,7 @@ class Dot(Op):
         return [tuple(sa[:-1]) + tuple(sb[1:])]
 
     def perform(self, node, inputs):
-        a, b = inputs
-        dt = node.outputs[0].type.dtype
-        return [np.asarray(np.dot(a.astype(dt, copy=False), b.astype(dt, copy=False)), dtype=dt)]
+        return _product_in_out_dtype(np.dot, node, inputs)
 
     def pp(self, node, args, v):
         return f"({args[0]} \\dot {args[1]})"
@@ -97,9 +103,7 @@ class MatMul(Op):
         return [tuple(batch) + (sa[-2], sb[-1])]
 
     def perform(self, node, inputs):
-        a, b = inputs
-        dt = node.outputs[0].type.dtype
-        return [np.asarray(np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False)), dtype=dt)]
+        return _product_in_out_dtype(np.matmul, node, inputs)
 
     def pp(self, node, args, v):
         return f"({args[0]} @ {args[1]})"
@@ -137,11 +141,8 @@ class TensorDot(Op):
         return [tuple(sa[d] for d in fa) + tuple(sb[d] for d in fb)]
 
     def perform(self, node, inputs):
-        a, b = inputs
-        dt = node.outputs[0].type.dtype
-        r = np.tensordot(a.astype(dt, copy=False), b.astype(dt, copy=False),
-                         (list(self.axes_a), list(self.axes_b)))
-        return [np.asarray(r, dtype=dt)]
+        return _product_in_out_dtype(np.tensordot, node, inputs,
+                                     (list(self.axes_a), list(self.axes_b)))
 
 
 _dot = Dot()

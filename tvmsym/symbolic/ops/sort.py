@@ -64,24 +64,24 @@ def _flat(x):
     return flatten(x, 1)
 
 
-def sort(a, axis=-1, kind="quicksort", order=None):
-    """numpy.sort: ``axis=None`` sorts the flattened tensor."""
+def _apply_sort(op_cls, name, a, axis, kind, order):
+    """``op_cls(axis, kind)(a)``; ``axis=None`` works on the flattened tensor."""
     if order is not None:
-        raise ValueError("sort: order= (structured arrays) is not supported")
+        raise ValueError(f"{name}: order= (structured arrays) is not supported")
     a = tb.as_tensor_variable(a)
     if axis is None:
-        return Sort(0, kind)(_flat(a))
-    return Sort(axis, kind)(a)
+        return op_cls(0, kind)(_flat(a))
+    return op_cls(axis, kind)(a)
+
+
+def sort(a, axis=-1, kind="quicksort", order=None):
+    """numpy.sort: ``axis=None`` sorts the flattened tensor."""
+    return _apply_sort(Sort, "sort", a, axis, kind, order)
 
 
 def argsort(a, axis=-1, kind="quicksort", order=None):
     """numpy.argsort (int64 indices)."""
-    if order is not None:
-        raise ValueError("argsort: order= (structured arrays) is not supported")
-    a = tb.as_tensor_variable(a)
-    if axis is None:
-        return Argsort(0, kind)(_flat(a))
-    return Argsort(axis, kind)(a)
+    return _apply_sort(Argsort, "argsort", a, axis, kind, order)
 
 
 def _install_methods():
