@@ -13,33 +13,20 @@ call does.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _timing import samples_ns
 
 import tvmsym
 import tvmsym.tensor as T
 
 
 def best_ms(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter_ns()
-        fn()
-        ts.append(time.perf_counter_ns() - t0)
-    return min(ts) / 1e6
+    return min(samples_ns(fn, reps, warmup=1)) / 1e6
 
 
 def median_us(fn, n=20000):
-    for _ in range(500):
-        fn()
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter_ns()
-        fn()
-        ts.append(time.perf_counter_ns() - t0)
-    return float(np.median(ts)) / 1e3
+    return float(np.median(samples_ns(fn, n, warmup=500))) / 1e3
 
 
 def w1():

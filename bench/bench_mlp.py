@@ -14,6 +14,7 @@ import argparse
 import time
 
 import numpy as np
+from _timing import samples_ns
 
 import tvmsym as theano
 import tvmsym.tensor as T
@@ -77,13 +78,7 @@ def numpy_step(x, onehot, P):
 def best_us(fn, reps):
     # let the other side's worker threads (TVM's pool, OpenBLAS) stop spinning first
     time.sleep(0.2)
-    for _ in range(5):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter_ns()
-        fn()
-        ts.append(time.perf_counter_ns() - t0)
+    ts = samples_ns(fn, reps, warmup=5)
     return min(ts) / 1e3, float(np.median(ts)) / 1e3
 
 
