@@ -648,16 +648,19 @@ def fill(model, value):
     return alloc(value, *shape_tuple(model))
 
 
+def _const_like(model, value, dtype):
+    model = as_tensor_variable(model)
+    return alloc(constant(value, dtype=dtype or model.dtype), *shape_tuple(model))
+
+
 def zeros_like(model, dtype=None):
     """Zeros with the shape (and by default the dtype) of ``model``."""
-    model = as_tensor_variable(model)
-    return alloc(constant(0, dtype=dtype or model.dtype), *shape_tuple(model))
+    return _const_like(model, 0, dtype)
 
 
 def ones_like(model, dtype=None):
     """Ones with the shape (and by default the dtype) of ``model``."""
-    model = as_tensor_variable(model)
-    return alloc(constant(1, dtype=dtype or model.dtype), *shape_tuple(model))
+    return _const_like(model, 1, dtype)
 
 
 class ARange(Op):
