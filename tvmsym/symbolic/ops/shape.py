@@ -865,14 +865,8 @@ def squeeze(x, axis=None):
     return Squeeze(axes)(x)
 
 
-class Flip(Op):
-    """numpy.flip along ``axes``."""
-
-    __props__ = ("axes",)
-    kind = "injective"
-
-    def __init__(self, axes):
-        self.axes = tuple(sorted(int(a) for a in axes))
+class _SameTypeOp(Op):
+    """An op of one tensor whose output has the input's type and shape."""
 
     def make_node(self, x):
         x = as_tensor_variable(x)
@@ -880,6 +874,16 @@ class Flip(Op):
 
     def infer_shape(self, node, shapes):
         return [tuple(shapes[0])]
+
+
+class Flip(_SameTypeOp):
+    """numpy.flip along ``axes``."""
+
+    __props__ = ("axes",)
+    kind = "injective"
+
+    def __init__(self, axes):
+        self.axes = tuple(sorted(int(a) for a in axes))
 
     def perform(self, node, inputs):
         return [np.array(np.flip(inputs[0], self.axes))]
@@ -895,7 +899,7 @@ def flip(x, axis=None):
     return Flip([_axis(a, x.ndim, "flip") for a in axes])(x)
 
 
-class Roll(Op):
+class Roll(_SameTypeOp):
     """numpy.roll by a constant ``shift`` along ``axis`` (None: the flattened array)."""
 
     __props__ = ("shift", "axis")
@@ -904,13 +908,6 @@ class Roll(Op):
     def __init__(self, shift, axis):
         self.shift = int(shift)
         self.axis = axis
-
-    def make_node(self, x):
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def infer_shape(self, node, shapes):
-        return [tuple(shapes[0])]
 
     def perform(self, node, inputs):
         return [np.roll(inputs[0], self.shift, self.axis)]
