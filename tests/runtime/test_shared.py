@@ -246,3 +246,27 @@ def test_minibatch_givens_from_shared_dataset():
         assert train(i) == pytest.approx((err ** 2).mean(), rel=1e-12)
         wr = wr - 0.01 * (2 * xb.T @ err / bs)
         np.testing.assert_allclose(w.get_value(), wr, rtol=1e-12)
+
+
+def test_update_value_check_on_every_call_of_a_failing_signature():
+    # the update's type check is skipped only once it passed on a build; a signature
+    # whose update breaks the broadcastable pattern fails on every call, path and all
+    w = shared(np.zeros(1, dtype="float32"), name="w", broadcastable=(True,))
+    v = shared(np.zeros(3, dtype="float32"), name="v")
+    x = T.fvector("x")
+    f = function([x], x.sum(), updates=[(v, v + 1), (w, x * 2)])
+    for _ in range(3):
+        assert f(np.ones(1, dtype="float32")) == 1.0
+    np.testing.assert_array_equal(w.get_value(), [2])
+    np.testing.assert_array_equal(v.get_value(), [3, 3, 3])
+    msg = ("update of w (TensorType(float32, (True,))) gave an array of shape (3,): dimension 0 "
+           "is broadcastable and must have length 1")
+    for _ in range(3):                    # general path, then the fast path of that signature
+        with pytest.raises(ValueError) as e:
+            f(np.ones(3, dtype="float32"))
+        assert str(e.value) == msg
+    np.testing.assert_array_equal(w.get_value(), [2])          # nothing installed
+    np.testing.assert_array_equal(v.get_value(), [3, 3, 3])
+    assert f(np.full(1, 2, dtype="float32")) == 2.0
+    np.testing.assert_array_equal(w.get_value(), [4])
+    np.testing.assert_array_equal(v.get_value(), [4, 4, 4])

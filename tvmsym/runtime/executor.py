@@ -219,6 +219,42 @@ class Build:
             return outs[0] if unpack_single else outs
         return run
 
+    def fast_update_runner(self, spare_slots):
+        """``runner(args, spares) -> every output`` for a function with updates, or None.
+
+        Like ``fast_runner`` (same checked ``args``: the function's inputs then its
+        shared variables' values), but returns every output (the updates too) and the
+        fresh buffer of slot ``spare_slots[i]`` is ``spares[i]`` (a shared variable's
+        spare, ``UpdatePlan.spares``): the same as ``run(arrays, {slot: spare})``.
+        """
+        fast = self._fast
+        if fast is None:
+            return None
+        n_in = len(self.plan.fgraph.inputs)
+        template, pool, out_plan = self._template, self._pool, self._out_plan
+        where = {s: i for i, s in enumerate(spare_slots)}
+        prog = []
+        for fn, getargs, allocs in fast:
+            given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
+            allocs = tuple(a for a in allocs if a[0] not in where)
+            prog.append((fn, getargs, given, allocs))
+        _refcount, _empty = sys.getrefcount, np.empty
+
+        def run(args, spares):
+            slots = template.copy()
+            slots[:n_in] = args
+            for fn, getargs, given, allocs in prog:
+                for s, d in given:
+                    slots[s] = spares[d]
+                for s, shape, dtype in allocs:
+                    arr = pool.pop(s, None)
+                    if arr is None or _refcount(arr) > 2:
+                        arr = _empty(shape, dtype)
+                    slots[s] = pool[s] = arr
+                fn(*getargs(slots))
+            return [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
+        return run
+
     def run(self, arrays, out_storage=None):
         # out_storage: {slot: preallocated array} for outputs (shared-variable updates)
         if self._fast is not None:

@@ -19,6 +19,7 @@ from ..symbolic.fgraph import FunctionGraph
 from ..symbolic.graph import Constant, Variable, ancestors
 from ..symbolic.type import TensorType
 from .mode import get_mode
+from .shared_support import update_plan as _update_plan
 
 
 class UnusedInputError(ValueError):
@@ -254,19 +255,17 @@ class Function:
 
     def _run_updates(self, b, arrays):
         """Run with shared-variable updates (runtime/shared_support.py): all or nothing."""
-        from .shared_support import apply_updates, donation
-        storage, donated = donation(self, b)
-        outs = b.run(arrays, storage)
+        u = _update_plan(self, b)
+        outs = b.run(arrays, dict(zip(u.slots, u.spares())))
         self._last = b
-        apply_updates(self, outs, donated)
+        u.install(outs)
         return self._finish(outs)
 
     def _add_fast_call(self, key, b):
         """Register the runner of a shape signature the general path has just validated."""
         runner = None
         if self._update_spec:
-            def runner(args, _run=self._run_updates):
-                return _run(b, list(args))
+            runner = self._fast_update_runner(b)
         elif hasattr(b, "fast_runner"):
             runner = b.fast_runner(self._n_user_outputs, self._unpack_single)
         if runner is None:          # e.g. host or data-dependent steps: run's general loop
@@ -275,6 +274,25 @@ class Function:
         if len(self._fast_calls) > 64:
             self._fast_calls.clear()
         self._fast_calls[key] = (b, runner)
+
+    def _fast_update_runner(self, b):
+        """The fast path's runner of a build with updates: ``_run_updates`` with the
+        update plan and the kernel program bound once (no per-call dicts or lists)."""
+        u = _update_plan(self, b)
+        run = b.fast_update_runner(u.slots) if hasattr(b, "fast_update_runner") else None
+        if run is None:
+            def runner(args, _run=self._run_updates):
+                return _run(b, list(args))
+            return runner
+        spares, install = u.spares, u.install
+        n_user, single = self._n_user_outputs, self._unpack_single
+
+        def runner(args):
+            outs = run(args, spares())
+            self._last = b
+            install(outs)
+            return outs[0] if single else outs[:n_user]
+        return runner
 
     def _implicit_values(self):
         return [sv.container.value for sv in self._shared]

@@ -168,6 +168,7 @@ def apply_updates(fn, outs, donated):
 
     ``donated`` maps an fgraph output index to the spare buffer it was written
     into; that buffer becomes the value and the old value becomes the spare.
+    (The per-call path uses ``UpdatePlan.install``, the same steps precomputed.)
     """
     spec = fn._update_spec
     for sv, k in spec:
@@ -190,13 +191,12 @@ def apply_updates(fn, outs, donated):
         c.value = new
 
 
-def donation(fn, build):
-    """Spare buffers the update kernels may write into: ({slot: array}, {output index: array}).
+def _donatable(fn, build):
+    """{update output index: (slot, shape, dtype)} of the updates a spare buffer can take.
 
     An update output can be written into its shared variable's spare buffer when a
     kernel computes it into fresh storage (not an input, not a view, not overwriting
-    an input) and no other output returns the same array.  The old value is left
-    untouched until ``apply_updates``, so a failed call changes nothing.
+    an input) and no other output returns the same array.  Computed once per build.
     """
     ok = getattr(build, "_donatable", None)
     if ok is None:
@@ -221,6 +221,16 @@ def donation(fn, build):
             if root in fresh and (root == s or count.get(root, 0) == 0):
                 ok[k] = (root,) + fresh[root]
         build._donatable = ok
+    return ok
+
+
+def donation(fn, build):
+    """Spare buffers the update kernels may write into: ({slot: array}, {output index: array}).
+
+    The old value is left untouched until ``apply_updates``, so a failed call
+    changes nothing.
+    """
+    ok = _donatable(fn, build)
     storage, donated = {}, {}
     for sv, k in fn._update_spec:
         if k not in ok:
@@ -233,3 +243,79 @@ def donation(fn, build):
         storage[s] = sp
         donated[k] = sp
     return storage, donated
+
+
+class UpdatePlan:
+    """``donation`` and ``apply_updates`` of one (function, build), precomputed once.
+
+    ``spares()`` returns the spare buffers (in ``slots`` order) the update kernels
+    write into, ``install(outs)`` checks and installs the new values; both do
+    exactly what ``donation`` / ``apply_updates`` do, in the same order, without
+    rebuilding dicts or lists per call.  The type check of the update values runs
+    on every call until it has passed once on a build whose every step is a plain
+    kernel (``build._fast``): there, every output's shape and dtype is fixed by the
+    build, so later calls would pass it too.
+    """
+
+    __slots__ = ("slots", "_donate", "_install", "_checks", "_static", "_checked")
+
+    def __init__(self, fn, build):
+        ok = _donatable(fn, build)
+        n_user = fn._n_user_outputs
+        copies = build.out_is_input      # these outputs are fresh copies: never aliased
+        cand = tuple(j for j in range(n_user) if not copies[j])
+        slots, donate, install = [], [], []
+        for sv, k in fn._update_spec:
+            c = sv.container
+            if k in ok:
+                s, shape, dtype = ok[k]
+                slots.append(s)
+                donate.append((c, tuple(shape), np.dtype(dtype)))
+            install.append((c, k, k in ok, cand))
+        self.slots = tuple(slots)
+        self._donate = tuple(donate)
+        self._install = tuple(install)
+        self._checks = tuple(fn._update_spec)
+        self._static = getattr(build, "_fast", None) is not None
+        self._checked = False
+
+    def spares(self):
+        out = []
+        for c, shape, dtype in self._donate:
+            sp = c.spare
+            if sp is None or sp.shape != shape or sp.dtype != dtype or sp is c.value:
+                sp = c.spare = np.empty(shape, dtype)
+            out.append(sp)
+        return out
+
+    def install(self, outs):
+        if not self._checked:
+            for sv, k in self._checks:
+                check_update_value(sv, outs[k])
+            self._checked = self._static
+        for c, k, donated, cand in self._install:
+            new = outs[k]
+            if donated:
+                c.spare, c.value = c.value, new
+                continue
+            for j in cand:
+                if outs[j] is new:
+                    break
+            else:
+                if new is not c.value:
+                    c.value = new
+                    continue
+            # the user receives this array too (or it is the old value): keep a private copy
+            if c.spare is not None and c.spare.shape == new.shape:
+                np.copyto(c.spare, new)
+                c.spare, c.value = c.value, c.spare
+            else:
+                c.value = new.copy()
+
+
+def update_plan(fn, build):
+    """The build's ``UpdatePlan`` for ``fn`` (made on first use)."""
+    p = build.__dict__.get("_update_plan")
+    if p is None:
+        p = build._update_plan = UpdatePlan(fn, build)
+    return p
