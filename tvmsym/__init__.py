@@ -11,6 +11,7 @@ from . import gradient  # noqa: E402,F401  (symbolic only: no TVM import)
 # Theano's tensor module exposes the gradient functions too (T.grad, T.jacobian, ...)
 tensor.grad, tensor.jacobian, tensor.hessian = gradient.grad, gradient.jacobian, gradient.hessian
 tensor.Lop, tensor.Rop = gradient.Lop, gradient.Rop
+from .gradient import Lop, Rop  # noqa: E402,F401  (theano.Rop / theano.Lop, as Theano exports them)
 
 __version__ = "0.1.0"
 

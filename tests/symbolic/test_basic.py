@@ -237,3 +237,17 @@ def test_plural_constructors_as_in_the_theano_tutorial():
     i, j = T.iscalars(2)
     assert str(i.type) == "TensorType(int32, scalar)" and i.name is None and i is not j
     assert [v.name for v in T.fvectors("u, v")] == ["u", "v"]
+
+
+def test_prefixed_constructors_are_types_as_in_the_theano_tutorial():
+    # the tutorial's "baby steps": x = T.dscalar('x'); x.type is T.dscalar; T.dscalar prints its type
+    x = T.dscalar("x")
+    assert x.type is T.dscalar and x.name == "x"
+    assert str(T.dscalar) == "TensorType(float64, scalar)"
+    assert T.fmatrix == T.TensorType("float32", (False, False))
+    assert T.imatrix(name="m").type is T.imatrix
+    assert repr(T.fmatrix()) == "<TensorType(float32, matrix)>"
+
+
+def test_theano_level_rop_lop_exported():
+    assert tvmsym.Rop is tvmsym.gradient.Rop and tvmsym.Lop is tvmsym.gradient.Lop

@@ -258,7 +258,9 @@ _KINDS = {"scalar": (), "vector": (False,), "matrix": (False, False), "row": (Tr
 _prefixed = {}
 for _p, _dt in _PREFIX.items():
     for _k, _b in _KINDS.items():
-        _prefixed[_p + _k] = _ctor(_b, _dt, doc=f"A {_dt} {_k} variable.")
+        # a TensorType instance, as in Theano: T.dmatrix('x') makes a variable and
+        # ``x.type is T.dmatrix``; ``T.dmatrix`` prints as ``TensorType(float64, matrix)``
+        _prefixed[_p + _k] = TensorType(_dt, _b)
 
 
 def _plural(make):
