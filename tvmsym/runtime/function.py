@@ -208,7 +208,7 @@ class Function:
         self._fast_calls = {}
         self._fast_dtypes = None
         self._fast_nargs = len(self._explicit)
-        self._fast_shared = tuple(self._shared)     # implicit inputs: values appended per call
+        self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
         if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
                 or len(self._explicit) + len(self._shared) != len(self._in_types)):
             return
@@ -218,7 +218,7 @@ class Function:
         dts = self._fast_dtypes
         if dts is not None and not kwargs and len(args) == self._fast_nargs:
             if self._fast_shared:
-                args = args + tuple([sv.container.value for sv in self._fast_shared])
+                args = args + tuple([c.value for c in self._fast_shared])
                 kwargs = None       # the general path gets the user's arguments only
             key = []
             for a, dt in zip(args, dts):
