@@ -203,7 +203,8 @@ class Function:
         dtype objects, subclasses, non-contiguous/misaligned/read-only arrays, kwargs,
         defaults, value-dependent shapes, cuda) takes the general path, which gives the
         same results and the same errors.  Shared variables' updates go through the same
-        ``_run_updates`` (all or nothing) on both paths.
+        per-build ``UpdatePlan`` (shared_support.py: spare buffers, then all or nothing) on
+        both paths (``_run_updates``, ``_fast_update_runner``).
         """
         self._fast_calls = {}
         self._fast_dtypes = None
