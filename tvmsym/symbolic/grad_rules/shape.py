@@ -90,9 +90,15 @@ def allocdiag_grad(node, inputs, gouts):
 
 @register_grad(ExtractDiag)
 def extractdiag_grad(node, inputs, gouts):
-    # gz on diagonal k of a zero matrix: AllocDiag is square (n + |k|), which is x's
-    # shape for a square x; a non-square x fails with a shape error when run
-    return [AllocDiag(node.op.offset)(gouts[0])]
+    # gz written on diagonal k of zeros shaped like x (x may be non-square, where
+    # AllocDiag's square (n + |k|) result would not match x's shape)
+    from ..ops.shape import arange, zeros_like
+    from ..ops.subtensor import set_subtensor
+    (x,), (gz,) = inputs, gouts
+    k = node.op.offset
+    i = arange(shape_i(gz, 0))
+    rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+    return [set_subtensor(zeros_like(x)[rows, cols], gz)]
 
 
 @register_grad(Flip)
