@@ -238,3 +238,35 @@ def test_custom_op_with_grad_method():
         np.array([1.0, 2.0]), np.zeros(2)), [4, 8])
     with pytest.raises(NullGradientError, match="input 1"):
         grad(T.sum(Double()(x, k)), k)
+
+
+def test_user_written_sigmoid_gradients_stay_finite_in_float32():
+    """1/(1+exp(-z)), log(p) and log(1-p) differentiated in closed form (no inf/inf, 0/0)."""
+    import tvmsym
+    z = T.fvector("z")
+    y = T.fvector("y")
+    p = 1 / (1 + T.exp(-z))
+    xent = (-y * T.log(p) - (1 - y) * T.log(1 - p)).sum()
+    sig_sum = p.sum()
+    f = tvmsym.function([z, y], [T.grad(xent, z), T.grad(sig_sum, z),
+                                 T.grad(T.nnet.sigmoid(z).sum() + T.log(T.nnet.sigmoid(z)).sum(), z)])
+    zv = np.array([-200, -90, -5, 0, 3, 90, 200], "float32")
+    yv = np.array([1, 0, 1, 0, 1, 0, 1], "float32")
+    g_xent, g_sig, g_nnet = f(zv, yv)
+    z64 = zv.astype("float64")
+    s = np.where(z64 >= 0, 1 / (1 + np.exp(-np.abs(z64))), np.exp(-np.abs(z64)) / (1 + np.exp(-np.abs(z64))))
+    for g in (g_xent, g_sig, g_nnet):
+        assert np.isfinite(g).all(), g
+    np.testing.assert_allclose(g_xent, s - yv, rtol=1e-5, atol=1e-6)        # d xent / dz = p - y
+    np.testing.assert_allclose(g_sig, s * (1 - s), rtol=1e-5, atol=1e-30)
+    np.testing.assert_allclose(g_nnet, s * (1 - s) + (1 - s), rtol=1e-5, atol=1e-30)
+
+
+def test_sigmoid_shortcuts_match_finite_differences():
+    from tvmsym.gradient import verify_grad
+    rng = np.random.default_rng(3)
+    zv = rng.standard_normal((3, 4))
+    verify_grad(lambda z: (1 / (1 + T.exp(-z))).sum(), [zv], rng=rng)
+    verify_grad(lambda z: T.log(1 / (1 + T.exp(z * 2))).sum(), [zv], rng=rng)
+    verify_grad(lambda z: T.log(1 - 1 / (1 + T.exp(-z))).sum(), [zv], rng=rng)
+    verify_grad(lambda z: T.log(1 - T.nnet.sigmoid(z)).sum(), [zv], rng=rng)

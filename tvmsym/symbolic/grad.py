@@ -190,6 +190,77 @@ def _add_all(terms):
     return functools.reduce(add, terms)
 
 
+
+# ----------------------------------------------------------------------- sigmoid shortcuts
+def _is_one(v):
+    from .rewrites.db import scalar_value
+    return scalar_value(v) == 1
+
+
+def _elemwise_of(v, sop_name):
+    from .elemwise import Elemwise
+    node = v.owner
+    if node is not None and isinstance(node.op, Elemwise) and node.op.scalar_op.name == sop_name:
+        return node
+    return None
+
+
+def _as_sigmoid(v):
+    """``(sign, t)`` when ``v`` computes ``sigmoid(sign * t)``: ``sigmoid(t)`` or ``1 / (1 + exp(t))``."""
+    node = _elemwise_of(v, "sigmoid")
+    if node is not None:
+        return 1, node.inputs[0]
+    node = _elemwise_of(v, "true_div")
+    if node is None or not _is_one(node.inputs[0]):
+        return None
+    den = _elemwise_of(node.inputs[1], "add")
+    if den is None:
+        return None
+    for k in (0, 1):
+        e = _elemwise_of(den.inputs[1 - k], "exp")
+        if _is_one(den.inputs[k]) and e is not None and e.inputs[0].ndim == v.ndim:
+            return -1, e.inputs[0]
+    return None
+
+
+def _sigmoid_shortcut(node, gz, dep):
+    """Gradients through the user's sigmoid that stay finite where the chain rule does not.
+
+    ``1 / (1 + exp(t))`` differentiated op by op is ``exp(t) / (1 + exp(t))**2`` (inf / inf
+    once exp overflows), and ``log(sigmoid(x))`` gives ``s * (1 - s) / s`` (0 / 0 once s
+    underflows).  Like Theano's sigmoid stabilizations, these nodes send their gradient to
+    ``t`` in closed form: d sigmoid(a t)/dt = a s (1 - s), d log sigmoid(a t)/dt = a (1 - s),
+    d log(1 - sigmoid(a t))/dt = -a s.  Returns ``(t, grad)`` or None.
+    """
+    from .basic import log as _log, neg, sigmoid, sub, mul
+    if gz is None or len(node.outputs) != 1:
+        return None
+    out = node.outputs[0]
+    sig = _as_sigmoid(out)
+    if sig is not None and sig[0] == -1:          # the user's 1 / (1 + exp(t)) itself
+        a, t = sig
+        if t not in dep:
+            return None
+        return t, neg(mul(gz, mul(out, sub(1, out))))
+    if _elemwise_of(out, "log") is None:
+        return None
+    arg = node.inputs[0]
+    sig, flip = _as_sigmoid(arg), 1
+    if sig is None:
+        one_minus = _elemwise_of(arg, "sub")
+        if one_minus is None or not _is_one(one_minus.inputs[0]):
+            return None
+        sig, flip = _as_sigmoid(one_minus.inputs[1]), -1
+        if sig is None:
+            return None
+    a, t = sig
+    if t not in dep or t.ndim != out.ndim:
+        return None
+    sa = a * flip                                   # log(sigmoid(sa * t))
+    s_neg = sigmoid(neg(t) if sa == 1 else t)       # sigmoid(-sa * t) = 1 - sigmoid(sa * t)
+    g = mul(gz, s_neg)
+    return t, (g if sa == 1 else neg(g))
+
 # ----------------------------------------------------------------------- the engine
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True,
          known_grads=None, return_disconnected="zero", null_gradients="raise"):
@@ -261,6 +332,11 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
         if not any(i in dep for i in node.inputs):
             continue
         gouts = [total(o) for o in node.outputs]
+        short = _sigmoid_shortcut(node, gouts[0], dep)
+        if short is not None:
+            t, g = short
+            grads.setdefault(t, []).append(_fit(t, g, node, 0))
+            continue
         if len(gouts) > 1 and any(g is None for g in gouts):
             gouts = [zeros_like(o) if g is None else g for o, g in zip(node.outputs, gouts)]
         rule = find_grad(node.op)
