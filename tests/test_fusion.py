@@ -199,3 +199,11 @@ def test_fusion_folds_theano_fill_idioms():
     a = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
     b = np.random.default_rng(1).standard_normal((3, 4)).astype("float32")
     np.testing.assert_allclose(f(a, b), np.exp(a) * b, rtol=1e-6)
+
+
+def test_user_sigmoid_fuses_to_one_clean_sigmoid():
+    v = T.vector("v")
+    f = tvmsym.function([v], 1 / (1 + T.exp(-v)))
+    assert _ops(f) == ["Elemwise{Composite{sigmoid(i0)}}"]
+    np.testing.assert_allclose(f(np.array([-100, 0, 3], "float32")),
+                               [3.7200760e-44, 0.5, 0.95257413], rtol=1e-6, atol=1e-38)

@@ -103,13 +103,16 @@ def _substitute(e, args, memo):
 
 def _simplify(sop, args, node):
     """Inside a fused group every operand already has the group's shape, so Theano's
-    broadcasting idioms fold away: ``switch(True, a, b) -> a`` (``fill``), ``1 * x -> x``."""
+    broadcasting idioms fold away: ``switch(True, a, b) -> a`` (``fill``), ``1 * x -> x``,
+    ``-(-x) -> x``."""
     out = node.outputs[0].type.dtype
 
     def keep(k):
         e = args[k]
         return e if node.inputs[k].type.dtype == out else (ps.Cast(out), e)
 
+    if type(sop) is type(ps.neg) and type(args[0][0]) is type(ps.neg):
+        return args[0][1]                       # -(-x) -> x (stabilize's sigmoid(-t) of t = -x)
     if type(sop) is type(ps.switch) and args[0][0] == "c":
         return keep(1 if args[0][1] else 2)
     if type(sop) is type(ps.mul) or type(sop) is type(ps.add):
