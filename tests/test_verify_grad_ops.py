@@ -6,8 +6,9 @@ whole table costs a handful of builds; a failure still names its case and ops.
 import numpy as np
 import pytest
 
+import tvmsym
 import tvmsym.tensor as T
-from tvmsym.gradient import check_grads, grad_clip
+from tvmsym.gradient import NullGradientError, check_grads, grad_clip
 from tvmsym.symbolic import scalar as ps
 from tvmsym.symbolic.elemwise import Elemwise
 
@@ -58,6 +59,8 @@ CASES = {
         ("sinh", lambda a: T.sinh(a), [u(3, 4)]),
         ("cosh", lambda a: T.cosh(a), [u(3, 4)]),
         ("tanh", lambda a: T.tanh(a), [u(3, 4)]),
+        ("erf", lambda a: T.erf(a), [u(3, 4, lo=-2, hi=2)]),
+        ("erfc", lambda a: T.erfc(a), [u(3, 4, lo=-2, hi=2)]),
         ("sigmoid", lambda a: T.sigmoid(a), [u(3, 4, lo=-4, hi=4)]),
         ("softplus", lambda a: T.softplus(a), [u(3, 4, lo=-4, hi=4)]),
         ("inv", lambda a: T.inv(a), [away0(3, 4)]),
@@ -210,3 +213,12 @@ def test_verify_grad(family, case):
         raise r["error"]
     assert len(r["analytic"]) == 2
     np.testing.assert_allclose(r["analytic"], r["numeric"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fn", [T.gamma, T.gammaln])
+def test_gamma_grad_needs_digamma(fn):
+    x = T.dvector("x")
+    with pytest.raises(NullGradientError, match=(
+            rf"the gradient of Elemwise{{{fn.__name__},no_inplace}} with respect to its input 0 "
+            rf"\(x\) is not implemented: the derivative of {fn.__name__} needs digamma")):
+        tvmsym.grad(T.sum(fn(x)), x)

@@ -8,6 +8,7 @@ vectorized body and its tail (257, 64x64).
 """
 from __future__ import annotations
 
+import math
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ def _gen(domain, dtype, shape, rng):
     """Random values of ``dtype`` valid for ``domain``."""
     kind = np.dtype(dtype).kind
     if kind == "b":
-        if domain == "true":
+        if domain in ("true", "gamma"):     # gamma(False) is a pole
             return np.ones(shape, bool)
         return rng.random(shape) < 0.5
     if kind in "iu":
@@ -36,6 +37,7 @@ def _gen(domain, dtype, shape, rng):
             "any": (-50, 50), "small": (-10, 10), "pos": (1, 100), "unit": (-1, 1),
             "nonzero": (-20, 20), "withzero": (-20, 20), "base": (-3, 3), "expo": (0, 3),
             "cast": (0, 100), "exp": (-8, 8), "tan": (-1, 1), "log1p": (0, 50),
+            "gamma": (1, 5),
         }[domain]
         if kind == "u":
             lo = max(lo, 0)
@@ -49,6 +51,7 @@ def _gen(domain, dtype, shape, rng):
         "any": (-10, 10), "small": (-10, 10), "pos": (0.1, 10), "unit": (-0.99, 0.99),
         "nonzero": (0.5, 10), "withzero": (0.5, 10), "base": (0.1, 4), "expo": (-2, 2),
         "cast": (0, 100), "exp": (-8, 8), "tan": (-1.2, 1.2), "log1p": (-0.9, 10),
+        "gamma": (0.1, 5),     # away from the poles and from float16 overflow
     }[domain]
     a = rng.uniform(lo, hi, size=shape)
     if domain in ("nonzero", "withzero"):
@@ -93,6 +96,15 @@ def _softplus_ref(x):
     return np.logaddexp(0.0, x.astype("float64")).astype(np.exp(x).dtype)
 
 
+def _math_ref(fn):
+    """numpy has no erf/gamma: ``math``'s, in float64, returned in numpy's float dtype."""
+    vec = np.vectorize(fn, otypes=[np.float64])
+
+    def ref(x):
+        return vec(x.astype("float64")).astype(np.exp(x).dtype)
+    return ref
+
+
 def _switch_dtypes(d):
     return ("bool", d, d)
 
@@ -130,6 +142,12 @@ OPS = [
     Op("tanh", T.tanh, _np(np.tanh), A, transcendental=True),
     Op("sigmoid", T.sigmoid, _sigmoid_ref, A, transcendental=True),
     Op("softplus", T.softplus, _softplus_ref, A, transcendental=True),
+    Op("erf", T.erf, _math_ref(math.erf), ("small",), transcendental=True),
+    Op("erfc", T.erfc, _math_ref(math.erfc), ("small",), transcendental=True),
+    Op("gamma", T.gamma, _math_ref(math.gamma), ("gamma",), transcendental=True),
+    # CPython's lgamma and glibc's differ by ~1e-13 relative near its zeros at 1 and 2
+    Op("gammaln", T.gammaln, _math_ref(math.lgamma), ("gamma",), transcendental=True,
+       rtol={"float64": 1e-11}),
     Op("reciprocal", T.reciprocal, _np(lambda x: np.true_divide(1, x)), ("nonzero",),
        NOBOOL, transcendental=True),
     Op("maximum", T.maximum, np.maximum, A2),

@@ -8,6 +8,7 @@ in ``tvmsym/lowering/rules/scalar.py``.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -128,6 +129,32 @@ def _sqr(x):
     return np.square(x)     # bool -> int8, as numpy
 
 
+def _math1(fn, pole, overflow):
+    """numpy-style float function from a scalar ``math`` function (numpy has no erf/gamma):
+    computed in float64, returned in numpy's float dtype for the input.  Where ``math``
+    raises, C libm's value: ``pole(x)`` for a domain error, ``overflow(x)`` past the range."""
+    def one(x):
+        try:
+            return fn(x)
+        except ValueError:
+            return pole(x)
+        except OverflowError:
+            return overflow(x)
+    vec = np.vectorize(one, otypes=[np.float64])
+
+    def impl(x):
+        x = np.asarray(x)
+        with np.errstate(all="ignore"):
+            out = vec(x.astype(np.float64)).astype(_float_dtype(x.dtype.name))
+        return out[()] if out.ndim == 0 else out
+    return impl
+
+
+def _gamma_pole(x):
+    """C tgamma: +-inf at +-0, NaN at negative integers and -inf."""
+    return math.copysign(math.inf, x) if x == 0 else math.nan
+
+
 def _f(fn):
     def impl(*a):
         with np.errstate(all="ignore"):
@@ -173,6 +200,11 @@ cosh = _op("cosh", 1, _f(np.cosh), float_out=True)
 tanh = _op("tanh", 1, _f(np.tanh), float_out=True)
 sigmoid = _op("sigmoid", 1, _sigmoid, float_out=True, cls_name="ScalarSigmoid")
 softplus = _op("softplus", 1, _softplus, float_out=True, cls_name="ScalarSoftplus")
+erf = _op("erf", 1, _math1(math.erf, None, None), float_out=True)
+erfc = _op("erfc", 1, _math1(math.erfc, None, None), float_out=True)
+gamma = _op("gamma", 1, _math1(math.gamma, _gamma_pole, lambda x: math.inf), float_out=True)
+gammaln = _op("gammaln", 1, _math1(math.lgamma, lambda x: math.inf, lambda x: math.inf),
+              float_out=True)
 floor = _op("floor", 1, np.floor)
 ceil = _op("ceil", 1, np.ceil)
 round_half_to_even = _op("round_half_to_even", 1, np.round, cls_name="RoundHalfToEven")

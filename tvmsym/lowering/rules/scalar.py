@@ -296,9 +296,12 @@ for _sop, _fn in [(ps.exp, tirx.exp), (ps.exp2, tirx.exp2), (ps.log, tirx.log), 
                   (ps.log10, tirx.log10), (ps.log1p, tirx.log1p), (ps.sqrt, tirx.sqrt),
                   (ps.sin, tirx.sin), (ps.cos, tirx.cos), (ps.tan, tirx.tan), (ps.arcsin, tirx.asin),
                   (ps.arccos, tirx.acos), (ps.arctan, tirx.atan), (ps.sinh, tirx.sinh),
-                  (ps.cosh, tirx.cosh), (ps.tanh, tirx.tanh)]:
+                  (ps.cosh, tirx.cosh), (ps.tanh, tirx.tanh), (ps.erf, tirx.erf)]:
     scalar_rule(type(_sop), _f16_via_f32(_float1(_fn)))
 scalar_rule(type(ps.expm1), _f16_via_f32(_extern1("expm1")))
+scalar_rule(type(ps.erfc), _f16_via_f32(_extern1("erfc")))
+scalar_rule(type(ps.gamma), _f16_via_f32(_extern1("tgamma")))
+scalar_rule(type(ps.gammaln), _f16_via_f32(_extern1("lgamma")))
 scalar_rule(type(ps.sigmoid), _f16_via_f32(_sigmoid))
 scalar_rule(type(ps.softplus), _f16_via_f32(_softplus))
 scalar_rule(type(ps.reciprocal), lambda op, args, out: const(1, out) / cast(args[0], out))

@@ -273,6 +273,25 @@ def _softplus(op, inp, z, gz):
     return [gz * sigmoid(inp[0])]
 
 
+@register_scalar_grad(ps.erf)
+def _erf(op, inp, z, gz):
+    x = inp[0]
+    return [gz * _c(2.0 / math.sqrt(math.pi)) * exp(-(x * x))]
+
+
+@register_scalar_grad(ps.erfc)
+def _erfc(op, inp, z, gz):
+    x = inp[0]
+    return [-gz * _c(2.0 / math.sqrt(math.pi)) * exp(-(x * x))]
+
+
+@register_scalar_grad(ps.gamma, ps.gammaln)
+def _needs_digamma(op, inp, z, gz):
+    # gamma' = gamma * digamma, gammaln' = digamma: tvmsym has no digamma (psi) op yet
+    return [undefined(Elemwise(op), 0, f"the derivative of {op.name} needs digamma, which "
+                      "tvmsym does not implement") if is_continuous(inp[0]) else None]
+
+
 @register_scalar_grad(ps.reciprocal)
 def _inv(op, inp, z, gz):
     return [-gz * z * z]
