@@ -104,7 +104,7 @@ def _setup_mvec():
                 variants[f"{dtype}x{lanes}"] = sym
         if not variants:
             continue
-        if opname == "tirx.log1p":      # stock TVM scalarizes a loop holding log1p
+        if opname in ("tirx.log1p", "tirx.erf"):    # stock TVM scalarizes a loop holding these
             tvm.ir.register_op_attr(opname, "TVectorizable", True, level=100)
 
         def rule(call, _variants=variants, _default=default):

@@ -1,4 +1,5 @@
 """CPU schedules: fused elementwise kernels are parallel and vectorized (TIR/asm), vector math."""
+import math
 import re
 
 import numpy as np
@@ -66,7 +67,8 @@ def test_multi_output_kernel():
 VECTOR_MATH = [("exp", T.exp, np.exp, (-5, 5)), ("log", T.log, np.log, (0.01, 50)),
                ("log1p", T.log1p, np.log1p, (-0.5, 50)), ("tanh", T.tanh, np.tanh, (-6, 6)),
                ("sin", T.sin, np.sin, (-6, 6)), ("cos", T.cos, np.cos, (-6, 6)),
-               ("exp2", T.exp2, np.exp2, (-5, 5)), ("log2", T.log2, np.log2, (0.01, 50))]
+               ("exp2", T.exp2, np.exp2, (-5, 5)), ("log2", T.log2, np.log2, (0.01, 50)),
+               ("erf", T.erf, np.vectorize(math.erf, otypes=["float64"]), (-3, 3))]
 
 
 def test_vector_transcendentals_use_libmvec_and_match_numpy():
