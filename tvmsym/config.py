@@ -52,6 +52,13 @@ def _bool(v):
     raise ValueError("expected a boolean (True/False/1/0)")
 
 
+def _nonneg_float(v):
+    v = float(v)
+    if not v >= 0:
+        raise ValueError("expected a number >= 0")
+    return v
+
+
 def _default_compiledir():
     tag = "_".join([platform.system(), platform.machine(), "py" + ".".join(map(str, sys.version_info[:2]))])
     return os.path.join(os.path.expanduser("~"), ".tvmsym", f"compiledir_{tag}")
@@ -76,6 +83,10 @@ _FLAGS = [
     # rebuilding them (keyed by TVM version, target and the scheduled module's text and hash)
     _Flag("cache", True, "keep built cpu kernels as shared libraries under compiledir/kernels "
           "and load them in later processes instead of rebuilding", convert=_bool),
+    # 1 GiB: ~40,000 kernel libraries of the median size (~26 KB; 16 KB-1 MB seen), far more
+    # than a project's working set, yet small next to a disk (Theano's compiledir grew unbounded)
+    _Flag("cache_max_mb", 1024, "size cap (MB) of compiledir/kernels; least recently used "
+          "entries are pruned when a write would exceed it (0 = no cap)", convert=_nonneg_float),
     _Flag("cuda_arch", "sm_90", "CUDA architecture the cuda target compiles for", convert=str),
     _Flag("constant_folding_limit", 1 << 20,
           "largest constant (in elements) that constant folding may create", convert=int),
