@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 # TVM sizes its pool at first use; it defaults to hardware_concurrency/2 on x86.
 os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
@@ -23,6 +24,8 @@ import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
 from tvm.target import Target, codegen  # noqa: E402
+
+from . import cache as _kcache  # noqa: E402  (entries, LRU pruning; no TVM)
 
 __all__ = ["tvm", "te", "tirx", "s_tir", "topi", "Target", "cpu_target", "compile_module",
            "vector_bytes", "relax_alignment", "tvm_ffi"]
@@ -217,7 +220,7 @@ def compile_module(mod, target):
 
 
 # ------------------------------------------------------------------ on-disk compile cache
-cache_stats = {"hits": 0, "misses": 0, "errors": 0}
+cache_stats = {"hits": 0, "misses": 0, "errors": 0, "pruned": 0}
 
 
 @functools.lru_cache(maxsize=None)
@@ -255,6 +258,7 @@ def _cached_compile(mod, target, cachedir):
         try:
             loaded = tvm.runtime.load_module(lib_path)
             cache_stats["hits"] += 1
+            _kcache.touch(lib_path)         # mtime = last use (least recently used go first)
             return _LoadedExecutable(loaded, mod, target)
         except Exception:       # unloadable despite its checksum: rebuild it below
             cache_stats["errors"] += 1
@@ -264,6 +268,7 @@ def _cached_compile(mod, target, cachedir):
     ex = tvm.compile(mod, target=target)
     try:
         os.makedirs(cachedir, exist_ok=True)
+        mtime_before = _mtime_ns(cachedir)
         tmp = f"{lib_path}.{os.getpid()}.tmp.so"
         ex.export_library(tmp, fcompile=_link if _LD else None)
         digest = _digest(tmp)
@@ -272,11 +277,47 @@ def _cached_compile(mod, target, cachedir):
         with open(sum_path + f".{os.getpid()}.tmp", "w") as fh:
             fh.write(digest)
         os.replace(sum_path + f".{os.getpid()}.tmp", sum_path)
+        _prune(cachedir, key, os.path.getsize(lib_path) + len(digest), mtime_before)
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
         return _LoadedExecutable(tvm.runtime.load_module(lib_path), mod, target, ex)
     except Exception:           # read-only dir, no linker, ...: the build itself is fine
         cache_stats["errors"] += 1
     return ex
+
+
+_dir_state = {}     # cachedir -> (bytes after our last write, dir mtime after it, scan time)
+
+
+def _mtime_ns(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _prune(cachedir, key, written, mtime_before):
+    """Keep the directory under ``config.cache_max_mb`` (least recently used entries go).
+
+    Listing the directory costs ~10 us per entry, so this process keeps a running total
+    and rescans only when the total nears the cap, when the directory changed since our
+    last write (``mtime_before``, taken before this write started, moved: another process
+    wrote or removed something), or 30 s after the last scan.  Processes writing at the
+    same instant may miss each other's entry: the cap is then exceeded by those until the
+    next write."""
+    from .config import config
+    cap = int(float(getattr(config, "cache_max_mb", 0) or 0) * 2 ** 20)
+    if cap <= 0:
+        return
+    now = time.monotonic()
+    est, dir_mtime, when = _dir_state.get(cachedir, (None, None, 0.0))
+    if est is not None and est + written <= 0.9 * cap and now - when < 30 \
+            and mtime_before is not None and mtime_before == dir_mtime:
+        left = est + written
+    else:
+        n, _, left = _kcache.prune(cachedir, cap, keep=(key,))
+        cache_stats["pruned"] += n
+        when = now
+    _dir_state[cachedir] = (left, _mtime_ns(cachedir), when)
 
 
 _LD = shutil.which("ld")
