@@ -77,7 +77,7 @@ class Function:
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
-                 accept_inplace=False):
+                 accept_inplace=False, no_default_updates=False):
         from ..targets import get_target
         self.name = name
         self.mode = get_mode(mode)
@@ -106,7 +106,7 @@ class Function:
         self.updates = []
         from . import shared_support
         in_vars, out_vars, self._n_user_outputs, self.updates = shared_support.prepare(
-            self, [i.variable for i in ins], outs, updates, givens)
+            self, [i.variable for i in ins], outs, updates, givens, no_default_updates)
         self._check_unused(in_vars, out_vars, on_unused_input or config.on_unused_input)
         self._check_missing(in_vars, out_vars)
         t0 = time.perf_counter()
@@ -384,4 +384,4 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                         f"{type(inputs).__name__}")
     return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
                     name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
-                    target=target)
+                    target=target, no_default_updates=no_default_updates)

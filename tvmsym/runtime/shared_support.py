@@ -128,6 +128,9 @@ def prepare(fn, in_vars, outs, updates, givens, no_default_updates=False):
                 if isinstance(v, SharedVariable) and v not in explicit]
 
     # default updates (Theano's shared.default_update, e.g. random streams)
+    if isinstance(no_default_updates, (list, tuple, set)):    # Theano: these variables only
+        seen.update(no_default_updates)
+        no_default_updates = False
     if not no_default_updates:
         pending = shared_in(user_outs + upd_exprs)
         while pending:
