@@ -95,6 +95,8 @@ _FLAGS = [
     _Flag("compute_test_value", "off", "accepted for Theano compatibility; only 'off' is supported",
           choices=("off",)),
     _Flag("print_global_stats", False, "accepted for Theano compatibility", convert=_bool),
+    _Flag("profile", False, "profile every new function (f.profile: time per call and per kernel, "
+          "bytes allocated) and print all profiles to stderr at exit", convert=_bool),
 ]
 
 
