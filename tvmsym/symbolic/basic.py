@@ -245,6 +245,8 @@ col = _ctor((False, True), doc="An Nx1 matrix (broadcastable columns).")
 tensor3 = _ctor((False,) * 3, doc="A 3-d tensor variable.")
 tensor4 = _ctor((False,) * 4, doc="A 4-d tensor variable.")
 tensor5 = _ctor((False,) * 5, doc="A 5-d tensor variable.")
+tensor6 = _ctor((False,) * 6, doc="A 6-d tensor variable.")
+tensor7 = _ctor((False,) * 7, doc="A 7-d tensor variable.")
 
 
 def tensor(dtype=None, broadcastable=None, name=None, shape=None):
@@ -258,7 +260,7 @@ _PREFIX = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32"
            "d": "float64", "c": "complex64", "z": "complex128"}
 _KINDS = {"scalar": (), "vector": (False,), "matrix": (False, False), "row": (True, False),
           "col": (False, True), "tensor3": (False,) * 3, "tensor4": (False,) * 4,
-          "tensor5": (False,) * 5}
+          "tensor5": (False,) * 5, "tensor6": (False,) * 6, "tensor7": (False,) * 7}
 _prefixed = {}
 for _p, _dt in _PREFIX.items():
     for _k, _b in _KINDS.items():
@@ -279,7 +281,8 @@ def _plural(make):
 
 
 _PLURALS = {"scalar": "scalars", "vector": "vectors", "matrix": "matrices", "row": "rows",
-            "col": "cols", "tensor3": "tensor3s", "tensor4": "tensor4s", "tensor5": "tensor5s"}
+            "col": "cols", "tensor3": "tensor3s", "tensor4": "tensor4s", "tensor5": "tensor5s",
+            "tensor6": "tensor6s", "tensor7": "tensor7s"}
 for _k, _pl in _PLURALS.items():
     _prefixed[_pl] = _plural(globals()[_k])
     for _p in _PREFIX:

@@ -72,6 +72,7 @@ def _op(name, nin, impl, fmt=None, float_out=False, bool_out=False, prec=100,
     if grad is not None:
         attrs["grad"] = grad
     cls = type(cls_name or name.capitalize(), (ScalarOp,), attrs)
+    globals()[cls.__name__] = cls       # a module attribute, so graphs using it pickle
     return cls()
 
 

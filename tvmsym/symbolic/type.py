@@ -79,7 +79,10 @@ class TensorType:
         return TensorVariable(self, name=name)
 
     def pattern_name(self):
-        return _PATTERN_NAMES.get(self.broadcastable, str(self.broadcastable))
+        b = self.broadcastable
+        if len(b) > 4 and not any(b):  # Theano: TensorType(float64, 5D), 6D, 7D
+            return f"{len(b)}D"
+        return _PATTERN_NAMES.get(b, str(b))
 
     def __str__(self):
         return f"TensorType({self.dtype}, {self.pattern_name()})"

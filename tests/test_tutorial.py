@@ -1,0 +1,250 @@
+"""Theano's tutorial (doc/tutorial/*.txt of Theano 1.0), run with ``import tvmsym as theano``.
+
+Each test is one snippet of a tutorial page, written as the tutorial writes it, and checks
+what the tutorial prints:
+
+- arrays: compared with ``numpy.testing`` against the tutorial's printed numbers (the
+  tutorial shows numpy 1 reprs such as ``array(5.0)``; numpy 2 prints ``array(5.)`` for the
+  same 0-d float64 array, so values, dtypes and shapes are compared, not reprs);
+- text (``pp``, ``debugprint``, type reprs, messages): exact strings.
+
+Theano ran its tutorial with ``floatX=float64``; tvmsym's default is float32 (the seed
+transcript).  Snippets that feed float64 data to ``T.matrix()``-style (floatX) variables run
+under ``theano.change_flags(floatX="float64")``, as the tutorial did.
+"""
+import pickle
+
+import numpy
+import numpy as np
+import pytest
+
+import tvmsym as theano
+import tvmsym.tensor as T
+from tvmsym import In, function, pp, shared
+
+
+def _same(a, b, dtype=None):
+    """numpy.testing equality plus the dtype the tutorial's repr shows."""
+    a = np.asarray(a)
+    np.testing.assert_allclose(a, b, rtol=1e-7, atol=0)
+    if dtype is not None:
+        assert a.dtype == np.dtype(dtype), a.dtype
+
+
+# --------------------------------------------------------------------------- adding.txt
+class TestAdding:
+    """Baby Steps - Algebra."""
+
+    def test_adding_two_scalars(self):
+        x = T.dscalar('x')
+        y = T.dscalar('y')
+        z = x + y
+        f = function([x, y], z)
+        out = f(2, 3)                      # tutorial: array(5.0)
+        assert isinstance(out, np.ndarray) and out.shape == () and out.dtype == np.float64
+        assert out == 5.0
+        assert numpy.allclose(f(16.3, 12.1), 28.4)
+
+    def test_types_are_tensortype_instances(self):
+        x = T.dscalar('x')
+        assert type(x) is T.TensorVariable
+        assert repr(x.type) == "TensorType(float64, scalar)"
+        assert repr(T.dscalar) == "TensorType(float64, scalar)"
+        assert x.type is T.dscalar
+        x = theano.tensor.ivector()
+        y = -x
+        assert x.type is T.ivector and y.type == T.ivector
+
+    def test_pp_and_eval(self):
+        x = T.dscalar('x')
+        y = T.dscalar('y')
+        z = x + y
+        assert pp(z) == "(x + y)"
+        assert numpy.allclose(z.eval({x: 16.3, y: 12.1}), 28.4)
+
+    def test_adding_two_matrices(self):
+        x = T.dmatrix('x')
+        y = T.dmatrix('y')
+        z = x + y
+        f = function([x, y], z)
+        want = [[11., 22.], [33., 44.]]
+        _same(f([[1, 2], [3, 4]], [[10, 20], [30, 40]]), want, "float64")
+        _same(f(numpy.array([[1, 2], [3, 4]]), numpy.array([[10, 20], [30, 40]])), want, "float64")
+
+    def test_all_listed_types_exist(self):
+        # "The following types are available": b w i l f d c prefixes, scalar ... tensor7
+        dtypes = dict(b="int8", w="int16", i="int32", l="int64", f="float32", d="float64",
+                      c="complex64")
+        kinds = dict(scalar=(), vector=(False,), matrix=(False, False), row=(True, False),
+                     col=(False, True))
+        kinds.update({f"tensor{n}": (False,) * n for n in range(3, 8)})
+        for p, dt in dtypes.items():
+            for k, bc in kinds.items():
+                t = getattr(T, p + k)
+                assert (t.dtype, t.broadcastable) == (dt, bc), p + k
+        assert repr(T.dtensor7) == "TensorType(float64, 7D)"
+        assert repr(T.ftensor5('a').type) == "TensorType(float32, 5D)"
+        a, b = T.dtensor6s('a', 'b')
+        assert (a.name, b.ndim) == ("a", 6)
+
+    def test_exercise(self):
+        with theano.change_flags(floatX="float64"):
+            a = theano.tensor.vector()          # declare variable
+        out = a + a ** 10                        # build symbolic expression
+        f = theano.function([a], out)            # compile function
+        assert str(f([0, 1, 2])) == "[   0.    2. 1026.]"   # tutorial: [    0.     2.  1026.]
+        # the solution: a ** 2 + b ** 2 + 2 * a * b
+        with theano.change_flags(floatX="float64"):
+            b = theano.tensor.vector()
+        f = theano.function([a, b], a ** 2 + b ** 2 + 2 * a * b)
+        _same(f([0, 1, 2], [3, 4, 5]), [9., 25., 49.])
+
+
+# --------------------------------------------------------------------------- examples.txt
+@pytest.fixture(scope="module")
+def logistic_x():
+    return T.dmatrix('x')
+
+
+class TestExamples:
+    """More Examples (random numbers: another helper's tests)."""
+
+    def test_logistic_function(self, logistic_x):
+        x = logistic_x
+        s = 1 / (1 + T.exp(-x))
+        logistic = theano.function([x], s)
+        want = 1 / (1 + np.exp(-np.array([[0., 1], [-1, -2]])))
+        got = logistic([[0, 1], [-1, -2]])
+        _same(got, want, "float64")
+        # tutorial: array([[ 0.5       ,  0.73105858], [ 0.26894142,  0.11920292]])
+        np.testing.assert_allclose(got, [[0.5, 0.73105858], [0.26894142, 0.11920292]], atol=5e-9)
+        s2 = (1 + T.tanh(x / 2)) / 2
+        logistic2 = theano.function([x], s2)
+        np.testing.assert_allclose(logistic2([[0, 1], [-1, -2]]), want, rtol=1e-12)
+
+    def test_more_than_one_thing(self):
+        a, b = T.dmatrices('a', 'b')
+        diff = a - b
+        abs_diff = abs(diff)
+        diff_squared = diff**2
+        f = theano.function([a, b], [diff, abs_diff, diff_squared])
+        out = f([[1, 1], [1, 1]], [[0, 1], [2, 3]])
+        assert isinstance(out, list) and len(out) == 3
+        _same(out[0], [[1., 0.], [-1., -2.]], "float64")
+        _same(out[1], [[1., 0.], [1., 2.]], "float64")
+        _same(out[2], [[1., 0.], [1., 4.]], "float64")
+
+    def test_default_value(self):
+        x, y = T.dscalars('x', 'y')
+        z = x + y
+        f = function([x, In(y, value=1)], z)
+        _same(f(33), 34.0, "float64")
+        _same(f(33, 2), 35.0, "float64")
+
+    def test_default_values_by_name(self):
+        x, y, w = T.dscalars('x', 'y', 'w')
+        z = (x + y) * w
+        f = function([x, In(y, value=1), In(w, value=2, name='w_by_name')], z)
+        assert f(33) == 68.0
+        assert f(33, 2) == 70.0
+        assert f(33, 0, 1) == 33.0
+        assert f(33, w_by_name=1) == 34.0
+        assert f(33, w_by_name=1, y=0) == 33.0
+
+    def test_shared_accumulator(self, capsys):
+        state = shared(0)
+        inc = T.iscalar('inc')
+        accumulator = function([inc], state, updates=[(state, state+inc)])
+        print(state.get_value())
+        r = accumulator(1)
+        assert r.shape == () and r == 0               # array(0)
+        print(state.get_value())
+        assert accumulator(300) == 1
+        print(state.get_value())
+        state.set_value(-1)
+        assert accumulator(3) == -1
+        print(state.get_value())
+        decrementor = function([inc], state, updates=[(state, state-inc)])
+        assert decrementor(2) == 2
+        print(state.get_value())
+        # givens: the type of foo must match the shared variable we are replacing
+        fn_of_state = state * 2 + inc
+        foo = T.scalar(dtype=state.dtype)
+        skip_shared = function([inc, foo], fn_of_state, givens=[(state, foo)])
+        assert skip_shared(1, 3) == 7                 # we're using 3 for the state
+        print(state.get_value())                      # old state still there
+        assert capsys.readouterr().out == "0\n1\n301\n2\n0\n0\n"
+
+    def test_shared_broadcastable(self):
+        s = theano.shared(np.zeros((1, 3)), broadcastable=(True, False))
+        assert s.broadcastable == (True, False)
+        assert repr(s.type) == "TensorType(float64, row)"
+
+    def test_logistic_regression(self):
+        # the tutorial's "A Real Example" (784 features, 400 samples) with 30 steps instead
+        # of 10000, checked step by step against the same gradient descent in numpy
+        rng = numpy.random.RandomState(42)
+        N, feats, training_steps = 400, 784, 30
+        D = (rng.randn(N, feats), rng.randint(size=N, low=0, high=2))
+        x = T.dmatrix("x")
+        y = T.dvector("y")
+        w0 = rng.randn(feats)
+        w = theano.shared(w0, name="w")
+        b = theano.shared(0., name="b")
+        assert b.get_value() == 0.0 and str(b.get_value()) == "0.0"
+        p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))       # Probability that target = 1
+        prediction = p_1 > 0.5                        # The prediction thresholded
+        xent = -y * T.log(p_1) - (1-y) * T.log(1-p_1)  # Cross-entropy loss function
+        cost = xent.mean() + 0.01 * (w ** 2).sum()    # The cost to minimize
+        gw, gb = T.grad(cost, [w, b])
+        train = theano.function(inputs=[x, y], outputs=[prediction, xent],
+                                updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
+        predict = theano.function(inputs=[x], outputs=prediction)
+
+        X, Y = D
+        wn, bn = w0.copy(), 0.0
+        for i in range(training_steps):
+            pred, err = train(D[0], D[1])
+            t = X @ wn + bn
+            p = 1 / (1 + np.exp(-t))
+            np.testing.assert_array_equal(pred, p > 0.5)
+            # tvmsym computes the cross-entropy in the stable softplus form, so the
+            # reference is -y log p - (1-y) log(1-p) written the same way (numpy's naive
+            # log(1 - p) loses digits where p rounds to 1)
+            xent_np = Y * np.logaddexp(0, -t) + (1 - Y) * np.logaddexp(0, t)
+            np.testing.assert_allclose(err, xent_np, rtol=1e-9, atol=1e-12)
+            g = (p - Y) / N
+            wn, bn = wn - 0.1 * (X.T @ g + 0.02 * wn), bn - 0.1 * g.sum()
+        np.testing.assert_allclose(w.get_value(), wn, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(b.get_value(), bn, rtol=1e-6, atol=1e-9)
+        assert predict(D[0]).dtype == bool
+        np.testing.assert_array_equal(predict(D[0]), 1 / (1 + np.exp(-(X @ wn) - bn)) > 0.5)
+
+
+# --------------------------------------------------------------------------- loading_and_saving.txt
+class TestLoadingAndSaving:
+    """Pickling graphs, shared variables and compiled functions."""
+
+    def test_pickle_graph_and_function(self, tmp_path):
+        x = T.dmatrix('x')
+        y = T.exp(2 * x) + 1
+        f = open(tmp_path / 'obj.save', 'wb')
+        pickle.dump((x, y), f, protocol=pickle.HIGHEST_PROTOCOL)   # one pickle: y2 uses x2
+        f.close()
+        f = open(tmp_path / 'obj.save', 'rb')
+        x2, y2 = pickle.load(f)
+        f.close()
+        assert pp(y2) == pp(y) == "(exp((2 * x)) + 1)"
+        assert y2.owner.op == y.owner.op
+        g = pickle.loads(pickle.dumps(theano.function([x2], y2)))
+        v = np.arange(4.).reshape(2, 2)
+        _same(g(v), np.exp(2 * v) + 1, "float64")
+
+    def test_pickle_function_with_shared(self):
+        w = theano.shared(np.ones(3), 'w')
+        v = T.dvector('v')
+        f = theano.function([v], (w * v).sum(), updates=[(w, w + v)])
+        f2 = pickle.loads(pickle.dumps(f))
+        assert f2(np.ones(3)) == 3.0 and f2(np.ones(3)) == 6.0
+        # the unpickled function updates its own copy of w (as Theano's does)
+        np.testing.assert_array_equal(w.get_value(), np.ones(3))
