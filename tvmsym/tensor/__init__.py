@@ -12,8 +12,10 @@ from ..symbolic.ops.linalg import dot, matmul, outer, tensordot, batched_dot  # 
 from ..symbolic.ops.shape import (shape, shape_i, shape_tuple, reshape, flatten, concatenate, join,  # noqa: F401,E402
                                   stack, split, repeat, tile, alloc, zeros, ones, zeros_like,
                                   ones_like, fill, full, arange, eye, identity_like, diag, diagonal,
-                                  squeeze, expand_dims, flip, roll, horizontal_stack, vertical_stack)
+                                  squeeze, expand_dims, flip, roll, horizontal_stack, vertical_stack,
+                                  specify_shape)
 from ..symbolic.ops.subtensor import set_subtensor, inc_subtensor, take  # noqa: F401,E402
 from . import nnet  # noqa: F401,E402
 from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
+from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)

@@ -1,0 +1,1 @@
+"""Theano's ``sandbox`` namespace: ``tvmsym.sandbox.rng_mrg.MRG_RandomStreams``."""
