@@ -15,7 +15,7 @@ import numpy as np
 from .. import _tvm
 from ..lowering.rules.linalg import ROW_TILE
 from ..symbolic.ops import shape as _shape_ops, subtensor as _sub_ops
-from ..symbolic.ops.linalg import Dot, MatMul, TensorDot
+from ..symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
 from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial, schedule_injective
 from .registry import register_rule
 
@@ -140,9 +140,28 @@ def _matvec(sch, name, dtype):
     return True
 
 
+def _schedule_epilogue(sch, names, cname, epi, node):
+    """FusedDot: the product as a Dot's, then its epilogue.  An unpadded packed product's
+    register tile is written by the epilogue itself (reverse_compute_inline into the
+    tile's write-back): the product never reaches memory."""
+    dtype = np.result_type(node.inputs[0].type.dtype, node.inputs[1].type.dtype).name  # the product's
+    itemsize = np.dtype(node.outputs[0].type.dtype).itemsize
+    if "mm_pack_b" in names:
+        _schedule_packed(sch, names, cname, dtype)
+        if cname != "mm_c":
+            try:
+                sch.reverse_compute_inline(sch.get_sblock(epi))
+                return
+            except Exception:       # noqa: BLE001  (then a separate pass, as below)
+                pass
+    else:
+        _schedule_plain(sch, cname, dtype, True)
+    schedule_injective(sch, epi, itemsize)
+
+
 def matmul_rule(func, info):
     st = info.get("step")
-    if st is None or not isinstance(st.node.op, (Dot, MatMul, TensorDot)):
+    if st is None or not isinstance(st.node.op, (Dot, MatMul, TensorDot, FusedDot)):
         return None
     node = st.node
     sch = s_tir.Schedule(func)
@@ -152,8 +171,11 @@ def matmul_rule(func, info):
     if not reds:                    # an empty contraction (K = 0 handled by the reduction init)
         return None
     cname = reds[0]
-    _inline_views(sch, {cname} | {n for n in names if n.endswith("_b") or n.endswith("_crop")})
-    if "mm_pack_b" in names:
+    epi = info["outputs"][0] if isinstance(node.op, FusedDot) else None
+    _inline_views(sch, {cname, epi} | {n for n in names if n.endswith("_b") or n.endswith("_crop")})
+    if epi is not None:
+        _schedule_epilogue(sch, names, cname, epi, node)
+    elif "mm_pack_b" in names:
         _schedule_packed(sch, names, cname, dtype)
     elif isinstance(node.op, Dot) and node.inputs[1].ndim == 1 and dtype in ("float32", "float64") \
             and _matvec(sch, cname, dtype):

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _tvm
-from ...symbolic.ops.linalg import Dot, MatMul, TensorDot
+from ...symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
 from . import lower_rule
-from .scalar import cast, const
+from .elemwise import bcast_load
+from .scalar import cast, const, lower_scalar
 
 te = _tvm.te
 tirx = _tvm.tirx
@@ -31,19 +32,19 @@ def _acc_dtype(out):
     return "int32" if out == "bool" else out
 
 
-def _finish(acc, node, ctx, shape):
-    out = node.outputs[0].type.dtype
+def _finish(acc, node, ctx, shape, out=None):
+    out = out or node.outputs[0].type.dtype
     if out != "bool":
         return acc
     return te.compute(shape, lambda *i: acc(*i) != const(0, "int32"), name=ctx.name(node) + "_b")
 
 
-def _contract(node, ctx, a_idx, b_idx, shape, red_extents):
+def _contract(node, ctx, a_idx, b_idx, shape, red_extents, out=None, name=None):
     """out[idx] = sum_r A[a_idx(idx, r)] * B[b_idx(idx, r)] in the accumulation dtype."""
     (A, B) = ctx.tensors
-    out = node.outputs[0].type.dtype
+    out = out or node.outputs[0].type.dtype
     acc = _acc_dtype(out)
-    name = ctx.name(node)
+    name = name or ctx.name(node)
     if not red_extents:
         return te.compute(shape, lambda *i: cast(A(*a_idx(i, ())), acc) * cast(B(*b_idx(i, ())), acc),
                           name=name, tag="contraction")
@@ -56,21 +57,27 @@ def _contract(node, ctx, a_idx, b_idx, shape, red_extents):
 class _Ctx:
     def __init__(self, ctx, node, tensors):
         from .shape import loader        # an inlined 1-element constant has no tensor
-        self.tensors = [loader(ctx, v, t) for v, t in zip(node.inputs, tensors)]
+        self.tensors = [loader(ctx, v, t) for v, t in zip(node.inputs[:2], tensors[:2])]
         self.name = ctx.name
         self.shape = ctx.shape
 
 
 @lower_rule(Dot)
 def lower_dot(node, inputs, ctx):
-    a, b = node.inputs
+    return [_dot(node, inputs, ctx)]
+
+
+def _dot(node, inputs, ctx, name=None, padded=False):
+    """The product of ``node.inputs[:2]`` (named ``name``; ``padded``: a packed product may
+    stay padded to whole register tiles, the caller reads only its [M, N] part)."""
+    a, b = node.inputs[:2]
     sa, sb = ctx.shape(a), ctx.shape(b)
-    shape = ctx.shape(node.outputs[0])
-    out = node.outputs[0].type.dtype
+    shape = tuple(sa[:-1]) + tuple(sb[1:])
+    out = np.result_type(a.type.dtype, b.type.dtype).name
     K = sa[-1]
     if (a.ndim == 2 and b.ndim == 2 and out in ("float32", "float64")
             and 2 * sa[0] * K * sb[1] >= PACKED_MIN_FLOPS and min(sa[0], sb[1], K) >= 8):
-        return [_packed_matmul(node, inputs, ctx, sa[0], sb[1], K, out)]
+        return _packed_matmul(node, inputs[:2], ctx, sa[0], sb[1], K, out, name=name, crop=not padded)
     c = _Ctx(ctx, node, inputs)
     nda = a.ndim
     a_idx = (lambda i, r: (i[0], r[0])) if nda == 2 else (lambda i, r: (r[0],))
@@ -78,10 +85,28 @@ def lower_dot(node, inputs, ctx):
         b_idx = lambda i, r: (r[0], i[-1])
     else:
         b_idx = lambda i, r: (r[0],)
-    return [_finish(_contract(node, c, a_idx, b_idx, shape, [K]), node, ctx, shape)]
+    return _finish(_contract(node, c, a_idx, b_idx, shape, [K], out, name), node, ctx, shape, out)
 
 
-def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None, out_map=None):
+@lower_rule(FusedDot)
+def lower_fused_dot(node, inputs, ctx):
+    """The product (block ``mm_c`` or ``<name>_dot``), then the epilogue: the scalar
+    expression over the product and the other inputs, one output element each."""
+    shape = ctx.shape(node.outputs[0])
+    prod = _dot(node, inputs, ctx, name=ctx.name(node) + "_dot", padded=True)
+    out = node.outputs[0].type.dtype
+    sop = node.op.scalar_op
+    rest = list(zip(node.inputs[2:], inputs[2:]))
+
+    def body(*idx):
+        args = [prod(*idx)] + [ctx.scalar_value(v) if ctx.is_inline_scalar(v) else bcast_load(t, v, idx)
+                               for v, t in rest]
+        return cast(lower_scalar(sop, args, out), out)
+    return [te.compute(shape, body, name=ctx.name(node), tag="mm_epilogue")]
+
+
+def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None, out_map=None,
+                   name=None, crop=True):
     """C[b..., i, j] = sum_k A[a_b(b), i, k] B[b_b(b), k, j] with packed, padded operands.
 
     ``inputs`` may be callables (A(*batch, i, k), B(*batch, k, j)); ``out_map`` (shape, f)
@@ -110,7 +135,7 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=No
         return v if Mp == M else tirx.if_then_else(x * mi + z < M, v, zero)
     Ap = te.compute(tuple(batch) + (Mp // mi, K, mi), pack_a, name="mm_pack_a", tag="mm_pack")
     k = te.reduce_axis((0, K), name="k")
-    name = "mm_c" if (Mp, Np) != (M, N) else ctx.name(node)
+    name = "mm_c" if (Mp, Np) != (M, N) else (name or ctx.name(node))
 
     def prod(*idx):
         bi, (i, j) = idx[:nb], idx[nb:]
@@ -121,7 +146,7 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=No
     if out_map is not None:
         shape, f = out_map
         return te.compute(shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="mm_crop")
-    if (Mp, Np) == (M, N):
+    if (Mp, Np) == (M, N) or not crop:
         return C
     return te.compute(tuple(batch) + (M, N), lambda *idx: C(*idx), name=ctx.name(node) + "_crop",
                       tag="mm_crop")

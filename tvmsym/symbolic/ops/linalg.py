@@ -13,7 +13,7 @@ from ..basic import as_tensor_variable, dimshuffle, mul
 from ..graph import Apply, Op, TensorVariable
 from ..type import TensorType
 
-__all__ = ["Dot", "MatMul", "TensorDot", "dot", "matmul", "outer", "tensordot", "batched_dot"]
+__all__ = ["Dot", "FusedDot", "MatMul", "TensorDot", "dot", "matmul", "outer", "tensordot", "batched_dot"]
 
 
 def _out_dtype(a, b):
@@ -143,6 +143,50 @@ class TensorDot(Op):
     def perform(self, node, inputs):
         return _product_in_out_dtype(np.tensordot, node, inputs,
                                      (list(self.axes_a), list(self.axes_b)))
+
+
+class FusedDot(Op):
+    """A matrix product and the elementwise expression that reads it, one kernel.
+
+    ``FusedDot{Composite{tanh((i0 + i1))}}(a, b, c)`` is ``tanh(dot(a, b) + c)``: the
+    scalar expression's ``i0`` is the product of the first two inputs, ``i1``... the
+    remaining inputs, broadcast to the product's shape.  Built by the ``dot_epilogue``
+    rewrite stage (``rewrites/blas.py``) so that a dense layer's bias and activation, or
+    an SGD update ``w - lr * dot(x.T, d)``, are applied while the product tile is still
+    in registers (Theano's ``Gemm`` covers only the update).  No gradient: it exists only
+    in compiled graphs.
+    """
+
+    __props__ = ("scalar_op",)
+    kind = "opaque"
+
+    def __init__(self, scalar_op):
+        self.scalar_op = scalar_op
+
+    def __str__(self):
+        return f"FusedDot{{{self.scalar_op.name}}}"
+
+    def make_node(self, a, b, *others):
+        from ..elemwise import Elemwise
+        prod = _dot.make_node(a, b).outputs[0]
+        if prod.ndim != 2:
+            raise TypeError(f"FusedDot takes two matrices, got {prod.owner.inputs[0].type} and "
+                            f"{prod.owner.inputs[1].type}")
+        out = Elemwise(self.scalar_op).make_node(prod, *others).outputs[0]
+        if out.broadcastable != prod.broadcastable:
+            raise TypeError("FusedDot: the elementwise inputs must not broadcast the product")
+        return Apply(self, [prod.owner.inputs[0], prod.owner.inputs[1]] + list(others),
+                     [out.type()])
+
+    def infer_shape(self, node, shapes):
+        return _dot.infer_shape(node, shapes[:2])
+
+    def perform(self, node, inputs):
+        a, b, *others = inputs
+        dt = np.result_type(a.dtype, b.dtype)
+        prod = np.dot(a.astype(dt, copy=False), b.astype(dt, copy=False))
+        res = self.scalar_op.impl(prod, *others)
+        return [np.asarray(res, dtype=node.outputs[0].type.dtype)]
 
 
 _dot = Dot()

@@ -7,6 +7,7 @@ stage names, rule names and tags (``optimizer_excluding=fusion:inplace``).
 """
 from __future__ import annotations
 
+from .blas import dot_epilogue
 from .canonicalize import canonicalize
 from .constfold import constant_folding
 from .dimshuffle import merge_dimshuffles
@@ -27,6 +28,7 @@ STAGES = [
     ("stabilize", stabilize, RUN),               # log(1+exp(x)) -> softplus(x), ...
     ("merge_again", merge, RUN),                 # rules above may build duplicates
     ("fusion", fusion, BOTH),                    # Elemwise chains -> Elemwise{Composite}
+    ("dot_epilogue", dot_epilogue, RUN),         # dot + the Elemwise reading it -> FusedDot (cpu)
     ("placement", place, BOTH + (None,)),        # device=cuda only: GPU ops + transfers
     ("inplace", inplace, RUN),                   # last: buffer reuse decisions
 ]
