@@ -248,3 +248,56 @@ class TestLoadingAndSaving:
         assert f2(np.ones(3)) == 3.0 and f2(np.ones(3)) == 6.0
         # the unpickled function updates its own copy of w (as Theano's does)
         np.testing.assert_array_equal(w.get_value(), np.ones(3))
+
+
+# --------------------------------------------------------------------------- shape_info.txt
+class TestShapeInfo:
+    """How Shape Information is Handled.  Values only: the compiled graph of ``(x ** 2).shape``
+    still computes ``x ** 2`` (no Shape_i rewrite yet), so its debugprint is not Theano's."""
+
+    def test_shape_of_expression(self):
+        x = theano.tensor.matrix('x')
+        f = theano.function([x], (x ** 2).shape)
+        out = f(np.ones((3, 4), 'float32'))
+        assert out.dtype == np.int64
+        np.testing.assert_array_equal(out, [3, 4])
+
+    def test_join_shape_mismatch_raises(self):
+        # Theano's documented "shape inference problem": f(xv, yv) of z.shape returned
+        # array([8, 4]) without an error.  tvmsym checks the join's inputs even when only
+        # the shape is asked for, so both functions raise the same ValueError.
+        with theano.change_flags(floatX="float64"):
+            x = theano.tensor.matrix('x')
+            y = theano.tensor.matrix('y')
+        z = theano.tensor.join(0, x, y)
+        xv = numpy.random.rand(5, 4)
+        yv = numpy.random.rand(3, 3)
+        msg = ("join: all input dimensions except axis 0 must match; input 0 has shape (5, 4), "
+               "input 1 has shape (3, 3)")
+        for out in (z.shape, z):
+            f = theano.function([x, y], out)
+            with pytest.raises(ValueError) as e:
+                f(xv, yv)
+            assert str(e.value) == msg
+        f = theano.function([x, y], z.shape)
+        np.testing.assert_array_equal(f(xv, numpy.random.rand(3, 4)), [8, 4])
+
+    def test_specify_shape(self):
+        x = theano.tensor.matrix()
+        x_specify_shape = theano.tensor.specify_shape(x, (2, 2))
+        f = theano.function([x], (x_specify_shape ** 2).shape)
+        np.testing.assert_array_equal(f(np.ones((2, 2), 'float32')), [2, 2])
+        with pytest.raises(ValueError) as e:
+            f(np.ones((3, 2), 'float32'))
+        assert str(e.value) == "specify_shape: x has shape (3, 2) but the specified shape is (2, 2)"
+        # None leaves a length free; the gradient passes through
+        h = theano.function([x], T.grad((T.specify_shape(x, (None, 3)) ** 2).sum(), x))
+        v = np.arange(12, dtype='float32').reshape(4, 3)
+        np.testing.assert_array_equal(h(v), 2 * v)
+        with pytest.raises(ValueError, match=r"x has shape \(4, 2\) but the specified shape is "
+                                             r"\(None, 3\)"):
+            h(np.ones((4, 2), 'float32'))
+        with pytest.raises(ValueError, match="x is 2-d"):
+            T.specify_shape(x, (2,))
+        with pytest.raises(TypeError, match="known when the graph is built"):
+            T.specify_shape(x, T.lvector())

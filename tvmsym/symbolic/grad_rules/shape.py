@@ -8,8 +8,8 @@ from ..basic import dimshuffle
 from ..grad import is_continuous, register_grad, undefined
 from ..ops.reduce import sum as _sum
 from ..ops.shape import (Alloc, AllocDiag, ExtractDiag, Flatten, Flip, Join, Repeat, Reshape,
-                         Roll, Split, Squeeze, Tile, as_shape_vector, const_value, shape,
-                         shape_i, shape_tuple)
+                         Roll, SpecifyShape, Split, Squeeze, Tile, as_shape_vector, const_value,
+                         shape, shape_i, shape_tuple)
 
 
 def _like(gz, x):
@@ -21,6 +21,11 @@ def _like(gz, x):
 def reshape_grad(node, inputs, gouts):
     (x, _), (gz,) = inputs, gouts
     return [_like(gz, x), None]
+
+
+@register_grad(SpecifyShape)
+def specify_shape_grad(node, inputs, gouts):
+    return [gouts[0]]
 
 
 @register_grad(Flatten, Squeeze)

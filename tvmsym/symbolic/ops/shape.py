@@ -29,7 +29,7 @@ __all__ = ["Shape", "Shape_i", "MakeVector", "Reshape", "Flatten", "Join", "Spli
            "shape", "shape_i", "shape_tuple", "reshape", "flatten", "concatenate", "join", "stack",
            "split", "repeat", "tile", "alloc", "zeros", "ones", "zeros_like", "ones_like", "fill",
            "full", "arange", "eye", "identity_like", "diag", "diagonal", "squeeze", "expand_dims",
-           "flip", "roll", "as_shape_vector"]
+           "flip", "roll", "as_shape_vector", "SpecifyShape", "specify_shape"]
 
 
 def _axis(axis, ndim, what):
@@ -921,6 +921,76 @@ def roll(x, shift, axis=None):
     if axis is not None:
         axis = _axis(axis, x.ndim, "roll")
     return Roll(shift, axis)(x)
+
+
+# --------------------------------------------------------------------------- specify_shape
+class SpecifyShape(_SameTypeOp):
+    """``x`` unchanged, with its shape asserted: ``SpecifyShape{(2, 2)}`` (None: any length).
+
+    The shape inference of what follows uses the given lengths; a call whose ``x`` has
+    another shape raises ValueError before any kernel runs (the check is made when the
+    build for that input-shape signature infers shapes).
+    """
+
+    __props__ = ("shape",)
+    kind = "opaque"
+
+    def __init__(self, shape):
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+
+    def __str__(self):
+        return f"SpecifyShape{{{self.shape}}}"
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if x.ndim != len(self.shape):
+            raise ValueError(f"specify_shape: x is {x.ndim}-d ({x.type}) but the shape "
+                             f"{self.shape} has {len(self.shape)} entries")
+        for d, (s, b) in enumerate(zip(self.shape, x.broadcastable)):
+            if b and s not in (None, 1):
+                raise ValueError(f"specify_shape: dimension {d} of x is broadcastable (length "
+                                 f"1) but the shape {self.shape} gives it length {s}")
+        return Apply(self, [x], [x.type()])
+
+    def _check(self, got):
+        if any(s is not None and s != g for s, g in zip(self.shape, got)):
+            raise ValueError(f"specify_shape: x has shape {tuple(got)} but the specified "
+                             f"shape is {self.shape}")
+
+    def infer_shape(self, node, shapes):
+        got = tuple(shapes[0])
+        if all(isinstance(g, (numbers.Integral, np.integer)) for g in got):
+            self._check(got)
+        return [tuple(g if s is None else s for s, g in zip(self.shape, got))]
+
+    def perform(self, node, inputs):
+        self._check(inputs[0].shape)
+        return [inputs[0]]
+
+
+def specify_shape(x, shape):
+    """``x`` whose shape is known to be ``shape`` (ints, None for an unknown length)."""
+    if isinstance(shape, Variable):
+        c = const_value(shape)
+        if c is None:
+            raise TypeError("specify_shape: the shape must be known when the graph is built "
+                            "(ints or constants), got the symbolic " + str(shape))
+        shape = [int(d) for d in np.asarray(c).reshape(-1)]
+    if isinstance(shape, (numbers.Integral, np.integer)):
+        shape = (shape,)
+    out = []
+    for d in shape:
+        if isinstance(d, Variable):
+            c = const_value(d)
+            if c is None:
+                raise TypeError("specify_shape: the shape must be known when the graph is "
+                                f"built (ints or constants), got the symbolic {d}")
+            d = int(c)
+        if d is not None and (not isinstance(d, (numbers.Integral, np.integer)) or d < 0):
+            raise TypeError(f"specify_shape: shape entries must be non-negative ints or None, "
+                            f"got {d!r}")
+        out.append(d)
+    return SpecifyShape(out)(x)
 
 
 # --------------------------------------------------------------------------- methods
