@@ -1,8 +1,10 @@
 """One build of a function for one input-shape signature, and its per-call loop."""
 from __future__ import annotations
 
+import copy as _copy
 import operator
 import sys
+from time import perf_counter as _now
 
 import numpy as np
 
@@ -58,6 +60,7 @@ class Build:
         funcs = {}
         self.steps = []
         self.sources = {}
+        self.times = times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}   # profiles read them
         self.checks = {}
         for st in plan.steps:
             outs = [(slot[o], shapes[o], o.type.dtype) for o in st.outputs]
@@ -85,24 +88,55 @@ class Build:
                     self.const_values.append((self.n_slots, _tvm.tvm.runtime.empty(shapes[v], v.type.dtype)))
                     ins[k] = self.n_slots
                     self.n_slots += 1
+            t0 = _now()
             placeholders, results = lower_step(st, shapes, values)
             func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
+            t1 = _now()
             func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
                                                  "out_dtype": st.outputs[0].type.dtype,
                                                  "shapes": [shapes[v] for v in st.node.inputs],
                                                  "values": values})
+            times["lower"] += t1 - t0
+            times["schedule"] += _now() - t1
             funcs[st.name] = func.with_attr("global_symbol", st.name)
             self.steps.append(("tvm", st.name, ins, outs, inplace, st))
             if st.check is not None:
                 self.checks[st.name] = ([slot.get(v, getattr(v, "data", None)) for v in st.node.inputs],
                                         [shapes[v] for v in st.node.inputs])
         self.mod = _tvm.tvm.IRModule(funcs) if funcs else None
+        t0 = _now()
         self.lib = target_build(self.mod, target) if funcs else None
+        times["compile"] = _now() - t0
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
                              for o in fg.outputs]
         self._bind()
+
+    def clone(self, n_outputs=None, pool=None):
+        """This build for another function (``Function.copy``): the same compiled kernels
+        (no new build), its own per-call state (buffer pool, update plan).
+
+        ``n_outputs``: keep only the first outputs (the user's, when the copy deletes the
+        updates) and drop the steps nothing kept needs.  ``pool``: share that buffer pool
+        (``share_memory=True``) instead of starting an empty one.
+        """
+        b = _copy.copy(self)
+        for attr in ("_update_plan", "_donatable"):
+            b.__dict__.pop(attr, None)
+        b.out_slots, b.out_is_input = list(self.out_slots), list(self.out_is_input)
+        if n_outputs is not None and n_outputs < len(self.out_slots):
+            del b.out_slots[n_outputs:], b.out_is_input[n_outputs:]
+            need, keep = set(b.out_slots), []
+            for step in reversed(self.steps):
+                kind, fn, ins, outs, inplace, st = step
+                if any(s in need for s, _, _ in outs):
+                    keep.append(step)
+                    need.update([s for _, s in fn[1]] if kind == "dyn" else ins)
+            b.steps = keep[::-1]
+        b._bind()
+        b._pool = {} if pool is None else pool
+        return b
 
     def _bind(self):
         prog = []
@@ -255,9 +289,15 @@ class Build:
             return [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
         return run
 
-    def run(self, arrays, out_storage=None):
-        # out_storage: {slot: preallocated array} for outputs (shared-variable updates)
-        if self._fast is not None:
+    def run(self, arrays, out_storage=None, prof=None):
+        """Every output for ``arrays``.
+
+        ``out_storage``: {slot: preallocated array} for outputs (shared-variable updates).
+        ``prof``: a list (profiled functions, runtime/profiling.py) that gets one record
+        (step, kind, seconds, bytes allocated, buffers allocated, output shapes) per
+        executed step; profiled calls always take this general loop.
+        """
+        if self._fast is not None and prof is None:
             return self._run_fast(arrays, out_storage)
         given = out_storage or {}
         slots = [None] * self.n_slots
@@ -271,6 +311,8 @@ class Build:
             slots[s] = c
         fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
         for kind, fn, ins, outs, inplace, st in self.prog:
+            if prof is not None:
+                t0, before = _now(), set(fresh)
             if kind == "dyn":
                 for (s, _, dtype), v in zip(outs, _dyn_run(fn, slots)):
                     v = np.asarray(v, dtype=dtype)
@@ -278,6 +320,10 @@ class Build:
                         given[s][...] = v
                         v = given[s]
                     slots[s] = v
+                if prof is not None:     # numpy's own results (not views, not given buffers)
+                    new = {id(slots[s]) for s, _, _ in outs
+                           if s not in given and slots[s].base is None}
+                    _record(prof, st, kind, _now() - t0, slots, outs, new)
                 continue
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
@@ -298,6 +344,8 @@ class Build:
                 vals = fn.op.perform(fn, [slots[i] for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
+            if prof is not None:
+                _record(prof, st, kind, _now() - t0, slots, outs, fresh - before)
         outs = []
         for s, copy in zip(self.out_slots, self.out_is_input):
             a = slots[s]
@@ -315,6 +363,17 @@ class Build:
             return self.lib.mod.inspect_source("asm")
         raise ValueError(f"unknown stage {stage!r}; valid stages: 'tir', 'llvm', 'asm' "
                          "(cpu), 'cuda', 'ptx' (cuda)")
+
+
+def _record(prof, st, kind, dt, slots, outs, new):
+    """A profiled step's record; ``new``: ids of the arrays the step allocated."""
+    nbytes, seen = 0, set()
+    for s, _, _ in outs:
+        a = slots[s]
+        if id(a) in new and id(a) not in seen:
+            seen.add(id(a))
+            nbytes += a.nbytes
+    prof.append((st, kind, dt, nbytes, len(seen), [shape for _, shape, _ in outs]))
 
 
 def _getter(slots):

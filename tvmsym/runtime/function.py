@@ -8,9 +8,11 @@ written.
 """
 from __future__ import annotations
 
+import copy as _copy
 import os
 import sys
 import time
+from time import perf_counter as _now
 
 import numpy as np
 
@@ -77,7 +79,7 @@ class Function:
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
-                 accept_inplace=False, no_default_updates=False):
+                 accept_inplace=False, no_default_updates=False, profile=None):
         from ..targets import get_target
         self.name = name
         self.mode = get_mode(mode)
@@ -122,11 +124,17 @@ class Function:
         self._plan = plan(fg)
         _refuse_complex(self._plan, name)
         self._builds = {}
+        self._by_signature = {}
+        self._kernels = {}      # builds by signature, shared with this function's copies
+        self._keep_outputs = None   # a copy without updates runs only the user's outputs
         self._last = None
         self._in_types = [v.type for v in fg.inputs]
         self._n_inputs = len(ins)
         self._positions = {i.name: k for k, i in enumerate(ins) if i.name}
         self.build_time = 0.0
+        self.profile = _make_profile(profile, name)
+        if self.profile is not None:
+            self.profile.set_graph(self._plan, self.rewrite_time)
         self._init_fast_call()
 
     # ------------------------------------------------------------------ checks
@@ -211,7 +219,8 @@ class Function:
         self._fast_nargs = len(self._explicit)
         self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
         if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
-                or len(self._explicit) + len(self._shared) != len(self._in_types)):
+                or len(self._explicit) + len(self._shared) != len(self._in_types)
+                or self.profile is not None):       # profiled calls time every kernel: _call
             return
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
@@ -237,6 +246,8 @@ class Function:
 
     def _call(self, args, kwargs):
         """The general path: gather, filter and convert every input, then run."""
+        if self.profile is not None:
+            return self._call_profiled(args, kwargs)
         vals = self._gather(args, kwargs)
         arrays = [self._filter(k, v) for k, v in enumerate(vals)]
         arrays += self._implicit_values()
@@ -253,6 +264,36 @@ class Function:
         outs = b.run(arrays)
         self._last = b
         return self._finish(outs)
+
+    def _call_profiled(self, args, kwargs):
+        """``_call`` with every step timed (runtime/profiling.py); a build for a new shape
+        signature counts as build time, not call time."""
+        t0 = _now()
+        building = 0.0
+        vals = self._gather(args, kwargs)
+        arrays = [self._filter(k, v) for k, v in enumerate(vals)]
+        arrays += self._implicit_values()
+        key = tuple(a.shape for a in arrays)
+        if self._plan.value_inputs:
+            key = key + tuple(arrays[k].tobytes() for k in self._plan.value_inputs)
+        b = self._builds.get(key)
+        if b is None:
+            tb = _now()
+            b = self._build(key, arrays)
+            building = _now() - tb
+        records = []
+        t1 = _now()
+        if self._update_spec:
+            u = _update_plan(self, b)
+            outs = b.run(arrays, dict(zip(u.slots, u.spares())), prof=records)
+            u.install(outs)
+        else:
+            outs = b.run(arrays, prof=records)
+        t2 = _now()
+        self._last = b
+        res = self._finish(outs)
+        self.profile.record_call(_now() - t0 - building, t2 - t1, records)
+        return res
 
     def _run_updates(self, b, arrays):
         """Run with shared-variable updates (runtime/shared_support.py): all or nothing."""
@@ -317,17 +358,114 @@ class Function:
             values = {fg.inputs[k]: arrays[k] for k in self._plan.value_inputs}
             shapes = key[:len(arrays)]
             sig = derived_signature(self._plan, shapes, values)
-            by_sig = self.__dict__.setdefault("_by_signature", {})
-            b = by_sig.get(sig)
+            b = self._by_signature.get(sig)
             if b is None:
-                b = by_sig[sig] = Build(self._plan, shapes, self.target, values)
+                b = self._by_signature[sig] = self._kernels_for(
+                    ("signature", sig), lambda: Build(self._plan, shapes, self.target, values))
         else:
-            b = Build(self._plan, key, self.target)
+            b = self._kernels_for(key, lambda: Build(self._plan, key, self.target))
         self.build_time += time.perf_counter() - t0
         if len(self._builds) > 64:
             self._builds.pop(next(iter(self._builds)))
         self._builds[key] = b
         return b
+
+    def _kernels_for(self, key, make):
+        """This function's build for ``key``: a clone (``Build.clone``: the same kernels,
+        no new build) of the one this function's copies or original built already, if any."""
+        base = self._kernels.get(key)
+        if base is None:
+            t0 = time.perf_counter()
+            base = make()
+            if self.profile is not None:
+                self.profile.record_build(time.perf_counter() - t0, base)
+            if len(self._kernels) > 64:
+                self._kernels.pop(next(iter(self._kernels)))
+            self._kernels[key] = base
+            if self._keep_outputs is None:
+                return base             # the function that built it runs it
+        return base.clone(self._keep_outputs)
+
+    # ------------------------------------------------------------------ copies
+    def __copy__(self):
+        return self.copy()
+
+    def copy(self, share_memory=False, swap=None, delete_updates=False, name=None, profile=None):
+        """A copy of this function that runs the same compiled kernels (no rewrite, no build).
+
+        As Theano's ``Function.copy``:
+
+        - ``swap={old_shared: new_shared}``: the copy reads (and updates) ``new_shared``
+          wherever this function uses ``old_shared`` (same type required); this
+          function is unchanged;
+        - ``delete_updates=True``: the copy updates no shared variable (and does not
+          run the kernels only the updates needed);
+        - ``share_memory=True``: the copy reuses this function's intermediate buffers
+          (a buffer is reused only when no caller holds it); by default it has its own;
+        - ``name``: default ``self.name + " copy"``; ``profile``: as ``function``'s.
+
+        As in Theano, the copy returns a list of outputs even when this function
+        returns a single one.  Builds made later for new input shapes are shared
+        between a function and its copies too (``_kernels``).
+        """
+        from .shared import SharedVariable
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not (isinstance(old, SharedVariable) and any(old is sv for sv in self._shared)):
+                raise ValueError(f"SharedVariable: {getattr(old, 'name', old)} not found: the keys "
+                                 f"of swap must be shared variables function {self.name!r} uses")
+            if not isinstance(new, SharedVariable):
+                raise TypeError(f"swap: {old} can only be replaced by a shared variable, got "
+                                f"{type(new).__name__} {new!r}")
+            if new.type != old.type:
+                raise TypeError(f"swap: shared variable {new} has type {new.type} but {old} "
+                                f"has type {old.type}")
+        f = object.__new__(type(self))
+        f.__dict__.update(self.__dict__)
+        f.name = name if name else (self.name + " copy" if self.name else None)
+        f.inputs = [_copy.copy(i) for i in self.inputs]
+        f._explicit = [i for i in f.inputs if not i.implicit]
+        f._shared = [swap.get(sv, sv) for sv in self._shared]
+        if delete_updates:
+            f._update_spec, f.updates = [], []
+            if self._update_spec:
+                f._keep_outputs = self._n_user_outputs
+        else:
+            f._update_spec = [(swap.get(sv, sv), k) for sv, k in self._update_spec]
+            f.updates = [(swap.get(sv, sv), e) for sv, e in self.updates]
+        f._unpack_single = False        # Theano's copies return lists
+        f.maker = _Maker(self._copied_fgraph(swap, delete_updates), self.mode, f.inputs)
+        f.rewrite_time, f.build_time = 0.0, 0.0
+        f.profile = _make_profile(profile, f.name)
+        if f.profile is not None:
+            f.profile.set_graph(self._plan, 0.0)
+        clones = {}
+
+        def clone(b):
+            if id(b) not in clones:
+                pool = getattr(b, "_pool", None) if share_memory else None
+                clones[id(b)] = b.clone(f._keep_outputs, pool) if hasattr(b, "clone") else None
+            return clones[id(b)]
+        f._builds = {k: clone(b) for k, b in self._builds.items() if clone(b) is not None}
+        f._by_signature = {k: clone(b) for k, b in self._by_signature.items() if clone(b) is not None}
+        f._last = None
+        f._init_fast_call()
+        return f
+
+    def _copied_fgraph(self, swap, delete_updates):
+        """The rewritten graph a copy shows (``debugprint``): swapped shared variables,
+        no update outputs if deleted.  The copy runs this function's plan and kernels."""
+        from ..symbolic.fgraph import clone_graph
+        fg = self.maker.fgraph
+        memo = {}
+        for k, sv in enumerate(self._shared):
+            if sv in swap:
+                memo[fg.inputs[len(self.inputs) + k]] = swap[sv].clone()
+        outs = fg.outputs[:self._n_user_outputs] if delete_updates else fg.outputs
+        ins, outs, _ = clone_graph(fg.inputs, outs, memo)
+        new = FunctionGraph(ins, outs, clone=False)
+        new.target, new.toposort_fn = fg.target, fg.toposort_fn
+        return new
 
     # ------------------------------------------------------------------ introspection
     def as_text(self, stage="tir", shapes=None):
@@ -353,6 +491,24 @@ class Function:
 
 _MISSING = object()
 _ndarray = np.ndarray
+
+
+def _make_profile(profile, name):
+    """``f.profile`` for ``function(profile=...)``: None (the ``profile`` flag decides),
+    True/False, a message string or a ``ProfileStats`` to add to.  Profiles made while
+    the flag is on are printed at exit."""
+    if profile is None:
+        profile = config.profile
+    if profile is False:
+        return None
+    from .profiling import ProfileStats
+    if isinstance(profile, ProfileStats):
+        return profile
+    if profile is True or isinstance(profile, str):
+        return ProfileStats(atexit_print=config.profile,
+                            message=profile if isinstance(profile, str) else name)
+    raise TypeError(f"profile must be True, False, None, a message string or a ProfileStats, "
+                    f"got {type(profile).__name__} {profile!r}")
 
 
 def _refuse_complex(plan, name):
@@ -384,4 +540,4 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                         f"{type(inputs).__name__}")
     return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
                     name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
-                    target=target, no_default_updates=no_default_updates)
+                    target=target, no_default_updates=no_default_updates, profile=profile)
