@@ -301,3 +301,70 @@ class TestShapeInfo:
             T.specify_shape(x, (2,))
         with pytest.raises(TypeError, match="known when the graph is built"):
             T.specify_shape(x, T.lvector())
+
+
+# --------------------------------------------------------------------------- aliasing.txt
+class TestAliasing:
+    """Understanding Memory Aliasing for Speed and Correctness."""
+
+    def test_borrow_when_creating_shared(self, capsys):
+        np_array = numpy.ones(2, dtype='float32')
+        s_default = theano.shared(np_array)
+        s_false = theano.shared(np_array, borrow=False)
+        s_true = theano.shared(np_array, borrow=True)
+        np_array += 1  # now it is an array of 2.0 s
+        print(s_default.get_value())
+        print(s_false.get_value())
+        print(s_true.get_value())
+        # tutorial (numpy 1): [ 1.  1.] / [ 1.  1.] / [ 2.  2.]
+        assert capsys.readouterr().out == "[1. 1.]\n[1. 1.]\n[2. 2.]\n"
+
+    def test_borrow_when_accessing(self):
+        np_array = numpy.full(2, 2, dtype='float32')
+        s = theano.shared(np_array)
+        v_false = s.get_value(borrow=False)  # N.B. borrow default is False
+        v_true = s.get_value(borrow=True)
+        assert not np.shares_memory(v_false, v_true)
+        v_internal = s.get_value(borrow=True, return_internal_type=True)
+        assert isinstance(v_internal, np.ndarray)
+
+        def some_inplace_fn(v):
+            v *= 3
+            return v
+        s.set_value(some_inplace_fn(s.get_value(borrow=True)), borrow=True)
+        np.testing.assert_array_equal(s.get_value(), [6., 6.])
+
+    def test_in_out_borrow(self):
+        x = theano.tensor.matrix()
+        y = 2 * x
+        f = theano.function([theano.In(x, borrow=True)], theano.Out(y, borrow=True))
+        v = numpy.ones((2, 2), 'float32')
+        np.testing.assert_array_equal(f(v), 2 * v)
+        g = theano.function([x], [theano.Out(y), x + 1])
+        a, b = g(v)
+        np.testing.assert_array_equal(a, 2 * v)
+        np.testing.assert_array_equal(b, v + 1)
+        g = theano.function(inputs=[x], outputs=theano.Out(y, borrow=False))
+        assert isinstance(g(v), np.ndarray)
+
+
+# --------------------------------------------------------------------------- debug_faq.txt
+class TestDebugFAQ:
+    def test_print_op(self, capsys):
+        x = theano.tensor.dvector('x')
+        x_printed = theano.printing.Print('this is a very important value')(x)
+        f = theano.function([x], x * 5)
+        f_with_print = theano.function([x], x_printed * 5)
+        # this runs the graph without any printing
+        assert numpy.all(f([1, 2, 3]) == [5, 10, 15])
+        assert capsys.readouterr().out == ""
+        # this runs the graph with the message, and value printed
+        assert numpy.all(f_with_print([1, 2, 3]) == [5, 10, 15])
+        # tutorial (numpy 1): this is a very important value __str__ = [ 1.  2.  3.]
+        assert capsys.readouterr().out == "this is a very important value __str__ = [1. 2. 3.]\n"
+        g = theano.function([x], T.grad((x_printed ** 2).sum(), x))
+        np.testing.assert_array_equal(g([1, 2, 3]), [2., 4., 6.])
+        assert capsys.readouterr().out == "this is a very important value __str__ = [1. 2. 3.]\n"
+        p = theano.printing.Print('v', attrs=('shape', 'sum'))(x)
+        theano.function([x], p)([1, 2])
+        assert capsys.readouterr().out == "v shape = (2,)\nv sum = 3.0\n"

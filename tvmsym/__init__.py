@@ -16,11 +16,38 @@ from .gradient import Lop, Rop  # noqa: E402,F401  (theano.Rop / theano.Lop, as 
 __version__ = "0.1.0"
 
 
+class Out:
+    """An output of ``function`` with Theano's ``borrow`` flag: ``Out(y, borrow=True)``.
+
+    ``borrow=True`` allows a function to return an internal buffer that a later call may
+    overwrite; tvmsym only reuses a result array that the caller no longer holds, so both
+    values of the flag give the same (safe) behaviour.
+    """
+
+    def __init__(self, variable, borrow=False):
+        self.variable, self.borrow = variable, borrow
+
+    def __repr__(self):
+        return f"Out({self.variable}, borrow={self.borrow})"
+
+
+def _unwrap_out(outputs):
+    if isinstance(outputs, Out):
+        return outputs.variable
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(o.variable if isinstance(o, Out) else o for o in outputs)
+    return outputs
+
+
 def function(*args, **kwargs):
     """Compile a graph into a callable; see :func:`tvmsym.runtime.function.function`."""
     from .runtime.function import function as _function, _caller_name
     if "name" not in kwargs or kwargs["name"] is None:
         kwargs["name"] = _caller_name()
+    if len(args) > 1:
+        args = (args[0], _unwrap_out(args[1])) + tuple(args[2:])
+    elif "outputs" in kwargs:
+        kwargs["outputs"] = _unwrap_out(kwargs["outputs"])
     return _function(*args, **kwargs)
 
 
