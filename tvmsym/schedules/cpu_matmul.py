@@ -44,6 +44,13 @@ def _lanes(dtype):
 
 
 def _schedule_packed(sch, names, cname, dtype):
+    pa = sch.get_sblock("mm_pack_a")
+    if "if_then_else" not in str(sch.get(pa).body):
+        # whole row tiles: the tile's broadcasts read A in place (4 row streams) instead of a
+        # packed copy; copying A cost more than it saved (128x784.784x256: 309 -> 291 us,
+        # 128x256.256x10: 17 -> 12 us; 1024^3 unchanged)
+        sch.compute_inline(pa)
+        names = [n for n in names if n != "mm_pack_a"]
     lanes = _lanes(dtype)
     nj = 2 * lanes
     c = sch.get_sblock(cname)
@@ -71,7 +78,7 @@ def _schedule_packed(sch, names, cname, dtype):
             sch.parallel(j0 if _extent(sch, j0) >= 8 else sch.fuse(j0, i0))
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
-    for pack, inner in (("mm_pack_b", "vectorize"), ("mm_pack_a", "unroll")):
+    for pack, inner in [p for p in (("mm_pack_b", "vectorize"), ("mm_pack_a", "unroll")) if p[0] in names]:
         ls = sch.get_loops(sch.get_sblock(pack))
         getattr(sch, inner)(ls[-1])
         if par:
