@@ -28,6 +28,7 @@ import numpy as np
 
 import tvmsym
 import tvmsym.tensor as T
+from _peak import fma_peak_gflops
 
 
 def best_pair(f1, f2, reps, rounds=3):
@@ -79,15 +80,23 @@ def main():
     args = ap.parse_args()
     cases = [case(1024, 1024, 1024), case(1000, 999, 1001), case(512, 512, 512),
              case(1024, 1024, 1024, "float64"), case(1024, 1024, 0, vec=True),
-             case(64, 64, 64), case_batched(32, 128, 128, 128)]
+             case(64, 64, 64), case_batched(32, 128, 128, 128),
+             case(128, 784, 256), case(128, 256, 10)]        # W6's forward products
     print(f"{'workload':40s} {'tvmsym ms':>10s} {'numpy ms':>10s} {'ratio':>7s} {'tvmsym GFLOP/s':>15s}"
           f" {'numpy GFLOP/s':>14s}")
+    w5 = None
     for name, ft, fn, flops in cases:
         reps = args.reps if flops > 1e8 else args.reps * 20
         tt, tn = best_pair(ft, fn, reps)
+        w5 = w5 or (tn, flops)
         print(f"{name:40s} {tt:10.3f} {tn:10.3f} {tt / tn:6.2f}x {flops / tt / 1e6:15.1f}"
               f" {flops / tn / 1e6:14.1f}")
     print("goal W5 (1024^3 float32): <= 0.60x numpy")
+    peak, lanes = fma_peak_gflops(1 if args.per_core else None)
+    if peak:
+        need = w5[1] / (0.6 * w5[0]) / 1e6
+        print(f"this machine's float32 FMA peak ({lanes} lanes; bench/_peak.py): {peak:.1f} GFLOP/s; "
+              f"0.60x of numpy's 1024^3 time needs {need:.1f} GFLOP/s ({need / peak:.0%} of peak)")
 
 
 if __name__ == "__main__":
