@@ -12,6 +12,7 @@ Theano ran its tutorial with ``floatX=float64``; tvmsym's default is float32 (th
 transcript).  Snippets that feed float64 data to ``T.matrix()``-style (floatX) variables run
 under ``theano.change_flags(floatX="float64")``, as the tutorial did.
 """
+import importlib
 import pickle
 
 import numpy
@@ -21,6 +22,8 @@ import pytest
 import tvmsym as theano
 import tvmsym.tensor as T
 from tvmsym import In, function, pp, shared
+
+UnusedInputError = importlib.import_module("tvmsym.runtime.function").UnusedInputError
 
 
 def _same(a, b, dtype=None):
@@ -368,3 +371,141 @@ class TestDebugFAQ:
         p = theano.printing.Print('v', attrs=('shape', 'sum'))(x)
         theano.function([x], p)([1, 2])
         assert capsys.readouterr().out == "v shape = (2,)\nv sum = 3.0\n"
+
+
+# --------------------------------------------------------------------------- gradients.txt
+class TestGradients:
+    """Derivatives in Theano.  The scan-based Jacobian/Hessian snippets need theano.scan
+    (not implemented); theano.gradient.jacobian/hessian, which the page names, are checked."""
+
+    def test_grad_of_square(self):
+        x = T.dscalar('x')
+        y = x ** 2
+        gy = T.grad(y, x)
+        f = theano.function([x], gy)
+        _same(f(4), 8.0, "float64")                     # array(8.0)
+        assert numpy.allclose(f(94.2), 188.4)
+        # after optimization one node is left, which doubles the input
+        assert len(f.maker.fgraph.toposort()) == 1
+
+    @pytest.mark.xfail(reason="printing: constants print as '2', not TensorConstant{2} / 2.0; "
+                              "grad seeds with the constant 1.0, not fill(cost, 1.0)")
+    def test_pp_of_gradient(self):
+        x = T.dscalar('x')
+        gy = T.grad(x ** 2, x)
+        assert pp(gy) == ("((fill((x ** TensorConstant{2}), TensorConstant{1.0}) * "
+                          "TensorConstant{2}) * (x ** (TensorConstant{2} - TensorConstant{1})))")
+        f = theano.function([x], gy)
+        assert pp(f.maker.fgraph.outputs[0]) == "(2.0 * x)"
+
+    def test_grad_of_logistic(self):
+        x = T.dmatrix('x')
+        s = T.sum(1 / (1 + T.exp(-x)))
+        gs = T.grad(s, x)
+        dlogistic = theano.function([x], gs)
+        v = np.array([[0., 1], [-1, -2]])
+        sv = 1 / (1 + np.exp(-v))
+        got = dlogistic([[0, 1], [-1, -2]])
+        np.testing.assert_allclose(got, sv * (1 - sv), rtol=1e-12)
+        # tutorial: array([[ 0.25      ,  0.19661193], [ 0.19661193,  0.10499359]])
+        np.testing.assert_allclose(got, [[0.25, 0.19661193], [0.19661193, 0.10499359]], atol=5e-9)
+
+    def test_jacobian_and_hessian_macros(self):
+        x = T.dvector('x')
+        y = x ** 2
+        f = theano.function([x], theano.gradient.jacobian(y, x))
+        _same(f([4, 4]), [[8., 0.], [0., 8.]], "float64")
+        cost = y.sum()
+        f = theano.function([x], theano.gradient.hessian(cost, x))
+        _same(f([4, 4]), [[2., 0.], [0., 2.]], "float64")
+
+    def test_rop(self):
+        W = T.dmatrix('W')
+        V = T.dmatrix('V')
+        x = T.dvector('x')
+        y = T.dot(x, W)
+        JV = T.Rop(y, W, V)
+        # the tutorial passes W too (its graph reads W through dot(zeros_like(x), W)):
+        # see test_rop_tutorial_inputs
+        f = theano.function([V, x], JV)
+        _same(f([[2, 2], [2, 2]], [0, 1]), [2., 2.], "float64")
+
+    @pytest.mark.xfail(raises=UnusedInputError,
+                       reason="Rop(dot(x, W), W, V) is dot(x, V): W is not in its graph")
+    def test_rop_tutorial_inputs(self):
+        W = T.dmatrix('W')
+        V = T.dmatrix('V')
+        x = T.dvector('x')
+        JV = T.Rop(T.dot(x, W), W, V)
+        f = theano.function([W, V, x], JV)
+        _same(f([[1, 1], [1, 1]], [[2, 2], [2, 2]], [0, 1]), [2., 2.], "float64")
+
+    def test_lop(self):
+        W = T.dmatrix('W')
+        v = T.dvector('v')
+        x = T.dvector('x')
+        y = T.dot(x, W)
+        VJ = T.Lop(y, W, v)
+        f = theano.function([v, x], VJ)
+        _same(f([2, 2], [0, 1]), [[0., 0.], [2., 2.]], "float64")
+
+    def test_hessian_times_vector(self):
+        x = T.dvector('x')
+        v = T.dvector('v')
+        y = T.sum(x ** 2)
+        gy = T.grad(y, x)
+        vH = T.grad(T.sum(gy * v), x)
+        f = theano.function([x, v], vH)
+        _same(f([4, 4], [2, 2]), [4., 4.], "float64")
+        Hv = T.Rop(gy, x, v)
+        f = theano.function([x, v], Hv)
+        _same(f([4, 4], [2, 2]), [4., 4.], "float64")
+
+
+# --------------------------------------------------------------------------- conditions.txt
+class TestConditions:
+    def test_switch(self):
+        # ifelse: another helper's tests; the timing loop is left out
+        with theano.change_flags(floatX="float64"):
+            a, b = T.scalars('a', 'b')
+            x, y = T.matrices('x', 'y')
+        z_switch = T.switch(T.lt(a, b), T.mean(x), T.mean(y))
+        f_switch = theano.function([a, b, x, y], z_switch, mode=theano.Mode(linker='vm'))
+        big_mat1 = numpy.ones((100, 10))
+        big_mat2 = numpy.zeros((100, 10))
+        _same(f_switch(0., 1., big_mat1, big_mat2), 1.0, "float64")
+        _same(f_switch(1., 0., big_mat1, big_mat2), 0.0, "float64")
+
+    def test_floatx_float32_refuses_float64_data(self):
+        # with tvmsym's default floatX=float32 the same call is refused as Theano did
+        a, b = T.scalars('a', 'b')
+        x, y = T.matrices('x', 'y')
+        f = theano.function([a, b, x, y], T.switch(T.lt(a, b), T.mean(x), T.mean(y)))
+        with pytest.raises(TypeError) as e:
+            f(0., 1., numpy.ones((2, 2)), numpy.ones((2, 2)))
+        assert e.value.args[1] == (
+            'TensorType(float32, matrix) cannot store a value of dtype float64 without risking '
+            'loss of precision. If you do not mind this loss, you can: 1) explicitly cast your '
+            'data to float32, or 2) set "allow_input_downcast=True" when calling "function".')
+        assert e.value.args[0].endswith('at index 2(0-based)')
+
+
+# --------------------------------------------------------------------------- broadcasting.txt
+class TestBroadcasting:
+    def test_row_and_col(self):
+        with theano.change_flags(floatX="float64"):
+            r = T.row()
+            mtr = T.matrix()
+            c = T.col()
+        assert r.broadcastable == (True, False)
+        assert mtr.broadcastable == (False, False)
+        assert c.broadcastable == (False, True)
+        f_row = theano.function([r, mtr], [r + mtr])
+        R = np.arange(3).reshape(1, 3)
+        M = np.arange(9).reshape(3, 3)
+        out = f_row(R, M)
+        assert isinstance(out, list) and len(out) == 1
+        _same(out[0], [[0., 2., 4.], [3., 5., 7.], [6., 8., 10.]], "float64")
+        f_col = theano.function([c, mtr], [c + mtr])
+        C = np.arange(3).reshape(3, 1)
+        _same(f_col(C, M)[0], [[0., 1., 2.], [4., 5., 6.], [8., 9., 10.]], "float64")
