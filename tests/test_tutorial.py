@@ -23,7 +23,8 @@ import tvmsym as theano
 import tvmsym.tensor as T
 from tvmsym import In, function, pp, shared
 
-UnusedInputError = importlib.import_module("tvmsym.runtime.function").UnusedInputError
+_fn_module = importlib.import_module("tvmsym.runtime.function")
+UnusedInputError, MissingInputError = _fn_module.UnusedInputError, _fn_module.MissingInputError
 
 
 def _same(a, b, dtype=None):
@@ -509,3 +510,194 @@ class TestBroadcasting:
         f_col = theano.function([c, mtr], [c + mtr])
         C = np.arange(3).reshape(3, 1)
         _same(f_col(C, M)[0], [[0., 1., 2.], [4., 5., 6.], [8., 9., 10.]], "float64")
+
+
+# --------------------------------------------------------------------------- extending/graphstructures.txt
+class TestGraphStructures:
+    def test_traversing_the_graph(self):
+        x = theano.tensor.dmatrix('x')
+        y = x * 2.
+        assert type(y.owner).__name__ == "Apply"
+        assert y.owner.op.name == 'Elemwise{mul,no_inplace}'
+        assert len(y.owner.inputs) == 2
+        assert repr(y.owner.inputs[0]) == "x"
+        # Theano: InplaceDimShuffle{x,x}.0 and [TensorConstant{2.0}]
+        assert repr(y.owner.inputs[1]) == "DimShuffle{x,x}.0"
+        assert type(y.owner.inputs[1]) is T.TensorVariable
+        assert type(y.owner.inputs[1].owner).__name__ == "Apply"
+        (c,) = y.owner.inputs[1].owner.inputs
+        assert isinstance(c, T.TensorConstant) and c.data == 2.0 and c.dtype == "float64"
+
+    def test_variable_types(self):
+        x = theano.tensor.ivector()
+        y = -x
+        assert x.type == y.type == theano.tensor.ivector
+        assert y.owner.inputs == [x]
+
+    def test_compiled_graph_clients(self):
+        with theano.change_flags(floatX="float64"):
+            v = theano.tensor.vector()
+        f = theano.function([v], (v + 1).sum())
+        topo = f.maker.fgraph.toposort()
+        assert [str(n.op) for n in topo] == ["Elemwise{add,no_inplace}", "Sum{acc_dtype=float64}"]
+        # Theano: var.clients; here the graph keeps them: fgraph.clients[var]
+        clients = f.maker.fgraph.clients
+        var = topo[0].outputs[0]
+        (client,) = clients[var]
+        assert client[0] is topo[1] and client[0].inputs[client[1]] is var
+        var = topo[1].outputs[0]
+        assert clients[var] == [("output", 0)]
+        assert f.maker.fgraph.outputs[0] is var
+        _same(f([1, 2]), 5.0, "float64")
+
+    def test_symbolic_graph_example(self):
+        with theano.change_flags(floatX="float64"):
+            a = theano.tensor.vector("a")      # declare symbolic variable
+        b = a + a ** 10                        # build symbolic expression
+        f = theano.function([a], b)            # compile function
+        _same(f([0, 1, 2]), [0, 2, 1026], "float64")
+
+
+# --------------------------------------------------------------------------- error messages
+@pytest.fixture(scope="module")
+def add_fn():
+    x = T.dmatrix('x')
+    y = T.dmatrix('y')
+    return x, y, theano.function([x, y], x + y, name="add_fn")
+
+
+class TestUserErrors:
+    """What a tutorial user sees for common mistakes (debug_faq: Interpreting Error Messages)."""
+
+    def test_dimension_mismatch(self):
+        with theano.change_flags(floatX="float64"):
+            x = T.vector()
+            y = T.vector()
+        z = x + x
+        z = z + y
+        f = theano.function([x, y], z)
+        with pytest.raises(ValueError) as e:
+            f(np.ones((2,)), np.ones((3,)))
+        msg = str(e.value)
+        assert msg.startswith("Input dimension mismatch in Elemwise{")
+        assert "input[0].shape[0] = 2, input[1].shape[0] = 3" in msg
+        a = T.dmatrix('a')
+        b = T.dmatrix('b')
+        f = theano.function([a, b], [a * b])
+        mat1 = numpy.arange(12).reshape((3, 4))
+        mat2 = numpy.arange(25).reshape((5, 5))
+        with pytest.raises(ValueError) as e:
+            f(mat1, mat2)
+        assert str(e.value) == (
+            "Input dimension mismatch in Elemwise{mul,no_inplace}: input[0].shape[0] = 3, "
+            "input[1].shape[0] = 5 (shapes [(3, 4), (5, 5)]). Dimensions that are not "
+            "broadcastable must have equal lengths; mark a length-1 dimension broadcastable "
+            "(row/col types) to broadcast it.")
+
+    def test_dot_shape_mismatch(self):
+        # debug_faq "Using Test Values": the error names the shapes at call time
+        W1 = theano.shared(numpy.random.rand(2, 10, 10), 'W1')
+        W2 = theano.shared(numpy.random.rand(15, 20), 'W2')
+        x = T.dmatrix('x')
+        func_of_W1 = W1.dimshuffle(2, 0, 1).flatten(2).T
+        h1 = T.dot(x, func_of_W1)
+        h2 = T.dot(h1, W2.T)
+        f = theano.function([x], h2)
+        with pytest.raises(ValueError) as e:
+            f(numpy.random.rand(5, 10))
+        assert str(e.value) == "dot: shapes (5, 10) and (20, 10) not aligned: 10 (dim 1) != 20 (dim 0)"
+
+    def test_wrong_ndim(self, add_fn):
+        _, _, f = add_fn
+        with pytest.raises(TypeError) as e:
+            f(np.ones(3), np.ones((3, 3)))
+        assert e.value.args[0] == 'Bad input argument to tvmsym function with name "add_fn" at index 0(0-based)'
+        assert e.value.args[1] == ('Wrong number of dimensions: expected 2, got 1 with shape (3,) '
+                                   '(TensorType(float64, matrix) holds 2-d arrays)')
+
+    def test_wrong_dtype(self):
+        a = T.lmatrix('a')
+        g = theano.function([a], a * 2)
+        with pytest.raises(TypeError) as e:
+            g(np.ones((2, 2)))
+        assert e.value.args[1] == (
+            'TensorType(int64, matrix) cannot store a value of dtype float64 without risking loss '
+            'of precision. If you do not mind this loss, you can: 1) explicitly cast your data to '
+            'int64, or 2) set "allow_input_downcast=True" when calling "function".')
+        with pytest.raises(TypeError, match="cannot store a value of type str"):
+            g("abc")
+
+    def test_argument_count_and_names(self, add_fn):
+        _, _, f = add_fn
+        m = np.ones((2, 2))
+        with pytest.raises(TypeError) as e:
+            f(m, m, m)
+        assert str(e.value) == 'Tried to call tvmsym function "add_fn" with 3 arguments, but it takes at most 2'
+        with pytest.raises(TypeError) as e:
+            f(m)
+        assert str(e.value) == ('Missing required input: argument 1 (y) of tvmsym function "add_fn"; '
+                                'it takes 2 inputs')
+        with pytest.raises(TypeError) as e:
+            f(m, z=m)
+        assert str(e.value) == "tvmsym function \"add_fn\" has no input named 'z'; named inputs: ['x', 'y']"
+        with pytest.raises(TypeError) as e:
+            f(m, x=m)
+        assert str(e.value) == "tvmsym function \"add_fn\" got input 'x' twice"
+
+    def test_missing_and_unused_inputs(self, add_fn):
+        x, y, _ = add_fn
+        with pytest.raises(MissingInputError) as e:
+            theano.function([x], x + y)
+        assert str(e.value) == ("input y (of type TensorType(float64, matrix)) is needed to compute "
+                                "the outputs but was not provided as an input of the function (nor "
+                                "given a value with givens=)")
+        with pytest.raises(UnusedInputError) as e:
+            theano.function([x, y], x * 2)
+        assert "input variable at index 1 (y) is not part of the computational graph" in str(e.value)
+
+    def test_grad_mistakes(self, add_fn):
+        x, y, _ = add_fn
+        with pytest.raises(TypeError) as e:
+            T.grad(x, x)
+        assert str(e.value) == ("cost must be a scalar (0-d tensor); got x of type TensorType(float64, "
+                                "matrix). Sum or average it first (e.g. cost.sum()), or use "
+                                "tvmsym.gradient.jacobian for a vector")
+        with pytest.raises(theano.gradient.DisconnectedInputError, match="not part of the "
+                                                                         "computational graph"):
+            T.grad(x.sum(), y)
+        with pytest.raises(TypeError, match="no truth value"):
+            bool(x)
+
+
+# --------------------------------------------------------------------------- config and API
+class TestConfigAndAPI:
+    def test_config(self):
+        assert theano.config.floatX == "float32"       # tvmsym's default (the seed transcript)
+        assert theano.config.device == "cpu"
+        assert T.matrix().dtype == theano.config.floatX
+        with theano.change_flags(floatX="float64"):
+            assert T.matrix().dtype == "float64"
+            D = numpy.ones(3).astype(theano.config.floatX)
+            assert D.dtype == np.float64
+        assert "floatX = 'float32'" in str(theano.config)
+
+    def test_as_tensor_variable_and_constant(self):
+        v = T.as_tensor_variable([1, 2, 3])
+        assert isinstance(v, T.TensorConstant) and v.ndim == 1
+        np.testing.assert_array_equal(v.data, [1, 2, 3])
+        m = T.as_tensor_variable(np.ones((2, 2)), ndim=2)
+        assert m.type == T.dmatrix
+        x = T.dvector('x')
+        assert T.as_tensor_variable(x) is x
+        c = T.constant(np.ones(3))
+        assert c.type == T.dvector
+        assert T.constant([1, 2], dtype='int32').type == T.ivector
+        assert T.constant(2, name='two').name == "two"
+        f = theano.function([x], x * T.constant(1.5))
+        _same(f([2, 4]), [3., 6.], "float64")
+
+    def test_grad_exports(self):
+        assert T.grad is theano.gradient.grad
+        assert theano.grad(T.dscalar('s') ** 2, [T.dscalar('t')], disconnected_inputs='ignore')
+        assert T.jacobian is theano.gradient.jacobian and T.hessian is theano.gradient.hessian
+        assert theano.Rop is T.Rop and theano.Lop is T.Lop

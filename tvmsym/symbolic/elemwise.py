@@ -96,6 +96,11 @@ class Elemwise(Op):
             return f"Elemwise{{{self.scalar_op}}}"      # Theano: fused nodes print no ",no_inplace"
         return f"Elemwise{{{self.scalar_op},no_inplace}}"
 
+    @property
+    def name(self):
+        """Theano's ``op.name``: ``'Elemwise{mul,no_inplace}'``."""
+        return str(self)
+
     def make_node(self, *inputs):
         from .basic import as_tensor_variable
         sop = self.scalar_op
