@@ -701,3 +701,73 @@ class TestConfigAndAPI:
         assert theano.grad(T.dscalar('s') ** 2, [T.dscalar('t')], disconnected_inputs='ignore')
         assert T.jacobian is theano.gradient.jacobian and T.hessian is theano.gradient.hessian
         assert theano.Rop is T.Rop and theano.Lop is T.Lop
+
+
+class TestTestValues:
+    """debug_faq "Using Test Values": compute_test_value and print_test_value."""
+
+    def _graph(self, x):
+        W1 = theano.shared(numpy.random.rand(2, 10, 10), 'W1')
+        W2 = theano.shared(numpy.random.rand(15, 20), 'W2')
+        func_of_W1 = W1.dimshuffle(2, 0, 1).flatten(2).T
+        h1 = T.dot(x, func_of_W1)               # the faulty line: 5x10 . 20x10
+        return T.dot(h1, W2.T)
+
+    def test_error_at_the_faulty_line(self):
+        x = T.dmatrix('x')
+        x.tag.test_value = numpy.random.rand(5, 10)
+        self._graph(x)      # 'off' (default): the graph builds, the error comes at call time
+        with theano.change_flags(compute_test_value='raise'):
+            x = T.dmatrix('x')
+            x.tag.test_value = numpy.random.rand(5, 10)
+            with pytest.raises(ValueError, match=r"shapes \(5,10\) and \(20,10\) not aligned") as e:
+                self._graph(x)
+            # the traceback ends in the line that builds the dot, not in a compiled call
+            assert any(fr.name == "_graph" and "h1 = T.dot" in str(fr.statement)
+                       for fr in e.traceback)
+
+    def test_values_propagate_and_functions_compile(self):
+        rng = numpy.random.RandomState(0)
+        with theano.change_flags(compute_test_value='raise', floatX='float64'):
+            x = T.matrix("x")
+            y = T.vector("y")
+            D = (rng.randn(8, 3), rng.randint(size=8, low=0, high=2).astype("float64"))
+            x.tag.test_value = D[0]
+            y.tag.test_value = D[1]
+            w = theano.shared(rng.randn(3), name="w")
+            b = theano.shared(0., name="b")
+            p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+            xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+            cost = xent.mean() + 0.01 * (w ** 2).sum()
+            gw, gb = T.grad(cost, [w, b])
+            p = 1 / (1 + np.exp(-D[0] @ w.get_value()))
+            np.testing.assert_allclose(p_1.tag.test_value, p, rtol=1e-12)
+            np.testing.assert_allclose(gw.tag.test_value,
+                                       D[0].T @ (p - D[1]) / 8 + 0.02 * w.get_value(), rtol=1e-9)
+            J = theano.gradient.jacobian(p_1, w)            # internal graphs get test values
+            assert J.tag.test_value.shape == (8, 3)
+            f = theano.function([x, y], [cost, gb])          # compiling works with the flag on
+            np.testing.assert_allclose(f(*D)[0], cost.tag.test_value, rtol=1e-12)
+
+    def test_missing_test_value(self):
+        with theano.change_flags(compute_test_value='raise'):
+            x = T.dmatrix('x')
+            with pytest.raises(ValueError) as e:
+                x * 2
+            assert str(e.value) == ("Cannot compute test value: input 0 (x) of Op Elemwise{mul,no_inplace} "
+                                    "missing default value (set it with var.tag.test_value = ...)")
+        with theano.change_flags(compute_test_value='warn'):
+            with pytest.warns(UserWarning, match="Cannot compute test value: input 0 \\(x\\)"):
+                y = x * 2
+        with theano.change_flags(compute_test_value='ignore'):
+            y = x * 2
+        assert "test_value" not in y.tag
+
+    def test_print_test_value(self):
+        with theano.change_flags(floatX='float64'):
+            x = T.scalar('x')
+        x.tag.test_value = 42
+        with theano.change_flags(print_test_value=True):
+            assert x.__repr__() == "x\narray(42.)"          # tutorial (numpy 1): array(42.0)
+        assert x.__repr__() == "x"
+        assert str(x) == "x"

@@ -48,6 +48,9 @@ def function(*args, **kwargs):
         args = (args[0], _unwrap_out(args[1])) + tuple(args[2:])
     elif "outputs" in kwargs:
         kwargs["outputs"] = _unwrap_out(kwargs["outputs"])
+    if config.compute_test_value != "off":
+        with config.change_flags(compute_test_value="off"):   # rewrites build new nodes
+            return _function(*args, **kwargs)
     return _function(*args, **kwargs)
 
 

@@ -92,8 +92,11 @@ _FLAGS = [
           "largest constant (in elements) that constant folding may create", convert=int),
     _Flag("on_unused_input", "raise", "what function() does with an input the outputs do not use",
           choices=("raise", "warn", "ignore")),
-    _Flag("compute_test_value", "off", "accepted for Theano compatibility; only 'off' is supported",
-          choices=("off",)),
+    _Flag("compute_test_value", "off", "run each new node on its inputs' tag.test_value as the "
+          "graph is built ('raise'/'warn'/'ignore' an input without one)",
+          choices=("off", "ignore", "warn", "raise")),
+    _Flag("print_test_value", False, "repr(variable) also shows its tag.test_value",
+          convert=_bool),
     _Flag("print_global_stats", False, "accepted for Theano compatibility", convert=_bool),
     _Flag("profile", False, "profile every new function (f.profile: time per call and per kernel, "
           "bytes allocated) and print all profiles to stderr at exit", convert=_bool),

@@ -121,6 +121,17 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"
                 disconnected_inputs=disconnected_inputs)
 
 
+def _placeholder(like, name):
+    """A new variable of ``like``'s type, with a zero test value when ``like`` has one
+    (config.compute_test_value: graphs built on it get test values too)."""
+    from .symbolic.graph import _MISSING, _test_value
+    u = like.type(name)
+    tv = _test_value(like)
+    if tv is not _MISSING:
+        u.tag.test_value = np.zeros_like(tv)
+    return u
+
+
 def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero"):
     """Jacobian-vector product: d f / d wrt times ``eval_points`` (shaped like ``wrt``).
 
@@ -134,7 +145,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     vs = list(eval_points) if isinstance(eval_points, (list, tuple)) else [eval_points]
     if len(ws) != len(vs):
         raise ValueError(f"Rop: {len(ws)} wrt but {len(vs)} eval_points")
-    us = [o.type(f"u{k}") for k, o in enumerate(fs)]
+    us = [_placeholder(o, f"u{k}") for k, o in enumerate(fs)]
     lops = Lop(fs, ws, us, disconnected_inputs="ignore")
     lops = lops if isinstance(lops, list) else [lops]
     dot = None
@@ -186,7 +197,7 @@ class JacobianOp(Op):
         if self._fn is None:
             from . import function
             from .runtime.function import In
-            e = self.expression.type("e")
+            e = _placeholder(self.expression, "e")
             g = grad(None, self.wrt, known_grads={self.expression: e},
                      consider_constant=self.consider_constant,
                      disconnected_inputs=self.disconnected_inputs)
@@ -228,7 +239,7 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     free = [v for v in ancestors([expression] + wrts)
             if v.owner is None and not hasattr(v, "data") and not isinstance(v, SharedVariable)]
     # an early check: the first row's gradient graph must exist (raises for disconnected/undefined)
-    grad(None, wrts, known_grads={expression: expression.type("e")},
+    grad(None, wrts, known_grads={expression: _placeholder(expression, "e")},
          consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
     out = []
     for w in wrts:

@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 
+from ..config import config as _config
 from .type import TensorType
 
 _ids = itertools.count()
@@ -26,7 +27,7 @@ class Variable:
         self.tag = _Tag()
         self.auto_name = f"auto_{next(_ids)}"
 
-    def __repr__(self):
+    def __str__(self):
         if self.name is not None:
             return self.name
         if self.owner is not None:
@@ -35,7 +36,11 @@ class Variable:
                 return f"{op}.{self.index}"
         return f"<{self.type}>"
 
-    __str__ = __repr__
+    def __repr__(self):
+        s = self.__str__()
+        if _config.print_test_value and "test_value" in self.tag:   # Theano's flag
+            s += "\n" + repr(_test_value(self))
+        return s
 
     def clone(self):
         cp = type(self)(self.type, name=self.name)
@@ -168,6 +173,8 @@ class Op:
 
     def __call__(self, *inputs, **kwargs):
         node = self.make_node(*inputs, **kwargs)
+        if _config.compute_test_value != "off":
+            compute_test_values(node, _config.compute_test_value)
         return node.outputs[0] if len(node.outputs) == 1 else node.outputs
 
     def perform(self, node, inputs):
@@ -183,6 +190,45 @@ class Op:
 
     def do_constant_folding(self, node):
         return True
+
+
+# --------------------------------------------------------------------------- test values
+_MISSING = object()
+
+
+def _test_value(v):
+    """The test value of ``v``: a constant's data, ``v.tag.test_value`` (as v's type
+    stores it), a shared variable's value; ``_MISSING`` if it has none."""
+    if isinstance(v, Constant):
+        return v.data
+    if "test_value" in v.tag:
+        return v.type.filter(v.tag["test_value"], allow_downcast=True)
+    get_value = getattr(v, "get_value", None)
+    if get_value is not None:
+        return get_value(borrow=True)
+    return _MISSING
+
+
+def compute_test_values(node, mode):
+    """Theano's ``compute_test_value``: run the new node's ``perform`` on its inputs' test
+    values as the graph is built, so a shape error points at the line that made the node.
+    An input without a test value raises ('raise'), warns ('warn') or is skipped ('ignore')."""
+    vals = []
+    for k, v in enumerate(node.inputs):
+        tv = _test_value(v)
+        if tv is _MISSING:
+            msg = (f"Cannot compute test value: input {k} ({v}) of Op {node.op} missing default "
+                   "value (set it with var.tag.test_value = ...)")
+            if mode == "raise":
+                raise ValueError(msg)
+            if mode == "warn":
+                import warnings
+                warnings.warn(msg, stacklevel=3)
+            return
+        vals.append(tv)
+    outs = node.op.perform(node, vals)
+    for o, val in zip(node.outputs, outs):
+        o.tag.test_value = np.asarray(val)
 
 
 # --------------------------------------------------------------------------- traversal
