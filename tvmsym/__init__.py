@@ -7,6 +7,7 @@ from .config import config, change_flags  # noqa: F401
 from . import tensor, printing  # noqa: F401
 from .printing import pp, pprint, debugprint  # noqa: F401
 from . import gradient  # noqa: E402,F401  (symbolic only: no TVM import)
+from . import ifelse  # noqa: E402,F401  (theano.ifelse.ifelse)
 
 # Theano's tensor module exposes the gradient functions too (T.grad, T.jacobian, ...)
 tensor.grad, tensor.jacobian, tensor.hessian = gradient.grad, gradient.jacobian, gradient.hessian

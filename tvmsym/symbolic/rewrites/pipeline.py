@@ -16,6 +16,7 @@ from .inplace import inplace
 from .merge import merge
 from .placement import place
 from .stabilize import stabilize
+from ..ops.ifelse import lazy_ifelse
 
 RUN = ("fast_run",)
 BOTH = ("fast_run", "fast_compile")
@@ -29,6 +30,7 @@ STAGES = [
     ("merge_again", merge, RUN),                 # rules above may build duplicates
     ("fusion", fusion, BOTH),                    # Elemwise chains -> Elemwise{Composite}
     ("dot_epilogue", dot_epilogue, RUN),         # dot + the Elemwise reading it -> FusedDot (cpu)
+    ("lazy_ifelse", lazy_ifelse, BOTH + (None,)),  # ifelse branches -> functions: only one runs
     ("placement", place, BOTH + (None,)),        # device=cuda only: GPU ops + transfers
     ("inplace", inplace, RUN),                   # last: buffer reuse decisions
 ]
