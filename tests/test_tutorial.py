@@ -35,6 +35,15 @@ def _same(a, b, dtype=None):
         assert a.dtype == np.dtype(dtype), a.dtype
 
 
+# --------------------------------------------------------------------------- index.txt
+def test_star_import():
+    ns = {}
+    exec("from tvmsym import *", ns)           # the tutorial's ``from theano import *``
+    for k in ("function", "shared", "In", "Out", "Mode", "pp", "config", "tensor", "grad"):
+        assert k in ns, k
+    assert ns["In"] is In and ns["function"] is theano.function
+
+
 # --------------------------------------------------------------------------- adding.txt
 class TestAdding:
     """Baby Steps - Algebra."""

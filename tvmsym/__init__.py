@@ -75,3 +75,9 @@ def __getattr__(name):
         from . import runtime
         return getattr(runtime, name)
     raise AttributeError(f"module 'tvmsym' has no attribute {name!r}")
+
+
+# ``from tvmsym import *`` (the tutorial's ``from theano import *``) also gives the names
+# resolved lazily by __getattr__
+__all__ = sorted({k for k in globals() if not k.startswith("_")}
+                 | {"In", "Mode", "Function", "SharedVariable"})
