@@ -248,3 +248,10 @@ def test_exit_prints_profiles_of_the_flag(tmp_path):
     assert "Function profiling\n==================\n  Message: at_exit_fn\n" in p.stderr
     assert "  Time in 2 calls to Function.__call__: " in p.stderr
     assert "Elemwise{Composite{(exp(i0) + 1.0)}}(x)" in p.stderr
+
+
+def test_cuda_functions_say_they_are_not_profiled():
+    x = T.vector("x")
+    with pytest.warns(UserWarning, match=r"profiling times cpu \(llvm\) functions only"):
+        f = tvmsym.function([x], x + 1, profile=True, target="cuda")
+    assert f.profile.fct_callcount == 0

@@ -4,7 +4,8 @@ The graph is cloned into a FunctionGraph and rewritten once.  Kernels are
 lowered, scheduled and built per input-shape signature (cached), so every
 kernel has static extents.  A call filters its inputs (dtype, ndim), finds or
 builds the signature's kernels, and runs them; the user's arrays are never
-written.
+written.  ``f.copy(swap=..., delete_updates=...)`` runs the same kernels on other
+shared variables; ``profile=True`` times every kernel (runtime/profiling.py).
 """
 from __future__ import annotations
 
@@ -135,6 +136,10 @@ class Function:
         self.profile = _make_profile(profile, name)
         if self.profile is not None:
             self.profile.set_graph(self._plan, self.rewrite_time)
+            if self.target.kind == "cuda":
+                import warnings
+                warnings.warn(f"function {name!r}: profiling times cpu (llvm) functions only; "
+                              "the calls of this cuda function are not recorded", stacklevel=4)
         self._init_fast_call()
 
     # ------------------------------------------------------------------ checks
@@ -530,6 +535,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     """Compile ``outputs`` as a function of ``inputs``.
 
     A list of outputs gives a list of arrays; a single output a single array.
+    ``profile=True`` (or the ``profile`` flag) times every call and kernel into
+    ``f.profile`` (runtime/profiling.py; ``f.profile.summary()``); cpu targets only.
     """
     if name is None:
         name = _caller_name()

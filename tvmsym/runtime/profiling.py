@@ -244,7 +244,8 @@ class ProfileStats:
             if calls == 0:
                 continue
             tot += t
-            extra = f"   (inlined into kernel {self.apply_inlined[node]})" if node in self.apply_inlined else ""
+            inl = self.apply_inlined.get(node)
+            extra = f"   (inlined into kernel {inl})" if inl else ""
             p(f"  {100 * t / local:4.1f}%  {100 * tot / local:5.1f}%    {t:7.3f}s      "
               f"{t / calls:8.2e}s  {calls:5d}  {nid:3d}   {node}{extra}")
         rest = rows[N:]
