@@ -198,7 +198,12 @@ def test_never_called():
     f = tvmsym.function([x], x + 1, profile=True, name="idle")
     text = _summary(f)
     assert "  Time in 0 calls to Function.__call__: 0.000000e+00s\n" in text
-    assert "No execution time accumulated" in text and "\nApply\n" not in text
+    assert "No kernel time accumulated (the function was never called)" in text
+    assert "\nApply\n" not in text
+    g = tvmsym.function([x], x, profile=True)
+    np.testing.assert_array_equal(g(np.ones(2, np.float32)), np.ones(2))
+    assert "  Time in 1 calls to Function.__call__: " in _summary(g)
+    assert "No kernel time accumulated (the function runs no kernel" in _summary(g)
 
 
 def test_library_ops_under_profile():

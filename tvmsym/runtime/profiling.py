@@ -173,7 +173,9 @@ class ProfileStats:
             self.summary_nodes(file, n_apply_to_print)
             self.summary_memory(file, n_apply_to_print)
         else:
-            print("  No execution time accumulated (the function was never called).", file=file)
+            why = ("the function was never called" if not self.fct_callcount
+                   else "the function runs no kernel: its outputs are inputs or constants")
+            print(f"  No kernel time accumulated ({why}).", file=file)
             print("", file=file)
 
     def summary_function(self, file=sys.stderr):
