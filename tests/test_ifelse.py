@@ -177,6 +177,19 @@ def test_dtype_upcast_and_errors():
     with pytest.raises(ValueError, match="same number"):
         ifelse(c, [x, x], [x])
     assert tvmsym.ifelse.ifelse is ifelse
+    assert ifelse(c, x.sum(), 0.0).dtype == "float32"          # a Python scalar is weak
+    assert ifelse(c, 1, y.sum()).dtype == "float64"
+
+
+def test_nested_ifelse():
+    c1, c2 = T.iscalars("c1", "c2")
+    x = T.dvector("x")
+    out = ifelse(c1, ifelse(c2, x * 2, x * 3), T.exp(x))
+    f = theano.function([c1, c2, x], out)
+    xv = np.array([1.0, 2.0])
+    np.testing.assert_allclose(f(1, 1, xv), xv * 2)
+    np.testing.assert_allclose(f(1, 0, xv), xv * 3)
+    np.testing.assert_allclose(f(0, 1, xv), np.exp(xv))
 
 
 # --------------------------------------------------------------------------- gradients

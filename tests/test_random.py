@@ -117,6 +117,9 @@ def test_uniform_statistics(srng):
     u64 = draw(srng.uniform((4, 5), dtype="float64"))
     assert u64.dtype == np.float64 and u64.shape == (4, 5)
     assert srng.uniform((2,), low=T.dscalar()).dtype == "float64"     # upcast by a float64 bound
+    lo, hi = np.array([0.0, 10.0], "float32"), np.array([1.0, 10.5], "float32")
+    uv = draw(srng.uniform((N, 2), low=lo, high=hi, dtype="float32"))   # vector bounds
+    assert np.all(uv >= lo) and np.all(uv < hi) and abs(uv[:, 1].mean() - 10.25) < 0.01
 
 
 def test_normal_statistics(srng):

@@ -67,8 +67,9 @@ def _state_array(value):
     if isinstance(value, np.random.BitGenerator):
         return state_from_bitgen(value.state)
     if isinstance(value, np.random.RandomState):
-        raise TypeError("a tvmsym random state is a PCG64 state, not a numpy RandomState (MT19937); "
-                        "use rng.get_value().seed(n) or set_value(numpy.random.default_rng(n))")
+        raise TypeError("a tvmsym random state is a PCG64 state, not a numpy RandomState "
+                        "(MT19937); use rng.get_value().seed(n) or "
+                        "set_value(numpy.random.default_rng(n))")
     arr = np.asarray(value)
     if arr.shape != (STATE_LEN,) or arr.dtype.kind not in "ui":
         raise TypeError(f"a random state is a uint64 vector of {STATE_LEN} words (PCG64), got "
@@ -208,14 +209,15 @@ class RandomStreams:
     def random_integers(self, size=None, low=0, high=1, ndim=None, dtype="int64"):
         """Integers in [low, high] (high included, as Theano's)."""
         _check_ndim(size, ndim, "random_integers")
-        return self.gen("random_integers", size, [as_tensor_variable(low), as_tensor_variable(high)],
-                        dtype)
+        bounds = [as_tensor_variable(low), as_tensor_variable(high)]
+        return self.gen("random_integers", size, bounds, dtype)
 
     def integers(self, low, high=None, size=None, dtype="int64"):
         """Integers in [low, high) (numpy ``Generator.integers``; ``high=None``: [0, low))."""
         if high is None:
             low, high = 0, low
-        return self.gen("integers", size, [as_tensor_variable(low), as_tensor_variable(high)], dtype)
+        bounds = [as_tensor_variable(low), as_tensor_variable(high)]
+        return self.gen("integers", size, bounds, dtype)
 
     def poisson(self, size=None, lam=1.0, ndim=None, dtype="int64"):
         _check_ndim(size, ndim, "poisson")
@@ -244,5 +246,6 @@ class RandomStreams:
             pvals = [0.5, 0.5]
         pvals = as_tensor_variable(pvals)
         if pvals.ndim < 1:
-            raise ValueError(f"multinomial: pvals must have at least one dimension, got {pvals.type}")
+            raise ValueError(f"multinomial: pvals must have at least one dimension, got "
+                             f"{pvals.type}")
         return self.gen("multinomial", size, [as_tensor_variable(n), pvals], normalize_dtype(dtype))

@@ -39,11 +39,11 @@ class IfElse(Op):
     def make_node(self, cond, *ts_fs):
         cond = as_tensor_variable(cond)
         if cond.ndim != 0:
-            raise TypeError(f"ifelse: the condition must be a scalar, got {cond} of type {cond.type} "
-                            "(use switch for an elementwise choice)")
+            raise TypeError(f"ifelse: the condition must be a scalar, got {cond} of type "
+                            f"{cond.type} (use switch for an elementwise choice)")
         if len(ts_fs) != 2 * self.n_outs:
-            raise TypeError(f"{self} takes {self.n_outs} then-values and {self.n_outs} else-values, "
-                            f"got {len(ts_fs)} values")
+            raise TypeError(f"{self} takes {self.n_outs} then-values and {self.n_outs} "
+                            f"else-values, got {len(ts_fs)} values")
         ts = [as_tensor_variable(t) for t in ts_fs[:self.n_outs]]
         fs = [as_tensor_variable(f) for f in ts_fs[self.n_outs:]]
         outs = []
@@ -52,8 +52,14 @@ class IfElse(Op):
                 raise TypeError(f"ifelse: output {k}: the then-value {t} ({t.type}) and the "
                                 f"else-value {f} ({f.type}) have different numbers of dimensions")
             if t.dtype != f.dtype:
-                dt = np.result_type(t.dtype, f.dtype).name
-                ts[k], fs[k] = (cast(t, dt) if t.dtype != dt else t), (cast(f, dt) if f.dtype != dt else f)
+                if _weak(f) and not _weak(t):       # ifelse(c, x.sum(), 0.0): a Python scalar
+                    dt = t.dtype                    # takes the other side's dtype (NEP 50)
+                elif _weak(t) and not _weak(f):
+                    dt = f.dtype
+                else:
+                    dt = np.result_type(t.dtype, f.dtype).name
+                ts[k] = t = cast(t, dt) if t.dtype != dt else t
+                fs[k] = f = cast(f, dt) if f.dtype != dt else f
             bc = tuple(a and b for a, b in zip(t.broadcastable, f.broadcastable))
             outs.append(TensorType(ts[k].dtype, bc)())
         return Apply(self, [cond] + ts + fs, outs)
@@ -75,6 +81,10 @@ class IfElse(Op):
         n = self.n_outs
         return [tuple(t) if tuple(t) == tuple(f) else None
                 for t, f in zip(shapes[1:1 + n], shapes[1 + n:])]
+
+
+def _weak(v):
+    return isinstance(v, Constant) and getattr(v, "weak", False)
 
 
 def ifelse(condition, then_branch, else_branch, name=None):

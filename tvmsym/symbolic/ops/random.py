@@ -45,7 +45,8 @@ _VECTOR_PARAMS = {"choice", "permutation", "multinomial"}
 def state_from_bitgen(state):
     """uint64[STATE_LEN] from a PCG64 ``bit_generator.state`` dict."""
     if state.get("bit_generator") != "PCG64":
-        raise TypeError(f"a random state holds a PCG64 bit generator, got {state.get('bit_generator')!r}")
+        raise TypeError("a random state holds a PCG64 bit generator, got "
+                        f"{state.get('bit_generator')!r}")
     s, inc = int(state["state"]["state"]), int(state["state"]["inc"])
     return np.array([s >> 64, s & _MASK, inc >> 64, inc & _MASK,
                      int(state["has_uint32"]), int(state["uinteger"])], dtype="uint64")
@@ -53,10 +54,11 @@ def state_from_bitgen(state):
 
 def bitgen_state(arr):
     """The PCG64 ``bit_generator.state`` dict of a uint64[STATE_LEN] state."""
-    a = [int(x) for x in np.asarray(arr, dtype="uint64").reshape(-1)]
+    a = np.asarray(arr, dtype="uint64").reshape(-1).tolist()     # Python ints
     if len(a) != STATE_LEN:
         raise ValueError(f"a random state is a uint64 vector of {STATE_LEN} words, got {len(a)}")
-    return {"bit_generator": "PCG64", "state": {"state": (a[0] << 64) | a[1], "inc": (a[2] << 64) | a[3]},
+    return {"bit_generator": "PCG64",
+            "state": {"state": (a[0] << 64) | a[1], "inc": (a[2] << 64) | a[3]},
             "has_uint32": a[4], "uinteger": a[5]}
 
 
@@ -179,7 +181,8 @@ class RandomFunction(Op):
 
     def pp(self, node, args, v):
         names = DISTS[self.dist]
-        parts = ([f"size={args[1]}"] if self.sized else []) + [f"{n}={a}" for n, a in zip(names, args[2:])]
+        parts = [f"size={args[1]}"] if self.sized else []
+        parts += [f"{n}={a}" for n, a in zip(names, args[2:])]
         s = f"{self.dist}({', '.join(parts)})"
         return s if v.index == 1 else f"{s}.rng"
 
@@ -200,18 +203,23 @@ def _static_len(size):
                     f"built (a tuple, or x.shape); got {size}")
 
 
-def _float_out(x, dtype):
-    """Cast a float64 draw to dtype."""
-    return np.asarray(x).astype(dtype, copy=False)
-
-
 def _draw(gen, dist, size, params, options, dtype):
     if dist == "uniform":
         low, high = params
+        dt = np.dtype(dtype)
+        if dt == np.float32 and np.ndim(low) == 0 and np.ndim(high) == 0:
+            # numpy's float32 uniform on [0, 1), scaled in float32 (no float64 pass)
+            lo, hi = np.float32(low), np.float32(high)
+            r = np.asarray(gen.random(size, dtype=np.float32))
+            if (lo, hi) != (0, 1):
+                r = r * (hi - lo) + lo
+                if hi > lo:             # rounding may reach ``high``: keep [low, high)
+                    r = np.minimum(r, np.nextafter(hi, lo))
+            return r
         r = gen.uniform(low, high, size)
-        if np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize < 8:
+        if dt.kind == "f" and dt.itemsize < 8:
             # a float64 just below ``high`` may round up to it: keep the interval half-open
-            r = r.astype(dtype)
+            r = np.asarray(r).astype(dtype)
             hi = np.broadcast_to(np.asarray(high, dtype=dtype), r.shape)
             lo = np.broadcast_to(np.asarray(low, dtype=dtype), r.shape)
             bad = (r >= hi) & (lo < hi)
