@@ -138,6 +138,10 @@ def test_eager_ifelse_without_the_lazy_stage():
     xv = np.arange(6, dtype=FX).reshape(2, 3)
     np.testing.assert_array_equal(f(1, xv), xv.sum(0))
     np.testing.assert_array_equal(f(0, xv), xv.max(0))
+    # a view read by the host step (x.T is inlined into kernels, materialized for the host)
+    y = T.matrix("y")
+    g = theano.function([c, x, y], ifelse(c, x.T, y), mode=theano.Mode().excluding("lazy_ifelse"))
+    np.testing.assert_array_equal(g(1, xv, xv.T * 2), xv.T)
 
 
 def test_multiple_outputs():

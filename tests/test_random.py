@@ -180,6 +180,9 @@ def test_symbolic_sizes_and_parameters(srng):
     assert out.shape == (3,) and out.dtype == np.float64
     np.testing.assert_allclose(out, [1, 10, 100], atol=0.1)
     assert srng.uniform((1, 3)).broadcastable == (True, False)
+    # a parameter that is a view (DimShuffle) read by the host step
+    h = theano.function([mu], srng.normal((2, 3), avg=mu.dimshuffle("x", 0), std=1e-3))
+    np.testing.assert_allclose(h(np.array([1.0, 2.0, 3.0])), [[1, 2, 3]] * 2, atol=0.01)
 
 
 def test_numbers_are_numpys_pcg64():

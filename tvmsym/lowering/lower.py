@@ -52,9 +52,11 @@ def plan(fgraph):
     """Choose kernels: every non-view node, and view nodes whose result must exist as a buffer."""
     order = fgraph.toposort()
     outputs = set(fgraph.outputs)
+    # a host step (numpy perform) reads buffers: a view it reads is materialized
+    host_read = {v for node in order if find_rule(node.op) is None for v in node.inputs}
     steps = []
     for node in order:
-        if is_view(node) and not any(o in outputs for o in node.outputs):
+        if is_view(node) and not any(o in outputs or o in host_read for o in node.outputs):
             continue
         inlined, bufs = [], []
 
