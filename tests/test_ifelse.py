@@ -129,6 +129,18 @@ def test_branches_with_different_shapes():
     np.testing.assert_array_equal(g(0, vv, vv[:3]), vv[:3] * 2)
 
 
+def test_branch_sized_by_an_int_input_keeps_static_kernels():
+    c = T.iscalar("c")
+    x = T.dvector("x")
+    n = T.lscalar("n")
+    f = theano.function([c, x, n], ifelse(c, x[:n] * 2, x[-n:] * 3).sum() * 2)
+    xv = np.arange(6.0)
+    for cv, nv in [(1, 2), (0, 2), (1, 4), (0, 4)]:
+        ref = (xv[:nv] * 2 if cv else xv[-nv:] * 3).sum() * 2
+        assert f(cv, xv, nv) == ref
+        assert [s[0] for s in f._last.steps] == ["host", "tvm", "tvm"]   # what follows: kernels
+
+
 def test_eager_ifelse_without_the_lazy_stage():
     c = T.iscalar("c")
     x = T.matrix("x")

@@ -182,6 +182,16 @@ class LazyIfElse(Op):
             return [None] * len(self.out_types)
         return [sh.get(o) for o in fg.outputs[:len(self.out_types)]]
 
+    def shape_value_inputs(self, node):
+        """Inputs whose values size a branch (``x[:n]``): the function keys its builds on them."""
+        pos = []
+        for k, off in ((0, 1), (1, 1 + self.n_then)):
+            pos += [off + j for j in self.branch(k)._plan.value_inputs]
+        return pos
+
+    def runtime_values_ok(self, node, positions):
+        return True     # a host step: the branch function reads them at run time
+
     def do_constant_folding(self, node):
         return False
 
