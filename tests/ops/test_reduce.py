@@ -328,3 +328,115 @@ def test_large_shapes_take_the_vector_and_parallel_schedules():
             np.testing.assert_array_equal(g, w, err_msg=f"output {k}")
     tir = f.as_text("tir")
     assert "T.parallel" in tir and "T.vectorized(8)" in tir and "_part" in tir
+
+
+# --------------------------------------------------------------------------- argmax / argmin
+# The one-pass SIMD argmax (lowering/rules/reduce.py ``_argmax_one_pass``) has separate row
+# (W = 4 vectors or 1 vector of lanes per row), sliced full-reduction and column paths: the
+# shapes below reach each, and the data holds ties, NaNs, infinities and rows of -inf only.
+ARG_OUTS = [("argmax", None, False), ("argmax", 0, False), ("argmax", 1, False),
+            ("argmax", -1, True), ("argmin", None, False), ("argmin", 0, False),
+            ("argmin", 1, False), ("argmin", 0, True)]
+_ARG_FUNCS = {}
+
+
+def arg_function(dtype):
+    if dtype not in _ARG_FUNCS:
+        x = T.tensor(dtype, (False, False), name="x")
+        outs = [(x.argmax if name == "argmax" else lambda *a, **k: T.argmin(x, *a, **k))(
+            ax, keepdims=kd) for name, ax, kd in ARG_OUTS]
+        _ARG_FUNCS[dtype] = tvmsym.function([x], outs)
+    return _ARG_FUNCS[dtype]
+
+
+def arg_data(shape, dtype, rng, special=True):
+    """Few distinct values (ties everywhere); floats also get NaN, +-inf, -inf-only rows."""
+    if dtype == "bool":
+        return np.asarray(rng.random(shape) > 0.5)
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        vals = np.array([info.min, info.min + 1, 0, 1, info.max - 1, info.max], dtype)
+        return rng.choice(vals, size=shape)
+    a = rng.choice(np.array([-2, -1, 0, 1, 2], dtype), size=shape)
+    if special and a.ndim == 2 and a.size:
+        r, c = a.shape
+        a[0] = -np.inf                                   # -inf only
+        if r > 1:
+            a[1] = np.inf
+            a[1, c // 2] = np.nan                        # one NaN among +inf
+        if r > 2:
+            a[2, rng.integers(0, c, 3)] = np.nan         # several NaNs: the first one counts
+        if r > 3:
+            a[3, -1] = np.nan                            # NaN in the last lane
+        if r > 4:
+            a[4] = 5.0                                   # all equal: index 0
+        a[rng.integers(0, r, r), rng.integers(0, c, r)] = np.nan       # scattered NaNs
+        a[:, 1 % c] = np.where(np.arange(r) % 2, np.inf, -np.inf)
+    return a
+
+
+def check_args(a):
+    f = arg_function(str(a.dtype))
+    got = f(a)
+    for (name, ax, kd), g in zip(ARG_OUTS, got):
+        want = getattr(np, name)(a, axis=ax, keepdims=kd)
+        what = f"{name}(axis={ax}, keepdims={kd}) of {a.dtype}{a.shape}"
+        assert g.dtype == want.dtype and g.shape == want.shape, what
+        np.testing.assert_array_equal(g, want, err_msg=what)
+
+
+ARG_SHAPES = [(6, 96),          # rows: 4 accumulator vectors per row (float32)
+              (5, 40),          # rows: one vector per row; columns: 40 lanes
+              (96, 6),          # rows too short to vectorize; columns: < one vector
+              (3, 32768),       # full reduction and argmax(1) cut into parallel slices
+              (1, 1), (1, 96), (96, 1)]
+
+
+@pytest.mark.parametrize("shape", ARG_SHAPES, ids=str)
+def test_argmax_argmin_float32_ties_nan_inf(shape):
+    rng = np.random.default_rng(zlib.crc32(repr(shape).encode()))
+    check_args(arg_data(shape, "float32", rng))
+    check_args(arg_data(shape, "float32", rng, special=False))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int8", "int32", "int64", "uint8", "bool"])
+def test_argmax_argmin_other_dtypes(dtype):
+    rng = np.random.default_rng(zlib.crc32(dtype.encode()))
+    for shape in [(70, 256), (2, 65536)]:
+        check_args(arg_data(shape, dtype, rng))
+
+
+def test_argmax_nan_positions_in_every_lane():
+    """A single NaN (or the single maximum) at every position of a 128-wide row."""
+    n = 128
+    a = np.tile(np.linspace(-1, 1, n, dtype="float32"), (2 * n, 1))
+    for i in range(n):
+        a[i, i] = np.nan                 # row i: NaN at i
+        a[n + i] = 0.0
+        a[n + i, i] = 3.0 if i % 2 else -3.0
+        a[n + i, (i * 7) % n] = 3.0      # a tie with an earlier or later position
+    check_args(a)
+    check_args(np.ascontiguousarray(a.T))
+
+
+def test_argmax_of_empty_raises_like_numpy():
+    f = arg_function("float32")
+    for shape in [(0, 8), (3, 0)]:
+        with pytest.raises(ValueError, match="attempt to get argm.. of an empty sequence"):
+            f(np.zeros(shape, "float32"))
+    x = T.matrix("x")
+    g = tvmsym.function([x], [x.argmax(0), T.argmin(x, 1)])
+    for a in (np.zeros((3, 0), "float32"), np.zeros((0, 3), "float32")):
+        with pytest.raises(ValueError, match="attempt to get argm.. of an empty sequence"):
+            g(a)
+    # reducing a non-empty axis of an empty array: an empty result, as numpy
+    h = tvmsym.function([x], x.argmax(0))
+    r = h(np.zeros((3, 0), "float32"))
+    assert r.shape == (0,) and r.dtype == np.int64
+
+
+def test_argmax_uses_the_one_pass_vector_schedule():
+    f = arg_function("float32")
+    f(np.zeros((6, 96), "float32"))
+    tir = f.as_text("tir")
+    assert "_lanes" in tir and "_mid" in tir and "T.vectorized(8)" in tir

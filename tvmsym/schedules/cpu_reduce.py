@@ -273,6 +273,8 @@ def _argmax_schedule(func, info, op, name):
     rows parallel); otherwise the passes are only spread over threads by their outer loop.
     """
     sch = s_tir.Schedule(func)
+    if _find(sch, name + "_lanes") is not None:
+        return _argmax_lanes_schedule(sch, info, name)
     parts = [name + "_val", name + "_red"]
     if _find(sch, parts[0]) is None:
         return None
@@ -294,6 +296,99 @@ def _argmax_schedule(func, info, op, name):
                 and _threads() > 1:
             sch.parallel(loops[0])
     return sch.mod["main"]
+
+
+def _argmax_lanes_schedule(sch, info, name):
+    """The one-pass argmax (lowering/rules/reduce.py ``_argmax_one_pass``).
+
+    ``<name>_lanes`` walks its reduce loops in order (its reducer is sequential: never
+    rfactor or reorder them) with the vector of lanes innermost: ``ACCUMULATORS`` vectors
+    of (best value, chunk) pairs, unrolled, each one compare and two blends per element.
+    Rows: the lane results are combined per row right after them (``<name>_red`` under the
+    row loop, so the partials live in registers), rows in parallel; a full reduction
+    runs its slices in parallel instead.  Columns: threads take tiles of the kept axis.
+    """
+    lanes_b = sch.get_sblock(name + "_lanes")
+    red_b = _find(sch, name + "_red")
+    mid_b = _find(sch, name + "_mid")
+    epi = sch.get_sblock(name)
+    keep = {name, name + "_lanes", name + "_mid", name + "_red"}
+    _inline_views(sch, keep)
+    blk = sch.get(lanes_b)
+    kinds = [iv.iter_type for iv in blk.iter_vars]          # 0 spatial, 2 reduce
+    loops = sch.get_loops(lanes_b)
+    if len(loops) != len(kinds):
+        return None
+    sp = [l for l, k in zip(loops, kinds) if k == 0]
+    rd = [l for l, k in zip(loops, kinds) if k != 0]
+    dtype = info["step"].node.inputs[0].type.dtype
+    lanes = _lanes("uint8" if dtype == "bool" else dtype)
+    work = _volume(sch, lanes_b)
+    par = work >= PARALLEL_MIN_ELEMENTS and _threads() > 1
+    if red_b is not None:                   # rows: [kept..., (slice), lane] x [chunks...]
+        vec = sp[-1]
+        outer = sp[:-1]
+        sch.reorder(*outer, *rd, vec)
+        red_spatial = sum(1 for iv in sch.get(red_b).iter_vars if iv.iter_type == 0)
+        row = None
+        if red_spatial and outer:           # per-row combine under the fused row loop
+            rows = outer[:red_spatial]
+            row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
+            if mid_b is not None:
+                sch.reverse_compute_at(mid_b, row, preserve_unit_loops=True)
+            sch.reverse_compute_at(red_b, row, preserve_unit_loops=True)
+            sch.reverse_compute_at(epi, row, preserve_unit_loops=True)
+            if par:
+                sch.parallel(row)
+        elif outer:                         # slices of a full reduction, in parallel
+            sl = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+            if par:
+                sch.parallel(sl)
+            if mid_b is not None:
+                sch.reverse_compute_at(mid_b, sl, preserve_unit_loops=True)
+        if mid_b is not None:               # [..., lane] x [accumulator]: lanes innermost
+            ml = sch.get_loops(mid_b)
+            sch.reorder(ml[-1], ml[-2])
+            if _extent(sch, ml[-2]) == lanes:
+                sch.vectorize(ml[-2])
+                sch.decompose_reduction(mid_b, ml[-1])
+        _unroll_vectorize(sch, vec, lanes)
+        init = sch.decompose_reduction(lanes_b, sch.get_loops(lanes_b)[len(outer) if row is None
+                                                                       else 1])
+        il = sch.get_loops(init)
+        _vector_split(sch, il[-1], lanes)
+        return sch.mod["main"]
+    # columns: [kept...] x [reduced...]; the innermost kept axis is the vector
+    last = sp[-1]
+    n = _extent(sch, last)
+    if lanes <= 1 or n % lanes:
+        if par:
+            sch.parallel(sp[0])
+        return sch.mod["main"]
+    tile = lanes * ACCUMULATORS if n % (lanes * ACCUMULATORS) == 0 else lanes
+    ko, kt = sch.split(last, [None, tile])
+    sch.reorder(*sp[:-1], ko, *rd, kt)
+    outer = sch.fuse(*sp[:-1], ko) if sp[:-1] else ko
+    if par and _extent(sch, outer) > 1:
+        sch.parallel(outer)
+    _unroll_vectorize(sch, kt, lanes)
+    init = sch.decompose_reduction(lanes_b, sch.get_loops(lanes_b)[1])
+    _vector_split(sch, sch.get_loops(init)[-1], lanes)
+    el = sch.get_loops(epi)
+    el = sch.fuse(*el) if len(el) > 1 else el[0]
+    _vector_split(sch, el, lanes)
+    return sch.mod["main"]
+
+
+def _unroll_vectorize(sch, loop, lanes):
+    """Vectorize ``loop`` by ``lanes``; the vectors it holds beyond one are unrolled."""
+    n = _extent(sch, loop)
+    if n > lanes:
+        u, v = sch.split(loop, [None, lanes])
+        sch.unroll(u)
+        sch.vectorize(v)
+    else:
+        sch.vectorize(loop)
 
 
 def _binds_data_parallel(sch, block):

@@ -254,6 +254,9 @@ def lower_argmax(node, inputs, ctx):
     if np.dtype(vdt).itemsize <= 4 and int(np.prod(extents)) < 2 ** 31:
         idt = "int32"
     is_max = op.reducer == "argmax"
+    fast = _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name)
+    if fast is not None:
+        return fast
     if _is_float(vdt):
         best = nanmax if is_max else nanmin
     else:
@@ -282,3 +285,158 @@ def lower_argmax(node, inputs, ctx):
     idx = te.compute(out_shape, first, name=name + "_red", tag="reduce")
     return [te.compute(out_shape, lambda *i: cast(idx(*i), IDX_DTYPE), name=name,
                        tag="reduce_epilogue")]
+
+
+# ----------------------------------------------------------- argmax/argmin in one pass
+ARG_ACCUMULATORS = 4        # vectors of partial (value, chunk) pairs per row
+
+# TVM 0.27 scalarizes a vectorized loop calling isnan (no TVectorizable attribute), though
+# its llvm codegen emits a vector ``fcmp uno`` for it: declare it vectorizable
+tvm.ir.register_op_attr("tirx.isnan", "TVectorizable", True, level=100)
+
+
+def _seq_arg_reducer(is_max, vdt, qdt):
+    """(chunk, value) reducer for a lane that is walked in increasing chunk order.
+
+    A later element replaces the lane's best only when strictly better, or when it is a
+    NaN and the best is not (so each lane keeps its FIRST extreme, its first NaN): one
+    compare-and-blend per element, no index comparison.  Not commutative: the loop over
+    chunks must stay sequential (no rfactor, no reorder of the reduce loops)."""
+    def combine(lhs, rhs):
+        li, lv = lhs
+        ri, rv = rhs
+        if _is_float(vdt):
+            # not ``Not(rv <= lv)``: TVM's simplifier turns it into ``lv < rv`` (false for NaN)
+            better = rv > lv if is_max else rv < lv
+            take = tirx.And(tirx.Not(tirx.isnan(lv)), tirx.Or(better, tirx.isnan(rv)))
+        else:
+            take = rv > lv if is_max else rv < lv
+        return tirx.Select(take, ri, li), tirx.Select(take, rv, lv)
+
+    def identity(ti, tv):
+        return const(0, ti), (lowest(tv) if is_max else highest(tv))
+
+    return te.comm_reducer(combine, identity, name="argmax_seq" if is_max else "argmin_seq")
+
+
+def _lanes_of(dtype):
+    return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
+
+
+def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
+    """Argmax/Argmin of a buffer in one vectorized pass (SIMD argmax), or None.
+
+    * rows (the reduced axes are the trailing ones, argmax(axis=-1), argmax()): each row's
+      reduced block is walked as chunks of ``W = ACC * lanes`` elements; lane ``j`` keeps
+      the best value seen at offset ``j`` and the chunk holding it (``<name>_lanes``, one
+      blend per element); the ``W`` lane results are combined by the tie-aware reducer
+      (first index on ties, NaN first) into ``<name>_red``.  A full reduction (few rows)
+      is cut into ``p`` slices of its outermost chunk axis, reduced in parallel.
+    * columns (the reduced axes are the leading ones, argmax(axis=0)): the kept
+      innermost axis is the vector; each output lane walks the reduced rows in order and
+      keeps its first best row directly (``<name>_lanes``).
+    """
+    from ...symbolic.rewrites.placement import is_on_gpu
+    if x is None or type(x.op).__name__ != "PlaceholderOp" or np.dtype(vdt).kind not in "fiub" \
+            or is_on_gpu(node.op):      # cpu only: the gpu schedules know the two-pass form
+        return None
+    shape = [int(d) for d in ctx.shape(node.inputs[0])]
+    nd = len(shape)
+    axes = tuple(node.op.reduced_axes(nd))
+    out_shape = ctx.shape(node.outputs[0])
+    L = _lanes_of(vdt)
+    qdt = "int64" if np.dtype(vdt).itemsize == 8 else "int32"
+    seq = _seq_arg_reducer(is_max, vdt, qdt)
+    load = (lambda *i: cast(x(*i), vdt)) if x.dtype != vdt else x
+    if nd == 0 or any(d == 0 for d in shape):
+        return None
+    if axes == tuple(range(nd - len(axes), nd)):            # rows
+        kept = shape[:nd - len(axes)]
+        ext = [shape[a] for a in axes]
+        last = ext[-1]
+        W = L * ARG_ACCUMULATORS if last % (L * ARG_ACCUMULATORS) == 0 else L
+        if L == 1 or last % W or int(np.prod(ext)) < 2 * W:
+            return None
+        dims = ext[:-1] + [last // W]                        # chunk space, row-major
+        rows = int(np.prod(kept)) if kept else 1
+        p = _arg_slices(dims, rows, int(np.prod(ext)))
+        if p > 1:
+            dims = [p, dims[0] // p] + dims[1:]
+        rdims = dims[1:] if p > 1 else dims
+        rax = [te.reduce_axis((0, d), name=f"c{k}") for k, d in enumerate(rdims)]
+        nk = len(kept)
+        qstride = [int(np.prod(rdims[k + 1:])) for k in range(len(rdims))]
+
+        def lanes_body(*ij):
+            o, rest = ij[:nk], ij[nk:]
+            s = rest[0] if p > 1 else None
+            j = rest[-1]
+            cs = list(rax)
+            # the chunk coordinates -> input indices (the first one offset by the slice)
+            first = cs[0] + s * rdims[0] if p > 1 else cs[0]
+            coords = [first] + cs[1:]
+            idx = list(coords[:-1]) + [coords[-1] * W + j]
+            q = cast(rax[0].var, qdt) * const(qstride[0], qdt)
+            for r, st in zip(rax[1:], qstride[1:]):
+                q = q + cast(r.var, qdt) * const(st, qdt)
+            return seq((q, load(*o, *idx)), axis=rax)
+
+        lshape = list(kept) + ([p] if p > 1 else []) + [W]
+        lq, lv = te.compute(lshape, lanes_body, name=name + "_lanes", tag="reduce")
+        per_slice = int(np.prod(rdims))
+        best = _arg_reducer(is_max, vdt, idt)
+        A = W // L
+
+        def flat(q, s, j):
+            f = cast(q, idt) * const(W, idt) + cast(j, idt)
+            return f if s is None else f + cast(s, idt) * const(per_slice * W, idt)
+
+        # the ACC vectors of a row combined lane-wise first (vector code), then its L lanes
+        ra = te.reduce_axis((0, A), name="ra")
+
+        def mid_body(*ol):
+            o, rest = ol[:nk], ol[nk:]
+            sl, l = (rest[0] if p > 1 else None), rest[-1]
+            li = list(o) + ([sl] if p > 1 else []) + [ra * L + l]
+            return best((flat(lq(*li), sl, ra * L + l), lv(*li)), axis=[ra])
+
+        mq, mv = te.compute(list(kept) + ([p] if p > 1 else []) + [L], mid_body,
+                            name=name + "_mid", tag="reduce")
+        rs = [te.reduce_axis((0, p), name="rs")] if p > 1 else []
+        rl = te.reduce_axis((0, L), name="rl")
+
+        def red_body(*o):
+            li = list(o) + rs + [rl]
+            return best((mq(*li), mv(*li)), axis=rs + [rl])
+
+        ri, _ = te.compute(kept, red_body, name=name + "_red", tag="reduce")
+    elif axes == tuple(range(len(axes))) and len(axes) < nd:   # columns
+        kept = shape[len(axes):]
+        ext = [shape[a] for a in axes]
+        if L == 1 or kept[-1] < L:
+            return None
+        rax = [te.reduce_axis((0, d), name=f"c{k}") for k, d in enumerate(ext)]
+        qstride = [int(np.prod(ext[k + 1:])) for k in range(len(ext))]
+
+        def col_body(*o):
+            q = cast(rax[0].var, idt) * const(qstride[0], idt)
+            for r, st in zip(rax[1:], qstride[1:]):
+                q = q + cast(r.var, idt) * const(st, idt)
+            return seq((q, load(*rax, *o)), axis=rax)
+
+        ri, _ = te.compute(kept, col_body, name=name + "_lanes", tag="reduce")
+    else:
+        return None
+    return [te.compute(out_shape, lambda *i: cast(ri(*i), IDX_DTYPE), name=name,
+                       tag="reduce_epilogue")]
+
+
+def _arg_slices(dims, rows, n):
+    """Parallel slices of the outermost chunk axis when there are too few rows to share."""
+    threads = int(tvm.runtime.num_threads())
+    if threads < 2 or rows >= 4 * threads or rows * n < CHUNK_MIN_ELEMENTS:
+        return 1
+    for p in range(min(4 * threads, dims[0]), 1, -1):
+        if dims[0] % p == 0:
+            return p
+    return 1
