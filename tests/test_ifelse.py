@@ -232,3 +232,16 @@ def test_verify_grad(cond):
                 [rng.random((2, 3)), rng.random((2, 3))], rng=rng)
     verify_grad(lambda a, b: ifelse(T.gt(a.sum(), 1e9), [a * 2, b], [b, T.exp(a)])[1],
                 [rng.random(3), rng.random(3)], rng=rng)
+
+
+def test_cuda_selects_on_the_host():
+    """device=cuda: both sides run on the device, the host selects (loopback: no GPU needed)."""
+    c = T.iscalar("c")
+    x = T.fvector("x")
+    out = ifelse(c, T.exp(x) * 2, x - 1)
+    f = tvmsym.function([c, x], out, target="cuda")
+    f.loopback = True
+    assert IfElse in ops_of(f) and LazyIfElse not in ops_of(f)
+    xv = np.arange(4, dtype="float32")
+    np.testing.assert_allclose(f(1, xv), np.exp(xv) * 2, rtol=1e-5)
+    np.testing.assert_allclose(f(0, xv), xv - 1)

@@ -155,8 +155,8 @@ class LazyIfElse(Op):
 
     def perform(self, node, inputs):
         k = 0 if inputs[0] else 1
-        outs = self.branch(k)(*self._split(inputs)[k])
-        return [np.array(o) for o in (outs if isinstance(outs, list) else [outs])]
+        outs = self.branch(k)(*self._split(inputs)[k])     # fresh arrays (never an input)
+        return outs if isinstance(outs, list) else [outs]
 
     def infer_shape_values(self, node, shapes, values):
         c = values[0]
