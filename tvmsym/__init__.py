@@ -77,7 +77,11 @@ def __getattr__(name):
     raise AttributeError(f"module 'tvmsym' has no attribute {name!r}")
 
 
+# Theano's graph classes (``class DoubleOp(theano.Op)``, ``theano.Apply(op, inputs, outputs)``)
+from .symbolic.graph import Apply, Constant, Op, Variable  # noqa: E402,F401
+from . import compile  # noqa: E402,F401  (theano.compile.ops.as_op, theano.compile.function)
+
 # ``from tvmsym import *`` (the tutorial's ``from theano import *``) also gives the names
-# resolved lazily by __getattr__
-__all__ = sorted({k for k in globals() if not k.startswith("_")}
+# resolved lazily by __getattr__ (not ``compile``, which would hide the builtin)
+__all__ = sorted(({k for k in globals() if not k.startswith("_")} - {"compile"})
                  | {"In", "Mode", "Function", "SharedVariable"})

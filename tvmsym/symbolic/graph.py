@@ -168,8 +168,31 @@ class Op:
 
     __repr__ = __str__
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        perform = cls.__dict__.get("perform")
+        if perform is not None and _takes_output_storage(perform):
+            cls.perform = _storage_perform(perform)
+            if cls.infer_shape is Op.infer_shape:
+                # Theano: without infer_shape, shapes come from running the op; here its
+                # outputs (and what follows) are sized when the call computes them
+                cls.infer_shape = _unknown_shape
+
     def make_node(self, *inputs) -> Apply:
-        raise NotImplementedError
+        """Theano's default: an op that declares ``itypes`` and ``otypes`` (lists of types)
+        checks its inputs against ``itypes`` and makes one output per ``otypes`` entry."""
+        itypes, otypes = getattr(self, "itypes", None), getattr(self, "otypes", None)
+        if itypes is None or otypes is None:
+            raise NotImplementedError(f"{type(self).__name__}: define make_node, or the "
+                                      "itypes and otypes lists")
+        if len(inputs) != len(itypes):
+            raise ValueError(f"{self} expects {len(itypes)} input(s), got {len(inputs)}")
+        from .basic import as_tensor_variable
+        inputs = [i if isinstance(i, Variable) else as_tensor_variable(i) for i in inputs]
+        for k, (i, t) in enumerate(zip(inputs, itypes)):
+            if i.type != t:
+                raise TypeError(f"{self}: input {k} must be of type {t}, got {i} of type {i.type}")
+        return Apply(self, inputs, [t() for t in otypes])
 
     def __call__(self, *inputs, **kwargs):
         node = self.make_node(*inputs, **kwargs)
@@ -190,6 +213,33 @@ class Op:
 
     def do_constant_folding(self, node):
         return True
+
+
+def _takes_output_storage(perform):
+    """True for Theano's ``perform(self, node, inputs, output_storage)``."""
+    import inspect
+    try:
+        params = list(inspect.signature(perform).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 4 and params[3].default is inspect.Parameter.empty
+
+
+def _unknown_shape(self, node, input_shapes):
+    return [None] * len(node.outputs)
+
+
+def _storage_perform(theano_perform):
+    """``perform(node, inputs) -> outputs`` calling a Theano-style perform that stores
+    output k in ``output_storage[k][0]``."""
+    def perform(self, node, inputs):
+        storage = [[None] for _ in node.outputs]
+        theano_perform(self, node, inputs, storage)
+        return [np.asarray(s[0], dtype=o.type.dtype) if isinstance(o, TensorVariable) else s[0]
+                for s, o in zip(storage, node.outputs)]
+    perform.__name__, perform.__doc__ = "perform", theano_perform.__doc__
+    perform.output_storage_perform = theano_perform
+    return perform
 
 
 # --------------------------------------------------------------------------- test values
