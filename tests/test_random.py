@@ -93,6 +93,7 @@ def test_mrg_random_streams_same_api_and_rstate():
     b = m2.uniform((3,), nstreams=4)
     np.testing.assert_array_equal(theano.function([], a)(), theano.function([], b)())
     assert MRG_RandomStreams().default_instance_seed == 12345
+    assert theano.sandbox.rng_mrg.MRG_RandomStreams is MRG_RandomStreams
 
 
 # --------------------------------------------------------------------------- distributions

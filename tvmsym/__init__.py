@@ -7,7 +7,7 @@ from .config import config, change_flags  # noqa: F401
 from . import tensor, printing  # noqa: F401
 from .printing import pp, pprint, debugprint  # noqa: F401
 from . import gradient  # noqa: E402,F401  (symbolic only: no TVM import)
-from . import ifelse  # noqa: E402,F401  (theano.ifelse.ifelse)
+from . import ifelse, sandbox  # noqa: E402,F401  (theano.ifelse, theano.sandbox.rng_mrg)
 
 # Theano's tensor module exposes the gradient functions too (T.grad, T.jacobian, ...)
 tensor.grad, tensor.jacobian, tensor.hessian = gradient.grad, gradient.jacobian, gradient.hessian
@@ -53,6 +53,15 @@ def function(*args, **kwargs):
         with config.change_flags(compute_test_value="off"):   # rewrites build new nodes
             return _function(*args, **kwargs)
     return _function(*args, **kwargs)
+
+
+def function_dump(filename, inputs, outputs=None, **kwargs):
+    """Pickle the arguments of a ``function`` call to ``filename`` (Theano's debugging aid):
+    ``tvmsym.function(**pickle.load(open(filename, 'rb')))`` compiles the same function."""
+    import pickle
+    d = dict(inputs=inputs, outputs=outputs, **kwargs)
+    with open(filename, "wb") as f:
+        pickle.dump(d, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def shared(value, name=None, strict=False, allow_downcast=None, **kwargs):
