@@ -1027,3 +1027,15 @@ def test_pickle_function_after_a_call():
             "assert (g(numpy.ones((2, 2))) == 2).all()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_function_dump(tmp_path):
+    # debug_faq "Dumping a Function to help debug"
+    x = T.dvector('x')
+    w = theano.shared(np.array([1., 2.]), name='w')
+    theano.function_dump(str(tmp_path / "f.pkl"), [x], (x * w).sum(), updates=[(w, w + x)])
+    with open(tmp_path / "f.pkl", "rb") as fh:
+        d = pickle.load(fh)
+    assert sorted(d) == ["inputs", "outputs", "updates"]
+    f = theano.function(**d)
+    assert f([1., 1.]) == 3.0 and f([1., 1.]) == 5.0
