@@ -11,6 +11,11 @@ what the tutorial prints:
 Theano ran its tutorial with ``floatX=float64``; tvmsym's default is float32 (the seed
 transcript).  Snippets that feed float64 data to ``T.matrix()``-style (floatX) variables run
 under ``theano.change_flags(floatX="float64")``, as the tutorial did.
+
+Tests marked xfail hold the tutorial's exact text or call where tvmsym still differs
+(pp/debugprint formatting, ``Rop`` without W in its graph, pickling a called function).
+Not here: random numbers, ifelse, profiling and ``Function.copy`` (their own test files) and
+the scan-based snippets (``theano.scan`` does not exist yet).
 """
 import importlib
 import pickle
