@@ -959,6 +959,24 @@ def add_sub(a, b):
     return a + b, a - b
 
 
+class ScaleOp(theano.Op):
+    """x * k where k (an int) gets no gradient: Theano's DisconnectedType()()."""
+    __props__ = ()
+
+    def make_node(self, x, k):
+        x, k = T.as_tensor_variable(x), T.as_tensor_variable(k)
+        return theano.Apply(self, [x, k], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0] * inputs[1]
+
+    def infer_shape(self, node, shapes):
+        return [shapes[0]]
+
+    def grad(self, inputs, output_grads):
+        return [output_grads[0] * inputs[1], theano.gradient.DisconnectedType()()]
+
+
 class TestExtending:
     """Creating a new Op: Python implementation (perform with output_storage, itypes/otypes,
     __props__, as_op)."""
@@ -981,6 +999,13 @@ class TestExtending:
         with pytest.raises(TypeError, match="input 0 must be of type TensorType\\(float64, matrix\\)"):
             DoubleOp2()(theano.tensor.fmatrix())
         assert str(DoubleOp1()) == "DoubleOp1"
+
+    def test_disconnected_gradient(self):
+        x, k = T.dvector('x'), T.dscalar('k')
+        f = theano.function([x, k], theano.grad(ScaleOp()(x, k).sum(), x))
+        _same(f([1., 2.], 3.), [3., 3.], "float64")
+        with pytest.raises(theano.gradient.DisconnectedInputError):
+            theano.grad(ScaleOp()(x, k).sum(), k)
 
     def test_props(self):
         mult4plus5op = AXPBOp(4, 5)

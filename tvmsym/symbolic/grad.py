@@ -71,10 +71,15 @@ class NullGradientError(NotImplementedError):
 
 
 class DisconnectedType:
-    """Returned for a disconnected input when ``return_disconnected='Disconnected'``."""
+    """Returned for a disconnected input when ``return_disconnected='Disconnected'``; an op's
+    gradient may return it (Theano's ``DisconnectedType()()``) for an input that does not
+    affect its outputs."""
 
     def __repr__(self):
         return "DisconnectedType()"
+
+    def __call__(self):
+        return self     # Theano makes a variable of this type; here the marker itself
 
 
 def _ensure_rules():
