@@ -763,6 +763,29 @@ class TestTestValues:
             f = theano.function([x, y], [cost, gb])          # compiling works with the flag on
             np.testing.assert_allclose(f(*D)[0], cost.tag.test_value, rtol=1e-12)
 
+    def test_test_values_match_the_compiled_function(self):
+        rng = np.random.RandomState(3)
+        with theano.change_flags(compute_test_value='raise', floatX='float64'):
+            x = T.matrix('x')
+            v = T.vector('v')
+            i = T.lscalar('i')
+            x.tag.test_value = rng.rand(2, 3) + 1
+            v.tag.test_value = rng.rand(3)
+            i.tag.test_value = 1
+            exprs = [T.dot(x, v), x.sum(axis=0), T.argmax(x, axis=1), x.var(), x.reshape((3, 2)),
+                     x.T, x[i], x[:, 1:], x[[0, 1], [1, 2]], x[x > 1.5],
+                     T.set_subtensor(x[0], v), T.inc_subtensor(x[:, 0], 1.),
+                     T.concatenate([x, x]), T.stack([v, v]), T.split(v, [1, 2], 2)[1],
+                     T.nnet.softmax(x), T.nnet.relu(x - 1.5), T.sort(v), T.cumsum(v),
+                     T.switch(x > 1.5, x, 0), T.alloc(1., 2, 3), T.arange(i + 2), T.outer(v, v),
+                     theano.grad((x ** 2).sum(), x), T.repeat(v, 2), x.shape, T.cast(x, 'int32'),
+                     T.logsumexp(x), T.diag(v), T.take(v, [0, 2])]
+        f = theano.function([x, v, i], exprs)
+        for e, out in zip(exprs, f(x.tag.test_value, v.tag.test_value, 1)):
+            tv = e.tag.test_value
+            assert tv.shape == out.shape and tv.dtype == out.dtype, e
+            np.testing.assert_allclose(tv, out, rtol=1e-12, err_msg=str(e))
+
     def test_missing_test_value(self):
         with theano.change_flags(compute_test_value='raise'):
             x = T.dmatrix('x')
