@@ -311,8 +311,10 @@ def _argmax_lanes_schedule(sch, info, name):
     lanes_b = sch.get_sblock(name + "_lanes")
     red_b = _find(sch, name + "_red")
     mid_b = _find(sch, name + "_mid")
+    sel_b = _find(sch, name + "_sel")
+    rext_b = _find(sch, name + "_rext")
     epi = sch.get_sblock(name)
-    keep = {name, name + "_lanes", name + "_mid", name + "_red"}
+    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_sel", name + "_rext"}
     _inline_views(sch, keep)
     blk = sch.get(lanes_b)
     kinds = [iv.iter_type for iv in blk.iter_vars]          # 0 spatial, 2 reduce
@@ -334,8 +336,9 @@ def _argmax_lanes_schedule(sch, info, name):
         if red_spatial and outer:           # per-row combine under the fused row loop
             rows = outer[:red_spatial]
             row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-            if mid_b is not None:
-                sch.reverse_compute_at(mid_b, row, preserve_unit_loops=True)
+            for b in (sel_b, mid_b, rext_b):
+                if b is not None:
+                    sch.reverse_compute_at(b, row, preserve_unit_loops=True)
             sch.reverse_compute_at(red_b, row, preserve_unit_loops=True)
             sch.reverse_compute_at(epi, row, preserve_unit_loops=True)
             if par:
@@ -344,14 +347,28 @@ def _argmax_lanes_schedule(sch, info, name):
             sl = sch.fuse(*outer) if len(outer) > 1 else outer[0]
             if par:
                 sch.parallel(sl)
-            if mid_b is not None:
-                sch.reverse_compute_at(mid_b, sl, preserve_unit_loops=True)
+            for b in (sel_b, mid_b):
+                if b is not None:
+                    sch.reverse_compute_at(b, sl, preserve_unit_loops=True)
         if mid_b is not None:               # [..., lane] x [accumulator]: lanes innermost
             ml = sch.get_loops(mid_b)
             sch.reorder(ml[-1], ml[-2])
             if _extent(sch, ml[-2]) == lanes:
                 sch.vectorize(ml[-2])
                 sch.decompose_reduction(mid_b, ml[-1])
+        if sel_b is not None and row is not None:
+            sl_loops = sch.get_loops(sel_b)
+            if _extent(sch, sl_loops[-1]) == lanes:
+                sch.vectorize(sl_loops[-1])
+        if row is not None:                 # a row's few lane results: straight-line code
+            for b in (rext_b, red_b):
+                n_red = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type != 0) \
+                    if b is not None else 0
+                if n_red and len(sch.get_loops(b)) > n_red:
+                    rl = sch.get_loops(b)[-n_red:]
+                    sch.decompose_reduction(b, rl[0])
+                    for r in rl:
+                        sch.unroll(r)
         _unroll_vectorize(sch, vec, lanes)
         init = sch.decompose_reduction(lanes_b, sch.get_loops(lanes_b)[len(outer) if row is None
                                                                        else 1])

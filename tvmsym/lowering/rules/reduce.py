@@ -354,6 +354,8 @@ def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
         kept = shape[:nd - len(axes)]
         ext = [shape[a] for a in axes]
         last = ext[-1]
+        if last % (L * ARG_BLOCK) == 0 and int(np.prod(ext)) >= 2 * L * ARG_BLOCK:
+            return _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L)
         W = L * ARG_ACCUMULATORS if last % (L * ARG_ACCUMULATORS) == 0 else L
         if L == 1 or last % W or int(np.prod(ext)) < 2 * W:
             return None
@@ -428,6 +430,147 @@ def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
     else:
         return None
     return [te.compute(out_shape, lambda *i: cast(ri(*i), IDX_DTYPE), name=name,
+                       tag="reduce_epilogue")]
+
+
+ARG_BLOCK = 4       # vectors per block: their lane-wise extreme is compared once
+
+
+def _seq_block_reducer(is_max, vdt, qdt, with_nan):
+    """(chunk, block extreme[, first NaN chunk]) kept per lane, chunks in increasing order:
+    a strictly better block replaces the lane's best; the NaN chunk is the smallest seen."""
+    def combine(lhs, rhs):
+        take = rhs[1] > lhs[1] if is_max else rhs[1] < lhs[1]
+        out = [tirx.Select(take, rhs[0], lhs[0]), tirx.Select(take, rhs[1], lhs[1])]
+        if with_nan:
+            out.append(tirx.min(lhs[2], rhs[2]))
+        return tuple(out)
+
+    def identity(*types):
+        ids = [const(0, types[0]), lowest(types[1]) if is_max else highest(types[1])]
+        if with_nan:
+            ids.append(tvm.tirx.max_value(types[2]))
+        return tuple(ids)
+
+    return te.comm_reducer(combine, identity, name="argmax_blk" if is_max else "argmin_blk")
+
+
+def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
+    """Rows (trailing reduced axes) in blocks of ``ARG_BLOCK`` vectors.
+
+    ``<name>_lanes``: per lane ``j``, walking the blocks in order, the block whose lane-wise
+    extreme (``vmaxps`` of its ``ARG_BLOCK`` vectors) is strictly better than the lane's best
+    so far, that value, and (floats) the first block holding a NaN at lane ``j``: per block
+    one compare and two blends instead of one per vector.
+    ``<name>_mid``: per lane, the first element of the remembered block equal to the lane's
+    best (or the first NaN), i.e. its flat index.  ``<name>_red``: the lanes combined by the
+    tie-aware reducer (first index on ties, NaN first).
+    """
+    B = ARG_BLOCK
+    W = B * L
+    last = ext[-1]
+    dims = ext[:-1] + [last // W]
+    rows = int(np.prod(kept)) if kept else 1
+    p = _arg_slices(dims, rows, int(np.prod(ext)))
+    if p > 1:
+        dims = [p, dims[0] // p] + dims[1:]
+    rdims = dims[1:] if p > 1 else dims
+    nk = len(kept)
+    qdt = "int32"
+    fnan = _is_float(vdt)
+    qstride = [int(np.prod(rdims[k + 1:])) for k in range(len(rdims))]
+    per_slice = int(np.prod(rdims))
+    big = tvm.tirx.max_value(qdt)
+    ext_fn = tirx.max if is_max else tirx.min
+
+    def element(o, s, coords, off):
+        """The input element at chunk ``coords`` (of slice ``s``), offset ``off`` in the chunk."""
+        first = coords[0] + s * rdims[0] if p > 1 else coords[0]
+        cs = [first] + list(coords[1:])
+        return load(*o, *cs[:-1], cs[-1] * W + off)
+
+    rax = [te.reduce_axis((0, d), name=f"c{k}") for k, d in enumerate(rdims)]
+
+    def lanes_body(*ij):
+        o, rest = ij[:nk], ij[nk:]
+        s, j = (rest[0] if p > 1 else None), rest[-1]
+        xs = [element(o, s, rax, a * L + j) for a in range(B)]
+        bm = xs[0]
+        for v in xs[1:]:
+            bm = ext_fn(bm, v)
+        q = cast(rax[0].var, qdt) * const(qstride[0], qdt)
+        for r, st in zip(rax[1:], qstride[1:]):
+            q = q + cast(r.var, qdt) * const(st, qdt)
+        vals = [q, bm]
+        if fnan:
+            anynan = tirx.isnan(xs[0])
+            for v in xs[1:]:
+                anynan = tirx.Or(anynan, tirx.isnan(v))
+            vals.append(tirx.Select(anynan, q, big))
+        return _seq_block_reducer(is_max, vdt, qdt, fnan)(tuple(vals), axis=rax)
+
+    lshape = list(kept) + ([p] if p > 1 else []) + [L]
+    lanes = te.compute(lshape, lanes_body, name=name + "_lanes", tag="reduce")
+    lq, lv = lanes[0], lanes[1]
+    ln = lanes[2] if fnan else None
+
+    def unravel(q):
+        out = []
+        for st in qstride:
+            out.append(tirx.floordiv(q, const(st, qdt)) if st > 1 else q)
+            q = tirx.floormod(q, const(st, qdt)) if st > 1 else q
+        return out
+
+    ra = te.reduce_axis((0, B), name="ra")
+    if fnan:
+        # the block to search: the NaN one if any (a buffer of its own, so that the simplifier
+        # cannot split the load below into one load per branch)
+        sel = te.compute(lshape, lambda *ij: tirx.Select(ln(*ij) != big, ln(*ij), lq(*ij)),
+                         name=name + "_sel")
+
+    def mid_body(*ij):
+        o, rest = ij[:nk], ij[nk:]
+        s, j = (rest[0] if p > 1 else None), rest[-1]
+        q, m = lq(*ij), lv(*ij)
+        nan_lane = ln(*ij) != big if fnan else None
+        if fnan:
+            q = sel(*ij)
+        xa = element(o, s, unravel(q), ra * L + j)
+        flat = cast(q, idt) * const(W, idt) + cast(ra * L + j, idt)
+        if p > 1:
+            flat = flat + cast(s, idt) * const(per_slice * W, idt)
+        miss = tvm.tirx.max_value(idt)
+        hit = tirx.EQ(xa, m)
+        if fnan:
+            hit = tirx.Select(nan_lane, tirx.isnan(xa), hit)
+        return te.min(tirx.Select(hit, flat, miss), axis=[ra])
+
+    mid = te.compute(lshape, mid_body, name=name + "_mid", tag="reduce")
+
+    def lane_value(li):
+        v = lv(*li)
+        return tirx.Select(ln(*li) != big, const(np.nan, vdt), v) if fnan else v
+
+    # the row's extreme over its lanes (NaN if a lane has one), then the smallest index of
+    # the lanes holding it: two branch-free reductions (no tie-aware pair reducer)
+    rs = [te.reduce_axis((0, p), name="rs")] if p > 1 else []
+    rl = te.reduce_axis((0, L), name="rl")
+    red_ext = (nanmax if is_max else nanmin) if fnan else (te.max if is_max else te.min)
+    rext = te.compute(kept, lambda *o: red_ext(lane_value(list(o) + rs + [rl]), axis=rs + [rl]),
+                      name=name + "_rext", tag="reduce")
+    rs2 = [te.reduce_axis((0, p), name="ts")] if p > 1 else []
+    rl2 = te.reduce_axis((0, L), name="tl")
+
+    def red_body(*o):
+        li = list(o) + rs2 + [rl2]
+        v, e = lane_value(li), rext(*o)
+        hit = tirx.EQ(v, e)
+        if fnan:
+            hit = tirx.Select(tirx.isnan(e), tirx.isnan(v), hit)
+        return te.min(tirx.Select(hit, mid(*li), tvm.tirx.max_value(idt)), axis=rs2 + [rl2])
+
+    ri = te.compute(kept, red_body, name=name + "_red", tag="reduce")
+    return [te.compute(ctx.shape(node.outputs[0]), lambda *i: cast(ri(*i), IDX_DTYPE), name=name,
                        tag="reduce_epilogue")]
 
 
