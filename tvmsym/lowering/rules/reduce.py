@@ -290,9 +290,16 @@ def lower_argmax(node, inputs, ctx):
 # ----------------------------------------------------------- argmax/argmin in one pass
 ARG_ACCUMULATORS = 4        # vectors of partial (value, chunk) pairs per row
 
-# TVM 0.27 scalarizes a vectorized loop calling isnan (no TVectorizable attribute), though
-# its llvm codegen emits a vector ``fcmp uno`` for it: declare it vectorizable
-tvm.ir.register_op_attr("tirx.isnan", "TVectorizable", True, level=100)
+_NAN_BITS = {"float16": ("int16", 0x7FFF, 0x7C00), "float32": ("int32", 0x7FFFFFFF, 0x7F800000),
+             "float64": ("int64", 0x7FFFFFFFFFFFFFFF, 0x7FF0000000000000)}
+
+
+def _isnan_v(x, dtype):
+    """isnan that vectorizes: TVM 0.27 scalarizes a vectorized loop calling ``tirx.isnan``
+    (no TVectorizable attribute; declaring one breaks other kernels' codegen), and folds
+    ``x != x`` to False.  |bits| above those of inf: LLVM turns it into ``fcmp uno``."""
+    it, mask, inf = _NAN_BITS[dtype]
+    return tirx.reinterpret(it, x) & const(mask, it) > const(inf, it)
 
 
 def _seq_arg_reducer(is_max, vdt, qdt):
@@ -308,7 +315,7 @@ def _seq_arg_reducer(is_max, vdt, qdt):
         if _is_float(vdt):
             # not ``Not(rv <= lv)``: TVM's simplifier turns it into ``lv < rv`` (false for NaN)
             better = rv > lv if is_max else rv < lv
-            take = tirx.And(tirx.Not(tirx.isnan(lv)), tirx.Or(better, tirx.isnan(rv)))
+            take = tirx.And(tirx.Not(_isnan_v(lv, vdt)), tirx.Or(better, _isnan_v(rv, vdt)))
         else:
             take = rv > lv if is_max else rv < lv
         return tirx.Select(take, ri, li), tirx.Select(take, rv, lv)
@@ -317,6 +324,33 @@ def _seq_arg_reducer(is_max, vdt, qdt):
         return const(0, ti), (lowest(tv) if is_max else highest(tv))
 
     return te.comm_reducer(combine, identity, name="argmax_seq" if is_max else "argmin_seq")
+
+
+_TIE_REDUCERS = {}
+
+
+def _tie_reducer(is_max, vdt):
+    """The (index, value) reducer of ``_make_arg_reducer`` (first index on ties, NaN first)
+    with a NaN test that vectorizes (``_isnan_v``): a vectorized loop holding ``tirx.isnan``
+    is scalarized, and TVM 0.27 scalarizes a tuple reduction's Let bindings wrongly."""
+    key = (is_max, vdt)
+    if key not in _TIE_REDUCERS:
+        def combine(lhs, rhs):
+            li, lv = lhs
+            ri, rv = rhs
+            better = rv > lv if is_max else rv < lv
+            take = tirx.Or(better, tirx.And(tirx.EQ(rv, lv), ri < li))
+            if _is_float(vdt):
+                lnan, rnan = _isnan_v(lv, vdt), _isnan_v(rv, vdt)
+                take = tirx.Select(lnan, tirx.And(rnan, ri < li), tirx.Or(rnan, take))
+            return tirx.Select(take, ri, li), tirx.Select(take, rv, lv)
+
+        def identity(ti, tv):
+            return tvm.tirx.max_value(ti), (lowest(tv) if is_max else highest(tv))
+
+        _TIE_REDUCERS[key] = te.comm_reducer(combine, identity,
+                                             name="argmax_tie" if is_max else "argmin_tie")
+    return _TIE_REDUCERS[key]
 
 
 def _lanes_of(dtype):
@@ -386,7 +420,7 @@ def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
         lshape = list(kept) + ([p] if p > 1 else []) + [W]
         lq, lv = te.compute(lshape, lanes_body, name=name + "_lanes", tag="reduce")
         per_slice = int(np.prod(rdims))
-        best = _arg_reducer(is_max, vdt, idt)
+        best = _tie_reducer(is_max, vdt)
         A = W // L
 
         def flat(q, s, j):
@@ -503,9 +537,9 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
             q = q + cast(r.var, qdt) * const(st, qdt)
         vals = [q, bm]
         if fnan:
-            anynan = tirx.isnan(xs[0])
+            anynan = _isnan_v(xs[0], vdt)
             for v in xs[1:]:
-                anynan = tirx.Or(anynan, tirx.isnan(v))
+                anynan = tirx.Or(anynan, _isnan_v(v, vdt))
             vals.append(tirx.Select(anynan, q, big))
         return _seq_block_reducer(is_max, vdt, qdt, fnan)(tuple(vals), axis=rax)
 
@@ -542,7 +576,7 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
         miss = tvm.tirx.max_value(idt)
         hit = tirx.EQ(xa, m)
         if fnan:
-            hit = tirx.Select(nan_lane, tirx.isnan(xa), hit)
+            hit = tirx.Select(nan_lane, _isnan_v(xa, vdt), hit)
         return te.min(tirx.Select(hit, flat, miss), axis=[ra])
 
     mid = te.compute(lshape, mid_body, name=name + "_mid", tag="reduce")
