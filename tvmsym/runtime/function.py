@@ -391,6 +391,20 @@ class Function:
                 return base             # the function that built it runs it
         return base.clone(self._keep_outputs)
 
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        """The graph, inputs, mode and target; not the built kernels (TVM modules do not
+        pickle): the unpickled function builds again on its first call per shape, from the
+        on-disk kernel cache when it has them (Theano also recompiled on load)."""
+        state = self.__dict__.copy()
+        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
+            state[k] = {}
+        state["_last"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------ copies
     def __copy__(self):
         return self.copy()
