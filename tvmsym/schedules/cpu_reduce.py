@@ -313,8 +313,10 @@ def _argmax_lanes_schedule(sch, info, name):
     mid_b = _find(sch, name + "_mid")
     sel_b = _find(sch, name + "_sel")
     rext_b = _find(sch, name + "_rext")
+    tgt_b = _find(sch, name + "_tgt")
     epi = sch.get_sblock(name)
-    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_sel", name + "_rext"}
+    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_sel", name + "_rext",
+            name + "_tgt"}
     _inline_views(sch, keep)
     blk = sch.get(lanes_b)
     kinds = [iv.iter_type for iv in blk.iter_vars]          # 0 spatial, 2 reduce
@@ -336,7 +338,7 @@ def _argmax_lanes_schedule(sch, info, name):
         if red_spatial and outer:           # per-row combine under the fused row loop
             rows = outer[:red_spatial]
             row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-            for b in (sel_b, mid_b, rext_b):
+            for b in (sel_b, rext_b, tgt_b, mid_b):
                 if b is not None:
                     sch.reverse_compute_at(b, row, preserve_unit_loops=True)
             sch.reverse_compute_at(red_b, row, preserve_unit_loops=True)
@@ -347,9 +349,10 @@ def _argmax_lanes_schedule(sch, info, name):
             sl = sch.fuse(*outer) if len(outer) > 1 else outer[0]
             if par:
                 sch.parallel(sl)
-            for b in (sel_b, mid_b):
-                if b is not None:
-                    sch.reverse_compute_at(b, sl, preserve_unit_loops=True)
+            if tgt_b is None:               # (the block scan needs every slice first)
+                for b in (sel_b, mid_b):
+                    if b is not None:
+                        sch.reverse_compute_at(b, sl, preserve_unit_loops=True)
         if mid_b is not None:               # [..., lane] x [accumulator]: lanes innermost
             ml = sch.get_loops(mid_b)
             sch.reorder(ml[-1], ml[-2])
@@ -361,7 +364,7 @@ def _argmax_lanes_schedule(sch, info, name):
             if _extent(sch, sl_loops[-1]) == lanes:
                 sch.vectorize(sl_loops[-1])
         if row is not None:                 # a row's few lane results: straight-line code
-            for b in (rext_b, red_b):
+            for b in (rext_b, tgt_b, red_b):
                 n_red = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type != 0) \
                     if b is not None else 0
                 if n_red and len(sch.get_loops(b)) > n_red:

@@ -496,9 +496,10 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
     extreme (``vmaxps`` of its ``ARG_BLOCK`` vectors) is strictly better than the lane's best
     so far, that value, and (floats) the first block holding a NaN at lane ``j``: per block
     one compare and two blends instead of one per vector.
-    ``<name>_mid``: per lane, the first element of the remembered block equal to the lane's
-    best (or the first NaN), i.e. its flat index.  ``<name>_red``: the lanes combined by the
-    tie-aware reducer (first index on ties, NaN first).
+    Then per row: ``<name>_rext`` the extreme of the lanes (NaN if any), ``<name>_tgt`` the
+    first block holding it (a lane's remembered block is the first holding its best), and
+    ``<name>_mid``/``<name>_red`` the first position in that block equal to it (or NaN):
+    a few scalar steps and one contiguous block scan per row.
     """
     B = ARG_BLOCK
     W = B * L
@@ -548,62 +549,65 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
     lq, lv = lanes[0], lanes[1]
     ln = lanes[2] if fnan else None
 
-    def unravel(q):
-        out = []
-        for st in qstride:
-            out.append(tirx.floordiv(q, const(st, qdt)) if st > 1 else q)
-            q = tirx.floormod(q, const(st, qdt)) if st > 1 else q
-        return out
+    # a global chunk index g = s * per_slice + q is row-major over the unsplit chunk space
+    gdims = ext[:-1] + [last // W]
+    gstride = [int(np.prod(gdims[k + 1:])) for k in range(len(gdims))]
+    n_chunks = int(np.prod(gdims))
 
-    ra = te.reduce_axis((0, B), name="ra")
-    if fnan:
-        # the block to search: the NaN one if any (a buffer of its own, so that the simplifier
-        # cannot split the load below into one load per branch)
-        sel = te.compute(lshape, lambda *ij: tirx.Select(ln(*ij) != big, ln(*ij), lq(*ij)),
-                         name=name + "_sel")
-
-    def mid_body(*ij):
-        o, rest = ij[:nk], ij[nk:]
-        s, j = (rest[0] if p > 1 else None), rest[-1]
-        q, m = lq(*ij), lv(*ij)
-        nan_lane = ln(*ij) != big if fnan else None
-        if fnan:
-            q = sel(*ij)
-        xa = element(o, s, unravel(q), ra * L + j)
-        flat = cast(q, idt) * const(W, idt) + cast(ra * L + j, idt)
-        if p > 1:
-            flat = flat + cast(s, idt) * const(per_slice * W, idt)
-        miss = tvm.tirx.max_value(idt)
-        hit = tirx.EQ(xa, m)
-        if fnan:
-            hit = tirx.Select(nan_lane, _isnan_v(xa, vdt), hit)
-        return te.min(tirx.Select(hit, flat, miss), axis=[ra])
-
-    mid = te.compute(lshape, mid_body, name=name + "_mid", tag="reduce")
+    def gelement(o, g, off):
+        g = tirx.min(g, const(n_chunks - 1, qdt))         # in bounds whatever the data
+        cs = []
+        for st in gstride:
+            cs.append(tirx.floordiv(g, const(st, qdt)) if st > 1 else g)
+            g = tirx.floormod(g, const(st, qdt)) if st > 1 else g
+        return load(*o, *cs[:-1], cs[-1] * W + off)
 
     def lane_value(li):
         v = lv(*li)
         return tirx.Select(ln(*li) != big, const(np.nan, vdt), v) if fnan else v
 
-    # the row's extreme over its lanes (NaN if a lane has one), then the smallest index of
-    # the lanes holding it: two branch-free reductions (no tie-aware pair reducer)
+    # the row's extreme over its lanes (NaN if a lane saw one)
     rs = [te.reduce_axis((0, p), name="rs")] if p > 1 else []
     rl = te.reduce_axis((0, L), name="rl")
     red_ext = (nanmax if is_max else nanmin) if fnan else (te.max if is_max else te.min)
     rext = te.compute(kept, lambda *o: red_ext(lane_value(list(o) + rs + [rl]), axis=rs + [rl]),
                       name=name + "_rext", tag="reduce")
-    rs2 = [te.reduce_axis((0, p), name="ts")] if p > 1 else []
-    rl2 = te.reduce_axis((0, L), name="tl")
+    # the first block holding it: each lane remembers the first block where its own best (or
+    # NaN) appeared, so the row's first one is in the smallest such block of the lanes holding it
+    ts = [te.reduce_axis((0, p), name="ts")] if p > 1 else []
+    tl = te.reduce_axis((0, L), name="tl")
 
-    def red_body(*o):
-        li = list(o) + rs2 + [rl2]
-        v, e = lane_value(li), rext(*o)
-        hit = tirx.EQ(v, e)
+    def tgt_body(*o):
+        li = list(o) + ts + [tl]
+        e, q = rext(*o), lq(*li)
+        hit = tirx.EQ(lv(*li), e)
         if fnan:
-            hit = tirx.Select(tirx.isnan(e), tirx.isnan(v), hit)
-        return te.min(tirx.Select(hit, mid(*li), tvm.tirx.max_value(idt)), axis=rs2 + [rl2])
+            nan_row = _isnan_v(e, vdt)
+            q = tirx.Select(nan_row, ln(*li), q)
+            hit = tirx.Select(nan_row, ln(*li) != big, hit)
+        if p > 1:
+            q = q + cast(ts[0].var, qdt) * const(per_slice, qdt)
+        return te.min(tirx.Select(hit, q, big), axis=ts + [tl])
 
-    ri = te.compute(kept, red_body, name=name + "_red", tag="reduce")
+    tgt = te.compute(kept, tgt_body, name=name + "_tgt", tag="reduce")
+    # that block scanned in memory order (contiguous vectors): lane-wise first hit, then lanes
+    ra = te.reduce_axis((0, B), name="ra")
+    miss = tvm.tirx.max_value(idt)
+
+    def mid_body(*ol):
+        o, l = ol[:nk], ol[nk]
+        g, e = tgt(*o), rext(*o)
+        xa = gelement(o, g, ra * L + l)
+        hit = tirx.EQ(xa, e)
+        if fnan:
+            hit = tirx.Select(_isnan_v(e, vdt), _isnan_v(xa, vdt), hit)
+        flat = cast(g, idt) * const(W, idt) + cast(ra * L + l, idt)
+        return te.min(tirx.Select(hit, flat, miss), axis=[ra])
+
+    mid = te.compute(list(kept) + [L], mid_body, name=name + "_mid", tag="reduce")
+    ul = te.reduce_axis((0, L), name="ul")
+    ri = te.compute(kept, lambda *o: te.min(mid(*o, ul), axis=[ul]), name=name + "_red",
+                    tag="reduce")
     return [te.compute(ctx.shape(node.outputs[0]), lambda *i: cast(ri(*i), IDX_DTYPE), name=name,
                        tag="reduce_epilogue")]
 
