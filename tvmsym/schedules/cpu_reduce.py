@@ -302,21 +302,20 @@ def _argmax_lanes_schedule(sch, info, name):
     """The one-pass argmax (lowering/rules/reduce.py ``_argmax_one_pass``).
 
     ``<name>_lanes`` walks its reduce loops in order (its reducer is sequential: never
-    rfactor or reorder them) with the vector of lanes innermost: ``ACCUMULATORS`` vectors
-    of (best value, chunk) pairs, unrolled, each one compare and two blends per element.
-    Rows: the lane results are combined per row right after them (``<name>_red`` under the
-    row loop, so the partials live in registers), rows in parallel; a full reduction
-    runs its slices in parallel instead.  Columns: threads take tiles of the kept axis.
+    rfactor or reorder them) with the vector of lanes innermost: per lane the best (block
+    extreme, block) so far, or ``ACCUMULATORS`` unrolled vectors of (value, chunk) pairs.
+    Rows: the per-row steps (``_rext``, ``_tgt``, ``_mid``, ``_red``) run under the row
+    loop right after its lanes (partials stay in registers; the few lane steps unrolled,
+    the block scan vectorized), rows in parallel; a full reduction runs its slices in
+    parallel instead.  Columns: threads take tiles of the kept axis, each walking all rows.
     """
     lanes_b = sch.get_sblock(name + "_lanes")
     red_b = _find(sch, name + "_red")
     mid_b = _find(sch, name + "_mid")
-    sel_b = _find(sch, name + "_sel")
     rext_b = _find(sch, name + "_rext")
     tgt_b = _find(sch, name + "_tgt")
     epi = sch.get_sblock(name)
-    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_sel", name + "_rext",
-            name + "_tgt"}
+    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_rext", name + "_tgt"}
     _inline_views(sch, keep)
     blk = sch.get(lanes_b)
     kinds = [iv.iter_type for iv in blk.iter_vars]          # 0 spatial, 2 reduce
@@ -338,7 +337,7 @@ def _argmax_lanes_schedule(sch, info, name):
         if red_spatial and outer:           # per-row combine under the fused row loop
             rows = outer[:red_spatial]
             row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-            for b in (sel_b, rext_b, tgt_b, mid_b):
+            for b in (rext_b, tgt_b, mid_b):
                 if b is not None:
                     sch.reverse_compute_at(b, row, preserve_unit_loops=True)
             sch.reverse_compute_at(red_b, row, preserve_unit_loops=True)
@@ -349,20 +348,14 @@ def _argmax_lanes_schedule(sch, info, name):
             sl = sch.fuse(*outer) if len(outer) > 1 else outer[0]
             if par:
                 sch.parallel(sl)
-            if tgt_b is None:               # (the block scan needs every slice first)
-                for b in (sel_b, mid_b):
-                    if b is not None:
-                        sch.reverse_compute_at(b, sl, preserve_unit_loops=True)
+            if mid_b is not None and tgt_b is None:     # (a block scan needs every slice)
+                sch.reverse_compute_at(mid_b, sl, preserve_unit_loops=True)
         if mid_b is not None:               # [..., lane] x [accumulator]: lanes innermost
             ml = sch.get_loops(mid_b)
             sch.reorder(ml[-1], ml[-2])
             if _extent(sch, ml[-2]) == lanes:
                 sch.vectorize(ml[-2])
                 sch.decompose_reduction(mid_b, ml[-1])
-        if sel_b is not None and row is not None:
-            sl_loops = sch.get_loops(sel_b)
-            if _extent(sch, sl_loops[-1]) == lanes:
-                sch.vectorize(sl_loops[-1])
         if row is not None:                 # a row's few lane results: straight-line code
             for b in (rext_b, tgt_b, red_b):
                 n_red = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type != 0) \
