@@ -153,7 +153,11 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
         t = (g * as_tensor_variable(v)).sum()
         dot = t if dot is None else dot + t
     out = grad(dot, us, disconnected_inputs="ignore")
-    # the Jacobian-vector product does not depend on u (Lop is linear in u)
+    # the Jacobian-vector product does not depend on u (Lop is linear in u).  Its value may
+    # not depend on ``wrt`` either (Rop(dot(x, W), W, V) is dot(x, V)), yet Theano's graph
+    # kept ``wrt`` and its tutorial passes W to function(): ``wrt`` counts as used.
+    for o in out:
+        o.tag.rop_wrt = tuple(ws)
     return out[0] if single_f else out
 
 

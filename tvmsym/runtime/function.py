@@ -147,6 +147,7 @@ class Function:
         if policy not in ("raise", "warn", "ignore"):
             raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {policy!r}")
         used = set(ancestors(out_vars, blockers=in_vars))
+        used.update(w for o in out_vars for w in getattr(o.tag, "rop_wrt", ()))   # gradient.Rop
         for k, v in enumerate(in_vars[:len(self.inputs)]):
             if v not in used:
                 msg = (f"tvmsym.function was asked to create a function computing outputs given "
