@@ -314,8 +314,10 @@ def _argmax_lanes_schedule(sch, info, name):
     mid_b = _find(sch, name + "_mid")
     rext_b = _find(sch, name + "_rext")
     tgt_b = _find(sch, name + "_tgt")
+    nmin_b = _find(sch, name + "_nmin")
     epi = sch.get_sblock(name)
-    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_rext", name + "_tgt"}
+    keep = {name, name + "_lanes", name + "_mid", name + "_red", name + "_rext", name + "_tgt",
+            name + "_nmin"}
     _inline_views(sch, keep)
     blk = sch.get(lanes_b)
     kinds = [iv.iter_type for iv in blk.iter_vars]          # 0 spatial, 2 reduce
@@ -337,7 +339,7 @@ def _argmax_lanes_schedule(sch, info, name):
         if red_spatial and outer:           # per-row combine under the fused row loop
             rows = outer[:red_spatial]
             row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-            for b in (rext_b, tgt_b, mid_b):
+            for b in (rext_b, nmin_b, tgt_b, mid_b):
                 if b is not None:
                     sch.reverse_compute_at(b, row, preserve_unit_loops=True)
             sch.reverse_compute_at(red_b, row, preserve_unit_loops=True)
@@ -357,7 +359,7 @@ def _argmax_lanes_schedule(sch, info, name):
                 sch.vectorize(ml[-2])
                 sch.decompose_reduction(mid_b, ml[-1])
         if row is not None:                 # a row's few lane results: straight-line code
-            for b in (rext_b, tgt_b, red_b):
+            for b in (rext_b, nmin_b, tgt_b, red_b):
                 n_red = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type != 0) \
                     if b is not None else 0
                 if n_red and len(sch.get_loops(b)) > n_red:

@@ -50,6 +50,7 @@ nanmin = te.comm_reducer(_nan_min, lambda t: highest(t), name="nanmin")
 # plain max with a -inf identity (te.max's float identity is -FLT_MAX/-DBL_MAX, whose float64
 # literal does not survive a TVMScript round trip); for softmax, where NaN propagates anyway
 fmax = te.comm_reducer(lambda a, b: tirx.max(a, b), lambda t: lowest(t), name="fmax")
+fmin = te.comm_reducer(lambda a, b: tirx.min(a, b), lambda t: highest(t), name="fmin")
 prod_reducer = te.comm_reducer(lambda a, b: a * b, lambda t: const(1, t), name="prod")
 
 
@@ -496,10 +497,11 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
     extreme (``vmaxps`` of its ``ARG_BLOCK`` vectors) is strictly better than the lane's best
     so far, that value, and (floats) the first block holding a NaN at lane ``j``: per block
     one compare and two blends instead of one per vector.
-    Then per row: ``<name>_rext`` the extreme of the lanes (NaN if any), ``<name>_tgt`` the
-    first block holding it (a lane's remembered block is the first holding its best), and
-    ``<name>_mid``/``<name>_red`` the first position in that block equal to it (or NaN):
-    a few scalar steps and one contiguous block scan per row.
+    Then per row: ``<name>_rext`` the extreme of the lanes, ``<name>_nmin`` (floats) the
+    first block holding a NaN, ``<name>_tgt`` the first block holding the extreme (a lane's
+    remembered block is the first holding its best) or that NaN block, and
+    ``<name>_mid``/``<name>_red`` the first position in that block equal to the extreme (or
+    NaN): a few min/max steps over the lanes and one contiguous block scan per row.
     """
     B = ARG_BLOCK
     W = B * L
@@ -566,28 +568,41 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
         v = lv(*li)
         return tirx.Select(ln(*li) != big, const(np.nan, vdt), v) if fnan else v
 
-    # the row's extreme over its lanes (NaN if a lane saw one)
+    # the row's extreme over its lanes (a lane's best is never NaN: NaN compares false) and,
+    # for floats, the row's first block holding a NaN: plain min/max over a few lanes
+    def with_slice(q, sv, valid=None):
+        if p == 1:
+            return q
+        q2 = q + cast(sv, qdt) * const(per_slice, qdt)
+        return q2 if valid is None else tirx.Select(valid, q2, big)
+
     rs = [te.reduce_axis((0, p), name="rs")] if p > 1 else []
     rl = te.reduce_axis((0, L), name="rl")
-    red_ext = (nanmax if is_max else nanmin) if fnan else (te.max if is_max else te.min)
-    rext = te.compute(kept, lambda *o: red_ext(lane_value(list(o) + rs + [rl]), axis=rs + [rl]),
+    red_ext = (fmax if is_max else fmin) if fnan else (te.max if is_max else te.min)
+    rext = te.compute(kept, lambda *o: red_ext(lv(*(list(o) + rs + [rl])), axis=rs + [rl]),
                       name=name + "_rext", tag="reduce")
-    # the first block holding it: each lane remembers the first block where its own best (or
-    # NaN) appeared, so the row's first one is in the smallest such block of the lanes holding it
+    if fnan:
+        ns = [te.reduce_axis((0, p), name="ns")] if p > 1 else []
+        nl = te.reduce_axis((0, L), name="nl")
+
+        def nmin_body(*o):
+            v = ln(*(list(o) + ns + [nl]))
+            return te.min(with_slice(v, ns[0].var if p > 1 else None, v != big), axis=ns + [nl])
+
+        nmin = te.compute(kept, nmin_body, name=name + "_nmin", tag="reduce")
+    # the first block holding the extreme: each lane remembers the first block where its own
+    # best appeared, so the row's first one is in the smallest such block of the lanes holding
+    # it (with a NaN in the row: the first NaN block)
     ts = [te.reduce_axis((0, p), name="ts")] if p > 1 else []
     tl = te.reduce_axis((0, L), name="tl")
 
     def tgt_body(*o):
         li = list(o) + ts + [tl]
-        e, q = rext(*o), lq(*li)
-        hit = tirx.EQ(lv(*li), e)
+        q = with_slice(lq(*li), ts[0].var if p > 1 else None)
+        key = tirx.Select(tirx.EQ(lv(*li), rext(*o)), q, big)
         if fnan:
-            nan_row = _isnan_v(e, vdt)
-            q = tirx.Select(nan_row, ln(*li), q)
-            hit = tirx.Select(nan_row, ln(*li) != big, hit)
-        if p > 1:
-            q = q + cast(ts[0].var, qdt) * const(per_slice, qdt)
-        return te.min(tirx.Select(hit, q, big), axis=ts + [tl])
+            key = tirx.Select(nmin(*o) != big, nmin(*o), key)
+        return te.min(key, axis=ts + [tl])
 
     tgt = te.compute(kept, tgt_body, name=name + "_tgt", tag="reduce")
     # that block scanned in memory order (contiguous vectors): lane-wise first hit, then lanes
@@ -600,7 +615,7 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
         xa = gelement(o, g, ra * L + l)
         hit = tirx.EQ(xa, e)
         if fnan:
-            hit = tirx.Select(_isnan_v(e, vdt), _isnan_v(xa, vdt), hit)
+            hit = tirx.Select(nmin(*o) != big, _isnan_v(xa, vdt), hit)
         flat = cast(g, idt) * const(W, idt) + cast(ra * L + l, idt)
         return te.min(tirx.Select(hit, flat, miss), axis=[ra])
 
