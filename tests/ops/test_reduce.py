@@ -389,6 +389,7 @@ ARG_SHAPES = [(6, 96),          # rows: 4 accumulator vectors per row (float32)
               (5, 40),          # rows: one vector per row; columns: 40 lanes
               (96, 6),          # rows too short to vectorize; columns: < one vector
               (3, 32768),       # full reduction and argmax(1) cut into parallel slices
+              (7, 32),          # rows of exactly one block
               (1, 1), (1, 96), (96, 1)]
 
 
@@ -399,10 +400,10 @@ def test_argmax_argmin_float32_ties_nan_inf(shape):
     check_args(arg_data(shape, "float32", rng, special=False))
 
 
-@pytest.mark.parametrize("dtype", ["float64", "int8", "int32", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("dtype", ["float64", "float16", "int8", "int32", "int64", "uint8", "bool"])
 def test_argmax_argmin_other_dtypes(dtype):
     rng = np.random.default_rng(zlib.crc32(dtype.encode()))
-    for shape in [(70, 256), (2, 65536)]:
+    for shape in [(70, 256), (2, 65536), (5, 128)]:
         check_args(arg_data(shape, dtype, rng))
 
 

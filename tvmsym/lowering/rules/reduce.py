@@ -559,9 +559,13 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
     def gelement(o, g, off):
         g = tirx.min(g, const(n_chunks - 1, qdt))         # in bounds whatever the data
         cs = []
-        for st in gstride:
-            cs.append(tirx.floordiv(g, const(st, qdt)) if st > 1 else g)
-            g = tirx.floormod(g, const(st, qdt)) if st > 1 else g
+        for k, (st, d) in enumerate(zip(gstride, gdims)):
+            c = tirx.floordiv(g, const(st, qdt)) if st > 1 else g
+            if d == 1:
+                c = const(0, qdt)
+            elif k > 0:
+                c = tirx.floormod(c, const(d, qdt))
+            cs.append(c)
         return load(*o, *cs[:-1], cs[-1] * W + off)
 
     def lane_value(li):
