@@ -361,8 +361,9 @@ def _lanes_of(dtype):
 def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
     """Argmax/Argmin of a buffer in one vectorized pass (SIMD argmax), or None.
 
-    * rows (the reduced axes are the trailing ones, argmax(axis=-1), argmax()): each row's
-      reduced block is walked as chunks of ``W = ACC * lanes`` elements; lane ``j`` keeps
+    * rows (the reduced axes are the trailing ones, argmax(axis=-1), argmax()): when the
+      last axis is a multiple of ``ARG_BLOCK`` vectors, ``_argmax_blocks``.  Otherwise each
+      row's reduced block is walked as chunks of ``W = ACC * lanes`` elements; lane ``j`` keeps
       the best value seen at offset ``j`` and the chunk holding it (``<name>_lanes``, one
       blend per element); the ``W`` lane results are combined by the tie-aware reducer
       (first index on ties, NaN first) into ``<name>_red``.  A full reduction (few rows)
