@@ -94,3 +94,8 @@ from . import compile  # noqa: E402,F401  (theano.compile.ops.as_op, theano.comp
 # resolved lazily by __getattr__ (not ``compile``, which would hide the builtin)
 __all__ = sorted(({k for k in globals() if not k.startswith("_")} - {"compile"})
                  | {"In", "Mode", "Function", "SharedVariable"})
+
+# theano.scan and its special cases (tvmsym/scan_module); map/reduce stay out of ``import *``
+from . import scan_module  # noqa: E402,F401
+from .scan_module import scan, map, reduce, foldl, foldr  # noqa: E402,F401,A004
+__all__ += ["scan", "scan_module", "foldl", "foldr"]

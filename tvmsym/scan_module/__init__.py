@@ -1,0 +1,324 @@
+"""Loops: ``theano.scan`` and its special cases ``map``, ``reduce``, ``foldl``, ``foldr``.
+
+    result, updates = theano.scan(fn=lambda prior_result, A: prior_result * A,
+                                  outputs_info=T.ones_like(A), non_sequences=A, n_steps=k)
+
+``fn`` receives, in order, one value per sequence tap, one per tap of each recurrent
+output (``outputs_info``), then the non-sequences; it returns the outputs of a step
+(a variable or a list), optionally with a dict of shared-variable updates.  The body is
+one ``Scan`` node (``tvmsym/symbolic/ops/scan.py``, printed ``for{cpu,scan_fn}``): its
+graph is compiled once and run per step.  Without ``n_steps`` the loop runs over the
+shortest sequence; with it every sequence must be long enough.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..symbolic.basic import as_tensor_variable, cast, minimum
+from ..symbolic.fgraph import clone_graph
+from ..symbolic.graph import Constant, Variable, ancestors
+from ..symbolic.ops.scan import Scan, ScanGrad, _step_type  # noqa: F401
+from ..symbolic.type import TensorType
+
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "OrderedUpdates", "Scan", "until"]
+
+
+class OrderedUpdates(OrderedDict):
+    """Theano's updates dictionary: ``{shared variable: new value}``, in insertion order
+    (accepted by ``function(updates=...)``)."""
+
+
+def until(condition):
+    raise NotImplementedError("scan: theano.scan_module.until (a loop that stops on a "
+                              "condition) is not supported")
+
+
+def _as_list(x):
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _taps_list(taps, what):
+    if taps is None:
+        return None
+    taps = [taps] if isinstance(taps, int) else list(taps)
+    if not all(isinstance(k, (int,)) or hasattr(k, "__index__") for k in taps):
+        raise TypeError(f"scan: the taps of {what} must be integers, got {taps!r}")
+    return [int(k) for k in taps]
+
+
+def _seq_specs(sequences):
+    specs = []
+    for k, s in enumerate(_as_list(sequences)):
+        taps = [0]
+        if isinstance(s, dict):
+            if "input" not in s:
+                raise ValueError(f"scan: sequence {k} is a dict without an 'input' entry")
+            taps = _taps_list(s.get("taps", [0]), f"sequence {k}") or [0]
+            s = s["input"]
+        s = as_tensor_variable(s)
+        if s.ndim == 0:
+            raise ValueError(f"scan: sequence {k} ({s}) is a scalar; a sequence needs at least "
+                             "one dimension to iterate over")
+        specs.append((s, taps))
+    return specs
+
+
+def _out_specs(outputs_info):
+    """Per output: (initial value or None, taps or [])."""
+    specs = []
+    for k, o in enumerate(_as_list(outputs_info)):
+        if o is None:
+            specs.append((None, []))
+            continue
+        taps = [-1]
+        if isinstance(o, dict):
+            if o.get("initial") is None:
+                specs.append((None, []))
+                continue
+            if "taps" in o:
+                taps = _taps_list(o["taps"], f"output {k}")
+                if not taps:
+                    specs.append((None, []))
+                    continue
+            o = o["initial"]
+        if any(t >= 0 for t in taps):
+            raise ValueError(f"scan: the taps of output {k} must be negative (past values), "
+                             f"got {taps}")
+        specs.append((as_tensor_variable(o), taps))
+    return specs
+
+
+def _placeholder(t, name):
+    v = t()
+    v.name = name
+    return v
+
+
+def _tap_name(base, k, what="t"):
+    base = base or "x"
+    return f"{base}[{what}]" if k == 0 else f"{base}[{what}{k:+d}]"
+
+
+def _parse_return(ret):
+    """fn's result -> (outputs list, updates list of pairs)."""
+    def is_upd(x):
+        return isinstance(x, dict) or (
+            isinstance(x, (list, tuple)) and x and all(isinstance(p, tuple) and len(p) == 2
+                                                       and isinstance(p[0], Variable)
+                                                       and _is_shared(p[0]) for p in x))
+    outs, upd = ret, []
+    if isinstance(ret, dict):
+        outs, upd = [], list(ret.items())
+    elif isinstance(ret, tuple) and len(ret) == 2 and is_upd(ret[1]) and not is_upd(ret[0]):
+        outs, upd = ret[0], ret[1]
+        upd = list(upd.items()) if isinstance(upd, dict) else list(upd)
+    elif isinstance(ret, tuple) and len(ret) == 2 and is_upd(ret[0]):
+        upd, outs = ret
+        upd = list(upd.items()) if isinstance(upd, dict) else list(upd)
+    if outs is None:
+        outs = []
+    elif not isinstance(outs, (list, tuple)):
+        outs = [outs]
+    return list(outs), upd
+
+
+def _is_shared(v):
+    from ..runtime.shared import SharedVariable
+    return isinstance(v, SharedVariable)
+
+
+def _trace(fn, seqs, outs, non_seqs, state_override):
+    """Call fn on placeholders; returns (placeholders per group, outputs, updates)."""
+    seq_ph = []
+    for s, taps in seqs:
+        t = _step_type(s.type)
+        seq_ph.append([_placeholder(t, _tap_name(s.name, k)) for k in taps])
+    out_ph = []
+    for j, (init, taps) in enumerate(outs):
+        if init is None:
+            out_ph.append([])
+            continue
+        t = state_override.get(j) or (init.type if taps == [-1] else _step_type(init.type))
+        out_ph.append([_placeholder(t, _tap_name(init.name, k)) for k in taps])
+    ns_ph = [_placeholder(v.type, v.name) for v in non_seqs]
+    args = [p for g in seq_ph for p in g] + [p for g in out_ph for p in g] + ns_ph
+    ret = fn(*args)
+    r_outs, upd = _parse_return(ret)
+    return seq_ph, out_ph, ns_ph, r_outs, upd
+
+
+def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
+         truncate_gradient=-1, go_backwards=False, mode=None, name=None, profile=False,
+         allow_gc=None, strict=False, return_list=False):
+    """Theano's ``scan``: ``(outputs, updates)``.
+
+    ``outputs`` has one variable per output of ``fn`` (a single variable when fn has one
+    output, unless ``return_list``; None when fn only returns updates), each stacking
+    the steps along a new first axis.  ``updates`` ({shared: final value}) holds fn's
+    shared-variable updates; pass it to ``function(updates=...)``.
+    """
+    seqs = _seq_specs(sequences)
+    outs = _out_specs(outputs_info)
+    non_seqs = [v if isinstance(v, Variable) else as_tensor_variable(v)
+                for v in _as_list(non_sequences)]
+    if n_steps is None and not seqs:
+        raise ValueError("scan: no information about the number of steps: give n_steps or "
+                         "at least one sequence")
+    if n_steps is not None:
+        n_steps = as_tensor_variable(n_steps)
+        if n_steps.ndim != 0 or n_steps.dtype[0] not in "iu":
+            raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps} of type "
+                            f"{n_steps.type}")
+    if isinstance(n_steps, Constant) and int(n_steps.data) < 0:
+        raise ValueError(f"scan: n_steps must be >= 0, got {int(n_steps.data)} "
+                         "(use go_backwards=True to iterate backwards)")
+
+    override = {}
+    for attempt in range(3):
+        seq_ph, out_ph, ns_ph, r_outs, upd = _trace(fn, seqs, outs, non_seqs, override)
+        if outs and len(r_outs) != len(outs):
+            raise ValueError(
+                f"scan: fn returned {len(r_outs)} output(s) but outputs_info has {len(outs)} "
+                "entries; give one outputs_info entry per output of fn (None for an output "
+                "that is not fed back)")
+        r_outs = [as_tensor_variable(o) for o in r_outs]
+        changed = False
+        for j, ((init, taps), o) in enumerate(zip(outs, r_outs)):
+            if init is None:
+                continue
+            st = out_ph[j][0].type
+            if o.ndim != st.ndim:
+                raise TypeError(
+                    f"scan: output {j} of fn ({o}, type {o.type}) has {o.ndim} dimension(s) but "
+                    f"its initial value in outputs_info gives steps of {st.ndim} dimension(s) "
+                    f"(type {st})")
+            bc = tuple(a and b for a, b in zip(st.broadcastable, o.broadcastable))
+            if bc != tuple(st.broadcastable):
+                override[j] = TensorType(st.dtype, bc)
+                changed = True
+        if not changed:
+            break
+    local_outs = list(outs) if outs else [(None, [])] * len(r_outs)
+    # recurrent outputs keep the dtype of their initial value
+    for j, ((init, taps), o) in enumerate(zip(local_outs, r_outs)):
+        if init is None:
+            continue
+        st = out_ph[j][0].type
+        if o.dtype != st.dtype:
+            import numpy as np
+            if not np.can_cast(o.dtype, st.dtype, "same_kind") or (
+                    np.dtype(o.dtype).itemsize > np.dtype(st.dtype).itemsize and
+                    not isinstance(o, Constant)):
+                raise TypeError(
+                    f"scan: output {j} of fn has dtype {o.dtype} but its initial value in "
+                    f"outputs_info has dtype {st.dtype}; cast one of them (e.g. give the initial "
+                    f"value as numpy.asarray(..., dtype='{o.dtype}'))")
+            r_outs[j] = cast(o, st.dtype)
+    if not outs:
+        out_ph = [[] for _ in r_outs]
+
+    # shared variables fn updates: states fed back, their final value is the update
+    upd_vars, upd_exprs = [], []
+    for sv, e in upd:
+        if not _is_shared(sv):
+            raise TypeError(f"scan: fn returned an update of {sv}, which is not a shared variable")
+        e = as_tensor_variable(e)
+        if e.dtype != sv.dtype:
+            e = cast(e, sv.dtype)
+        upd_vars.append(sv)
+        upd_exprs.append(e)
+    inner_outs = r_outs + upd_exprs
+
+    # free variables of the body (closures, shared variables) become inputs of the loop
+    placeholders = [p for g in seq_ph for p in g] + [p for g in out_ph for p in g]
+    own = set(placeholders) | set(ns_ph)
+    shared_ph = [_placeholder(sv.type, sv.name) for sv in upd_vars]
+    memo = {p: p for p in own}
+    memo.update(zip(upd_vars, shared_ph))
+    for v, p in zip(non_seqs, ns_ph):     # fn may read a non-sequence directly too
+        memo.setdefault(v, p)
+    extra, extra_ph = [], []
+    for v in ancestors(inner_outs):
+        if v.owner is None and v not in memo and not isinstance(v, Constant):
+            p = _placeholder(v.type, v.name)
+            memo[v] = p
+            extra.append(v)
+            extra_ph.append(p)
+    inner_inputs = placeholders + shared_ph + ns_ph + extra_ph
+    _, inner_outs, _ = clone_graph(inner_inputs, inner_outs, memo=memo)
+
+    # the number of steps
+    if n_steps is None:
+        lengths = []
+        for s, taps in seqs:
+            span = max(0, max(taps)) - min(0, min(taps))
+            ln = s.shape[0]
+            lengths.append(ln - span if span else ln)
+        n = lengths[0]
+        for ln in lengths[1:]:
+            n = minimum(n, ln)
+        n_steps = n
+
+    state_types = []
+    for j, o in enumerate(r_outs):
+        ph = out_ph[j]
+        state_types.append(ph[0].type if ph else o.type)
+    op = Scan(inner_inputs, inner_outs, [t for _, t in seqs],
+              [t for _, t in local_outs], len(upd_vars), len(ns_ph) + len(extra_ph),
+              state_types, go_backwards=go_backwards, truncate_gradient=truncate_gradient,
+              name=name)
+    inits = [init for init, _ in local_outs if init is not None]
+    for j, (init, taps) in enumerate(local_outs):
+        if init is not None:
+            k = [i for i, (ii, _) in enumerate(local_outs) if ii is not None].index(j)
+            want = state_types[j] if taps == [-1] else TensorType(
+                state_types[j].dtype, (False,) + state_types[j].broadcastable)
+            if init.dtype != want.dtype:
+                inits[k] = cast(init, want.dtype)
+    node = op.make_node(n_steps, *[s for s, _ in seqs], *inits, *upd_vars, *non_seqs, *extra)
+    results = node.outputs[:len(r_outs)]
+    updates = OrderedUpdates(zip(upd_vars, node.outputs[len(r_outs):]))
+    for k, r in enumerate(results):
+        if name:
+            r.name = name if len(results) == 1 else f"{name}[{k}]"
+    if return_list:
+        return list(results), updates
+    if not results:
+        return None, updates
+    if len(results) == 1:
+        return results[0], updates
+    return list(results), updates
+
+
+def map(fn, sequences, non_sequences=None, truncate_gradient=-1, go_backwards=False,
+        mode=None, name=None):
+    """``fn`` applied to each entry of the sequences (``scan`` without recurrence)."""
+    return scan(fn, sequences=sequences, outputs_info=None, non_sequences=non_sequences,
+                truncate_gradient=truncate_gradient, go_backwards=go_backwards, mode=mode,
+                name=name)
+
+
+def reduce(fn, sequences, outputs_info, non_sequences=None, go_backwards=False, mode=None,
+           name=None):
+    """``scan`` keeping only the last step of each output: ``(results, updates)``."""
+    res, upd = scan(fn, sequences=sequences, outputs_info=outputs_info,
+                    non_sequences=non_sequences, go_backwards=go_backwards, mode=mode, name=name)
+    if isinstance(res, (list, tuple)):
+        return [r[-1] for r in res], upd
+    return res[-1], upd
+
+
+def foldl(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):
+    """``reduce`` from the first entry of the sequences to the last."""
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=False, mode=mode,
+                  name=name)
+
+
+def foldr(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):
+    """``reduce`` from the last entry of the sequences to the first."""
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True, mode=mode,
+                  name=name)
