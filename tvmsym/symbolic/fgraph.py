@@ -71,24 +71,93 @@ class FunctionGraph:
         return toposort(self.outputs, blockers=self.inputs)
 
     def replace(self, old: Variable, new: Variable, reason=None, rebuild=True):
-        """Make every client of ``old`` use ``new`` instead."""
+        """Make every client of ``old`` use ``new`` instead.
+
+        ``clients`` and ``apply_nodes`` are updated in place (the nodes ``new`` brings
+        are imported, the nodes left without clients are pruned), so a replacement costs
+        what it changes, not a walk of the whole graph; the result is what ``rebuild``
+        would compute.  ``rebuild`` is accepted for compatibility and not needed.
+        """
         if old is new:
             return
         if old.type != new.type:
             raise TypeError(f"replace: {old} has type {old.type} but {new} has type {new.type} "
                             f"(rewrite {reason})")
-        for client, i in list(self.clients.get(old, [])):
+        moved = self.clients.get(old)
+        if not moved:
+            return
+        self.clients[old] = []          # new may read old (x -> f(x)): its clients stay
+        self._import(new)
+        into = self.clients[new]
+        for client, i in moved:
             if client == "output":
                 self.outputs[i] = new
             else:
                 client.inputs[i] = new
-        if rebuild:
-            self.rebuild()
+            into.append((client, i))
+        self._prune(old)
 
     def replace_all(self, pairs, reason=None):
         for old, new in pairs:
-            self.replace(old, new, reason, rebuild=False)
-        self.rebuild()
+            self.replace(old, new, reason)
+
+    def _import(self, var):
+        """Add ``var`` and the nodes it needs that are not in the graph yet (iteratively)."""
+        clients, nodes = self.clients, self.apply_nodes
+        if var in clients:
+            return
+        stack = [(var, False)]
+        while stack:
+            v, expanded = stack.pop()
+            node = v.owner
+            if v in clients and not expanded:
+                continue
+            if node is None or node in nodes:
+                clients.setdefault(v, [])
+                continue
+            if not expanded:
+                stack.append((v, True))
+                stack.extend((i, False) for i in node.inputs if i not in clients)
+                continue
+            if node in nodes:
+                continue
+            nodes.add(node)
+            for o in node.outputs:
+                clients.setdefault(o, [])
+            for k, i in enumerate(node.inputs):
+                clients.setdefault(i, []).append((node, k))
+
+    def _prune(self, var):
+        """Remove the nodes that no longer reach an output, starting from ``var``."""
+        clients, nodes = self.clients, self.apply_nodes
+        keep = None
+        stack = [var]
+        while stack:
+            v = stack.pop()
+            if clients.get(v):
+                continue
+            if keep is None:
+                keep = set(self.inputs)
+            if v in keep:
+                continue
+            node = v.owner
+            if node is None:
+                clients.pop(v, None)
+                continue
+            if node not in nodes or any(clients.get(o) for o in node.outputs):
+                continue
+            nodes.discard(node)
+            for o in node.outputs:
+                clients.pop(o, None)
+            for k, i in enumerate(node.inputs):
+                lst = clients.get(i)
+                if lst is not None:
+                    for n, entry in enumerate(lst):
+                        if entry[0] is node and entry[1] == k:
+                            del lst[n]
+                            break
+                    if not lst:
+                        stack.append(i)
 
     def __str__(self):
         return f"FunctionGraph({', '.join(map(str, self.outputs))})"

@@ -19,33 +19,45 @@ pp = pprint
 
 
 def _pp(v, memo):
-    if v in memo:
-        return memo[v]
+    """The string of ``v``; operands first, with an explicit stack (graphs may be deep)."""
+    stack = [v]
+    while stack:
+        cur = stack[-1]
+        if cur in memo:
+            stack.pop()
+            continue
+        if cur.owner is not None and not isinstance(cur, Constant):
+            pending = [i for i in cur.owner.inputs if i not in memo]
+            if pending:
+                stack.extend(reversed(pending))
+                continue
+        stack.pop()
+        memo[cur] = _pp_one(cur, memo)
+    return memo[v]
+
+
+def _pp_one(v, memo):
     if isinstance(v, Constant):
-        s = v.name or format_constant(v.data)
-    elif v.owner is None:
-        s = v.name if v.name is not None else f"<{v.type}>"
-    else:
-        node = v.owner
-        op = node.op
-        args = [_pp(i, memo) for i in node.inputs]
-        if isinstance(op, Elemwise):
-            if len(node.outputs) == 1:
-                s = op.scalar_op.format(*args)
-            else:
-                s = f"{op.scalar_op.format(*args)}[{v.index}]"
-        elif hasattr(op, "pp"):
-            s = op.pp(node, args, v)
-        elif isinstance(op, DimShuffle) and len(op.new_order) == 2 and op.new_order == (1, 0):
-            s = f"{args[0]}.T"      # Theano prints a matrix transpose as x.T
-        elif isinstance(op, DimShuffle) and all(o == "x" for o in op.new_order[:len(op.new_order) - len(op.shuffle)]) \
-                and op.shuffle == tuple(range(len(op.shuffle))) and not op.drop:
-            s = args[0]     # broadcasting inserted by numpy rules: invisible, as in Theano's pp
-        else:
-            s = f"{op}({', '.join(args)})"
-            if len(node.outputs) > 1:
-                s += f"[{v.index}]"
-    memo[v] = s
+        return v.name or format_constant(v.data)
+    if v.owner is None:
+        return v.name if v.name is not None else f"<{v.type}>"
+    node = v.owner
+    op = node.op
+    args = [memo[i] for i in node.inputs]
+    if isinstance(op, Elemwise):
+        if len(node.outputs) == 1:
+            return op.scalar_op.format(*args)
+        return f"{op.scalar_op.format(*args)}[{v.index}]"
+    if hasattr(op, "pp"):
+        return op.pp(node, args, v)
+    if isinstance(op, DimShuffle) and len(op.new_order) == 2 and op.new_order == (1, 0):
+        return f"{args[0]}.T"      # Theano prints a matrix transpose as x.T
+    if isinstance(op, DimShuffle) and all(o == "x" for o in op.new_order[:len(op.new_order) - len(op.shuffle)]) \
+            and op.shuffle == tuple(range(len(op.shuffle))) and not op.drop:
+        return args[0]     # broadcasting inserted by numpy rules: invisible, as in Theano's pp
+    s = f"{op}({', '.join(args)})"
+    if len(node.outputs) > 1:
+        s += f"[{v.index}]"
     return s
 
 
@@ -108,6 +120,20 @@ def _vid(v, state):
 
 
 def _dp(v, prefix, prefix_child, lines, state, level):
+    """Append the tree of ``v`` to ``lines`` (depth first, an explicit stack: no recursion)."""
+    stack = [(v, prefix, prefix_child, level)]
+    while stack:
+        v, prefix, prefix_child, level = stack.pop()
+        children = _dp_line(v, prefix, lines, state, level)
+        n = len(children)
+        for k in range(n - 1, -1, -1):
+            last = k == n - 1
+            stack.append((children[k], prefix_child + " |",
+                          prefix_child + ("  " if last else " |"), level + 1))
+
+
+def _dp_line(v, prefix, lines, state, level):
+    """Append the line of ``v``; returns the inputs to print under it."""
     type_str = f" <{v.type}>" if state["print_type"] else ""
     node = v.owner
     if node is None:
@@ -115,7 +141,7 @@ def _dp(v, prefix, prefix_child, lines, state, level):
         if isinstance(v, Constant) and v.name is None:
             name = f"TensorConstant{{{format_constant(v.data)}}}"
         lines.append(f"{prefix}{name}{_vid(v, state)}{type_str}")
-        return
+        return ()
     opname = str(node.op)
     if len(node.outputs) > 1:
         opname += f".{v.index}"
@@ -125,13 +151,10 @@ def _dp(v, prefix, prefix_child, lines, state, level):
         order = str(state["order"].get(node, ""))
     lines.append(f"{prefix}{opname}{_vid(v, state)}{type_str} '{name}'   {order}")
     if node in state["done"]:
-        return
+        return ()
     state["done"].add(node)
     if state["depth"] != -1 and level + 1 >= state["depth"]:
-        return
+        return ()
     if state["stop_on_name"] and v.name and level > 0:
-        return
-    n = len(node.inputs)
-    for k, i in enumerate(node.inputs):
-        last = k == n - 1
-        _dp(i, prefix_child + " |", prefix_child + ("  " if last else " |"), lines, state, level + 1)
+        return ()
+    return node.inputs

@@ -34,6 +34,10 @@ class ScalarOp(Op):
     pp_prec = 100       # precedence for pp (higher binds tighter)
     commutative = False
     associative = False
+    # copies of an argument the compiled code works on: TVM expands an expression as a
+    # tree, and a lowering that reads its argument k times (tanh's Select of exps, the NaN
+    # checks of maximum) makes a chain of n such ops cost k**n.  Fusion caps the product.
+    arg_copies = 1
 
     def __str__(self):
         return self.name
@@ -228,6 +232,13 @@ isnan = _op("isnan", 1, np.isnan, bool_out=True, cls_name="IsNan")
 isinf = _op("isinf", 1, np.isinf, bool_out=True, cls_name="IsInf")
 
 
+# measured on chains of 8 ops (TVM 0.27, llvm): compile time grows about this much per level
+for _sop, _k in ((tanh, 8), (maximum, 4), (minimum, 4), (clip, 16), (sgn, 16),
+                 (int_div, 4), (mod, 4), (pow, 4)):
+    _sop.arg_copies = _k
+del _sop, _k
+
+
 class Cast(ScalarOp):
     """Convert to ``dtype`` (numpy ``astype`` semantics for in-range values)."""
 
@@ -259,46 +270,183 @@ class Composite(ScalarOp):
     ``exprs`` is a tuple of expression trees, one per output.  A tree is
     ``("i", k)`` for input k, ``("c", value, dtype)`` for a scalar constant, or
     ``(scalar_op, child, ...)``.  ``in_dtypes`` fixes the input dtypes.
+
+    The trees may share subtrees (a DAG) and be deep, so every walk goes through
+    ``program``: the distinct nodes in topological order, each ``("i", k)``,
+    ``("c", value, dtype)`` or ``(scalar_op, j, ...)`` with ``j`` the position of
+    an operand in ``program`` (equal subtrees are one entry).  ``outputs`` are the
+    positions of the outputs.  Equality and hashing use the program, so they cost
+    one pass however much the trees share; ``exprs`` is rebuilt from it (shared
+    subtrees are the same tuple).
     """
 
     __props__ = ("exprs", "in_dtypes")
+    NAME_NODES = 256    # a tree-form name longer than this many nodes prints as Composite{...}
 
     def __init__(self, exprs, in_dtypes):
-        self.exprs = tuple(exprs)
         self.in_dtypes = tuple(in_dtypes)
+        self.program, self.outputs = _linearize(exprs)
+        self.exprs = _rebuild_exprs(self.program, self.outputs)
         self.nin = len(self.in_dtypes)
         self.nout = len(self.exprs)
-        self.name = "Composite{" + ", ".join(self.format_expr(e) for e in self.exprs) + "}"
-        self._dtypes = tuple(self.expr_dtype(e) for e in self.exprs)
+        self.n_ops = sum(1 for p in self.program if p[0] not in ("i", "c"))
+        sizes = self.tree_sizes()
+        self.tree_size = sum(sizes[k] for k in self.outputs)   # nodes of the expanded trees
+        self.cost, self.input_copies = self._cost()
+        self.name = self._make_name(sizes)
+        dts = self.entry_dtypes = tuple(self.program_dtypes())
+        self._dtypes = tuple(dts[k] for k in self.outputs)
+        self._key = (self.program, self.outputs, self.in_dtypes)
+        self._hash = hash((Composite, self._key))
+
+    # ---------------------------------------------------------------- program walks
+    def tree_sizes(self):
+        """Node count of each program entry's expanded tree."""
+        sizes = []
+        for p in self.program:
+            sizes.append(1 if p[0] in ("i", "c") else 1 + sum(sizes[j] for j in p[1:]))
+        return sizes
+
+    def _cost(self):
+        """(compiled-expression nodes excluding the inputs, copies of each input): the
+        expanded trees with each op's arguments counted ``arg_copies`` times."""
+        count = [0] * len(self.program)
+        for k in self.outputs:
+            count[k] += 1
+        cost = 0
+        for k in range(len(self.program) - 1, -1, -1):
+            p = self.program[k]
+            if p[0] in ("i", "c") or not count[k]:
+                continue
+            cost += count[k]
+            for j in p[1:]:
+                count[j] += count[k] * p[0].arg_copies
+        copies = [0] * self.nin
+        for k, p in enumerate(self.program):
+            if p[0] == "i":
+                copies[p[1]] += count[k]
+        return cost, tuple(copies)
+
+    def program_dtypes(self):
+        """The dtype of each program entry."""
+        dts = []
+        for p in self.program:
+            if p[0] == "i":
+                dts.append(self.in_dtypes[p[1]])
+            elif p[0] == "c":
+                dts.append(p[2])
+            else:
+                dts.append(p[0].output_dtypes(*[dts[j] for j in p[1:]])[0])
+        return dts
+
+    def _make_name(self, sizes):
+        if self.tree_size > self.NAME_NODES:
+            return f"Composite{{...{self.n_ops} ops}}"
+        strs = []
+        for p in self.program:
+            if p[0] == "i":
+                strs.append(f"i{p[1]}")
+            elif p[0] == "c":
+                strs.append(str(p[1]))
+            else:
+                strs.append(p[0].format(*[strs[j] for j in p[1:]]))
+        return "Composite{" + ", ".join(strs[k] for k in self.outputs) + "}"
 
     def format_expr(self, e):
-        if e[0] == "i":
-            return f"i{e[1]}"
-        if e[0] == "c":
-            return str(e[1])
-        return e[0].format(*[self.format_expr(c) for c in e[1:]])
+        """The tree-form text of one expression (small expressions; the name uses it)."""
+        return Composite([e], self.in_dtypes).name[len("Composite{"):-1]
 
     def expr_dtype(self, e, memo=None):
         if e[0] == "i":
             return self.in_dtypes[e[1]]
         if e[0] == "c":
             return e[2]
-        return e[0].output_dtypes(*[self.expr_dtype(c) for c in e[1:]])[0]
+        return Composite([e], self.in_dtypes)._dtypes[0]
 
     def output_dtypes(self, *dtypes):
         return self._dtypes
 
+    def evaluate_all(self, args):
+        """numpy values of every program entry."""
+        vals = []
+        for p in self.program:
+            if p[0] == "i":
+                vals.append(args[p[1]])
+            elif p[0] == "c":
+                vals.append(np.asarray(p[1], dtype=p[2]))
+            else:
+                vals.append(p[0].impl(*[vals[j] for j in p[1:]]))
+        return vals
+
     def evaluate(self, e, args):
-        if e[0] == "i":
-            return args[e[1]]
-        if e[0] == "c":
-            return np.asarray(e[1], dtype=e[2])
-        return e[0].impl(*[self.evaluate(c, args) for c in e[1:]])
+        return Composite([e], self.in_dtypes).evaluate_all(args)[-1]
 
     def impl(self, *args):
-        outs = tuple(np.asarray(self.evaluate(e, args)).astype(d, copy=False)
-                     for e, d in zip(self.exprs, self._dtypes))
+        vals = self.evaluate_all(args)
+        outs = tuple(np.asarray(vals[k]).astype(d, copy=False)
+                     for k, d in zip(self.outputs, self._dtypes))
         return outs if self.nout > 1 else outs[0]
 
+    def uses_input(self, out, i):
+        """True if output ``out`` reads input ``i``."""
+        need = {self.outputs[out]}
+        for k in range(len(self.program) - 1, -1, -1):
+            if k in need:
+                p = self.program[k]
+                if p[0] == "i":
+                    if p[1] == i:
+                        return True
+                elif p[0] != "c":
+                    need.update(p[1:])
+        return False
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._key == other._key
+
     def __hash__(self):
-        return hash((Composite, self.exprs, self.in_dtypes))
+        return self._hash
+
+    def __reduce__(self):      # the flat program: pickling deep nested tuples would recurse
+        return _composite_from_program, (self.program, self.outputs, self.in_dtypes)
+
+
+def _linearize(exprs):
+    """(program, output positions) of expression trees, iteratively; equal subtrees share one
+    entry (a constant is keyed by its repr, so -0.0 and 0.0 stay apart)."""
+    program, index, by_id = [], {}, {}
+    outs = []
+    for root in exprs:
+        stack = [(root, False)]
+        while stack:
+            e, expanded = stack.pop()
+            if id(e) in by_id:
+                continue
+            if e[0] == "i" or e[0] == "c":
+                key = ("i", e[1]) if e[0] == "i" else ("c", e[2], repr(e[1]))
+                entry = e
+            elif not expanded:
+                stack.append((e, True))
+                stack.extend((c, False) for c in reversed(e[1:]) if id(c) not in by_id)
+                continue
+            else:
+                entry = (e[0],) + tuple(by_id[id(c)] for c in e[1:])
+                key = entry
+            k = index.get(key)
+            if k is None:
+                k = index[key] = len(program)
+                program.append(entry)
+            by_id[id(e)] = k
+        outs.append(by_id[id(root)])
+    return tuple(program), tuple(outs)
+
+
+def _rebuild_exprs(program, outputs):
+    """The expression trees of a program (shared entries are the same tuple)."""
+    built = []
+    for p in program:
+        built.append(p if p[0] in ("i", "c") else (p[0],) + tuple(built[j] for j in p[1:]))
+    return tuple(built[k] for k in outputs)
+
+
+def _composite_from_program(program, outputs, in_dtypes):
+    return Composite(_rebuild_exprs(program, outputs), in_dtypes)

@@ -337,16 +337,14 @@ def lower_scalar(op, args, out_dtype):
 
 
 def lower_composite(op, args):
-    memo = {}
-
-    def go(e):
-        if e[0] == "i":
-            return args[e[1]]
-        if e[0] == "c":
-            return const(e[1], e[2])
-        key = id(e)
-        if key not in memo:
-            memo[key] = lower_scalar(e[0], [go(c) for c in e[1:]], op.expr_dtype(e))
-        return memo[key]
-
-    return [cast(go(e), d) for e, d in zip(op.exprs, op.output_dtypes())]
+    """One PrimExpr per output of a Composite, walking its flat ``program`` (no recursion;
+    a value used twice is one shared PrimExpr)."""
+    vals = []
+    for k, p in enumerate(op.program):
+        if p[0] == "i":
+            vals.append(args[p[1]])
+        elif p[0] == "c":
+            vals.append(const(p[1], p[2]))
+        else:
+            vals.append(lower_scalar(p[0], [vals[j] for j in p[1:]], op.entry_dtypes[k]))
+    return [cast(vals[k], d) for k, d in zip(op.outputs, op.output_dtypes())]

@@ -14,7 +14,16 @@ from .. import scalar as ps
 from ..elemwise import DimShuffle, Elemwise
 from ..graph import Constant
 
-MAX_INPUTS = 64          # kernel arguments of one fused node
+MAX_INPUTS = 64          # kernel arguments of one fused node (TVM has no C argument limit)
+# A Composite's size.  ``MAX_OPS`` scalar operations bounds the depth of any walk over its
+# expression: a deep chain becomes several kernels of a few hundred ops, so recursive
+# helpers stay far below Python's recursion limit.  ``MAX_COST`` bounds the expression TVM
+# compiles, which it expands as a tree: a value used twice counts twice and an op whose
+# lowering copies its argument counts ``arg_copies`` times (``scalar.py``), so chains
+# like ``z = tanh(z) * x + z`` (cost x9 per level) split before compile time explodes
+# (measured: a few tens of ms per kernel at this cost; 20000 took 0.3 s).
+MAX_OPS = 256
+MAX_COST = 1000
 
 
 def _fusable(node):
@@ -56,9 +65,9 @@ def _reaches(fgraph, starts, targets, forward, index, bound):
     return False
 
 
-def _can_join(fgraph, p, group, index):
-    last = max(index[n] for n in group)
-    first = min(index[n] for n in group)
+def _can_join(fgraph, p, group, index, first, last):
+    """No path p -> outside -> group and none group -> outside -> p (``first``/``last``:
+    the group's first and last positions in ``index``)."""
     outside_users = [c for o in p.outputs for c, _ in fgraph.clients[o]
                      if c != "output" and c not in group and index[c] < last]
     if _reaches(fgraph, outside_users, group, True, index, last):
@@ -68,37 +77,121 @@ def _can_join(fgraph, p, group, index):
     return not _reaches(fgraph, outside_producers, group, False, index, first)   # group -> outside -> p
 
 
+def _ops(node):
+    sop = node.op.scalar_op
+    return sop.n_ops if isinstance(sop, ps.Composite) else 1
+
+
+def _own_cost(node):
+    """(cost of the node's own expression, copies of each input) as in ``Composite._cost``."""
+    sop = node.op.scalar_op
+    if isinstance(sop, ps.Composite):
+        return sop.cost, sop.input_copies
+    return 1, (sop.arg_copies,) * len(node.inputs)
+
+
+class _Cost:
+    """The compiled-expression cost of a growing group's Composite, kept incrementally:
+    ``uses[n]`` is how many times node n's value is copied into the root's expression."""
+
+    def __init__(self, root):
+        self.root = root
+        self.uses = {root: 1}
+        self.total = _own_cost(root)[0]
+
+    def _uses_of(self, p, group):
+        uses = 0
+        for o in p.outputs:
+            for c, slot in self.clients(o):
+                if c != "output" and c in group:
+                    uses += self.uses[c] * _own_cost(c)[1][slot]
+        return uses
+
+    def with_node(self, p, group):
+        """The cost if ``p`` joins (recomputed from scratch when p reads the group)."""
+        if any(i.owner in group for i in p.inputs):
+            return self._recompute(group | {p})[0]
+        return self.total + self._uses_of(p, group) * _own_cost(p)[0]
+
+    def add(self, p, group):
+        """Record that ``p`` joined (``group`` already holds it)."""
+        if any(i.owner in group for i in p.inputs):
+            self.total, self.uses = self._recompute(group)
+        else:
+            self.uses[p] = self._uses_of(p, group)
+            self.total += self.uses[p] * _own_cost(p)[0]
+
+    def _recompute(self, members):
+        """(total, uses) walking the members from the root, consumers before producers."""
+        pending = {}
+        for n in members:
+            for v in n.inputs:
+                if v.owner in members:
+                    pending[v.owner] = pending.get(v.owner, 0) + 1
+        ready, uses, total = [self.root], {self.root: 1}, 0
+        while ready:
+            n = ready.pop()
+            own, copies = _own_cost(n)
+            total += uses[n] * own
+            for c, v in zip(copies, n.inputs):
+                q = v.owner
+                if q in members:
+                    uses[q] = uses.get(q, 0) + uses[n] * c
+                    pending[q] -= 1
+                    if pending[q] == 0:
+                        ready.append(q)
+        return total, uses
+
+
 def _grow(fgraph, root, index):
+    """The group of ``root``: producers join in breadth-first order (inputs in order)
+    while the Composite stays under ``MAX_OPS`` operations and ``MAX_COST``."""
     pattern = root.outputs[0].broadcastable
     group = {root}
+    n_ops = _ops(root)
+    cost = _Cost(root)
+    cost.clients = lambda v: fgraph.clients.get(v, ())
+    first = last = index[root]
+    queue = [root]
+    rejected = set()
     changed = True
     while changed:
         changed = False
-        for node in list(group):
+        k = 0
+        while k < len(queue):
+            node = queue[k]
+            k += 1
             for v in node.inputs:
                 p = v.owner
-                if p is None or p in group or not _fusable(p) or _immediate(v) is not None:
+                if p is None or p in group or p in rejected or not _fusable(p) \
+                        or _immediate(v) is not None:
                     continue
                 if any(o.broadcastable != pattern for o in p.outputs):
                     continue
-                if _can_join(fgraph, p, group, index):
+                if n_ops + _ops(p) > MAX_OPS or cost.with_node(p, group) > MAX_COST:
+                    rejected.add(p)         # the group only grows: it would stay too big
+                    continue
+                if _can_join(fgraph, p, group, index, first, last):
                     group.add(p)
+                    cost.add(p, group)
+                    queue.append(p)
+                    n_ops += _ops(p)
+                    first, last = min(first, index[p]), max(last, index[p])
                     changed = True
     return group
 
 
-def _substitute(e, args, memo):
-    """Inline a Composite's expression tree ``e`` with its inputs replaced by ``args``."""
-    if id(e) in memo:
-        return memo[id(e)]
-    if e[0] == "i":
-        r = args[e[1]]
-    elif e[0] == "c":
-        r = e
-    else:
-        r = (e[0],) + tuple(_substitute(c, args, memo) for c in e[1:])
-    memo[id(e)] = r
-    return r
+def _inline(sop, args):
+    """The output expressions of Composite ``sop`` with input k replaced by ``args[k]``."""
+    built = []
+    for p in sop.program:
+        if p[0] == "i":
+            built.append(args[p[1]])
+        elif p[0] == "c":
+            built.append(p)
+        else:
+            built.append((p[0],) + tuple(built[j] for j in p[1:]))
+    return [built[k] for k in sop.outputs]
 
 
 def _simplify(sop, args, node):
@@ -123,8 +216,9 @@ def _simplify(sop, args, node):
     return (sop,) + tuple(args)
 
 
-def _composite_node(fgraph, group):
-    order = [n for n in fgraph.toposort() if n in group]
+def _composite_node(fgraph, group, order):
+    """Replacement pairs that turn ``group`` (``order``: its nodes in topological order)
+    into one Composite node, or None."""
     inputs, exprs = [], {}
 
     def expr_of(v):
@@ -143,8 +237,7 @@ def _composite_node(fgraph, group):
         args = [expr_of(v) for v in node.inputs]
         sop = node.op.scalar_op
         if isinstance(sop, ps.Composite):
-            memo = {}
-            outs = [_substitute(e, args, memo) for e in sop.exprs]
+            outs = _inline(sop, args)
         else:
             outs = [_simplify(sop, args, node)]
         for o, e in zip(node.outputs, outs):
@@ -168,8 +261,120 @@ def _composite_node(fgraph, group):
     return pairs + list(zip(outputs, new.outputs))
 
 
+class _Order:
+    """``fgraph.toposort()`` kept up to date while groups are replaced (Theano's order is
+    the depth-first post-order from the outputs).  ``start[n]`` is the position of the
+    first node emitted while the walk was inside ``n``: the nodes at ``start[n]..pos[n]``
+    are exactly those ``n`` brought in.  When a group is reached only through its root,
+    the walk after the replacement differs only inside that range, so only it is
+    recomputed; otherwise the whole order is (the order a fresh toposort gives either way,
+    so every rewrite decision is the one a full recomputation would make)."""
+
+    def __init__(self, fgraph):
+        self.fgraph = fgraph
+        self.full()
+
+    def full(self):
+        self.start, self.pos = {}, {}
+        self.nodes = self._walk(list(self.fgraph.outputs), lambda n: False, 0)
+        self.recomputed = getattr(self, "recomputed", -1) + 1
+
+    def _walk(self, outputs, done_before, base):
+        """Depth-first post-order of the nodes not ``done_before`` (graph.toposort's walk),
+        appended to ``self.nodes`` at positions ``base`` on; fills pos and start."""
+        blocked = set(map(id, self.fgraph.inputs))
+        emitted, done = [], set()
+        for out in outputs:
+            stack = [(out, False)]
+            while stack:
+                v, expanded = stack.pop()
+                node = v.owner
+                if node is None or id(v) in blocked or node in done or done_before(node):
+                    continue
+                if expanded:
+                    done.add(node)
+                    self.pos[node] = base + len(emitted)
+                    emitted.append(node)
+                    continue
+                self.start[node] = base + len(emitted)
+                stack.append((v, True))
+                for i in reversed(node.inputs):
+                    if i.owner is not None and i.owner not in done:
+                        stack.append((i, False))
+        return emitted
+
+    def replaced_within(self, root, outs):
+        """Recompute the range of ``root`` after its group was replaced; ``outs`` are the
+        variables that now stand for root's outputs."""
+        s, e = self.start[root], self.pos[root]
+        pos, start = self.pos, self.start
+        for n in self.nodes[s:e + 1]:
+            if n is not None:
+                del pos[n], start[n]
+        walked = self._walk(outs, lambda n: pos.get(n, s) < s, s)
+        shift = e + 1 - len(walked) - s          # end at e, empty slots before
+        for n in walked:
+            pos[n] += shift
+            start[n] += shift
+        self.nodes[s:e + 1] = [None] * shift + walked
+
+
+def _reached_only_through(fgraph, root, group):
+    """True if every group node but ``root`` has all its clients in the group."""
+    for n in group:
+        if n is root:
+            continue
+        for o in n.outputs:
+            for c, _ in fgraph.clients[o]:
+                if c == "output" or c not in group:
+                    return False
+    return True
+
+
 def fusion(fgraph, excluding=()):
-    """Fuse until no group of two or more Elemwise nodes is left; returns the number of groups."""
+    """Fuse until no group of two or more Elemwise nodes is left; returns the number of groups.
+
+    Roots are tried from the end of the topological order; a group that becomes a
+    Composite is followed by a retry of the new node (it cannot grow: nothing its group
+    refused can join it), then the walk goes on backwards.
+    """
+    if fgraph.toposort_fn is not None:
+        return _fusion_restarting(fgraph)
+    order = _Order(fgraph)
+    count = 0
+    done = set()
+    k = len(order.nodes) - 1
+    while k >= 0:
+        node = order.nodes[k]
+        if node is None or node in done or not _fusable(node):
+            k -= 1
+            continue
+        group = _grow(fgraph, node, order.pos)
+        pairs = None
+        if len(group) > 1:
+            members = sorted(group, key=order.pos.__getitem__)
+            pairs = _composite_node(fgraph, members, members)
+        if pairs is None:
+            done.add(node)
+            k -= 1
+            continue
+        local = _reached_only_through(fgraph, node, group)
+        fgraph.replace_all(pairs, reason="fusion")
+        count += 1
+        new = dict(pairs)
+        outs = [new[o] for o in node.outputs if o in new]
+        if local and len({v.owner for v in outs}) == 1:
+            order.replaced_within(node, outs)
+        else:
+            order.full()
+            k = len(order.nodes) - 1
+    fgraph.fusion_order_recomputed = order.recomputed
+    return count
+
+
+def _fusion_restarting(fgraph):
+    """The plain algorithm (a fresh ``fgraph.toposort()`` after each group): for graphs
+    with another order (``toposort_fn``), and the reference the tests compare with."""
     count = 0
     done = set()
     while True:
@@ -179,7 +384,9 @@ def fusion(fgraph, excluding=()):
             if node in done or not _fusable(node):
                 continue
             group = _grow(fgraph, node, index)
-            pairs = _composite_node(fgraph, group) if len(group) > 1 else None
+            pairs = None
+            if len(group) > 1:
+                pairs = _composite_node(fgraph, group, [n for n in order if n in group])
             if pairs is None:
                 done.add(node)
                 continue

@@ -22,22 +22,14 @@ def _is_private_buffer(v):
     return True
 
 
-def _uses(e, i):
-    if e[0] == "i":
-        return e[1] == i
-    if e[0] == "c":
-        return False
-    return any(_uses(c, i) for c in e[1:])
-
-
 def _read_by_other_outputs(node, o, i):
     """A multi-output kernel must not overwrite an input that another output still reads."""
     if len(node.outputs) == 1:
         return False
-    exprs = getattr(node.op.scalar_op, "exprs", None)
-    if exprs is None:
+    sop = node.op.scalar_op
+    if not hasattr(sop, "uses_input"):
         return True
-    return any(_uses(e, i) for k, e in enumerate(exprs) if k != o)
+    return any(sop.uses_input(k, i) for k in range(sop.nout) if k != o)
 
 
 def inplace_pattern(fgraph, node):

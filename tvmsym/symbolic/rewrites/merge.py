@@ -16,14 +16,14 @@ def merge(fgraph, excluding=()):
     """
     count = 0
     seen = {}
-    for v in list(fgraph.clients):
-        if isinstance(v, Constant):
+    order = fgraph.toposort()
+    for v in _constants_in_order(fgraph, order):
             first = seen.setdefault(_const_key(v), v)
             if first is not v:
                 fgraph.replace(v, first, reason="merge", rebuild=False)
                 count += 1
     nodes = {}
-    for node in fgraph.toposort():
+    for node in order:
         key = (node.op, tuple(map(id, node.inputs)))
         first = nodes.get(key)
         if first is None:
@@ -32,6 +32,16 @@ def merge(fgraph, excluding=()):
         for old, new in zip(node.outputs, first.outputs):
             fgraph.replace(old, new, reason="merge", rebuild=False)
         count += 1
-    if count:
-        fgraph.rebuild()
     return count
+
+
+def _constants_in_order(fgraph, order):
+    """The graph's constants in the order ``FunctionGraph.rebuild`` meets them (inputs,
+    then each node's inputs in topological order, then the outputs): the first of equal
+    constants is the one kept."""
+    seen, found = set(), []
+    for v in [*fgraph.inputs, *(i for n in order for i in n.inputs), *fgraph.outputs]:
+        if isinstance(v, Constant) and v not in seen:
+            seen.add(v)
+            found.append(v)
+    return found
