@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from ..symbolic.basic import as_tensor_variable, cast, minimum
 from ..symbolic.fgraph import clone_graph
-from ..symbolic.graph import Constant, Variable, ancestors
+from ..symbolic.graph import Constant, Variable, toposort
 from ..symbolic.ops.scan import Scan, ScanGrad, _step_type  # noqa: F401
 from ..symbolic.type import TensorType
 
@@ -241,15 +241,28 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     memo.update(zip(upd_vars, shared_ph))
     for v, p in zip(non_seqs, ns_ph):     # fn may read a non-sequence directly too
         memo.setdefault(v, p)
+    # what does not depend on the step's values is computed once, outside the loop
+    inner = set(memo)
+    for node in toposort(inner_outs, blockers=list(memo)):
+        if any(i in inner for i in node.inputs):
+            inner.update(node.outputs)
     extra, extra_ph = [], []
-    for v in ancestors(inner_outs):
-        if v.owner is None and v not in memo and not isinstance(v, Constant):
+
+    def outside(v):
+        if v not in inner and v not in memo and not isinstance(v, Constant):
             p = _placeholder(v.type, v.name)
             memo[v] = p
             extra.append(v)
             extra_ph.append(p)
+
+    for node in toposort(inner_outs, blockers=list(memo)):
+        if any(o in inner for o in node.outputs):
+            for i in node.inputs:
+                outside(i)
+    for o in inner_outs:
+        outside(o)
     inner_inputs = placeholders + shared_ph + ns_ph + extra_ph
-    _, inner_outs, _ = clone_graph(inner_inputs, inner_outs, memo=memo)
+    _, inner_outs, _ = clone_graph(list(memo), inner_outs, memo=memo)
 
     # the number of steps
     if n_steps is None:
