@@ -180,9 +180,9 @@ class Scan(Op):
     def _step_args(self, t, wins, bufs, shared_cur, nonseqs):
         args = []
         for (s, lo), taps in zip(wins, self.seq_taps):
-            args += [s[t + k - lo] for k in taps]
+            args += [s[t + k - lo, ...] for k in taps]      # arrays, 0-d ones too
         for (buf, L0), j in zip(bufs, self.recurrent):
-            args += [buf[L0 + t + k] for k in self.out_taps[j]]
+            args += [buf[L0 + t + k, ...] for k in self.out_taps[j]]
         return args + list(shared_cur) + list(nonseqs)
 
     def perform(self, node, inputs):
@@ -366,9 +366,9 @@ class ScanGrad(Op):
             g_out = []
             for j in range(no):
                 if j in rec:
-                    g_out.append(gbufs[rec[j]][full[rec[j]][1] + t])
+                    g_out.append(gbufs[rec[j]][full[rec[j]][1] + t, ...])
                 else:
-                    g_out.append(np.asarray(gys[j])[t])
+                    g_out.append(np.asarray(gys[j])[t, ...])
             res = fn(*args, *g_out)
             res = res if isinstance(res, list) else [res]
             k = 0
