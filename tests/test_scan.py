@@ -363,3 +363,41 @@ def test_grad_with_shared_updates_is_not_implemented():
     r, upd = theano.scan(lambda x_t: (x_t * k, {k: k * 2}), sequences=x)
     with pytest.raises(NotImplementedError, match="scan with shared-variable updates"):
         theano.grad(r.sum(), x)
+
+
+def test_grad_through_shared_closure_and_truncate_gradient():
+    rng = np.random.default_rng(2)
+    Wv = rng.standard_normal((2, 2)) * 0.5
+    W = theano.shared(Wv, name="W")
+    x = T.dmatrix("x")
+    h0 = T.dvector("h0")
+    h, _ = theano.scan(lambda x_t, h_tm1: T.tanh(T.dot(h_tm1, W) + x_t), sequences=x,
+                       outputs_info=h0)
+    ht, _ = theano.scan(lambda x_t, h_tm1: T.tanh(T.dot(h_tm1, W) + x_t), sequences=x,
+                        outputs_info=h0, truncate_gradient=1)
+    f = theano.function([x, h0], theano.grad(h[-1].sum(), [W, x]) + theano.grad(ht[-1].sum(), [W, x]))
+    xv, hv = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    gW, gx, tW, tx = f(xv, hv)
+    eps = 1e-6
+    num = np.zeros_like(Wv)
+    for i in range(2):
+        for j in range(2):
+            d = np.zeros_like(Wv)
+            d[i, j] = eps
+
+            def run(Wm):
+                hh = hv
+                for t in range(3):
+                    hh = np.tanh(hh @ Wm + xv[t])
+                return hh.sum()
+            num[i, j] = (run(Wv + d) - run(Wv - d)) / (2 * eps)
+    np.testing.assert_allclose(gW, num, rtol=1e-6)
+    # truncated to the last step: only that step's inputs receive a gradient
+    np.testing.assert_allclose(tx[:2], 0)
+    np.testing.assert_allclose(tx[2], gx[2])
+    h2 = np.tanh(np.tanh(hv @ Wv + xv[0]) @ Wv + xv[1])
+    np.testing.assert_allclose(tW, np.outer(h2, 1 - np.tanh(h2 @ Wv + xv[2]) ** 2))
+    with pytest.raises(ValueError, match=r"strict=True.*shared variable\(s\) W; pass them"):
+        theano.scan(lambda x_t: T.dot(x_t, W), sequences=x, strict=True)
+    r, _ = theano.scan(lambda x_t, W: T.dot(x_t, W), sequences=x, non_sequences=W, strict=True)
+    np.testing.assert_allclose(theano.function([x], r)(xv), xv @ Wv)

@@ -261,6 +261,11 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 outside(i)
     for o in inner_outs:
         outside(o)
+    if strict:
+        missing = [v for v in extra if v.owner is None and _is_shared(v)]
+        if missing:
+            raise ValueError(f"scan (strict=True): fn reads the shared variable(s) "
+                             f"{', '.join(str(v) for v in missing)}; pass them in non_sequences")
     inner_inputs = placeholders + shared_ph + ns_ph + extra_ph
     _, inner_outs, _ = clone_graph(list(memo), inner_outs, memo=memo)
 
