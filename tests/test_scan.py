@@ -401,3 +401,46 @@ def test_grad_through_shared_closure_and_truncate_gradient():
         theano.scan(lambda x_t: T.dot(x_t, W), sequences=x, strict=True)
     r, _ = theano.scan(lambda x_t, W: T.dot(x_t, W), sequences=x, non_sequences=W, strict=True)
     np.testing.assert_allclose(theano.function([x], r)(xv), xv @ Wv)
+
+
+def test_second_order_is_a_clear_not_implemented_error():
+    y = T.dvector("y")
+    h, _ = theano.scan(lambda y_t, a: a * y_t, sequences=y, outputs_info=T.constant(1.0))
+    gy = theano.grad(h[-1], y)
+    np.testing.assert_allclose(theano.function([y], gy)(np.asarray([2.0, 3.0, 5.0])), [15, 10, 6])
+    with pytest.raises(NotImplementedError, match=r"the gradient of for\{cpu,grad_of_scan_fn\} "
+                                                  r"with respect to its input 1 \(y\) is not implemented: .*second order"):
+        theano.grad(gy.sum(), y)
+
+
+def test_nested_scan_and_its_gradient():
+    M = T.matrix("M")
+    zero = T.constant(np.float32(0))
+    sums, _ = theano.scan(lambda row: theano.scan(lambda e, acc: acc + e, sequences=row,
+                                                  outputs_info=zero)[0][-1], sequences=M)
+    f = theano.function([M], [sums, theano.grad((sums ** 2).sum(), M)])
+    m = np.arange(6, dtype=FX).reshape(2, 3)
+    s, g = f(m)
+    np.testing.assert_allclose(s, m.sum(1))
+    np.testing.assert_allclose(g, 2 * m.sum(1, keepdims=True) * np.ones_like(m))
+
+
+def test_compute_test_value_inside_fn():
+    x = T.matrix("x")
+    x.tag.test_value = np.ones((3, 2), FX)
+    W = T.matrix("W")
+    h0 = T.vector("h0")
+    h0.tag.test_value = np.zeros(4, FX)
+    with theano.change_flags(compute_test_value="raise"):
+        W.tag.test_value = np.ones((2, 4), FX)
+        h, _ = theano.scan(lambda x_t, h_tm1: T.tanh(T.dot(x_t, W) + h_tm1), sequences=x,
+                           outputs_info=h0)
+        expect, hv = [], np.zeros(4)
+        for _ in range(3):
+            hv = np.tanh(2 + hv)
+            expect.append(hv)
+        np.testing.assert_allclose(h.tag.test_value, expect, rtol=1e-6)
+        W.tag.test_value = np.ones((3, 4), FX)
+        with pytest.raises(ValueError, match="not aligned"):     # raised where fn builds it
+            theano.scan(lambda x_t, h_tm1: T.tanh(T.dot(x_t, W) + h_tm1), sequences=x,
+                        outputs_info=h0)

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+
+from ..config import config
+
 from ..symbolic.basic import as_tensor_variable, cast, minimum
 from ..symbolic.fgraph import clone_graph
-from ..symbolic.graph import Constant, Variable, toposort
+from ..symbolic.graph import (_MISSING, Constant, Variable, _test_value, compute_test_values,
+                              toposort)
 from ..symbolic.ops.scan import Scan, ScanGrad, _step_type  # noqa: F401
 from ..symbolic.type import TensorType
 
@@ -145,10 +150,37 @@ def _trace(fn, seqs, outs, non_seqs, state_override):
         t = state_override.get(j) or (init.type if taps == [-1] else _step_type(init.type))
         out_ph.append([_placeholder(t, _tap_name(init.name, k)) for k in taps])
     ns_ph = [_placeholder(v.type, v.name) for v in non_seqs]
+    if config.compute_test_value != "off":
+        _test_values(seqs, seq_ph, outs, out_ph, non_seqs, ns_ph)
     args = [p for g in seq_ph for p in g] + [p for g in out_ph for p in g] + ns_ph
     ret = fn(*args)
     r_outs, upd = _parse_return(ret)
     return seq_ph, out_ph, ns_ph, r_outs, upd
+
+
+def _test_values(seqs, seq_ph, outs, out_ph, non_seqs, ns_ph):
+    """Theano's compute_test_value: the placeholders get the first step's values, so fn's
+    graph computes test values as it is built."""
+    def give(p, val):
+        if val is not _MISSING:
+            p.tag.test_value = np.asarray(val)
+
+    for (s, taps), phs in zip(seqs, seq_ph):
+        tv = _test_value(s)
+        if tv is _MISSING:
+            continue
+        lo = min(0, min(taps))
+        for k, p in zip(taps, phs):
+            if 0 <= k - lo < len(tv):
+                give(p, tv[k - lo])
+    for (init, taps), phs in zip(outs, out_ph):
+        tv = _MISSING if init is None else _test_value(init)
+        if tv is _MISSING or not phs:
+            continue
+        for k, p in zip(taps, phs):
+            give(p, tv if taps == [-1] else tv[-min(taps) + k])
+    for v, p in zip(non_seqs, ns_ph):
+        give(p, _test_value(v))
 
 
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
@@ -209,7 +241,6 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             continue
         st = out_ph[j][0].type
         if o.dtype != st.dtype:
-            import numpy as np
             if not np.can_cast(o.dtype, st.dtype, "same_kind") or (
                     np.dtype(o.dtype).itemsize > np.dtype(st.dtype).itemsize and
                     not isinstance(o, Constant)):
@@ -298,6 +329,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             if init.dtype != want.dtype:
                 inits[k] = cast(init, want.dtype)
     node = op.make_node(n_steps, *[s for s, _ in seqs], *inits, *upd_vars, *non_seqs, *extra)
+    if config.compute_test_value != "off":
+        compute_test_values(node, config.compute_test_value)
     results = node.outputs[:len(r_outs)]
     updates = OrderedUpdates(zip(upd_vars, node.outputs[len(r_outs):]))
     for k, r in enumerate(results):

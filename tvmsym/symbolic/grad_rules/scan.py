@@ -30,3 +30,9 @@ def scan_grad(node, inputs, gouts):
     for k, g in zip(wrt, gs):
         res[k] = g
     return res
+
+
+@register_grad(ScanGrad)
+def scan_grad_grad(node, inputs, gouts):
+    return [undefined(node.op, k, "the gradient of a scan's gradient (second order) is not "
+                      "implemented") if is_continuous(v) else None for k, v in enumerate(inputs)]

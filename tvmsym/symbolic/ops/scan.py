@@ -110,9 +110,11 @@ class Scan(Op):
     def fn(self):
         """The body compiled (once): inner inputs -> inner outputs."""
         if self._fn is None:
+            from ...config import change_flags
             from ...runtime.function import Function
-            self._fn = Function(list(self.inner_inputs), list(self.inner_outputs),
-                                name=f"{self.name} (scan body)", on_unused_input="ignore")
+            with change_flags(compute_test_value="off"):    # rewrites build new nodes
+                self._fn = Function(list(self.inner_inputs), list(self.inner_outputs),
+                                    name=f"{self.name} (scan body)", on_unused_input="ignore")
         return self._fn
 
     def vjp(self):
@@ -120,28 +122,33 @@ class Scan(Op):
         (inner inputs, one output gradient per output of fn) -> a gradient per inner input
         (None for integer inputs)."""
         if self._vjp is None:
-            from ...runtime.function import Function
-            from ..grad import grad, is_continuous
-            outs = self.inner_outputs[:self.n_outs]
-            gys = [o.type() for o in outs]
-            for g, o in zip(gys, outs):
-                g.name = f"d({o.name or 'out'})"
-            known = {}
-            for o, g in zip(outs, gys):
-                if is_continuous(o):
-                    known[o] = known[o] + g if o in known else g
-            wrt = [v for v in self.inner_inputs if is_continuous(v)]
-            if known and wrt:
-                gs = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
-                          return_disconnected="zero")
-            else:
-                from ..grad import zeros_like
-                gs = [zeros_like(w) for w in wrt]
-            index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
-            fn = Function(list(self.inner_inputs) + gys, list(gs),
-                          name=f"grad_of_{self.name}", on_unused_input="ignore")
-            self._vjp = (fn, index)
+            from ...config import change_flags
+            with change_flags(compute_test_value="off"):
+                self._vjp = self._make_vjp()
         return self._vjp
+
+    def _make_vjp(self):
+        from ...runtime.function import Function
+        from ..grad import grad, is_continuous
+        outs = self.inner_outputs[:self.n_outs]
+        gys = [o.type() for o in outs]
+        for g, o in zip(gys, outs):
+            g.name = f"d({o.name or 'out'})"
+        known = {}
+        for o, g in zip(outs, gys):
+            if is_continuous(o):
+                known[o] = known[o] + g if o in known else g
+        wrt = [v for v in self.inner_inputs if is_continuous(v)]
+        if known and wrt:
+            gs = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
+                      return_disconnected="zero")
+        else:
+            from ..grad import zeros_like
+            gs = [zeros_like(w) for w in wrt]
+        index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
+        fn = Function(list(self.inner_inputs) + gys, list(gs),
+                      name=f"grad_of_{self.name}", on_unused_input="ignore")
+        return fn, index
 
     # ------------------------------------------------------------------ running
     def _seq_windows(self, n, seqs):
