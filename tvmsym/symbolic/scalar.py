@@ -24,6 +24,9 @@ def _float_dtype(dtype):
         return np.exp(np.zeros((), dtype=dtype if dtype != "bool" else "int8")).dtype.name
 
 
+_OUT_DTYPES = {}     # (scalar op, input dtypes) -> output dtypes: the rule runs numpy once
+
+
 class ScalarOp(Op):
     """Base of scalar ops. ``name`` prints in ``Elemwise{name,...}``; ``nin`` inputs."""
 
@@ -46,11 +49,15 @@ class ScalarOp(Op):
         raise NotImplementedError
 
     def output_dtypes(self, *dtypes):
-        with np.errstate(all="ignore"):
-            res = self.impl(*[np.zeros((), dtype=d) for d in dtypes])
-        if not isinstance(res, tuple):
-            res = (res,)
-        return tuple(np.asarray(r).dtype.name for r in res)
+        key = (self, dtypes)
+        found = _OUT_DTYPES.get(key)
+        if found is None:
+            with np.errstate(all="ignore"):
+                res = self.impl(*[np.zeros((), dtype=d) for d in dtypes])
+            if not isinstance(res, tuple):
+                res = (res,)
+            found = _OUT_DTYPES[key] = tuple(np.asarray(r).dtype.name for r in res)
+        return found
 
     def format(self, *args):
         if self.fmt is not None:

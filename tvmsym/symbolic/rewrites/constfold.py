@@ -32,6 +32,4 @@ def constant_folding(fgraph, excluding=()):
             c = out.type.Constant(out.type, np.asarray(val, dtype=out.type.dtype), name=None)
             fgraph.replace(out, c, reason="constant_folding", rebuild=False)
         count += 1
-    if count:
-        fgraph.rebuild()
     return count

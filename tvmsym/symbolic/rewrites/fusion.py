@@ -145,12 +145,14 @@ class _Cost:
 
 def _grow(fgraph, root, index):
     """The group of ``root``: producers join in breadth-first order (inputs in order)
-    while the Composite stays under ``MAX_OPS`` operations and ``MAX_COST``."""
+    while the Composite stays under ``MAX_OPS`` operations, ``MAX_COST`` and
+    ``MAX_INPUTS`` inputs (a group is never grown past a size it could not be built at)."""
     pattern = root.outputs[0].broadcastable
     group = {root}
     n_ops = _ops(root)
     cost = _Cost(root)
     cost.clients = lambda v: fgraph.clients.get(v, ())
+    inputs = {v for v in root.inputs if _immediate(v) is None}
     first = last = index[root]
     queue = [root]
     rejected = set()
@@ -171,9 +173,15 @@ def _grow(fgraph, root, index):
                 if n_ops + _ops(p) > MAX_OPS or cost.with_node(p, group) > MAX_COST:
                     rejected.add(p)         # the group only grows: it would stay too big
                     continue
+                new_inputs = [i for i in p.inputs if i not in inputs and i.owner not in group
+                              and _immediate(i) is None]
+                if len(inputs) - len(set(p.outputs) & inputs) + len(set(new_inputs)) > MAX_INPUTS:
+                    continue
                 if _can_join(fgraph, p, group, index, first, last):
                     group.add(p)
                     cost.add(p, group)
+                    inputs.difference_update(p.outputs)
+                    inputs.update(new_inputs)
                     queue.append(p)
                     n_ops += _ops(p)
                     first, last = min(first, index[p]), max(last, index[p])
@@ -277,6 +285,7 @@ class _Order:
     def full(self):
         self.start, self.pos = {}, {}
         self.nodes = self._walk(list(self.fgraph.outputs), lambda n: False, 0)
+        self.recomputed_ranges = getattr(self, "recomputed_ranges", 0)
         self.recomputed = getattr(self, "recomputed", -1) + 1
 
     def _walk(self, outputs, done_before, base):
@@ -303,20 +312,76 @@ class _Order:
                         stack.append((i, False))
         return emitted
 
-    def replaced_within(self, root, outs):
-        """Recompute the range of ``root`` after its group was replaced; ``outs`` are the
-        variables that now stand for root's outputs."""
+    def first_reached(self, root, group, s):
+        """The owners of the group's inputs in the order the walk from ``root`` first met
+        them (only those it had not emitted before ``s``)."""
+        seen, found = set(), []
+        stack = [(root, 0)]
+        visited = {root}
+        while stack:
+            n, k = stack.pop()
+            if k == len(n.inputs):
+                continue
+            stack.append((n, k + 1))
+            v = n.inputs[k]
+            o = v.owner
+            if o in group:
+                if o not in visited:
+                    visited.add(o)
+                    stack.append((o, 0))
+            elif o is not None and _immediate(v) is None and o not in seen \
+                    and self.pos.get(o, -1) >= s:
+                seen.add(o)
+                found.append(o)
+        return found
+
+    def replaced(self, root, group, outs):
+        """Update the order after ``group`` (grown from ``root``, reached only through it)
+        was replaced; ``outs`` stand for root's outputs now (one new owner)."""
         s, e = self.start[root], self.pos[root]
-        pos, start = self.pos, self.start
-        for n in self.nodes[s:e + 1]:
+        pos, start, nodes = self.pos, self.start, self.nodes
+        new = outs[0].owner
+        before = self.first_reached(root, group, s)
+        live = self.fgraph.apply_nodes
+        if new is not None and new not in pos:
+            seen, after = set(), []
+            for v in new.inputs:
+                o = v.owner
+                if o is not None and o not in seen and pos.get(o, -1) >= s:
+                    seen.add(o)
+                    after.append(o)
+            if after == before:
+                # the walk meets the same subgraphs in the same order: every other node
+                # keeps its place, the new node takes the root's
+                gone = list(group)
+                for g in group:         # constants' DimShuffles left without a reader
+                    for v in g.inputs:
+                        while v.owner is not None and v.owner not in live and v.owner in pos:
+                            gone.append(v.owner)
+                            v = v.owner.inputs[0]
+                for n in gone:
+                    if n in pos:
+                        nodes[pos[n]] = None
+                        del pos[n], start[n]
+                nodes[e] = new
+                pos[new], start[new] = e, s
+                return
+        self.recomputed_ranges += 1
+        kept = []
+        for n in nodes[s:e + 1]:
             if n is not None:
                 del pos[n], start[n]
+                if n in live and n not in group:
+                    kept.append(n)
         walked = self._walk(outs, lambda n: pos.get(n, s) < s, s)
-        shift = e + 1 - len(walked) - s          # end at e, empty slots before
+        kept = [n for n in kept if n not in pos]    # not met again: constants' DimShuffles
+        shift = e + 1 - len(walked) - s
         for n in walked:
             pos[n] += shift
             start[n] += shift
-        self.nodes[s:e + 1] = [None] * shift + walked
+        for k, n in enumerate(kept):
+            pos[n] = start[n] = s + k
+        self.nodes[s:e + 1] = kept + [None] * (shift - len(kept)) + walked
 
 
 def _reached_only_through(fgraph, root, group):
@@ -364,11 +429,11 @@ def fusion(fgraph, excluding=()):
         new = dict(pairs)
         outs = [new[o] for o in node.outputs if o in new]
         if local and len({v.owner for v in outs}) == 1:
-            order.replaced_within(node, outs)
+            order.replaced(node, group, outs)
         else:
             order.full()
             k = len(order.nodes) - 1
-    fgraph.fusion_order_recomputed = order.recomputed
+    fgraph.fusion_order_recomputed = (order.recomputed, order.recomputed_ranges)
     return count
 
 

@@ -7,6 +7,8 @@ stage names, rule names and tags (``optimizer_excluding=fusion:inplace``).
 """
 from __future__ import annotations
 
+import time
+
 from .blas import dot_epilogue
 from .canonicalize import canonicalize
 from .constfold import constant_folding
@@ -43,10 +45,13 @@ def stage_names():
 def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
     """Run, in order, the stages of ``optimizer`` (None, 'fast_compile', 'fast_run')."""
     excluding = set(excluding)
+    fgraph.stage_times = {}     # stage name -> seconds (bench/bench_compile.py prints them)
     for name, fn, levels in STAGES:
         if optimizer not in levels and not (name in including and optimizer is not None):
             continue
         if name in excluding:
             continue
+        t0 = time.perf_counter()
         fn(fgraph, excluding=excluding)
+        fgraph.stage_times[name] = time.perf_counter() - t0
     return fgraph
