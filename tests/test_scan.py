@@ -444,3 +444,21 @@ def test_compute_test_value_inside_fn():
         with pytest.raises(ValueError, match="not aligned"):     # raised where fn builds it
             theano.scan(lambda x_t, h_tm1: T.tanh(T.dot(x_t, W) + h_tm1), sequences=x,
                         outputs_info=h0)
+
+
+def test_random_draw_inside_fn_advances_every_step():
+    X = T.matrix("X")
+    trng = T.shared_randomstreams.RandomStreams(1234)
+    results, updates = theano.scan(lambda v: v * trng.uniform(size=v.shape), sequences=X)
+    assert len(updates) == 1           # the draw's random state, advanced by the loop
+    f = theano.function([X], results, updates=updates)
+    g = theano.function([X], results)  # without updates= the state still advances
+    ones = np.ones((4, 3), FX)
+    a, b = f(ones), g(ones)
+    assert ((0 <= a) & (a < 1)).all() and ((0 <= b) & (b < 1)).all()
+    assert len({tuple(r) for r in a}) == 4         # a new draw at each step
+    assert not np.array_equal(a, b)                # and at each call
+    trng.seed(7)
+    c = f(ones)
+    trng.seed(7)
+    np.testing.assert_array_equal(g(ones), c)

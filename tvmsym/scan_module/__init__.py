@@ -262,21 +262,35 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             e = cast(e, sv.dtype)
         upd_vars.append(sv)
         upd_exprs.append(e)
-    inner_outs = r_outs + upd_exprs
-
     # free variables of the body (closures, shared variables) become inputs of the loop
     placeholders = [p for g in seq_ph for p in g] + [p for g in out_ph for p in g]
     own = set(placeholders) | set(ns_ph)
-    shared_ph = [_placeholder(sv.type, sv.name) for sv in upd_vars]
     memo = {p: p for p in own}
-    memo.update(zip(upd_vars, shared_ph))
     for v, p in zip(non_seqs, ns_ph):     # fn may read a non-sequence directly too
         memo.setdefault(v, p)
-    # what does not depend on the step's values is computed once, outside the loop
-    inner = set(memo)
-    for node in toposort(inner_outs, blockers=list(memo)):
-        if any(i in inner for i in node.inputs):
-            inner.update(node.outputs)
+    roots = set(memo) | set(upd_vars)
+    # what does not depend on the step's values is computed once, outside the loop; a
+    # random draw inside it advances its state every step (its default update joins fn's)
+    drawn = []
+    while True:
+        inner_outs = r_outs + upd_exprs
+        inner = set(roots)
+        for node in toposort(inner_outs, blockers=list(roots)):
+            if any(i in inner for i in node.inputs):
+                inner.update(node.outputs)
+        new = [i for node in toposort(inner_outs, blockers=list(roots))
+               if any(o in inner for o in node.outputs) for i in node.inputs
+               if _is_shared(i) and getattr(i, "default_update", None) is not None
+               and i not in roots]
+        if not new:
+            break
+        for sv in dict.fromkeys(new):
+            upd_vars.append(sv)
+            upd_exprs.append(as_tensor_variable(sv.default_update))
+            roots.add(sv)
+            drawn.append(sv)
+    shared_ph = [_placeholder(sv.type, sv.name) for sv in upd_vars]
+    memo.update(zip(upd_vars, shared_ph))
     extra, extra_ph = [], []
 
     def outside(v):
@@ -333,6 +347,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         compute_test_values(node, config.compute_test_value)
     results = node.outputs[:len(r_outs)]
     updates = OrderedUpdates(zip(upd_vars, node.outputs[len(r_outs):]))
+    for sv in drawn:        # a function that does not pass ``updates`` still advances them
+        sv.default_update = updates[sv]
     for k, r in enumerate(results):
         if name:
             r.name = name if len(results) == 1 else f"{name}[{k}]"
