@@ -462,3 +462,12 @@ def test_random_draw_inside_fn_advances_every_step():
     c = f(ones)
     trng.seed(7)
     np.testing.assert_array_equal(g(ones), c)
+
+
+def test_mode_is_the_body_mode():
+    x = T.vector("x")
+    r, _ = theano.scan(lambda x_t: T.exp(x_t) * 2 + 1, sequences=x, mode=theano.Mode(optimizer=None))
+    f = theano.function([x], r)
+    np.testing.assert_allclose(f(np.arange(3, dtype=FX)), np.exp(np.arange(3)) * 2 + 1, rtol=1e-6)
+    body = [str(n.op) for n in r.owner.op.fn().maker.fgraph.toposort()]
+    assert not any(s.startswith("Composite") for s in body), body     # not fused

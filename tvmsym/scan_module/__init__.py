@@ -333,7 +333,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     op = Scan(inner_inputs, inner_outs, [t for _, t in seqs],
               [t for _, t in local_outs], len(upd_vars), len(ns_ph) + len(extra_ph),
               state_types, go_backwards=go_backwards, truncate_gradient=truncate_gradient,
-              name=name)
+              name=name, mode=mode)
     inits = [init for init, _ in local_outs if init is not None]
     for j, (init, taps) in enumerate(local_outs):
         if init is not None:

@@ -43,7 +43,7 @@ class Scan(Op):
     kind = "opaque"
 
     def __init__(self, inner_inputs, inner_outputs, seq_taps, out_taps, n_shared, n_nonseq,
-                 state_types, go_backwards=False, truncate_gradient=-1, name=None):
+                 state_types, go_backwards=False, truncate_gradient=-1, name=None, mode=None):
         self.inner_inputs = list(inner_inputs)
         self.inner_outputs = list(inner_outputs)
         self.seq_taps = tuple(tuple(t) for t in seq_taps)
@@ -54,6 +54,7 @@ class Scan(Op):
         self.go_backwards = bool(go_backwards)
         self.truncate_gradient = int(truncate_gradient)
         self.name = name or "scan_fn"
+        self.mode = mode            # the body's compilation mode (None: the default)
         self._fn = None
         self._vjp = None
 
@@ -114,7 +115,8 @@ class Scan(Op):
             from ...runtime.function import Function
             with change_flags(compute_test_value="off"):    # rewrites build new nodes
                 self._fn = Function(list(self.inner_inputs), list(self.inner_outputs),
-                                    name=f"{self.name} (scan body)", on_unused_input="ignore")
+                                    mode=self.mode, name=f"{self.name} (scan body)",
+                                    on_unused_input="ignore")
         return self._fn
 
     def vjp(self):
@@ -146,7 +148,7 @@ class Scan(Op):
             from ..grad import zeros_like
             gs = [zeros_like(w) for w in wrt]
         index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
-        fn = Function(list(self.inner_inputs) + gys, list(gs),
+        fn = Function(list(self.inner_inputs) + gys, list(gs), mode=self.mode,
                       name=f"grad_of_{self.name}", on_unused_input="ignore")
         return fn, index
 
