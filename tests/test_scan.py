@@ -289,6 +289,12 @@ def test_n_steps_longer_than_sequence_is_a_clear_error():
     with pytest.raises(ValueError, match=r"sequence 0 has 4 entries, but 5 steps with taps "
                                          r"\[0\] need 5"):
         f(np.ones(4, FX), 5)
+    # Theano: a negative n_steps runs backwards
+    np.testing.assert_allclose(f(np.arange(4, dtype=FX), -3), [6, 4, 2])
+    back, _ = theano.scan(lambda x_t: x_t * 2, sequences=x, n_steps=n, go_backwards=True)
+    np.testing.assert_allclose(theano.function([x, n], back)(np.arange(4, dtype=FX), -2), [0, 2])
+    g = theano.function([x, n], theano.grad((r * T.arange(1, 4)).sum(), x))
+    np.testing.assert_allclose(g(np.arange(4, dtype=FX), -3), [0, 6, 4, 2])
 
 
 def test_wrong_number_of_outputs_is_a_build_time_error():

@@ -8,7 +8,8 @@ output (``outputs_info``), then the non-sequences; it returns the outputs of a s
 (a variable or a list), optionally with a dict of shared-variable updates.  The body is
 one ``Scan`` node (``tvmsym/symbolic/ops/scan.py``, printed ``for{cpu,scan_fn}``): its
 graph is compiled once and run per step.  Without ``n_steps`` the loop runs over the
-shortest sequence; with it every sequence must be long enough.
+shortest sequence; with it every sequence must be long enough (a negative ``n_steps``
+runs backwards, as in Theano).
 """
 from __future__ import annotations
 
@@ -205,9 +206,6 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         if n_steps.ndim != 0 or n_steps.dtype[0] not in "iu":
             raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps} of type "
                             f"{n_steps.type}")
-    if isinstance(n_steps, Constant) and int(n_steps.data) < 0:
-        raise ValueError(f"scan: n_steps must be >= 0, got {int(n_steps.data)} "
-                         "(use go_backwards=True to iterate backwards)")
 
     override = {}
     for attempt in range(3):

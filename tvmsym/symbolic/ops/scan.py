@@ -18,7 +18,8 @@ Semantics (Theano's): a sequence with taps ``ks`` gives ``seq[t + k - min(0, min
 at step ``t``; a recurrent output with taps ``ks`` (all negative) gives its value at
 step ``t + k``, the first ``-min(ks)`` values coming from the initial value (which has
 one more leading axis than a step, except for the plain tap ``[-1]``).
-With ``go_backwards`` the sequences are read from their end.
+With ``go_backwards`` the sequences are read from their end; a negative ``n_steps``
+runs ``-n_steps`` steps in the other direction (Theano's rule).
 """
 from __future__ import annotations
 
@@ -153,12 +154,17 @@ class Scan(Op):
         return fn, index
 
     # ------------------------------------------------------------------ running
-    def _seq_windows(self, n, seqs):
-        """Sequences as read (reversed for go_backwards), checked against n steps."""
+    def _steps(self, n_steps):
+        """(number of steps, backwards?) of an n_steps value."""
+        n = int(n_steps)
+        return abs(n), self.go_backwards != (n < 0)
+
+    def _seq_windows(self, n, seqs, backwards):
+        """Sequences as read (reversed when going backwards), checked against n steps."""
         out = []
         for k, (s, taps) in enumerate(zip(seqs, self.seq_taps)):
             s = np.asarray(s)
-            if self.go_backwards:
+            if backwards:
                 s = s[::-1]
             lo, hi = min(0, min(taps)), max(0, max(taps))
             need = n + hi - lo
@@ -196,10 +202,8 @@ class Scan(Op):
 
     def perform(self, node, inputs):
         n_steps, seqs, inits, shared, nonseqs = self.split_inputs(inputs)
-        n = int(n_steps)
-        if n < 0:
-            raise ValueError(f"{self}: n_steps must be >= 0, got {n}")
-        wins = self._seq_windows(n, seqs)
+        n, backwards = self._steps(n_steps)
+        wins = self._seq_windows(n, seqs, backwards)
         bufs = self._state_buffers(n, inits)
         rec = {j: b for j, b in zip(self.recurrent, bufs)}
         shared_cur = [np.asarray(s) for s in shared]
@@ -280,7 +284,7 @@ class Scan(Op):
         _, _, inits, shared, _ = self.split_inputs(list(shapes))
         if n is None:
             return [None] * self.n_outs + [tuple(s) for s in shared]
-        n = int(n)
+        n = abs(int(n))
         step = None
         outs = []
         rec = dict(zip(self.recurrent, inits))
@@ -352,8 +356,8 @@ class ScanGrad(Op):
         n_in = len(inputs) - 2 * no
         scan_in, ys, gys = inputs[:n_in], inputs[n_in:n_in + no], inputs[n_in + no:]
         n_steps, seqs, inits, shared, nonseqs = op.split_inputs(list(scan_in))
-        n = int(n_steps)
-        wins = op._seq_windows(n, seqs)
+        n, backwards = op._steps(n_steps)
+        wins = op._seq_windows(n, seqs, backwards)
         bufs = op._state_buffers(0, inits)
         rec = dict(zip(op.recurrent, range(len(bufs))))
         # state buffers: the initial entries then the forward outputs
@@ -397,7 +401,7 @@ class ScanGrad(Op):
                 if k in where:
                     gns[q] += res[where[k]]
                 k += 1
-        if op.go_backwards:
+        if backwards:
             gseq = [g[::-1] for g in gseq]
         ginit = []
         for r, j in enumerate(op.recurrent):
