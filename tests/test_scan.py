@@ -309,6 +309,16 @@ def test_wrong_number_of_outputs_is_a_build_time_error():
                     outputs_info=T.as_tensor_variable(np.asarray(0, FX)))
     with pytest.raises(ValueError, match="no information about the number of steps"):
         theano.scan(lambda: x)
+    with pytest.raises(TypeError, match=r"scan: output 0 of fn has dtype float64 but its initial "
+                                        r"value in outputs_info has dtype float32; cast one"):
+        theano.scan(lambda x_t, acc: acc + T.cast(x_t, "float64"), sequences=x,
+                    outputs_info=T.as_tensor_variable(np.asarray(0, "float32")))
+    # a step whose shape differs from the initial value's: a clear error when it runs
+    v0 = T.vector("v0")
+    r, _ = theano.scan(lambda x_t, acc: T.concatenate([acc, acc]), sequences=x, outputs_info=v0)
+    with pytest.raises(ValueError, match=r"output 0 has shape \(4,\) at step 0, but its initial "
+                                         r"value \(outputs_info\) gives steps of shape \(2,\)"):
+        theano.function([x, v0], r)(np.ones(3, FX), np.ones(2, FX))
 
 
 # --------------------------------------------------------------------------- gradients
