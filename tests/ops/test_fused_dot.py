@@ -60,13 +60,14 @@ def test_debugprint_shows_the_fused_kernel():
         "   |b [id E]\n")
 
 
-def test_sgd_update_is_fused_and_exact():
+def test_sgd_update_stays_a_separate_pass_and_exact():
+    # a full-matrix epilogue operand (W) would be read per tile: slower than its own pass
     rng = np.random.default_rng(0)
     x = T.fmatrix("x")
     d = T.fmatrix("d")
     W = tvmsym.shared(rng.standard_normal((96, 64)).astype("float32"), name="W")
     step = tvmsym.function([x, d], [], updates=[(W, W - np.float32(0.01) * T.dot(x.T, d))])
-    assert any(o.startswith("FusedDot{Composite{(i1 - (0.01 * i0))}}") for o in _ops(step))
+    assert "dot" in _ops(step) and not any(o.startswith("FusedDot") for o in _ops(step))
     W0 = W.get_value()
     xs, ds = rng.standard_normal((32, 96)).astype("float32"), rng.standard_normal((32, 64)).astype("float32")
     for _ in range(3):
