@@ -45,10 +45,11 @@ def _lanes(dtype):
 
 def _schedule_packed(sch, names, cname, dtype):
     pa = sch.get_sblock("mm_pack_a")
-    if "if_then_else" not in str(sch.get(pa).body):
-        # whole row tiles: the tile's broadcasts read A in place (4 row streams) instead of a
-        # packed copy; copying A cost more than it saved (128x784.784x256: 309 -> 291 us,
-        # 128x256.256x10: 17 -> 12 us; 1024^3 unchanged)
+    npanels = _extent(sch, sch.get_loops(sch.get_sblock(cname))[-2]) // (2 * _lanes(dtype))
+    if npanels <= 2 and "if_then_else" not in str(sch.get(pa).body):
+        # A is read once per column panel: with one or two panels a packed copy of A costs more
+        # than it saves (128x256.256x10: 19.7 -> 14.9 us, 256x128.128x10 from A.T: 29.3 -> 17.3
+        # us, one thread); with many panels the copy pays (784x128.128x256 from A.T: 556 vs 595)
         sch.compute_inline(pa)
         names = [n for n in names if n != "mm_pack_a"]
     lanes = _lanes(dtype)
