@@ -173,7 +173,34 @@ def _pow(op, args, out):
     if out == "bool":
         return tirx.Or(cast(args[0], "bool"), tirx.Not(cast(args[1], "bool")))
     a, b = (cast(x, out) for x in args)
+    k = _small_int_exponent(args[1])
+    if k is not None:
+        return _pow_by_squaring(a, k, out)
     return tirx.power(a, b)
+
+
+def _small_int_exponent(e):
+    """The exponent's value when it is an integral constant of at most 64 in magnitude."""
+    if isinstance(e, (tirx.IntImm, tirx.FloatImm)):
+        v = float(e.value)
+        if v == int(v) and abs(v) <= 64:
+            return int(v)
+    return None
+
+
+def _pow_by_squaring(a, k, out):
+    """x ** k for a constant integer k by repeated squaring (Theano's local_pow_specialize):
+    a few multiplies instead of a libm pow call per element."""
+    if k == 0:
+        return const(1, out)
+    n, result, base = abs(k), None, a
+    while n:
+        if n & 1:
+            result = base if result is None else result * base
+        n >>= 1
+        if n:
+            base = base * base
+    return const(1, out) / result if k < 0 else result
 
 
 def _true_div(op, args, out):
