@@ -6,7 +6,8 @@ per broadcast element) and when no path leaves the group and re-enters it (the
 fused node would depend on itself).  A group output used outside the group
 becomes an extra output of the Composite.  One-element constants become
 immediates (``('c', value, dtype)``).  Lowering turns the node into one TE
-compute, hence one loop nest.
+compute, hence one loop nest.  A group stops growing at ``MAX_INPUTS`` inputs,
+``MAX_OPS`` operations or ``MAX_COST`` (the size of the expression TVM compiles).
 """
 from __future__ import annotations
 
@@ -278,13 +279,18 @@ def _composite_node(fgraph, group, order):
 
 
 class _Order:
-    """``fgraph.toposort()`` kept up to date while groups are replaced (Theano's order is
-    the depth-first post-order from the outputs).  ``start[n]`` is the position of the
-    first node emitted while the walk was inside ``n``: the nodes at ``start[n]..pos[n]``
-    are exactly those ``n`` brought in.  When a group is reached only through its root,
-    the walk after the replacement differs only inside that range, so only it is
-    recomputed; otherwise the whole order is (the order a fresh toposort gives either way,
-    so every rewrite decision is the one a full recomputation would make)."""
+    """``fgraph.toposort()`` kept up to date while groups are replaced (the depth-first
+    post-order from the outputs), so fusion needs no fresh toposort per group.
+
+    ``start[n]`` is the position of the first node emitted while the walk was inside
+    ``n``: positions ``start[n]..pos[n]`` hold what ``n`` brought in.  When a group is
+    reached only through its root, a fresh walk differs only inside the root's range:
+    if the new node reads the group's inputs in the order the walk met them, every other
+    node keeps its place (the new node takes the root's); otherwise the range is walked
+    again.  A group reached from elsewhere makes the whole order be recomputed.  The
+    order of the Elemwise nodes is the fresh toposort's, hence every decision is; only a
+    constant's DimShuffle whose reader left may keep an earlier (still valid) place.
+    """
 
     def __init__(self, fgraph):
         self.fgraph = fgraph
