@@ -297,7 +297,8 @@ def ancestors(outputs, blockers=()):
 
 
 def graph_inputs(outputs, blockers=()):
-    return [v for v in ancestors(outputs, blockers) if v.owner is None or id(v) in set(map(id, blockers))]
+    blocked = set(map(id, blockers))
+    return [v for v in ancestors(outputs, blockers) if v.owner is None or id(v) in blocked]
 
 
 def toposort(outputs, blockers=()):

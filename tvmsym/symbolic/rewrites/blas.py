@@ -19,13 +19,21 @@ from ..ops.linalg import Dot, FusedDot
 FLOATS = ("float32", "float64")
 
 
-def _remap(e, where):
-    """The expression tree ``e`` with input k renamed ``where[k]``."""
+def _remap(e, where, memo=None):
+    """The expression tree ``e`` with input k renamed ``where[k]`` (shared subtrees once;
+    fusion's MAX_OPS bounds the depth)."""
+    memo = {} if memo is None else memo
+    got = memo.get(id(e))
+    if got is not None:
+        return got
     if e[0] == "i":
-        return ("i", where[e[1]])
-    if e[0] == "c":
-        return e
-    return (e[0],) + tuple(_remap(c, where) for c in e[1:])
+        r = ("i", where[e[1]])
+    elif e[0] == "c":
+        r = e
+    else:
+        r = (e[0],) + tuple(_remap(c, where, memo) for c in e[1:])
+    memo[id(e)] = r
+    return r
 
 
 def _epilogue(node, prod):
