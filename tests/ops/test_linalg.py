@@ -186,3 +186,20 @@ def test_packed_tensordot_one_axis():
     for o, e in zip(r, refs):
         np.testing.assert_allclose(o, e, rtol=1e-4, atol=1e-4)
     assert f.as_text("tir").count("mm_pack_a") >= 3
+
+
+_VECMAT = {}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("K,N", [(400, 784), (5, 32), (1, 8), (7, 33), (3, 1), (64, 16), (0, 24)])
+def test_dot_of_transposed_matrix_and_vector(dtype, K, N):
+    # dot(x.T, d): the gradient of dot(x, w) w.r.t. w (vector.matrix schedule when N fills vectors)
+    if dtype not in _VECMAT:
+        x, d = T.matrix("x", dtype=dtype), T.vector("d", dtype=dtype)
+        _VECMAT[dtype] = tvmsym.function([x, d], T.dot(x.T, d))
+    rng = np.random.default_rng(K * 100 + N)
+    x, d = _rand(rng, (K, N), dtype), _rand(rng, (K,), dtype)
+    got = _VECMAT[dtype](x, d)
+    assert got.dtype == dtype and got.shape == (N,)
+    np.testing.assert_allclose(got, x.T @ d, **TOL[dtype])

@@ -167,6 +167,46 @@ def _schedule_epilogue(sch, names, cname, epi, node):
     schedule_injective(sch, epi, itemsize)
 
 
+def _vecmat(sch, name, dtype):
+    """out[i] = sum_k x[k, i] v[k] (``dot(x.T, v)``, a gradient's vector.matrix): i is contiguous
+    in x, so a chunk of i (4 vector registers) accumulates in registers over all of k; chunks
+    run in parallel."""
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    if len(loops) != 2:
+        return False
+    i, k = loops
+    lanes = _lanes(dtype)
+    n = _extent(sch, i)
+    if _extent(sch, k) < 1 or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
+        return False            # an empty contraction (its zero fill is another block)
+    for vecs in (4, 2, 1):
+        if n % (vecs * lanes) == 0:
+            break
+    else:
+        return False
+    io, ii = sch.split(i, [None, vecs * lanes])
+    sch.reorder(io, k, ii)
+    cw = sch.cache_write(b, 0, "local")
+    sch.reverse_compute_at(cw, io)
+    i0, i1 = sch.split(ii, [vecs, lanes])
+    sch.unroll(i0)
+    sch.vectorize(i1)
+    sch.vectorize(sch.get_loops(cw)[-1])
+    if n * _extent(sch, k) >= PARALLEL_MIN_ELEMENTS and _extent(sch, io) > 1:
+        sch.parallel(io)
+    init = sch.decompose_reduction(b, k)
+    sch.vectorize(sch.get_loops(init)[-1])
+    return True
+
+
+def _transposed(v):
+    """``v`` is a 2-d view with its axes swapped (``x.T``): the kernel reads ``x`` column-wise."""
+    from ..symbolic.elemwise import DimShuffle
+    return v.owner is not None and isinstance(v.owner.op, DimShuffle) and v.ndim == 2 \
+        and tuple(v.owner.op.new_order) == (1, 0)
+
+
 def matmul_rule(func, info):
     st = info.get("step")
     if st is None or not isinstance(st.node.op, (Dot, MatMul, TensorDot, FusedDot)):
@@ -186,7 +226,7 @@ def matmul_rule(func, info):
     elif "mm_pack_b" in names:
         _schedule_packed(sch, names, cname, dtype)
     elif isinstance(node.op, Dot) and node.inputs[1].ndim == 1 and dtype in ("float32", "float64") \
-            and _matvec(sch, cname, dtype):
+            and (_vecmat(sch, cname, dtype) if _transposed(node.inputs[0]) else _matvec(sch, cname, dtype)):
         pass
     else:
         # out[..., j] = sum_k A[..., k] B[k, j]: j is contiguous in B, so it vectorizes; with a
