@@ -14,8 +14,9 @@ under ``theano.change_flags(floatX="float64")``, as the tutorial did.
 
 Tests marked xfail hold the tutorial's exact text or call where tvmsym still differs
 (pp/debugprint formatting).
-Not here: random numbers, ifelse, profiling and ``Function.copy`` (their own test files) and
-the scan-based snippets (``theano.scan`` does not exist yet).
+Not here: random numbers, ifelse, profiling, ``Function.copy`` and the Loop page's scan
+snippets (their own test files: test_random, test_ifelse, runtime/test_profile,
+runtime/test_copy, test_scan).
 """
 import importlib
 import pickle
@@ -390,8 +391,26 @@ class TestDebugFAQ:
 
 # --------------------------------------------------------------------------- gradients.txt
 class TestGradients:
-    """Derivatives in Theano.  The scan-based Jacobian/Hessian snippets need theano.scan
-    (not implemented); theano.gradient.jacobian/hessian, which the page names, are checked."""
+    """Derivatives in Theano: grad, the Jacobian and Hessian by scan (verbatim) and by
+    theano.gradient.jacobian/hessian, Rop/Lop."""
+
+    def test_jacobian_by_scan(self):
+        x = T.dvector('x')
+        y = x ** 2
+        J, updates = theano.scan(lambda i, y, x: T.grad(y[i], x), sequences=T.arange(y.shape[0]),
+                                 non_sequences=[y, x])
+        f = theano.function([x], J, updates=updates)
+        _same(f([4, 4]), [[8., 0.], [0., 8.]], "float64")
+
+    def test_hessian_by_scan(self):
+        x = T.dvector('x')
+        y = x ** 2
+        cost = y.sum()
+        gy = T.grad(cost, x)
+        H, updates = theano.scan(lambda i, gy, x: T.grad(gy[i], x), sequences=T.arange(gy.shape[0]),
+                                 non_sequences=[gy, x])
+        f = theano.function([x], H, updates=updates)
+        _same(f([4, 4]), [[2., 0.], [0., 2.]], "float64")
 
     def test_grad_of_square(self):
         x = T.dscalar('x')

@@ -153,7 +153,10 @@ def _trace(fn, seqs, outs, non_seqs, state_override):
     ns_ph = [_placeholder(v.type, v.name) for v in non_seqs]
     if config.compute_test_value != "off":
         _test_values(seqs, seq_ph, outs, out_ph, non_seqs, ns_ph)
-    args = [p for g in seq_ph for p in g] + [p for g in out_ph for p in g] + ns_ph
+    # fn gets the non-sequences themselves, as Theano's scan does (they are replaced by
+    # ns_ph when the body is cloned): T.grad(y[i], x) inside fn then sees y's dependence
+    # on x (the tutorial's Jacobian by scan)
+    args = [p for g in seq_ph for p in g] + [p for g in out_ph for p in g] + list(non_seqs)
     ret = fn(*args)
     r_outs, upd = _parse_return(ret)
     return seq_ph, out_ph, ns_ph, r_outs, upd
