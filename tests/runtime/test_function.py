@@ -247,6 +247,6 @@ def test_debugmode_name_compiles_as_fast_run():
     x = tvmsym.tensor.dvector("x")
     f = tvmsym.function([x], x * 2, mode="DebugMode")
     np.testing.assert_array_equal(f([1.0, 2.0]), [2.0, 4.0])
-    with pytest.raises(ValueError, match=r"unknown mode 'NanGuard'; valid modes: 'FAST_RUN', "
-                                         r"'FAST_COMPILE', 'DEBUG_MODE' \(or 'DebugMode'\)"):
-        tvmsym.function([x], x * 2, mode="NanGuard")
+    with pytest.raises(ValueError, match=r"unknown mode 'NanGuarded'; valid modes: 'FAST_RUN', "
+                                         r"'FAST_COMPILE', 'DEBUG_MODE' \(or 'DebugMode'\), 'NanGuardMode'"):
+        tvmsym.function([x], x * 2, mode="NanGuarded")

@@ -289,15 +289,16 @@ class Build:
             return [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
         return run
 
-    def run(self, arrays, out_storage=None, prof=None):
+    def run(self, arrays, out_storage=None, prof=None, guard=None):
         """Every output for ``arrays``.
 
         ``out_storage``: {slot: preallocated array} for outputs (shared-variable updates).
         ``prof``: a list (profiled functions, runtime/profiling.py) that gets one record
         (step, kind, seconds, bytes allocated, buffers allocated, output shapes) per
         executed step; profiled calls always take this general loop.
+        ``guard(step, outputs)``: called after every step (NanGuardMode); may raise.
         """
-        if self._fast is not None and prof is None:
+        if self._fast is not None and prof is None and guard is None:
             return self._run_fast(arrays, out_storage)
         given = out_storage or {}
         slots = [None] * self.n_slots
@@ -324,6 +325,8 @@ class Build:
                     new = {id(slots[s]) for s, _, _ in outs
                            if s not in given and slots[s].base is None}
                     _record(prof, st, kind, _now() - t0, slots, outs, new)
+                if guard is not None:
+                    guard(st, [slots[s] for s, _, _ in outs])
                 continue
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
@@ -346,6 +349,8 @@ class Build:
                     arr[...] = v
             if prof is not None:
                 _record(prof, st, kind, _now() - t0, slots, outs, fresh - before)
+            if guard is not None:
+                guard(st, res)
         outs = []
         for s, copy in zip(self.out_slots, self.out_is_input):
             a = slots[s]

@@ -133,6 +133,10 @@ class Function:
         self._n_inputs = len(ins)
         self._positions = {i.name: k for k, i in enumerate(ins) if i.name}
         self.build_time = 0.0
+        self._guard = getattr(self.mode, "guard", None)     # NanGuardMode: checks every step
+        if self._guard is not None and self.target.kind == "cuda":
+            raise NotImplementedError("NanGuardMode checks cpu (llvm) functions only; compile with "
+                                      "device=cpu to find where a NaN or Inf appears")
         self.profile = _make_profile(profile, name)
         if self.profile is not None:
             self.profile.set_graph(self._plan, self.rewrite_time)
@@ -226,7 +230,8 @@ class Function:
         self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
         if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
                 or len(self._explicit) + len(self._shared) != len(self._in_types)
-                or self.profile is not None):       # profiled calls time every kernel: _call
+                or self.profile is not None         # profiled calls time every kernel: _call
+                or self._guard is not None):
             return
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
@@ -267,7 +272,7 @@ class Function:
             self._add_fast_call(key, b)
         if self._update_spec:
             return self._run_updates(b, arrays)
-        outs = b.run(arrays)
+        outs = b.run(arrays, guard=self._guard) if self._guard is not None else b.run(arrays)
         self._last = b
         return self._finish(outs)
 
@@ -291,10 +296,10 @@ class Function:
         t1 = _now()
         if self._update_spec:
             u = _update_plan(self, b)
-            outs = b.run(arrays, dict(zip(u.slots, u.spares())), prof=records)
+            outs = b.run(arrays, dict(zip(u.slots, u.spares())), prof=records, guard=self._guard)
             u.install(outs)
         else:
-            outs = b.run(arrays, prof=records)
+            outs = b.run(arrays, prof=records, guard=self._guard)
         t2 = _now()
         self._last = b
         res = self._finish(outs)
@@ -304,7 +309,8 @@ class Function:
     def _run_updates(self, b, arrays):
         """Run with shared-variable updates (runtime/shared_support.py): all or nothing."""
         u = _update_plan(self, b)
-        outs = b.run(arrays, dict(zip(u.slots, u.spares())))
+        given = dict(zip(u.slots, u.spares()))
+        outs = b.run(arrays, given, guard=self._guard) if self._guard is not None else b.run(arrays, given)
         self._last = b
         u.install(outs)
         return self._finish(outs)

@@ -102,6 +102,9 @@ def get_mode(mode=None):
         name = mode.upper()
         if name in _NAMED:
             return Mode(optimizer=_NAMED[name], excluded=excl, included=incl)
+        if name == "NANGUARDMODE":
+            from ..compile.nanguardmode import NanGuardMode
+            return NanGuardMode(excluded=excl, included=incl)
         raise ValueError(f"unknown mode {mode!r}; valid modes: 'FAST_RUN', 'FAST_COMPILE', "
-                         "'DEBUG_MODE' (or 'DebugMode'), or a tvmsym.Mode")
+                         "'DEBUG_MODE' (or 'DebugMode'), 'NanGuardMode', or a tvmsym.Mode")
     raise TypeError(f"mode must be a string or a tvmsym.Mode, got {type(mode).__name__}")
