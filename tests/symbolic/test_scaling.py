@@ -9,7 +9,7 @@ import pytest
 
 import tvmsym as th
 import tvmsym.tensor as T
-from tvmsym.symbolic import fgraph as fgraph_module
+from tvmsym.gof import fg as fgraph_module  # FunctionGraph lives in the graph core
 from tvmsym.symbolic import scalar as ps
 from tvmsym.symbolic.fgraph import FunctionGraph
 from tvmsym.symbolic.printing import debugprint, pp

@@ -34,7 +34,7 @@ def constant(value, name=None, ndim=None, dtype=None):
             raise ValueError(f"constant {value!r} has {arr.ndim} dimensions, expected {ndim}")
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
     t = TensorType(arr.dtype.name, tuple(s == 1 for s in arr.shape))
-    return TensorConstant(t, arr, name=name, weak=weak)
+    return t.Constant(t, arr, name=name, weak=weak)
 
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None):
@@ -78,7 +78,7 @@ def _resolve(args, scalar_op=None):
                 dt = _loop_dtype(scalar_op, args, a, e)
                 data = np.asarray(py, dtype=dt)
             if dt != a.dtype:
-                a = TensorConstant(TensorType(dt, ()), data, weak=True)
+                a = TensorType.Constant(TensorType(dt, ()), data, weak=True)
         out.append(a)
     return out
 

@@ -19,3 +19,6 @@ from . import nnet  # noqa: F401,E402
 from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
+# --- gof helper (issue 14): theano.tensor.var's classes are the ones user code meets
+from . import var  # noqa: F401,E402
+from .var import TensorVariable, TensorConstant  # noqa: F401,E402,F811
