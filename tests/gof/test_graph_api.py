@@ -81,7 +81,7 @@ def test_clients_of_a_compiled_graph():
     # out0 (exp) feeds the mul and is also output 0
     assert ("output", 0) in out0.clients and any(c[0] != "output" for c in out0.clients)
     with pytest.raises(AttributeError, match="FunctionGraph"):
-        T.dvector("free").clients
+        _ = T.dvector("free").clients
 
 
 def test_function_graph_replace_updates_clients():
@@ -94,4 +94,4 @@ def test_function_graph_replace_updates_clients():
     fg.replace(e, new)
     assert new.clients and new.clients[0][0] is fg.outputs[0].owner
     assert e.fgraph is fg and not fg.clients.get(e)
-    assert [n.op for n in fg.toposort()][0] == new.owner.op
+    assert fg.toposort()[0].op == new.owner.op

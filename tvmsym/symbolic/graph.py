@@ -7,9 +7,24 @@ installs its subclasses there (Theano's ``theano.tensor.var.TensorVariable``).
 from __future__ import annotations
 
 from ..gof.graph import (  # noqa: F401
-    Apply, Constant, Op, Variable, _MISSING, _Tag, _ids, _storage_perform, _takes_output_storage,
-    _test_value, _unknown_shape, ancestors, compute_test_values, format_constant, graph_inputs,
-    is_constant, toposort)
+    _MISSING,
+    Apply,
+    Constant,
+    Op,
+    Variable,
+    _ids,
+    _storage_perform,
+    _Tag,
+    _takes_output_storage,
+    _test_value,
+    _unknown_shape,
+    ancestors,
+    compute_test_values,
+    format_constant,
+    graph_inputs,
+    is_constant,
+    toposort,
+)
 from .type import TensorType
 
 
