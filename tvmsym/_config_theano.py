@@ -18,8 +18,7 @@ _NOOPT = "tvmsym's rewrite pipeline has no such option"
 FLAGS = [
     ("exception_verbosity", "low", "tvmsym's errors always name the node and its inputs",
      ("low", "high")),
-    ("optimizer_verbose", False, "tvmsym does not print each rewrite (debugprint(f) shows the "
-     "result)", None),
+    ("optimizer_verbose", False, "tvmsym does not print each rewrite (see debugprint(f))", None),
     ("traceback.limit", 8, "tvmsym keeps no creation traceback on variables", None),
     ("traceback.compile_limit", 0, "tvmsym keeps no creation traceback on variables", None),
     ("warn_float64", "ignore", "accepted; tvmsym does not watch for float64 variables",
