@@ -696,7 +696,8 @@ class TestUserErrors:
                                                                          "computational graph"):
             T.grad(x.sum(), y)
         with pytest.raises(TypeError, match="no truth value"):
-            bool(x)
+            bool(x > 0)         # Theano: a comparison has no truth value; a variable is true
+        assert bool(x)
 
 
 # --------------------------------------------------------------------------- config and API

@@ -102,3 +102,5 @@ __all__ += ["scan", "scan_module", "foldl", "foldr"]
 
 # --- gof helper (issue 14): theano.gof (graph core), theano.tensor.var
 from . import gof  # noqa: E402,F401
+from . import scalar  # noqa: E402,F401  (theano.scalar)
+from .tensor import xlogx as _xlogx  # noqa: E402,F401  (theano.tensor.xlogx)

@@ -13,7 +13,7 @@ import numpy as np
 from ..config import config
 from . import scalar as ps
 from .elemwise import DimShuffle, Elemwise
-from .graph import Constant, TensorConstant, TensorVariable, Variable
+from .graph import Constant, TensorConstant, TensorVariable, Variable  # noqa: F401
 from .type import TensorType, normalize_dtype
 
 
@@ -292,6 +292,11 @@ bscalar = _prefixed["bscalar"]
 
 
 # --------------------------------------------------------------------------- operators
+def _not_bool(v):
+    v._is_nonzero = False
+    return v
+
+
 def _install_operators():
     T = TensorVariable
     T.__add__ = lambda a, b: add(a, b)
@@ -311,10 +316,10 @@ def _install_operators():
     T.__neg__ = lambda a: neg(a)
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: abs_(a)
-    T.__lt__ = lambda a, b: lt(a, b)
-    T.__le__ = lambda a, b: le(a, b)
-    T.__gt__ = lambda a, b: gt(a, b)
-    T.__ge__ = lambda a, b: ge(a, b)
+    T.__lt__ = lambda a, b: _not_bool(lt(a, b))
+    T.__le__ = lambda a, b: _not_bool(le(a, b))
+    T.__gt__ = lambda a, b: _not_bool(gt(a, b))
+    T.__ge__ = lambda a, b: _not_bool(ge(a, b))
     T.__and__ = lambda a, b: and_(a, b)
     T.__rand__ = lambda a, b: and_(b, a)
     T.__or__ = lambda a, b: or_(a, b)
@@ -326,8 +331,13 @@ def _install_operators():
     T.__hash__ = object.__hash__
 
     def _bool(self):
-        raise TypeError("a symbolic variable has no truth value; use tvmsym.tensor.switch "
-                        "or compare with eq()/neq()")
+        # Theano: every variable is true (``if not W:`` tests that W was given), except the
+        # result of a Python comparison, so that ``a < b < c`` fails instead of computing
+        # ``(a < b) and (b < c)``
+        if self.__dict__.get("_is_nonzero", True):
+            return True
+        raise TypeError("a symbolic comparison has no truth value (a < b < c, or `if x > 0:` "
+                        "on a symbolic x); use tvmsym.tensor.switch, and_/or_ for chains")
     T.__bool__ = _bool
 
     def _iter(self):
