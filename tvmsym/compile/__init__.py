@@ -3,3 +3,5 @@
 from .ops import as_op  # noqa: F401
 from .. import Out, function, shared  # noqa: F401
 from ..runtime import In, Mode  # noqa: F401
+from .monitormode import MonitorMode  # noqa: E402,F401  (gof helper: theano.compile.MonitorMode)
+from . import monitormode  # noqa: E402,F401

@@ -79,6 +79,7 @@ def _resolve(args, scalar_op=None):
                 data = np.asarray(py, dtype=dt)
             if dt != a.dtype:
                 a = TensorType.Constant(TensorType(dt, ()), data, weak=True)
+                a.tag.py_value = py         # prints as written: x ** 2 -> TensorConstant{2}
         out.append(a)
     return out
 

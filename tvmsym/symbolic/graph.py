@@ -45,7 +45,32 @@ class TensorVariable(Variable):
 
 
 class TensorConstant(Constant, TensorVariable):
-    pass
+    """Prints as Theano's: ``TensorConstant{2.0}``, ``TensorConstant{(1,) of 0.5}`` (all
+    elements equal), ``TensorConstant{[1. 2.]}``; texts over 20 characters are cut in the
+    middle.  A Python scalar (weak) prints as the user wrote it: ``x ** 2`` shows
+    ``TensorConstant{2}`` though the constant holds x's dtype."""
+
+    def __str__(self):
+        if self.name is not None:
+            return self.name
+        return f"TensorConstant{{{theano_constant_text(self)}}}"
+
+    __repr__ = __str__
+
+
+def theano_constant_text(c):
+    """The text inside ``TensorConstant{...}`` (Theano 1.0.5's ``TensorConstant.__str__``)."""
+    data = c.data
+    py = c.tag.get("py_value") if c.weak else None
+    if py is not None and data.ndim == 0:
+        text = str(py)
+    elif data.ndim > 0 and data.size and (data.ravel() == data.ravel()[0]).all():
+        text = f"{data.shape} of {data.ravel()[0]}"
+    else:
+        text = str(data)
+    if len(text) > 20:
+        text = text[:10] + ".." + text[-10:]
+    return text
 
 
 TensorType.Variable = TensorVariable

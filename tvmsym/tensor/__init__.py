@@ -20,5 +20,7 @@ from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
 # --- gof helper (issue 14): theano.tensor.var's classes are the ones user code meets
-from . import var  # noqa: F401,E402
+from . import var as _var_module  # noqa: E402
 from .var import TensorVariable, TensorConstant  # noqa: F401,E402,F811
+# T.var stays the variance, as in Theano (whose tensor.var module is reached by import)
+from ..symbolic.ops.reduce import var  # noqa: F401,E402,F811
