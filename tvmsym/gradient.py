@@ -11,9 +11,16 @@ import numpy as np
 
 from .symbolic import scalar as ps
 from .symbolic.elemwise import Elemwise
-from .symbolic.graph import Apply, Op, Variable, ancestors
-from .symbolic.grad import (DisconnectedInputError, DisconnectedType, NullGradientError,  # noqa: F401
-                            grad, register_grad, register_scalar_grad, zeros_like)
+from .symbolic.grad import (  # noqa: F401
+    DisconnectedInputError,
+    DisconnectedType,
+    NullGradientError,
+    grad,
+    register_grad,
+    register_scalar_grad,
+    zeros_like,
+)
+from .symbolic.graph import Apply, Op, ancestors
 from .symbolic.type import TensorType
 
 __all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "disconnected_grad",
@@ -170,6 +177,9 @@ class JacobianOp(Op):
     one compiled function with a one-hot output gradient per row.
     """
 
+    host_only = "runs a compiled vector-Jacobian product per row"
+    no_grad = "hessian differentiates the gradient graph, not this op"
+
     kind = "opaque"
 
     def __init__(self, expression, wrt, free, consider_constant, disconnected_inputs):
@@ -228,8 +238,8 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     ``J[i] = grad(expression[i], wrt)``: shape ``expression.shape + wrt.shape``.
     A scalar expression gives ``grad(expression, wrt)``.
     """
-    from .symbolic.basic import as_tensor_variable
     from .runtime.shared import SharedVariable
+    from .symbolic.basic import as_tensor_variable
     expression = as_tensor_variable(expression)
     single = not isinstance(wrt, (list, tuple))
     wrts = [wrt] if single else list(wrt)

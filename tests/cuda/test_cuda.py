@@ -89,7 +89,8 @@ def test_tvmsym_flags_device_cuda_and_cuda_arch():
             "f = tvmsym.function([x, y], (x + y) * x)\n"
             "print(f.target.kind, f.target.arch, f.target.tvm_target.attrs['arch'])\n"
             "tvmsym.printing.debugprint(f)\n")
-    env = dict(os.environ, TVMSYM_FLAGS="device=cuda,cuda_arch=sm_80")
+    env = dict(os.environ,
+               TVMSYM_FLAGS=os.environ.get("TVMSYM_FLAGS", "") + ",device=cuda,cuda_arch=sm_80")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -133,7 +134,6 @@ HostFromGpu(gpuarray) [id A] ''   7
 
 
 def test_device_variants_are_the_same_ops():
-    x, y = T.matrix("x"), T.matrix("y")
     f = seed_function()
     node = [n for n in f.maker.fgraph.toposort() if is_on_gpu(n.op)][0]
     op = node.op

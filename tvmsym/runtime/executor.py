@@ -56,7 +56,8 @@ class Build:
         slot, consts = assign_slots(fg, plan.steps, lambda st: st.inputs + st.outputs)
         self.slot = slot
         self.n_slots = len(slot)
-        self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]  # writable: DLPack refuses read-only arrays
+        # writable copies: DLPack refuses read-only arrays
+        self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]
         funcs = {}
         self.steps = []
         self.sources = {}

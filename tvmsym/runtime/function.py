@@ -20,7 +20,6 @@ import numpy as np
 from ..config import config
 from ..symbolic.fgraph import FunctionGraph
 from ..symbolic.graph import Constant, Variable, ancestors
-from ..symbolic.type import TensorType
 from .mode import get_mode
 from .shared_support import update_plan as _update_plan
 
@@ -116,7 +115,8 @@ class Function:
         fg = FunctionGraph(in_vars, out_vars)
         fg.target = self.target         # the placement stage (device=cuda) reads it
         if self.target.kind == "cuda":  # shared variables live on the device (runtime/cuda.py)
-            from .cuda import make_cuda_function; make_cuda_function(self, fg)  # noqa: E702
+            from .cuda import make_cuda_function
+            make_cuda_function(self, fg)
         from ..symbolic.rewrites import optimize
         optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
         self.rewrite_time = time.perf_counter() - t0

@@ -18,11 +18,9 @@ from collections import OrderedDict
 import numpy as np
 
 from ..config import config
-
 from ..symbolic.basic import as_tensor_variable, cast, minimum
 from ..symbolic.fgraph import clone_graph
-from ..symbolic.graph import (_MISSING, Constant, Variable, _test_value, compute_test_values,
-                              toposort)
+from ..symbolic.graph import _MISSING, Constant, Variable, _test_value, compute_test_values, toposort
 from ..symbolic.ops.scan import Scan, ScanGrad, _step_type  # noqa: F401
 from ..symbolic.type import TensorType
 

@@ -21,8 +21,8 @@ import functools
 
 import numpy as np
 
-from .graph import Constant, Op, Variable, toposort
-from .type import FLOAT_DTYPES, COMPLEX_DTYPES
+from .graph import Op, Variable, toposort
+from .type import COMPLEX_DTYPES, FLOAT_DTYPES
 
 GRAD = {}
 SCALAR_GRAD = {}
@@ -237,7 +237,7 @@ def _sigmoid_shortcut(node, gz, dep):
     ``t`` in closed form: d sigmoid(a t)/dt = a s (1 - s), d log sigmoid(a t)/dt = a (1 - s),
     d log(1 - sigmoid(a t))/dt = -a s.  Returns ``(t, grad)`` or None.
     """
-    from .basic import log as _log, neg, sigmoid, sub, mul
+    from .basic import mul, neg, sigmoid, sub
     if gz is None or len(node.outputs) != 1:
         return None
     out = node.outputs[0]

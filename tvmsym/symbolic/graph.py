@@ -145,9 +145,17 @@ class Op:
 
     Subclasses set ``__props__`` (a tuple of attribute names); equality,
     hashing and the default ``str`` are derived from them.
+
+    The op contract (``tests/symbolic/test_op_contract.py``) checks every op: equal and
+    hashable by its props, picklable, and either lowered (a rule in ``lowering/rules``) or
+    declared ``host_only``, and either differentiable (a rule in ``symbolic/grad_rules`` or
+    a ``grad`` method) or declared ``no_grad``.  Both declarations are class attributes
+    holding True or a short reason.
     """
 
     __props__: tuple = ()
+    host_only: bool | str = False   # no lowering rule on purpose: the executor runs perform()
+    no_grad: bool | str = False     # no gradient on purpose (integer results, made after grad)
     destroy_map: dict = {}
     view_map: dict = {}
     kind = "opaque"     # fusion class: elemwise | injective | reduce | opaque

@@ -56,7 +56,7 @@ def _contract(node, ctx, a_idx, b_idx, shape, red_extents, out=None, name=None):
 
 class _Ctx:
     def __init__(self, ctx, node, tensors):
-        from .shape import loader        # an inlined 1-element constant has no tensor
+        from .shape import loader  # an inlined 1-element constant has no tensor
         self.tensors = [loader(ctx, v, t) for v, t in zip(node.inputs[:2], tensors[:2])]
         self.name = ctx.name
         self.shape = ctx.shape

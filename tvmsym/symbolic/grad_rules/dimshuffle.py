@@ -5,8 +5,8 @@ from ..grad import register_grad
 
 @register_grad(DimShuffle)
 def dimshuffle_grad(node, inputs, gouts):
-    from ..basic import dimshuffle
     from .. import grad as G
+    from ..basic import dimshuffle
     op, (gz,) = node.op, gouts
     aug = [d for d in op.augment if not gz.broadcastable[d]]
     if aug:

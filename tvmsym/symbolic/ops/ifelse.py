@@ -23,6 +23,8 @@ from ..type import TensorType
 class IfElse(Op):
     """``(cond, *then_outs, *else_outs) -> outs``; prints as Theano's ``if{}``."""
 
+    host_only = "selects on the host (lazy_ifelse makes the branches functions)"
+
     __props__ = ("n_outs", "as_view", "name")
 
     def __init__(self, n_outs, as_view=False, name=None):
@@ -116,6 +118,9 @@ class LazyIfElse(Op):
     them), then those the else-branch function reads.  Made by the ``lazy_ifelse``
     stage from an ``IfElse`` node; prints as ``if{lazy}``.
     """
+
+    host_only = "calls the taken branch's function"
+    no_grad = "made by the lazy_ifelse stage, after gradients"
 
     __props__ = ("n_then", "uid")
 

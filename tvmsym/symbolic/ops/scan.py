@@ -41,6 +41,8 @@ def _stacked_type(t):
 class Scan(Op):
     """A loop; see the module docstring for the layout of inputs and outputs."""
 
+    host_only = "loops in Python over the compiled body"
+
     kind = "opaque"
 
     def __init__(self, inner_inputs, inner_outputs, seq_taps, out_taps, n_shared, n_nonseq,
@@ -319,6 +321,8 @@ class ScanGrad(Op):
     Inputs: the scan's inputs, its stacked outputs (one per output of fn), the gradients
     of those outputs.  Outputs: the gradient of each scan input listed in ``wrt``.
     """
+
+    host_only = "loops in Python over the compiled vector-Jacobian product"
 
     kind = "opaque"
 
