@@ -38,6 +38,7 @@ from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu
 from ..targets import get_target
 from .executor import _align_of, _dyn_run, _dyn_spec, assign_slots
+from .inner import inner_for, perform
 
 # TVM omits __launch_bounds__ for one-thread kernels (a 0-d result)
 _KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")
@@ -106,7 +107,7 @@ class CudaBuild:
         self.host_target = get_target("cpu")
         fg = plan.fgraph
         self.values = values = {}
-        self.shapes = shapes = infer_shapes(plan, input_shapes, values)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values, inner=inner_for)
         steps = _materialize_views(plan)
         slot, consts = assign_slots(fg, steps,
                                     lambda st: list(st.inputs) + list(st.node.inputs) + st.outputs)
@@ -316,7 +317,7 @@ class CudaBuild:
                 shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
                 fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
             elif kind == "host":
-                vals = fn.op.perform(fn, [host(slots[i]) for i in ins])
+                vals = perform(fn, [host(slots[i]) for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
         outs = []

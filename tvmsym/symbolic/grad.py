@@ -111,37 +111,15 @@ def is_continuous(v):
 
 
 # ----------------------------------------------------------------------- small tensor helpers
-def _T():
-    from .. import tensor
-    return tensor
-
-
 def zeros_like(x, dtype=None):
     """zeros with the shape of ``x`` (NaN-safe: ``x * 0`` would not be)."""
-    from .basic import as_tensor_variable, cast, switch
-    x = as_tensor_variable(x)
-    T = _T()
-    f = getattr(T, "zeros_like", None)
-    if f is not None:
-        try:
-            return f(x, dtype=dtype) if dtype is not None else f(x)
-        except TypeError:
-            pass
-    z = switch(Constant_true(), 0, x)
-    return cast(z, dtype) if dtype is not None else z
+    from .ops.shape import zeros_like as _zeros_like
+    return _zeros_like(x, dtype=dtype) if dtype is not None else _zeros_like(x)
 
 
 def ones_like(x, dtype=None):
-    from .basic import as_tensor_variable, cast, switch
-    x = as_tensor_variable(x)
-    f = getattr(_T(), "ones_like", None)
-    if f is not None:
-        try:
-            return f(x, dtype=dtype) if dtype is not None else f(x)
-        except TypeError:
-            pass
-    z = switch(Constant_true(), 1, x)
-    return cast(z, dtype) if dtype is not None else z
+    from .ops.shape import ones_like as _ones_like
+    return _ones_like(x, dtype=dtype) if dtype is not None else _ones_like(x)
 
 
 def Constant_true():
