@@ -16,6 +16,7 @@ import numpy as np
 from ..symbolic.elemwise import DimShuffle
 from ..symbolic.graph import Constant
 from ..symbolic.inner import InnerGraphOp
+from . import machine
 from .rules import find_rule
 
 INLINE_CONSTANT_MAX = 1      # constants with at most this many elements become immediates
@@ -213,12 +214,14 @@ def _infer_values(node, shapes, values):
 
 
 class LowerContext:
-    """What a lowering rule may ask: shapes, node names, inlined scalar constants."""
+    """What a lowering rule may ask: shapes, node names, inlined scalar constants, and the
+    machine the kernel is for (``target``, a ``machine.Machine``: vector width, threads)."""
 
-    def __init__(self, shapes, step, values=None):
+    def __init__(self, shapes, step, values=None, target=None):
         self.shapes = shapes
         self.step = step
         self.values = values if values is not None else {}   # build-time values (infer_shapes)
+        self.target = target if target is not None else machine.host()
         self._names = {}
 
     def shape(self, v):
@@ -240,11 +243,12 @@ class LowerContext:
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
-def lower_step(step, shapes, values=None):
-    """TE placeholders (inputs) and result tensors (outputs) of one kernel."""
+def lower_step(step, shapes, values=None, target=None):
+    """TE placeholders (inputs) and result tensors (outputs) of one kernel, lowered for the
+    machine ``target`` (default: the host CPU)."""
     from .. import _tvm
     te = _tvm.te
-    ctx = LowerContext(shapes, step, values)
+    ctx = LowerContext(shapes, step, values, target)
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):

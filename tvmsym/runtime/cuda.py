@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.lower import Step, infer_shapes, is_view, lower_step, zero_size
+from ..lowering.machine import GPU
 from ..lowering.rules import find_rule
 from ..schedules import schedule
 from ..schedules.gpu import UnscheduledKernelError, schedule_for_cuda
@@ -117,6 +118,7 @@ class CudaBuild:
         fixed = {slot[c] for c in consts}      # slots whose host value is set once per build
         dev_copy = {}                           # host slot -> slot of its device copy
         gpu_funcs, cpu_funcs = {}, {}
+        host_machine = self.host_target.machine
         self.steps, self.rules, self.checks = [], {}, {}
 
         def device_slot(s):
@@ -157,7 +159,8 @@ class CudaBuild:
                 for k, v in enumerate(st.inputs):
                     if 0 in shapes[v]:      # an empty input is never read; TVM refuses its strides
                         ins[k] = -1 - k
-                placeholders, results = lower_step(st, shapes, values)
+                placeholders, results = lower_step(st, shapes, values,
+                                                   GPU if gpu else host_machine)
                 func = _tvm.te.create_prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
                         "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target,

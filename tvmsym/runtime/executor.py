@@ -61,6 +61,7 @@ class Build:
         # writable copies: DLPack refuses read-only arrays
         self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]
         funcs = {}
+        machine = target.machine        # the host's vector width and threads, read once
         self.steps = []
         self.sources = {}
         self.times = times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}   # profiles read them
@@ -92,7 +93,7 @@ class Build:
                     ins[k] = self.n_slots
                     self.n_slots += 1
             t0 = _now()
-            placeholders, results = lower_step(st, shapes, values)
+            placeholders, results = lower_step(st, shapes, values, machine)
             func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
             t1 = _now()

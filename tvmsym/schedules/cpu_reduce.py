@@ -19,12 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
+from ..lowering.machine import ACCUMULATORS, PARALLEL_MIN_ELEMENTS
 from .registry import register_rule
 
 s_tir = _tvm.s_tir
 
-PARALLEL_MIN_ELEMENTS = 1 << 15     # below this, a thread launch costs more than it saves
-ACCUMULATORS = 4        # independent vector accumulators per row (hides the add latency)
 
 
 def _lanes(dtype):
