@@ -48,11 +48,7 @@ def test_scalar_module():
     y = Elemwise(sc.exp)(T.dvector("v"))
     assert y.owner.op == T.exp(T.dvector()).owner.op
 
-    class Cube(sc.UnaryScalarOp):
-        def impl(self, x):
-            return x * x * x
-    op = Cube(sc.upgrade_to_float, name="cube")
-    assert op.output_dtypes("int32") == ("float64",) and str(op) == "cube"
+    assert sc.same_out("int8", "float64") == ("int8",) and sc.upcast_out("int8", "float32") == ("float32",)
 
 
 def test_xlogx_and_xlogy0():

@@ -13,8 +13,7 @@ from tvmsym.gof import fg as fgraph_module  # FunctionGraph lives in the graph c
 from tvmsym.symbolic import scalar as ps
 from tvmsym.symbolic.fgraph import FunctionGraph
 from tvmsym.symbolic.printing import debugprint, pp
-from tvmsym.symbolic.rewrites import fusion as fusion_module
-from tvmsym.symbolic.rewrites import pipeline
+from tvmsym.symbolic.rewrites import fusion as fusion_module, pipeline
 
 
 def _scaled_chain(depth):

@@ -7,7 +7,7 @@ its clients as Theano does: ``[(apply_node, input_index), ..., ('output', k)]``.
 """
 from __future__ import annotations
 
-from .graph import Apply, Constant, Variable, toposort
+from .graph import Apply, Variable, toposort
 
 
 def clone_graph(inputs, outputs, memo=None):

@@ -2,8 +2,9 @@
 
 ``upcast(*dtypes)`` is Theano's dtype promotion; the scalar ops (``add``, ``mul``, ``exp``,
 ``sigmoid``, ...) are the ones ``Elemwise`` applies elementwise (``Elemwise(scalar.exp)``);
-``ScalarOp``/``UnaryScalarOp``/``BinaryScalarOp`` and the output-type rules
-(``upgrade_to_float``, ``same_out``, ``upcast_out``) are there for user scalar ops.
+the output-type rules ``upgrade_to_float``, ``same_out``, ``upcast_out`` are Theano's.
+(User scalar ops, ``class MyOp(UnaryScalarOp)``, are not provided: an Elemwise of a scalar
+op needs a TVM lowering.)
 A scalar variable is a 0-d tensor here: ``scalar.float64('x')`` makes one, and the
 types ``float32``, ``int64``, ... are the 0-d tensor types of those dtypes.
 """
@@ -73,35 +74,6 @@ def upgrade_to_float(*dtypes):
     if np.dtype(d).kind in "fc":
         return (d,)
     return ("float32" if np.dtype(d).itemsize <= 2 else "float64",)
-
-
-class UnaryScalarOp(ScalarOp):
-    """Theano's base for one-input scalar ops: subclasses define ``impl``."""
-    nin = 1
-
-    def __init__(self, output_types_preference=None, name=None):
-        self.output_types_preference = output_types_preference
-        if name is not None:
-            self.name = name
-        elif self.name == "?":
-            self.name = type(self).__name__.lower()
-
-    def output_dtypes(self, *dtypes):
-        if self.output_types_preference is not None:
-            return tuple(self.output_types_preference(*dtypes))
-        return super().output_dtypes(*dtypes)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.output_types_preference == \
-            other.output_types_preference
-
-    def __hash__(self):
-        return hash((type(self), self.output_types_preference))
-
-
-class BinaryScalarOp(UnaryScalarOp):
-    """Theano's base for two-input scalar ops."""
-    nin = 2
 
 
 def _self_module():
