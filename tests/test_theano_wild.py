@@ -66,3 +66,36 @@ def test_xlogx_and_xlogy0():
                                 rng=np.random.RandomState(1))
     from tvmsym import tensor
     assert tensor.xlogx.xlogx is xlogx
+
+
+def test_givens_reach_scan_inner_graphs():
+    # public model code: a minibatch slice replaces x everywhere, inside scan bodies too
+    x = T.dvector("x")
+    data = theano.shared(np.arange(10.0), name="data")
+    i = T.lscalar("i")
+    out, _ = theano.scan(lambda k, acc: acc + x * k, sequences=[T.arange(3)],
+                         outputs_info=[T.zeros_like(x)])
+    rows, _ = theano.scan(lambda a: a * x.sum(), sequences=[x])
+    f = theano.function([i], [out[-1], rows], givens={x: data[i:i + 2]})
+    last, r = f(2)
+    np.testing.assert_allclose(last, np.array([2.0, 3.0]) * 3)
+    np.testing.assert_allclose(r, np.array([2.0, 3.0]) * 5)
+    h = T.dmatrix("h")
+    probs, _ = theano.scan(lambda row: T.nnet.softmax(row)[0], sequences=[h])
+    g = theano.function([i], probs, givens={h: data[i:i + 4].reshape((2, 2))})
+    e = np.exp([0.0, 1.0])
+    np.testing.assert_allclose(g(0), np.tile(e / e.sum(), (2, 1)), rtol=1e-12)
+
+
+def test_theano_namespace_odds_and_ends():
+    a, b, c = T.scalars("xys")                       # Theano: one variable per letter
+    assert [v.name for v in (a, b, c)] == ["x", "y", "s"]
+    m1, m2 = T.dmatrices("a, b")
+    assert (m1.name, m2.name) == ("a", "b")
+    assert len(T.dmatrices("w")) == 1
+    from tvmsym.compile.io import In, Out
+    u = T.dscalar("u")
+    f = theano.function([In(u, value=3.0)], Out(u * 2))
+    assert f() == 6.0
+    x = T.dvector("x")
+    np.testing.assert_allclose(theano.dot(x, x).eval({x: np.array([1.0, 2.0])}), 5.0)

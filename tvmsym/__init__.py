@@ -113,3 +113,4 @@ __all__ += ["scan", "scan_module", "foldl", "foldr"]
 from . import gof  # noqa: E402,F401
 from . import scalar  # noqa: E402,F401  (theano.scalar)
 from .tensor import xlogx as _xlogx  # noqa: E402,F401  (theano.tensor.xlogx)
+from .tensor import dot  # noqa: E402,F401  (theano.dot, as Theano exports it)

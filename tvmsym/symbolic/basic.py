@@ -275,6 +275,8 @@ def _plural(make):
             return [make(None, dtype=dtype) if dtype else make(None) for _ in range(names[0])]
         if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
             names = [n.strip() for n in names[0].split(",")]
+        elif len(names) == 1 and isinstance(names[0], str) and len(names[0]) > 1:
+            names = list(names[0])      # Theano: T.scalars('xys') is x, y, s (one per letter)
         return [make(n, dtype=dtype) if dtype else make(n) for n in names]
     return many
 
