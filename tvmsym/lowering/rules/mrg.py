@@ -1,0 +1,117 @@
+"""TE for MRG31k3p (``symbolic/ops/mrg.py``): one extern kernel, one stream per thread.
+
+Stream ``s`` loads its six state words, makes draws ``s, s + n_streams, s + 2 n_streams, ...``
+of the sample (C order) and stores its state back: the streams are independent, so the loop
+over streams is ``T.parallel`` on the CPU and ``blockIdx.x`` x ``threadIdx.x`` on cuda
+(``schedules/mrg.py`` binds it).  The recurrences run in int64 (no int32 overflow to rely
+on); each reduction ``y >= M ? y - M : y`` gives what Theano's wrapping int32 code gives.
+"""
+from __future__ import annotations
+
+from ... import _tvm
+from ...symbolic.ops.mrg import M1, M2, NORM32, MRGUniform
+from . import lower_rule
+
+te, tirx = _tvm.te, _tvm.tirx
+
+KERNEL_NAME = "mrg31k3p"      # the extern's name: schedules/mrg.py finds the kernel by it
+
+
+def _i64(v):
+    return tirx.const(v, "int64")
+
+
+def _unit(v, dtype):
+    """x1 - x2 in [1, M1] -> (0, 1] as Theano's compiled code converts it."""
+    if dtype == "float32":
+        return tirx.Cast("float32", v) * tirx.const(float(NORM32), "float32")
+    if dtype == "float16":
+        w = tirx.Cast("float16", (v & _i64(0x7fff)) + _i64(1))
+        return w * tirx.const(3.0458e-05, "float16")
+    return tirx.Cast("float64", v) * tirx.const(2.0 ** -31, "float64")
+
+
+def _mod(y, m):
+    return tirx.Select(y >= _i64(m), y - _i64(m), y)
+
+
+def _streams(T, ns, gpu):
+    """The loop over streams: ``T.parallel`` (CPU) or blocks x threads (cuda)."""
+    import contextlib
+    if not gpu:
+        return T.parallel(0, ns)
+
+    @contextlib.contextmanager
+    def bound():
+        threads = max(1, min(ns, GPU_THREADS))
+        with T.thread_binding(0, (ns + threads - 1) // threads, "blockIdx.x") as bx:
+            with T.thread_binding(0, threads, "threadIdx.x") as tx:
+                s = bx * threads + tx
+                with T.If(s < ns):
+                    with T.Then():
+                        yield s
+    return bound()
+
+
+GPU_THREADS = 128
+
+
+def _ir(ins, outs, ns, n, dtype, gpu=False):
+    from tvm.script.ir_builder import IRBuilder
+    from tvm.script.ir_builder import tirx as T
+    with IRBuilder() as ib:
+        st = T.buffer_proxy(ins[0])
+        new = T.buffer_proxy(outs[0])
+        with _streams(T, ns, gpu) as s:
+            smp = T.buffer_proxy(T.decl_buffer([max(n, 1)], dtype, data=outs[1].data))
+            xb = T.decl_buffer([6], "int64", scope="local")
+            x = T.buffer_proxy(xb)
+            for k in range(6):
+                x[k] = tirx.Cast("int64", st[s, k])
+            count = tirx.Select(s < n, (n - s + ns - 1) // ns, 0)
+            with T.serial(0, count) as j:
+                # t: intermediate values, each stored once (no expression duplication)
+                tb = T.decl_buffer([4], "int64", scope="local")
+                t = T.buffer_proxy(tb)
+                t[0] = (((x[1] & _i64(511)) << _i64(22)) + (x[1] >> _i64(9))
+                        + ((x[2] & _i64(16777215)) << _i64(7)) + (x[2] >> _i64(24)))
+                t[0] = _mod(t[0], M1)
+                t[0] = _mod(t[0] + x[2], M1)                           # y1
+                t[1] = _mod(((x[3] & _i64(65535)) << _i64(15)) + _i64(21069) * (x[3] >> _i64(16)), M2)
+                t[2] = _mod(((x[5] & _i64(65535)) << _i64(15)) + _i64(21069) * (x[5] >> _i64(16)), M2)
+                t[2] = _mod(t[2] + x[5], M2)
+                t[2] = _mod(t[2] + t[1], M2)                           # y2
+                smp[j * ns + s] = _unit(tirx.Select(t[0] <= t[2], t[0] - t[2] + _i64(M1),
+                                                    t[0] - t[2]), dtype)
+                x[2] = x[1]
+                x[1] = x[0]
+                x[0] = t[0]
+                x[5] = x[4]
+                x[4] = x[3]
+                x[3] = t[2]
+            for k in range(6):
+                new[s, k] = tirx.Cast("int32", x[k])
+        return ib.get()
+
+
+@lower_rule(MRGUniform)
+def lower_mrg_uniform(node, inputs, ctx):
+    rst = inputs[0]
+    if rst is None:
+        raise TypeError("MRG uniform: the state must be a buffer")
+    return mrg_extern(rst, tuple(int(d) for d in ctx.shape(node.outputs[1])), node.op.dtype)
+
+
+def mrg_extern(rst, oshape, dtype, gpu=False):
+    """(new state, sample) TE tensors of the MRG kernel reading state placeholder ``rst``."""
+    rshape = tuple(int(d) for d in rst.shape)
+    n = 1
+    for d in oshape:
+        n *= d
+    ns = rshape[0]
+    out_st = tirx.decl_buffer(rshape, "int32", "mrg_state_out")
+    out_s = tirx.decl_buffer(oshape, dtype, "mrg_sample")
+    res = te.extern([rshape, oshape], [rst], lambda i, o: _ir(i, o, ns, n, dtype, gpu),
+                    dtype=["int32", dtype], out_buffers=[out_st, out_s], name=KERNEL_NAME,
+                    tag=KERNEL_NAME)
+    return list(res)
