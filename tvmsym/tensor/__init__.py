@@ -19,3 +19,14 @@ from . import nnet  # noqa: F401,E402
 from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
+# rng: helpers Theano users call (symbolic/ops/helpers.py, nonzero.py)
+from ..symbolic.ops.helpers import (shape_padleft, shape_padright, shape_padaxis,  # noqa: F401,E402
+                                    addbroadcast, unbroadcast, patternbroadcast, stacklists,
+                                    mgrid, ogrid, tril, triu, tri, swapaxes, choose, isclose,
+                                    allclose, ptp, cov, topk, argtopk, topk_and_argtopk,
+                                    inverse_permutation, permute_row_elements, largest, smallest,
+                                    as_tensor, tensor_copy, get_scalar_constant_value,
+                                    get_vector_length, NotScalarConstantError, second, arctan2,
+                                    arccosh, arcsinh, arctanh, deg2rad, rad2deg, divmod, iround,
+                                    round_half_away_from_zero)
+from ..symbolic.ops.nonzero import nonzero, flatnonzero, nonzero_values  # noqa: F401,E402
