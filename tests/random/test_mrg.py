@@ -225,8 +225,30 @@ def test_cuda_kernel_and_loopback_numbers():
     assert not any(n == "MRGUniform" for n in nodes)        # it is the Gpu variant
     assert any("MRGUniform" in type(n.op).__mro__[1].__name__ or "mrg" in str(n.op).lower()
                for n in f.maker.fgraph.toposort())
+    import shutil
+    if shutil.which("nvcc") is not None:
+        ptx = f.as_text("ptx", shapes=[st0.shape])
+        assert ".entry" in ptx and "%tid.x" in ptx and "%ctaid.x" in ptx
     g = theano.function([], u * 2, target="cuda")
     g.loopback = True
     got = g()
     _, exp = MRGUniform("float32", 2).perform(None, [st0, np.array([30, 50])])
     np.testing.assert_array_equal(got, exp * 2)
+
+
+def test_float16_as_theanos_python_path():
+    srng = MRG_RandomStreams(seed=17)
+    u = srng.uniform((5, 9), dtype="float16")
+    st = u.rstate.get_value()
+    got = theano.function([], u)()
+    assert got.dtype == np.float16
+    ref = Generator(17)
+    streams = ref.streams(st.shape[0])
+    from mrg_reference import step
+    vals = []
+    for i in range(45):
+        k = i % len(streams)
+        streams[k], v = step(streams[k])
+        vals.append(v)
+    exp = ((np.asarray(vals) & 0x7fff) + 1) * float(np.float16(3.0458e-05))
+    np.testing.assert_array_equal(got, exp.astype("float16").reshape(5, 9))

@@ -8,6 +8,8 @@ on); each reduction ``y >= M ? y - M : y`` gives what Theano's wrapping int32 co
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ... import _tvm
 from ...symbolic.ops.mrg import M1, M2, NORM32, MRGUniform
 from . import lower_rule
@@ -25,9 +27,9 @@ def _unit(v, dtype):
     """x1 - x2 in [1, M1] -> (0, 1] as Theano's compiled code converts it."""
     if dtype == "float32":
         return tirx.Cast("float32", v) * tirx.const(float(NORM32), "float32")
-    if dtype == "float16":
-        w = tirx.Cast("float16", (v & _i64(0x7fff)) + _i64(1))
-        return w * tirx.const(3.0458e-05, "float16")
+    if dtype == "float16":      # Theano's float16 path: (v & 0x7fff) + 1 times the float16
+        w = tirx.Cast("float64", (v & _i64(0x7fff)) + _i64(1))      # NORM, in float64, rounded
+        return tirx.Cast("float16", w * tirx.const(float(np.float16(3.0458e-05)), "float64"))
     return tirx.Cast("float64", v) * tirx.const(2.0 ** -31, "float64")
 
 

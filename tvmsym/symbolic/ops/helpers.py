@@ -377,12 +377,29 @@ def get_scalar_constant_value(v, elemwise=True, only_process_constants=False,
             return arr.reshape(())
         raise NotScalarConstantError(f"{v!r} is not a scalar")
     if isinstance(v, Variable):
-        c = _cv(v)
+        c = _fold(v, _cv, elemwise and not only_process_constants, max_recur)
         if c is not None:
             arr = np.asarray(c)
-            if arr.size == 1 and (arr.ndim == 0 or all(arr.shape[i] == 1 for i in range(arr.ndim))):
+            if arr.size == 1:
                 return arr.reshape(())
     raise NotScalarConstantError(f"{v} is not a constant scalar")
+
+
+def _fold(v, cv, elemwise, depth):
+    """The value of ``v`` when it is a constant, or (``elemwise``) an Elemwise / DimShuffle of
+    constants (a cast, an addition ...), evaluated with the ops' numpy code."""
+    from ..elemwise import DimShuffle, Elemwise
+    c = cv(v)
+    if c is not None or not elemwise or depth <= 0 or v.owner is None:
+        return c
+    node = v.owner
+    if not isinstance(node.op, (Elemwise, DimShuffle)):
+        return None
+    ins = [_fold(i, cv, elemwise, depth - 1) for i in node.inputs]
+    if any(i is None for i in ins) or any(np.size(i) != 1 for i in ins):
+        return None
+    outs = node.op.perform(node, [np.asarray(i, dtype=n.dtype) for i, n in zip(ins, node.inputs)])
+    return np.asarray(outs[node.outputs.index(v)])
 
 
 def get_vector_length(v):
@@ -400,9 +417,9 @@ def get_vector_length(v):
         return len(own.inputs)
     if own is not None and isinstance(own.op, Shape):
         return own.inputs[0].ndim
-    if own is not None and type(own.op).__name__ == "Join" and all(
-            i.ndim == 1 for i in own.inputs[1:]):
-        return sum(get_vector_length(i) for i in own.inputs[1:])
+    if own is not None and type(own.op).__name__ == "Join":
+        parts = [i for i in own.inputs if i.ndim == 1]      # (an axis input is a scalar)
+        return sum(get_vector_length(i) for i in parts)
     raise ValueError(f"length not known: {v}")
 
 

@@ -145,8 +145,8 @@ def to_unit(v, dtype):
     """Theano's conversion of x1 - x2 (in [1, M1]) to (0, 1]."""
     if dtype == "float32":
         return v.astype("float32") * NORM32
-    if dtype == "float16":
-        return ((v & 0x7fff) + 1).astype("float16") * np.float16(3.0458e-05)
+    if dtype == "float16":      # Theano's (Python) float16 path: in float64, then rounded
+        return (((v & 0x7fff) + 1).astype("float64") * float(np.float16(3.0458e-05))).astype("float16")
     return v.astype("float64") * NORM64
 
 
