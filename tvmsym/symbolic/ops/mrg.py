@@ -64,18 +64,54 @@ def jump_2p134(state):
     return np.asarray(_apply(A1P134, A2P134, state), dtype="int32")
 
 
+_BLOCK = 256
+
+
+def _mat_pow(a, k, m):
+    """a ** k mod m (square and multiply)."""
+    r = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
+    while k:
+        if k & 1:
+            r = _matmul_mod(r, a, m)
+        a = _matmul_mod(a, a, m)
+        k >>= 1
+    return r
+
+
+def _block_step(prev, b, m):
+    """Every row of ``prev`` (int64 (k, 3), entries < m < 2**31) times matrix ``b`` mod m."""
+    out = np.empty_like(prev)
+    for i in range(3):
+        acc = np.zeros(prev.shape[0], dtype="int64")
+        for j in range(3):
+            acc += (prev[:, j] * int(b[i][j])) % m      # each product < 2**62
+        out[:, i] = acc % m
+    return out
+
+
 def substream_states(state, n_streams):
-    """(n_streams, 6) int32: ``state`` then each row 2**72 steps after the previous one."""
+    """(n_streams, 6) int32: ``state`` then each row 2**72 steps after the previous one.
+
+    The first block of rows is stepped one by one; each later block is the previous one
+    advanced by ``_BLOCK`` streams at once (the jump matrix to that power)."""
     n_streams = int(n_streams)
     if n_streams < 1:
         raise ValueError(f"MRG: the number of streams must be positive, got {n_streams}")
-    out = np.empty((n_streams, 6), dtype="int32")
+    out = np.empty((n_streams, 6), dtype="int64")
     s = [int(v) for v in state]
     out[0] = s
-    for i in range(1, n_streams):
+    first = min(n_streams, _BLOCK)
+    for i in range(1, first):
         s = _apply(A1P72, A2P72, s)
         out[i] = s
-    return out
+    if n_streams > first:
+        b1, b2 = _mat_pow(A1P72, _BLOCK, M1), _mat_pow(A2P72, _BLOCK, M2)
+        for start in range(_BLOCK, n_streams, _BLOCK):
+            k = min(_BLOCK, n_streams - start)
+            prev = out[start - _BLOCK:start - _BLOCK + k]
+            out[start:start + k, :3] = _block_step(prev[:, :3], b1, M1)
+            out[start:start + k, 3:] = _block_step(prev[:, 3:], b2, M2)
+    return out.astype("int32")
 
 
 def check_seed(seed):
@@ -360,6 +396,7 @@ class ChoiceFromUniform(Op):
                             pvals[r, m] = 0
                             for j in range(m, k):
                                 s = dt(s + pvals[r, j])
-                            pvals[r] = pvals[r] / s
+                            with np.errstate(invalid="ignore", divide="ignore"):
+                                pvals[r] = pvals[r] / s     # 0/0 as Theano's C code
                         break
         return [out]
