@@ -117,14 +117,16 @@ def test_normal_is_box_muller_of_theanos_uniforms(dtype, rtol):
 def test_multinomial_and_choice_walk_theanos_uniforms():
     srng, ref = MRG_RandomStreams(seed=11), Generator(11)
     pv = np.array([[0.2, 0.3, 0.5], [0.9, 0.05, 0.05], [0.0, 0.0, 1.0], [0.3, 0.3, 0.4]])
-    p = T.dmatrix("p")
+    pc = pv.copy()
+    pc[2] = [0.1, 0.0, 0.9]         # two draws without replacement need two outcomes
+    p, q = T.dmatrix("p"), T.dmatrix("q")
     m = srng.multinomial(pvals=p, n=3)
-    c = srng.choice(size=2, p=p, replace=False)
-    got_m, got_c = theano.function([p], [m, c])(pv)
+    c = srng.choice(size=2, p=q, replace=False)
+    got_m, got_c = theano.function([p, q], [m, c])(pv, pc)
     u1, _ = ref.uniform((12,), theano.config.floatX, nstreams=60 * 256)
     u2, _ = ref.uniform((8,), theano.config.floatX, nstreams=60 * 256)
     np.testing.assert_array_equal(got_m, multinomial_walk(pv, u1, 3))
-    np.testing.assert_array_equal(got_c, choice_walk(pv, u2, 2))
+    np.testing.assert_array_equal(got_c, choice_walk(pc, u2, 2))
     assert np.all(got_m.sum(axis=1) == 3)
     assert all(len(set(r)) == 2 for r in got_c.tolist())
     with pytest.raises(NotImplementedError, match="without replacement"):
@@ -252,3 +254,26 @@ def test_float16_as_theanos_python_path():
         vals.append(v)
     exp = ((np.asarray(vals) & 0x7fff) + 1) * float(np.float16(3.0458e-05))
     np.testing.assert_array_equal(got, exp.astype("float16").reshape(5, 9))
+
+
+def test_multinomial_kernel_on_cpu_and_cuda():
+    """MultinomialFromUniform is a TVM kernel too (rows in parallel / one row per GPU thread),
+    also reading a transposed pvals (a view fused into the kernel)."""
+    from tvmsym.symbolic.ops.mrg import MultinomialFromUniform
+    pt = T.dmatrix("pt")
+    srng = MRG_RandomStreams(seed=31)
+    m = srng.multinomial(pvals=pt.T, n=4)
+    pv = np.array([[0.2, 0.5, 0.1, 0.3], [0.3, 0.25, 0.6, 0.3], [0.5, 0.25, 0.3, 0.4]])
+    f = theano.function([pt], m, no_default_updates=True)
+    assert ("tvm", "MultinomialFromUniform") in steps_of(f)
+    unis = theano.function([pt], m.owner.inputs[1], no_default_updates=True)(pv)
+    got = f(pv)
+    np.testing.assert_array_equal(got, multinomial_walk(pv.T, unis, 4))
+    np.testing.assert_array_equal(
+        got, MultinomialFromUniform("int64").perform(None, [pv.T, unis, 4])[0])
+    g = theano.function([pt], m, target="cuda", no_default_updates=True)
+    src = g.as_text("cuda", shapes=[(3, 4), (60 * 256, 6)])
+    assert src.count("blockIdx.x") >= 2
+    h = theano.function([pt], m, target="cuda", no_default_updates=True)
+    h.loopback = True
+    np.testing.assert_array_equal(h(pv), got)

@@ -6,29 +6,38 @@ from __future__ import annotations
 from .. import _tvm
 from .registry import register_rule
 
-def _is_mrg(info):
-    from ..symbolic.ops.mrg import MRGUniform
+def _ours(info):
+    from ..lowering.rules.mrg import KERNEL_OPS
     st = info.get("step")
-    return st is not None and isinstance(st.node.op, MRGUniform)
+    return st is not None and isinstance(st.node.op, KERNEL_OPS)
 
 
 def mrg_cpu_rule(func, info):
-    return func if _is_mrg(info) else None
+    return func if _ours(info) else None
 
 
 def mrg_cuda_rule(func, info):
-    """Rebuild the kernel with its stream loop bound to blocks x threads (same parameters)."""
-    if not _is_mrg(info):
+    """Lower the step again with the loop over streams / rows bound to blocks x threads
+    (the same parameters: the shapes are read back from the PrimFunc's buffers)."""
+    if not _ours(info):
         return None
-    from ..lowering.rules.mrg import mrg_extern
-    te = _tvm.te
+    from ..lowering.lower import lower_step
+    from ..lowering.rules import mrg as rules
+    st = info["step"]
     bufs = list(func.params)          # the parameters are the buffers (TVM 0.27)
-    ins = [te.placeholder(tuple(int(d) for d in b.shape), b.dtype, name=f"in{k}")
-           for k, b in enumerate(bufs[:-2])]
-    rst = next(p for p, b in zip(ins, bufs) if b.dtype == "int32" and len(b.shape) == 2)
-    sample = bufs[-1]
-    outs = mrg_extern(rst, tuple(int(d) for d in sample.shape), sample.dtype, gpu=True)
-    new = te.create_prim_func(ins + list(outs))
+    n_out = len(st.node.outputs)
+    shapes = {}
+    for v, b in zip(list(st.inputs) + list(st.node.outputs), bufs[:len(st.inputs)] + bufs[-n_out:]):
+        shapes[v] = tuple(int(d) for d in b.shape)
+    for nd in reversed(st.inlined):   # views fused into the kernel, innermost first
+        ins = [shapes[i] if i in shapes else i.data.shape for i in nd.inputs]
+        shapes[nd.outputs[0]] = tuple(int(d) for d in nd.op.infer_shape(nd, ins)[0])
+    rules.GPU[0] = True
+    try:
+        placeholders, results = lower_step(st, shapes, info.get("values"))
+    finally:
+        rules.GPU[0] = False
+    new = _tvm.te.create_prim_func(placeholders + results)
     for k, v in (func.attrs or {}).items():
         new = new.with_attr(k, v)
     return new.with_attr("tvmsym.prebound", True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _tvm
-from ...symbolic.ops.mrg import M1, M2, NORM32, MRGUniform
+from ...symbolic.ops.mrg import M1, M2, NORM32, MRGUniform, MultinomialFromUniform
 from . import lower_rule
 
 te, tirx = _tvm.te, _tvm.tirx
@@ -101,7 +101,8 @@ def lower_mrg_uniform(node, inputs, ctx):
     rst = inputs[0]
     if rst is None:
         raise TypeError("MRG uniform: the state must be a buffer")
-    return mrg_extern(rst, tuple(int(d) for d in ctx.shape(node.outputs[1])), node.op.dtype)
+    return mrg_extern(rst, tuple(int(d) for d in ctx.shape(node.outputs[1])), node.op.dtype,
+                      gpu=GPU[0])
 
 
 def mrg_extern(rst, oshape, dtype, gpu=False):
@@ -117,3 +118,57 @@ def mrg_extern(rst, oshape, dtype, gpu=False):
                     dtype=["int32", dtype], out_buffers=[out_st, out_s], name=KERNEL_NAME,
                     tag=KERNEL_NAME)
     return list(res)
+
+
+# --------------------------------------------------------------------------- multinomial
+def _multinomial_ir(ins, outs, rows, k, n, gpu=False):
+    """Row r, draw c: the first outcome whose running (float64) sum exceeds unis[c*rows + r]."""
+    from tvm.script.ir_builder import IRBuilder
+    from tvm.script.ir_builder import tirx as T
+    odt = outs[0].dtype
+    with IRBuilder() as ib:
+        pv = T.buffer_proxy(ins[0])
+        un = T.buffer_proxy(ins[1])
+        out = T.buffer_proxy(outs[0])
+        with _streams(T, rows, gpu) as r:
+            with T.serial(0, k) as m:
+                out[r, m] = tirx.const(0, odt)
+            accb = T.decl_buffer([1], "float64", scope="local")
+            acc = T.buffer_proxy(accb)
+            doneb = T.decl_buffer([1], "int32", scope="local")
+            done = T.buffer_proxy(doneb)
+            with T.serial(0, n) as c:
+                acc[0] = tirx.const(0.0, "float64")
+                done[0] = tirx.const(0, "int32")
+                u = tirx.Cast("float64", un[c * rows + r])
+                with T.serial(0, k) as m:
+                    acc[0] = acc[0] + tirx.Cast("float64", pv[r, m])
+                    with T.If(tirx.all(done[0] == 0, acc[0] > u)):
+                        with T.Then():
+                            out[r, m] = out[r, m] + tirx.const(1, odt)
+                            done[0] = tirx.const(1, "int32")
+        return ib.get()
+
+
+def multinomial_extern(pv, un, odtype, gpu=False):
+    rows, k = (int(d) for d in pv.shape)
+    u = int(un.shape[0])
+    n = u // rows if rows else 0
+    out = tirx.decl_buffer((rows, k), odtype, "multinomial_out")
+    res = te.extern([(rows, k)], [pv, un], lambda i, o: _multinomial_ir(i, o, rows, k, n, gpu),
+                    dtype=[odtype], out_buffers=[out], name="mrg_multinomial",
+                    tag="mrg_multinomial")
+    return [res] if not isinstance(res, (list, tuple)) else list(res)
+
+
+@lower_rule(MultinomialFromUniform)
+def lower_multinomial(node, inputs, ctx):
+    pv, un = inputs[0], inputs[1]
+    if pv is None or un is None:
+        raise TypeError("MultinomialFromUniform: pvals and unis must be buffers")
+    return multinomial_extern(pv, un, node.outputs[0].dtype, gpu=GPU[0])
+
+
+# set (by schedules/mrg.py, around a second lowering of the step) to build the cuda variant
+GPU = [False]
+KERNEL_OPS = (MRGUniform, MultinomialFromUniform)

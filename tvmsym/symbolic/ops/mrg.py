@@ -323,7 +323,9 @@ class MultinomialFromUniform(Op):
         if unis.shape[0] != rows * n:
             raise ValueError(f"{self}: unis has {unis.shape[0]} values, pvals.shape[0] * n = "
                              f"{rows * n}")
-        out = np.zeros(pvals.shape, dtype=node.outputs[0].dtype)
+        odt = node.outputs[0].dtype if node is not None else \
+            (pvals.dtype if self.odtype == "auto" else self.odtype)
+        out = np.zeros(pvals.shape, dtype=odt)
         if rows == 0 or k == 0:
             return [out]
         csum = np.cumsum(pvals.astype("float64"), axis=1)
