@@ -58,9 +58,69 @@ def _streams(T, ns, gpu):
 GPU_THREADS = 128
 
 
+def _step(T, x, stride, i):
+    """One MRG31k3p step of the state words x[k * stride + i]; returns x1 - x2 in [1, M1]."""
+    def X(k):
+        return x[k * stride + i]
+    tb = T.decl_buffer([3], "int64", scope="local")
+    t = T.buffer_proxy(tb)
+    t[0] = (((X(1) & _i64(511)) << _i64(22)) + (X(1) >> _i64(9))
+            + ((X(2) & _i64(16777215)) << _i64(7)) + (X(2) >> _i64(24)))
+    t[0] = _mod(t[0], M1)
+    t[0] = _mod(t[0] + X(2), M1)                                   # y1
+    t[1] = _mod(((X(3) & _i64(65535)) << _i64(15)) + _i64(21069) * (X(3) >> _i64(16)), M2)
+    t[2] = _mod(((X(5) & _i64(65535)) << _i64(15)) + _i64(21069) * (X(5) >> _i64(16)), M2)
+    t[2] = _mod(t[2] + X(5), M2)
+    t[2] = _mod(t[2] + t[1], M2)                                   # y2
+    t[1] = tirx.Select(t[0] <= t[2], t[0] - t[2] + _i64(M1), t[0] - t[2])
+    x[2 * stride + i] = X(1)
+    x[1 * stride + i] = X(0)
+    x[0 * stride + i] = t[0]
+    x[5 * stride + i] = X(4)
+    x[4 * stride + i] = X(3)
+    x[3 * stride + i] = t[2]
+    return t[1]
+
+
+def _ir_cpu(ins, outs, ns, n, dtype):
+    """CPU: tiles of streams whose draws of one round fill one cache line of the sample; the
+    tiles run in parallel, each keeping its streams' states in a local array."""
+    from tvm.script.ir_builder import IRBuilder
+    from tvm.script.ir_builder import tirx as T
+    tile = max(1, 64 // np.dtype(dtype).itemsize)
+    ntiles = (ns + tile - 1) // tile
+    rounds = (n + ns - 1) // ns
+    with IRBuilder() as ib:
+        st = T.buffer_proxy(ins[0])
+        new = T.buffer_proxy(outs[0])
+        with T.parallel(0, ntiles) as tt:
+            smp = T.buffer_proxy(T.decl_buffer([max(n, 1)], dtype, data=outs[1].data))
+            x = T.buffer_proxy(T.decl_buffer([6 * tile], "int64", scope="local"))
+            with T.serial(0, tile) as i:
+                with T.If(tt * tile + i < ns):
+                    with T.Then():
+                        for k in range(6):
+                            x[k * tile + i] = tirx.Cast("int64", st[tt * tile + i, k])
+            with T.serial(0, rounds) as j:
+                with T.serial(0, tile) as i:
+                    s = tt * tile + i
+                    with T.If(tirx.all(s < ns, j * ns + s < n)):
+                        with T.Then():
+                            v = _step(T, x, tile, i)
+                            smp[j * ns + s] = _unit(v, dtype)
+            with T.serial(0, tile) as i:
+                with T.If(tt * tile + i < ns):
+                    with T.Then():
+                        for k in range(6):
+                            new[tt * tile + i, k] = tirx.Cast("int32", x[k * tile + i])
+        return ib.get()
+
+
 def _ir(ins, outs, ns, n, dtype, gpu=False):
     from tvm.script.ir_builder import IRBuilder
     from tvm.script.ir_builder import tirx as T
+    if not gpu:
+        return _ir_cpu(ins, outs, ns, n, dtype)
     with IRBuilder() as ib:
         st = T.buffer_proxy(ins[0])
         new = T.buffer_proxy(outs[0])
