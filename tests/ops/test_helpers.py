@@ -449,3 +449,21 @@ def test_gradients_by_finite_differences():
     res = check_grads([(fn, pt) for _, fn, pt in GRADS], n_tests=2)
     bad = [(name, r["error"]) for (name, _, _), r in zip(GRADS, res) if r["error"] is not None]
     assert not bad, bad
+
+
+def test_existing_nnet_helpers_against_numpy():
+    """softmax_with_bias, hard_sigmoid, elu, selu existed before: checked here against numpy."""
+    x, b = T.dmatrix("x"), T.dvector("b")
+    a, bv = R.standard_normal((4, 5)) * 3, R.standard_normal(5)
+    np.testing.assert_allclose(nn.softmax_with_bias(x, b).eval({x: a, b: bv}), _softmax(a + bv),
+                               rtol=1e-12)
+    np.testing.assert_allclose(nn.hard_sigmoid(x).eval({x: a}), np.clip(0.2 * a + 0.5, 0, 1))
+    np.testing.assert_allclose(nn.elu(x, 0.7).eval({x: a}),
+                               np.where(a > 0, a, 0.7 * np.expm1(a)), rtol=1e-12)
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    np.testing.assert_allclose(nn.selu(x).eval({x: a}),
+                               scale * np.where(a > 0, a, alpha * np.expm1(a)), rtol=1e-12)
+    res = check_grads([(lambda v, w: nn.softmax_with_bias(v, w) * _u(3, 4), [_u(3, 4), _u(4)]),
+                       (lambda v: nn.elu(v), [_u(3, 4)]), (lambda v: nn.selu(v), [_u(3, 4)]),
+                       (lambda v: nn.hard_sigmoid(v), [_u(3, 4)])], n_tests=2)
+    assert all(r["error"] is None for r in res), [r["error"] for r in res]
