@@ -6,6 +6,7 @@ import pytest
 import tvmsym as theano
 import tvmsym.tensor as T
 from tvmsym.gradient import verify_grad
+from tvmsym.runtime.inner import inner_for
 from tvmsym.symbolic.ops.scan import Scan
 
 FX = theano.config.floatX
@@ -144,7 +145,8 @@ def test_tutorial_random_noise_is_redrawn_every_step():
     trng = T.shared_randomstreams.RandomStreams(1234)
     d = trng.binomial(size=W[1].shape)
     results, updates = theano.scan(lambda v: T.tanh(T.dot(v, W) + b_sym) * d, sequences=X)
-    assert any("Random" in str(n.op) for n in results.owner.op.fn().maker.fgraph.toposort())
+    assert any("Random" in str(n.op)
+               for n in inner_for(results.owner.op).function("body").maker.fgraph.toposort())
     f = theano.function(inputs=[X, W, b_sym], outputs=results, updates=updates,
                         allow_input_downcast=True)
     x = np.ones((40, 2), dtype=theano.config.floatX)
@@ -495,5 +497,5 @@ def test_mode_is_the_body_mode():
     r, _ = theano.scan(lambda x_t: T.exp(x_t) * 2 + 1, sequences=x, mode=theano.Mode(optimizer=None))
     f = theano.function([x], r)
     np.testing.assert_allclose(f(np.arange(3, dtype=FX)), np.exp(np.arange(3)) * 2 + 1, rtol=1e-6)
-    body = [str(n.op) for n in r.owner.op.fn().maker.fgraph.toposort()]
+    body = [str(n.op) for n in inner_for(r.owner.op).function("body").maker.fgraph.toposort()]
     assert not any(s.startswith("Composite") for s in body), body     # not fused

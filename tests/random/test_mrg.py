@@ -5,10 +5,10 @@ C int32 wrap-around, stream states found by the transition matrices; tvmsym's nu
 from the TVM kernel (lowering/rules/mrg.py)."""
 import numpy as np
 import pytest
+from mrg_reference import Generator, box_muller, choice_walk, multinomial_walk
 
 import tvmsym as theano
 import tvmsym.tensor as T
-from mrg_reference import Generator, box_muller, choice_walk, multinomial_walk
 from tvmsym.sandbox.rng_mrg import MRG_RandomStreams, guess_n_streams
 from tvmsym.symbolic.ops.mrg import MRGUniform
 

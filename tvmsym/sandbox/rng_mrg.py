@@ -195,9 +195,9 @@ class MRG_RandomStreams:
                truncate=False, **kwargs):
         """Box-Muller over an even number of MRG uniforms, as Theano's (``truncate``: within
         2 std, the rejected ones redrawn from uniforms in (e**-2, 1))."""
+        from ..symbolic.basic import cos, log, sin, sqrt
         from ..symbolic.ops.reduce import prod
         from ..symbolic.ops.shape import join, reshape
-        from ..symbolic.basic import sqrt, log, cos, sin
         size = _check_size(size)
         avg, std = as_tensor_variable(avg), as_tensor_variable(std)
         if dtype is None:

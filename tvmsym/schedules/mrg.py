@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import _tvm
 from .registry import register_rule
 
+
 def _ours(info):
     from ..lowering.rules.mrg import KERNEL_OPS
     st = info.get("step")

@@ -85,8 +85,7 @@ def _step(T, x, stride, i):
 def _ir_cpu(ins, outs, ns, n, dtype):
     """CPU: tiles of streams whose draws of one round fill one cache line of the sample; the
     tiles run in parallel, each keeping its streams' states in a local array."""
-    from tvm.script.ir_builder import IRBuilder
-    from tvm.script.ir_builder import tirx as T
+    from tvm.script.ir_builder import IRBuilder, tirx as T
     tile = max(1, 64 // np.dtype(dtype).itemsize)
     ntiles = (ns + tile - 1) // tile
     rounds = (n + ns - 1) // ns
@@ -117,8 +116,7 @@ def _ir_cpu(ins, outs, ns, n, dtype):
 
 
 def _ir(ins, outs, ns, n, dtype, gpu=False):
-    from tvm.script.ir_builder import IRBuilder
-    from tvm.script.ir_builder import tirx as T
+    from tvm.script.ir_builder import IRBuilder, tirx as T
     if not gpu:
         return _ir_cpu(ins, outs, ns, n, dtype)
     with IRBuilder() as ib:
@@ -183,8 +181,7 @@ def mrg_extern(rst, oshape, dtype, gpu=False):
 # --------------------------------------------------------------------------- multinomial
 def _multinomial_ir(ins, outs, rows, k, n, gpu=False):
     """Row r, draw c: the first outcome whose running (float64) sum exceeds unis[c*rows + r]."""
-    from tvm.script.ir_builder import IRBuilder
-    from tvm.script.ir_builder import tirx as T
+    from tvm.script.ir_builder import IRBuilder, tirx as T
     odt = outs[0].dtype
     with IRBuilder() as ib:
         pv = T.buffer_proxy(ins[0])

@@ -12,8 +12,26 @@ import numpy as np
 
 from ...config import config
 from .. import scalar as ps
-from ..basic import (_binary, _unary, abs as _abs, and_, as_tensor_variable, cast, constant, eq,
-                     floor, ge, isinf, isnan, le, maximum, minimum, or_, sgn, switch)
+from ..basic import (
+    _binary,
+    _unary,
+    abs as _abs,
+    and_,
+    as_tensor_variable,
+    cast,
+    constant,
+    eq,
+    floor,
+    ge,
+    isinf,
+    isnan,
+    le,
+    maximum,
+    minimum,
+    or_,
+    sgn,
+    switch,
+)
 from ..graph import Constant, Variable
 
 # ---------------------------------------------------------------- new scalar ops
@@ -120,7 +138,6 @@ def shape_padaxis(t, axis):
 
 def patternbroadcast(x, broadcastable):
     """``x`` with the given broadcastable pattern (a True needs length 1, checked at run time)."""
-    from .shape import specify_shape
     x = as_tensor_variable(x)
     broadcastable = tuple(bool(b) for b in broadcastable)
     if len(broadcastable) != x.ndim:

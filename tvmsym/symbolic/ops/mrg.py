@@ -203,6 +203,7 @@ class MRGUniform(Op):
     """``(rstate, size) -> (new_rstate, uniform draws in (0, 1])`` with MRG31k3p."""
 
     __props__ = ("dtype", "ndim")
+    no_grad = "a random draw (Theano: no gradient through the generator)"
 
     def __init__(self, dtype, ndim):
         self.dtype = normalize_dtype(dtype)
@@ -276,7 +277,7 @@ def _check_call(node, arrays, shapes):
 
 def mrg_uniform(rstate, size, dtype, ndim=None):
     """``(new_rstate, sample)`` of ``MRGUniform`` for ``size`` (tuple or int vector)."""
-    from .shape import as_shape_vector, _known_ints
+    from .shape import _known_ints, as_shape_vector
     size_v = as_shape_vector(size, "MRG uniform: size")
     if ndim is None:
         known = _known_ints(size_v)
@@ -295,6 +296,7 @@ class MultinomialFromUniform(Op):
     outcome whose running sum of probabilities (float64) exceeds it (none when it exceeds all)."""
 
     __props__ = ("odtype",)
+    no_grad = "integer counts of random draws"
 
     def __init__(self, odtype="int64"):
         self.odtype = normalize_dtype(odtype) if odtype != "auto" else "auto"
@@ -344,6 +346,8 @@ class ChoiceFromUniform(Op):
     ``unis[c * n + r]``; the chosen outcome's probability is set to 0 and the row renormalized."""
 
     __props__ = ("odtype",)
+    no_grad = "integer indices of random draws"
+    host_only = "a sequential walk renormalizing each row (as Theano's CPU code)"
 
     def __init__(self, odtype="int64"):
         self.odtype = "int64" if odtype == "auto" else normalize_dtype(odtype)

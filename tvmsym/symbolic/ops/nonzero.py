@@ -14,6 +14,8 @@ class Nonzero(Op):
     """``x -> int64 matrix (x.ndim, count)``: the indices of the non-zero elements of ``x``."""
 
     __props__ = ()
+    host_only = "its output size depends on the data"
+    no_grad = "integer indices"
 
     def __str__(self):
         return "Nonzero"
