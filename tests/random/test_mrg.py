@@ -277,3 +277,27 @@ def test_multinomial_kernel_on_cpu_and_cuda():
     h = theano.function([pt], m, target="cuda", no_default_updates=True)
     h.loopback = True
     np.testing.assert_array_equal(h(pv), got)
+
+
+def test_choice_kernel_on_cpu_and_cuda():
+    from tvmsym.symbolic.ops.mrg import ChoiceFromUniform
+    q = T.matrix("q", dtype="float32")
+    srng = MRG_RandomStreams(seed=41)
+    c = srng.choice(size=3, p=q, replace=False)
+    pv = np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]],
+                  dtype="float32")
+    f = theano.function([q], c, no_default_updates=True)
+    assert ("tvm", "ChoiceFromUniform") in steps_of(f)
+    unis = theano.function([q], c.owner.inputs[1], no_default_updates=True)(pv)
+    got = f(pv)
+    np.testing.assert_array_equal(got, choice_walk(pv, unis, 3))
+    np.testing.assert_array_equal(got, ChoiceFromUniform("int64").perform(None, [pv, unis, 3])[0])
+    assert all(len(set(r)) == 3 for r in got.tolist())
+    with pytest.raises(ValueError, match="without replacement"):
+        theano.function([q], srng.choice(size=5, p=q, replace=False))(pv)
+    h = theano.function([q], c, target="cuda", no_default_updates=True)
+    src = h.as_text("cuda", shapes=[(3, 4), (60 * 256, 6)])
+    assert src.count("blockIdx.x") >= 2
+    h2 = theano.function([q], c, target="cuda", no_default_updates=True)
+    h2.loopback = True
+    np.testing.assert_array_equal(h2(pv), got)

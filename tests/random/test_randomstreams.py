@@ -84,3 +84,19 @@ def test_draw_sized_by_a_given():
     f = theano.function([i], x * mask, givens={x: data[i * 2:(i + 1) * 2]})
     r = np.random.RandomState(seeds(9, 1)[0])
     np.testing.assert_array_equal(f(3), r.binomial(1, 0.5, (2, 4)).astype("float64"))
+
+
+def test_random_integers_with_broadcast_bounds_element_by_element():
+    """Theano draws randint(low[i], high[i] + 1) one element at a time in C order."""
+    s = RandomStreams(seed=21)
+    lo, hi = T.lvector("lo"), T.lmatrix("hi")
+    r = s.random_integers(None, low=lo, high=hi)
+    lv, hv = np.array([0, -5, 10]), np.array([[3, 0, 10], [2 ** 33, 7, 12]])
+    got = theano.function([lo, hi], r)(lv, hv)
+    rs = np.random.RandomState(seeds(21, 1)[0])
+    lb, hb = np.broadcast_arrays(lv, hv)
+    exp = np.array([[rs.randint(lb[i, j], hb[i, j] + 1) for j in range(3)] for i in range(2)])
+    np.testing.assert_array_equal(got, exp)
+    assert got.dtype == np.int64
+    e = theano.function([], s.random_integers((0, 3), low=0, high=5))()
+    assert e.shape == (0, 3)

@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _tvm
-from ...symbolic.ops.mrg import M1, M2, NORM32, MRGUniform, MultinomialFromUniform
+from ...symbolic.ops.mrg import (
+    M1,
+    M2,
+    NORM32,
+    ChoiceFromUniform,
+    MRGUniform,
+    MultinomialFromUniform,
+)
 from . import lower_rule
 
 te, tirx = _tvm.te, _tvm.tirx
@@ -226,6 +233,65 @@ def lower_multinomial(node, inputs, ctx):
     return multinomial_extern(pv, un, node.outputs[0].dtype, gpu=GPU[0])
 
 
+# --------------------------------------------------------------------------- choice
+def _choice_ir(ins, outs, rows, k, n, gpu=False):
+    """Row r, sample c: as the multinomial walk, then (before the next sample) the chosen
+    probability is zeroed and the row renormalized, in the probabilities' dtype (Theano's C)."""
+    from tvm.script.ir_builder import IRBuilder, tirx as T
+    pdt, odt = ins[0].dtype, outs[0].dtype
+    with IRBuilder() as ib:
+        pv = T.buffer_proxy(ins[0])
+        un = T.buffer_proxy(ins[1])
+        out = T.buffer_proxy(outs[0])
+        with _streams(T, rows, gpu) as r:
+            p = T.buffer_proxy(T.decl_buffer([max(k, 1)], pdt, scope="local"))
+            acc = T.buffer_proxy(T.decl_buffer([1], "float64", scope="local"))
+            tot = T.buffer_proxy(T.decl_buffer([1], pdt, scope="local"))
+            done = T.buffer_proxy(T.decl_buffer([1], "int32", scope="local"))
+            with T.serial(0, k) as m:
+                p[m] = pv[r, m]
+            with T.serial(0, n) as c:
+                acc[0] = tirx.const(0.0, "float64")
+                done[0] = tirx.const(0, "int32")
+                out[r, c] = tirx.const(-1, odt)
+                u = tirx.Cast("float64", un[c * rows + r])
+                with T.serial(0, k) as m:
+                    with T.If(done[0] == 0):
+                        with T.Then():
+                            acc[0] = acc[0] + tirx.Cast("float64", p[m])
+                            with T.If(acc[0] > u):
+                                with T.Then():
+                                    out[r, c] = tirx.Cast(odt, m)
+                                    done[0] = tirx.const(1, "int32")
+                                    with T.If(c < n - 1):
+                                        with T.Then():
+                                            tot[0] = tirx.Cast(pdt, acc[0]
+                                                               - tirx.Cast("float64", p[m]))
+                                            p[m] = tirx.const(0, pdt)
+                                            with T.serial(m, k) as j:
+                                                tot[0] = tot[0] + p[j]
+                                            with T.serial(0, k) as j:
+                                                p[j] = p[j] / tot[0]
+        return ib.get()
+
+
+def choice_extern(pv, un, n, odtype, gpu=False):
+    rows, k = (int(d) for d in pv.shape)
+    out = tirx.decl_buffer((rows, n), odtype, "choice_out")
+    res = te.extern([(rows, n)], [pv, un], lambda i, o: _choice_ir(i, o, rows, k, n, gpu),
+                    dtype=[odtype], out_buffers=[out], name="mrg_choice", tag="mrg_choice")
+    return [res] if not isinstance(res, (list, tuple)) else list(res)
+
+
+@lower_rule(ChoiceFromUniform)
+def lower_choice(node, inputs, ctx):
+    pv, un = inputs[0], inputs[1]
+    if pv is None or un is None:
+        raise TypeError("ChoiceFromUniform: pvals and unis must be buffers")
+    n = int(ctx.shape(node.outputs[0])[1])
+    return choice_extern(pv, un, n, node.outputs[0].dtype, gpu=GPU[0])
+
+
 # set (by schedules/mrg.py, around a second lowering of the step) to build the cuda variant
 GPU = [False]
-KERNEL_OPS = (MRGUniform, MultinomialFromUniform)
+KERNEL_OPS = (MRGUniform, MultinomialFromUniform, ChoiceFromUniform)

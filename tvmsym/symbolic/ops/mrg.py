@@ -347,7 +347,6 @@ class ChoiceFromUniform(Op):
 
     __props__ = ("odtype",)
     no_grad = "integer indices of random draws"
-    host_only = "a sequential walk renormalizing each row (as Theano's CPU code)"
 
     def __init__(self, odtype="int64"):
         self.odtype = "int64" if odtype == "auto" else normalize_dtype(odtype)
@@ -375,6 +374,9 @@ class ChoiceFromUniform(Op):
 
     def do_constant_folding(self, node):
         return False
+
+    def runtime_check_for(self, node):
+        return _check_choice
 
     def perform(self, node, inputs):
         pvals, unis, n = inputs
@@ -406,3 +408,18 @@ class ChoiceFromUniform(Op):
                                 pvals[r] = pvals[r] / s     # 0/0 as Theano's C code
                         break
         return [out]
+
+
+def _check_choice(node, arrays, shapes):
+    """Before the kernel: n <= k and len(unis) == rows * n (Theano's errors)."""
+    n = arrays[2]
+    if n is None:
+        return
+    n = int(np.asarray(n))
+    rows, k = shapes[0]
+    if n > k:
+        raise ValueError(f"{node.op}: cannot sample {n} values without replacement from "
+                         f"{k} outcomes")
+    if shapes[1][0] != rows * n:
+        raise ValueError(f"{node.op}: unis has {shapes[1][0]} values, pvals.shape[0] * n = "
+                         f"{rows * n}")
