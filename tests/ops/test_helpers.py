@@ -228,8 +228,18 @@ def test_permutations_and_choose():
     x, p = T.dmatrix("x"), T.lmatrix("p")
     a = R.standard_normal((3, 5))
     perm = np.array([R.permutation(5) for _ in range(3)])
-    np.testing.assert_array_equal(T.inverse_permutation(p).eval({p: perm}),
-                                  np.argsort(perm, axis=-1))
+    f = theano.function([p], T.inverse_permutation(p))
+    assert ("tvm", "InversePermutation") in [(s.kind, type(s.node.op).__name__)
+                                             for s in f._plan.steps]      # a TVM kernel
+    np.testing.assert_array_equal(f(perm), np.argsort(perm, axis=-1))
+    np.testing.assert_array_equal(f(np.zeros((0, 5), "int64")), np.zeros((0, 5)))
+    np.testing.assert_array_equal(f(np.array([[0]])), [[0]])
+    np.testing.assert_array_equal(f(np.array([[2, 2, 9]])), [[-1, -1, 1]])   # not a permutation
+    i3 = T.itensor3("i3")
+    p3 = np.array([[R.permutation(4) for _ in range(2)] for _ in range(3)], dtype="int32")
+    o3 = T.inverse_permutation(i3).eval({i3: p3})
+    assert o3.dtype == np.int32
+    np.testing.assert_array_equal(o3, np.argsort(p3, axis=-1))
     np.testing.assert_array_equal(T.permute_row_elements(x, p).eval({x: a, p: perm}),
                                   np.take_along_axis(a, perm, -1))
     np.testing.assert_array_equal(T.permute_row_elements(x, p, inverse=True).eval({x: a, p: perm}),

@@ -82,7 +82,7 @@ def _rng_corpus(x, y, v):
     mrg = MRG_RandomStreams(5)
     return [mrg.uniform((2, 3)), mrg.multinomial(pvals=x), mrg.choice(size=1, p=x, replace=False),
             T.nonzero(v)[0], T.arctan2(x, y), T.arccosh(x), T.arcsinh(x), T.arctanh(x),
-            T.second(x, y)]
+            T.second(x, y), T.inverse_permutation(T.lvector())]
 
 
 def _ops_of(outputs):

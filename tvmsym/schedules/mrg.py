@@ -13,8 +13,25 @@ def _ours(info):
     return st is not None and isinstance(st.node.op, KERNEL_OPS)
 
 
+def _as_built(info):
+    """Extern kernels whose loops are scheduled when built: the MRG kernels and the
+    inverse_permutation scatter (rows in parallel)."""
+    from ..symbolic.ops.helpers import InversePermutation
+    st = info.get("step")
+    return _ours(info) or (st is not None and isinstance(st.node.op, InversePermutation))
+
+
 def mrg_cpu_rule(func, info):
-    return func if _ours(info) else None
+    return func if _as_built(info) else None
+
+
+def _host_only_on_cuda():
+    from ..symbolic.ops.helpers import InversePermutation
+    from .gpu import host_only
+    host_only(InversePermutation)      # a CPU scatter: placed on the host under device=cuda
+
+
+_host_only_on_cuda()
 
 
 def mrg_cuda_rule(func, info):

@@ -32,7 +32,7 @@ from ..basic import (
     sgn,
     switch,
 )
-from ..graph import Constant, Variable
+from ..graph import Apply, Constant, Op, Variable
 
 # ---------------------------------------------------------------- new scalar ops
 ps_arctan2 = ps._op("arctan2", 2, ps._f(np.arctan2), float_out=True, cls_name="ArcTan2")
@@ -441,11 +441,44 @@ def get_vector_length(v):
 
 
 # ---------------------------------------------------------------- permutations, top-k
+class InversePermutation(Op):
+    """``out[..., perm[..., i]] = i`` along the last axis (a scatter; one row per task).
+
+    Entries of ``perm`` outside [0, n) write nothing: where no entry points, the result is -1
+    (a permutation is not checked, as in Theano)."""
+
+    __props__ = ()
+    no_grad = "integer indices"
+
+    def __str__(self):
+        return "InversePermutation"
+
+    def make_node(self, perm):
+        perm = as_tensor_variable(perm)
+        if perm.ndim < 1 or perm.dtype[0] not in "iu":
+            raise TypeError(f"inverse_permutation: expected an integer tensor of at least one "
+                            f"dimension, got {perm.type}")
+        return Apply(self, [perm], [perm.type()])
+
+    def infer_shape(self, node, shapes):
+        return [tuple(shapes[0])]
+
+    def perform(self, node, inputs):
+        (perm,) = inputs
+        perm = np.asarray(perm)
+        n = perm.shape[-1] if perm.ndim else 0
+        out = np.full(perm.shape, -1, dtype=perm.dtype)
+        rows_p = perm.reshape(-1, n) if n else perm.reshape(0, 0)
+        rows_o = out.reshape(-1, n) if n else out.reshape(0, 0)
+        for p, o in zip(rows_p, rows_o):
+            ok = (p >= 0) & (p < n)
+            o[p[ok]] = np.arange(n, dtype=out.dtype)[ok]
+        return [out]
+
+
 def inverse_permutation(perm):
     """The inverse of the permutation(s) ``perm`` (last axis): ``out[perm[i]] = i``."""
-    from .sort import argsort
-    perm = as_tensor_variable(perm)
-    return cast(argsort(perm, axis=-1), perm.dtype)
+    return InversePermutation()(perm)
 
 
 def take_along_last_axis(x, idx):
