@@ -15,6 +15,7 @@ import numpy as np
 
 from ..symbolic.elemwise import DimShuffle
 from ..symbolic.graph import Constant
+from ..symbolic.ops.distributed import side_effect_order
 from .rules import find_rule
 
 INLINE_CONSTANT_MAX = 1      # constants with at most this many elements become immediates
@@ -50,7 +51,7 @@ def _inline_constant(v):
 
 def plan(fgraph):
     """Choose kernels: every non-view node, and view nodes whose result must exist as a buffer."""
-    order = fgraph.toposort()
+    order = side_effect_order(fgraph.toposort())   # communicating ops: one deterministic order
     outputs = set(fgraph.outputs)
     # a host step (numpy perform) reads buffers: a view it reads is materialized
     host_read = {v for node in order if find_rule(node.op) is None for v in node.inputs}

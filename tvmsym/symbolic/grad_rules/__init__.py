@@ -12,3 +12,6 @@ for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "
         if f"grad_rules.{_m}" in str(_e) or "ops" in str(_e):
             continue
         raise
+
+# collectives of tvmsym.distributed (AllReduce, Broadcast, AllGather)
+importlib.import_module(".distributed", __name__)
