@@ -236,6 +236,32 @@ def check_bucketing():
     ok("bucketing")
 
 
+# ------------------------------------------------------------------------------ device=cuda
+def check_device():
+    """device=cuda on the loopback device (tvm.cpu(0) stands in for the GPU): with CUDA-aware
+    MPI the collectives get the device tensors themselves (DLPack into mpi4py), else they
+    are staged through the host; both give numpy's answer."""
+    from tvmsym.runtime.cuda import CudaBuild
+    a = data(R, (2, 3), "float32", 17)
+    alls = [data(r, (2, 3), "float32", 17) for r in range(N)]
+    want = [functools.reduce(np.add, [np.exp(v) for v in alls]) * 2, alls[N - 1] + 1,
+            np.concatenate(alls) * 3, np.maximum.reduce(alls)]
+    for flag, comm_kind in [("yes", "gpu_comm"), ("no", "host")]:
+        with theano.config.change_flags(distributed_cuda_aware=flag):
+            x = T.fmatrix("x")
+            f = theano.function([x], [dist.allreduce(T.exp(x), "sum") * 2, dist.broadcast(x + 1, N - 1),
+                                      dist.allgather(x * 3), dist.allreduce(x, "max")], target="cuda")
+        b = CudaBuild(f._plan, (a.shape,), f.target, loopback=True)
+        kinds = [k for k, *_ in b.steps]
+        assert kinds.count(comm_kind) == 4, (flag, kinds)
+        dist.reset_stats()
+        for g, w in zip(b.run([a]), want):
+            np.testing.assert_allclose(g, w, rtol=1e-6, err_msg=f"cuda_aware={flag}")
+        if N > 1:
+            assert dist.stats()["messages"] == 4, dist.stats()
+    ok("device")
+
+
 # ------------------------------------------------------------------------------ failures
 def scenario_raise():
     x = T.dvector("x")
@@ -279,7 +305,7 @@ def scenario_timeout():
 
 
 SCENARIOS = {
-    "main": [check_values, check_sgd, check_grads, check_p2p, check_bucketing],
+    "main": [check_values, check_sgd, check_grads, check_p2p, check_bucketing, check_device],
     "raise": [scenario_raise],
     "mismatch": [scenario_mismatch],
     "timeout": [scenario_timeout],

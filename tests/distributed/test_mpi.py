@@ -22,7 +22,7 @@ if MPIEXEC is None:
     pytest.skip("no mpiexec (pip install '.[mpi]' installs mpich's)", allow_module_level=True)
 
 CHECKS = ["allreduce_values", "broadcast_values", "allgather_values", "sgd", "verify_grad", "p2p",
-          "bucketing"]
+          "bucketing", "device"]
 
 
 def run(n, scenario, tmp, timeout=240):

@@ -54,6 +54,9 @@ def _make_backend():
 
 _backend = _make_backend()
 _ops.set_backend(_backend)
+if isinstance(_backend, SingleProcess):     # device=cuda questions go to device.py
+    from .device import places_on_device as _places
+    _backend.takes_device_buffers = _places
 
 from .mpi import DistributedError, DistributedTimeout, RankFailedError, Stats  # noqa: E402
 if not hasattr(_backend, "stats"):

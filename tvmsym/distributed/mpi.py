@@ -115,6 +115,7 @@ class MPIBackend:
     def _meta(self, kind, x, op=None, root=0, skip_rows=False):
         if not config.distributed_check_meta:
             return None
+        x = _Desc(x)
         shape = x.shape
         row = np.full(16, -1, np.int64)
         row[0], row[1], row[2] = _KIND[kind], _OPS[op], zlib.crc32(x.dtype.str.encode())
@@ -137,6 +138,32 @@ class MPIBackend:
                 f"{', and the same root' if kind == 'broadcast' else ''}): "
                 + "; ".join(f"rank {r}: {d}" for r, d in enumerate(gathered)))
         return allrows
+
+    # ------------------------------------------------------------------ device buffers
+    # (device.py: CUDA-aware MPI takes the device tensors through DLPack)
+    def device_allreduce_sum(self, x, out):
+        self._meta("allreduce", x, "sum")
+        t0 = time.perf_counter()
+        if _Desc(x).size:
+            self._wait(self.comm.Iallreduce(x, out, self.MPI.SUM), "allreduce{sum} (device)")
+        self._count(_Desc(x), t0)
+
+    def device_broadcast(self, x, out, root):
+        _check_root(root, self.size)
+        self._meta("broadcast", x, root=root)
+        t0 = time.perf_counter()
+        if _Desc(x).size:
+            if self.rank == root:
+                out.copyfrom(x)
+            self._wait(self.comm.Ibcast(out, root=root), f"broadcast{{root={root}}} (device)")
+        self._count(_Desc(x), t0)
+
+    def device_allgather(self, x, out):
+        self._meta("allgather", x)
+        t0 = time.perf_counter()
+        if _Desc(out).size:
+            self._wait(self.comm.Iallgather(x, out), "allgather (device)")
+        self._count(_Desc(x), t0)
 
     def _gather_desc(self, kind, x, op, root):
         desc = f"{_what(kind, op, root)} of {x.dtype} {tuple(x.shape)}"
@@ -233,6 +260,10 @@ class MPIBackend:
         self.stats.messages += 1
         self.stats.bytes += x.nbytes
 
+    def takes_device_buffers(self, op):
+        from .device import places_on_device
+        return places_on_device(op)
+
     def barrier(self):
         self._wait(self.comm.Ibarrier(), "barrier")
 
@@ -310,6 +341,19 @@ class MPIBackend:
         sys.stderr.flush()
         time.sleep(grace)
         self.MPI.COMM_WORLD.Abort(1)
+
+
+class _Desc:
+    """Shape, dtype, size and bytes of a numpy array or a device tensor."""
+
+    def __init__(self, x):
+        if isinstance(x, _Desc):
+            x = x.x
+        self.x = x
+        self.shape = tuple(int(d) for d in x.shape)
+        self.dtype = np.dtype(str(x.dtype))
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.nbytes = self.size * self.dtype.itemsize
 
 
 def _what(kind, op, root):

@@ -178,8 +178,8 @@ def _value_like(v, shape):
 
 def _infer_values(node, shapes, values):
     op = node.op
-    if not all(_value_like(o, shapes[o]) for o in node.outputs):
-        return
+    if not all(_value_like(o, shapes[o]) for o in node.outputs) or getattr(op, "has_side_effects", False):
+        return          # (communication is never run while a build is being made)
     vals = None
     if hasattr(op, "infer_value"):        # e.g. Shape: its value is known from shapes alone
         vals = op.infer_value(node, [shapes[i] for i in node.inputs],

@@ -75,6 +75,10 @@ class SingleProcess:
         _check_peer(source, 1, "receive from")
         return self._handle(("recv", (tuple(shape), np.dtype(dtype), tag)))
 
+    def takes_device_buffers(self, op):
+        """device=cuda: may ``op`` run on device buffers?  (``tvmsym.distributed`` answers.)"""
+        return False
+
     def wait(self, handle):
         kind, info = _pop_handle(self._handles, handle)
         if kind == "send":
@@ -138,7 +142,8 @@ def get_backend():
 
 # ------------------------------------------------------------------------------ ops
 class _SideEffectOp(Op):
-    """An op that communicates: never folded, merged or run at build time."""
+    """An op that communicates: never folded, merged or run at build time (lower.py's
+    build-time values skip ops with ``has_side_effects``)."""
 
     has_side_effects = True
     schedule_priority = 0      # side_effect_order: -1 start early, 1 wait late
@@ -146,8 +151,9 @@ class _SideEffectOp(Op):
     def do_constant_folding(self, node):
         return False
 
-    def infer_value(self, node, shapes, values):
-        return None              # never evaluated while shapes are inferred
+    def on_device(self):
+        """device=cuda: run on the GPU's buffers (CUDA-aware MPI) instead of host copies?"""
+        return bool(get_backend().takes_device_buffers(self))
 
 
 def has_side_effects(node):
