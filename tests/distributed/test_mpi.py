@@ -114,3 +114,23 @@ def test_timeout(cachedir):
     assert 1.4 < float(m.group(1)) < 15
     assert "within 1.5 s" in m.group(2)
     assert dt < 29          # the other rank sleeps 30 s: the abort ended it
+
+
+def test_example_gives_the_same_training_on_two_ranks(cachedir):
+    """examples/train_mpi.py (the README's): the same losses and final weights on 2 ranks as
+    on one process, one message per step."""
+    outs = {}
+    for n in (None, 2):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIR_"))}
+        env.update(PYTHONPATH=str(ROOT), TVMSYM_FLAGS=f"compiledir={cachedir}/example{n}")
+        cmd = [sys.executable, str(ROOT / "examples" / "train_mpi.py")]
+        if n:
+            cmd = [MPIEXEC, "-n", str(n)] + cmd
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=cachedir)
+        assert p.returncode == 0, p.stderr[-3000:]
+        outs[n] = p.stdout
+    lines = {n: [ln.split(" rank(s)")[-1] for ln in out.splitlines() if "loss" in ln]
+             for n, out in outs.items()}
+    assert len(lines[None]) >= 4 and lines[None] == lines[2], outs
+    assert "1 message(s)" in outs[2]

@@ -59,6 +59,7 @@ if isinstance(_backend, SingleProcess):     # device=cuda questions go to device
     _backend.takes_device_buffers = _places
 
 from .mpi import DistributedError, DistributedTimeout, RankFailedError, Stats  # noqa: E402
+
 if not hasattr(_backend, "stats"):
     _backend.stats = Stats()
 

@@ -228,7 +228,8 @@ class MPIBackend:
             row_bytes = x.dtype.itemsize * int(np.prod(x.shape[1:], dtype=np.int64))
             counts = rows * row_bytes
             if out.size:
-                self._wait(self.comm.Iallgatherv(_bytes(x), [out.reshape(-1).view(np.uint8), counts, self.MPI.BYTE]), "allgather")
+                recv = [_bytes(out), counts, self.MPI.BYTE]
+                self._wait(self.comm.Iallgatherv(_bytes(x), recv), "allgather")
         self._count(x, t0)
         return out
 
@@ -263,6 +264,10 @@ class MPIBackend:
     def takes_device_buffers(self, op):
         from .device import places_on_device
         return places_on_device(op)
+
+    def run_on_device(self, node, inputs, outputs):
+        from .device import run_on_device
+        run_on_device(node, inputs, outputs)
 
     def barrier(self):
         self._wait(self.comm.Ibarrier(), "barrier")

@@ -322,9 +322,8 @@ class CudaBuild:
                                        for a in spec], in_shapes)
                 shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
                 fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
-            elif kind == "gpu_comm":
-                from ..distributed.device import run_on_device
-                run_on_device(fn, [arg(i, k, None, True) for k, i in enumerate(ins)], res)
+            elif kind == "gpu_comm":        # the communication backend reads/writes device tensors
+                fn.op.perform_on_device(fn, [arg(i, k, None, True) for k, i in enumerate(ins)], res)
             elif kind == "host":
                 vals = perform(fn, [host(slots[i]) for i in ins])
                 for arr, v in zip(res, vals):

@@ -7,9 +7,22 @@ over MPI when the script is started by ``mpiexec`` (see ``tvmsym.distributed``);
 process can message itself (rank 0).
 """
 from .. import distributed as _distributed  # noqa: F401  (installs the MPI backend)
-from ..symbolic.ops.p2p import (MPIRecv, MPIRecvWait, MPISend, MPISendWait, irecv, isend,  # noqa: F401
-                                mpi_cmps, mpi_keys, mpi_send_wait_cmp, mpi_send_wait_key,
-                                mpi_tag_cmp, mpi_tag_key, recv, send)
+from ..symbolic.ops.p2p import (  # noqa: F401
+                                MPIRecv,
+                                MPIRecvWait,
+                                MPISend,
+                                MPISendWait,
+                                irecv,
+                                isend,
+                                mpi_cmps,
+                                mpi_keys,
+                                mpi_send_wait_cmp,
+                                mpi_send_wait_key,
+                                mpi_tag_cmp,
+                                mpi_tag_key,
+                                recv,
+                                send,
+)
 
 __all__ = ["MPIRecv", "MPIRecvWait", "MPISend", "MPISendWait", "irecv", "isend", "recv", "send",
            "mpi_cmps", "mpi_keys", "mpi_send_wait_cmp", "mpi_send_wait_key", "mpi_tag_cmp",

@@ -79,6 +79,12 @@ class SingleProcess:
         """device=cuda: may ``op`` run on device buffers?  (``tvmsym.distributed`` answers.)"""
         return False
 
+    def run_on_device(self, node, inputs, outputs):
+        """One rank: the collective's value through host memory, into the device tensors."""
+        (x,) = inputs
+        host = node.op.perform(node, [x.numpy() if hasattr(x, "numpy") else np.asarray(x)])[0]
+        outputs[0].copyfrom(np.asarray(host, order="C"))
+
     def wait(self, handle):
         kind, info = _pop_handle(self._handles, handle)
         if kind == "send":
@@ -147,6 +153,7 @@ class _SideEffectOp(Op):
 
     has_side_effects = True
     schedule_priority = 0      # side_effect_order: -1 start early, 1 wait late
+    host_only = "communication: perform() calls the backend (MPI) between kernels"
 
     def do_constant_folding(self, node):
         return False
@@ -154,6 +161,10 @@ class _SideEffectOp(Op):
     def on_device(self):
         """device=cuda: run on the GPU's buffers (CUDA-aware MPI) instead of host copies?"""
         return bool(get_backend().takes_device_buffers(self))
+
+    def perform_on_device(self, node, inputs, outputs):
+        """The device variant's step: device tensors in, device tensors (given) out."""
+        get_backend().run_on_device(node, inputs, outputs)
 
 
 def has_side_effects(node):

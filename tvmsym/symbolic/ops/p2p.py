@@ -33,6 +33,7 @@ class MPIRecv(_SideEffectOp):
     """Start receiving a ``dtype`` array of ``shape`` from rank ``source`` with ``tag``:
     outputs (request, buffer); the buffer holds the data once ``MPIRecvWait`` ran."""
 
+    no_grad = "Theano's MPI ops are not differentiable"
     __props__ = ("source", "tag", "shape", "dtype")
     schedule_priority = -1
 
@@ -60,6 +61,7 @@ class MPIRecv(_SideEffectOp):
 class MPIRecvWait(_SideEffectOp):
     """Wait for the receive ``request``; the received array."""
 
+    no_grad = "Theano's MPI ops are not differentiable"
     __props__ = ("tag",)
     schedule_priority = 1
 
@@ -80,6 +82,7 @@ class MPIRecvWait(_SideEffectOp):
 class MPISend(_SideEffectOp):
     """Start sending ``data`` to rank ``dest`` with ``tag``: outputs (request, data)."""
 
+    no_grad = "Theano's MPI ops are not differentiable"
     __props__ = ("dest", "tag")
     schedule_priority = -1
 
@@ -104,6 +107,7 @@ class MPISend(_SideEffectOp):
 class MPISendWait(_SideEffectOp):
     """Wait for the send ``request``; outputs True (Theano's value) once the data left."""
 
+    no_grad = "Theano's MPI ops are not differentiable"
     __props__ = ("tag",)
     schedule_priority = 1
 
