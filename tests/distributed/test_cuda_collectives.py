@@ -35,7 +35,7 @@ def staged():
 
 def test_cuda_aware_collectives_take_device_buffers(aware):
     text = theano.printing.debugprint(aware, file="str")
-    assert text.count("GpuAllReduce{sum}") == 1 and "GpuAllReduce{max}" in text and "GpuBroadcast{0}" in text
+    assert text.count("GpuAllReduce{sum}") == 1 and "GpuAllReduce{max}" in text and "GpuBroadcast{root=0}" in text
     # no copy to the host before or after a collective: GPU kernels on both sides
     for m in re.finditer(r"Gpu(AllReduce|Broadcast)\S* \[id \w+\] ''   \d+\n(.*)", text):
         assert "HostFromGpu" not in m.group(2)
@@ -49,7 +49,7 @@ def test_cuda_aware_collectives_take_device_buffers(aware):
 def test_staged_collectives_copy_through_the_host(staged):
     text = theano.printing.debugprint(staged, file="str")
     assert "GpuAllReduce" not in text and "GpuBroadcast" not in text
-    for name in ("AllReduce{sum}", "AllReduce{max}", "Broadcast{0}"):
+    for name in ("AllReduce{sum}", "AllReduce{max}", "Broadcast{root=0}"):
         block = text.split(name, 1)[1].split("\n")[1]
         assert "HostFromGpu" in block, text           # the collective reads a host copy
     assert text.count("GpuFromHost") >= 3                # and its result goes back up

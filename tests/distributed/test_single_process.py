@@ -179,3 +179,17 @@ def test_shard():
     assert np.array_equal(yb, a * 2)
     batches = list(dist.shard([(a, a), (a[:3], a[:3])]))
     assert len(batches) == 2 and len(batches[1][0]) == 3
+
+
+def test_theano_io_graph_structure():
+    """Theano's own tests of theano.tensor.io: the graph send/recv build."""
+    x = io.recv((10, 10), "float64", 0, 11)
+    assert x.dtype == "float64" and x.broadcastable == (False, False)
+    recvnode = x.owner.inputs[0].owner
+    assert (recvnode.op.source, recvnode.op.tag) == (0, 11)
+    y = io.send(T.matrix("x"), 1, 11)
+    sendnode = y.owner.inputs[0].owner
+    assert (sendnode.op.dest, sendnode.op.tag) == (1, 11)
+    assert io.mpi_send_wait_key(recvnode) == -1 and io.mpi_send_wait_key(x.owner) == 1
+    assert io.mpi_tag_key(sendnode) == 11 and io.mpi_cmps[0](recvnode, x.owner) == -1
+    assert theano.function([], [x + 1])     # Theano's test_can_make_function

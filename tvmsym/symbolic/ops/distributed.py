@@ -210,6 +210,9 @@ class Broadcast(_SideEffectOp):
         if self.root < 0:
             raise ValueError(f"broadcast: root must be a rank >= 0, got {root}")
 
+    def __str__(self):
+        return f"Broadcast{{root={self.root}}}"
+
     def make_node(self, x):
         x = tb.as_tensor_variable(x)
         return Apply(self, [x], [x.type()])
@@ -234,6 +237,9 @@ class AllGather(_SideEffectOp):
 
     def __init__(self, even=True):
         self.even = bool(even)
+
+    def __str__(self):
+        return "AllGather" if self.even else "AllGather{uneven}"
 
     def make_node(self, x):
         x = tb.as_tensor_variable(x)
