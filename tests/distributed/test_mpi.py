@@ -25,7 +25,7 @@ CHECKS = ["allreduce_values", "broadcast_values", "allgather_values", "sgd", "ve
           "bucketing", "device"]
 
 
-def run(n, scenario, tmp, timeout=240):
+def run(n, scenario, tmp, timeout=600):
     """``mpiexec -n n python _worker.py scenario`` (n=None: no launcher); (rc, out, err, s)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIR_"))}
@@ -45,8 +45,8 @@ def passed(out, size):
 
 @pytest.fixture(scope="module")
 def cachedir(tmp_path_factory):
-    """One compiledir for every run (rank r uses <dir>/rank<r>): later runs load the
-    kernels the first built, as a user's second run would."""
+    """One compiledir for every run and rank: later runs load the kernels the first built,
+    as a user's second run would."""
     return tmp_path_factory.mktemp("mpi")
 
 
@@ -127,7 +127,7 @@ def test_example_gives_the_same_training_on_two_ranks(cachedir):
         cmd = [sys.executable, str(ROOT / "examples" / "train_mpi.py")]
         if n:
             cmd = [MPIEXEC, "-n", str(n)] + cmd
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=cachedir)
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=cachedir)
         assert p.returncode == 0, p.stderr[-3000:]
         outs[n] = p.stdout
     lines = {n: [ln.split(" rank(s)")[-1] for ln in out.splitlines() if "loss" in ln]
