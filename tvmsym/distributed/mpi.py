@@ -27,6 +27,9 @@ from ..symbolic.ops.distributed import _check_peer, _check_received, _check_root
 
 ERR_TAG = 7301
 GRACE_SECONDS = 1.5            # a failing rank waits this long for the others to report
+# a wait polls without pausing this long (as MPI's own blocking calls spin): a pause of the
+# process (a yield, a sleep) costs a whole scheduler slice when the machine is busy
+SPIN_SECONDS = 0.05
 _KIND = {"allreduce": 1, "broadcast": 2, "allgather": 3, "reduce_scatter": 4}
 _OPS = {"sum": 1, "mean": 2, "max": 3, "min": 4, None: 0}
 _MAXDIM = 8
@@ -99,8 +102,8 @@ class MPIBackend:
                         f"rank {self.rank}: {what} did not complete within {timeout:g} s "
                         "(config.distributed_timeout): another rank is not taking part "
                         "(stuck, or running a different collective)")
-                if elapsed > 2e-3:
-                    time.sleep(min(elapsed * 1e-2, 1e-3))     # long waits: let the CPU go
+                if elapsed > SPIN_SECONDS:      # a long wait (a rank compiling): let the CPU go
+                    time.sleep(2e-4)
 
     def _check_failed(self):
         comm, MPI = self.err_comm, self.MPI
