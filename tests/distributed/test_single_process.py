@@ -179,6 +179,8 @@ def test_shard():
     assert np.array_equal(yb, a * 2)
     batches = list(dist.shard([(a, a), (a[:3], a[:3])]))
     assert len(batches) == 2 and len(batches[1][0]) == 3
+    assert [len(b) for b in dist.shard([a, a[:4]])] == [10, 4]      # a list: batches
+    assert len(list(dist.shard(iter([a])))) == 1
 
 
 def test_theano_io_graph_structure():

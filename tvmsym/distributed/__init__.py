@@ -124,14 +124,15 @@ def _shard_one(a):
 def shard(data):
     """This rank's rows of ``data``.
 
-    An array -> its rows; a tuple/list of arrays (one batch: inputs, targets) -> a tuple of
-    their rows; any other iterable (batches) -> a generator of each item's rows.  The rows
+    An array -> its rows; a tuple of arrays (one batch: inputs, targets) -> a tuple of
+    their rows; any other iterable (a list or generator of batches) -> a generator of each
+    item's rows.  The rows
     of all ranks, concatenated in rank order, are the whole batch (sizes differ by at
     most one row when the batch does not divide evenly).
     """
     if isinstance(data, np.ndarray):
         return _shard_one(data)
-    if isinstance(data, (tuple, list)) and all(isinstance(a, np.ndarray) for a in data):
+    if isinstance(data, tuple) and all(isinstance(a, np.ndarray) for a in data):
         return tuple(_shard_one(a) for a in data)
     return (shard(item) for item in data)
 
