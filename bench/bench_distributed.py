@@ -7,7 +7,8 @@ at a fixed GLOBAL batch of 128 rows:
 - 1 rank x 2 threads: the plain step on all 128 rows, TVM's pool on both cores;
 - 2 ranks x 1 thread (``mpiexec -n 2``): each rank the step on its 64 rows, the four
   gradients averaged by ``dist.allreduce(g, "mean")`` in the graph, which the
-  ``collectives`` rewrite sends as ONE message of 814 KB per step.
+  ``collectives`` rewrite sends as ONE message of 814 KB per step;
+- the same without bucketing (``distributed_bucketing=False``): four messages per step.
 Each configuration runs in its own processes (this script runs itself as the worker);
 it prints steps per second, the fraction of the wall time a rank spends inside MPI
 (waiting for the other rank included), and the messages and bytes per step per rank.
@@ -67,9 +68,11 @@ def worker(steps, warmup):
     sys.stdout.flush()
 
 
-def launch(n, threads, steps, warmup):
+def launch(n, threads, steps, warmup, flags=""):
     env = dict(os.environ, TVM_NUM_THREADS=str(threads), OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1")
+    if flags:
+        env["TVMSYM_FLAGS"] = ",".join(f for f in (os.environ.get("TVMSYM_FLAGS", ""), flags) if f)
     cmd = [sys.executable, __file__, "--worker", "--steps", str(steps), "--warmup", str(warmup)]
     if n > 1:
         mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -90,23 +93,34 @@ def main():
         worker(args.steps, args.warmup)
         return
     rows = []
-    for n, threads in [(1, 2), (2, 1)]:
-        res = launch(n, threads, args.steps, args.warmup)
+    for n, threads, flags in [(1, 2, ""), (2, 1, ""), (2, 1, "distributed_bucketing=False")]:
+        res = launch(n, threads, args.steps, args.warmup, flags)
         wall = max(r["wall"] for r in res)
-        rows.append((n, threads, res, wall))
+        rows.append((n, threads, res, wall, flags))
     print("MLP 784-256-10 SGD step, global batch 128, float32, "
           f"{args.steps} steps after {args.warmup} warm-up")
-    print(f"  {'config':<22}{'steps/s':>9}{'ms/step':>9}{'in MPI':>8}{'msgs/step':>11}"
+    print(f"  {'config':<34}{'steps/s':>9}{'ms/step':>9}{'in MPI':>8}{'msgs/step':>11}"
           f"{'bytes/step':>12}{'checks/step':>12}{'AllReduce nodes':>17}")
-    for n, threads, res, wall in rows:
+    for n, threads, res, wall, flags in rows:
         comm = max(r["comm"] for r in res) / wall
         r0 = res[0]
-        print(f"  {f'{n} rank x {threads} thread':<22}{args.steps / wall:9.1f}{wall / args.steps * 1e3:9.3f}"
+        name = f"{n} rank x {threads} thread" + (", no buckets" if flags else "")
+        print(f"  {name:<34}{args.steps / wall:9.1f}{wall / args.steps * 1e3:9.3f}"
               f"{comm:8.1%}{r0['messages']:11g}{r0['bytes']:12.0f}{r0['meta']:12g}"
               f"{r0['allreduce_nodes']:17d}")
     w1 = [r[2][0]["w1"] for r in rows]
     print(f"  final sum|W1|: {w1[0]:.6f} (1 rank) vs {w1[1]:.6f} (2 ranks), rel diff "
           f"{abs(w1[0] - w1[1]) / abs(w1[0]):.1e}")
+    nbytes, msgs = rows[1][2][0]["bytes"], rows[2][2][0]["messages"]
+    print("  On a network (a model, not measured here): a ring allreduce of B bytes over n ranks sends "
+          "2(n-1)/n B per rank")
+    for n in (2, 8):
+        per = 2 * (n - 1) / n * nbytes
+        print(f"    n={n}: {per / 1e6:.2f} MB per rank per step = {per / 1.25e9 * 1e3:.2f} ms at 10 Gb/s, "
+              f"{per / 12.5e9 * 1e3:.3f} ms at 100 Gb/s, plus 2(n-1) = {2 * (n - 1)} latencies per message "
+              "(~2-50 us each)")
+    print(f"    bucketing: 1 message per step instead of {msgs:g} (one per parameter), each shape check "
+          "1 more small message (distributed_check_meta=False drops it)")
 
 
 if __name__ == "__main__":

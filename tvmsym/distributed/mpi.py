@@ -27,9 +27,10 @@ from ..symbolic.ops.distributed import _check_peer, _check_received, _check_root
 
 ERR_TAG = 7301
 GRACE_SECONDS = 1.5            # a failing rank waits this long for the others to report
-# a wait polls without pausing this long (as MPI's own blocking calls spin): a pause of the
-# process (a yield, a sleep) costs a whole scheduler slice when the machine is busy
-SPIN_SECONDS = 0.05
+# a wait polls without pausing this long (as MPI's own blocking calls spin), then sleeps
+# 0.1 ms between polls: a longer wait means another rank is still computing (imbalance, a
+# build), and on a machine with more processes than cores the spinning would slow it down
+SPIN_SECONDS = 1e-3
 _KIND = {"allreduce": 1, "broadcast": 2, "allgather": 3, "reduce_scatter": 4}
 _OPS = {"sum": 1, "mean": 2, "max": 3, "min": 4, None: 0}
 _MAXDIM = 8
@@ -103,7 +104,7 @@ class MPIBackend:
                         "(config.distributed_timeout): another rank is not taking part "
                         "(stuck, or running a different collective)")
                 if elapsed > SPIN_SECONDS:      # a long wait (a rank compiling): let the CPU go
-                    time.sleep(2e-4)
+                    time.sleep(1e-4)
 
     def _check_failed(self):
         comm, MPI = self.err_comm, self.MPI
