@@ -22,6 +22,7 @@ import pytest
 
 import tvmsym
 import tvmsym.tensor as T
+from tvmsym import distributed as dist
 from tvmsym.compile.ops import as_op
 from tvmsym.ifelse import ifelse
 from tvmsym.lowering.rules import LOWER, SCALAR, find_rule
@@ -32,6 +33,7 @@ from tvmsym.symbolic.rewrites import optimize
 from tvmsym.symbolic.rewrites.placement import OnGpu
 from tvmsym.symbolic.scalar import Composite, ScalarOp
 from tvmsym.targets import get_target
+from tvmsym.tensor import io as tensor_io
 
 
 @as_op(itypes=[T.dvector], otypes=[T.dvector])
@@ -74,6 +76,10 @@ def _corpus():
         T.tanh(T.dot(T.dmatrix("a"), T.dmatrix("b"))) + 1,
         # rng: MRG31k3p streams (uniform, multinomial, choice), nonzero, helper scalar ops
         *_rng_corpus(x, y, v),
+        # tvmsym.distributed: collectives (ReduceScatter: allgather's gradient) and Theano's
+        # MPI point-to-point ops (tvmsym.tensor.io)
+        dist.allreduce(v, "sum") + dist.broadcast(v, 0), *tvmsym.grad(dist.allgather(x).sum(), [x]),
+        tensor_io.send(v, 0, 1), tensor_io.recv((2,), "float64", 0, 1),
     ]
 
 

@@ -15,3 +15,5 @@ for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "
 
 # rng: gradients of the helper scalar ops (arctan2, arc*h, second)
 importlib.import_module(".helpers", __name__)
+# collectives of tvmsym.distributed (AllReduce, Broadcast, AllGather)
+importlib.import_module(".distributed", __name__)

@@ -55,3 +55,8 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
         fn(fgraph, excluding=excluding)
         fgraph.stage_times[name] = time.perf_counter() - t0
     return fgraph
+
+# tvmsym.distributed: independent allreduces of one op and dtype become one message
+# (before fusion, so the packing around the message fuses with its neighbours)
+from .collectives import bucket_collectives  # noqa: E402
+STAGES.insert(stage_names().index("fusion"), ("collectives", bucket_collectives, RUN))
