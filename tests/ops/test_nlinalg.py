@@ -204,3 +204,13 @@ def test_no_gradient_like_theano(fn):
     x = T.dmatrix()
     with pytest.raises(NullGradientError):
         tvmsym.grad(fn(x).sum(), x)
+
+
+def test_lstsq():
+    a, b = R.standard_normal((6, 3)), R.standard_normal((6, 2))
+    x, y = T.dmatrix(), T.dmatrix()
+    got = tvmsym.function([x, y], nl.lstsq(x, y, -1))(a, b)
+    exp = np.linalg.lstsq(a, b, rcond=-1)
+    for g, e in zip(got, exp):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    assert got[2].dtype == np.int64

@@ -10,8 +10,9 @@ from ..symbolic.ops.extra_ops import (BinCountOp, CpuContiguous, CumOp, RavelMul
                                       fill_diagonal, fill_diagonal_offset, ravel_multi_index,
                                       repeat, searchsorted, squeeze, to_one_hot, unique,
                                       unravel_index)
+from ..symbolic.ops.shape import Repeat as RepeatOp
 
-__all__ = ["BinCountOp", "CpuContiguous", "CumOp", "RavelMultiIndex", "SearchsortedOp", "Unique",
+__all__ = ["RepeatOp", "BinCountOp", "CpuContiguous", "CumOp", "RavelMultiIndex", "SearchsortedOp", "Unique",
            "UnravelIndex", "bartlett", "bincount", "compress", "cpu_contiguous", "cumprod",
            "cumsum", "diff", "fill_diagonal", "fill_diagonal_offset", "ravel_multi_index",
            "repeat", "searchsorted", "squeeze", "to_one_hot", "unique", "unravel_index"]

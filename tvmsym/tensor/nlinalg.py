@@ -10,9 +10,10 @@ from ..symbolic.ops.linalg_graph import (alloc_diag, extract_diag, matrix_dot, m
                                          tensorinv, tensorsolve, trace)
 from ..symbolic.ops.linalg_host import (SVD, Det, Eig, Eigh, MatrixInverse, MatrixPinv, QRFull, det,
                                         eig, eigh, matrix_inverse, pinv, qr, svd)
-from ..symbolic.ops.shape import AllocDiag, ExtractDiag
+from ..symbolic.ops.linalg_host import Lstsq, lstsq
+from ..symbolic.ops.shape import AllocDiag, ExtractDiag, diag
 
 __all__ = ["MatrixInverse", "MatrixPinv", "Det", "Eig", "Eigh", "SVD", "QRFull", "AllocDiag",
            "ExtractDiag", "matrix_inverse", "pinv", "det", "eig", "eigh", "svd", "qr", "trace",
            "matrix_power", "matrix_dot", "norm", "alloc_diag", "extract_diag", "tensorinv",
-           "tensorsolve", "dot", "outer"]
+           "tensorsolve", "dot", "outer", "Lstsq", "lstsq", "diag"]

@@ -10,5 +10,8 @@ from ..symbolic.ops.slinalg_host import (Cholesky, Expm, Solve, cholesky, expm, 
                                          solve_lower_triangular, solve_symmetric,
                                          solve_upper_triangular)
 
-__all__ = ["Cholesky", "Solve", "Expm", "Eigvalsh", "cholesky", "solve", "solve_lower_triangular",
+MATRIX_STRUCTURES = ("general", "symmetric", "lower_triangular", "upper_triangular",
+                     "hermitian", "banded", "diagonal", "toeplitz")
+
+__all__ = ["MATRIX_STRUCTURES", "Cholesky", "Solve", "Expm", "Eigvalsh", "cholesky", "solve", "solve_lower_triangular",
            "solve_upper_triangular", "solve_symmetric", "expm", "eigvalsh", "kron"]

@@ -37,3 +37,4 @@ from . import shape as _shape  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401
 from . import nnet as _nnet  # noqa: E402,F401
 from . import sort as _sort  # noqa: E402,F401
+from . import special_math as _special_math  # noqa: E402,F401  (linalg helper: special functions)

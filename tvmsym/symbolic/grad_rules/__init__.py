@@ -6,7 +6,7 @@ import importlib
 
 for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "nnet", "sort", "cum",
            "random", "ifelse", "scan",
-           "linalg_host"):      # linalg helper
+           "linalg_host", "special"):      # linalg helper
     try:
         importlib.import_module(f".{_m}", __name__)
     except ImportError as _e:        # the op family does not exist (yet)

@@ -331,6 +331,39 @@ class QRFull(HostLinalgOp):
         return [np.asarray(r, dtype=dt) for r in res]
 
 
+class Lstsq(HostLinalgOp):
+    """numpy.linalg.lstsq(a, b, rcond): ``[x, residuals, rank, s]`` (residuals is empty
+    unless ``a`` has full column rank and more rows than columns)."""
+
+    __props__ = ()
+    square = False
+
+    def make_node(self, a, b, rcond=-1):
+        a, b = self._matrix(a), as_tensor_variable(b)
+        if a.ndim != 2 or b.ndim not in (1, 2):
+            raise TypeError(f"lstsq: a must be a matrix and b a vector or a matrix, got {a.type} "
+                            f"and {b.type}")
+        rcond = as_tensor_variable(rcond)
+        dt = linalg_dtype(np.result_type(a.dtype, b.dtype).name)
+        return Apply(self, [a, b, rcond], [TensorType(dt, (False,) * b.ndim)(),
+                                           TensorType(dt, (False,))(), TensorType("int64", ())(),
+                                           TensorType(dt, (False,))()])
+
+    def infer_shape(self, node, shapes):
+        (m, n), sb = shapes[0], tuple(shapes[1])
+        if sb[0] != m:
+            raise ValueError(f"lstsq: a of shape {(m, n)} and b of shape {sb} do not match")
+        return [(n,) + sb[1:], None, (), (min(m, n),)]
+
+    def perform(self, node, inputs):
+        dt = node.outputs[0].dtype
+        a, b, rcond = _float_input(inputs[0], dt), _float_input(inputs[1], dt), inputs[2]
+        x, res, rank, s = self._run(np.linalg.lstsq, a, b, rcond=float(rcond))
+        return [np.asarray(x, dt), np.asarray(res, dt), np.asarray(rank, "int64"),
+                np.asarray(s, dt)]
+
+
+lstsq = Lstsq()
 matrix_inverse = MatrixInverse()
 
 
