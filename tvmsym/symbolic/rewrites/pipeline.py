@@ -18,7 +18,7 @@ from .inplace import inplace
 from .merge import merge
 from .placement import place
 from .stabilize import stabilize
-from ..ops.ifelse import lazy_ifelse
+from .lazy_ifelse import lazy_ifelse
 
 RUN = ("fast_run",)
 BOTH = ("fast_run", "fast_compile")
