@@ -93,7 +93,9 @@ def emit(name, pieces):
     print(f"{name} = [")
     for lo, hi, c, h, coefs, err in pieces:
         print(f"    ({lo!r}, {hi!r}, {c!r}, {h!r},  # max rel err {err:.1e}")
-        print("     (" + ", ".join(repr(x) for x in coefs) + ")),")
+        nums = [repr(x) for x in coefs]
+        print("     (" + ",\n      ".join(", ".join(nums[i:i + 3]) for i in range(0, len(nums), 3))
+              + ")),")
     print("]")
 
 

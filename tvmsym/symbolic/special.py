@@ -54,7 +54,8 @@ def _chi2sf(x, k):
 
 def _sop(name, nin, impl, cls_name, host_only=False, copies=1):
     op = ps._op(name, nin, impl, float_out=True, cls_name=cls_name)
-    type(op).host_only = host_only
+    if host_only:
+        type(op).host_only = "scipy.special on the host: iterative series / continued fractions"
     op.arg_copies = copies
     return op
 
@@ -63,6 +64,7 @@ def _sop(name, nin, impl, cls_name, host_only=False, copies=1):
 # argument (fusion's cost model, see ScalarOp.arg_copies)
 psi_ = _sop("psi", 1, _sp("psi"), "Psi", copies=16)
 tri_gamma_ = _sop("tri_gamma", 1, lambda x: _sp("polygamma")(1, x), "TriGamma", copies=16)
+type(tri_gamma_).no_grad = "Theano defines no gradient for tri_gamma (it would need polygamma(2, x))"
 erfinv_ = _sop("erfinv", 1, _sp("erfinv"), "Erfinv", copies=4)
 erfcinv_ = _sop("erfcinv", 1, _sp("erfcinv"), "Erfcinv", copies=4)
 erfcx_ = _sop("erfcx", 1, _sp("erfcx"), "Erfcx", copies=4)
@@ -85,7 +87,7 @@ class HostElemwise(Op):
 
     __props__ = ("scalar_op",)
     kind = "opaque"
-    host_only = True
+    host_only = "scipy.special on the host: iterative series / continued fractions"
 
     def __init__(self, scalar_op):
         self.scalar_op = scalar_op

@@ -20,5 +20,5 @@ from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
 from . import nlinalg, slinalg, extra_ops  # noqa: F401,E402  (theano.tensor.nlinalg / slinalg / extra_ops; linalg helper)
-from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, iv, j0, j1, jv,  # noqa: F401,E402
-                                gammainc, gammaincc, gammau, gammal, chi2sf)  # (special functions; linalg helper)
+from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, iv, j0, j1,  # noqa: F401,E402
+                                jv, gammainc, gammaincc, gammau, gammal, chi2sf)  # (linalg helper)

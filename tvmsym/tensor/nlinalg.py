@@ -5,12 +5,11 @@ numpy's LAPACK (``symbolic/ops/linalg_host.py``); trace, matrix_power, matrix_do
 alloc_diag, extract_diag, tensorinv and tensorsolve are graphs of lowered ops
 (``symbolic/ops/linalg_graph.py``).
 """
-from ..symbolic.ops.linalg import dot, outer
-from ..symbolic.ops.linalg_graph import (alloc_diag, extract_diag, matrix_dot, matrix_power, norm,
-                                         tensorinv, tensorsolve, trace)
-from ..symbolic.ops.linalg_host import (SVD, Det, Eig, Eigh, MatrixInverse, MatrixPinv, QRFull, det,
-                                        eig, eigh, matrix_inverse, pinv, qr, svd)
-from ..symbolic.ops.linalg_host import Lstsq, lstsq
+from ..symbolic.ops.linalg import dot, outer  # noqa: I001  (Theano's names, grouped)
+from ..symbolic.ops.linalg_graph import alloc_diag, extract_diag, matrix_dot, matrix_power, norm
+from ..symbolic.ops.linalg_graph import tensorinv, tensorsolve, trace
+from ..symbolic.ops.linalg_host import SVD, Det, Eig, Eigh, Lstsq, MatrixInverse, MatrixPinv, QRFull
+from ..symbolic.ops.linalg_host import det, eig, eigh, lstsq, matrix_inverse, pinv, qr, svd
 from ..symbolic.ops.shape import AllocDiag, ExtractDiag, diag
 
 __all__ = ["MatrixInverse", "MatrixPinv", "Det", "Eig", "Eigh", "SVD", "QRFull", "AllocDiag",

@@ -26,8 +26,7 @@ import math
 
 from ... import _tvm
 from ...symbolic import special as S
-from . import scalar_rule
-from . import special_coeffs as K
+from . import scalar_rule, special_coeffs as K
 from .scalar import cast, const
 
 tirx = _tvm.tirx

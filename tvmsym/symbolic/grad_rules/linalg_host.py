@@ -10,7 +10,7 @@ any other.  The formulas are Theano's where Theano has one:
 * pinv: the derivative of the Moore-Penrose inverse (Golub & Pereyra);
 * expm: the Frechet derivative, the upper-right block of ``expm([[A^T, G], [0, A^T]])``.
 
-Eig, SVD and QR have no gradient in Theano; here neither.
+Eig, SVD, QR and Lstsq have no gradient in Theano; here neither (``no_grad``).
 """
 from __future__ import annotations
 
@@ -20,14 +20,11 @@ from ..grad import register_grad, undefined
 from ..ops.linalg import matmul
 from ..ops.linalg_graph import transpose_last, tril, triu
 from ..ops.linalg_host import (
-    SVD,
     Det,
-    Eig,
     Eigh,
     Eigvalsh,
     MatrixInverse,
     MatrixPinv,
-    QRFull,
 )
 from ..ops.shape import concatenate, ones_like, zeros_like
 from ..ops.slinalg_host import Cholesky, Expm, Solve
@@ -126,11 +123,6 @@ def _eigvalsh_grad(node, inputs, gouts):
         return [_fold(ga, lower)]
     gb = -matmul(v * dimshuffle(gw * w, ["x", 0]), vT)
     return [_fold(ga, lower), _fold(gb, lower)]
-
-
-@register_grad(Eig, SVD, QRFull)
-def _no_grad(node, inputs, gouts):
-    return [undefined(node.op, 0, f"{node.op} has no gradient (Theano defines none)")]
 
 
 @register_grad(Cholesky)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import math
 
-from .. import scalar as ps
-from .. import special as S
+from .. import scalar as ps, special as S
 from ..basic import constant, eq, exp, log, sqr, switch
 from ..grad import is_continuous, register_grad, register_scalar_grad, undefined
 from .elemwise import elemwise_grad

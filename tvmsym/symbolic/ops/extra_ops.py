@@ -31,7 +31,7 @@ class _HostOp(Op):
     """An op run on the host through numpy (no TVM lowering, never placed on a GPU)."""
 
     kind = "opaque"
-    host_only = True
+    host_only = "numpy on the host: the output size depends on the data, or a lookup numpy does well"
 
 
 def _int_vector_type(n=1):
@@ -291,6 +291,7 @@ class Unique(_HostOp):
     (``return_inverse``) and the counts (``return_counts``).  ``axis=None`` flattens."""
 
     __props__ = ("return_index", "return_inverse", "return_counts", "axis")
+    no_grad = "Theano defines no gradient for Unique"
 
     def __init__(self, return_index=False, return_inverse=False, return_counts=False, axis=None):
         self.return_index = bool(return_index)

@@ -12,9 +12,7 @@ import numpy as np
 from .. import basic as tb
 from ..basic import as_tensor_variable, dimshuffle
 from .linalg import dot
-from .reduce import max as _max
-from .reduce import min as _min
-from .reduce import sum as _sum
+from .reduce import max as _max, min as _min, sum as _sum
 from .shape import AllocDiag, ExtractDiag, arange, reshape, shape_i, stack, zeros_like
 
 __all__ = [

@@ -52,7 +52,7 @@ class HostLinalgOp(Op):
     """Base of the LAPACK-backed ops: no TVM lowering, never placed on a GPU."""
 
     kind = "opaque"
-    host_only = True
+    host_only = "a LAPACK factorization (numpy/scipy); TVM has no kernel for it"
     min_ndim = 2
     square = True
 
@@ -147,6 +147,7 @@ class Eig(HostLinalgOp):
     eigenvalues raises (use ``eigh`` for symmetric matrices)."""
 
     __props__ = ()
+    no_grad = "Theano defines no gradient for Eig"
 
     def make_node(self, x):
         x = self._matrix(x)
@@ -249,6 +250,7 @@ class SVD(HostLinalgOp):
 
     __props__ = ("full_matrices", "compute_uv")
     square = False
+    no_grad = "Theano defines no gradient for SVD"
 
     def __init__(self, full_matrices=True, compute_uv=True):
         self.full_matrices = bool(full_matrices)
@@ -291,6 +293,7 @@ class QRFull(HostLinalgOp):
 
     __props__ = ("mode",)
     square = False
+    no_grad = "Theano defines no gradient for QR"
     MODES = ("reduced", "complete", "r", "raw")
 
     def __init__(self, mode="reduced"):
@@ -337,6 +340,7 @@ class Lstsq(HostLinalgOp):
 
     __props__ = ()
     square = False
+    no_grad = "Theano defines no gradient for Lstsq"
 
     def make_node(self, a, b, rcond=-1):
         a, b = self._matrix(a), as_tensor_variable(b)
