@@ -214,3 +214,17 @@ def test_lstsq():
     for g, e in zip(got, exp):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
     assert got[2].dtype == np.int64
+
+
+def test_theano_spellings():
+    a = R.standard_normal((4, 3))
+    x = T.dmatrix()
+    q, r = tvmsym.function([x], nl.qr(x))(a)                  # Theano's default mode 'full'
+    np.testing.assert_allclose(q @ r, a, atol=1e-12)
+    h = tvmsym.function([x], nl.qr(x, "economic"))(a)
+    np.testing.assert_allclose(h, np.linalg.qr(a, mode="raw")[0])
+    y = T.dvector()
+    b = R.standard_normal(4)
+    sol = tvmsym.function([x, y], nl.lstsq()(x, y, -1)[0])(a, b)   # Theano: lstsq is an Op class
+    np.testing.assert_allclose(sol, np.linalg.lstsq(a, b, rcond=-1)[0], rtol=1e-10)
+    np.testing.assert_allclose(tvmsym.function([x], nl.norm(x, "inf"))(a), np.linalg.norm(a, np.inf))

@@ -367,7 +367,12 @@ class Lstsq(HostLinalgOp):
                 np.asarray(s, dt)]
 
 
-lstsq = Lstsq()
+def lstsq(*args):
+    """numpy.linalg.lstsq: ``lstsq(a, b, rcond)``; Theano's ``lstsq()(a, b, rcond)`` (an op
+    made first, then applied) works too."""
+    return Lstsq() if not args else Lstsq()(*args)
+
+
 matrix_inverse = MatrixInverse()
 
 
@@ -396,6 +401,11 @@ def svd(a, full_matrices=1, compute_uv=1):
     return SVD(full_matrices, compute_uv)(a)
 
 
-def qr(a, mode="reduced"):
-    """numpy.linalg.qr: ``[q, r]`` ('reduced', 'complete'), ``r`` ('r'), ``[h, tau]`` ('raw')."""
+def qr(a, mode="full"):
+    """numpy.linalg.qr: ``[q, r]`` ('reduced'; Theano's default 'full' is its alias, and
+    'complete'), ``r`` ('r'), ``[h, tau]`` ('raw'), ``h`` (Theano's 'economic')."""
+    if mode in ("full", "f"):
+        mode = "reduced"
+    if mode in ("economic", "e"):
+        return QRFull("raw")(a)[0]
     return QRFull(mode)(a)
