@@ -80,6 +80,24 @@ def _corpus():
         # MPI point-to-point ops (tvmsym.tensor.io)
         dist.allreduce(v, "sum") + dist.broadcast(v, 0), *tvmsym.grad(dist.allgather(x).sum(), [x]),
         tensor_io.send(v, 0, 1), tensor_io.recv((2,), "float64", 0, 1),
+        # linalg helper (issue 17): nlinalg / slinalg host ops, special functions, extra_ops
+        *_linalg_corpus(x, y, v, s, iv),
+    ]
+
+
+def _linalg_corpus(x, y, v, s, iv):
+    from tvmsym.tensor import extra_ops as eo, nlinalg as nl, slinalg as sl
+    return [
+        nl.matrix_inverse(x), nl.pinv(x), nl.det(x), *nl.eig(x), *nl.eigh(x), *nl.svd(x),
+        *nl.qr(x), *nl.lstsq(x, y, -1), sl.cholesky(x), sl.solve(x, y),
+        sl.solve_lower_triangular(x, v), sl.eigvalsh(x, y), sl.expm(x), sl.kron(x, y),
+        *tvmsym.grad(nl.det(x) + nl.eigh(x)[1].sum() + sl.cholesky(x).sum() + sl.expm(x).sum()
+                     + sl.solve(x, v).sum() + nl.pinv(x).sum() + sl.eigvalsh(x).sum(), [x, v]),
+        T.psi(v), T.tri_gamma(v), T.erfinv(v), T.erfcinv(v), T.erfcx(v), T.i0(v), T.i1(v),
+        T.j0(v), T.j1(v), T.jv(s, v), T.iv(s, v), T.gammainc(s, v), T.gammaincc(s, v),
+        T.gammau(s, v), T.gammal(s, v), T.chi2sf(v, s),
+        eo.bincount(iv), eo.searchsorted(v, v), *eo.unique(v, True, True, True), eo.compress(v > 0, v),
+        eo.ravel_multi_index((iv, iv), (3, 4)), *eo.unravel_index(iv, (3, 4)), eo.cpu_contiguous(v),
     ]
 
 
