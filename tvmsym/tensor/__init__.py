@@ -19,3 +19,4 @@ from . import nnet  # noqa: F401,E402
 from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
+from . import signal  # noqa: F401,E402  (theano.tensor.signal.pool)

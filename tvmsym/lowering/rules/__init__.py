@@ -37,3 +37,4 @@ from . import shape as _shape  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401
 from . import nnet as _nnet  # noqa: E402,F401
 from . import sort as _sort  # noqa: E402,F401
+from . import conv as _conv, pool as _pool  # noqa: E402,F401  (convolutions, pooling)

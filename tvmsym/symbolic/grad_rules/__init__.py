@@ -5,7 +5,8 @@ Families whose ops are not present in this build are skipped.
 import importlib
 
 for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "nnet", "sort", "cum",
-           "random", "ifelse", "scan"):
+           "random", "ifelse", "scan",
+           "conv", "pool"):
     try:
         importlib.import_module(f".{_m}", __name__)
     except ImportError as _e:        # the op family does not exist (yet)
