@@ -16,7 +16,7 @@ import numpy as np
 from ... import _tvm
 from ...symbolic.ops.conv import AbstractConv, AbstractConv_gradInputs, AbstractConv_gradWeights, pads_of
 from . import lower_rule
-from .linalg import PACKED_MIN_FLOPS, _packed_matmul
+from .linalg import PACKED_MIN_FLOPS
 from .scalar import cast, const
 from .shape import ravel, unravel
 
@@ -52,20 +52,109 @@ def _taps(op, t, kspatial):
     return [k - 1 - i for i, k in zip(t, kspatial)]
 
 
-def _product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype):
-    """out[idx] = C[f(idx)], C[b..., i, j] = sum_k A(b..., i, k) B(b..., k, j)."""
-    name = ctx.name(node)
-    if 2 * int(np.prod(batch or (1,))) * M * N * K >= PACKED_MIN_FLOPS and min(M, N, K) >= 4 \
-            and dtype in ("float32", "float64"):
-        return _packed_matmul(node, [A, B], ctx, M, N, K, dtype, tuple(batch),
-                              lambda bi: tuple(bi), lambda bi: tuple(bi), out_map=(out_shape, f))
+def _lanes(dtype):
+    return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
+
+
+def tile_shape(dtype, jdims):
+    """(MR rows, NR columns, padded leading j dim) of the register tile for a natural
+    j layout ``jdims``: NR (two vectors, else one) must divide the padded j extent; the
+    tile keeps 8 vector accumulators (4 x 2 vectors or 8 x 1)."""
+    L = _lanes(dtype)
+    inner = int(np.prod(jdims[1:])) if len(jdims) > 1 else 1
+    best = None
+    for nr in (2 * L, L):
+        lead = jdims[0]
+        while (lead * inner) % nr:
+            lead += 1
+        cand = (lead * inner, -nr, nr, lead)
+        if best is None or cand < best:
+            best = cand
+    _, _, nr, lead = best
+    return (4 if nr == 2 * L else 8), nr, lead
+
+
+def _fast(dtype, flops, M, J):
+    return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 4 and J >= 8
+
+
+def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype):
+    """out[idx] = C[f(idx)], C[n, i, j] = sum_k A(i, k...) col(n, k..., j...).
+
+    The column operand is materialized per batch element in its natural layout
+    (``cv_col[n, k..., j...]``, the leading j dim padded so whole register tiles fit) and
+    A is packed once in row panels (``cv_pack_a``); ``schedules/cpu_conv.py`` computes the
+    columns of one element inside its parallel batch loop (they stay in cache).
+    """
+    K = int(np.prod(kdims))
+    MR, NR, lead = tile_shape(dtype, jdims)
+    jpad = (lead,) + tuple(jdims[1:])
+    Jp = int(np.prod(jpad))
+    Mp = -(-M // MR) * MR
+    zero = const(0, dtype)
+
+    def pack_a(io, k, ii):
+        i = io * MR + ii
+        v = A(tirx.min(i, M - 1), *unravel(k, kdims))
+        return v if Mp == M else tirx.if_then_else(i < M, v, zero)
+    Ap = te.compute((Mp // MR, K, MR), pack_a, name="cv_pack_a", tag="conv_pack")
+
+    def col(n, *idx):
+        kk, jj = idx[:len(kdims)], idx[len(kdims):]
+        if lead == jdims[0]:
+            return colval(n, *kk, *jj)
+        j0 = tirx.min(jj[0], jdims[0] - 1)
+        return tirx.if_then_else(jj[0] < jdims[0], colval(n, *kk, j0, *jj[1:]), zero)
+    Col = te.compute((Nb,) + tuple(kdims) + jpad, col, name="cv_col", tag="conv_col")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((Nb, Mp, Jp),
+                   lambda n, i, j: te.sum(Ap[i // MR, k, i % MR] * Col(n, *unravel(k, kdims), *unravel(j, jpad)),
+                                          axis=k), name=f"cv_c_{MR}x{NR}", tag="conv_tile")
+    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
+
+
+def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dtype):
+    """out[idx] = C[f(idx)], C[i, j] = sum_{n, p} A(n, i, p...) col(n, j..., p...) (the
+    filter gradient: the reduction runs over the batch and the output positions).
+
+    The columns are packed per batch element in panels of NR (``cv_pack_b[n, jo, p, ji]``);
+    the schedule computes one element's panel inside the reduction over the batch, so the
+    im2col never exists whole.  Rows past M read row M - 1 (their results are cropped).
+    """
+    J = int(np.prod(kdims))
+    P = int(np.prod(pdims))
+    L = _lanes(dtype)
+    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -nr))
+    MR = 4 if NR == 2 * L else 8
+    Jp, Mp = -(-J // NR) * NR, -(-M // MR) * MR
+    zero = const(0, dtype)
+
+    # panels [n, jo, positions..., NR]: the packing loop runs over one tap's positions
+    # (contiguous reads of the image); only the tap index is divided, once per row
+    def pack_b(n, jo, *rest):
+        p, ji = rest[:-1], rest[-1]
+        j = jo * NR + ji
+        v = colval(n, *unravel(tirx.min(j, J - 1) if Jp != J else j, kdims), *p)
+        return v if Jp == J else tirx.if_then_else(j < J, v, zero)
+    Bp = te.compute((Nb, Jp // NR) + tuple(pdims) + (NR,), pack_b, name="cv_pack_b", tag="conv_pack")
+    rn = te.reduce_axis((0, Nb), name="rn")
+    rp = te.reduce_axis((0, P), name="rp")
+    C = te.compute((Mp, Jp), lambda i, j: te.sum(
+        A(rn, tirx.min(i, M - 1) if Mp != M else i, *unravel(rp, pdims))
+        * Bp(rn, j // NR, *unravel(rp, pdims), j % NR),
+        axis=[rn, rp]), name=f"cv_r_{MR}x{NR}", tag="conv_tile")
+    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
+
+
+def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype):
+    """out[idx] = C[f(idx)], C[b..., i, j] = sum_k A(b..., i, k) B(b..., k, j): small or grouped."""
     k = te.reduce_axis((0, K), name="k")
 
     def prod(*idx):
         bi, (i, j) = idx[:-2], idx[-2:]
         return te.sum(A(*bi, i, k) * B(*bi, k, j), axis=k)
-    C = te.compute(tuple(batch) + (M, N), prod, name="cv_c", tag="conv_plain")
-    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=name + "_crop", tag="conv_crop")
+    C = te.compute(tuple(batch) + (M, N), prod, name="cv_plain", tag="conv_plain")
+    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
 
 
 @lower_rule(AbstractConv)
@@ -114,7 +203,15 @@ def lower_conv(node, inputs, ctx):
             return (idx[0], idx[1], ravel(idx[2:], osp))
         Ab = lambda nn, i, k: A(i, k)            # noqa: E731
     K = int(np.prod(Kd))
-    return [_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype)]
+    if not grouped and _fast(dtype, 2 * Nb * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
+        def colval(nn, ci, *rest):
+            t, o = rest[:n], rest[n:]
+            pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+            return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
+        return [_batched_product(node, ctx, Nb, Co, Kd, osp,
+                                 lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
+                                 colval, out_shape, f, dtype)]
+    return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype)]
 
 
 @lower_rule(AbstractConv_gradWeights)
@@ -157,8 +254,15 @@ def lower_conv_grad_weights(node, inputs, ctx):
         batch = ()
         Ab = lambda i, r: A(0, i, r)     # noqa: E731
         Bb = lambda r, j: B(0, r, j)     # noqa: E731
-    return [_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
-                     f, dtype)]
+    if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * int(np.prod(Rd)), Co, int(np.prod(Kd))):
+        def colval(nn, ci, *rest):
+            t, o = rest[:n], rest[n:]
+            pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+            return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
+        return [_reduced_product(node, ctx, Nb, Co, Kd, osp,
+                                 lambda nn, i, *o: cast(T(nn, i, *o), dtype), colval, out_shape, f, dtype)]
+    return [_plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
+                           f, dtype)]
 
 
 @lower_rule(AbstractConv_gradInputs)
@@ -183,9 +287,7 @@ def lower_conv_grad_inputs(node, inputs, ctx):
         co, *t = unravel(k, Kd)
         return cast(W(g * CoG + co, i, *_taps(op, t, ksp)), dtype)
 
-    def B(nn, g, k, j):
-        co, *t = unravel(k, Kd)
-        x = unravel(j, xsp)
+    def gather(nn, g, co, t, x):
         conds, o = [], []
         for a in range(n):
             q = x[a] + pads[a] - t[a] * d[a]          # = o * s
@@ -199,6 +301,10 @@ def lower_conv_grad_inputs(node, inputs, ctx):
         # clamp so an out-of-range (masked) load stays inside the buffer
         oc = [tirx.max(tirx.min(oa, osp[a] - 1), 0) for a, oa in enumerate(o)]
         return _masked(_all(conds), lambda: T(nn, g * CoG + co, *oc), dtype)
+
+    def B(nn, g, k, j):
+        co, *t = unravel(k, Kd)
+        return gather(nn, g, co, t, unravel(j, xsp))
 
     if grouped:
         batch = (Nb, G)
@@ -214,5 +320,28 @@ def lower_conv_grad_inputs(node, inputs, ctx):
 
         def f(idx):
             return (idx[0], idx[1], ravel(idx[2:], xsp))
-    return [_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), Ab, Bb, out_shape,
-                     f, dtype)]
+    if not grouped and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(xsp)), Cg,
+                             int(np.prod(xsp))):
+        if all(v == 1 for v in s):
+            # stride 1: the output gradient zero-padded once per element, then every
+            # column row is a contiguous, unmasked window of it
+            mL = [max(0, d[a] * (ksp[a] - 1) - pads[a]) for a in range(n)]
+            mR = [max(0, xsp[a] - 1 + pads[a] - (osp[a] - 1)) for a in range(n)]
+            psp = [osp[a] + mL[a] + mR[a] for a in range(n)]
+
+            def plane(nn, co, *y):
+                pos = [y[a] - mL[a] for a in range(n)]
+                return _read_padded(T, (nn, co), pos, osp, True, dtype)
+            Tp = te.compute((Nb, Co) + tuple(psp), plane, name="cv_pad", tag="conv_pad")
+
+            def colval(nn, co, *rest):
+                t, x = rest[:n], rest[n:]
+                return Tp(nn, co, *[x[a] + pads[a] - t[a] * d[a] + mL[a] for a in range(n)])
+        else:
+            def colval(nn, co, *rest):
+                return gather(nn, 0, co, rest[:n], rest[n:])
+        return [_batched_product(node, ctx, Nb, Cg, Kd, xsp,
+                                 lambda i, co, *t: cast(W(co, i, *_taps(op, t, ksp)), dtype),
+                                 colval, out_shape, f, dtype)]
+    return [_plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), Ab, Bb, out_shape,
+                           f, dtype)]
