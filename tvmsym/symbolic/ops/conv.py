@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from .. import basic as tb
-from ..graph import Apply, Op
+from ..graph import Apply, Op, Variable
 from ..type import TensorType
 from .shape import _known_ints, as_shape_vector, shape_tuple
 
@@ -301,6 +301,8 @@ def conv_grad_wrt_inputs(output_grad, filters, input_shape, filter_shape=None, b
                          convdim=2):
     """The gradient of ``conv(input, filters)`` w.r.t. ``input`` for ``output_grad``;
     ``input_shape`` (full, or only the spatial dims) may hold symbolic scalars."""
+    if isinstance(input_shape, Variable):       # a symbolic shape vector: its last convdim entries
+        input_shape = [input_shape[k] for k in range(-convdim, 0)]
     input_shape = list(input_shape)
     if len(input_shape) not in (convdim, convdim + 2):
         raise ValueError(f"input_shape must have {convdim + 2} (or {convdim}) entries, got "
@@ -317,6 +319,8 @@ def conv_grad_wrt_weights(input, output_grad, filter_shape, input_shape=None, bo
                           subsample=None, filter_flip=True, filter_dilation=None, num_groups=1,
                           convdim=2):
     """The gradient of ``conv(input, filters)`` w.r.t. ``filters`` for ``output_grad``."""
+    if isinstance(filter_shape, Variable):       # a symbolic shape vector: its last convdim entries
+        filter_shape = [filter_shape[k] for k in range(-convdim, 0)]
     filter_shape = list(filter_shape)
     if len(filter_shape) not in (convdim, convdim + 2):
         raise ValueError(f"filter_shape must have {convdim + 2} (or {convdim}) entries, got "
