@@ -230,3 +230,29 @@ def test_bad_arguments_raise_clear_errors():
         f(np.zeros((1, 3, 5, 5), "float32"), np.zeros((2, 2, 3, 3), "float32"))
     with pytest.raises(ValueError, match=r"larger than the padded input.*\(1, 2, 2, 5\)"):
         f(np.zeros((1, 2, 2, 5), "float32"), np.zeros((2, 2, 3, 3), "float32"))
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_epilogue_fusion_bias_activation_and_pooling(batch):
+    """conv -> max pool 2x2 -> tanh(+ bias per channel) and conv -> relu(+ bias) are one
+    FusedConv kernel each (conv_epilogue stage), with numpy's results."""
+    from tvmsym.tensor.signal import pool
+    x = T.tensor4("x")
+    w1, w2 = T.tensor4("w1"), T.tensor4("w2")
+    b1, b2 = T.vector("b1"), T.vector("b2")
+    c1 = T.nnet.conv2d(x, w1)
+    h1 = T.tanh(pool.pool_2d(c1, (2, 2), ignore_border=True) + b1.dimshuffle("x", 0, "x", "x"))
+    h2 = T.nnet.relu(T.nnet.conv2d(h1, w2, border_mode="half") + b2.dimshuffle("x", 0, "x", "x"))
+    f = tvmsym.function([x, w1, b1, w2, b2], h2)
+    text = debugprint(f, file="str")
+    assert text.count("FusedConv{") == 2, text
+    assert "Pool{ws=(2, 2), mode='max'}" in text and "Pool{ignore_border" not in text
+    rng = np.random.default_rng(batch)
+    xv = rng.standard_normal((batch, 3, 21, 20)).astype("float32")
+    w1v, w2v = rng.standard_normal((16, 3, 5, 5)).astype("float32"), rng.standard_normal((24, 16, 3, 3)).astype("float32")
+    b1v, b2v = rng.standard_normal(16).astype("float32"), rng.standard_normal(24).astype("float32")
+    c = ref_conv(xv.astype("float64"), w1v.astype("float64"))[0][:, :, :16, :16]
+    p = c.reshape(batch, 16, 8, 2, 8, 2).max((3, 5))
+    r1 = np.tanh(p + b1v[None, :, None, None])
+    r2 = np.maximum(ref_conv(r1, w2v.astype("float64"), "half")[0] + b2v[None, :, None, None], 0)
+    np.testing.assert_allclose(f(xv, w1v, b1v, w2v, b2v), r2, rtol=2e-4, atol=2e-4)

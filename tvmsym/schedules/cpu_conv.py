@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _tvm
 from ..symbolic.ops.conv import BaseConv
-from .cpu import _blocks, schedule_injective
+from .cpu import _blocks, _is_spatial, schedule_injective
 from .cpu_matmul import _schedule_plain
 from .registry import register_rule
 
@@ -34,7 +34,7 @@ def _tile(name):
     return int(mr), int(nr)
 
 
-def _batched(sch, cname):
+def _batched(sch, cname, crop):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
     n, i, j, k = sch.get_loops(c)
@@ -62,6 +62,15 @@ def _batched(sch, cname):
     sch.vectorize(sch.get_loops(init)[-1])
     pa = sch.get_loops(sch.get_sblock("cv_pack_a"))
     sch.unroll(pa[-1])
+    if _ext(sch, n) >= 2:
+        # the element's result (crop, pooling, epilogue) while its product is in cache; a
+        # pooled read (2 * ph * OW + 2 * pw) is not invertible for TVM: then a separate pass
+        try:
+            sch.reverse_compute_at(sch.get_sblock(crop), n)
+            return True
+        except Exception:       # noqa: BLE001
+            return False
+    return False
 
 
 def _reduced(sch, cname):
@@ -87,6 +96,15 @@ def _reduced(sch, cname):
     sch.vectorize(sch.get_loops(init)[-1])
 
 
+def _schedule_crop(sch, crop, itemsize):
+    loops = sch.get_loops(sch.get_sblock(crop))
+    if len(loops) >= 2 and _ext(sch, loops[-1]) % max(1, _tvm.vector_bytes() // itemsize):
+        outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]   # rows in parallel
+        sch.parallel(outer)
+        return
+    schedule_injective(sch, crop, itemsize)
+
+
 def conv_rule(func, info):
     st = info.get("step")
     if st is None or not isinstance(st.node.op, BaseConv):
@@ -96,14 +114,18 @@ def conv_rule(func, info):
     dtype = st.node.outputs[0].type.dtype
     itemsize = np.dtype(dtype).itemsize
     crop = [n for n in names if n.endswith("_crop")][0]
+    for b, blk in _blocks(sch):          # views read by the epilogue (a bias's DimShuffle)
+        if blk.name_hint != crop and not blk.name_hint.startswith("cv_") and _is_spatial(blk):
+            sch.compute_inline(b)
     tile = [n for n in names if n.startswith(("cv_c_", "cv_r_"))]
     if tile and tile[0].startswith("cv_c_"):
-        _batched(sch, tile[0])
+        if _batched(sch, tile[0], crop):
+            return sch.mod["main"]
     elif tile:
         _reduced(sch, tile[0])
     else:
         _schedule_plain(sch, "cv_plain", dtype, True)
-    schedule_injective(sch, crop, itemsize)
+    _schedule_crop(sch, crop, itemsize)
     return sch.mod["main"]
 
 

@@ -10,6 +10,10 @@ from .registry import register_rule
 s_tir = _tvm.s_tir
 
 
+def _ext(sch, loop):
+    return int(sch.get(loop).extent)
+
+
 def pool_rule(func, info):
     st = info.get("step")
     if st is None or not isinstance(st.node.op, PoolBase):
@@ -24,6 +28,13 @@ def pool_rule(func, info):
         nsp = sum(1 for iv in blk.iter_vars if iv.iter_type == 0)
         sp, red = loops[:nsp], loops[nsp:]
         if not sp:
+            continue
+        if not red and len(sp) >= 2:
+            # non-overlapping windows' gradient: elementwise, rows in parallel; each row's
+            # loop stays plain (a flattened vector index would gather through div/mod)
+            outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
+            if _ext(sch, outer) * _ext(sch, sp[-1]) >= PARALLEL_MIN_ELEMENTS // 4:
+                sch.parallel(outer)
             continue
         total = 1
         for lp in sp:

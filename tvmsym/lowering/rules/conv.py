@@ -11,13 +11,17 @@ schedules both.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ... import _tvm
 from ...symbolic.ops.conv import AbstractConv, AbstractConv_gradInputs, AbstractConv_gradWeights, pads_of
+from ...symbolic.ops.corr import FusedConv
 from . import lower_rule
 from .linalg import PACKED_MIN_FLOPS
-from .scalar import cast, const
+from .elemwise import bcast_load
+from .scalar import cast, const, lower_scalar
 from .shape import ravel, unravel
 
 te, tirx = _tvm.te, _tvm.tirx
@@ -78,7 +82,14 @@ def _fast(dtype, flops, M, J):
     return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 4 and J >= 8
 
 
-def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype):
+def _crop(node, ctx, out_shape, load, epi):
+    """The result: ``load(conv index)`` per element, or ``epi(load)``'s tensor (FusedConv)."""
+    if epi is not None:
+        return epi(load)
+    return te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")
+
+
+def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype, epi=None):
     """out[idx] = C[f(idx)], C[n, i, j] = sum_k A(i, k...) col(n, k..., j...).
 
     The column operand is materialized per batch element in its natural layout
@@ -110,7 +121,7 @@ def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dt
     C = te.compute((Nb, Mp, Jp),
                    lambda n, i, j: te.sum(Ap[i // MR, k, i % MR] * Col(n, *unravel(k, kdims), *unravel(j, jpad)),
                                           axis=k), name=f"cv_c_{MR}x{NR}", tag="conv_tile")
-    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
+    return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
 
 
 def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dtype):
@@ -124,7 +135,8 @@ def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dt
     J = int(np.prod(kdims))
     P = int(np.prod(pdims))
     L = _lanes(dtype)
-    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -nr))
+    # the least padding, then two vectors; one vector when that gives the cores two panels
+    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -(-J // nr) < 2, -nr))
     MR = 4 if NR == 2 * L else 8
     Jp, Mp = -(-J // NR) * NR, -(-M // MR) * MR
     zero = const(0, dtype)
@@ -146,7 +158,7 @@ def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dt
     return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
 
 
-def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype):
+def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype, epi=None):
     """out[idx] = C[f(idx)], C[b..., i, j] = sum_k A(b..., i, k) B(b..., k, j): small or grouped."""
     k = te.reduce_axis((0, K), name="k")
 
@@ -154,16 +166,44 @@ def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype):
         bi, (i, j) = idx[:-2], idx[-2:]
         return te.sum(A(*bi, i, k) * B(*bi, k, j), axis=k)
     C = te.compute(tuple(batch) + (M, N), prod, name="cv_plain", tag="conv_plain")
-    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
+    return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
+
+
+def _epilogue(node, inputs, ctx, dtype):
+    """FusedConv's result from the correlation's elements: [2x2.. max pool] then the scalar
+    expression with the extra inputs (broadcast loads)."""
+    op = node.op
+    n = op.convdim
+    shape = ctx.shape(node.outputs[0])
+    out = node.outputs[0].type.dtype
+    rest = list(zip(node.inputs[2:], inputs[2:]))
+
+    def make(load):
+        def body(*idx):
+            if op.pool_ws is None:
+                v = load(idx)
+            else:
+                v = None
+                for off in itertools.product(*[range(w) for w in op.pool_ws]):
+                    e = load(tuple(idx[:2]) + tuple(idx[2 + a] * op.pool_ws[a] + off[a] for a in range(n)))
+                    v = e if v is None else tirx.max(v, e)
+            if op.scalar_op is not None:
+                args = [v] + [ctx.scalar_value(var) if ctx.is_inline_scalar(var) else bcast_load(t, var, idx)
+                              for var, t in rest]
+                v = lower_scalar(op.scalar_op, args, out)
+            return cast(v, out)
+        return te.compute(shape, body, name=ctx.name(node) + "_crop", tag="conv_crop")
+    return make
 
 
 @lower_rule(AbstractConv)
 def lower_conv(node, inputs, ctx):
     op = node.op
-    X, W = inputs
+    X, W = inputs[:2]
     xs, ws = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
-    out_shape = ctx.shape(node.outputs[0])
-    dtype = node.outputs[0].type.dtype
+    out_shape = (xs[0], ws[0]) + op.geometry(xs, ws)[1]
+    dtype = np.result_type(node.inputs[0].type.dtype, node.inputs[1].type.dtype).name
+    epi = _epilogue(node, inputs, ctx, dtype) if isinstance(op, FusedConv) else None
     n = op.convdim
     G = op.num_groups
     Nb, C = xs[:2]
@@ -210,8 +250,8 @@ def lower_conv(node, inputs, ctx):
             return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
         return [_batched_product(node, ctx, Nb, Co, Kd, osp,
                                  lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
-                                 colval, out_shape, f, dtype)]
-    return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype)]
+                                 colval, out_shape, f, dtype, epi)]
+    return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)]
 
 
 @lower_rule(AbstractConv_gradWeights)

@@ -67,11 +67,16 @@ def _window_reduce(op, X, xs, os, dtype, name, value, mode):
         lead, r = idx[:-n], idx[-n:]
         pos, conds = [], []
         for a, g in enumerate(geos):
-            lo, hi = g.lo_hi(r[a])
             p = r[a] * g.st - g.p + ks[a]
+            if g.p == 0 and (g.oh - 1) * g.st + g.ws <= g.h:
+                pos.append(p)           # every window lies inside the image: no mask
+                continue
+            lo, hi = g.lo_hi(r[a])
             conds += [p >= lo, p < hi]
             pos.append(_clamp(p, g.h))
         v = value(lead, pos, r)
+        if not conds:
+            return te.max(v, axis=ks) if mode == "max" else te.sum(v, axis=ks)
         if mode == "max":
             return te.max(tirx.if_then_else(_all(conds), v, tirx.min_value(dtype)), axis=ks)
         return te.sum(tirx.if_then_else(_all(conds), v, const(0, dtype)), axis=ks)
@@ -125,6 +130,8 @@ def lower_pool_grad(node, inputs, ctx):
     dtype = node.outputs[0].type.dtype
     n = op.ndim
     geos = _geos(op, xs, os)
+    if op.stride == op.ws and not any(op.pad):
+        return [_tiled_pool_grad(node, ctx, op, is_max, X, M, GZ, xs, os, geos, dtype)]
     ks = [te.reduce_axis((0, -(-g.ws // g.st)), name=f"a{a}") for a, g in enumerate(geos)]
 
     def body(*idx):
@@ -145,3 +152,29 @@ def lower_pool_grad(node, inputs, ctx):
             g = g / cast(cnt, dtype)
         return te.sum(tirx.if_then_else(_all(conds), g, const(0, dtype)), axis=ks)
     return [te.compute(xs, body, name=ctx.name(node), tag="pool_grad")]
+
+
+def _tiled_pool_grad(node, ctx, op, is_max, X, M, GZ, xs, os, geos, dtype):
+    """Non-overlapping windows: each position belongs to at most one window, so the
+    gradient is elementwise (no reduction): ``gz[x // ws]`` where x is that window's max."""
+    n = op.ndim
+
+    def body(*idx):
+        lead, x = idx[:-n], idx[-n:]
+        r = [tirx.min(tirx.floordiv(x[a], g.st), g.oh - 1) for a, g in enumerate(geos)]
+        inside = _all([x[a] < g.oh * g.st for a, g in enumerate(geos)]
+                      + [x[a] < g.h for a, g in enumerate(geos) if g.oh * g.st > g.h])
+        g = cast(GZ(*lead, *r), dtype)
+        if is_max:
+            cond = X(*lead, *x) == M(*lead, *r)
+            cond = cond if inside is None else tirx.all(inside, cond)
+        else:
+            cond = inside
+            if op.mode != "sum":
+                cnt = None
+                for a, ge in enumerate(geos):
+                    c = ge.count(r[a])
+                    cnt = c if cnt is None else cnt * c
+                g = g / cast(cnt, dtype)
+        return g if cond is None else tirx.if_then_else(cond, g, const(0, dtype))
+    return te.compute(xs, body, name=ctx.name(node), tag="pool_grad")
