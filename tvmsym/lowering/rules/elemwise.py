@@ -4,7 +4,7 @@ from __future__ import annotations
 from ... import _tvm
 from ...symbolic.elemwise import DimShuffle, Elemwise
 from . import lower_rule
-from .scalar import lower_scalar, cast
+from .scalar import cast, lower_scalar
 
 te = _tvm.te
 
