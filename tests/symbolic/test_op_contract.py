@@ -72,7 +72,23 @@ def _corpus():
         tvmsym.gradient.jacobian(T.tanh(v), v),
         # rewrites' own ops: FusedDot (dot + epilogue), Composite (fusion)
         T.tanh(T.dot(T.dmatrix("a"), T.dmatrix("b"))) + 1,
+        # convolutions and pooling (conv branch): abstract and Corr forms, gradients, FusedConv
+        *_conv_corpus(),
     ]
+
+
+def _conv_corpus():
+    from tvmsym.tensor.signal import pool
+    ci, cw, cb = T.dtensor4("ci"), T.dtensor4("cw"), T.dvector("cb")
+    c = T.nnet.conv2d(ci, cw)
+    mp = pool.pool_2d(c, (2, 2), ignore_border=True)
+    gw, gi = tvmsym.grad((c ** 2).sum(), [cw, ci])
+    mpg = tvmsym.grad(mp.sum(), ci)
+    fused = T.tanh(pool.pool_2d(T.nnet.conv2d(T.dtensor4("fi"), T.dtensor4("fw")), (2, 2), ignore_border=True)
+                   + cb.dimshuffle("x", 0, "x", "x"))
+    return [fused, mp, gw, gi, *tvmsym.grad((gw ** 2).sum() + (gi ** 2).sum(), [ci, cw]),
+            tvmsym.grad(pool.pool_2d(ci, (2, 2), ignore_border=True, mode="sum").sum(), ci),
+            tvmsym.grad((mpg ** 2).sum(), ci)]
 
 
 def _ops_of(outputs):

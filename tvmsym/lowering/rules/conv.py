@@ -19,8 +19,8 @@ from ... import _tvm
 from ...symbolic.ops.conv import AbstractConv, AbstractConv_gradInputs, AbstractConv_gradWeights, pads_of
 from ...symbolic.ops.corr import FusedConv
 from . import lower_rule
-from .linalg import PACKED_MIN_FLOPS
 from .elemwise import bcast_load
+from .linalg import PACKED_MIN_FLOPS
 from .scalar import cast, const, lower_scalar
 from .shape import ravel, unravel
 
@@ -118,9 +118,10 @@ def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dt
         return tirx.if_then_else(jj[0] < jdims[0], colval(n, *kk, j0, *jj[1:]), zero)
     Col = te.compute((Nb,) + tuple(kdims) + jpad, col, name="cv_col", tag="conv_col")
     k = te.reduce_axis((0, K), name="k")
-    C = te.compute((Nb, Mp, Jp),
-                   lambda n, i, j: te.sum(Ap[i // MR, k, i % MR] * Col(n, *unravel(k, kdims), *unravel(j, jpad)),
-                                          axis=k), name=f"cv_c_{MR}x{NR}", tag="conv_tile")
+
+    def prod(n, i, j):
+        return te.sum(Ap[i // MR, k, i % MR] * Col(n, *unravel(k, kdims), *unravel(j, jpad)), axis=k)
+    C = te.compute((Nb, Mp, Jp), prod, name=f"cv_c_{MR}x{NR}", tag="conv_tile")
     return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
 
 

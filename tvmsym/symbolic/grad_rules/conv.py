@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from ..basic import cast
 from ..grad import register_grad
-from ..ops.conv import (AbstractConv, AbstractConv_gradInputs, AbstractConv_gradWeights,
-                        spatial_shape)
+from ..ops.conv import AbstractConv, AbstractConv_gradInputs, AbstractConv_gradWeights, spatial_shape
 
 
 def _cast(g, like):

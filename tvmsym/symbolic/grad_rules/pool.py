@@ -8,9 +8,9 @@ DownsampleFactorMaxGradGrad: d ggx = MaxPoolGrad(x, maxout, g)
 """
 from __future__ import annotations
 
-from ..ops.shape import zeros_like
 from ..grad import register_grad
 from ..ops.pool import AveragePoolGrad, DownsampleFactorMaxGradGrad, MaxPoolGrad, Pool
+from ..ops.shape import zeros_like
 
 
 def _args(op):

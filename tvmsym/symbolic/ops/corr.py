@@ -70,7 +70,7 @@ def conv_to_corr(fgraph, excluding=()):
         fgraph.replace_all([(node.outputs[0], out)], reason="conv")
         count += 1
     if count:
-        from ..rewrites.merge import merge      # one flip per filter tensor, not per reader
+        from ..rewrites.merge import merge  # one flip per filter tensor, not per reader
         merge(fgraph, excluding=excluding)
     return count
 
@@ -86,6 +86,7 @@ class FusedConv(CorrMM):
     """
 
     __props__ = CorrMM.__props__ + ("pool_ws", "scalar_op")
+    no_grad = "made by the conv_epilogue stage, after gradients"
 
     def __init__(self, pool_ws=None, scalar_op=None, **conv):
         super().__init__(**conv)

@@ -70,7 +70,8 @@ class PoolBase(Op):
             raise NotImplementedError(f"pool: padding {self.pad} must be smaller than ws {self.ws}")
 
     def __str__(self):
-        return f"{type(self).__name__}{{ignore_border={self.ignore_border}, mode={self.mode!r}, ndim={self.ndim}}}"
+        return (f"{type(self).__name__}{{ignore_border={self.ignore_border}, mode={self.mode!r}, "
+                f"ndim={self.ndim}}}")
 
     __repr__ = __str__
 

@@ -3,9 +3,14 @@
 NCHW (NCDHW); filters (out channels, in channels / num_groups, *spatial); flipped by default
 (a true convolution; ``filter_flip=False`` is a correlation).  See ``symbolic/ops/conv.py``.
 """
-from ...symbolic.ops.conv import (AbstractConv, AbstractConv_gradInputs,  # noqa: F401
-                                  AbstractConv_gradWeights, conv, conv_grad_wrt_inputs,
-                                  conv_grad_wrt_weights)
+from ...symbolic.ops.conv import (  # noqa: F401
+    AbstractConv,
+    AbstractConv_gradInputs,
+    AbstractConv_gradWeights,
+    conv,
+    conv_grad_wrt_inputs,
+    conv_grad_wrt_weights,
+)
 from ...symbolic.ops.corr import CorrMM, CorrMM_gradInputs, CorrMM_gradWeights  # noqa: F401
 
 

@@ -3,8 +3,7 @@
 import warnings
 
 from ...symbolic.basic import as_tensor_variable
-from ...symbolic.ops.pool import (AveragePoolGrad, DownsampleFactorMaxGradGrad,  # noqa: F401
-                                  MaxPoolGrad, Pool)
+from ...symbolic.ops.pool import AveragePoolGrad, DownsampleFactorMaxGradGrad, MaxPoolGrad, Pool  # noqa: F401
 
 
 def _pool(input, ws, ignore_border, stride, pad, mode, ndim, name, ds=None, st=None, padding=None):
