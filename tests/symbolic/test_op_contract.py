@@ -82,6 +82,8 @@ def _corpus():
         tensor_io.send(v, 0, 1), tensor_io.recv((2,), "float64", 0, 1),
         # linalg helper (issue 17): nlinalg / slinalg host ops, special functions, extra_ops
         *_linalg_corpus(x, y, v, s, iv),
+        # convolutions and pooling (conv branch): abstract and Corr forms, gradients, FusedConv
+        *_conv_corpus(),
     ]
 
 
@@ -107,6 +109,20 @@ def _rng_corpus(x, y, v):
     return [mrg.uniform((2, 3)), mrg.multinomial(pvals=x), mrg.choice(size=1, p=x, replace=False),
             T.nonzero(v)[0], T.arctan2(x, y), T.arccosh(x), T.arcsinh(x), T.arctanh(x),
             T.second(x, y), T.inverse_permutation(T.lvector())]
+
+
+def _conv_corpus():
+    from tvmsym.tensor.signal import pool
+    ci, cw, cb = T.dtensor4("ci"), T.dtensor4("cw"), T.dvector("cb")
+    c = T.nnet.conv2d(ci, cw)
+    mp = pool.pool_2d(c, (2, 2), ignore_border=True)
+    gw, gi = tvmsym.grad((c ** 2).sum(), [cw, ci])
+    mpg = tvmsym.grad(mp.sum(), ci)
+    fused = T.tanh(pool.pool_2d(T.nnet.conv2d(T.dtensor4("fi"), T.dtensor4("fw")), (2, 2), ignore_border=True)
+                   + cb.dimshuffle("x", 0, "x", "x"))
+    return [fused, mp, gw, gi, *tvmsym.grad((gw ** 2).sum() + (gi ** 2).sum(), [ci, cw]),
+            tvmsym.grad(pool.pool_2d(ci, (2, 2), ignore_border=True, mode="sum").sum(), ci),
+            tvmsym.grad((mpg ** 2).sum(), ci)]
 
 
 def _ops_of(outputs):

@@ -33,3 +33,4 @@ from ..symbolic.ops.nonzero import nonzero, flatnonzero, nonzero_values  # noqa:
 from . import nlinalg, slinalg, extra_ops  # noqa: F401,E402  (theano.tensor.nlinalg / slinalg / extra_ops; linalg helper)
 from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, iv, j0, j1,  # noqa: F401,E402
                                 jv, gammainc, gammaincc, gammau, gammal, chi2sf)  # (linalg helper)
+from . import signal  # noqa: F401,E402  (theano.tensor.signal.pool)

@@ -40,3 +40,4 @@ from . import sort as _sort  # noqa: E402,F401
 from . import mrg as _mrg  # noqa: E402,F401  (rng: MRG31k3p kernel)
 from . import helpers as _helpers  # noqa: E402,F401  (rng: arctan2, arc*h, second)
 from . import special_math as _special_math  # noqa: E402,F401  (linalg helper: special functions)
+from . import conv as _conv, pool as _pool  # noqa: E402,F401  (convolutions, pooling)

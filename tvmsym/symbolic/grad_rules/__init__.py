@@ -6,7 +6,8 @@ import importlib
 
 for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "nnet", "sort", "cum",
            "random", "ifelse", "scan",
-           "linalg_host", "special"):      # linalg helper
+           "linalg_host", "special",      # linalg helper
+           "conv", "pool"):
     try:
         importlib.import_module(f".{_m}", __name__)
     except ImportError as _e:        # the op family does not exist (yet)
