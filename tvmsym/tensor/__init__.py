@@ -19,3 +19,5 @@ from . import nnet  # noqa: F401,E402
 from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
+from ..symbolic.ops.complex import (real, imag, conj, angle, complex, complex_from_polar,  # noqa: F401,E402
+                                    arctan2)

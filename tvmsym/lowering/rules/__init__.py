@@ -37,3 +37,5 @@ from . import shape as _shape  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401
 from . import nnet as _nnet  # noqa: E402,F401
 from . import sort as _sort  # noqa: E402,F401
+from . import complex as _complex  # noqa: E402,F401  (complex buffers: interleaved floats)
+from . import sparse as _sparse  # noqa: E402,F401  (csr x dense kernels)

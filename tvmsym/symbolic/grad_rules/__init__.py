@@ -5,7 +5,9 @@ Families whose ops are not present in this build are skipped.
 import importlib
 
 for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "nnet", "sort", "cum",
-           "random", "ifelse", "scan"):
+           "random", "ifelse", "scan",
+           "complex",                   # complex: after elemwise and linalg (it wraps their rules)
+           "sparse"):
     try:
         importlib.import_module(f".{_m}", __name__)
     except ImportError as _e:        # the op family does not exist (yet)

@@ -19,12 +19,14 @@ from .merge import merge
 from .placement import place
 from .stabilize import stabilize
 from ..ops.ifelse import lazy_ifelse
+from .complex import split_complex
 
 RUN = ("fast_run",)
 BOTH = ("fast_run", "fast_compile")
 
 STAGES = [
     ("merge", merge, BOTH),                      # common subexpressions, identical constants
+    ("split_complex", split_complex, BOTH + (None,)),  # complex ops -> real ops on (re, im) parts
     ("constfold", constant_folding, BOTH),       # size cap: config.constant_folding_limit
     ("dimshuffle", merge_dimshuffles, BOTH),     # DimShuffle(DimShuffle(x)) -> one; trivial -> x
     ("canonicalize", canonicalize, RUN),         # x*1, x+0, --x, ...
