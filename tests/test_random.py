@@ -14,8 +14,8 @@ from tvmsym.tensor.shared_randomstreams import RandomStreams, RNGState
 
 # --------------------------------------------------------------------------- the tutorial
 def test_tutorial_using_random_numbers():
-    from tvmsym.tensor.shared_randomstreams import RandomStreams
     from tvmsym import function
+    from tvmsym.tensor.shared_randomstreams import RandomStreams
     srng = RandomStreams(seed=234)
     rv_u = srng.uniform((2, 2))
     rv_n = srng.normal((2, 2))

@@ -6,6 +6,7 @@ import pytest
 import tvmsym as theano
 import tvmsym.tensor as T
 from tvmsym.gradient import verify_grad
+from tvmsym.runtime.inner import inner_for
 from tvmsym.symbolic.ops.scan import Scan
 
 FX = theano.config.floatX
@@ -145,7 +146,7 @@ def test_tutorial_random_noise_is_computed_once_per_call():
     compute_with_bnoise = theano.function(inputs=[X, W, b_sym], outputs=[results, d],
                                           updates=updates, allow_input_downcast=True)
     # d does not depend on the step: it is an input of the loop, not part of its body
-    assert not any("Random" in str(n.op) for n in results.owner.op.fn().maker.fgraph.toposort())
+    assert not any("Random" in str(n.op) for n in inner_for(results.owner.op).function("body").maker.fgraph.toposort())
     x = np.eye(10, 2, dtype=theano.config.floatX)
     w = np.ones((2, 2), dtype=theano.config.floatX)
     b = np.ones((2), dtype=theano.config.floatX)
@@ -485,5 +486,5 @@ def test_mode_is_the_body_mode():
     r, _ = theano.scan(lambda x_t: T.exp(x_t) * 2 + 1, sequences=x, mode=theano.Mode(optimizer=None))
     f = theano.function([x], r)
     np.testing.assert_allclose(f(np.arange(3, dtype=FX)), np.exp(np.arange(3)) * 2 + 1, rtol=1e-6)
-    body = [str(n.op) for n in r.owner.op.fn().maker.fgraph.toposort()]
+    body = [str(n.op) for n in inner_for(r.owner.op).function("body").maker.fgraph.toposort()]
     assert not any(s.startswith("Composite") for s in body), body     # not fused

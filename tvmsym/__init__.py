@@ -88,6 +88,15 @@ def __getattr__(name):
 
 # Theano's graph classes (``class DoubleOp(theano.Op)``, ``theano.Apply(op, inputs, outputs)``)
 from .symbolic.graph import Apply, Constant, Op, Variable  # noqa: E402,F401
+
+
+def _eval(self, inputs_to_values=None, **kwargs):
+    """Compile (cached) and evaluate this variable given ``{variable: value}``."""
+    from .runtime.function import evaluate
+    return evaluate(self, inputs_to_values, **kwargs)
+
+
+Variable.eval = _eval       # symbolic/ compiles nothing: the runtime provides eval
 from . import compile  # noqa: E402,F401  (theano.compile.ops.as_op, theano.compile.function)
 
 # ``from tvmsym import *`` (the tutorial's ``from theano import *``) also gives the names

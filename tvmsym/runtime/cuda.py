@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.lower import Step, infer_shapes, is_view, lower_step, zero_size
+from ..lowering.machine import GPU
 from ..lowering.rules import find_rule
 from ..schedules import schedule
 from ..schedules.gpu import UnscheduledKernelError, schedule_for_cuda
@@ -38,6 +39,7 @@ from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu
 from ..targets import get_target
 from .executor import _align_of, _dyn_run, _dyn_spec, assign_slots
+from .inner import inner_for, perform
 
 # TVM omits __launch_bounds__ for one-thread kernels (a 0-d result)
 _KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")
@@ -106,7 +108,7 @@ class CudaBuild:
         self.host_target = get_target("cpu")
         fg = plan.fgraph
         self.values = values = {}
-        self.shapes = shapes = infer_shapes(plan, input_shapes, values)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values, inner=inner_for)
         steps = _materialize_views(plan)
         slot, consts = assign_slots(fg, steps,
                                     lambda st: list(st.inputs) + list(st.node.inputs) + st.outputs)
@@ -116,6 +118,7 @@ class CudaBuild:
         fixed = {slot[c] for c in consts}      # slots whose host value is set once per build
         dev_copy = {}                           # host slot -> slot of its device copy
         gpu_funcs, cpu_funcs = {}, {}
+        host_machine = self.host_target.machine
         self.steps, self.rules, self.checks = [], {}, {}
 
         def device_slot(s):
@@ -156,7 +159,8 @@ class CudaBuild:
                 for k, v in enumerate(st.inputs):
                     if 0 in shapes[v]:      # an empty input is never read; TVM refuses its strides
                         ins[k] = -1 - k
-                placeholders, results = lower_step(st, shapes, values)
+                placeholders, results = lower_step(st, shapes, values,
+                                                   GPU if gpu else host_machine)
                 func = _tvm.te.create_prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
                         "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target,
@@ -316,7 +320,7 @@ class CudaBuild:
                 shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
                 fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
             elif kind == "host":
-                vals = fn.op.perform(fn, [host(slots[i]) for i in ins])
+                vals = perform(fn, [host(slots[i]) for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
         outs = []

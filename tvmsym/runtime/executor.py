@@ -9,14 +9,15 @@ from time import perf_counter as _now
 import numpy as np
 
 from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, lower_whole, zero_size
+from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
 from ..lowering.rules.complex import buffer_of
-from .complex_support import complex_args, touches_complex
-from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
-from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from ..schedules import schedule
 from ..symbolic.graph import Constant
+from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from ..targets import build as target_build
+from .complex_support import complex_args, touches_complex
+from .inner import inner_for, perform
+from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 
 
 def _align_of(dtype):
@@ -53,16 +54,19 @@ class Build:
         self.target = target
         fg = plan.fgraph
         values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
-        self.shapes = shapes = infer_shapes(plan, input_shapes, values, input_values, runtime)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values, input_values, runtime,
+                                            inner_for)
         # values derived from input values (x[i:i + n]) size this build but are read at run time
         self.values = values = {v: a for v, a in values.items() if v not in runtime}
         # storage slots: one per buffer variable
         slot, consts = assign_slots(fg, plan.steps, lambda st: st.inputs + st.outputs)
         self.slot = slot
         self.n_slots = len(slot)
+        # writable copies: DLPack refuses read-only arrays
         self.const_values = [(slot[c], c.data.copy() if is_sparse_var(c) else np.array(c.data, order="C"))
-                             for c in consts]  # writable: DLPack refuses read-only arrays
+                             for c in consts]
         funcs = {}
+        machine = target.machine        # the host's vector width and threads, read once
         self.steps = []
         self.sources = {}
         self.times = times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}   # profiles read them
@@ -90,13 +94,14 @@ class Build:
                 continue
             for k, v in enumerate(st.inputs):
                 if 0 in shapes[v] and not is_sparse_var(v):   # TVM rejects numpy's strides of empty arrays
-                    self.const_values.append((self.n_slots, _tvm.tvm.runtime.empty(*buffer_of(shapes[v], v.type.dtype))))
+                    empty = _tvm.tvm.runtime.empty(*buffer_of(shapes[v], v.type.dtype))
+                    self.const_values.append((self.n_slots, empty))
                     ins[k] = self.n_slots
                     self.n_slots += 1
             t0 = _now()
-            whole = lower_whole(st, shapes)     # a kernel written whole (sparse products)
+            whole = lower_whole(st, shapes, machine)     # a kernel written whole (sparse products)
             if whole is None:
-                placeholders, results = lower_step(st, shapes, values)
+                placeholders, results = lower_step(st, shapes, values, machine)
                 func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(whole if whole is not None else func, _align_of)
             t1 = _now()
@@ -367,7 +372,7 @@ class Build:
                     st.check(st.node, [slots[a] if isinstance(a, int) else a for a in spec], in_shapes)
                 fn(*[slots[i] for i in ins], *res)
             elif kind == "host":
-                vals = fn.op.perform(fn, [slots[i] for i in ins])
+                vals = perform(fn, [slots[i] for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
             if prof is not None:
@@ -420,15 +425,14 @@ def _dyn_run(spec, slots):
     node, pairs, inlined = spec
     env = {v: slots[s] for v, s in pairs}
     for n in inlined + [node]:
-        vals = n.op.perform(n, [env[i] if i in env else i.data for i in n.inputs])
+        vals = perform(n, [env[i] if i in env else i.data for i in n.inputs])
         env.update(zip(n.outputs, vals))
     return [env[o] for o in node.outputs]
 
 
 def _needs_runtime_values(node, runtime):
     """A node sized by input values (runtime) whose kernel would need them at build time."""
-    f = getattr(node.op, "shape_value_inputs", None)
-    if f is None or not runtime:
+    if not runtime:
         return False
-    pos = [k for k in f(node) if node.inputs[k] in runtime]
+    pos = [k for k in value_positions(node, inner_for) if node.inputs[k] in runtime]
     return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)

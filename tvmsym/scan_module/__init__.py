@@ -18,11 +18,9 @@ from collections import OrderedDict
 import numpy as np
 
 from ..config import config
-
 from ..symbolic.basic import as_tensor_variable, cast, minimum
 from ..symbolic.fgraph import clone_graph
-from ..symbolic.graph import (_MISSING, Constant, Variable, _test_value, compute_test_values,
-                              toposort)
+from ..symbolic.graph import _MISSING, Constant, Variable, _test_value, compute_test_values, toposort
 from ..symbolic.ops.scan import Scan, ScanGrad, _step_type  # noqa: F401
 from ..symbolic.type import TensorType
 
@@ -345,7 +343,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 inits[k] = cast(init, want.dtype)
     node = op.make_node(n_steps, *[s for s, _ in seqs], *inits, *upd_vars, *non_seqs, *extra)
     if config.compute_test_value != "off":
-        compute_test_values(node, config.compute_test_value)
+        from ..runtime.inner import perform
+        compute_test_values(node, config.compute_test_value, perform)   # the body compiled
     results = node.outputs[:len(r_outs)]
     updates = OrderedUpdates(zip(upd_vars, node.outputs[len(r_outs):]))
     for sv in drawn:        # a function that does not pass ``updates`` still advances them

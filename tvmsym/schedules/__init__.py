@@ -2,4 +2,4 @@
 
 ``schedule(func, target_kind)`` returns the scheduled PrimFunc.
 """
-from .registry import schedule, register_rule, RULES  # noqa: F401
+from .registry import RULES, register_rule, schedule  # noqa: F401

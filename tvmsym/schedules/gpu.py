@@ -72,8 +72,8 @@ def _target(info):
     if t is None:
         t = _tvm.Target.current(allow_none=True)
     if t is None:
-        from ..targets import get_target
-        t = get_target("cuda").tvm_target
+        raise ValueError("a cuda schedule needs its target: pass info['target'] (the cuda "
+                         "tvm.target.Target) or schedule inside `with target:`")
     return t
 
 

@@ -8,9 +8,11 @@ scipy.sparse value).  Ops: ``dense_from_sparse``, ``csr_from_dense``, ``csc_from
 run as TVM kernels; the other ops run on the host with scipy.  ``verify_grad_sparse``
 checks gradients of functions with sparse inputs by finite differences.
 """
-from ..runtime.sparse_support import SparseSharedVariable  # noqa: F401
-from ..runtime.sparse_support import sparse_shared as shared  # noqa: F401
-from ..symbolic.sparse import *
+from ..runtime.sparse_support import (
+    SparseSharedVariable,  # noqa: F401
+    sparse_shared as shared,  # noqa: F401
+)
+from ..symbolic.sparse import *  # noqa: F403
 from ..symbolic.sparse import (  # noqa: F401
     DataAt,
     DenseFromSparse,

@@ -24,8 +24,14 @@ import numpy as np
 from ..runtime.shared import SharedVariable
 from ..symbolic.basic import as_tensor_variable, constant
 from ..symbolic.graph import TensorVariable
-from ..symbolic.ops.random import (STATE_LEN, bitgen_state, default_float_dtype, random_function,
-                                   state_from_bitgen, state_from_seed)
+from ..symbolic.ops.random import (
+    STATE_LEN,
+    bitgen_state,
+    default_float_dtype,
+    random_function,
+    state_from_bitgen,
+    state_from_seed,
+)
 from ..symbolic.type import TensorType, normalize_dtype
 
 __all__ = ["RandomStreams", "RandomStateSharedVariable", "RNGState"]

@@ -48,12 +48,28 @@ scalar_rule(C.Hypot, _extern2("hypot"))
 scalar_rule(C.Real, lambda op, args, out: cast(args[0], out))
 scalar_rule(C.Conj, lambda op, args, out: cast(args[0], out))
 scalar_rule(C.Imag, lambda op, args, out: const(0, out))
+
+
+def _complex_rule(op, args, out):
+    """A complex value inside a kernel is a (real, imag) pair of float expressions."""
+    f = FLOAT_OF[out]
+    return cast(args[0], f), cast(args[1], f)
+
+
+def _polar_rule(op, args, out):
+    f = FLOAT_OF[out]
+    r, t = cast(args[0], f), cast(args[1], f)
+    return r * tirx.cos(t), r * tirx.sin(t)
+
+
+scalar_rule(C.Complex, _complex_rule)
+scalar_rule(C.ComplexFromPolar, _polar_rule)
 scalar_rule(C.Angle, lambda op, args, out: _extern2("atan2")(op, [const(0, out), cast(args[0], out)], out))
 
 
 # ---------------------------------------------------------------- which nodes compile
 def _op_ok(sop, in_dtypes, out_dtype):
-    if is_complex(out_dtype) and not isinstance(sop, C.Complex):
+    if is_complex(out_dtype) and not isinstance(sop, (C.Complex, C.ComplexFromPolar)):
         return False
     return not (any(is_complex(d) for d in in_dtypes) and not isinstance(sop, (C.Real, C.Imag)))
 
@@ -83,9 +99,6 @@ def _apply(sop, vals, out_dtype):
         return vals[0][0]
     if isinstance(sop, C.Imag) and isinstance(vals[0], tuple):
         return vals[0][1]
-    if isinstance(sop, C.Complex):
-        f = FLOAT_OF[out_dtype]
-        return cast(vals[0], f), cast(vals[1], f)
     return lower_scalar(sop, vals, out_dtype)
 
 

@@ -70,12 +70,15 @@ def csr_dense_source(m, k, n, a_dtype, b_dtype, out_dtype, lanes):
 
 
 @lower_rule(StructuredDot, Dot)
-def lower_sparse_dense(node, shapes, ctx=None):
+def lower_sparse_dense(node, shapes, machine=None):
     """The whole PrimFunc of a csr x dense product (``whole_kernel`` rule)."""
     import numpy as np
     (m, k), (_, n) = shapes[node.inputs[0]], shapes[node.inputs[1]]
     out = node.outputs[0].type.dtype
-    lanes = max(1, _tvm.vector_bytes() // np.dtype(out).itemsize)
+    if machine is not None and machine.cpu:
+        lanes = machine.lanes(out)
+    else:
+        lanes = max(1, _tvm.vector_bytes() // np.dtype(out).itemsize)
     src = csr_dense_source(m, k, n, node.inputs[0].type.dtype, node.inputs[1].type.dtype, out,
                            lanes)
     return _tvm._from_source(src)

@@ -17,8 +17,10 @@ from ..grad import GRAD, SCALAR_GRAD, register_grad, register_scalar_grad
 from ..ops import complex as C
 from ..ops.linalg import Dot
 from ..type import COMPLEX_DTYPES
-from . import elemwise as _elemwise  # noqa: F401  (the real rules wrapped below)
-from . import linalg as _linalg  # noqa: F401
+from . import (
+    elemwise as _elemwise,  # noqa: F401  (the real rules wrapped below)
+    linalg as _linalg,  # noqa: F401
+)
 
 
 def _is_c(v):

@@ -13,10 +13,37 @@ import math
 import numpy as np
 
 from .. import scalar as ps
-from ..basic import (Elemwise, cast, constant, cos, cosh, eq, exp, ge, gt, le, log, lt, sgn,
-                     sigmoid, sin, sinh, sqrt, switch, and_)
-from ..grad import (fill, find_scalar_grad, grad as _grad, is_continuous, register_grad,
-                    register_scalar_grad, undefined, zeros_like)
+from ..basic import (
+    Elemwise,
+    and_,
+    cast,
+    constant,
+    cos,
+    cosh,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    lt,
+    sgn,
+    sigmoid,
+    sin,
+    sinh,
+    sqrt,
+    switch,
+)
+from ..grad import (
+    fill,
+    find_scalar_grad,
+    grad as _grad,
+    is_continuous,
+    register_grad,
+    register_scalar_grad,
+    undefined,
+    zeros_like,
+)
 
 
 def _zero(x):

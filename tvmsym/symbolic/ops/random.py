@@ -84,6 +84,8 @@ def _generator(state):
 class RandomFunction(Op):
     """``(rng, size, *params) -> (new_rng, draw)`` for one distribution (see module doc)."""
 
+    host_only = "numpy's generators draw the values"
+
     __props__ = ("dist", "dtype", "sized", "options")
 
     def __init__(self, dist, dtype, sized=True, options=()):

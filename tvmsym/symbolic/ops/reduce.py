@@ -253,6 +253,8 @@ class Min(CAReduce):
 
 class All(CAReduce):
     """numpy.all over ``axis`` (bool result)."""
+
+    no_grad = "a boolean result"
     reducer, identity, np_name = "and", True, "logical_and"
 
     def out_dtype(self, in_dtype):
@@ -264,6 +266,8 @@ class All(CAReduce):
 
 class Any(CAReduce):
     """numpy.any over ``axis`` (bool result)."""
+
+    no_grad = "a boolean result"
     reducer, identity, np_name = "or", False, "logical_or"
 
     def out_dtype(self, in_dtype):
@@ -278,6 +282,8 @@ class Argmax(CAReduce):
 
     NaN counts as the maximum (numpy.argmax); an empty reduction raises ValueError.
     """
+
+    no_grad = "an integer result"
     reducer, np_name = "argmax", "argmax"
 
     def out_dtype(self, in_dtype):
@@ -295,6 +301,8 @@ class Argmax(CAReduce):
 
 class Argmin(Argmax):
     """Index of the first minimum over ``axis`` (int64)."""
+
+    no_grad = "an integer result"
     reducer, np_name = "argmin", "argmin"
 
 

@@ -66,8 +66,7 @@ def _cdiv(ar, ai, br, bi):
 
 
 def ge_abs(a, b):
-    from ..basic import abs as _abs
-    from ..basic import ge
+    from ..basic import abs as _abs, ge
     return ge(_abs(a), _abs(b))
 
 

@@ -18,7 +18,7 @@ from .inplace import inplace
 from .merge import merge
 from .placement import place
 from .stabilize import stabilize
-from ..ops.ifelse import lazy_ifelse
+from .lazy_ifelse import lazy_ifelse
 from .complex import split_complex
 
 RUN = ("fast_run",)

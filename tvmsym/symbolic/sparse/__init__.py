@@ -3,7 +3,7 @@
 The user-facing module is ``tvmsym.sparse`` (Theano's ``theano.sparse``).
 """
 from . import ops
-from .ops import *
+from .ops import *  # noqa: F403
 from .ops import (
                    AddSD,
                    AddSS,

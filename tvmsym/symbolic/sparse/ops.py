@@ -41,6 +41,8 @@ def _check_shapes(op, a, b):
 class SparseOp(Op):
     """Base of the sparse ops: host ``perform`` with scipy; never constant-folded."""
 
+    host_only = "scipy.sparse on the host"
+
     def do_constant_folding(self, node):
         return False
 
@@ -267,6 +269,8 @@ class StructuredDot(SparseOp):
     sparse operand); sparse . sparse -> sparse.  Compiles to a TVM kernel (CSR rows in
     parallel, vectorized over the dense columns) for a dense operand."""
 
+    host_only = False
+
     def make_node(self, a, b):
         a = as_sparse_variable(a)
         if is_sparse_var(b) or is_sparse_value(b):
@@ -297,6 +301,8 @@ class StructuredDotGrad(SparseOp):
     """The gradient of ``structured_dot(a, b)`` w.r.t. a's stored values: (gz . b.T) at a's
     pattern, as a sparse matrix like ``a``."""
 
+    no_grad = "made by a gradient (second derivatives of structured_dot are not supported)"
+
     def make_node(self, a, b, gz):
         a, b, gz = as_sparse_variable(a), as_tensor_variable(b), as_tensor_variable(gz)
         return Apply(self, [a, b, gz], [SparseType(a.type.format, _upcast(a.dtype, b.dtype, gz.dtype))()])
@@ -317,6 +323,8 @@ class StructuredDotGrad(SparseOp):
 class Dot(SparseOp):
     """``theano.sparse.dot``: a product where one or both operands are sparse; the result
     is dense, the gradient regular (not structured)."""
+
+    host_only = False
 
     def __str__(self):
         return "SparseDot"
@@ -433,6 +441,8 @@ class SparseFromData(SparseOp):
 
 class DataAt(SparseOp):
     """The values of a sparse matrix at a fixed pattern (zero where it stores nothing)."""
+
+    no_grad = "made by SparseFromData's gradient (verify_grad_sparse)"
 
     __props__ = ("format", "indices", "indptr", "shape")
     __init__ = SparseFromData.__init__
