@@ -169,3 +169,13 @@ def test_shared_sparse_variable():
     # updates of sparse shared variables are refused clearly (set_value works)
     with pytest.raises(NotImplementedError, match="sparse updates are not supported"):
         tvmsym.function([], [], updates=[(w2, w2 * 2.0)])
+
+
+def test_optimizer_off_same_answer():
+    x, y = S.csr_matrix("x", dtype="float64"), S.csr_matrix("y", dtype="float64")
+    d, b = T.dmatrix("d"), T.dmatrix("b")
+    off = tvmsym.function([x, y, d, b], [sym(x, y, d, b) for _, sym, _ in RECORDS],
+                          on_unused_input="ignore", mode=tvmsym.Mode(optimizer=None))
+    vals = _values("csr", "float64", (6, 5), 4, 0.4, 9)
+    for (name, _, _), a, c in zip(RECORDS, compiled("csr", "float64")(*vals), off(*vals)):
+        np.testing.assert_allclose(_dense(a), _dense(c), rtol=1e-12, atol=1e-12, err_msg=name)
