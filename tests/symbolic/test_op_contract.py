@@ -90,8 +90,9 @@ def _complex_and_sparse_corpus():
     sd = sd + S.dense_from_sparse(S.sp_zeros_like(a) + S.csr_from_dense(x))
     d = T.dvector("d")
     pat = S.SparseFromData("csr", [0, 1], [0, 1, 2], (2, 2))(d)
-    cost = c.sum() + sd.sum() + S.sp_sum(pat)
-    return [c, sd, pat, *tvmsym.grad(cost, [z, x, a, d])]
+    st = S.sp_sum(S.clean(S.dcast(S.fcast(S.structured_exp(a))))) + S.csm_data(a).sum()
+    cost = c.sum() + sd.sum() + S.sp_sum(pat) + st
+    return [c, sd, pat, st, *tvmsym.grad(cost, [z, x, a, d])]
 
 
 def _ops_of(outputs):

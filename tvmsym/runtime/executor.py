@@ -338,6 +338,9 @@ class Build:
                 t0, before = _now(), set(fresh)
             if kind == "dyn":
                 for (s, _, dtype), v in zip(outs, _dyn_run(fn, slots)):
+                    if is_sparse_value(v):          # a scipy result (sparse/structured.py)
+                        slots[s] = v
+                        continue
                     v = np.asarray(v, dtype=dtype)
                     if s in given:
                         given[s][...] = v

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..basic import dimshuffle
 from ..grad import fill, register_grad
 from ..ops.linalg import dot as dense_dot
-from ..sparse import ops as S
+from ..sparse import ops as S, structured as SS
 from ..sparse.type import is_sparse_var
 
 
@@ -152,3 +152,34 @@ def _from_data(node, inputs, gouts):
 @register_grad(S.SpOnesLike, S.SpZerosLike)
 def _pattern_only(node, inputs, gouts):
     return [None]
+
+
+# ---------------------------------------------------------------- parts and structured functions
+@register_grad(SS.CSMProperties)
+def _csm_properties(node, inputs, gouts):
+    (x,) = inputs
+    g_data = gouts[0]
+    if g_data is None:
+        return [None]
+    _, ind, ptr, shape = node.outputs
+    return [SS.CSM(x.type.format)(g_data, ind, ptr, shape)]
+
+
+@register_grad(SS.CSM)
+def _csm(node, inputs, gouts):
+    data, ind, ptr, _ = inputs
+    gz = gouts[0]
+    if not is_sparse_var(gz):
+        gz = S.SparseFromDense(node.op.format)(gz)
+    return [SS.CSMGrad(node.op.format)(gz, ind, ptr), None, None, None]
+
+
+@register_grad(SS.Cast)
+def _cast(node, inputs, gouts):
+    (x,), (gz,) = inputs, gouts
+    return [SS.Cast(x.dtype)(_sparse_like(gz, x)) if x.dtype[0] in "fc" else None]
+
+
+@register_grad(SS.Remove0, SS.EnsureSortedIndices)
+def _same(node, inputs, gouts):
+    return [_sparse_like(gouts[0], inputs[0])]

@@ -2,7 +2,7 @@
 
 The user-facing module is ``tvmsym.sparse`` (Theano's ``theano.sparse``).
 """
-from . import ops
+from . import ops, structured
 from .ops import *  # noqa: F403
 from .ops import (
                    AddSD,
@@ -24,6 +24,7 @@ from .ops import (
                    Transpose,
                    TrueDot,
 )
+from .structured import *  # noqa: F403
 from .type import (  # noqa: F401
                    FORMATS,
                    SparseConstant,
@@ -42,7 +43,7 @@ from .type import (  # noqa: F401
                    matrix,
 )
 
-__all__ = ops.__all__ + [
+__all__ = ops.__all__ + structured.__all__ + [
     "SparseType", "SparseVariable", "SparseConstant", "as_sparse_variable", "as_sparse",
     "as_sparse_or_tensor_variable", "matrix", "csr_matrix", "csc_matrix", "csr_fmatrix",
     "csr_dmatrix", "csc_fmatrix", "csc_dmatrix", "DenseFromSparse", "SparseFromDense", "Transpose",
