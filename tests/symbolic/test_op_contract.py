@@ -84,6 +84,8 @@ def _corpus():
         *_linalg_corpus(x, y, v, s, iv),
         # convolutions and pooling (conv branch): abstract and Corr forms, gradients, FusedConv
         *_conv_corpus(),
+        # complex numbers and sparse matrices (issue 17; tests/ops/test_complex.py, tests/sparse)
+        *_complex_and_sparse_corpus(),
     ]
 
 
@@ -123,6 +125,24 @@ def _conv_corpus():
     return [fused, mp, gw, gi, *tvmsym.grad((gw ** 2).sum() + (gi ** 2).sum(), [ci, cw]),
             tvmsym.grad(pool.pool_2d(ci, (2, 2), ignore_border=True, mode="sum").sum(), ci),
             tvmsym.grad((mpg ** 2).sum(), ci)]
+
+
+def _complex_and_sparse_corpus():
+    import tvmsym.sparse as S
+    from tvmsym.symbolic.ops.complex import hypot
+    z, x, y = T.zmatrix("z"), T.dmatrix("cx"), T.dmatrix("cy")
+    a, b = S.csr_matrix("sa", dtype="float64"), S.csr_matrix("sb", dtype="float64")
+    c = T.real(T.exp(z) * T.conj(z)) + T.imag(z) + T.angle(z) + abs(T.complex(x, y))
+    c = c + T.real(T.complex_from_polar(x, y)) + T.arctan2(x, y) + hypot(x, y)
+    sd = S.structured_dot(a, x) + S.dot(a, y) + S.sp_sum(a + b, axis=0) + S.add(a, x)
+    sd = sd + S.dense_from_sparse(S.mul(a, b) * 2.0 - a.T.T + S.csc_from_dense(x).T.T.T.T)
+    sd = sd + S.sp_sum(S.true_dot(a, S.transpose(b))) + S.sp_sum(S.sampling_dot(x, y, b))
+    sd = sd + S.dense_from_sparse(S.sp_zeros_like(a) + S.csr_from_dense(x))
+    d = T.dvector("d")
+    pat = S.SparseFromData("csr", [0, 1], [0, 1, 2], (2, 2))(d)
+    st = S.sp_sum(S.clean(S.dcast(S.fcast(S.structured_exp(a))))) + S.csm_data(a).sum()
+    cost = c.sum() + sd.sum() + S.sp_sum(pat) + st
+    return [c, sd, pat, st, *tvmsym.grad(cost, [z, x, a, d])]
 
 
 def _ops_of(outputs):

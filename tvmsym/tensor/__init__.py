@@ -34,3 +34,4 @@ from . import nlinalg, slinalg, extra_ops  # noqa: F401,E402  (theano.tensor.nli
 from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, iv, j0, j1,  # noqa: F401,E402
                                 jv, gammainc, gammaincc, gammau, gammal, chi2sf)  # (linalg helper)
 from . import signal  # noqa: F401,E402  (theano.tensor.signal.pool)
+from ..symbolic.ops.complex import (real, imag, conj, angle, complex, complex_from_polar)  # noqa: F401,E402

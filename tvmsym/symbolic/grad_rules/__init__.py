@@ -7,7 +7,9 @@ import importlib
 for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "nnet", "sort", "cum",
            "random", "ifelse", "scan",
            "linalg_host", "special",      # linalg helper
-           "conv", "pool"):
+           "conv", "pool",
+           "complex",                   # complex: after elemwise and linalg (it wraps their rules)
+           "sparse"):
     try:
         importlib.import_module(f".{_m}", __name__)
     except ImportError as _e:        # the op family does not exist (yet)
