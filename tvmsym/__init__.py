@@ -109,6 +109,8 @@ from . import scan_module  # noqa: E402,F401
 from .scan_module import scan, map, reduce, foldl, foldr  # noqa: E402,F401,A004
 __all__ += ["scan", "scan_module", "foldl", "foldr"]
 
+# theano.sparse (scipy.sparse values; scipy is imported when a sparse value is made)
+from . import sparse  # noqa: E402,F401
 # --- gof helper (issue 14): theano.gof (graph core), theano.tensor.var
 from . import gof  # noqa: E402,F401
 from . import scalar  # noqa: E402,F401  (theano.scalar)
