@@ -106,9 +106,18 @@ class _Shapes:
                 return tuple(g if k is None else k for k, g in zip(op.shape, s))
             if isinstance(op, S.Reshape):
                 dims = _vector_entries(ins[1], S)
-                if dims is not None and all(_int_const(d) is None or _int_const(d) >= 0
-                                            for d in dims):
-                    return tuple(_int_const(d) if _int_const(d) is not None else d for d in dims)
+                out = []
+                for d in dims or ():
+                    c = d if isinstance(d, int) else S.const_value(d)
+                    if c is not None and int(c) >= 0:
+                        out.append(int(c))
+                    elif c is None and _from_shape(d, S):
+                        out.append(d)           # a length read from a shape: never -1
+                    else:
+                        break                   # -1 (or a value that may be -1): infer
+                else:
+                    if dims is not None:
+                        return tuple(out)
             if isinstance(op, S.Alloc):
                 return tuple(_int_const(d) if _int_const(d) is not None else d for d in ins[1:])
         except (IndexError, KeyError, TypeError):
@@ -129,6 +138,19 @@ def _as_int64(d):
     if isinstance(d, int):
         return constant(np.int64(d))
     return d if d.dtype == "int64" else cast(d, "int64")
+
+
+def _from_shape(d, S):
+    """``d`` reads a length of a shape (Shape_i, or x.shape[k]): never negative."""
+    o = d.owner
+    if o is None:
+        return False
+    if isinstance(o.op, S.Shape_i):
+        return True
+    src = o.inputs[0].owner if type(o.op).__name__ == "Subtensor" and o.inputs else None
+    return src is not None and isinstance(src.op, (S.Shape, S.MakeVector)) and \
+        all(i.owner is not None and isinstance(i.owner.op, S.Shape_i) for i in src.inputs
+            if isinstance(src.op, S.MakeVector))
 
 
 def _vector_entries(vec, S):
