@@ -71,6 +71,7 @@ def test_low_high_nstreams_and_guess():
     assert [guess_n_streams(s) for s in [(1,), (6,), (7,), (600,), (10 ** 6,)]] == \
         [1, 6, 1, 100, 60 * 256]
     assert guess_n_streams((T.lscalar(),)) == 60 * 256
+    assert guess_n_streams((np.int64(600),)) == 60 * 256      # Theano: Python ints only
 
 
 def test_seed_resets_every_stream():
