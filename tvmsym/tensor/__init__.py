@@ -30,3 +30,8 @@ from ..symbolic.ops.helpers import (shape_padleft, shape_padright, shape_padaxis
                                     arccosh, arcsinh, arctanh, deg2rad, rad2deg, divmod, iround,
                                     round_half_away_from_zero)
 from ..symbolic.ops.nonzero import nonzero, flatnonzero, nonzero_values  # noqa: F401,E402
+from . import nlinalg, slinalg, extra_ops  # noqa: F401,E402  (theano.tensor.nlinalg / slinalg / extra_ops; linalg helper)
+from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, iv, j0, j1,  # noqa: F401,E402
+                                jv, gammainc, gammaincc, gammau, gammal, chi2sf)  # (linalg helper)
+from . import signal  # noqa: F401,E402  (theano.tensor.signal.pool)
+from ..symbolic.ops.complex import (real, imag, conj, angle, complex, complex_from_polar)  # noqa: F401,E402
