@@ -5,6 +5,8 @@ from ..graph import Constant
 
 
 def _const_key(c):
+    if hasattr(c, "merge_key"):         # a constant that is not an ndarray (sparse/type.py)
+        return c.merge_key()
     return (c.type, c.data.shape, c.data.tobytes())
 
 
