@@ -94,7 +94,7 @@ class Build:
                     self.n_slots += 1
             t0 = _now()
             placeholders, results = lower_step(st, shapes, values, machine)
-            func = _tvm.te.create_prim_func(placeholders + results)
+            func = _tvm.prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
             t1 = _now()
             func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
