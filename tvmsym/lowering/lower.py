@@ -16,6 +16,7 @@ import numpy as np
 from ..symbolic.elemwise import DimShuffle
 from ..symbolic.graph import Constant
 from ..symbolic.inner import InnerGraphOp
+from ..symbolic.ops.distributed import side_effect_order
 from . import machine
 from .rules import find_rule
 from .rules.complex import buffer_of
@@ -57,7 +58,7 @@ def plan(fgraph, inner=None):
     ``inner(op)``: the compiled inner graphs of an op that has some (``runtime/inner.py``);
     needed to know which inputs size such an op's outputs.
     """
-    order = fgraph.toposort()
+    order = side_effect_order(fgraph.toposort())   # communicating ops: one deterministic order
     outputs = set(fgraph.outputs)
     # a host step (numpy perform) reads buffers: a view it reads is materialized
     host_read = {v for node in order if not _has_rule(node) or is_whole_kernel(node)
@@ -220,8 +221,8 @@ def _value_like(v, shape):
 
 def _infer_values(node, shapes, values):
     op = node.op
-    if not all(_value_like(o, shapes[o]) for o in node.outputs):
-        return
+    if not all(_value_like(o, shapes[o]) for o in node.outputs) or getattr(op, "has_side_effects", False):
+        return          # (communication is never run while a build is being made)
     vals = None
     if isinstance(op, InnerGraphOp):      # its values are known only when it runs
         return

@@ -143,6 +143,8 @@ def prepare(fn, in_vars, outs, updates, givens, no_default_updates=False):
                 continue
             seen.add(sv)
             e = _as_update(sv, du)
+            if mapping:     # givens reach default updates too (a draw sized by a given: rng)
+                e = replace_vars([e], mapping)[0]
             upd.append((sv, e))
             pending.extend(v for v in shared_in([e]) if v not in seen)
 

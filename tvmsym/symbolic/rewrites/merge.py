@@ -26,6 +26,8 @@ def merge(fgraph, excluding=()):
                 count += 1
     nodes = {}
     for node in order:
+        if getattr(node.op, "has_side_effects", False):
+            continue        # two sends (receives) of the same value are two messages
         key = (node.op, tuple(map(id, node.inputs)))
         first = nodes.get(key)
         if first is None:

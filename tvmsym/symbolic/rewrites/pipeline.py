@@ -19,6 +19,7 @@ from .merge import merge
 from .placement import place
 from .stabilize import stabilize
 from .lazy_ifelse import lazy_ifelse
+from ..ops.corr import conv_epilogue, conv_to_corr
 from .complex import split_complex
 
 RUN = ("fast_run",)
@@ -32,8 +33,10 @@ STAGES = [
     ("canonicalize", canonicalize, RUN),         # x*1, x+0, --x, ...
     ("stabilize", stabilize, RUN),               # log(1+exp(x)) -> softplus(x), ...
     ("merge_again", merge, RUN),                 # rules above may build duplicates
+    ("conv", conv_to_corr, BOTH),                # AbstractConv2d -> CorrMM (explicit filter flip)
     ("fusion", fusion, BOTH),                    # Elemwise chains -> Elemwise{Composite}
     ("dot_epilogue", dot_epilogue, RUN),         # dot + the Elemwise reading it -> FusedDot (cpu)
+    ("conv_epilogue", conv_epilogue, RUN),       # conv [+ max pool] + bias/activation -> FusedConv (cpu)
     ("lazy_ifelse", lazy_ifelse, BOTH + (None,)),  # ifelse branches -> functions: only one runs
     ("placement", place, BOTH + (None,)),        # device=cuda only: GPU ops + transfers
     ("inplace", inplace, RUN),                   # last: buffer reuse decisions
@@ -57,3 +60,8 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
         fn(fgraph, excluding=excluding)
         fgraph.stage_times[name] = time.perf_counter() - t0
     return fgraph
+
+# tvmsym.distributed: independent allreduces of one op and dtype become one message
+# (before fusion, so the packing around the message fuses with its neighbours)
+from .collectives import bucket_collectives  # noqa: E402
+STAGES.insert(stage_names().index("fusion"), ("collectives", bucket_collectives, RUN))
