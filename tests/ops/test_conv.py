@@ -256,3 +256,15 @@ def test_epilogue_fusion_bias_activation_and_pooling(batch):
     r1 = np.tanh(p + b1v[None, :, None, None])
     r2 = np.maximum(ref_conv(r1, w2v.astype("float64"), "half")[0] + b2v[None, :, None, None], 0)
     np.testing.assert_allclose(f(xv, w1v, b1v, w2v, b2v), r2, rtol=2e-4, atol=2e-4)
+
+
+def test_empty_batch():
+    from tvmsym.tensor.signal import pool
+    x = T.tensor4("x")
+    w = T.tensor4("w")
+    y = T.nnet.conv2d(x, w, border_mode="half")
+    gw, gx = tvmsym.grad(y.sum(), [w, x])
+    f = tvmsym.function([x, w], [y, gw, gx, pool.pool_2d(x, (2, 2), ignore_border=True)])
+    a, b, c, d = f(np.zeros((0, 2, 5, 5), "float32"), np.ones((3, 2, 3, 3), "float32"))
+    assert a.shape == (0, 3, 5, 5) and c.shape == (0, 2, 5, 5) and d.shape == (0, 2, 2, 2)
+    np.testing.assert_array_equal(b, np.zeros((3, 2, 3, 3), "float32"))
