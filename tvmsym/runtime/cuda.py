@@ -151,6 +151,9 @@ class CudaBuild:
                 self.steps.append(("to_host", None, [slot[node.inputs[0]]], outs, {}, st))
             elif zero_size(shapes, st):
                 self.steps.append(("empty", gpu, ins, outs, inplace, st))
+            elif st.kind == "host" and gpu and getattr(op, "has_side_effects", False):
+                # a collective on device buffers (tvmsym/distributed/device.py)
+                self.steps.append(("gpu_comm", node, ins, outs, {}, st))
             elif st.kind == "host":
                 if gpu:
                     raise UnscheduledKernelError(f"{op} was placed on the GPU but has no kernel")
@@ -193,7 +196,7 @@ class CudaBuild:
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
                              for o in fg.outputs]
-        self.uses_device = any(k in ("gpu", "to_gpu", "to_host") or (k == "empty" and fn is True)
+        self.uses_device = any(k in ("gpu", "gpu_comm", "to_gpu", "to_host") or (k == "empty" and fn is True)
                                or (k == "dyn" and ins is True) for k, fn, ins, *_ in self.steps)
         self.prog = None
         self._ptx = None
@@ -297,7 +300,7 @@ class CudaBuild:
                     v = _c(np.asarray(v, dtype=dtype))
                     slots[s] = tvm.runtime.tensor(v, dev) if on_dev else v
                 continue
-            on_dev = kind == "gpu" or (kind == "empty" and fn is True)
+            on_dev = kind in ("gpu", "gpu_comm") or (kind == "empty" and fn is True)
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
                 if o in inplace:
@@ -319,6 +322,8 @@ class CudaBuild:
                                        for a in spec], in_shapes)
                 shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
                 fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
+            elif kind == "gpu_comm":        # the communication backend reads/writes device tensors
+                fn.op.perform_on_device(fn, [arg(i, k, None, True) for k, i in enumerate(ins)], res)
             elif kind == "host":
                 vals = perform(fn, [host(slots[i]) for i in ins])
                 for arr, v in zip(res, vals):
