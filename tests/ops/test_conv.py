@@ -96,6 +96,8 @@ CASES = [
     ("tiles many channels", (3, 32, 9, 9), (40, 32, 3, 3), "half", (1, 1), (1, 1), False, 1, "float32"),
     ("tiles batch 1", (1, 16, 16, 16), (32, 16, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
     ("tiles LeNet conv2", (16, 20, 12, 12), (50, 20, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
+    ("tiles input channels 1", (8, 1, 20, 20), (12, 1, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
+    ("tiles output channels 1", (4, 8, 20, 20), (1, 8, 5, 5), "half", (1, 1), (1, 1), True, 1, "float32"),
 ]
 
 

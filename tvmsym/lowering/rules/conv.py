@@ -79,7 +79,7 @@ def tile_shape(dtype, jdims):
 
 
 def _fast(dtype, flops, M, J):
-    return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 4 and J >= 8
+    return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 1 and J >= 8
 
 
 def _crop(node, ctx, out_shape, load, epi):
