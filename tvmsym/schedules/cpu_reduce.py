@@ -246,7 +246,8 @@ def reduce_rule(func, info):
     else:
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
-    acc = node.inputs[0].type.dtype if isinstance(op, Argmax) else op.accumulate_dtype(node.inputs[0].type.dtype)
+    from ..lowering.rules.reduce import accumulator_dtype
+    acc = node.inputs[0].type.dtype if isinstance(op, Argmax) else accumulator_dtype(op, node.inputs[0].type.dtype)
     lanes = _lanes("uint8" if acc == "bool" else acc)
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))

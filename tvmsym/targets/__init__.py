@@ -1,3 +1,12 @@
 """Targets: the device named by ``config.device`` and how to build for it."""
-from .target import (get_target, build, TargetInfo, NoCudaDeviceError,  # noqa: F401
-                     cuda_device_available)
+from .._importguard import interrupt_safe_import
+
+# TVM and the backend (lowering rules, schedules, executor) load here, on the first compile,
+# all or nothing: a Ctrl-C in the middle leaves no half-imported module behind
+with interrupt_safe_import():
+    from .target import (get_target, build, TargetInfo, NoCudaDeviceError,  # noqa: F401
+                         cuda_device_available)
+    from .. import lowering as _lowering  # noqa: F401,E402
+    from ..lowering import lower as _lower, rules as _rules  # noqa: F401,E402
+    from .. import schedules as _schedules  # noqa: F401,E402
+    from ..runtime import executor as _executor  # noqa: F401,E402
