@@ -157,7 +157,8 @@ def main():
     print(f"W6 MLP 784-256-10 SGD step, batch {B}, float32")
     print(f"  numpy, this process       {np_best:8.1f} us   (median {min(t[1] for t in t_np):.1f}, "
           f"{np_flt:.0f} page faults/step)")
-    print(f"  numpy, no page faults     {nc_best:8.1f} us   (median {nc_med:.1f}, {nc_flt:.0f} page faults/step;"
+    print(f"  numpy, no page faults     {nc_best:8.1f} us   (median {nc_med:.1f}, "
+          f"{nc_flt:.0f} page faults/step;"
           " child process, MALLOC_MMAP_THRESHOLD_)")
     print(f"  tvmsym                    {tv_best:8.1f} us   (median {min(t[1] for t in t_tv):.1f}, "
           f"{tv_flt:.0f} page faults/step, {len(kernels)} nodes, compile {compile_s:.2f} s)")

@@ -106,6 +106,7 @@ def _bench(path, reps=7, n=1000):
     the structural or the TVMScript text relax_alignment: ``python tests/test_alignment.py``."""
     import statistics
     import time
+
     from tvmsym.runtime.mode import Mode
     real = {"text": _tvm._relax_alignment_text, "structural": _tvm._relax_alignment_structural}[path]
     spent = [0.0, 0]

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -11,7 +12,7 @@ from tvmsym.config import Config, config
 
 
 def _child(code, flags):
-    env = dict(os.environ, TVMSYM_FLAGS=flags)
+    env = dict(os.environ, TVMSYM_FLAGS=os.environ.get("TVMSYM_FLAGS", "") + "," + flags)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=120)
 
@@ -108,3 +109,14 @@ def test_unknown_flag():
 def test_dir_and_str():
     assert "floatX" in dir(config) and "change_flags" in dir(config)
     assert "floatX = 'float32'" in str(config)
+
+
+def test_the_suite_never_uses_the_users_compiledir():
+    """tests/conftest.py: this process and its children use a session temporary directory."""
+    home = os.path.join(os.path.expanduser("~"), ".tvmsym")
+    assert not os.path.abspath(config.compiledir).startswith(home)
+    assert os.path.abspath(config.compiledir).startswith(os.path.abspath(tempfile.gettempdir()))
+    p = subprocess.run([sys.executable, "-c", "import tvmsym; print(tvmsym.config.compiledir)"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == config.compiledir

@@ -5,9 +5,17 @@ import pytest
 import tvmsym
 import tvmsym.tensor as T
 from tvmsym import function, grad
-from tvmsym.gradient import (DisconnectedInputError, GradientError, NullGradientError,
-                             disconnected_grad, grad_clip, hessian, jacobian, verify_grad,
-                             zero_grad)
+from tvmsym.gradient import (
+    DisconnectedInputError,
+    GradientError,
+    NullGradientError,
+    disconnected_grad,
+    grad_clip,
+    hessian,
+    jacobian,
+    verify_grad,
+    zero_grad,
+)
 from tvmsym.symbolic import scalar as ps
 from tvmsym.symbolic.grad import register_scalar_grad
 

@@ -88,6 +88,15 @@ def __getattr__(name):
 
 # Theano's graph classes (``class DoubleOp(theano.Op)``, ``theano.Apply(op, inputs, outputs)``)
 from .symbolic.graph import Apply, Constant, Op, Variable  # noqa: E402,F401
+
+
+def _eval(self, inputs_to_values=None, **kwargs):
+    """Compile (cached) and evaluate this variable given ``{variable: value}``."""
+    from .runtime.function import evaluate
+    return evaluate(self, inputs_to_values, **kwargs)
+
+
+Variable.eval = _eval       # symbolic/ compiles nothing: the runtime provides eval
 from . import compile  # noqa: E402,F401  (theano.compile.ops.as_op, theano.compile.function)
 
 # ``from tvmsym import *`` (the tutorial's ``from theano import *``) also gives the names
@@ -99,3 +108,6 @@ __all__ = sorted(({k for k in globals() if not k.startswith("_")} - {"compile"})
 from . import scan_module  # noqa: E402,F401
 from .scan_module import scan, map, reduce, foldl, foldr  # noqa: E402,F401,A004
 __all__ += ["scan", "scan_module", "foldl", "foldr"]
+
+# theano.sparse (scipy.sparse values; scipy is imported when a sparse value is made)
+from . import sparse  # noqa: E402,F401

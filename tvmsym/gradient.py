@@ -11,9 +11,17 @@ import numpy as np
 
 from .symbolic import scalar as ps
 from .symbolic.elemwise import Elemwise
-from .symbolic.graph import Apply, Op, Variable, ancestors
-from .symbolic.grad import (DisconnectedInputError, DisconnectedType, NullGradientError,  # noqa: F401
-                            grad, register_grad, register_scalar_grad, zeros_like)
+from .symbolic.grad import (  # noqa: F401
+    DisconnectedInputError,
+    DisconnectedType,
+    NullGradientError,
+    grad,
+    register_grad,
+    register_scalar_grad,
+    zeros_like,
+)
+from .symbolic.graph import Apply, ancestors
+from .symbolic.inner import InnerGraph, InnerGraphOp
 from .symbolic.type import TensorType
 
 __all__ = ["grad", "jacobian", "hessian", "verify_grad", "GradientError", "disconnected_grad",
@@ -162,7 +170,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
 
 
 # ----------------------------------------------------------------------- jacobian / hessian
-class JacobianOp(Op):
+class JacobianOp(InnerGraphOp):
     """Rows of a Jacobian computed by a compiled vector-Jacobian product, one row per call.
 
     Inputs: the expression (a vector), ``wrt``, then the free variables of the
@@ -170,13 +178,14 @@ class JacobianOp(Op):
     one compiled function with a one-hot output gradient per row.
     """
 
-    kind = "opaque"
+    host_only = "runs a compiled vector-Jacobian product per row"
+    no_grad = "hessian differentiates the gradient graph, not this op"
 
     def __init__(self, expression, wrt, free, consider_constant, disconnected_inputs):
         self.expression, self.wrt, self.free = expression, wrt, list(free)
         self.consider_constant = consider_constant
         self.disconnected_inputs = disconnected_inputs
-        self._fn = None
+        self._vjp = None
 
     def __eq__(self, other):
         return self is other
@@ -197,27 +206,27 @@ class JacobianOp(Op):
     def infer_shape(self, node, shapes):
         return [(shapes[0][0],) + tuple(shapes[1])]
 
-    def _compile(self):
-        if self._fn is None:
-            from . import function
-            from .runtime.function import In
+    def inner_graph(self, name):
+        """``"vjp"``: (free variables, output gradient e) -> the gradient of e . expression."""
+        if name != "vjp":
+            return super().inner_graph(name)
+        if self._vjp is None:
             e = _placeholder(self.expression, "e")
             g = grad(None, self.wrt, known_grads={self.expression: e},
                      consider_constant=self.consider_constant,
                      disconnected_inputs=self.disconnected_inputs)
-            self._fn = function(list(self.free) + [In(e)], g, on_unused_input="ignore",
-                                name=f"jacobian wrt {self.wrt}")
-        return self._fn
+            self._vjp = InnerGraph(list(self.free) + [e], [g], f"jacobian wrt {self.wrt}")
+        return self._vjp
 
-    def perform(self, node, inputs):
+    def perform_inner(self, node, inputs, inner):
         n = inputs[0].shape[0]
-        fn = self._compile()
+        fn = inner.function("vjp")
         vals = list(inputs[2:])
         out = np.empty((n,) + inputs[1].shape, dtype=self.wrt.dtype)
         e = np.zeros(n, dtype=self.expression.dtype)
         for i in range(n):
             e[i] = 1
-            out[i] = fn(*vals, e)
+            out[i] = fn(*vals, e)[0]
             e[i] = 0
         return [out]
 
@@ -228,8 +237,8 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     ``J[i] = grad(expression[i], wrt)``: shape ``expression.shape + wrt.shape``.
     A scalar expression gives ``grad(expression, wrt)``.
     """
-    from .symbolic.basic import as_tensor_variable
     from .runtime.shared import SharedVariable
+    from .symbolic.basic import as_tensor_variable
     expression = as_tensor_variable(expression)
     single = not isinstance(wrt, (list, tuple))
     wrts = [wrt] if single else list(wrt)
@@ -248,7 +257,8 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     out = []
     for w in wrts:
         op = JacobianOp(expression, w, free, consider_constant, disconnected_inputs)
-        out.append(op(expression, w, *free))
+        from .runtime.inner import apply
+        out.append(apply(op, expression, w, *free))
     return out[0] if single else out
 
 
@@ -422,7 +432,11 @@ def _shape_of(out, tensors, pt):
                 values[i] = i.data
         ins = [shapes[i] for i in node.inputs]
         op = node.op
-        if hasattr(op, "infer_shape_values"):
+        if isinstance(op, InnerGraphOp):
+            from .runtime.inner import inner_for
+            outs = op.infer_shape_inner(node, ins, [values.get(i) for i in node.inputs],
+                                        inner_for(op))
+        elif hasattr(op, "infer_shape_values"):
             outs = op.infer_shape_values(node, ins, [values.get(i) for i in node.inputs])
         else:
             outs = op.infer_shape(node, ins)

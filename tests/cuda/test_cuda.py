@@ -89,7 +89,8 @@ def test_tvmsym_flags_device_cuda_and_cuda_arch():
             "f = tvmsym.function([x, y], (x + y) * x)\n"
             "print(f.target.kind, f.target.arch, f.target.tvm_target.attrs['arch'])\n"
             "tvmsym.printing.debugprint(f)\n")
-    env = dict(os.environ, TVMSYM_FLAGS="device=cuda,cuda_arch=sm_80")
+    env = dict(os.environ,
+               TVMSYM_FLAGS=os.environ.get("TVMSYM_FLAGS", "") + ",device=cuda,cuda_arch=sm_80")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -133,7 +134,6 @@ HostFromGpu(gpuarray) [id A] ''   7
 
 
 def test_device_variants_are_the_same_ops():
-    x, y = T.matrix("x"), T.matrix("y")
     f = seed_function()
     node = [n for n in f.maker.fgraph.toposort() if is_on_gpu(n.op)][0]
     op = node.op
@@ -502,3 +502,51 @@ def test_large_full_reductions_use_many_threads():
             own = {k: v for k, v in b.kernels.items() if k.startswith(f"{name}_kernel")}
             assert max(own.values()) >= 256, (name, own)     # the pass over the data
     assert "__shfl_down_sync" in b.as_text("cuda")           # cross-thread, within blocks
+
+
+# --------------------------------------------------------------------------- host independence
+_SUM_CUDA = ("import tvmsym, tvmsym.tensor as T\n"
+             "x = T.fvector('x')\n"
+             "f = tvmsym.function([x], x.sum(), target='cuda')\n"
+             "print(f.as_text('cuda', shapes=[(1 << 20,)]))\n")
+
+
+def test_cuda_sum_kernel_does_not_depend_on_the_hosts_thread_count():
+    """The lowering knows its target: a cuda kernel is lowered for the GPU, never sliced for
+    the host's thread pool (it was: a GpuSum_0_rf split of 1 with TVM_NUM_THREADS=1, 16 on a
+    16-core host)."""
+    srcs = []
+    for threads in ("1", "8"):
+        env = dict(os.environ, TVM_NUM_THREADS=threads)
+        p = subprocess.run([sys.executable, "-c", _SUM_CUDA], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        srcs.append(p.stdout)
+    assert "__global__" in srcs[0]
+    assert srcs[0] == srcs[1]
+
+
+def test_lowering_reads_the_machine_not_the_host():
+    """The same sum lowered for a 1-thread and an 8-thread CPU differs (parallel slices of a
+    full reduction), and for the GPU it is the same whatever host the build runs on."""
+    from tvmsym.lowering import machine
+    from tvmsym.lowering.lower import infer_shapes, lower_step, plan
+    from tvmsym.symbolic.fgraph import FunctionGraph
+    x = T.fvector("x")
+    fg = FunctionGraph([x], [x.sum()])
+    pl = plan(fg)
+    shapes = infer_shapes(pl, [(1 << 20,)])
+    st = pl.steps[0]
+
+    def stages(m):
+        _, outs = lower_step(st, shapes, None, m)
+        seen, todo = set(), list(outs)
+        while todo:
+            t = todo.pop()
+            if t.op.name not in seen:
+                seen.add(t.op.name)
+                todo += list(t.op.input_tensors)
+        return sorted(seen)
+    one, eight = machine.Machine("llvm", 32, 1), machine.Machine("llvm", 32, 8)
+    assert stages(one) != stages(eight)            # the CPU lowering does use the threads
+    assert not any(n.endswith("_part") for n in stages(machine.GPU))

@@ -9,8 +9,8 @@ import pytest
 import tvmsym
 import tvmsym.tensor as T
 from tvmsym.printing import debugprint
-from tvmsym.symbolic.graph import graph_inputs
 from tvmsym.runtime.mode import Mode
+from tvmsym.symbolic.graph import graph_inputs
 
 TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-12, atol=1e-12)}
 

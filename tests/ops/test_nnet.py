@@ -111,7 +111,6 @@ def test_relu_and_crossentropies():
     a = rng.standard_normal((5, 4)).astype("float32")
     lab = rng.integers(0, 4, 5).astype("int32")
     onehot = np.eye(4, dtype="float32")[lab]
-    tt = rng.random((5, 4)).astype("float32")
     got = f(a, onehot, lab)
     sm = np_softmax(a)
     sg = 1 / (1 + np.exp(-a))

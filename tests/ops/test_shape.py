@@ -145,7 +145,7 @@ def test_vector_repeats_and_squeeze():
 
 
 def test_types_and_printing():
-    x, v = T.matrix("x"), T.vector("v")
+    x = T.matrix("x")
     assert T.zeros_like(T.row("r")).broadcastable == (True, False)
     assert T.alloc(0., 1, x.shape[1]).broadcastable == (True, False)
     assert T.alloc(0., 2, 3).dtype == "float32"

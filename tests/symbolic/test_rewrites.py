@@ -159,7 +159,6 @@ def test_stabilize_log_sigmoid():
     assert pp(fg.outputs[0]) == "(-softplus(x))"
     # and the stable form is finite where the naive one is not
     big = np.array([[-200.0, 200.0]], dtype="float32")
-    node = fg.outputs[0].owner
     with np.errstate(all="ignore"):
         naive = np.log(1 - 1 / (1 + np.exp(-big)))
     assert not np.isfinite(naive).all()

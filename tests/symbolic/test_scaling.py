@@ -9,12 +9,10 @@ import pytest
 
 import tvmsym as th
 import tvmsym.tensor as T
-from tvmsym.symbolic import fgraph as fgraph_module
-from tvmsym.symbolic import scalar as ps
+from tvmsym.symbolic import fgraph as fgraph_module, scalar as ps
 from tvmsym.symbolic.fgraph import FunctionGraph
 from tvmsym.symbolic.printing import debugprint, pp
-from tvmsym.symbolic.rewrites import fusion as fusion_module
-from tvmsym.symbolic.rewrites import pipeline
+from tvmsym.symbolic.rewrites import fusion as fusion_module, pipeline
 
 
 def _scaled_chain(depth):

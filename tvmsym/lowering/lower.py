@@ -15,7 +15,11 @@ import numpy as np
 
 from ..symbolic.elemwise import DimShuffle
 from ..symbolic.graph import Constant
+from ..symbolic.inner import InnerGraphOp
+from ..symbolic.ops.distributed import side_effect_order
+from . import machine
 from .rules import find_rule
+from .rules.complex import buffer_of
 
 INLINE_CONSTANT_MAX = 1      # constants with at most this many elements become immediates
 
@@ -57,12 +61,17 @@ def _through_views(v):
     return w if w is not v and _inline_constant(w) else v
 
 
-def plan(fgraph):
-    """Choose kernels: every non-view node, and view nodes whose result must exist as a buffer."""
-    order = fgraph.toposort()
+def plan(fgraph, inner=None):
+    """Choose kernels: every non-view node, and view nodes whose result must exist as a buffer.
+
+    ``inner(op)``: the compiled inner graphs of an op that has some (``runtime/inner.py``);
+    needed to know which inputs size such an op's outputs.
+    """
+    order = side_effect_order(fgraph.toposort())   # communicating ops: one deterministic order
     outputs = set(fgraph.outputs)
     # a host step (numpy perform) reads buffers: a view it reads is materialized
-    host_read = {v for node in order if find_rule(node.op) is None for v in node.inputs}
+    host_read = {v for node in order if not _has_rule(node) or is_whole_kernel(node)
+                 for v in node.inputs}
     steps = []
     for node in order:
         if is_view(node) and not any(o in outputs or o in host_read for o in node.outputs):
@@ -73,7 +82,7 @@ def plan(fgraph):
             if _inline_constant(v):
                 return
             own = v.owner
-            if own is not None and is_view(own) and v not in outputs and find_rule(own.op) is not None:
+            if own is not None and is_view(own) and v not in outputs and _has_rule(own):
                 if own not in inlined:
                     inlined.append(own)
                     for i in own.inputs:
@@ -83,24 +92,55 @@ def plan(fgraph):
 
         for v in node.inputs:
             collect(v)
-        kind = "tvm" if find_rule(node.op) is not None else "host"
-        if kind == "host":
+        kind = "tvm" if _has_rule(node) else "host"
+        if kind == "host" or is_whole_kernel(node):
             bufs = [v for v in node.inputs]
             inlined = []
         steps.append(Step(node, bufs, list(node.outputs), kind, f"k{len(steps)}", inlined,
                           _runtime_check(node)))
-    return Plan(fgraph, steps, order, shape_value_inputs(fgraph, order))
+    return Plan(fgraph, steps, order, shape_value_inputs(fgraph, order, inner))
 
 
-def shape_value_inputs(fgraph, order):
+def _has_rule(node):
+    """A kernel can compute ``node`` (complex values only where rules/complex.py allows)."""
+    from .rules.complex import lowerable
+    rule = find_rule(node.op)
+    return rule is not None and lowerable(node) and getattr(rule, "accepts", _yes)(node)
+
+
+def _yes(node):
+    return True
+
+
+def is_whole_kernel(node):
+    """The node's rule writes a whole PrimFunc (rules/sparse.py) from its input buffers."""
+    return getattr(find_rule(node.op), "whole_kernel", False) and _has_rule(node)
+
+
+def lower_whole(step, shapes, machine=None):
+    """The PrimFunc of a ``whole_kernel`` step, or None (the step lowers through TE)."""
+    if not is_whole_kernel(step.node):
+        return None
+    func = find_rule(step.node.op)(step.node, shapes, machine)
+    return func["main"] if hasattr(func, "functions_items") else func
+
+
+def value_positions(node, inner=None):
+    """Positions of ``node``'s inputs whose values decide its output shapes."""
+    op = node.op
+    if isinstance(op, InnerGraphOp):
+        return op.value_inputs_inner(node, inner(op)) if inner is not None else []
+    f = getattr(op, "shape_value_inputs", None)
+    return list(f(node)) if f is not None else []
+
+
+def shape_value_inputs(fgraph, order, inner=None):
     """Indices of the graph's int inputs whose values decide a shape (``x[i:i + n]``,
     ``reshape((n, -1))``): the runtime keys builds on the shapes those values give."""
     inputs = {v: k for k, v in enumerate(fgraph.inputs)}
     stack = []
     for node in order:
-        f = getattr(node.op, "shape_value_inputs", None)
-        if f is not None:
-            stack += [node.inputs[k] for k in f(node)]
+        stack += [node.inputs[k] for k in value_positions(node, inner)]
     seen, found = set(), set()
     while stack:
         v = stack.pop()
@@ -126,7 +166,7 @@ def _runtime_check(node):
     return f(node) if f is not None else None
 
 
-def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=None):
+def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=None, inner=None):
     """Concrete shapes of every variable, or a ValueError naming the node.
 
     Shape arithmetic (``x.shape[0] * 2``, small int constants) is evaluated here into
@@ -137,7 +177,8 @@ def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=Non
     consumers run as numpy steps sized at run time.  ``input_values`` ({input: array}, the
     plan's ``value_inputs``) also enter ``values``; what derives from them is added to
     ``runtime``: used for shapes only, never baked into a kernel (the build is shared by
-    every value giving the same shapes).
+    every value giving the same shapes).  ``inner``: as for ``plan`` (without it, the
+    outputs of an op with inner graphs have the shapes its ``infer_shape`` gives).
     """
     fg = plan.fgraph
     shapes = {}
@@ -161,6 +202,9 @@ def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=Non
         op = node.op
         if any(s is None for s in ins):
             outs = [None] * len(node.outputs)
+        elif isinstance(op, InnerGraphOp):
+            outs = (op.infer_shape_inner(node, ins, [values.get(i) for i in node.inputs], inner(op))
+                    if inner is not None else op.infer_shape(node, ins))
         elif hasattr(op, "infer_shape_values"):
             outs = op.infer_shape_values(node, ins, [values.get(i) for i in node.inputs])
         else:
@@ -173,9 +217,9 @@ def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=Non
     return shapes
 
 
-def derived_signature(plan, input_shapes, input_values):
+def derived_signature(plan, input_shapes, input_values, inner=None):
     """The shapes a call's values of the plan's ``value_inputs`` give (the build key)."""
-    shapes = infer_shapes(plan, input_shapes, {}, input_values, set())
+    shapes = infer_shapes(plan, input_shapes, {}, input_values, set(), inner)
     return tuple(input_shapes) + tuple(shapes[o] for n in plan.order for o in n.outputs)
 
 
@@ -186,9 +230,11 @@ def _value_like(v, shape):
 
 def _infer_values(node, shapes, values):
     op = node.op
-    if not all(_value_like(o, shapes[o]) for o in node.outputs):
-        return
+    if not all(_value_like(o, shapes[o]) for o in node.outputs) or getattr(op, "has_side_effects", False):
+        return          # (communication is never run while a build is being made)
     vals = None
+    if isinstance(op, InnerGraphOp):      # its values are known only when it runs
+        return
     if hasattr(op, "infer_value"):        # e.g. Shape: its value is known from shapes alone
         vals = op.infer_value(node, [shapes[i] for i in node.inputs],
                               [values.get(i) for i in node.inputs])
@@ -204,12 +250,14 @@ def _infer_values(node, shapes, values):
 
 
 class LowerContext:
-    """What a lowering rule may ask: shapes, node names, inlined scalar constants."""
+    """What a lowering rule may ask: shapes, node names, inlined scalar constants, and the
+    machine the kernel is for (``target``, a ``machine.Machine``: vector width, threads)."""
 
-    def __init__(self, shapes, step, values=None):
+    def __init__(self, shapes, step, values=None, target=None):
         self.shapes = shapes
         self.step = step
         self.values = values if values is not None else {}   # build-time values (infer_shapes)
+        self.target = target if target is not None else machine.host()
         self._names = {}
 
     def shape(self, v):
@@ -232,15 +280,16 @@ class LowerContext:
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
-def lower_step(step, shapes, values=None):
-    """TE placeholders (inputs) and result tensors (outputs) of one kernel."""
+def lower_step(step, shapes, values=None, target=None):
+    """TE placeholders (inputs) and result tensors (outputs) of one kernel, lowered for the
+    machine ``target`` (default: the host CPU)."""
     from .. import _tvm
     te = _tvm.te
-    ctx = LowerContext(shapes, step, values)
+    ctx = LowerContext(shapes, step, values, target)
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):
-        p = te.placeholder(shapes[v], v.type.dtype, name=f"in{k}")
+        p = te.placeholder(*buffer_of(shapes[v], v.type.dtype), name=f"in{k}")
         tensors[v] = p
         placeholders.append(p)
 

@@ -1,3 +1,3 @@
 """Compiled functions: input filtering, kernel execution, shared updates."""
-from .function import Function, function, In  # noqa: F401
+from .function import Function, In, function  # noqa: F401
 from .mode import Mode, get_mode  # noqa: F401

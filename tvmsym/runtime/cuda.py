@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.lower import Step, infer_shapes, is_view, lower_step, zero_size
+from ..lowering.machine import GPU
 from ..lowering.rules import find_rule
 from ..schedules import schedule
 from ..schedules.gpu import UnscheduledKernelError, schedule_for_cuda
@@ -38,6 +39,7 @@ from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu
 from ..targets import get_target
 from .executor import _align_of, _dyn_run, _dyn_spec, assign_slots
+from .inner import inner_for, perform
 
 # TVM omits __launch_bounds__ for one-thread kernels (a 0-d result)
 _KERNEL = re.compile(r"__global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")
@@ -106,7 +108,7 @@ class CudaBuild:
         self.host_target = get_target("cpu")
         fg = plan.fgraph
         self.values = values = {}
-        self.shapes = shapes = infer_shapes(plan, input_shapes, values)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values, inner=inner_for)
         steps = _materialize_views(plan)
         slot, consts = assign_slots(fg, steps,
                                     lambda st: list(st.inputs) + list(st.node.inputs) + st.outputs)
@@ -116,6 +118,7 @@ class CudaBuild:
         fixed = {slot[c] for c in consts}      # slots whose host value is set once per build
         dev_copy = {}                           # host slot -> slot of its device copy
         gpu_funcs, cpu_funcs = {}, {}
+        host_machine = self.host_target.machine
         self.steps, self.rules, self.checks = [], {}, {}
 
         def device_slot(s):
@@ -148,6 +151,9 @@ class CudaBuild:
                 self.steps.append(("to_host", None, [slot[node.inputs[0]]], outs, {}, st))
             elif zero_size(shapes, st):
                 self.steps.append(("empty", gpu, ins, outs, inplace, st))
+            elif st.kind == "host" and gpu and getattr(op, "has_side_effects", False):
+                # a collective on device buffers (tvmsym/distributed/device.py)
+                self.steps.append(("gpu_comm", node, ins, outs, {}, st))
             elif st.kind == "host":
                 if gpu:
                     raise UnscheduledKernelError(f"{op} was placed on the GPU but has no kernel")
@@ -156,7 +162,8 @@ class CudaBuild:
                 for k, v in enumerate(st.inputs):
                     if 0 in shapes[v]:      # an empty input is never read; TVM refuses its strides
                         ins[k] = -1 - k
-                placeholders, results = lower_step(st, shapes, values)
+                placeholders, results = lower_step(st, shapes, values,
+                                                   GPU if gpu else host_machine)
                 func = _tvm.te.create_prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
                         "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target,
@@ -189,7 +196,7 @@ class CudaBuild:
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
                              for o in fg.outputs]
-        self.uses_device = any(k in ("gpu", "to_gpu", "to_host") or (k == "empty" and fn is True)
+        self.uses_device = any(k in ("gpu", "gpu_comm", "to_gpu", "to_host") or (k == "empty" and fn is True)
                                or (k == "dyn" and ins is True) for k, fn, ins, *_ in self.steps)
         self.prog = None
         self._ptx = None
@@ -293,7 +300,7 @@ class CudaBuild:
                     v = _c(np.asarray(v, dtype=dtype))
                     slots[s] = tvm.runtime.tensor(v, dev) if on_dev else v
                 continue
-            on_dev = kind == "gpu" or (kind == "empty" and fn is True)
+            on_dev = kind in ("gpu", "gpu_comm") or (kind == "empty" and fn is True)
             res = []
             for o, (s, shape, dtype) in enumerate(outs):
                 if o in inplace:
@@ -315,8 +322,10 @@ class CudaBuild:
                                        for a in spec], in_shapes)
                 shape_of = lambda k, st=st: (self.shapes[st.inputs[k]], st.inputs[k].type.dtype)
                 fn(*[arg(i, k, shape_of, on_dev) for k, i in enumerate(ins)], *res)
+            elif kind == "gpu_comm":        # the communication backend reads/writes device tensors
+                fn.op.perform_on_device(fn, [arg(i, k, None, True) for k, i in enumerate(ins)], res)
             elif kind == "host":
-                vals = fn.op.perform(fn, [host(slots[i]) for i in ins])
+                vals = perform(fn, [host(slots[i]) for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
         outs = []

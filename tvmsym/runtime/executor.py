@@ -9,10 +9,15 @@ from time import perf_counter as _now
 import numpy as np
 
 from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, zero_size
+from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
+from ..lowering.rules.complex import buffer_of
 from ..schedules import schedule
 from ..symbolic.graph import Constant
+from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from ..targets import build as target_build
+from .complex_support import complex_args, touches_complex
+from .inner import inner_for, perform
+from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 
 
 def _align_of(dtype):
@@ -49,15 +54,19 @@ class Build:
         self.target = target
         fg = plan.fgraph
         values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
-        self.shapes = shapes = infer_shapes(plan, input_shapes, values, input_values, runtime)
+        self.shapes = shapes = infer_shapes(plan, input_shapes, values, input_values, runtime,
+                                            inner_for)
         # values derived from input values (x[i:i + n]) size this build but are read at run time
         self.values = values = {v: a for v, a in values.items() if v not in runtime}
         # storage slots: one per buffer variable
         slot, consts = assign_slots(fg, plan.steps, lambda st: st.inputs + st.outputs)
         self.slot = slot
         self.n_slots = len(slot)
-        self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]  # writable: DLPack refuses read-only arrays
+        # writable copies: DLPack refuses read-only arrays
+        self.const_values = [(slot[c], c.data.copy() if is_sparse_var(c) else np.array(c.data, order="C"))
+                             for c in consts]
         funcs = {}
+        machine = target.machine        # the host's vector width and threads, read once
         self.steps = []
         self.sources = {}
         self.times = times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}   # profiles read them
@@ -77,26 +86,30 @@ class Build:
             inplace = dict(getattr(st.node.op, "destroy_map", {}) or {})
             inplace = {o: slot[st.node.inputs[i[0]]] for o, i in inplace.items()
                        if st.node.inputs[i[0]] not in values}   # build-time values are shared
-            if zero_size(shapes, st):
+            if zero_size(shapes, st) and not sparse_outputs(st):
                 self.steps.append(("empty", None, ins, outs, inplace, st))
                 continue
             if st.kind == "host":
                 self.steps.append(("host", st.node, [slot[v] for v in st.node.inputs], outs, inplace, st))
                 continue
             for k, v in enumerate(st.inputs):
-                if 0 in shapes[v]:   # TVM rejects numpy's strides of empty arrays; nothing is read
-                    self.const_values.append((self.n_slots, _tvm.tvm.runtime.empty(shapes[v], v.type.dtype)))
+                if 0 in shapes[v] and not is_sparse_var(v):   # TVM rejects numpy's strides of empty arrays
+                    empty = _tvm.tvm.runtime.empty(*buffer_of(shapes[v], v.type.dtype))
+                    self.const_values.append((self.n_slots, empty))
                     ins[k] = self.n_slots
                     self.n_slots += 1
             t0 = _now()
-            placeholders, results = lower_step(st, shapes, values)
-            func = _tvm.te.create_prim_func(placeholders + results)
-            func = _tvm.relax_alignment(func, _align_of)
+            whole = lower_whole(st, shapes, machine)     # a kernel written whole (sparse products)
+            if whole is None:
+                placeholders, results = lower_step(st, shapes, values, machine)
+                func = _tvm.te.create_prim_func(placeholders + results)
+            func = _tvm.relax_alignment(whole if whole is not None else func, _align_of)
             t1 = _now()
-            func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
-                                                 "out_dtype": st.outputs[0].type.dtype,
-                                                 "shapes": [shapes[v] for v in st.node.inputs],
-                                                 "values": values})
+            if whole is None:
+                func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
+                                                     "out_dtype": st.outputs[0].type.dtype,
+                                                     "shapes": [shapes[v] for v in st.node.inputs],
+                                                     "values": values})
             times["lower"] += t1 - t0
             times["schedule"] += _now() - t1
             funcs[st.name] = func.with_attr("global_symbol", st.name)
@@ -143,6 +156,10 @@ class Build:
         for kind, fn, ins, outs, inplace, st in self.steps:
             if kind == "tvm":
                 fn = self.lib[fn]
+                if touches_complex(st):         # complex arrays as float views (complex_support.py)
+                    fn = complex_args(fn)
+                if touches_sparse(st):          # sparse values as csr arrays (sparse_support.py)
+                    fn = sparse_args(fn)
             prog.append((kind, fn, ins, outs, inplace, st))
         self.prog = prog
         # an output listed twice (or merged with another) is returned as separate arrays
@@ -164,6 +181,8 @@ class Build:
         """
         fast, template, alias = [], [None] * self.n_slots, {}
         self._fast_slots = []       # per kernel: the slots of its arguments (inputs, outputs)
+        if plan_has_sparse(self.plan):  # scipy.sparse values: run's general loop
+            return None
         for s, c in self.const_values:
             template[s] = c
         for kind, fn, ins, outs, inplace, st in self.prog:
@@ -303,6 +322,9 @@ class Build:
         given = out_storage or {}
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
+            if is_sparse_value(a):
+                slots[k] = a
+                continue
             if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
                 a = np.ascontiguousarray(a) if a.flags.writeable else np.array(a, order="C")
                 if not a.flags.aligned:
@@ -316,6 +338,9 @@ class Build:
                 t0, before = _now(), set(fresh)
             if kind == "dyn":
                 for (s, _, dtype), v in zip(outs, _dyn_run(fn, slots)):
+                    if is_sparse_value(v):          # a scipy result (sparse/structured.py)
+                        slots[s] = v
+                        continue
                     v = np.asarray(v, dtype=dtype)
                     if s in given:
                         given[s][...] = v
@@ -325,6 +350,12 @@ class Build:
                     new = {id(slots[s]) for s, _, _ in outs
                            if s not in given and slots[s].base is None}
                     _record(prof, st, kind, _now() - t0, slots, outs, new)
+                if guard is not None:
+                    guard(st, [slots[s] for s, _, _ in outs])
+                continue
+            if kind == "host" and sparse_outputs(st):   # scipy results kept as they are
+                for (s, _, _), v in zip(outs, fn.op.perform(fn, [slots[i] for i in ins])):
+                    slots[s] = v
                 if guard is not None:
                     guard(st, [slots[s] for s, _, _ in outs])
                 continue
@@ -344,7 +375,7 @@ class Build:
                     st.check(st.node, [slots[a] if isinstance(a, int) else a for a in spec], in_shapes)
                 fn(*[slots[i] for i in ins], *res)
             elif kind == "host":
-                vals = fn.op.perform(fn, [slots[i] for i in ins])
+                vals = perform(fn, [slots[i] for i in ins])
                 for arr, v in zip(res, vals):
                     arr[...] = v
             if prof is not None:
@@ -397,15 +428,14 @@ def _dyn_run(spec, slots):
     node, pairs, inlined = spec
     env = {v: slots[s] for v, s in pairs}
     for n in inlined + [node]:
-        vals = n.op.perform(n, [env[i] if i in env else i.data for i in n.inputs])
+        vals = perform(n, [env[i] if i in env else i.data for i in n.inputs])
         env.update(zip(n.outputs, vals))
     return [env[o] for o in node.outputs]
 
 
 def _needs_runtime_values(node, runtime):
     """A node sized by input values (runtime) whose kernel would need them at build time."""
-    f = getattr(node.op, "shape_value_inputs", None)
-    if f is None or not runtime:
+    if not runtime:
         return False
-    pos = [k for k in f(node) if node.inputs[k] in runtime]
+    pos = [k for k in value_positions(node, inner_for) if node.inputs[k] in runtime]
     return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)

@@ -21,7 +21,6 @@ from ..config import config
 from ..symbolic.type import describe_value
 from ..symbolic.fgraph import FunctionGraph
 from ..symbolic.graph import Constant, Variable, ancestors
-from ..symbolic.type import TensorType
 from .mode import get_mode
 from .shared_support import update_plan as _update_plan
 
@@ -117,14 +116,17 @@ class Function:
         fg = FunctionGraph(in_vars, out_vars)
         fg.target = self.target         # the placement stage (device=cuda) reads it
         if self.target.kind == "cuda":  # shared variables live on the device (runtime/cuda.py)
-            from .cuda import make_cuda_function; make_cuda_function(self, fg)  # noqa: E702
+            from .cuda import make_cuda_function
+            make_cuda_function(self, fg)
         from ..symbolic.rewrites import optimize
         optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
         self.rewrite_time = time.perf_counter() - t0
         self.maker = _Maker(fg, self.mode, ins)
         from ..lowering.lower import plan
-        self._plan = plan(fg)
-        _refuse_complex(self._plan, name)
+        from .inner import inner_for
+        self._plan = plan(fg, inner_for)
+        if self.target.kind == "cuda":
+            _refuse_complex(self._plan, name)
         self._builds = {}
         self._by_signature = {}
         self._kernels = {}      # builds by signature, shared with this function's copies
@@ -370,7 +372,8 @@ class Function:
             fg = self._plan.fgraph
             values = {fg.inputs[k]: arrays[k] for k in self._plan.value_inputs}
             shapes = key[:len(arrays)]
-            sig = derived_signature(self._plan, shapes, values)
+            from .inner import inner_for
+            sig = derived_signature(self._plan, shapes, values, inner_for)
             b = self._by_signature.get(sig)
             if b is None:
                 b = self._by_signature[sig] = self._kernels_for(
@@ -539,7 +542,8 @@ def _make_profile(profile, name):
 
 
 def _refuse_complex(plan, name):
-    """TVM has no complex scalar type: say so at function() time, not with a TVM error."""
+    """TVM has no complex scalar type: say so at function() time, not with a TVM error.
+    (cpu kernels read complex buffers as interleaved floats: lowering/rules/complex.py)"""
     for st in plan.steps:
         if st.kind != "tvm":
             continue
@@ -570,3 +574,23 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
                     name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
                     target=target, no_default_updates=no_default_updates, profile=profile)
+
+
+def evaluate(variable, inputs_to_values=None, **kwargs):
+    """``variable.eval({variable: value})``: compile (once per variable, inputs and options)
+    and evaluate ``variable`` given those values."""
+    from .inner import weak_cache
+    inputs_to_values = inputs_to_values or {}
+    if not isinstance(inputs_to_values, dict):
+        raise TypeError("eval() takes a dict {variable: value}, got "
+                        f"{type(inputs_to_values).__name__}")
+    for v in inputs_to_values:
+        if not isinstance(v, Variable):
+            raise TypeError(f"eval() keys must be symbolic variables, got {type(v).__name__} "
+                            f"{v!r}")
+    ins = sorted(inputs_to_values, key=lambda v: id(v))
+    key = (tuple(ins), tuple(sorted(kwargs.items())))
+    cache = weak_cache(variable, dict)
+    if key not in cache:
+        cache[key] = function(ins, variable, on_unused_input="ignore", **kwargs)
+    return cache[key](*[inputs_to_values[v] for v in ins])

@@ -18,11 +18,9 @@ from collections import OrderedDict
 import numpy as np
 
 from ..config import config
-
 from ..symbolic.basic import as_tensor_variable, cast, minimum
 from ..symbolic.fgraph import clone_graph
-from ..symbolic.graph import (_MISSING, Constant, Variable, _test_value, compute_test_values,
-                              toposort)
+from ..symbolic.graph import _MISSING, Constant, Variable, _test_value, compute_test_values, toposort
 from ..symbolic.ops.scan import Scan, ScanGrad, _step_type  # noqa: F401
 from ..symbolic.type import TensorType
 
@@ -271,7 +269,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         memo.setdefault(v, p)
     roots = set(memo) | set(upd_vars)
     # what does not depend on the step's values is computed once, outside the loop; a
-    # random draw inside it advances its state every step (its default update joins fn's)
+    # random draw fn uses advances its state every step (its default update joins fn's),
+    # also one made outside fn (Theano redraws it each step; pass it in non_sequences to
+    # draw it once per call)
     drawn = []
     while True:
         inner_outs = r_outs + upd_exprs
@@ -279,8 +279,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         for node in toposort(inner_outs, blockers=list(roots)):
             if any(i in inner for i in node.inputs):
                 inner.update(node.outputs)
-        new = [i for node in toposort(inner_outs, blockers=list(roots))
-               if any(o in inner for o in node.outputs) for i in node.inputs
+        new = [i for node in toposort(inner_outs, blockers=list(roots)) for i in node.inputs
                if _is_shared(i) and getattr(i, "default_update", None) is not None
                and i not in roots]
         if not new:
@@ -345,7 +344,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 inits[k] = cast(init, want.dtype)
     node = op.make_node(n_steps, *[s for s, _ in seqs], *inits, *upd_vars, *non_seqs, *extra)
     if config.compute_test_value != "off":
-        compute_test_values(node, config.compute_test_value)
+        from ..runtime.inner import perform
+        compute_test_values(node, config.compute_test_value, perform)   # the body compiled
     results = node.outputs[:len(r_outs)]
     updates = OrderedUpdates(zip(upd_vars, node.outputs[len(r_outs):]))
     for sv in drawn:        # a function that does not pass ``updates`` still advances them

@@ -2,4 +2,5 @@
 
 ``schedule(func, target_kind)`` returns the scheduled PrimFunc.
 """
-from .registry import schedule, register_rule, RULES  # noqa: F401
+from . import mrg as _mrg  # noqa: E402,F401  (rng: MRG31k3p kernel, registers first)
+from .registry import RULES, register_rule, schedule  # noqa: F401

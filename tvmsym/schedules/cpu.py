@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
+from ..lowering.machine import PARALLEL_MIN_ELEMENTS
 from .registry import register_rule
 
 s_tir = _tvm.s_tir
 
-PARALLEL_MIN_ELEMENTS = 1 << 15     # below this a parallel launch costs more than it saves
 
 
 def _blocks(sch):

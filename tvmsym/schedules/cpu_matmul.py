@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.rules.linalg import ROW_TILE
+from ..lowering.machine import PARALLEL_MIN_FLOPS, ROW_TILE
 from ..symbolic.ops import shape as _shape_ops, subtensor as _sub_ops
 from ..symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
 from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial, schedule_injective
@@ -23,7 +23,6 @@ s_tir = _tvm.s_tir
 
 K_UNROLL = 4
 MATVEC_ROWS = 4
-PARALLEL_MIN_FLOPS = 1 << 22     # below ~128^3 a parallel launch costs more than it saves
 
 
 def _extent(sch, loop):

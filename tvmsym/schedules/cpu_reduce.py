@@ -19,12 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
+from ..lowering.machine import ACCUMULATORS, PARALLEL_MIN_ELEMENTS
 from .registry import register_rule
 
 s_tir = _tvm.s_tir
 
-PARALLEL_MIN_ELEMENTS = 1 << 15     # below this, a thread launch costs more than it saves
-ACCUMULATORS = 4        # independent vector accumulators per row (hides the add latency)
 
 
 def _lanes(dtype):
@@ -247,7 +246,8 @@ def reduce_rule(func, info):
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
     from ..lowering.rules.reduce import accumulator_dtype
-    acc = node.inputs[0].type.dtype if isinstance(op, Argmax) else accumulator_dtype(op, node.inputs[0].type.dtype)
+    in_dtype = node.inputs[0].type.dtype
+    acc = in_dtype if isinstance(op, Argmax) else accumulator_dtype(op, in_dtype)
     lanes = _lanes("uint8" if acc == "bool" else acc)
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))
@@ -420,7 +420,8 @@ def _schedule_rows(sch, block, fused, lanes, par):
     loops = sch.get_loops(block)
     inner = loops[-1]
     n = _extent(sch, inner)
-    width = lanes * ACCUMULATORS if n % (lanes * ACCUMULATORS) == 0 and n >= 2 * lanes * ACCUMULATORS else lanes
+    wide = lanes * ACCUMULATORS
+    width = wide if n % wide == 0 and n >= 2 * wide else lanes
     if lanes > 1 and n % width == 0 and n >= 2 * width:
         ro, rv = sch.split(inner, [None, width])
         rf = sch.rfactor(rv, factor_axis=_spatial_count(sch, block))

@@ -17,6 +17,7 @@ def schedule(func, kind, info=None):
     from . import cpu  # noqa: F401  (registers llvm rules)
     from . import cpu_matmul  # noqa: F401  (products; registers itself first)
     from . import cpu_reduce  # noqa: F401  (reductions, softmax; registers itself first)
+    from . import cpu_conv, cpu_pool  # noqa: F401  (convolutions, pooling; register first)
     for rule in RULES[kind]:
         out = rule(func, info or {})
         if out is not None:

@@ -6,11 +6,8 @@ dtype its partner tensors give it (``fvector + 2.16`` stays float32, and
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ..config import config
 from . import scalar as ps
 from .elemwise import DimShuffle, Elemwise
 from .graph import Constant, TensorConstant, TensorVariable, Variable
@@ -20,7 +17,8 @@ from .type import TensorType, normalize_dtype
 # --------------------------------------------------------------------------- constants
 def constant(value, name=None, ndim=None, dtype=None):
     """A TensorConstant holding ``value`` (an array-like)."""
-    weak = dtype is None and isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic)
+    weak = (dtype is None and isinstance(value, (bool, int, float, complex))
+            and not isinstance(value, np.generic))
     if dtype is not None:
         arr = np.asarray(value, dtype=normalize_dtype(dtype))
     else:
@@ -336,7 +334,8 @@ def _install_operators():
 
     T.dimshuffle = lambda self, *p: dimshuffle(self, *p)
     T.T = property(lambda self: transpose(self))
-    T.transpose = lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else (axes or None))
+    T.transpose = lambda self, *axes: transpose(
+        self, axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else (axes or None))
     T.astype = lambda self, dtype: cast(self, dtype)
     T.exp = lambda self: exp(self)
     T.log = lambda self: log(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import scalar as ps
-from .graph import Apply, Constant, Op, TensorConstant, TensorVariable
+from .graph import Apply, Op
 from .type import TensorType
 
 
@@ -55,8 +55,9 @@ class DimShuffle(Op):
 
     def perform(self, node, inputs):
         x = inputs[0]
-        res = np.transpose(x.reshape([s for d, s in enumerate(x.shape) if d not in self.drop]) if self.drop else x,
-                           self._kept_perm())
+        if self.drop:
+            x = x.reshape([s for d, s in enumerate(x.shape) if d not in self.drop])
+        res = np.transpose(x, self._kept_perm())
         shape = list(res.shape)
         for a in self.augment:
             shape.insert(a, 1)

@@ -4,7 +4,7 @@ Rewrites edit graphs only through ``replace`` so that ``clients`` stays right.
 """
 from __future__ import annotations
 
-from .graph import Apply, Constant, Variable, toposort
+from .graph import Apply, Variable, toposort
 
 
 def clone_graph(inputs, outputs, memo=None):

@@ -21,8 +21,8 @@ import functools
 
 import numpy as np
 
-from .graph import Constant, Op, Variable, toposort
-from .type import FLOAT_DTYPES, COMPLEX_DTYPES
+from .graph import Op, Variable, toposort
+from .type import COMPLEX_DTYPES, FLOAT_DTYPES
 
 GRAD = {}
 SCALAR_GRAD = {}
@@ -111,37 +111,15 @@ def is_continuous(v):
 
 
 # ----------------------------------------------------------------------- small tensor helpers
-def _T():
-    from .. import tensor
-    return tensor
-
-
 def zeros_like(x, dtype=None):
     """zeros with the shape of ``x`` (NaN-safe: ``x * 0`` would not be)."""
-    from .basic import as_tensor_variable, cast, switch
-    x = as_tensor_variable(x)
-    T = _T()
-    f = getattr(T, "zeros_like", None)
-    if f is not None:
-        try:
-            return f(x, dtype=dtype) if dtype is not None else f(x)
-        except TypeError:
-            pass
-    z = switch(Constant_true(), 0, x)
-    return cast(z, dtype) if dtype is not None else z
+    from .ops.shape import zeros_like as _zeros_like
+    return _zeros_like(x, dtype=dtype) if dtype is not None else _zeros_like(x)
 
 
 def ones_like(x, dtype=None):
-    from .basic import as_tensor_variable, cast, switch
-    x = as_tensor_variable(x)
-    f = getattr(_T(), "ones_like", None)
-    if f is not None:
-        try:
-            return f(x, dtype=dtype) if dtype is not None else f(x)
-        except TypeError:
-            pass
-    z = switch(Constant_true(), 1, x)
-    return cast(z, dtype) if dtype is not None else z
+    from .ops.shape import ones_like as _ones_like
+    return _ones_like(x, dtype=dtype) if dtype is not None else _ones_like(x)
 
 
 def Constant_true():
@@ -178,6 +156,8 @@ def broadcast_like(g, v):
 def _fit(v, g, node, i):
     """Make the gradient ``g`` of input ``v`` match v's ndim, broadcastable dims and dtype."""
     from .basic import as_tensor_variable, cast
+    if _sparse(v) or _sparse(g):        # sparse gradients: the rules give the input's type
+        return g
     g = as_tensor_variable(g)
     if g.ndim != v.ndim:
         raise TypeError(f"gradient rule of {node.op} returned a {g.ndim}-d gradient for its "
@@ -192,7 +172,13 @@ def _add_all(terms):
     if len(terms) == 1:
         return terms[0]
     from .basic import add
+    if any(_sparse(t) for t in terms):      # sparse + sparse stays sparse (sparse/ops.py)
+        from .sparse.ops import add
     return functools.reduce(add, terms)
+
+
+def _sparse(v):
+    return getattr(getattr(v, "type", None), "format", None) is not None
 
 
 
@@ -237,7 +223,7 @@ def _sigmoid_shortcut(node, gz, dep):
     ``t`` in closed form: d sigmoid(a t)/dt = a s (1 - s), d log sigmoid(a t)/dt = a (1 - s),
     d log(1 - sigmoid(a t))/dt = -a s.  Returns ``(t, grad)`` or None.
     """
-    from .basic import log as _log, neg, sigmoid, sub, mul
+    from .basic import mul, neg, sigmoid, sub
     if gz is None or len(node.outputs) != 1:
         return None
     out = node.outputs[0]

@@ -50,23 +50,8 @@ class Variable:
     def get_parents(self):
         return [self.owner] if self.owner is not None else []
 
-    def eval(self, inputs_to_values=None, **kwargs):
-        """Compile (cached) and evaluate this variable given ``{variable: value}``."""
-        from .. import function as _function
-        inputs_to_values = inputs_to_values or {}
-        if not isinstance(inputs_to_values, dict):
-            raise TypeError("eval() takes a dict {variable: value}, got "
-                            f"{type(inputs_to_values).__name__}")
-        for v in inputs_to_values:
-            if not isinstance(v, Variable):
-                raise TypeError(f"eval() keys must be symbolic variables, got {type(v).__name__} "
-                                f"{v!r}")
-        ins = sorted(inputs_to_values, key=lambda v: id(v))
-        key = (tuple(ins), tuple(sorted(kwargs.items())))
-        cache = self.__dict__.setdefault("_eval_cache", {})
-        if key not in cache:
-            cache[key] = _function(ins, self, on_unused_input="ignore", **kwargs)
-        return cache[key](*[inputs_to_values[v] for v in ins])
+    # ``eval({variable: value})`` compiles: the runtime installs it (runtime/function.py
+    # ``evaluate``, set as ``Variable.eval`` by tvmsym/__init__.py)
 
 
 class _Tag(dict):
@@ -145,9 +130,17 @@ class Op:
 
     Subclasses set ``__props__`` (a tuple of attribute names); equality,
     hashing and the default ``str`` are derived from them.
+
+    The op contract (``tests/symbolic/test_op_contract.py``) checks every op: equal and
+    hashable by its props, picklable, and either lowered (a rule in ``lowering/rules``) or
+    declared ``host_only``, and either differentiable (a rule in ``symbolic/grad_rules`` or
+    a ``grad`` method) or declared ``no_grad``.  Both declarations are class attributes
+    holding True or a short reason.
     """
 
     __props__: tuple = ()
+    host_only: bool | str = False   # no lowering rule on purpose: the executor runs perform()
+    no_grad: bool | str = False     # no gradient on purpose (integer results, made after grad)
     destroy_map: dict = {}
     view_map: dict = {}
     kind = "opaque"     # fusion class: elemwise | injective | reduce | opaque
@@ -259,10 +252,11 @@ def _test_value(v):
     return _MISSING
 
 
-def compute_test_values(node, mode):
+def compute_test_values(node, mode, perform=None):
     """Theano's ``compute_test_value``: run the new node's ``perform`` on its inputs' test
     values as the graph is built, so a shape error points at the line that made the node.
-    An input without a test value raises ('raise'), warns ('warn') or is skipped ('ignore')."""
+    An input without a test value raises ('raise'), warns ('warn') or is skipped ('ignore').
+    ``perform(node, values)``: how to run it (the runtime's, for ops with inner graphs)."""
     vals = []
     for k, v in enumerate(node.inputs):
         tv = _test_value(v)
@@ -276,7 +270,7 @@ def compute_test_values(node, mode):
                 warnings.warn(msg, stacklevel=3)
             return
         vals.append(tv)
-    outs = node.op.perform(node, vals)
+    outs = node.op.perform(node, vals) if perform is None else perform(node, vals)
     for o, val in zip(node.outputs, outs):
         o.tag.test_value = np.asarray(val)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import sys
 
 from .elemwise import DimShuffle, Elemwise
-from .graph import Constant, Variable
-from .graph import format_constant
+from .graph import Constant, Variable, format_constant
 
 
 # --------------------------------------------------------------------------- pp
@@ -52,7 +51,8 @@ def _pp_one(v, memo):
         return op.pp(node, args, v)
     if isinstance(op, DimShuffle) and len(op.new_order) == 2 and op.new_order == (1, 0):
         return f"{args[0]}.T"      # Theano prints a matrix transpose as x.T
-    if isinstance(op, DimShuffle) and all(o == "x" for o in op.new_order[:len(op.new_order) - len(op.shuffle)]) \
+    if isinstance(op, DimShuffle) \
+            and all(o == "x" for o in op.new_order[:len(op.new_order) - len(op.shuffle)]) \
             and op.shuffle == tuple(range(len(op.shuffle))) and not op.drop:
         return args[0]     # broadcasting inserted by numpy rules: invisible, as in Theano's pp
     s = f"{op}({', '.join(args)})"
@@ -99,7 +99,8 @@ def debugprint(obj, file=None, print_type=False, ids="CHAR", depth=-1, done=None
     if ids not in ("CHAR", "int", ""):
         raise ValueError(f"debugprint: ids must be 'CHAR', 'int' or '', got {ids!r}")
     lines = []
-    state = {"id_style": ids, "ids": {}, "done": set(), "order": {n: k for k, n in enumerate(order)} if order is not None else None,
+    state = {"id_style": ids, "ids": {}, "done": set(),
+             "order": {n: k for k, n in enumerate(order)} if order is not None else None,
              "print_type": print_type, "depth": depth, "stop_on_name": stop_on_name}
     for v in outputs:
         _dp(v, "", "", lines, state, 0)

@@ -90,7 +90,8 @@ def _op(name, nin, impl, fmt=None, float_out=False, bool_out=False, prec=100,
 def _sigmoid(x):
     x = np.asarray(x)
     with np.errstate(over="ignore"):
-        return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))).astype(_float_dtype(x.dtype.name))
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(_float_dtype(x.dtype.name))
 
 
 def _softplus(x):

@@ -103,8 +103,8 @@ class TensorType:
                                              or data.dtype.name == self.dtype):  # .name costs ~3 us
             arr = data
         elif strict:
-            raise TypeError(f"{self} expected an ndarray of dtype {self.dtype}, got "
-                            f"{type(data).__name__}" + (f" of dtype {data.dtype}" if hasattr(data, "dtype") else ""))
+            got = type(data).__name__ + (f" of dtype {data.dtype}" if hasattr(data, "dtype") else "")
+            raise TypeError(f"{self} expected an ndarray of dtype {self.dtype}, got {got}")
         else:
             arr = self._convert(data, allow_downcast)
         if arr.ndim != self.ndim:

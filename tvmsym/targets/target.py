@@ -29,6 +29,12 @@ class TargetInfo:
         return f"{self.kind} {self.arch}" if self.arch else self.kind
 
     @property
+    def machine(self):
+        """What lowering and schedules ask about this target (``lowering/machine.py``)."""
+        from ..lowering.machine import for_kind
+        return for_kind(self.kind)
+
+    @property
     def host(self):
         """The llvm TargetInfo that host-side code of this target builds for."""
         return get_target("cpu")
@@ -40,6 +46,8 @@ class TargetInfo:
         """
         if self.kind != "cuda":
             return False
+        if getattr(op, "has_side_effects", False):   # collectives: with CUDA-aware MPI only
+            return op.on_device()
         from ..schedules.gpu import has_gpu_schedule
         return has_gpu_schedule(op)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ... import _tvm
 from ...symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
+from ..machine import PACKED_MIN_FLOPS, ROW_TILE
 from . import lower_rule
 from .elemwise import bcast_load
 from .scalar import cast, const, lower_scalar
@@ -19,13 +20,10 @@ from .scalar import cast, const, lower_scalar
 te = _tvm.te
 tirx = _tvm.tirx
 
-ROW_TILE = 4                  # accumulator tile: ROW_TILE x (2 vector registers) of C
-PACKED_MIN_FLOPS = 1 << 18    # below this the plain reduction is as fast (no packing pass)
 
-
-def panel_width(dtype):
-    """Columns of B per packed panel: two vector registers."""
-    return 2 * max(1, _tvm.vector_bytes() // (4 if dtype == "float32" else 8))
+def _packs(ctx, flops, *dims):
+    """A packed, register-tiled product: on a CPU, for products big enough to repay packing."""
+    return ctx.target.cpu and flops >= PACKED_MIN_FLOPS and min(dims) >= 8
 
 
 def _acc_dtype(out):
@@ -56,7 +54,7 @@ def _contract(node, ctx, a_idx, b_idx, shape, red_extents, out=None, name=None):
 
 class _Ctx:
     def __init__(self, ctx, node, tensors):
-        from .shape import loader        # an inlined 1-element constant has no tensor
+        from .shape import loader  # an inlined 1-element constant has no tensor
         self.tensors = [loader(ctx, v, t) for v, t in zip(node.inputs[:2], tensors[:2])]
         self.name = ctx.name
         self.shape = ctx.shape
@@ -76,7 +74,7 @@ def _dot(node, inputs, ctx, name=None, padded=False):
     out = np.result_type(a.type.dtype, b.type.dtype).name
     K = sa[-1]
     if (a.ndim == 2 and b.ndim == 2 and out in ("float32", "float64")
-            and 2 * sa[0] * K * sb[1] >= PACKED_MIN_FLOPS and min(sa[0], sb[1], K) >= 8):
+            and _packs(ctx, 2 * sa[0] * K * sb[1], sa[0], sb[1], K)):
         return _packed_matmul(node, inputs[:2], ctx, sa[0], sb[1], K, out, name=name, crop=not padded)
     c = _Ctx(ctx, node, inputs)
     nda = a.ndim
@@ -116,7 +114,7 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=No
     nb = len(batch)
     a_b = a_b or (lambda bi: ())
     b_b = b_b or (lambda bi: ())
-    nj = panel_width(dtype)
+    nj = ctx.target.panel_width(dtype)
     Np = -(-N // nj) * nj
     Mp = -(-M // ROW_TILE) * ROW_TILE
     zero = const(0, dtype)
@@ -165,8 +163,7 @@ def lower_matmul(node, inputs, ctx):
 
     out = node.outputs[0].type.dtype
     M, N = shape[-2], shape[-1]
-    if out in ("float32", "float64") and 2 * int(np.prod(shape)) * K >= PACKED_MIN_FLOPS \
-            and min(M, N, K) >= 8:
+    if out in ("float32", "float64") and _packs(ctx, 2 * int(np.prod(shape)) * K, M, N, K):
         return [_packed_matmul(node, inputs, ctx, M, N, K, out, shape[:-2],
                                lambda bi: batch(a, bi), lambda bi: batch(b, bi))]
     a_idx = lambda i, r: batch(a, i) + (i[nb], r[0])
@@ -203,8 +200,8 @@ def lower_tensordot(node, inputs, ctx):
     out = node.outputs[0].type.dtype
     M = int(np.prod([sa[d] for d in fa]))
     N = int(np.prod([sb[d] for d in fb]))
-    if len(red) == 1 and out in ("float32", "float64") and 2 * M * N * red[0] >= PACKED_MIN_FLOPS \
-            and min(M, N, red[0]) >= 8:
+    if len(red) == 1 and out in ("float32", "float64") \
+            and _packs(ctx, 2 * M * N * red[0], M, N, red[0]):
         # one contracted axis: a matrix product over the flattened free dims
         from .shape import ravel, unravel
         la, lb = _Ctx(ctx, node, inputs).tensors

@@ -11,6 +11,7 @@ import numpy as np
 
 from ... import _tvm
 from ...symbolic.ops.reduce import Argmax, CAReduce, Mean
+from ..machine import ACCUMULATORS, ARG_ACCUMULATORS, CHUNK_MIN_ELEMENTS
 from . import lower_rule
 from .scalar import cast, const
 
@@ -191,7 +192,7 @@ def lower_careduce(node, inputs, ctx):
     # reducing the outermost axis into kept inner ones (sum(axis=0)): slices of rows give each
     # thread one contiguous block instead of interleaved half-rows
     column = x is not None and axes[0] == 0 and nd - 1 not in axes
-    p = chunks(extents, int(np.prod(out_shape)), acc, column)
+    p = chunks(extents, int(np.prod(out_shape)), acc, column, ctx.target)
     if p > 1:
         # two stages: p parallel partial results over slices of the outermost reduced axis
         c0 = extents[0] // p
@@ -212,27 +213,24 @@ def lower_careduce(node, inputs, ctx):
                        name=name, tag="reduce_epilogue")]
 
 
-CHUNK_MIN_ELEMENTS = 1 << 16      # below this one thread reduces everything
-ACCUMULATOR_LANES = 4             # vectors per partial sum (kept in step with schedules/cpu_reduce)
-
-
-def chunks(extents, out_size, acc, column=False):
+def chunks(extents, out_size, acc, column, machine):
     """Number of parallel slices of the outermost reduced axis (1: none).
 
     Used when the result is too small to share out by rows (a full sum), or when the
     outermost axis is reduced into inner kept ones (``column``); each slice's innermost
-    run must stay a multiple of the vector width so it vectorizes.
+    run must stay a multiple of the vector width so it vectorizes.  Only for a CPU
+    (``machine``): a GPU schedule splits the reduction itself.
     """
-    threads = int(tvm.runtime.num_threads())
+    threads = machine.threads if machine.cpu else 1
     n = int(np.prod(extents))
     if threads < 2 or n * (out_size if column else 1) < CHUNK_MIN_ELEMENTS or (
             out_size >= 4 * threads and not column):
         return 1
     if column:
         return threads if extents[0] % threads == 0 and extents[0] >= 2 * threads else 1
-    lanes = max(1, _tvm.vector_bytes() // max(1, np.dtype(acc).itemsize))
+    lanes = machine.lanes(acc)
     n0 = extents[0]
-    step = lanes * ACCUMULATOR_LANES if len(extents) == 1 else 1
+    step = lanes * ACCUMULATORS if len(extents) == 1 else 1
     for p in range(min(4 * threads, n0), 1, -1):
         if n0 % p == 0 and (n0 // p) % step == 0:
             return p
@@ -304,7 +302,6 @@ def lower_argmax(node, inputs, ctx):
 
 
 # ----------------------------------------------------------- argmax/argmin in one pass
-ARG_ACCUMULATORS = 4        # vectors of partial (value, chunk) pairs per row
 
 _NAN_BITS = {"float16": ("int16", 0x7FFF, 0x7C00), "float32": ("int32", 0x7FFFFFFF, 0x7F800000),
              "float64": ("int64", 0x7FFFFFFFFFFFFFFF, 0x7FF0000000000000)}
@@ -369,10 +366,6 @@ def _tie_reducer(is_max, vdt):
     return _TIE_REDUCERS[key]
 
 
-def _lanes_of(dtype):
-    return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
-
-
 def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
     """Argmax/Argmin of a buffer in one vectorized pass (SIMD argmax), or None.
 
@@ -387,15 +380,14 @@ def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
       innermost axis is the vector; each output lane walks the reduced rows in order and
       keeps its first best row directly (``<name>_lanes``).
     """
-    from ...symbolic.rewrites.placement import is_on_gpu
     if x is None or type(x.op).__name__ != "PlaceholderOp" or np.dtype(vdt).kind not in "fiub" \
-            or is_on_gpu(node.op):      # cpu only: the gpu schedules know the two-pass form
+            or not ctx.target.cpu:      # cpu only: the gpu schedules know the two-pass form
         return None
     shape = [int(d) for d in ctx.shape(node.inputs[0])]
     nd = len(shape)
     axes = tuple(node.op.reduced_axes(nd))
     out_shape = ctx.shape(node.outputs[0])
-    L = _lanes_of(vdt)
+    L = ctx.target.lanes(vdt)
     qdt = "int64" if np.dtype(vdt).itemsize == 8 else "int32"
     seq = _seq_arg_reducer(is_max, vdt, qdt)
     load = (lambda *i: cast(x(*i), vdt)) if x.dtype != vdt else x
@@ -412,7 +404,7 @@ def _argmax_one_pass(node, x, ctx, vdt, idt, is_max, name):
             return None
         dims = ext[:-1] + [last // W]                        # chunk space, row-major
         rows = int(np.prod(kept)) if kept else 1
-        p = _arg_slices(dims, rows, int(np.prod(ext)))
+        p = _arg_slices(dims, rows, int(np.prod(ext)), ctx.target)
         if p > 1:
             dims = [p, dims[0] // p] + dims[1:]
         rdims = dims[1:] if p > 1 else dims
@@ -524,7 +516,7 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
     last = ext[-1]
     dims = ext[:-1] + [last // W]
     rows = int(np.prod(kept)) if kept else 1
-    p = _arg_slices(dims, rows, int(np.prod(ext)))
+    p = _arg_slices(dims, rows, int(np.prod(ext)), ctx.target)
     if p > 1:
         dims = [p, dims[0] // p] + dims[1:]
     rdims = dims[1:] if p > 1 else dims
@@ -647,9 +639,9 @@ def _argmax_blocks(node, load, ctx, vdt, idt, is_max, name, kept, ext, L):
                        tag="reduce_epilogue")]
 
 
-def _arg_slices(dims, rows, n):
+def _arg_slices(dims, rows, n, machine):
     """Parallel slices of the outermost chunk axis when there are too few rows to share."""
-    threads = int(tvm.runtime.num_threads())
+    threads = machine.threads
     if threads < 2 or rows >= 4 * threads or rows * n < CHUNK_MIN_ELEMENTS:
         return 1
     for p in range(min(4 * threads, dims[0]), 1, -1):

@@ -390,8 +390,10 @@ scalar_rule(type(ps.or_), _logic(tirx.Or, lambda a, b: tirx.bitwise_or(a, b)))
 scalar_rule(type(ps.xor), _logic(lambda a, b: tirx.NE(cast(a, "int8"), cast(b, "int8")),
                                   lambda a, b: tirx.bitwise_xor(a, b)))
 scalar_rule(type(ps.invert), _logic(tirx.Not, lambda a: tirx.bitwise_not(a)))
-scalar_rule(type(ps.isnan), lambda op, args, out: _isnan(args[0]) if _kind(dt(args[0])) == "f" else const(False, "bool"))
-scalar_rule(type(ps.isinf), lambda op, args, out: tirx.isinf(args[0]) if _kind(dt(args[0])) == "f" else const(False, "bool"))
+scalar_rule(type(ps.isnan), lambda op, args, out: (_isnan(args[0]) if _kind(dt(args[0])) == "f"
+                                                   else const(False, "bool")))
+scalar_rule(type(ps.isinf), lambda op, args, out: (tirx.isinf(args[0]) if _kind(dt(args[0])) == "f"
+                                                   else const(False, "bool")))
 scalar_rule(ps.Cast, _cast)
 
 

@@ -173,7 +173,8 @@ def lower_arange(node, inputs, ctx):
     if np.dtype(dt).kind == "f":
         wide = "float64"
         return _out(node, ctx, lambda i: cast(const(start, wide) + cast(i, wide) * const(step, wide), dt))
-    return _out(node, ctx, lambda i: cast(const(int(start), "int64") + cast(i, "int64") * const(int(step), "int64"), dt))
+    i64 = "int64"
+    return _out(node, ctx, lambda i: cast(const(int(start), i64) + cast(i, i64) * const(int(step), i64), dt))
 
 
 @lower_rule(S.Eye)

@@ -6,11 +6,11 @@ from ..grad import register_grad
 @register_grad(DimShuffle)
 def dimshuffle_grad(node, inputs, gouts):
     from ..basic import dimshuffle
-    from .. import grad as G
+    from ..ops.reduce import sum as _sum
     op, (gz,) = node.op, gouts
     aug = [d for d in op.augment if not gz.broadcastable[d]]
     if aug:
-        gz = G._T().sum(gz, axis=aug, keepdims=True)
+        gz = _sum(gz, axis=aug, keepdims=True)
     # drop the inserted ('x') dimensions
     kept = [d for d in range(len(op.new_order)) if op.new_order[d] != "x"]
     if len(kept) != gz.ndim:

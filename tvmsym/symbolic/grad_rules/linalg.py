@@ -1,8 +1,6 @@
 """Gradients of Dot, MatMul and TensorDot."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..basic import dimshuffle
 from ..grad import register_grad
 from ..ops.linalg import Dot, MatMul, TensorDot, dot, matmul, tensordot

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..basic import as_tensor_variable, cast, dimshuffle, eq, switch
-from ..graph import Apply, Op
+from ..basic import cast, dimshuffle, eq, switch
 from ..grad import is_continuous, register_grad
+from ..graph import Apply, Op
 from ..ops.reduce import Max, Mean, Min, Prod, Sum, prod as _prod, sum as _sum
 from ..type import TensorType
 
@@ -37,6 +37,9 @@ class ReducedCount(Op):
     Its value follows from the input's shape, so a build knows it (``infer_value``):
     no kernel runs for it.
     """
+
+    host_only = "its value follows from shapes: known when kernels are built"
+    no_grad = "an integer count"
 
     __props__ = ("axis", "ddof")
 

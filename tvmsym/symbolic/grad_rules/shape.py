@@ -4,12 +4,28 @@ Shape arguments (int vectors and scalars) get no gradient.
 """
 from __future__ import annotations
 
-from ..basic import dimshuffle
 from ..grad import is_continuous, register_grad, undefined
 from ..ops.reduce import sum as _sum
-from ..ops.shape import (Alloc, AllocDiag, ExtractDiag, Flatten, Flip, Join, Repeat, Reshape,
-                         Roll, SpecifyShape, Split, Squeeze, Tile, as_shape_vector, const_value,
-                         shape, shape_i, shape_tuple)
+from ..ops.shape import (
+    Alloc,
+    AllocDiag,
+    ExtractDiag,
+    Flatten,
+    Flip,
+    Join,
+    Repeat,
+    Reshape,
+    Roll,
+    SpecifyShape,
+    Split,
+    Squeeze,
+    Tile,
+    as_shape_vector,
+    const_value,
+    shape,
+    shape_i,
+    shape_tuple,
+)
 
 
 def _like(gz, x):

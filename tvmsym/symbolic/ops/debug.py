@@ -15,6 +15,8 @@ __all__ = ["Print"]
 class Print(Op):
     """Print ``message`` and ``attrs`` of the value each time it is computed; return it."""
 
+    host_only = "prints from Python"
+
     __props__ = ("message", "attrs")
     kind = "opaque"
 

@@ -22,6 +22,9 @@ __all__ = ["FromFunctionOp", "as_op"]
 class FromFunctionOp(Op):
     """Calls ``fn(*input arrays)``: one array per ``otypes`` entry (a tuple for several)."""
 
+    host_only = "a user's Python function"
+    no_grad = "as_op functions have none (Theano's: subclass and define grad)"
+
     __props__ = ("fn", "itypes", "otypes", "infer_shape_fn")
 
     def __init__(self, fn, itypes, otypes, infer_shape_fn=None):

@@ -157,6 +157,8 @@ class FusedDot(Op):
     in compiled graphs.
     """
 
+    no_grad = "made by the dot_epilogue stage, after gradients"
+
     __props__ = ("scalar_op",)
     kind = "opaque"
 
@@ -212,7 +214,8 @@ def tensordot(a, b, axes=2):
         try:
             aa, ab = axes
         except (TypeError, ValueError):
-            raise ValueError(f"tensordot: axes must be an int or a pair of axis lists, got {axes!r}") from None
+            raise ValueError(f"tensordot: axes must be an int or a pair of axis lists, "
+                             f"got {axes!r}") from None
         aa = [aa] if isinstance(aa, (int, np.integer)) else list(aa)
         ab = [ab] if isinstance(ab, (int, np.integer)) else list(ab)
         if len(aa) != len(ab):

@@ -145,7 +145,7 @@ def _register_rewrites():
     the max shift) -> ``Softmax(x)``; ``log(Softmax(x))`` -> ``LogSoftmax(x)``.
     """
     from .. import scalar as ps
-    from ..elemwise import DimShuffle, Elemwise
+    from ..elemwise import DimShuffle
     from ..rewrites.db import is_elemwise, same_type
     from ..rewrites.stabilize import stabilize_db
     from .reduce import Max, Sum

@@ -264,6 +264,8 @@ class Min(CAReduce):
 
 class All(CAReduce):
     """numpy.all over ``axis`` (bool result)."""
+
+    no_grad = "a boolean result"
     reducer, identity, np_name = "and", True, "logical_and"
 
     def out_dtype(self, in_dtype):
@@ -275,6 +277,8 @@ class All(CAReduce):
 
 class Any(CAReduce):
     """numpy.any over ``axis`` (bool result)."""
+
+    no_grad = "a boolean result"
     reducer, identity, np_name = "or", False, "logical_or"
 
     def out_dtype(self, in_dtype):
@@ -289,6 +293,8 @@ class Argmax(CAReduce):
 
     NaN counts as the maximum (numpy.argmax); an empty reduction raises ValueError.
     """
+
+    no_grad = "an integer result"
     reducer, np_name = "argmax", "argmax"
 
     def out_dtype(self, in_dtype):
@@ -306,6 +312,8 @@ class Argmax(CAReduce):
 
 class Argmin(Argmax):
     """Index of the first minimum over ``axis`` (int64)."""
+
+    no_grad = "an integer result"
     reducer, np_name = "argmin", "argmin"
 
 

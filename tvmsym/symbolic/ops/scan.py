@@ -2,9 +2,9 @@
 
 A ``Scan`` node holds the loop body as its own graph (the user's ``fn`` applied to
 placeholder variables of the per-step types).  It has no lowering rule: it is a host
-step whose ``perform`` compiles the body once with ``Function`` (cached on the op, so
-the body runs as TVM kernels) and loops in Python, writing each step's results into
-the stacked outputs.
+step: it holds the body as an inner graph (``symbolic/inner.py``); the runtime compiles
+it once (``runtime/inner.py``, so the body runs as TVM kernels) and the op loops in
+Python over the compiled body, writing each step's results into the stacked outputs.
 
 Outer inputs:  ``n_steps``, the sequences, the initial values of the recurrent
 outputs (one per output with taps), the shared variables fn updates, then the
@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Apply, Op
+from ..graph import Apply
+from ..inner import InnerGraph, InnerGraphOp
 from ..type import TensorType
 
 
@@ -38,8 +39,10 @@ def _stacked_type(t):
     return TensorType(t.dtype, (False,) + tuple(t.broadcastable))
 
 
-class Scan(Op):
+class Scan(InnerGraphOp):
     """A loop; see the module docstring for the layout of inputs and outputs."""
+
+    host_only = "loops in Python over the compiled body"
 
     kind = "opaque"
 
@@ -56,8 +59,7 @@ class Scan(Op):
         self.truncate_gradient = int(truncate_gradient)
         self.name = name or "scan_fn"
         self.mode = mode            # the body's compilation mode (None: the default)
-        self._fn = None
-        self._vjp = None
+        self._vjp = None            # (InnerGraph, index) of the body's vector-Jacobian product
 
     # identity: two scans are never merged or compared by value
     def __eq__(self, other):
@@ -72,7 +74,7 @@ class Scan(Op):
     __repr__ = __str__
 
     def __getstate__(self):
-        return dict(self.__dict__, _fn=None, _vjp=None)
+        return dict(self.__dict__, _vjp=None)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -108,22 +110,23 @@ class Scan(Op):
         outs += [s.type() for s in shared]
         return Apply(self, [n_steps] + list(inputs), outs)
 
-    # ------------------------------------------------------------------ compiled body
-    def fn(self):
-        """The body compiled (once): inner inputs -> inner outputs."""
-        if self._fn is None:
-            from ...config import change_flags
-            from ...runtime.function import Function
-            with change_flags(compute_test_value="off"):    # rewrites build new nodes
-                self._fn = Function(list(self.inner_inputs), list(self.inner_outputs),
-                                    mode=self.mode, name=f"{self.name} (scan body)",
-                                    on_unused_input="ignore")
-        return self._fn
+    # ------------------------------------------------------------------ inner graphs
+    def inner_graph(self, name):
+        """``"body"``: inner inputs -> inner outputs; ``"vjp"``: the body's vector-Jacobian
+        product (inner inputs, one output gradient per output of fn) -> a gradient per
+        continuous inner input (``vjp_index()`` gives their positions)."""
+        if name == "body":
+            return InnerGraph(self.inner_inputs, self.inner_outputs, f"{self.name} (scan body)",
+                              mode=self.mode, n_outputs=self.n_outs)
+        if name == "vjp":
+            return self._vjp_graph()[0]
+        return super().inner_graph(name)
 
-    def vjp(self):
-        """The body's vector-Jacobian product (compiled once):
-        (inner inputs, one output gradient per output of fn) -> a gradient per inner input
-        (None for integer inputs)."""
+    def vjp_index(self):
+        """Positions of the inner inputs the ``"vjp"`` graph gives gradients of."""
+        return self._vjp_graph()[1]
+
+    def _vjp_graph(self):
         if self._vjp is None:
             from ...config import change_flags
             with change_flags(compute_test_value="off"):
@@ -131,7 +134,6 @@ class Scan(Op):
         return self._vjp
 
     def _make_vjp(self):
-        from ...runtime.function import Function
         from ..grad import grad, is_continuous
         outs = self.inner_outputs[:self.n_outs]
         gys = [o.type() for o in outs]
@@ -149,9 +151,8 @@ class Scan(Op):
             from ..grad import zeros_like
             gs = [zeros_like(w) for w in wrt]
         index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
-        fn = Function(list(self.inner_inputs) + gys, list(gs), mode=self.mode,
-                      name=f"grad_of_{self.name}", on_unused_input="ignore")
-        return fn, index
+        return InnerGraph(list(self.inner_inputs) + gys, list(gs), f"grad_of_{self.name}",
+                          mode=self.mode), index
 
     # ------------------------------------------------------------------ running
     def _steps(self, n_steps):
@@ -200,7 +201,7 @@ class Scan(Op):
             args += [buf[L0 + t + k, ...] for k in self.out_taps[j]]
         return args + list(shared_cur) + list(nonseqs)
 
-    def perform(self, node, inputs):
+    def perform_inner(self, node, inputs, inner):
         n_steps, seqs, inits, shared, nonseqs = self.split_inputs(inputs)
         n, backwards = self._steps(n_steps)
         wins = self._seq_windows(n, seqs, backwards)
@@ -208,7 +209,7 @@ class Scan(Op):
         rec = {j: b for j, b in zip(self.recurrent, bufs)}
         shared_cur = [np.asarray(s) for s in shared]
         plain = {}          # non-recurrent outputs, allocated at the first step
-        fn = self.fn() if n else None
+        fn = inner.function("body") if n else None
         for t in range(n):
             res = fn(*self._step_args(t, wins, bufs, shared_cur, nonseqs))
             res = res if isinstance(res, list) else [res]
@@ -241,7 +242,7 @@ class Scan(Op):
             else:                   # no step ran: the shape of a step from the body's shapes
                 if step_shapes is None:
                     step_shapes = self._body_shapes([np.shape(v) for v in inputs],
-                                                    [np.asarray(v) for v in inputs])
+                                                    [np.asarray(v) for v in inputs], inner)
                 sh = step_shapes[j]
                 if sh is None:
                     raise ValueError(f"{self}: cannot tell the shape of output {j} when no "
@@ -260,26 +261,17 @@ class Scan(Op):
             out += [step] * len(self.out_taps[j])
         return out + [tuple(s) for s in shared] + [tuple(s) for s in nonseqs]
 
-    def _body_shapes(self, shapes, values):
+    def _body_shapes(self, shapes, values, inner):
         """Shapes of one step of each output of fn (None where unknown)."""
-        from ...lowering.lower import infer_shapes
         try:
-            pl = self.fn()._plan
-            fg = pl.fgraph
-            inner = self._inner_input_shapes(shapes)
-            nn = len(inner) - self.n_nonseq
-            vals = {}
-            for j in pl.value_inputs:
-                v = values[len(values) - self.n_nonseq + (j - nn)] if j >= nn else None
-                if v is None:
-                    return [None] * self.n_outs
-                vals[fg.inputs[j]] = v
-            sh = infer_shapes(pl, inner, None, vals)
-        except (ValueError, TypeError, IndexError, NotImplementedError):
+            in_shapes = self._inner_input_shapes(shapes)
+        except (ValueError, TypeError, IndexError):
             return [None] * self.n_outs
-        return [sh.get(o) for o in fg.outputs[:self.n_outs]]
+        nn = len(in_shapes) - self.n_nonseq     # only the non-sequences' values are known
+        in_values = [None] * nn + list(values[len(values) - self.n_nonseq:])
+        return inner.output_shapes("body", in_shapes, in_values)
 
-    def infer_shape_values(self, node, shapes, values):
+    def infer_shape_inner(self, node, shapes, values, inner):
         n = values[0]
         _, _, inits, shared, _ = self.split_inputs(list(shapes))
         if n is None:
@@ -294,7 +286,7 @@ class Scan(Op):
                 outs.append((n,) + (tuple(s) if self._one_step_init(j) else tuple(s[1:])))
             else:
                 if step is None:
-                    step = self._body_shapes(shapes, values)
+                    step = self._body_shapes(shapes, values, inner)
                 outs.append(None if step[j] is None else (n,) + tuple(step[j]))
         return outs + [tuple(s) for s in shared]
 
@@ -308,17 +300,16 @@ class Scan(Op):
     def runtime_values_ok(self, node, positions):
         return True     # a host step: it reads n_steps when it runs
 
-    def do_constant_folding(self, node):
-        return False
 
-
-class ScanGrad(Op):
+class ScanGrad(InnerGraphOp):
     """The gradient of a ``Scan`` node's inputs, computed by a reverse loop over the body's
     vector-Jacobian product (compiled once).
 
     Inputs: the scan's inputs, its stacked outputs (one per output of fn), the gradients
     of those outputs.  Outputs: the gradient of each scan input listed in ``wrt``.
     """
+
+    host_only = "loops in Python over the compiled vector-Jacobian product"
 
     kind = "opaque"
 
@@ -347,10 +338,10 @@ class ScanGrad(Op):
     def infer_shape(self, node, shapes):
         return [tuple(shapes[k]) for k in self.wrt]
 
-    def do_constant_folding(self, node):
-        return False
+    def inner_graph(self, name):
+        return self.scan_op.inner_graph(name)      # "vjp": compiled for this op
 
-    def perform(self, node, inputs):
+    def perform_inner(self, node, inputs, inner):
         op = self.scan_op
         no = op.n_outs
         n_in = len(inputs) - 2 * no
@@ -371,7 +362,7 @@ class ScanGrad(Op):
             gbufs.append(g)
         gseq = [np.zeros(s.shape, dtype=s.dtype) for s, _ in wins]
         gns = [np.zeros(np.shape(v), dtype=np.asarray(v).dtype) for v in nonseqs]
-        fn, index = op.vjp()
+        fn, index = inner.function("vjp"), op.vjp_index()
         where = {k: p for p, k in enumerate(index)}     # inner input -> vjp output position
         lo_t = 0 if op.truncate_gradient < 0 else max(0, n - op.truncate_gradient)
         for t in range(n - 1, lo_t - 1, -1):

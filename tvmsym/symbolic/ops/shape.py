@@ -83,6 +83,9 @@ def _known_ints(vec):
 class Shape(Op):
     """The shape of a tensor as an int64 vector."""
 
+    host_only = "metadata: its value is known when kernels are built"
+    no_grad = "an integer result"
+
     __props__ = ()
     kind = "opaque"
 
@@ -105,6 +108,9 @@ class Shape(Op):
 
 class Shape_i(Op):
     """``x.shape[i]`` as an int64 scalar."""
+
+    host_only = "metadata: its value is known when kernels are built"
+    no_grad = "an integer result"
 
     __props__ = ("i",)
     kind = "opaque"
@@ -129,6 +135,8 @@ class Shape_i(Op):
 
 class MakeVector(Op):
     """A vector from scalars: ``MakeVector{dtype='int64'}(a, b)``."""
+
+    no_grad = "an integer shape vector"
 
     __props__ = ("dtype",)
     kind = "injective"
@@ -379,7 +387,8 @@ def expand_dims(x, axis):
 def stack(tensors, *more, axis=0):
     """numpy.stack: join tensors of one shape along a new axis (``stack(a, b)`` works too)."""
     if more or not isinstance(tensors, (list, tuple)):
-        if more and isinstance(more[-1], (numbers.Integral, np.integer)) and isinstance(tensors, (list, tuple)):
+        if (more and isinstance(more[-1], (numbers.Integral, np.integer))
+                and isinstance(tensors, (list, tuple))):
             axis = more[-1]
         else:
             tensors = [tensors, *more]
@@ -666,6 +675,8 @@ def ones_like(model, dtype=None):
 class ARange(Op):
     """numpy.arange(start, stop, step) in ``dtype``."""
 
+    no_grad = "its inputs are bounds of an integer range"
+
     __props__ = ("dtype",)
     kind = "injective"
 
@@ -724,6 +735,8 @@ def arange(start, stop=None, step=1, dtype=None):
 
 class Eye(Op):
     """numpy.eye(n, m, k) in ``dtype``."""
+
+    no_grad = "its inputs are sizes (integers)"
 
     __props__ = ("dtype",)
     kind = "injective"
@@ -931,6 +944,8 @@ class SpecifyShape(_SameTypeOp):
     another shape raises ValueError before any kernel runs (the check is made when the
     build for that input-shape signature infers shapes).
     """
+
+    host_only = "a shape check (removed by rewrites when the shape is known)"
 
     __props__ = ("shape",)
     kind = "opaque"

@@ -18,6 +18,8 @@ KINDS = ("quicksort", "mergesort", "heapsort", "stable")
 class Sort(Op):
     """Sorted copy along ``axis`` (an int; the functions flatten for axis=None)."""
 
+    host_only = "numpy sorts"
+
     __props__ = ("axis", "sort_kind")     # (Op.kind is the fusion class)
 
     def __init__(self, axis=-1, kind="quicksort"):
@@ -51,6 +53,8 @@ class Sort(Op):
 
 class Argsort(Sort):
     """Indices (int64) that sort along ``axis``."""
+
+    host_only = "numpy sorts"
 
     def out_dtype(self, x):
         return "int64"

@@ -432,6 +432,8 @@ class AdvancedIncSubtensor(Op):
     ``x[ivector]``.
     """
 
+    host_only = "numpy's np.add.at / assignment"
+
     __props__ = ("idx_list", "set_instead_of_inc")
     kind = "opaque"
 

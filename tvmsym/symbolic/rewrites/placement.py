@@ -45,6 +45,8 @@ GPU = "cuda"
 class _Transfer(Op):
     """A copy between host and GPU memory: same type and shape out as in, never folded."""
 
+    host_only = "a copy the executor makes itself"
+
     __props__ = ()
     kind = "transfer"
 
