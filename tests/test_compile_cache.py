@@ -140,7 +140,7 @@ def _call_scale(ex, c, n=64):
 
 
 def _entry_files(kdir):
-    return sorted(p for p in os.listdir(kdir) if not p.endswith(".tmp"))
+    return sorted(p for p in os.listdir(kdir) if not p.endswith(".tmp") and p != ".secret")
 
 
 def test_cache_max_mb_flag():

@@ -275,3 +275,16 @@ def test_huge_tvm_num_threads_is_capped_with_a_warning():
     assert "TVM_NUM_THREADS='100000'" in r.stderr
     n = int(r.stdout.split("threads")[1])
     assert 1 <= n <= len(os.sched_getaffinity(0))
+
+
+def test_fused_multiply_add_rounds_as_numpy():
+    """TVM builds with AllowFPOpFusion::Fast: a fused ``x * y + z`` became one FMA (rounded
+    once), unlike numpy and unlike the same graph with the optimizer off."""
+    x, y, z = T.vectors("x", "y", "z")
+    rng = np.random.default_rng(1)
+    a, b, c = (rng.standard_normal(10007).astype("float32") for _ in range(3))
+    for mode in MODES.values():
+        f = tvmsym.function([x, y, z], [x * y + z, z - x * y], mode=mode)
+        r1, r2 = f(a, b, c)
+        np.testing.assert_array_equal(r1, a * b + c)
+        np.testing.assert_array_equal(r2, c - a * b)

@@ -194,6 +194,32 @@ _setup_mvec()
 
 
 # ------------------------------------------------------------------ building
+INT32_ELEMENTS = 2 ** 31 - 1
+
+
+def create_prim_func(tensors):
+    """``te.create_prim_func`` with 64-bit index arithmetic when some tensor (or loop nest)
+    holds 2**31 elements or more: TVM's default int32 indices overflowed there (a negative
+    ``loop_partition`` factor, "Literal value ... exceeds range of int32")."""
+    def big(t):
+        try:
+            n = 1
+            for d in t.shape:
+                n *= int(d)
+            return n > INT32_ELEMENTS
+        except (TypeError, ValueError):     # a symbolic extent
+            return False
+    seen, stack, wide = set(), list(tensors), False
+    while stack and not wide:
+        t = stack.pop()
+        if not hasattr(t, "shape") or id(t) in seen:
+            continue
+        seen.add(id(t))
+        wide = big(t)
+        stack.extend(getattr(t.op, "input_tensors", []))
+    return te.create_prim_func(tensors, index_dtype_override="int64" if wide else None)
+
+
 _SIG = re.compile(r'T\.Buffer\(([^()]*(?:\([^()]*\))?[^()]*)\)')
 
 

@@ -40,12 +40,34 @@ def _lower_identity(call):
     return call.args[0]
 
 
+def _lower_llvm(call):
+    """On llvm the fence becomes ``llvm.arithmetic.fence`` (no instruction): TVM builds with
+    ``AllowFPOpFusion::Fast``, so the backend fused a fenced ``x * y + z`` into one FMA
+    (rounded once, unlike numpy and unlike the same graph with the optimizer off)."""
+    x = call.args[0]
+    if _FENCE_ID is None:
+        return x
+    return tirx.call_llvm_pure_intrin(str(call.ty), "llvm.arithmetic.fence", x)
+
+
+def _fence_intrinsic():
+    try:
+        from tvm.target import codegen
+        return codegen.llvm_lookup_intrinsic_id("llvm.arithmetic.fence") or None
+    except Exception:       # noqa: BLE001  (a TVM built without LLVM)
+        return None
+
+
+_FENCE_ID = _fence_intrinsic()
+
+
 def _register():
     # "default.FLowerIntrinsic" covers every target (llvm host code, cuda device code):
     # LowerIntrin looks up "<target>.FLowerIntrinsic" first and falls back to it.
     for attr, value in (("TCallEffectKind", _EFFECT), ("TVectorizable", True),
                         ("TScriptPrinterName", "tvmsym_ieee_fence"),
-                        ("default.FLowerIntrinsic", _lower_identity)):
+                        ("default.FLowerIntrinsic", _lower_identity),
+                        ("llvm.FLowerIntrinsic", _lower_llvm)):
         try:
             tvm.ir.register_op_attr(OP_NAME, attr, value)
         except Exception:       # noqa: BLE001  (registered by an import before a Ctrl-C)

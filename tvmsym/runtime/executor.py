@@ -102,7 +102,7 @@ class Build:
             whole = lower_whole(st, shapes, machine)     # a kernel written whole (sparse products)
             if whole is None:
                 placeholders, results = lower_step(st, shapes, values, machine)
-                func = _tvm.te.create_prim_func(placeholders + results)
+                func = _tvm.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(whole if whole is not None else func, _align_of)
             t1 = _now()
             if whole is None:

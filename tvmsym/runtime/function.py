@@ -18,9 +18,9 @@ from time import perf_counter as _now
 import numpy as np
 
 from ..config import config
-from ..symbolic.type import describe_value
 from ..symbolic.fgraph import FunctionGraph
 from ..symbolic.graph import Constant, Variable, ancestors
+from ..symbolic.type import describe_value
 from .mode import get_mode
 from .shared_support import update_plan as _update_plan
 

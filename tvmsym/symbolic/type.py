@@ -153,8 +153,8 @@ class TensorType:
             return conv
         raise TypeError(
             f"{self} cannot store accurately value {describe_value(data)}, it would be represented "
-            f"as {describe_value(conv)}. If you do not mind this precision loss, you can: 1) explicitly convert "
-            f"your data to a numpy array of dtype {self.dtype}, or 2) set "
+            f"as {describe_value(conv)}. If you do not mind this precision loss, you can: "
+            f"1) explicitly convert your data to a numpy array of dtype {self.dtype}, or 2) set "
             f"\"allow_input_downcast=True\" when calling \"function\".")
 
     def value_zeros(self, shape):

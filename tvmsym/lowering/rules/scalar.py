@@ -5,8 +5,8 @@ import numpy as np
 
 from ... import _tvm
 from ...symbolic import scalar as ps
-from . import SCALAR, scalar_rule
 from .. import ieee, intwrap
+from . import SCALAR, scalar_rule
 
 tirx = _tvm.tirx
 
