@@ -86,6 +86,8 @@ def _corpus():
         *_conv_corpus(),
         # complex numbers and sparse matrices (issue 17; tests/ops/test_complex.py, tests/sparse)
         *_complex_and_sparse_corpus(),
+        # hardening (issue 11): logsumexp's max with a -inf identity (MaxOrLowest)
+        T.logsumexp(x, axis=1),
     ]
 
 
