@@ -245,8 +245,9 @@ def reduce_rule(func, info):
     else:
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
+    from ..lowering.rules.reduce import accumulator_dtype
     in_dtype = node.inputs[0].type.dtype
-    acc = in_dtype if isinstance(op, Argmax) else op.accumulate_dtype(in_dtype)
+    acc = in_dtype if isinstance(op, Argmax) else accumulator_dtype(op, in_dtype)
     lanes = _lanes("uint8" if acc == "bool" else acc)
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))
