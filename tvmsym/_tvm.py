@@ -223,6 +223,16 @@ def create_prim_func(tensors):
 _SIG = re.compile(r'T\.Buffer\(([^()]*(?:\([^()]*\))?[^()]*)\)')
 
 
+def prim_func(tensors):
+    """``te.create_prim_func(tensors)``, with each variable defined once: a Let-bound value
+    (the special functions' kernels bind theirs) that two consumers read appears twice in
+    the tree, which TIR's well-formedness check rejects; ConvertSSA renames the copies."""
+    func = create_prim_func(tensors)        # 64-bit indices where sizes need them
+    if tvm.tirx.analysis.verify_well_formed(func, assert_mode=False):
+        return func
+    return tvm.tirx.transform.ConvertSSA()(tvm.IRModule({"main": func}))["main"]
+
+
 def relax_alignment(func, align_of):
     """Return ``func`` with its parameter buffers declaring ``align_of(dtype)`` bytes.
 

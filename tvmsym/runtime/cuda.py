@@ -164,7 +164,7 @@ class CudaBuild:
                         ins[k] = -1 - k
                 placeholders, results = lower_step(st, shapes, values,
                                                    GPU if gpu else host_machine)
-                func = _tvm.te.create_prim_func(placeholders + results)
+                func = _tvm.prim_func(placeholders + results)
                 info = {"outputs": [r.op.name for r in results], "step": st,
                         "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target,
                         "shapes": [shapes[v] for v in node.inputs], "values": values}

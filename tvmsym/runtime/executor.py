@@ -102,7 +102,7 @@ class Build:
             whole = lower_whole(st, shapes, machine)     # a kernel written whole (sparse products)
             if whole is None:
                 placeholders, results = lower_step(st, shapes, values, machine)
-                func = _tvm.create_prim_func(placeholders + results)
+                func = _tvm.prim_func(placeholders + results)
             func = _tvm.relax_alignment(whole if whole is not None else func, _align_of)
             t1 = _now()
             if whole is None:
@@ -333,7 +333,10 @@ class Build:
         for s, c in self.const_values:
             slots[s] = c
         fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
+        pre = getattr(guard, "pre_step", None)      # MonitorMode: called before every step
         for kind, fn, ins, outs, inplace, st in self.prog:
+            if pre is not None:
+                pre(st, slots, self)
             if prof is not None:
                 t0, before = _now(), set(fresh)
             if kind == "dyn":

@@ -116,6 +116,8 @@ class Function:
         fg = FunctionGraph(in_vars, out_vars)
         fg.target = self.target         # the placement stage (device=cuda) reads it
         if self.target.kind == "cuda":  # shared variables live on the device (runtime/cuda.py)
+            from .sparse_support import refuse_on_cuda
+            refuse_on_cuda(fg, name)
             from .cuda import make_cuda_function
             make_cuda_function(self, fg)
         from ..symbolic.rewrites import optimize

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import scalar as ps
 from .elemwise import DimShuffle, Elemwise
-from .graph import Constant, TensorConstant, TensorVariable, Variable
+from .graph import Constant, TensorConstant, TensorVariable, Variable  # noqa: F401
 from .type import TensorType, normalize_dtype
 
 
@@ -32,7 +32,7 @@ def constant(value, name=None, ndim=None, dtype=None):
             raise ValueError(f"constant {value!r} has {arr.ndim} dimensions, expected {ndim}")
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
     t = TensorType(arr.dtype.name, tuple(s == 1 for s in arr.shape))
-    return TensorConstant(t, arr, name=name, weak=weak)
+    return t.Constant(t, arr, name=name, weak=weak)
 
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None):
@@ -76,7 +76,8 @@ def _resolve(args, scalar_op=None):
                 dt = _loop_dtype(scalar_op, args, a, e)
                 data = np.asarray(py, dtype=dt)
             if dt != a.dtype:
-                a = TensorConstant(TensorType(dt, ()), data, weak=True)
+                a = TensorType.Constant(TensorType(dt, ()), data, weak=True)
+                a.tag.py_value = py         # prints as written: x ** 2 -> TensorConstant{2}
         out.append(a)
     return out
 
@@ -274,6 +275,8 @@ def _plural(make):
             return [make(None, dtype=dtype) if dtype else make(None) for _ in range(names[0])]
         if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
             names = [n.strip() for n in names[0].split(",")]
+        elif len(names) == 1 and isinstance(names[0], str) and len(names[0]) > 1:
+            names = list(names[0])      # Theano: T.scalars('xys') is x, y, s (one per letter)
         return [make(n, dtype=dtype) if dtype else make(n) for n in names]
     return many
 
@@ -290,6 +293,11 @@ bscalar = _prefixed["bscalar"]
 
 
 # --------------------------------------------------------------------------- operators
+def _not_bool(v):
+    v._is_nonzero = False
+    return v
+
+
 def _install_operators():
     T = TensorVariable
     T.__add__ = lambda a, b: add(a, b)
@@ -309,10 +317,10 @@ def _install_operators():
     T.__neg__ = lambda a: neg(a)
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: abs_(a)
-    T.__lt__ = lambda a, b: lt(a, b)
-    T.__le__ = lambda a, b: le(a, b)
-    T.__gt__ = lambda a, b: gt(a, b)
-    T.__ge__ = lambda a, b: ge(a, b)
+    T.__lt__ = lambda a, b: _not_bool(lt(a, b))
+    T.__le__ = lambda a, b: _not_bool(le(a, b))
+    T.__gt__ = lambda a, b: _not_bool(gt(a, b))
+    T.__ge__ = lambda a, b: _not_bool(ge(a, b))
     T.__and__ = lambda a, b: and_(a, b)
     T.__rand__ = lambda a, b: and_(b, a)
     T.__or__ = lambda a, b: or_(a, b)
@@ -324,8 +332,13 @@ def _install_operators():
     T.__hash__ = object.__hash__
 
     def _bool(self):
-        raise TypeError("a symbolic variable has no truth value; use tvmsym.tensor.switch "
-                        "or compare with eq()/neq()")
+        # Theano: every variable is true (``if not W:`` tests that W was given), except the
+        # result of a Python comparison, so that ``a < b < c`` fails instead of computing
+        # ``(a < b) and (b < c)``
+        if self.__dict__.get("_is_nonzero", True):
+            return True
+        raise TypeError("a symbolic comparison has no truth value (a < b < c, or `if x > 0:` "
+                        "on a symbolic x); use tvmsym.tensor.switch, and_/or_ for chains")
     T.__bool__ = _bool
 
     def _iter(self):

@@ -75,8 +75,8 @@ class TensorType:
         return self._hash
 
     def __call__(self, name=None):
-        from .graph import TensorVariable
-        return TensorVariable(self, name=name)
+        from . import graph  # noqa: F401  (sets TensorType.Variable; tvmsym.tensor.var refines it)
+        return self.Variable(self, name=name)
 
     def pattern_name(self):
         b = self.broadcastable
