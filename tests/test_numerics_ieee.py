@@ -222,7 +222,7 @@ def test_int32_three_to_the_forty():
 def test_python_ints_out_of_range_raise(dtype, value):
     v = T.TensorType(dtype, (False,) * np.ndim(value))("v")
     f = tvmsym.function([v], v * 1)
-    with pytest.raises(TypeError, match="cannot store accurately"):
+    with pytest.raises(TypeError, match="cannot store"):
         f(value)
 
 
@@ -230,8 +230,8 @@ def test_python_ints_at_the_limits_are_accepted():
     v = T.lvector("v")
     u = T.TensorType("uint64", (False,))("u")
     f = tvmsym.function([v, u], [v * 1, u * 1])
-    a, b = f([2 ** 63 - 1, -2 ** 63], [2 ** 64 - 1, 0])
-    assert a.tolist() == [2 ** 63 - 1, -2 ** 63] and b.tolist() == [2 ** 64 - 1, 0]
+    a, b = f([2 ** 63 - 1, -2 ** 63], [2 ** 64 - 1, 2 ** 63])
+    assert a.tolist() == [2 ** 63 - 1, -2 ** 63] and b.tolist() == [2 ** 64 - 1, 2 ** 63]
 
 
 def test_masked_arrays_are_rejected():

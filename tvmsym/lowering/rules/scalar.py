@@ -168,18 +168,30 @@ def _int_pow(a, b, out):
     period = 2 ** (bits - 2)
     even_a = tirx.EQ(tirx.bitwise_and(a, one), zero)
     k = _small_int_exponent(b, limit=None)
+    # the squarings run in a 64-bit type (32-bit: no overflow flag can fire on the low bits
+    # kept; a cast per multiply made TVM's simplifier exponential in the chain's depth)
+    work = "int64" if bits == 32 else out
+
+    def mul(x, y):
+        return x * y
+
+    def to_work(x):
+        return x.astype(work) if work != out else x
+
+    def to_out(x):
+        return x.astype(out) if work != out else x
     if k is not None and k >= 0:
         big = k >= bits
         k_eff = k % period if big else k
         if k_eff < INT_POW_CONST_MAX:
-            result, p = None, a
+            result, p = None, to_work(a)
             while k_eff:
                 if k_eff & 1:
-                    result = p if result is None else intwrap.mul(result, p)
+                    result = p if result is None else mul(result, p)
                 k_eff >>= 1
                 if k_eff:
-                    p = intwrap.mul(p, p)
-            result = one if result is None else result
+                    p = mul(p, p)
+            result = one if result is None else to_out(result)
             return tirx.Select(even_a, zero, result) if big else result
     if k is not None and k < 0:
         if not signed:
@@ -190,13 +202,14 @@ def _int_pow(a, b, out):
     ebig = e >= const(bits, out)
     e_red = tirx.Select(ebig, tirx.bitwise_and(e, const(period - 1, out)), e)
     steps = min(bits - 2, INT_POW_STEPS)
-    result, p = one, a
+    result, p, wone = None, to_work(a), to_work(one)
     for j in range(steps):
         bit = tirx.NE(tirx.bitwise_and(tirx.shift_right(e_red, const(j, out)), one), zero)
-        result = intwrap.mul(result, tirx.Select(bit, p, one))
+        term = tirx.Select(bit, p, wone)
+        result = term if result is None else mul(result, term)
         if j < steps - 1:
-            p = intwrap.mul(p, p)
-    pos = tirx.Select(tirx.And(ebig, even_a), zero, result)
+            p = mul(p, p)
+    pos = tirx.Select(tirx.And(ebig, even_a), zero, to_out(result))
     if not signed:
         return pos
     odd_e = tirx.NE(tirx.bitwise_and(e, one), zero)
