@@ -37,8 +37,8 @@ GOLDEN = [
      " |y [id C]\n"
      "Elemwise{Composite{(i0 + i1), ((i0 + i1) * i0)}}.0 [id A] ''   0\n"),
     (lambda: [T.tanh(x + y) * x], tvmsym.Mode().excluding("fusion"),
-     "Elemwise{mul}[(0, 0)] [id A] ''   2\n"
-     " |Elemwise{tanh}[(0, 0)] [id B] ''   1\n"
+     "Elemwise{Mul}[(0, 0)] [id A] ''   2\n"
+     " |Elemwise{Tanh}[(0, 0)] [id B] ''   1\n"
      " | |Elemwise{add,no_inplace} [id C] ''   0\n"
      " |   |x [id D]\n"
      " |   |y [id E]\n"
@@ -145,7 +145,7 @@ UNFUSED = ["Elemwise{add,no_inplace}", "Elemwise{mul,no_inplace}"]
     (None, {"optimizer": None}, UNFUSED),
     (None, {"optimizer": "fast_compile"}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
     (None, {"optimizer_excluding": "fusion:inplace"}, UNFUSED),
-    (None, {"optimizer_excluding": "fusion"}, ["Elemwise{add,no_inplace}", "Elemwise{mul}[(0, 0)]"]),
+    (None, {"optimizer_excluding": "fusion"}, ["Elemwise{add,no_inplace}", "Elemwise{Mul}[(0, 0)]"]),
     (None, {"mode": "FAST_COMPILE"}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
     ("FAST_COMPILE", {}, ["Elemwise{Composite{((i0 + i1) * i0)}}"]),
 ])

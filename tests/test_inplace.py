@@ -18,8 +18,8 @@ def chain():
 
 def test_compiled_graph_shows_destroy_pattern(chain):
     assert debugprint(chain, file="str") == (
-        "Elemwise{mul}[(0, 0)] [id A] ''   2\n"
-        " |Elemwise{tanh}[(0, 0)] [id B] ''   1\n"
+        "Elemwise{Mul}[(0, 0)] [id A] ''   2\n"
+        " |Elemwise{Tanh}[(0, 0)] [id B] ''   1\n"
         " | |Elemwise{add,no_inplace} [id C] ''   0\n"
         " |   |x [id D]\n"
         " |   |y [id E]\n"

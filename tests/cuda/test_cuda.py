@@ -141,7 +141,7 @@ def test_device_variants_are_the_same_ops():
     assert op.host_op() == Elemwise(op.scalar_op, dict(op.inplace_pattern))
     assert op != op.host_op() and on_gpu(op) is op
     ds = on_gpu(DimShuffle((False, False), (1, 0)))
-    assert str(ds) == "GpuDimShuffle{1,0}" and pickle.loads(pickle.dumps(ds)) == ds
+    assert str(ds) == "InplaceGpuDimShuffle{1,0}" and pickle.loads(pickle.dumps(ds)) == ds
     assert str(GpuFromHost()) == "GpuFromHost<None>" and str(HostFromGpu()) == "HostFromGpu(gpuarray)"
 
 

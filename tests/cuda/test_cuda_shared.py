@@ -58,10 +58,10 @@ HostFromGpu(gpuarray) [id A] ''   4
    | |Sort{axis=-1, quicksort} [id D] ''   1
    |   |HostFromGpu(gpuarray) [id E] 'w'   0
    |     |w [id F]
-   |TensorConstant{[1.0]} [id G]
+   |TensorConstant{(1,) of 1.0} [id G]
 GpuElemwise{Add}[]<gpuarray> [id H] ''   5
  |w [id F]
- |TensorConstant{[1.0]} [id G]
+ |TensorConstant{(1,) of 1.0} [id G]
 """
 
 

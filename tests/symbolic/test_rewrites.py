@@ -223,8 +223,8 @@ def test_inplace_reuses_dead_intermediates_only():
     e = T.tanh(x + y) * x
     fg = run([e], inplace)
     assert text(fg) == (
-        "Elemwise{mul}[(0, 0)] [id A] ''   2\n"
-        " |Elemwise{tanh}[(0, 0)] [id B] ''   1\n"
+        "Elemwise{Mul}[(0, 0)] [id A] ''   2\n"
+        " |Elemwise{Tanh}[(0, 0)] [id B] ''   1\n"
         " | |Elemwise{add,no_inplace} [id C] ''   0\n"
         " |   |x [id D]\n"
         " |   |y [id E]\n"

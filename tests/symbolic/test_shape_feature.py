@@ -16,7 +16,7 @@ def _ops(f):
 def _value_kernels(f):
     """Nodes that read tensor data (anything but shape metadata / shape arithmetic)."""
     keep = ("Shape_i", "MakeVector", "Elemwise{add}", "Elemwise{add,no_inplace}",
-            "Elemwise{add}[(0, 0)]", "Subtensor")
+            "Elemwise{Add}[(0, 0)]", "Subtensor")
     return [o for o in _ops(f) if not o.startswith(keep)]
 
 

@@ -85,7 +85,7 @@ class Elemwise(Op):
     """Apply ``scalar_op`` elementwise with broadcasting.
 
     Prints as ``Elemwise{add,no_inplace}``; with an inplace pattern
-    ``{output: input}`` as ``Elemwise{add}[(0, 0)]`` (output 0 overwrites input 0).
+    ``{output: input}`` as ``Elemwise{Add}[(0, 0)]`` (output 0 overwrites input 0).
     """
 
     __props__ = ("scalar_op", "inplace_pattern")
@@ -100,7 +100,11 @@ class Elemwise(Op):
 
     def __str__(self):
         if self.inplace_pattern:
-            return f"Elemwise{{{self.scalar_op}}}{list(self.inplace_pattern)}"
+            # Theano's inplace ops hold an unnamed scalar op: it prints its class name
+            # (Elemwise{Mul}[(0, 0)]); Composite and Cast print themselves
+            sop = self.scalar_op
+            name = sop if isinstance(sop, (ps.Composite, ps.Cast)) else type(sop).__name__
+            return f"Elemwise{{{name}}}{list(self.inplace_pattern)}"
         if isinstance(self.scalar_op, ps.Composite) or self.__dict__.get("grad_built"):
             # Theano: fused nodes and the elementwise ops its grad builds from scalar
             # gradients (Elemwise(op, {})) print no ",no_inplace"

@@ -21,4 +21,3 @@ for _m in ("elemwise", "dimshuffle", "reduce", "linalg", "shape", "subtensor", "
 importlib.import_module(".helpers", __name__)
 # collectives of tvmsym.distributed (AllReduce, Broadcast, AllGather)
 importlib.import_module(".distributed", __name__)
-importlib.import_module(".second", __name__)     # gof helper: Theano's second/fill

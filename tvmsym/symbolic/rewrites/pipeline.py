@@ -65,6 +65,7 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
 # (before fusion, so the packing around the message fuses with its neighbours)
 from .collectives import bucket_collectives  # noqa: E402
 STAGES.insert(stage_names().index("fusion"), ("collectives", bucket_collectives, RUN))
+
 # --- gof helper (issue 14): second(cost, 1.0) of theano.grad -> 1.0 before anything else
 from .useless_fill import useless_fill  # noqa: E402
 STAGES.insert(0, ("useless_fill", useless_fill, BOTH))

@@ -140,6 +140,8 @@ _REDUCER_NAMES = {"add": "add", "mul": "mul", "max": "maximum", "min": "minimum"
 
 def gpu_name(op, node):
     """Theano's gpuarray name of a placed node, or None for ``"Gpu" + str(op)``."""
+    if type(op).__name__ == "DimShuffle":     # Theano's gpuarray: InplaceGpuDimShuffle{1,0}
+        return "InplaceGpuDimShuffle{" + ",".join(str(o) for o in op.new_order) + "}"
     reducer = getattr(op, "reducer", None)
     if reducer in _REDUCER_NAMES and hasattr(op, "reduced_axes"):
         name = "mean" if type(op).__name__ == "Mean" else _REDUCER_NAMES[reducer]
