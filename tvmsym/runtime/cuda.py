@@ -33,7 +33,7 @@ from .. import _tvm
 from ..lowering.lower import Step, infer_shapes, is_view, lower_step, zero_size
 from ..lowering.machine import GPU
 from ..lowering.rules import find_rule
-from ..schedules import schedule
+from ..schedules import ScheduleContext, schedule
 from ..schedules.gpu import UnscheduledKernelError, schedule_for_cuda
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu, is_on_gpu
@@ -162,10 +162,13 @@ class CudaBuild:
                 placeholders, results = lower_step(st, shapes, values,
                                                    GPU if gpu else host_machine)
                 func = _tvm.te.create_prim_func(placeholders + results)
-                info = {"outputs": [r.op.name for r in results], "step": st,
-                        "out_dtype": st.outputs[0].type.dtype, "target": target.tvm_target,
-                        "shapes": [shapes[v] for v in node.inputs], "values": values}
-                if gpu and not loopback:
+                on_gpu = gpu and not loopback
+                info = ScheduleContext(
+                    outputs=[r.op.name for r in results], step=st,
+                    out_dtype=st.outputs[0].type.dtype, target=target.tvm_target,
+                    shapes=[shapes[v] for v in node.inputs], values=values,
+                    machine=GPU if on_gpu else host_machine)
+                if on_gpu:
                     func, rule = schedule_for_cuda(func, st.name, info)
                     self.rules[st.name] = rule
                     gpu_funcs[st.name] = func.with_attr("global_symbol", st.name)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.lower import infer_shapes, lower_step, value_positions, zero_size
-from ..schedules import schedule
+from ..schedules import ScheduleContext, schedule
 from ..symbolic.graph import Constant
 from ..targets import build as target_build
 from .inner import inner_for, perform
@@ -97,10 +97,9 @@ class Build:
             func = _tvm.te.create_prim_func(placeholders + results)
             func = _tvm.relax_alignment(func, _align_of)
             t1 = _now()
-            func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
-                                                 "out_dtype": st.outputs[0].type.dtype,
-                                                 "shapes": [shapes[v] for v in st.node.inputs],
-                                                 "values": values})
+            func = schedule(func, target.kind, ScheduleContext(
+                outputs=[r.op.name for r in results], step=st, out_dtype=st.outputs[0].type.dtype,
+                shapes=[shapes[v] for v in st.node.inputs], values=values, machine=machine))
             times["lower"] += t1 - t0
             times["schedule"] += _now() - t1
             funcs[st.name] = func.with_attr("global_symbol", st.name)

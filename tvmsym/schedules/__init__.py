@@ -1,5 +1,6 @@
-"""Schedules: ordered rules that may decline (return None), a fallback last.
+"""Schedules: per target, an ordered list of rules that may decline (``registry.py``).
 
-``schedule(func, target_kind)`` returns the scheduled PrimFunc.
+``schedule(func, target_kind, ctx)`` returns the scheduled PrimFunc.
 """
-from .registry import RULES, register_rule, schedule  # noqa: F401
+from .common import ScheduleContext  # noqa: F401
+from .registry import register_rule, rules, schedule  # noqa: F401

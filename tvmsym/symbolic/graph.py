@@ -143,7 +143,6 @@ class Op:
     no_grad: bool | str = False     # no gradient on purpose (integer results, made after grad)
     destroy_map: dict = {}
     view_map: dict = {}
-    kind = "opaque"     # fusion class: elemwise | injective | reduce | opaque
 
     def _props(self):
         return tuple(getattr(self, p) for p in self.__props__)

@@ -13,7 +13,6 @@ class CumOp(Op):
     """Running sum (``mode='add'``) or product (``'mul'``) along ``axis``."""
 
     __props__ = ("axis", "mode", "dtype")
-    kind = "opaque"
 
     def __init__(self, axis, mode="add", dtype=None):
         if mode not in ("add", "mul"):

@@ -37,7 +37,6 @@ class Dot(Op):
     """numpy.dot of 1-d or 2-d operands: vector.vector, matrix.vector, vector.matrix, matrix.matrix."""
 
     __props__ = ()
-    kind = "opaque"
 
     def __str__(self):
         return "dot"
@@ -67,7 +66,6 @@ class MatMul(Op):
     """numpy.matmul of operands with >= 2 dimensions; batch dimensions broadcast."""
 
     __props__ = ()
-    kind = "opaque"
 
     def make_node(self, a, b):
         a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -113,7 +111,6 @@ class TensorDot(Op):
     """numpy.tensordot: sum over ``axes_a`` of a paired with ``axes_b`` of b."""
 
     __props__ = ("axes_a", "axes_b")
-    kind = "opaque"
 
     def __init__(self, axes_a, axes_b):
         self.axes_a = tuple(int(x) for x in axes_a)
@@ -160,7 +157,6 @@ class FusedDot(Op):
     no_grad = "made by the dot_epilogue stage, after gradients"
 
     __props__ = ("scalar_op",)
-    kind = "opaque"
 
     def __init__(self, scalar_op):
         self.scalar_op = scalar_op

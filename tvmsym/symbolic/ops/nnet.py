@@ -18,7 +18,6 @@ class Softmax(Op):
     """
 
     __props__ = ("axis",)
-    kind = "reduce"
 
     def __init__(self, axis=-1):
         self.axis = int(axis)

@@ -89,7 +89,6 @@ class CAReduce(Op):
     """
 
     __props__ = ("axis",)
-    kind = "reduce"
     reducer = None
     identity = None
     np_name = None          # numpy ufunc named in error messages

@@ -87,7 +87,6 @@ class Shape(Op):
     no_grad = "an integer result"
 
     __props__ = ()
-    kind = "opaque"
 
     def make_node(self, x):
         x = as_tensor_variable(x)
@@ -113,7 +112,6 @@ class Shape_i(Op):
     no_grad = "an integer result"
 
     __props__ = ("i",)
-    kind = "opaque"
 
     def __init__(self, i):
         self.i = int(i)
@@ -139,7 +137,6 @@ class MakeVector(Op):
     no_grad = "an integer shape vector"
 
     __props__ = ("dtype",)
-    kind = "injective"
 
     def __init__(self, dtype="int64"):
         self.dtype = normalize_dtype(dtype)
@@ -223,7 +220,6 @@ class Reshape(Op):
     """``Reshape{ndim}(x, shape)``: numpy.reshape (C order) with one optional -1."""
 
     __props__ = ("ndim",)
-    kind = "injective"
 
     def __init__(self, ndim):
         self.ndim = int(ndim)
@@ -277,7 +273,6 @@ class Flatten(Op):
     """``Flatten{ndim}``: keep the first ndim-1 dims, merge the rest."""
 
     __props__ = ("outdim",)
-    kind = "injective"
 
     def __init__(self, outdim=1):
         self.outdim = int(outdim)
@@ -318,7 +313,6 @@ class Join(Op):
     """numpy.concatenate along ``axis`` (prints as Theano's ``Join``)."""
 
     __props__ = ("axis",)
-    kind = "injective"
 
     def __init__(self, axis):
         self.axis = int(axis)
@@ -413,7 +407,6 @@ class Split(Op):
     """``Split{n}``: split along ``axis`` into pieces of the given sizes (an int vector input)."""
 
     __props__ = ("len_splits", "axis")
-    kind = "injective"
 
     def __init__(self, len_splits, axis):
         self.len_splits = int(len_splits)
@@ -468,7 +461,6 @@ class Repeat(Op):
     """numpy.repeat along ``axis`` with an int scalar or an int vector of repeats."""
 
     __props__ = ("axis",)
-    kind = "injective"
 
     def __init__(self, axis):
         self.axis = axis
@@ -528,7 +520,6 @@ class Tile(Op):
     """numpy.tile with constant repetitions (``reps`` has one int per output dimension)."""
 
     __props__ = ("reps",)
-    kind = "injective"
 
     def __init__(self, reps):
         self.reps = tuple(int(r) for r in reps)
@@ -570,7 +561,6 @@ class Alloc(Op):
     """``Alloc(value, *shape)``: value broadcast to ``shape`` (Theano's alloc)."""
 
     __props__ = ()
-    kind = "injective"
 
     def shape_value_inputs(self, node):
         return list(range(1, len(node.inputs)))
@@ -678,7 +668,6 @@ class ARange(Op):
     no_grad = "its inputs are bounds of an integer range"
 
     __props__ = ("dtype",)
-    kind = "injective"
 
     def __init__(self, dtype):
         self.dtype = normalize_dtype(dtype)
@@ -739,7 +728,6 @@ class Eye(Op):
     no_grad = "its inputs are sizes (integers)"
 
     __props__ = ("dtype",)
-    kind = "injective"
 
     def __init__(self, dtype):
         self.dtype = normalize_dtype(dtype)
@@ -778,7 +766,6 @@ class AllocDiag(Op):
     """A matrix with vector ``v`` on diagonal ``offset`` (numpy.diag of a vector)."""
 
     __props__ = ("offset",)
-    kind = "injective"
 
     def __init__(self, offset=0):
         self.offset = int(offset)
@@ -801,7 +788,6 @@ class ExtractDiag(Op):
     """Diagonal ``offset`` of a matrix (numpy.diagonal / numpy.diag of a matrix)."""
 
     __props__ = ("offset",)
-    kind = "injective"
 
     def __init__(self, offset=0):
         self.offset = int(offset)
@@ -840,7 +826,6 @@ class Squeeze(Op):
     """Remove length-1 axes that are not known to be broadcastable (checked when run)."""
 
     __props__ = ("axes",)
-    kind = "injective"
 
     def __init__(self, axes):
         self.axes = tuple(sorted(int(a) for a in axes))
@@ -893,7 +878,6 @@ class Flip(_SameTypeOp):
     """numpy.flip along ``axes``."""
 
     __props__ = ("axes",)
-    kind = "injective"
 
     def __init__(self, axes):
         self.axes = tuple(sorted(int(a) for a in axes))
@@ -916,7 +900,6 @@ class Roll(_SameTypeOp):
     """numpy.roll by a constant ``shift`` along ``axis`` (None: the flattened array)."""
 
     __props__ = ("shift", "axis")
-    kind = "injective"
 
     def __init__(self, shift, axis):
         self.shift = int(shift)
@@ -948,7 +931,6 @@ class SpecifyShape(_SameTypeOp):
     host_only = "a shape check (removed by rewrites when the shape is known)"
 
     __props__ = ("shape",)
-    kind = "opaque"
 
     def __init__(self, shape):
         self.shape = tuple(None if s is None else int(s) for s in shape)

@@ -20,7 +20,7 @@ class Sort(Op):
 
     host_only = "numpy sorts"
 
-    __props__ = ("axis", "sort_kind")     # (Op.kind is the fusion class)
+    __props__ = ("axis", "sort_kind")
 
     def __init__(self, axis=-1, kind="quicksort"):
         if kind not in KINDS:

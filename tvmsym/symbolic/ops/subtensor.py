@@ -174,7 +174,6 @@ class Subtensor(_Indexed):
     """Basic indexing: ints and slices (``Subtensor{int64::}``)."""
 
     __props__ = ("idx_list",)
-    kind = "injective"
     n_before = 1
 
     def __init__(self, idx_list):
@@ -221,7 +220,6 @@ class IncSubtensor(_Indexed):
     """``x`` with ``x[idx]`` set to (or incremented by) ``y``: a new variable (functional)."""
 
     __props__ = ("idx_list", "set_instead_of_inc")
-    kind = "injective"
     n_before = 2
 
     def __init__(self, idx_list, set_instead_of_inc=False):
@@ -283,7 +281,6 @@ class AdvancedSubtensor(_Indexed):
     """
 
     __props__ = ("idx_list",)
-    kind = "injective"
     n_before = 1
 
     def __init__(self, idx_list):
@@ -435,7 +432,6 @@ class AdvancedIncSubtensor(Op):
     host_only = "numpy's np.add.at / assignment"
 
     __props__ = ("idx_list", "set_instead_of_inc")
-    kind = "opaque"
 
     def __init__(self, idx_list, set_instead_of_inc=False):
         self.idx_list = tuple(tuple(e) for e in idx_list)
