@@ -195,35 +195,11 @@ def apply_updates(fn, outs, donated):
 
 
 def _donatable(fn, build):
-    """{update output index: (slot, shape, dtype)} of the updates a spare buffer can take.
-
-    An update output can be written into its shared variable's spare buffer when a
-    kernel computes it into fresh storage (not an input, not a view, not overwriting
-    an input) and no other output returns the same array.  Computed once per build.
-    """
+    """{update output index: (slot, shape, dtype)} of the updates a spare buffer can take
+    (``Build.donatable``: computed into fresh storage, returned once); once per build."""
     ok = getattr(build, "_donatable", None)
     if ok is None:
-        fresh, destroys = {}, {}
-        for kind, _fn, _ins, outs, inplace, _st in build.steps:
-            for o, (s, shape, dtype) in enumerate(outs):
-                if kind in ("tvm", "host") and o not in inplace:
-                    fresh[s] = (shape, dtype)
-                elif kind in ("tvm", "host"):
-                    destroys[s] = inplace[o]     # s is written over the buffer of slot inplace[o]
-        count = {}
-        for s in build.out_slots:
-            count[s] = count.get(s, 0) + 1
-        ok = {}
-        for sv, k in fn._update_spec:
-            s = build.out_slots[k]
-            if count[s] != 1 or build.out_is_input[k]:
-                continue
-            root = s
-            while root in destroys:              # follow inplace kernels to the buffer's first writer
-                root = destroys[root]
-            if root in fresh and (root == s or count.get(root, 0) == 0):
-                ok[k] = (root,) + fresh[root]
-        build._donatable = ok
+        ok = build._donatable = build.donatable([k for _, k in fn._update_spec])
     return ok
 
 

@@ -7,6 +7,8 @@ into a FunctionGraph (``fgraph.py``) where rewrites happen.
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 
 import numpy as np
 
@@ -102,6 +104,19 @@ def format_constant(data):
     return f"TensorConstant{{{data.shape}}}"
 
 
+_PKG = os.sep + "tvmsym" + os.sep
+
+
+def _user_line(frame):
+    """``file:line`` of the first frame outside tvmsym, walking out from ``frame``."""
+    while frame is not None:
+        fn = frame.f_code.co_filename
+        if _PKG not in fn:
+            return f"{fn}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
 class Apply:
     """One application of an Op to input variables, producing output variables."""
 
@@ -112,6 +127,8 @@ class Apply:
         for i, o in enumerate(self.outputs):
             o.owner, o.index = self, i
         self.tag = _Tag()
+        # where the user's code built it: run-time errors name it (runtime/steps.py annotate)
+        self.tag.trace = _user_line(sys._getframe(1))
 
     @property
     def out(self):
