@@ -8,7 +8,7 @@ import tvmsym as theano
 import tvmsym.tensor as T
 from tvmsym.gradient import NullGradientError
 from tvmsym.sandbox.rng_mrg import MRG_RandomStreams
-from tvmsym.symbolic.ops.random import RandomFunction, state_from_seed
+from tvmsym.symbolic.ops.random import STATE_LEN, RandomFunction, state_from_seed
 from tvmsym.tensor.shared_randomstreams import RandomStreams, RNGState
 
 
@@ -86,7 +86,6 @@ def test_tutorial_copying_random_state_between_graphs():
 
 def test_mrg_random_streams_same_api_and_rstate():
     m1, m2 = MRG_RandomStreams(seed=5), MRG_RandomStreams(seed=6)
-    assert isinstance(m1, RandomStreams)
     assert isinstance(theano.tensor.shared_randomstreams.RandomStreams(1), RandomStreams)
     m2.rstate = m1.rstate       # the next variables of m2 draw what m1's draw
     a = m1.uniform((3,), nstreams=4)
@@ -152,7 +151,7 @@ def test_integer_draws(srng):
 
 
 def test_choice_and_permutation(srng):
-    c = draw(srng.choice((N,), a=np.array([1.5, 2.5, 4.0]), p=[0.2, 0.3, 0.5]))
+    c = draw(srng.choice((N,), a=np.array([1.5, 2.5, 4.0]), p=[0.2, 0.3, 0.5], dtype="float64"))
     assert c.dtype == np.float64 and set(np.unique(c)) == {1.5, 2.5, 4.0}
     assert abs((c == 4.0).mean() - 0.5) < 0.02
     c2 = draw(srng.choice((5,), a=5, replace=False))
@@ -186,22 +185,24 @@ def test_symbolic_sizes_and_parameters(srng):
     np.testing.assert_allclose(h(np.array([1.0, 2.0, 3.0])), [[1, 2, 3]] * 2, atol=0.01)
 
 
-def test_numbers_are_numpys_pcg64():
-    """A state is a numpy PCG64 state: the draws are numpy Generator's (same on every target)."""
+def test_numbers_are_numpys_randomstate():
+    """A state is a numpy RandomState (MT19937) state, as Theano's: the draws are RandomState's."""
     s = RandomStreams(seed=0)
     u = s.uniform((5,), dtype="float64")
-    gen = u.rng.get_value().generator()
+    gen = u.rng.get_value().randomstate()
     np.testing.assert_array_equal(theano.function([], u)(), gen.uniform(0.0, 1.0, 5))
     np.testing.assert_array_equal(theano.function([], u)(), gen.uniform(0.0, 1.0, 5))
     z = s.normal((3,), dtype="float64")
-    gen = z.rng.get_value().generator()
+    gen = z.rng.get_value().randomstate()
     np.testing.assert_array_equal(theano.function([], z)(), gen.normal(0.0, 1.0, 3))
 
 
-def test_float32_uniform_stays_below_high():
+def test_float32_uniform_is_float64_rounded_as_theano():
+    """Theano draws RandomState.uniform in float64 and casts: the float32 values are that."""
     s = RandomStreams(seed=1)
-    u = theano.function([], s.uniform((200000,), low=0.0, high=1e-30, dtype="float32"))()
-    assert u.max() < np.float32(1e-30)
+    u = s.uniform((1000,), low=0.0, high=1e-30, dtype="float32")
+    ref = u.rng.get_value().randomstate().uniform(0.0, 1e-30, 1000).astype("float32")
+    np.testing.assert_array_equal(theano.function([], u)(), ref)
 
 
 # --------------------------------------------------------------------------- state handling
@@ -218,13 +219,17 @@ def test_state_value_api():
     s = RandomStreams(seed=3)
     u = s.uniform((2,))
     v = u.rng.get_value()
-    assert isinstance(v, RNGState) and v.dtype == np.uint64 and v.shape == (6,)
-    assert v.get_state()["bit_generator"] == "PCG64"
-    assert s[u].shape == (6,)
-    s[u] = np.random.default_rng(99)             # a numpy PCG64 Generator is a state too
+    assert isinstance(v, RNGState) and v.dtype == np.uint64 and v.shape == (STATE_LEN,)
+    assert v.get_state()[0] == "MT19937"
+    assert s[u].shape == (STATE_LEN,)
+    s[u] = np.random.RandomState(99)             # a numpy RandomState is a state, as in Theano
     np.testing.assert_array_equal(u.rng.get_value(), state_from_seed(99))
     with pytest.raises(TypeError, match="numpy RandomState"):
-        u.rng.set_value(np.random.RandomState(1))
+        u.rng.set_value(np.random.default_rng(1))
+    # RandomState's own draws through the value advance it in place
+    w = u.rng.get_value(borrow=True)
+    assert w.randint(10 ** 6) == np.random.RandomState(99).randint(10 ** 6)
+    assert np.any(u.rng.get_value() != state_from_seed(99))
     assert s.updates() == s.state_updates and s.updates()[0] == u.update
     assert u.rng.default_update is u.update[1]
 

@@ -136,24 +136,35 @@ def test_tutorial_accumulate_shared():
     assert k.get_value() == 7
 
 
-def test_tutorial_random_noise_is_computed_once_per_call():
+def test_tutorial_random_noise_is_redrawn_every_step():
+    """A draw made outside fn and used inside is redrawn at each step, as in Theano (the
+    tutorial: pass it in non_sequences to keep one draw per call)."""
     X = T.matrix("X")
     W = T.matrix("W")
     b_sym = T.vector("b_sym")
     trng = T.shared_randomstreams.RandomStreams(1234)
     d = trng.binomial(size=W[1].shape)
     results, updates = theano.scan(lambda v: T.tanh(T.dot(v, W) + b_sym) * d, sequences=X)
-    compute_with_bnoise = theano.function(inputs=[X, W, b_sym], outputs=[results, d],
-                                          updates=updates, allow_input_downcast=True)
-    # d does not depend on the step: it is an input of the loop, not part of its body
-    assert not any("Random" in str(n.op) for n in inner_for(results.owner.op).function("body").maker.fgraph.toposort())
-    x = np.eye(10, 2, dtype=theano.config.floatX)
+    assert any("Random" in str(n.op)
+               for n in inner_for(results.owner.op).function("body").maker.fgraph.toposort())
+    f = theano.function(inputs=[X, W, b_sym], outputs=results, updates=updates,
+                        allow_input_downcast=True)
+    x = np.ones((40, 2), dtype=theano.config.floatX)
     w = np.ones((2, 2), dtype=theano.config.floatX)
     b = np.ones((2), dtype=theano.config.floatX)
+    r = f(x, w, b)
+    masks = {tuple(row) for row in (r != 0).astype(int).tolist()}
+    assert len(masks) > 1                       # rows see different masks
+    np.testing.assert_allclose(r[r != 0], np.tanh(3.0), rtol=1e-6)
+    # passed as a non-sequence: one draw per call, the same for every step
+    results2, updates2 = theano.scan(lambda v, d: T.tanh(T.dot(v, W) + b_sym) * d, sequences=X,
+                                     non_sequences=[d])
+    g = theano.function(inputs=[X, W, b_sym], outputs=[results2, d], updates=updates2,
+                        allow_input_downcast=True)
     seen = set()
     for _ in range(6):
-        r, dv = compute_with_bnoise(x, w, b)
-        np.testing.assert_allclose(r, np.tanh(x.dot(w) + b) * dv, rtol=1e-6)
+        r2, dv = g(x, w, b)
+        np.testing.assert_allclose(r2, np.tanh(x.dot(w) + b) * dv, rtol=1e-6)
         seen.add(tuple(dv))
     assert len(seen) > 1        # the random stream advances between calls
 

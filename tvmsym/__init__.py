@@ -108,3 +108,6 @@ __all__ = sorted(({k for k in globals() if not k.startswith("_")} - {"compile"})
 from . import scan_module  # noqa: E402,F401
 from .scan_module import scan, map, reduce, foldl, foldr  # noqa: E402,F401,A004
 __all__ += ["scan", "scan_module", "foldl", "foldr"]
+
+# theano.sparse (scipy.sparse values; scipy is imported when a sparse value is made)
+from . import sparse  # noqa: E402,F401

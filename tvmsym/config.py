@@ -102,6 +102,21 @@ _FLAGS = [
           "bytes allocated) and print all profiles to stderr at exit", convert=_bool),
 ]
 
+# distributed (tvmsym.distributed, MPI)
+_FLAGS += [
+    _Flag("distributed_timeout", 300.0, "seconds a collective or a point-to-point wait may take "
+          "before it raises DistributedTimeout (0 = wait forever)", convert=_nonneg_float),
+    _Flag("distributed_check_meta", True, "before a collective's data moves, the ranks compare "
+          "shapes and dtypes (one small message) and raise a clear error when they differ",
+          convert=_bool),
+    _Flag("distributed_bucketing", True, "the collectives rewrite (fast_run) joins the "
+          "independent allreduces of one dtype and op of a function into one message",
+          convert=_bool),
+    _Flag("distributed_cuda_aware", "auto", "device=cuda: hand device buffers to MPI ('yes', "
+          "needs a CUDA-aware MPI), copy through the host ('no'), or ask the MPI library ('auto')",
+          choices=("auto", "yes", "no")),
+]
+
 
 class Config:
     """The global flags object (``tvmsym.config``)."""

@@ -22,6 +22,7 @@ import pytest
 
 import tvmsym
 import tvmsym.tensor as T
+from tvmsym import distributed as dist
 from tvmsym.compile.ops import as_op
 from tvmsym.ifelse import ifelse
 from tvmsym.lowering.rules import LOWER, SCALAR, find_rule
@@ -32,6 +33,7 @@ from tvmsym.symbolic.rewrites import optimize
 from tvmsym.symbolic.rewrites.placement import OnGpu
 from tvmsym.symbolic.scalar import Composite, ScalarOp
 from tvmsym.targets import get_target
+from tvmsym.tensor import io as tensor_io
 
 
 @as_op(itypes=[T.dvector], otypes=[T.dvector])
@@ -72,7 +74,75 @@ def _corpus():
         tvmsym.gradient.jacobian(T.tanh(v), v),
         # rewrites' own ops: FusedDot (dot + epilogue), Composite (fusion)
         T.tanh(T.dot(T.dmatrix("a"), T.dmatrix("b"))) + 1,
+        # rng: MRG31k3p streams (uniform, multinomial, choice), nonzero, helper scalar ops
+        *_rng_corpus(x, y, v),
+        # tvmsym.distributed: collectives (ReduceScatter: allgather's gradient) and Theano's
+        # MPI point-to-point ops (tvmsym.tensor.io)
+        dist.allreduce(v, "sum") + dist.broadcast(v, 0), *tvmsym.grad(dist.allgather(x).sum(), [x]),
+        tensor_io.send(v, 0, 1), tensor_io.recv((2,), "float64", 0, 1),
+        # linalg helper (issue 17): nlinalg / slinalg host ops, special functions, extra_ops
+        *_linalg_corpus(x, y, v, s, iv),
+        # convolutions and pooling (conv branch): abstract and Corr forms, gradients, FusedConv
+        *_conv_corpus(),
+        # complex numbers and sparse matrices (issue 17; tests/ops/test_complex.py, tests/sparse)
+        *_complex_and_sparse_corpus(),
     ]
+
+
+def _linalg_corpus(x, y, v, s, iv):
+    from tvmsym.tensor import extra_ops as eo, nlinalg as nl, slinalg as sl
+    return [
+        nl.matrix_inverse(x), nl.pinv(x), nl.det(x), *nl.eig(x), *nl.eigh(x), *nl.svd(x),
+        *nl.qr(x), *nl.lstsq(x, y, -1), sl.cholesky(x), sl.solve(x, y),
+        sl.solve_lower_triangular(x, v), sl.eigvalsh(x, y), sl.expm(x), sl.kron(x, y),
+        *tvmsym.grad(nl.det(x) + nl.eigh(x)[1].sum() + sl.cholesky(x).sum() + sl.expm(x).sum()
+                     + sl.solve(x, v).sum() + nl.pinv(x).sum() + sl.eigvalsh(x).sum(), [x, v]),
+        T.psi(v), T.tri_gamma(v), T.erfinv(v), T.erfcinv(v), T.erfcx(v), T.i0(v), T.i1(v),
+        T.j0(v), T.j1(v), T.jv(s, v), T.iv(s, v), T.gammainc(s, v), T.gammaincc(s, v),
+        T.gammau(s, v), T.gammal(s, v), T.chi2sf(v, s),
+        eo.bincount(iv), eo.searchsorted(v, v), *eo.unique(v, True, True, True), eo.compress(v > 0, v),
+        eo.ravel_multi_index((iv, iv), (3, 4)), *eo.unravel_index(iv, (3, 4)), eo.cpu_contiguous(v),
+    ]
+
+
+def _rng_corpus(x, y, v):
+    from tvmsym.sandbox.rng_mrg import MRG_RandomStreams
+    mrg = MRG_RandomStreams(5)
+    return [mrg.uniform((2, 3)), mrg.multinomial(pvals=x), mrg.choice(size=1, p=x, replace=False),
+            T.nonzero(v)[0], T.arctan2(x, y), T.arccosh(x), T.arcsinh(x), T.arctanh(x),
+            T.second(x, y), T.inverse_permutation(T.lvector())]
+
+
+def _conv_corpus():
+    from tvmsym.tensor.signal import pool
+    ci, cw, cb = T.dtensor4("ci"), T.dtensor4("cw"), T.dvector("cb")
+    c = T.nnet.conv2d(ci, cw)
+    mp = pool.pool_2d(c, (2, 2), ignore_border=True)
+    gw, gi = tvmsym.grad((c ** 2).sum(), [cw, ci])
+    mpg = tvmsym.grad(mp.sum(), ci)
+    fused = T.tanh(pool.pool_2d(T.nnet.conv2d(T.dtensor4("fi"), T.dtensor4("fw")), (2, 2), ignore_border=True)
+                   + cb.dimshuffle("x", 0, "x", "x"))
+    return [fused, mp, gw, gi, *tvmsym.grad((gw ** 2).sum() + (gi ** 2).sum(), [ci, cw]),
+            tvmsym.grad(pool.pool_2d(ci, (2, 2), ignore_border=True, mode="sum").sum(), ci),
+            tvmsym.grad((mpg ** 2).sum(), ci)]
+
+
+def _complex_and_sparse_corpus():
+    import tvmsym.sparse as S
+    from tvmsym.symbolic.ops.complex import arctan2, hypot
+    z, x, y = T.zmatrix("z"), T.dmatrix("cx"), T.dmatrix("cy")
+    a, b = S.csr_matrix("sa", dtype="float64"), S.csr_matrix("sb", dtype="float64")
+    c = T.real(T.exp(z) * T.conj(z)) + T.imag(z) + T.angle(z) + abs(T.complex(x, y))
+    c = c + T.real(T.complex_from_polar(x, y)) + T.arctan2(x, y) + hypot(x, y) + arctan2(y, x)
+    sd = S.structured_dot(a, x) + S.dot(a, y) + S.sp_sum(a + b, axis=0) + S.add(a, x)
+    sd = sd + S.dense_from_sparse(S.mul(a, b) * 2.0 - a.T.T + S.csc_from_dense(x).T.T.T.T)
+    sd = sd + S.sp_sum(S.true_dot(a, S.transpose(b))) + S.sp_sum(S.sampling_dot(x, y, b))
+    sd = sd + S.dense_from_sparse(S.sp_zeros_like(a) + S.csr_from_dense(x))
+    d = T.dvector("d")
+    pat = S.SparseFromData("csr", [0, 1], [0, 1, 2], (2, 2))(d)
+    st = S.sp_sum(S.clean(S.dcast(S.fcast(S.structured_exp(a))))) + S.csm_data(a).sum()
+    cost = c.sum() + sd.sum() + S.sp_sum(pat) + st
+    return [c, sd, pat, st, *tvmsym.grad(cost, [z, x, a, d])]
 
 
 def _ops_of(outputs):

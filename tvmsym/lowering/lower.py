@@ -16,8 +16,10 @@ import numpy as np
 from ..symbolic.elemwise import DimShuffle
 from ..symbolic.graph import Constant
 from ..symbolic.inner import InnerGraphOp
+from ..symbolic.ops.distributed import side_effect_order
 from . import machine
 from .rules import find_rule
+from .rules.complex import buffer_of
 
 INLINE_CONSTANT_MAX = 1      # constants with at most this many elements become immediates
 
@@ -56,10 +58,11 @@ def plan(fgraph, inner=None):
     ``inner(op)``: the compiled inner graphs of an op that has some (``runtime/inner.py``);
     needed to know which inputs size such an op's outputs.
     """
-    order = fgraph.toposort()
+    order = side_effect_order(fgraph.toposort())   # communicating ops: one deterministic order
     outputs = set(fgraph.outputs)
     # a host step (numpy perform) reads buffers: a view it reads is materialized
-    host_read = {v for node in order if find_rule(node.op) is None for v in node.inputs}
+    host_read = {v for node in order if not _has_rule(node) or is_whole_kernel(node)
+                 for v in node.inputs}
     steps = []
     for node in order:
         if is_view(node) and not any(o in outputs or o in host_read for o in node.outputs):
@@ -70,7 +73,7 @@ def plan(fgraph, inner=None):
             if _inline_constant(v):
                 return
             own = v.owner
-            if own is not None and is_view(own) and v not in outputs and find_rule(own.op) is not None:
+            if own is not None and is_view(own) and v not in outputs and _has_rule(own):
                 if own not in inlined:
                     inlined.append(own)
                     for i in own.inputs:
@@ -80,13 +83,37 @@ def plan(fgraph, inner=None):
 
         for v in node.inputs:
             collect(v)
-        kind = "tvm" if find_rule(node.op) is not None else "host"
-        if kind == "host":
+        kind = "tvm" if _has_rule(node) else "host"
+        if kind == "host" or is_whole_kernel(node):
             bufs = [v for v in node.inputs]
             inlined = []
         steps.append(Step(node, bufs, list(node.outputs), kind, f"k{len(steps)}", inlined,
                           _runtime_check(node)))
     return Plan(fgraph, steps, order, shape_value_inputs(fgraph, order, inner))
+
+
+def _has_rule(node):
+    """A kernel can compute ``node`` (complex values only where rules/complex.py allows)."""
+    from .rules.complex import lowerable
+    rule = find_rule(node.op)
+    return rule is not None and lowerable(node) and getattr(rule, "accepts", _yes)(node)
+
+
+def _yes(node):
+    return True
+
+
+def is_whole_kernel(node):
+    """The node's rule writes a whole PrimFunc (rules/sparse.py) from its input buffers."""
+    return getattr(find_rule(node.op), "whole_kernel", False) and _has_rule(node)
+
+
+def lower_whole(step, shapes, machine=None):
+    """The PrimFunc of a ``whole_kernel`` step, or None (the step lowers through TE)."""
+    if not is_whole_kernel(step.node):
+        return None
+    func = find_rule(step.node.op)(step.node, shapes, machine)
+    return func["main"] if hasattr(func, "functions_items") else func
 
 
 def value_positions(node, inner=None):
@@ -194,8 +221,8 @@ def _value_like(v, shape):
 
 def _infer_values(node, shapes, values):
     op = node.op
-    if not all(_value_like(o, shapes[o]) for o in node.outputs):
-        return
+    if not all(_value_like(o, shapes[o]) for o in node.outputs) or getattr(op, "has_side_effects", False):
+        return          # (communication is never run while a build is being made)
     vals = None
     if isinstance(op, InnerGraphOp):      # its values are known only when it runs
         return
@@ -252,7 +279,7 @@ def lower_step(step, shapes, values=None, target=None):
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):
-        p = te.placeholder(shapes[v], v.type.dtype, name=f"in{k}")
+        p = te.placeholder(*buffer_of(shapes[v], v.type.dtype), name=f"in{k}")
         tensors[v] = p
         placeholders.append(p)
 

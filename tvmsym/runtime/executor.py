@@ -17,12 +17,16 @@ from time import perf_counter as _now
 import numpy as np
 
 from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, value_positions, zero_size
+from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
+from ..lowering.rules.complex import buffer_of
 from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
-from .backends import _c, make_backend
+from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
+from .backends import _align_of, _c, make_backend
+from .complex_support import complex_args, touches_complex
 from .inner import inner_for, perform
+from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
 
 
@@ -71,7 +75,8 @@ class Build:
         self.slot = slot
         self.n_slots = len(slot)
         # writable copies: DLPack refuses read-only arrays
-        self.const_values = [(slot[c], np.array(c.data, order="C")) for c in consts]
+        self.const_values = [(slot[c], c.data.copy() if is_sparse_var(c) else np.array(c.data, order="C"))
+                             for c in consts]
         fixed = {slot[c] for c in consts}      # slots whose host value is set once per build
         dev_copy = {}                           # host slot -> slot of its device copy
         funcs = {}                              # on_device -> {name: PrimFunc}
@@ -111,8 +116,12 @@ class Build:
                 kind = Kind.TO_DEVICE if isinstance(op, GpuFromHost) else Kind.TO_HOST
                 self.steps.append(StepRecord(kind, st, [slot[node.inputs[0]]], outs, {}, on_dev))
                 continue
-            if zero_size(shapes, st):
+            if zero_size(shapes, st) and not sparse_outputs(st):
                 self.steps.append(StepRecord(Kind.EMPTY, st, ins, outs, inplace, on_dev))
+                continue
+            if st.kind == "host" and on_dev and getattr(op, "has_side_effects", False):
+                # a collective on device buffers (tvmsym/distributed/device.py)
+                self.steps.append(StepRecord(Kind.HOST, st, ins, outs, {}, True))
                 continue
             if st.kind == "host":
                 if on_dev:
@@ -122,23 +131,28 @@ class Build:
                                              inplace, False))
                 continue
             for k, v in enumerate(st.inputs):
-                if 0 in shapes[v]:   # TVM rejects numpy's strides of empty arrays; nothing is read
-                    if on_dev:
+                if 0 in shapes[v] and not is_sparse_var(v):   # TVM rejects numpy's strides of
+                    if on_dev:                                # empty arrays; nothing is read
                         ins[k] = -1 - k         # any empty device buffer will do (made per call)
                     else:
                         self.const_values.append(
-                            (self.n_slots, _tvm.tvm.runtime.empty(shapes[v], v.type.dtype)))
+                            (self.n_slots, _tvm.tvm.runtime.empty(*buffer_of(shapes[v], v.type.dtype))))
                         ins[k] = self.n_slots
                         self.n_slots += 1
             t0 = _now()
-            placeholders, results = lower_step(st, shapes, values, backend.machine_for(on_dev))
-            func = _tvm.te.create_prim_func(placeholders + results)
-            t1 = _now()
-            ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
-                                  out_dtype=st.outputs[0].type.dtype,
-                                  shapes=[shapes[v] for v in node.inputs], values=values,
-                                  machine=backend.machine_for(on_dev))
-            func, _rule = backend.schedule(func, ctx, on_dev)
+            whole = lower_whole(st, shapes, backend.machine_for(on_dev))   # a whole PrimFunc
+            if whole is not None:                                          # (sparse products)
+                func = _tvm.relax_alignment(whole, _align_of)
+                t1 = _now()
+            else:
+                placeholders, results = lower_step(st, shapes, values, backend.machine_for(on_dev))
+                func = _tvm.te.create_prim_func(placeholders + results)
+                t1 = _now()
+                ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
+                                      out_dtype=st.outputs[0].type.dtype,
+                                      shapes=[shapes[v] for v in node.inputs], values=values,
+                                      machine=backend.machine_for(on_dev))
+                func, _rule = backend.schedule(func, ctx, on_dev)
             times["lower"] += t1 - t0
             times["schedule"] += _now() - t1
             funcs.setdefault(on_dev, {})[st.name] = func.with_attr("global_symbol", st.name)
@@ -212,7 +226,11 @@ class Build:
         for rec in self.steps:
             if rec.kind is Kind.KERNEL:
                 rec = _copy.copy(rec)
-                rec.fn = self.backend.kernel(rec.on_device, rec.name)
+                rec.fn = fn = self.backend.kernel(rec.on_device, rec.name)
+                if not rec.on_device and touches_complex(rec.step):
+                    rec.fn = fn = complex_args(fn)   # complex arrays as float views
+                if not rec.on_device and touches_sparse(rec.step):
+                    rec.fn = sparse_args(fn)        # sparse values as csr arrays
             prog.append(rec)
         self.prog = prog
         # an output listed twice (or merged with another) is returned as separate arrays
@@ -236,6 +254,8 @@ class Build:
         fast, template, alias = [], [None] * self.n_slots, {}
         self._fast_slots = []       # per kernel: the slots of its arguments (inputs, outputs)
         self._fast_records = []
+        if plan_has_sparse(self.plan):  # scipy.sparse values: run's general loop
+            return None
         for s, c in self.const_values:
             template[s] = c
         for rec in self.prog:
@@ -362,7 +382,7 @@ class Build:
         given = out_storage or {}
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
-            if isinstance(a, np.ndarray):
+            if isinstance(a, np.ndarray):   # (a scipy.sparse value or a device tensor: as it is)
                 if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
                     a = np.ascontiguousarray(a) if a.flags.writeable else np.array(a, order="C")
                     if not a.flags.aligned:
@@ -396,8 +416,7 @@ class Build:
             if k in keep:
                 outs.append(a)                  # the caller installs it (no copy here)
                 continue
-            if not isinstance(a, np.ndarray):
-                a = a.numpy()                   # an output left on the device comes back
+            a = _host(a)                        # an output left on the device comes back
             outs.append(a.copy() if copy else a)
         return outs
 
@@ -432,6 +451,10 @@ class Build:
         if kind is Kind.DYN:                    # data-dependent shapes: numpy on the host
             res = []
             for (s, _, dtype), v in zip(rec.outs, _dyn_run(rec.fn, _HostView(slots))):
+                if is_sparse_value(v):          # a scipy result (sparse/structured.py)
+                    slots[s] = v
+                    res.append(v)
+                    continue
                 v = np.asarray(v, dtype=dtype)
                 if rec.on_device:
                     v = _tvm.tvm.runtime.tensor(_c(v), dev)
@@ -444,6 +467,11 @@ class Build:
                 slots[s] = v
                 res.append(v)
             return res
+        if kind is Kind.HOST and sparse_outputs(rec.step):  # scipy results kept as they are
+            vals = perform(rec.node, [slots[i] for i in rec.ins])
+            for (s, _, _), v in zip(rec.outs, vals):
+                slots[s] = v
+            return list(vals)
         on_dev = rec.on_device
         res = []
         for o, (s, shape, dtype) in enumerate(rec.outs):
@@ -467,6 +495,9 @@ class Build:
                 rec.fn(*[self._arg(slots, rec, k, i, dev) for k, i in enumerate(rec.ins)], *res)
             else:
                 rec.fn(*[slots[i] for i in rec.ins], *res)
+        elif kind is Kind.HOST and on_dev:     # the communication backend reads/writes tensors
+            rec.node.op.perform_on_device(
+                rec.node, [self._arg(slots, rec, k, i, dev) for k, i in enumerate(rec.ins)], res)
         elif kind is Kind.HOST:
             vals = perform(rec.node, [_host(slots[i]) for i in rec.ins])
             for arr, v in zip(res, vals):
@@ -526,7 +557,7 @@ def CudaBuild(plan, input_shapes, target, loopback=False):
 
 
 def _host(a):
-    return a if isinstance(a, np.ndarray) else a.numpy()
+    return a if isinstance(a, np.ndarray) or not hasattr(a, "numpy") else a.numpy()
 
 
 class _HostView:

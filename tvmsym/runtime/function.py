@@ -127,7 +127,8 @@ class Function:
         from ..lowering.lower import plan
         from .inner import inner_for
         self._plan = plan(fg, inner_for)
-        _refuse_complex(self._plan, name)
+        if self.target.kind == "cuda":
+            _refuse_complex(self._plan, name)
         self._builds = LRU()
         self._by_signature = LRU()
         self._kernels = LRU()   # builds by signature, shared with this function's copies
@@ -526,7 +527,8 @@ def _make_profile(profile, name):
 
 
 def _refuse_complex(plan, name):
-    """TVM has no complex scalar type: say so at function() time, not with a TVM error."""
+    """TVM has no complex scalar type: say so at function() time, not with a TVM error.
+    (cpu kernels read complex buffers as interleaved floats: lowering/rules/complex.py)"""
     for st in plan.steps:
         if st.kind != "tvm":
             continue

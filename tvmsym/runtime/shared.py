@@ -172,6 +172,9 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False, br
     """
     if isinstance(value, SharedVariable):
         raise TypeError("shared() of a shared variable; use its get_value()")
+    if type(value).__module__.startswith("scipy.sparse"):        # runtime/sparse_support.py
+        from .sparse_support import sparse_shared
+        return sparse_shared(value, name=name, strict=strict, allow_downcast=allow_downcast, borrow=borrow)
     if hasattr(value, "owner") and hasattr(value, "type"):
         raise TypeError(f"shared() needs a value (numpy array or scalar), got the symbolic "
                         f"variable {value}")

@@ -70,6 +70,9 @@ def _as_update(sv, expr):
     if not isinstance(sv, SharedVariable):
         raise TypeError(f"updates: {sv!r} is not a shared variable; only shared variables "
                         "(tvmsym.shared) can be updated")
+    if hasattr(sv.type, "format") or hasattr(getattr(expr, "type", None), "format"):
+        raise NotImplementedError(f"updates: {sv} is a sparse shared variable (or its update is "
+                                  "sparse); sparse updates are not supported, use set_value")
     expr = as_tensor_variable(expr)
     if expr.dtype != sv.dtype:
         from ..symbolic.basic import cast
@@ -140,6 +143,8 @@ def prepare(fn, in_vars, outs, updates, givens, no_default_updates=False):
                 continue
             seen.add(sv)
             e = _as_update(sv, du)
+            if mapping:     # givens reach default updates too (a draw sized by a given: rng)
+                e = replace_vars([e], mapping)[0]
             upd.append((sv, e))
             pending.extend(v for v in shared_in([e]) if v not in seen)
 

@@ -51,9 +51,12 @@ class StepRecord:
     @property
     def label(self):
         """A short name for listings: ``gpu``/``cpu`` (kernels), ``to_gpu``, ``to_host``,
-        ``host``, ``dyn``, ``empty``."""
+        ``host``, ``gpu_comm`` (a host step on device buffers: a collective), ``dyn``,
+        ``empty``."""
         if self.kind is Kind.KERNEL:
             return "gpu" if self.on_device else "cpu"
+        if self.kind is Kind.HOST and self.on_device:
+            return "gpu_comm"
         return "to_gpu" if self.kind is Kind.TO_DEVICE else self.kind.value
 
 

@@ -269,7 +269,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         memo.setdefault(v, p)
     roots = set(memo) | set(upd_vars)
     # what does not depend on the step's values is computed once, outside the loop; a
-    # random draw inside it advances its state every step (its default update joins fn's)
+    # random draw fn uses advances its state every step (its default update joins fn's),
+    # also one made outside fn (Theano redraws it each step; pass it in non_sequences to
+    # draw it once per call)
     drawn = []
     while True:
         inner_outs = r_outs + upd_exprs
@@ -277,8 +279,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         for node in toposort(inner_outs, blockers=list(roots)):
             if any(i in inner for i in node.inputs):
                 inner.update(node.outputs)
-        new = [i for node in toposort(inner_outs, blockers=list(roots))
-               if any(o in inner for o in node.outputs) for i in node.inputs
+        new = [i for node in toposort(inner_outs, blockers=list(roots)) for i in node.inputs
                if _is_shared(i) and getattr(i, "default_update", None) is not None
                and i not in roots]
         if not new:

@@ -2,5 +2,6 @@
 
 ``schedule(func, target_kind, ctx)`` returns the scheduled PrimFunc.
 """
+from . import mrg as _mrg  # noqa: E402,F401  (rng: keeps inverse_permutation on the host under cuda)
 from .common import ScheduleContext  # noqa: F401
 from .registry import register_rule, rules, schedule  # noqa: F401

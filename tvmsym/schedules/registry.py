@@ -16,10 +16,16 @@ from .common import ScheduleContext, as_context  # noqa: F401  (the rules' conte
 
 def _llvm():
     from .cpu import elementwise_rule
+    from .cpu_conv import conv_rule
     from .cpu_indexing import indexing_rule
     from .cpu_matmul import matmul_rule
+    from .cpu_pool import pool_rule
     from .cpu_reduce import cum_rule, reduce_rule, softmax_rule
+    from .mrg import mrg_cpu_rule
     return [
+        pool_rule,          # pooling windows: rows parallel, window unrolled
+        conv_rule,          # convolutions: im2col-free tiles, output channels vectorized
+        mrg_cpu_rule,       # MRG31k3p streams, inverse_permutation: kept as built (parallel)
         cum_rule,           # CumOp: topi's scan, kept as built
         reduce_rule,        # CAReduce, Argmax: rfactor to vector partials, rows/chunks parallel
         softmax_rule,       # (Log)Softmax: one parallel loop over rows, passes under it
@@ -31,8 +37,10 @@ def _llvm():
 
 def _cuda():
     from .gpu import dlight_rules, full_reduction_rule, injective_rule, reduction_rule
+    from .mrg import mrg_cuda_rule
     dl = dlight_rules()
     return [
+        mrg_cuda_rule,          # MRG31k3p: one stream per thread, lowered again bound
         injective_rule,         # spatial kernels: bind to blockIdx/threadIdx
         full_reduction_rule,    # a reduction to one value: two stages (chunks, then one block)
         dl["Matmul"], dl["GEMV"], dl["Reduction"], dl["GeneralReduction"],

@@ -156,6 +156,8 @@ def broadcast_like(g, v):
 def _fit(v, g, node, i):
     """Make the gradient ``g`` of input ``v`` match v's ndim, broadcastable dims and dtype."""
     from .basic import as_tensor_variable, cast
+    if _sparse(v) or _sparse(g):        # sparse gradients: the rules give the input's type
+        return g
     g = as_tensor_variable(g)
     if g.ndim != v.ndim:
         raise TypeError(f"gradient rule of {node.op} returned a {g.ndim}-d gradient for its "
@@ -170,7 +172,13 @@ def _add_all(terms):
     if len(terms) == 1:
         return terms[0]
     from .basic import add
+    if any(_sparse(t) for t in terms):      # sparse + sparse stays sparse (sparse/ops.py)
+        from .sparse.ops import add
     return functools.reduce(add, terms)
+
+
+def _sparse(v):
+    return getattr(getattr(v, "type", None), "format", None) is not None
 
 
 

@@ -46,6 +46,8 @@ class TargetInfo:
         """
         if self.kind != "cuda":
             return False
+        if getattr(op, "has_side_effects", False):   # collectives: with CUDA-aware MPI only
+            return op.on_device()
         from ..schedules.gpu import has_gpu_schedule
         return has_gpu_schedule(op)
 

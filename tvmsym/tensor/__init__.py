@@ -19,3 +19,19 @@ from . import nnet  # noqa: F401,E402
 from ..symbolic.ops.sort import sort, argsort  # noqa: F401,E402
 from ..symbolic.ops.cum import cumsum, cumprod  # noqa: F401,E402
 from . import shared_randomstreams  # noqa: F401,E402  (theano.tensor.shared_randomstreams)
+# rng: helpers Theano users call (symbolic/ops/helpers.py, nonzero.py)
+from ..symbolic.ops.helpers import (shape_padleft, shape_padright, shape_padaxis,  # noqa: F401,E402
+                                    addbroadcast, unbroadcast, patternbroadcast, stacklists,
+                                    mgrid, ogrid, tril, triu, tri, swapaxes, choose, isclose,
+                                    allclose, ptp, cov, topk, argtopk, topk_and_argtopk,
+                                    inverse_permutation, permute_row_elements, largest, smallest,
+                                    as_tensor, tensor_copy, get_scalar_constant_value,
+                                    get_vector_length, NotScalarConstantError, second, arctan2,
+                                    arccosh, arcsinh, arctanh, deg2rad, rad2deg, divmod, iround,
+                                    round_half_away_from_zero)
+from ..symbolic.ops.nonzero import nonzero, flatnonzero, nonzero_values  # noqa: F401,E402
+from . import nlinalg, slinalg, extra_ops  # noqa: F401,E402  (theano.tensor.nlinalg / slinalg / extra_ops; linalg helper)
+from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, iv, j0, j1,  # noqa: F401,E402
+                                jv, gammainc, gammaincc, gammau, gammal, chi2sf)  # (linalg helper)
+from . import signal  # noqa: F401,E402  (theano.tensor.signal.pool)
+from ..symbolic.ops.complex import (real, imag, conj, angle, complex, complex_from_polar)  # noqa: F401,E402

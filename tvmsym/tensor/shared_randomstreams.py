@@ -5,15 +5,18 @@
     f = tvmsym.function([], rv_u)        # new numbers on every call
     g = tvmsym.function([], rv_u, no_default_updates=True)    # the same numbers every call
 
-Every random variable gets its own random state, a shared variable (``rv.rng``) whose
-``default_update`` is the state after the draw, so a function using ``rv`` advances it;
-``srng.seed(n)`` reseeds them all from a seed generator seeded with ``n``.  A state is a
-numpy PCG64 bit generator's state stored in a uint64 vector: ``rv.rng.get_value()`` is
-that vector viewed as an ``RNGState``, with Theano's RandomState methods ``seed(n)``,
-``get_state()`` and ``set_state(state)`` (``get_value(borrow=True)`` views the stored
-value itself, so they act on it in place).  Draws run on the host through numpy's
-Generator (``symbolic/ops/random.py``: the same numbers on every target, numpy's
-distributions); the computations that use them are compiled as usual.
+The same numbers as Theano 1.0's ``RandomStreams(seed)``: a seed generator
+``numpy.random.RandomState(seed)`` draws ``randint(2**30)`` for each new random variable,
+in the order they are made, and that variable draws from ``RandomState(that seed)`` with
+the RandomState method Theano's raw_random uses (``symbolic/ops/random.py``); ``srng.seed(n)``
+reseeds every variable made so far from a fresh ``RandomState(n)`` in the same order.
+Every random variable owns its state, a shared variable (``rv.rng``) whose
+``default_update`` is the state after the draw, so a function using ``rv`` advances it.
+A state is an MT19937 state stored in a uint64 vector: ``rv.rng.get_value()`` views it as
+an ``RNGState``, which has numpy RandomState's methods (``seed(n)``, ``get_state()``,
+``set_state(state)``, and the draws: ``randint``, ``uniform``, ... advance it in place);
+``set_value`` also takes a ``numpy.random.RandomState``.  Draws run on the host, as in
+Theano; the computations that use them are compiled as usual.
 """
 from __future__ import annotations
 
@@ -26,10 +29,10 @@ from ..symbolic.basic import as_tensor_variable, constant
 from ..symbolic.graph import TensorVariable
 from ..symbolic.ops.random import (
     STATE_LEN,
-    bitgen_state,
     default_float_dtype,
     random_function,
-    state_from_bitgen,
+    randomstate_tuple,
+    state_from_randomstate,
     state_from_seed,
 )
 from ..symbolic.type import TensorType, normalize_dtype
@@ -40,46 +43,56 @@ RANDOM_STATE_TYPE = TensorType("uint64", (False,))
 
 
 class RNGState(np.ndarray):
-    """A random state value (uint64 vector of a PCG64 state) with numpy RandomState's methods."""
+    """A random state value (uint64 vector of an MT19937 state) with numpy RandomState's
+    methods; draws made through it advance it in place."""
 
     def seed(self, seed=None):
-        """Reset this state to that of ``numpy.random.PCG64(seed)`` (in place)."""
+        """Reset this state to that of ``numpy.random.RandomState(seed)`` (in place)."""
         self[...] = state_from_seed(seed)
 
-    def get_state(self):
-        """The numpy ``bit_generator.state`` dict (a copy: later draws do not change it)."""
-        return bitgen_state(self)
+    def get_state(self, legacy=True):
+        """numpy's ``RandomState.get_state()`` tuple (a copy)."""
+        return randomstate_tuple(self)
 
     def set_state(self, state):
-        """Set from ``get_state()``'s dict or another state (in place)."""
+        """Set from ``get_state()``'s tuple, a RandomState or another state (in place)."""
         self[...] = _state_array(state)
 
-    def generator(self):
-        """A numpy Generator positioned at this state (its draws are the graph's next draws)."""
-        bg = np.random.PCG64()
-        bg.state = bitgen_state(self)
-        return np.random.Generator(bg)
+    def randomstate(self):
+        """A numpy RandomState positioned at this state (its draws are the graph's next)."""
+        rs = np.random.RandomState()
+        rs.set_state(randomstate_tuple(self))
+        return rs
+
+    def __getattr__(self, name):
+        # RandomState's draws (randint, uniform, normal, ...): drawn here, state written back
+        if name.startswith("_") or not hasattr(np.random.RandomState, name):
+            raise AttributeError(f"'RNGState' object has no attribute {name!r}")
+
+        def method(*args, **kwargs):
+            rs = self.randomstate()
+            out = getattr(rs, name)(*args, **kwargs)
+            self[...] = state_from_randomstate(rs)
+            return out
+        return method
 
     def __repr__(self):
-        return f"RNGState(PCG64, {np.asarray(self).tolist()})"
+        return f"RNGState(MT19937, pos={int(np.asarray(self)[624])})"
 
 
 def _state_array(value):
-    """uint64[STATE_LEN] from a state array, a ``get_state()`` dict or a PCG64 Generator."""
-    if isinstance(value, dict):
-        return state_from_bitgen(value)
-    if isinstance(value, np.random.Generator):
-        return state_from_bitgen(value.bit_generator.state)
-    if isinstance(value, np.random.BitGenerator):
-        return state_from_bitgen(value.state)
+    """uint64[STATE_LEN] from a state array, a RandomState or its ``get_state()`` tuple."""
     if isinstance(value, np.random.RandomState):
-        raise TypeError("a tvmsym random state is a PCG64 state, not a numpy RandomState "
-                        "(MT19937); use rng.get_value().seed(n) or "
-                        "set_value(numpy.random.default_rng(n))")
+        return state_from_randomstate(value)
+    if isinstance(value, tuple):
+        return state_from_randomstate(value)
+    if isinstance(value, (np.random.Generator, np.random.BitGenerator, dict)):
+        raise TypeError("a tvmsym random state is a numpy RandomState (MT19937) state, as "
+                        "Theano's; pass numpy.random.RandomState(n), not a Generator")
     arr = np.asarray(value)
     if arr.shape != (STATE_LEN,) or arr.dtype.kind not in "ui":
-        raise TypeError(f"a random state is a uint64 vector of {STATE_LEN} words (PCG64), got "
-                        f"{arr.dtype} {arr.shape}")
+        raise TypeError(f"a random state is a numpy RandomState or a uint64 vector of "
+                        f"{STATE_LEN} words (MT19937), got {arr.dtype} {arr.shape}")
     return np.array(arr, dtype="uint64")
 
 
@@ -142,31 +155,21 @@ class RandomStreams:
     def __init__(self, seed=None):
         self.state_updates = []
         self.default_instance_seed = seed
-        self.gen_seedgen = np.random.default_rng(seed)
+        self.gen_seedgen = np.random.RandomState(seed)
 
     # ---------------------------------------------------------------- seeding
     def seed(self, seed=None):
-        """Reseed every random variable made so far, each from a seed drawn with ``seed``."""
+        """Reseed every random variable made so far, in order, each from ``randint(2**30)`` of
+        a fresh ``RandomState(seed)`` (Theano's order; later variables still take their seeds
+        from the seed generator made by the constructor, as in Theano)."""
         if seed is None:
             seed = self.default_instance_seed
-        self.gen_seedgen = np.random.default_rng(seed)
+        seedgen = np.random.RandomState(seed)
         for old_r, _new_r in self.state_updates:
-            old_r.set_value(state_from_seed(self._next_seed()), borrow=True)
+            old_r.set_value(state_from_seed(int(seedgen.randint(2 ** 30))), borrow=True)
 
     def _next_seed(self):
-        return int(self.gen_seedgen.integers(2 ** 30))
-
-    @property
-    def rstate(self):
-        """The seed generator's state (``MRG_RandomStreams.rstate``): copying it to another
-        stream makes that stream's next random variables draw the same numbers."""
-        return self.gen_seedgen.bit_generator.state
-
-    @rstate.setter
-    def rstate(self, state):
-        bg = np.random.PCG64()
-        bg.state = state
-        self.gen_seedgen = np.random.Generator(bg)
+        return int(self.gen_seedgen.randint(2 ** 30))
 
     def updates(self):
         """All (state, new state) pairs of the random variables made by this object."""
@@ -229,14 +232,12 @@ class RandomStreams:
         _check_ndim(size, ndim, "poisson")
         return self.gen("poisson", size, [as_tensor_variable(lam)], dtype)
 
-    def choice(self, size=None, a=2, replace=True, p=None, ndim=None, dtype=None):
+    def choice(self, size=None, a=2, replace=True, p=None, ndim=None, dtype="int64"):
         """Samples of ``a`` (an int n: range(n); or a vector), with probabilities ``p``."""
         _check_ndim(size, ndim, "choice")
         a = as_tensor_variable(a)
         if a.ndim > 1:
             raise ValueError(f"choice: a must be an int or a vector, got {a.type}")
-        if dtype is None:
-            dtype = a.dtype if a.ndim == 1 else "int64"
         p = constant(np.zeros(0, dtype="float64")) if p is None else as_tensor_variable(p)
         if p.ndim != 1:
             raise ValueError(f"choice: p must be a vector, got {p.type}")

@@ -37,3 +37,9 @@ from . import shape as _shape  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401
 from . import nnet as _nnet  # noqa: E402,F401
 from . import sort as _sort  # noqa: E402,F401
+from . import mrg as _mrg  # noqa: E402,F401  (rng: MRG31k3p kernel)
+from . import helpers as _helpers  # noqa: E402,F401  (rng: arctan2, arc*h, second)
+from . import special_math as _special_math  # noqa: E402,F401  (linalg helper: special functions)
+from . import conv as _conv, pool as _pool  # noqa: E402,F401  (convolutions, pooling)
+from . import complex as _complex  # noqa: E402,F401  (complex buffers: interleaved floats)
+from . import sparse as _sparse  # noqa: E402,F401  (csr x dense kernels)

@@ -16,6 +16,9 @@ def bcast_load(t, var, idx):
 
 @lower_rule(Elemwise)
 def lower_elemwise(node, inputs, ctx):
+    if any(v.type.dtype.startswith("complex") for v in list(node.inputs) + node.outputs):
+        from .complex import lower_complex_elemwise  # complex buffers (rules/complex.py)
+        return lower_complex_elemwise(node, inputs, ctx)
     shape = ctx.shape(node.outputs[0])
     sop = node.op.scalar_op
     out_dtypes = [o.type.dtype for o in node.outputs]

@@ -312,11 +312,7 @@ def _erfc(op, inp, z, gz):
     return [-gz * _c(2.0 / math.sqrt(math.pi)) * exp(-(x * x))]
 
 
-@register_scalar_grad(ps.gamma, ps.gammaln)
-def _needs_digamma(op, inp, z, gz):
-    # gamma' = gamma * digamma, gammaln' = digamma: tvmsym has no digamma (psi) op yet
-    return [undefined(Elemwise(op), 0, f"the derivative of {op.name} needs digamma, which "
-                      "tvmsym does not implement") if is_continuous(inp[0]) else None]
+# gamma and gammaln: grad_rules/special.py (through psi)
 
 
 @register_scalar_grad(ps.reciprocal)

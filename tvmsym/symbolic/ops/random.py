@@ -1,13 +1,15 @@
 """Random draws: ``RandomFunction{dist}`` (Theano's raw_random), one op for every distribution.
 
 A node is ``RandomFunction{dist}(rng, size, *params) -> (new_rng, draw)``: ``rng`` is the
-state of a numpy PCG64 bit generator stored as a uint64 vector (``STATE_LEN`` words), so a
-random state is an ordinary tensor: a shared variable holds it, its ``default_update`` is
-``new_rng``, and a call either installs the new state with its other updates or (when the
-call fails) leaves it as it was.  The draw itself runs on the host with numpy's Generator
-(``perform``; no lowering rule, so the executor makes it a host step): bit-exact
-reproducible on every target and the same distributions as numpy; what follows it (dropout
-masks multiplied in, ...) is compiled to kernels as usual.
+state of a numpy ``RandomState`` (MT19937, as Theano's RandomStateType) stored as a uint64
+vector of ``STATE_LEN`` words (624 key words, position, has_gauss, the cached gaussian's
+bits), so a random state is an ordinary tensor: a shared variable holds it, its
+``default_update`` is ``new_rng``, and a call either installs the new state with its other
+updates or (when the call fails) leaves it as it was.  The draw itself runs on the host with
+the RandomState method Theano's raw_random calls, in Theano's order (``perform``; no lowering
+rule, so the executor makes it a host step, as Theano drew these on the host too): the same
+numbers as Theano 1.0 for the same seeds; what follows it (dropout masks multiplied in, ...)
+is compiled to kernels as usual.
 
 ``size`` is an int64 vector (constant, ``x.shape``, or shape arithmetic: its value is known
 when the kernels are built); ``sized=False`` means "the broadcast shape of the parameters".
@@ -21,8 +23,7 @@ from ..basic import as_tensor_variable, constant
 from ..graph import Apply, Constant, Op
 from ..type import TensorType, normalize_dtype
 
-STATE_LEN = 6      # PCG64: state (hi, lo), increment (hi, lo), has_uint32, uinteger
-_MASK = (1 << 64) - 1
+STATE_LEN = 627    # MT19937: key[624], pos, has_gauss, cached gaussian (float64 bits)
 
 # dist -> parameter names (in input order); every distribution takes them elementwise
 # (broadcast against each other and against ``size``) except those in _VECTOR_PARAMS
@@ -41,43 +42,46 @@ DISTS = {
 _VECTOR_PARAMS = {"choice", "permutation", "multinomial"}
 
 
-# --------------------------------------------------------------------------- state <-> generator
-def state_from_bitgen(state):
-    """uint64[STATE_LEN] from a PCG64 ``bit_generator.state`` dict."""
-    if state.get("bit_generator") != "PCG64":
-        raise TypeError("a random state holds a PCG64 bit generator, got "
-                        f"{state.get('bit_generator')!r}")
-    s, inc = int(state["state"]["state"]), int(state["state"]["inc"])
-    return np.array([s >> 64, s & _MASK, inc >> 64, inc & _MASK,
-                     int(state["has_uint32"]), int(state["uinteger"])], dtype="uint64")
+# --------------------------------------------------------------------------- state <-> RandomState
+def state_from_randomstate(rs):
+    """uint64[STATE_LEN] of a numpy ``RandomState`` (or its ``get_state()`` tuple)."""
+    st = rs.get_state(legacy=True) if isinstance(rs, np.random.RandomState) else rs
+    name, key, pos, has_gauss, gauss = st[:5]
+    if name != "MT19937":
+        raise TypeError(f"a random state is a numpy RandomState (MT19937) state, got {name!r}")
+    out = np.empty(STATE_LEN, dtype="uint64")
+    out[:624] = np.asarray(key, dtype="uint32")
+    out[624], out[625] = int(pos), int(has_gauss)
+    out[626] = np.array([float(gauss)], dtype="float64").view("uint64")[0]
+    return out
 
 
-def bitgen_state(arr):
-    """The PCG64 ``bit_generator.state`` dict of a uint64[STATE_LEN] state."""
-    a = np.asarray(arr, dtype="uint64").reshape(-1).tolist()     # Python ints
-    if len(a) != STATE_LEN:
-        raise ValueError(f"a random state is a uint64 vector of {STATE_LEN} words, got {len(a)}")
-    return {"bit_generator": "PCG64",
-            "state": {"state": (a[0] << 64) | a[1], "inc": (a[2] << 64) | a[3]},
-            "has_uint32": a[4], "uinteger": a[5]}
+def randomstate_tuple(arr):
+    """The ``RandomState.get_state()`` tuple of a uint64[STATE_LEN] state."""
+    a = np.asarray(arr).reshape(-1)
+    if a.shape[0] != STATE_LEN:
+        raise ValueError(f"a random state is a uint64 vector of {STATE_LEN} words, got "
+                         f"{a.shape[0]}")
+    a = a.astype("uint64", copy=False)
+    return ("MT19937", a[:624].astype("uint32"), int(a[624]), int(a[625]),
+            float(a[626:627].view("float64")[0]))
 
 
 def state_from_seed(seed):
-    """The state of ``numpy.random.PCG64(seed)`` (``seed`` None: fresh OS entropy)."""
-    return state_from_bitgen(np.random.PCG64(seed).state)
+    """The state of ``numpy.random.RandomState(seed)`` (``seed`` None: fresh OS entropy)."""
+    return state_from_randomstate(np.random.RandomState(seed))
 
 
-_BITGEN = None
+_RS = None
 
 
 def _generator(state):
-    """A Generator positioned at ``state`` (one bit generator object reused: setting the state
-    costs ~1 us, creating one ~20 us)."""
-    global _BITGEN
-    if _BITGEN is None:
-        _BITGEN = np.random.Generator(np.random.PCG64(0))
-    _BITGEN.bit_generator.state = bitgen_state(state)
-    return _BITGEN
+    """A RandomState positioned at ``state`` (one object reused: set_state is cheap)."""
+    global _RS
+    if _RS is None:
+        _RS = np.random.RandomState(0)
+    _RS.set_state(randomstate_tuple(state))
+    return _RS
 
 
 # --------------------------------------------------------------------------- the op
@@ -178,7 +182,7 @@ class RandomFunction(Op):
         gen = _generator(state)
         size = tuple(int(s) for s in size) if self.sized else None
         draw = _draw(gen, self.dist, size, params, dict(self.options), self.dtype)
-        new_state = state_from_bitgen(gen.bit_generator.state)
+        new_state = state_from_randomstate(gen)
         return [new_state, np.asarray(draw).astype(self.dtype, copy=False)]
 
     def pp(self, node, args, v):
@@ -205,67 +209,74 @@ def _static_len(size):
                     f"built (a tuple, or x.shape); got {size}")
 
 
-def _draw(gen, dist, size, params, options, dtype):
+def _bcast_loop(size, *arrays):
+    """Theano's per-element loops: the output shape and each input broadcast to it."""
+    shape = tuple(size) if size is not None else np.broadcast_shapes(*[np.shape(a) for a in arrays])
+    return shape, [np.broadcast_to(np.asarray(a), shape) for a in arrays]
+
+
+def _draw(rs, dist, size, params, options, dtype):
+    """The draw of Theano 1.0's raw_random for ``dist`` with RandomState ``rs``."""
     if dist == "uniform":
         low, high = params
-        dt = np.dtype(dtype)
-        if dt == np.float32 and np.ndim(low) == 0 and np.ndim(high) == 0:
-            # numpy's float32 uniform on [0, 1), scaled in float32 (no float64 pass)
-            lo, hi = np.float32(low), np.float32(high)
-            r = np.asarray(gen.random(size, dtype=np.float32))
-            if (lo, hi) != (0, 1):
-                r = r * (hi - lo) + lo
-                if hi > lo:             # rounding may reach ``high``: keep [low, high)
-                    r = np.minimum(r, np.nextafter(hi, lo))
-            return r
-        r = gen.uniform(low, high, size)
-        if dt.kind == "f" and dt.itemsize < 8:
-            # a float64 just below ``high`` may round up to it: keep the interval half-open
-            r = np.asarray(r).astype(dtype)
-            hi = np.broadcast_to(np.asarray(high, dtype=dtype), r.shape)
-            lo = np.broadcast_to(np.asarray(low, dtype=dtype), r.shape)
-            bad = (r >= hi) & (lo < hi)
-            if bad.any():
-                r[bad] = np.nextafter(hi[bad], lo[bad])
-        return r
+        return rs.uniform(low, high, size)
     if dist == "normal":
         avg, std = params
-        return gen.normal(avg, std, size)
-    if dist == "truncated_normal":
+        return rs.normal(avg, std, size)
+    if dist == "truncated_normal":        # tvmsym extension: redraw beyond 2 std
         avg, std = params
         shape = size if size is not None else np.broadcast_shapes(np.shape(avg), np.shape(std))
-        z = gen.standard_normal(shape)
+        z = rs.standard_normal(shape)
         bad = np.abs(z) > 2
-        while bad.any():        # resample outside [-2, 2] (MRG_RandomStreams.normal(truncate=True))
-            z[bad] = gen.standard_normal(int(bad.sum()))
+        while bad.any():
+            z[bad] = rs.standard_normal(int(bad.sum()))
             bad = np.abs(z) > 2
         return avg + std * z
     if dist == "binomial":
         n, p = params
-        return gen.binomial(np.asarray(n).astype("int64"), p, size)
-    if dist == "random_integers":
+        return rs.binomial(n, p, size)
+    if dist in ("random_integers", "integers"):
         low, high = params
-        return gen.integers(low, high, size, endpoint=True)
-    if dist == "integers":
-        low, high = params
-        return gen.integers(low, high, size)
+        inc = 1 if dist == "random_integers" else 0     # Theano: randint(low, high + 1)
+        shape, (lo, hi) = _bcast_loop(size, low, high)
+        # Theano draws randint(lo, hi + 1) element by element in C order; numpy's vectorized
+        # randint makes the same generator calls in the same order (the tests check it)
+        if 0 in shape:
+            return np.empty(shape, dtype="int64")
+        return rs.randint(np.asarray(lo, dtype="int64"), np.asarray(hi, dtype="int64") + inc,
+                          size=shape, dtype="int64")
     if dist == "poisson":
-        return gen.poisson(params[0], size)
+        return rs.poisson(params[0], size)
     if dist == "choice":
         a, p = params
-        a = int(a) if np.ndim(a) == 0 else a
         p = None if np.size(p) == 0 else p
-        return gen.choice(a, size, replace=options.get("replace", True), p=p)
+        return rs.choice(a, size, bool(options.get("replace", True)), p)
     if dist == "permutation":
-        n = int(params[0])
-        shape = size or ()
-        out = np.empty(tuple(shape) + (n,), dtype="int64")
+        n = int(np.asarray(params[0]).item())
+        shape = tuple(size) if size is not None else ()
+        out = np.empty(shape + (n,), dtype="int64")
         for idx in np.ndindex(*shape):
-            out[idx] = gen.permutation(n)
+            out[idx] = rs.permutation(n)
         return out
     if dist == "multinomial":
         n, pvals = params
-        return gen.multinomial(np.asarray(n).astype("int64"), pvals, size)
+        n, pvals = np.asarray(n), np.asarray(pvals)
+        if pvals.size and pvals.min() < 0:
+            raise ValueError("multinomial: pvals must be non-negative")
+        shape = tuple(size) if size is not None else np.broadcast_shapes(n.shape, pvals.shape[:-1])
+        nb = np.broadcast_to(n, shape)
+        pb = np.broadcast_to(pvals, shape + pvals.shape[-1:])
+        out = np.empty(shape + pvals.shape[-1:], dtype="float64")
+        for idx in np.ndindex(*shape):
+            pvi = pb[idx]
+            s = np.sum(pvi)
+            if 1.0 < s < 1.0 + 1e-5 or pvi[-1] < 5e-5:      # Theano's correction
+                pvi = pvi * (1.0 - 5e-5)
+                s = np.sum(pvi)
+            if not s <= 1.0:
+                raise ValueError(f"multinomial: pvals sum to {s} > 1")
+            out[idx] = rs.multinomial(n=nb[idx], pvals=pvi.astype("float64"))
+        return out
     raise ValueError(f"unknown distribution {dist!r}")
 
 

@@ -5,6 +5,8 @@ from ..graph import Constant
 
 
 def _const_key(c):
+    if hasattr(c, "merge_key"):         # a constant that is not an ndarray (sparse/type.py)
+        return c.merge_key()
     return (c.type, c.data.shape, c.data.tobytes())
 
 
@@ -24,6 +26,8 @@ def merge(fgraph, excluding=()):
                 count += 1
     nodes = {}
     for node in order:
+        if getattr(node.op, "has_side_effects", False):
+            continue        # two sends (receives) of the same value are two messages
         key = (node.op, tuple(map(id, node.inputs)))
         first = nodes.get(key)
         if first is None:

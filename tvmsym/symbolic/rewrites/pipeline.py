@@ -19,19 +19,24 @@ from .merge import merge
 from .placement import place
 from .stabilize import stabilize
 from .lazy_ifelse import lazy_ifelse
+from ..ops.corr import conv_epilogue, conv_to_corr
+from .complex import split_complex
 
 RUN = ("fast_run",)
 BOTH = ("fast_run", "fast_compile")
 
 STAGES = [
     ("merge", merge, BOTH),                      # common subexpressions, identical constants
+    ("split_complex", split_complex, BOTH + (None,)),  # complex ops -> real ops on (re, im) parts
     ("constfold", constant_folding, BOTH),       # size cap: config.constant_folding_limit
     ("dimshuffle", merge_dimshuffles, BOTH),     # DimShuffle(DimShuffle(x)) -> one; trivial -> x
     ("canonicalize", canonicalize, RUN),         # x*1, x+0, --x, ...
     ("stabilize", stabilize, RUN),               # log(1+exp(x)) -> softplus(x), ...
     ("merge_again", merge, RUN),                 # rules above may build duplicates
+    ("conv", conv_to_corr, BOTH),                # AbstractConv2d -> CorrMM (explicit filter flip)
     ("fusion", fusion, BOTH),                    # Elemwise chains -> Elemwise{Composite}
     ("dot_epilogue", dot_epilogue, RUN),         # dot + the Elemwise reading it -> FusedDot (cpu)
+    ("conv_epilogue", conv_epilogue, RUN),       # conv [+ max pool] + bias/activation -> FusedConv (cpu)
     ("lazy_ifelse", lazy_ifelse, BOTH + (None,)),  # ifelse branches -> functions: only one runs
     ("placement", place, BOTH + (None,)),        # device=cuda only: GPU ops + transfers
     ("inplace", inplace, RUN),                   # last: buffer reuse decisions
@@ -55,3 +60,8 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
         fn(fgraph, excluding=excluding)
         fgraph.stage_times[name] = time.perf_counter() - t0
     return fgraph
+
+# tvmsym.distributed: independent allreduces of one op and dtype become one message
+# (before fusion, so the packing around the message fuses with its neighbours)
+from .collectives import bucket_collectives  # noqa: E402
+STAGES.insert(stage_names().index("fusion"), ("collectives", bucket_collectives, RUN))

@@ -1,0 +1,388 @@
+"""TE computes of the convolutions: each is a (batched) matrix product over an implicit im2col.
+
+forward      Y[n, g, co, o]  = sum_{ci, t} W'[g, co, ci, t] * X[n, g, ci, o * s + t * d - p]
+gradWeights  dW'[g, co, ci, t] = sum_{n, o} dY[n, g, co, o] * X[n, g, ci, o * s + t * d - p]
+gradInputs   dX[n, g, ci, x] = sum_{co, t} W'[g, co, ci, t] * dY[n, g, co, (x + p - t * d) / s]
+(``W'`` the filters, flipped when ``filter_flip``; ``t`` the filter taps; out-of-range and
+non-divisible positions read zero.)  Large products use the packed register-tile layout of
+``linalg._packed_matmul`` (the im2col happens inside the packing of B, so no column
+matrix is ever stored whole); small ones a plain reduction.  ``schedules/cpu_conv.py``
+schedules both.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ... import _tvm
+from ...symbolic.ops.conv import AbstractConv, AbstractConv_gradInputs, AbstractConv_gradWeights, pads_of
+from ...symbolic.ops.corr import FusedConv
+from . import lower_rule
+from .elemwise import bcast_load
+from .linalg import PACKED_MIN_FLOPS
+from .scalar import cast, const, lower_scalar
+from .shape import ravel, unravel
+
+te, tirx = _tvm.te, _tvm.tirx
+
+
+def _all(conds):
+    c = None
+    for x in conds:
+        c = x if c is None else tirx.all(c, x)
+    return c
+
+
+def _masked(cond, load, dtype):
+    v = cast(load(), dtype)
+    return v if cond is None else tirx.if_then_else(cond, v, const(0, dtype))
+
+
+def _read_padded(X, lead, pos, xsp, padded, dtype):
+    """X[lead..., pos...], zero outside the image (the load clamped into the buffer: a
+    vectorized select evaluates both sides)."""
+    if not padded:
+        return cast(X(*lead, *pos), dtype)
+    cond = _all([tirx.all(p >= 0, p < n) for p, n in zip(pos, xsp)])
+    pc = [tirx.max(tirx.min(p, n - 1), 0) for p, n in zip(pos, xsp)]
+    return _masked(cond, lambda: X(*lead, *pc), dtype)
+
+
+def _taps(op, t, kspatial):
+    """Filter tap indices as stored (flipped when the op flips)."""
+    if not op.filter_flip:
+        return list(t)
+    return [k - 1 - i for i, k in zip(t, kspatial)]
+
+
+def _lanes(dtype):
+    return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
+
+
+def tile_shape(dtype, jdims):
+    """(MR rows, NR columns, padded leading j dim) of the register tile for a natural
+    j layout ``jdims``: NR (two vectors, else one) must divide the padded j extent; the
+    tile keeps 8 vector accumulators (4 x 2 vectors or 8 x 1)."""
+    L = _lanes(dtype)
+    inner = int(np.prod(jdims[1:])) if len(jdims) > 1 else 1
+    best = None
+    for nr in (2 * L, L):
+        lead = jdims[0]
+        while (lead * inner) % nr:
+            lead += 1
+        cand = (lead * inner, -nr, nr, lead)
+        if best is None or cand < best:
+            best = cand
+    _, _, nr, lead = best
+    return (4 if nr == 2 * L else 8), nr, lead
+
+
+def _fast(dtype, flops, M, J):
+    return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 4 and J >= 8
+
+
+def _crop(node, ctx, out_shape, load, epi):
+    """The result: ``load(conv index)`` per element, or ``epi(load)``'s tensor (FusedConv)."""
+    if epi is not None:
+        return epi(load)
+    return te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")
+
+
+def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype, epi=None):
+    """out[idx] = C[f(idx)], C[n, i, j] = sum_k A(i, k...) col(n, k..., j...).
+
+    The column operand is materialized per batch element in its natural layout
+    (``cv_col[n, k..., j...]``, the leading j dim padded so whole register tiles fit) and
+    A is packed once in row panels (``cv_pack_a``); ``schedules/cpu_conv.py`` computes the
+    columns of one element inside its parallel batch loop (they stay in cache).
+    """
+    K = int(np.prod(kdims))
+    MR, NR, lead = tile_shape(dtype, jdims)
+    jpad = (lead,) + tuple(jdims[1:])
+    Jp = int(np.prod(jpad))
+    Mp = -(-M // MR) * MR
+    zero = const(0, dtype)
+
+    def pack_a(io, k, ii):
+        i = io * MR + ii
+        v = A(tirx.min(i, M - 1), *unravel(k, kdims))
+        return v if Mp == M else tirx.if_then_else(i < M, v, zero)
+    Ap = te.compute((Mp // MR, K, MR), pack_a, name="cv_pack_a", tag="conv_pack")
+
+    def col(n, *idx):
+        kk, jj = idx[:len(kdims)], idx[len(kdims):]
+        if lead == jdims[0]:
+            return colval(n, *kk, *jj)
+        j0 = tirx.min(jj[0], jdims[0] - 1)
+        return tirx.if_then_else(jj[0] < jdims[0], colval(n, *kk, j0, *jj[1:]), zero)
+    Col = te.compute((Nb,) + tuple(kdims) + jpad, col, name="cv_col", tag="conv_col")
+    k = te.reduce_axis((0, K), name="k")
+
+    def prod(n, i, j):
+        return te.sum(Ap[i // MR, k, i % MR] * Col(n, *unravel(k, kdims), *unravel(j, jpad)), axis=k)
+    C = te.compute((Nb, Mp, Jp), prod, name=f"cv_c_{MR}x{NR}", tag="conv_tile")
+    return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
+
+
+def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dtype):
+    """out[idx] = C[f(idx)], C[i, j] = sum_{n, p} A(n, i, p...) col(n, j..., p...) (the
+    filter gradient: the reduction runs over the batch and the output positions).
+
+    The columns are packed per batch element in panels of NR (``cv_pack_b[n, jo, p, ji]``);
+    the schedule computes one element's panel inside the reduction over the batch, so the
+    im2col never exists whole.  Rows past M read row M - 1 (their results are cropped).
+    """
+    J = int(np.prod(kdims))
+    P = int(np.prod(pdims))
+    L = _lanes(dtype)
+    # the least padding, then two vectors; one vector when that gives the cores two panels
+    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -(-J // nr) < 2, -nr))
+    MR = 4 if NR == 2 * L else 8
+    Jp, Mp = -(-J // NR) * NR, -(-M // MR) * MR
+    zero = const(0, dtype)
+
+    # panels [n, jo, positions..., NR]: the packing loop runs over one tap's positions
+    # (contiguous reads of the image); only the tap index is divided, once per row
+    def pack_b(n, jo, *rest):
+        p, ji = rest[:-1], rest[-1]
+        j = jo * NR + ji
+        v = colval(n, *unravel(tirx.min(j, J - 1) if Jp != J else j, kdims), *p)
+        return v if Jp == J else tirx.if_then_else(j < J, v, zero)
+    Bp = te.compute((Nb, Jp // NR) + tuple(pdims) + (NR,), pack_b, name="cv_pack_b", tag="conv_pack")
+    rn = te.reduce_axis((0, Nb), name="rn")
+    rp = te.reduce_axis((0, P), name="rp")
+    C = te.compute((Mp, Jp), lambda i, j: te.sum(
+        A(rn, tirx.min(i, M - 1) if Mp != M else i, *unravel(rp, pdims))
+        * Bp(rn, j // NR, *unravel(rp, pdims), j % NR),
+        axis=[rn, rp]), name=f"cv_r_{MR}x{NR}", tag="conv_tile")
+    return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
+
+
+def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype, epi=None):
+    """out[idx] = C[f(idx)], C[b..., i, j] = sum_k A(b..., i, k) B(b..., k, j): small or grouped."""
+    k = te.reduce_axis((0, K), name="k")
+
+    def prod(*idx):
+        bi, (i, j) = idx[:-2], idx[-2:]
+        return te.sum(A(*bi, i, k) * B(*bi, k, j), axis=k)
+    C = te.compute(tuple(batch) + (M, N), prod, name="cv_plain", tag="conv_plain")
+    return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
+
+
+def _epilogue(node, inputs, ctx, dtype):
+    """FusedConv's result from the correlation's elements: [2x2.. max pool] then the scalar
+    expression with the extra inputs (broadcast loads)."""
+    op = node.op
+    n = op.convdim
+    shape = ctx.shape(node.outputs[0])
+    out = node.outputs[0].type.dtype
+    rest = list(zip(node.inputs[2:], inputs[2:]))
+
+    def make(load):
+        def body(*idx):
+            if op.pool_ws is None:
+                v = load(idx)
+            else:
+                v = None
+                for off in itertools.product(*[range(w) for w in op.pool_ws]):
+                    e = load(tuple(idx[:2]) + tuple(idx[2 + a] * op.pool_ws[a] + off[a] for a in range(n)))
+                    v = e if v is None else tirx.max(v, e)
+            if op.scalar_op is not None:
+                args = [v] + [ctx.scalar_value(var) if ctx.is_inline_scalar(var) else bcast_load(t, var, idx)
+                              for var, t in rest]
+                v = lower_scalar(op.scalar_op, args, out)
+            return cast(v, out)
+        return te.compute(shape, body, name=ctx.name(node) + "_crop", tag="conv_crop")
+    return make
+
+
+@lower_rule(AbstractConv)
+def lower_conv(node, inputs, ctx):
+    op = node.op
+    X, W = inputs[:2]
+    xs, ws = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    out_shape = (xs[0], ws[0]) + op.geometry(xs, ws)[1]
+    dtype = np.result_type(node.inputs[0].type.dtype, node.inputs[1].type.dtype).name
+    epi = _epilogue(node, inputs, ctx, dtype) if isinstance(op, FusedConv) else None
+    n = op.convdim
+    G = op.num_groups
+    Nb, C = xs[:2]
+    Co, Cg = ws[:2]
+    CoG = Co // G
+    ksp, xsp, osp = list(ws[2:]), list(xs[2:]), list(out_shape[2:])
+    pads = pads_of(op.border_mode, ksp, op.filter_dilation)
+    s, d = op.subsample, op.filter_dilation
+    Kd = [Cg] + ksp
+    grouped = G > 1
+
+    def A(*args):
+        g, i, k = (args if grouped else (0,) + args)
+        ci, *t = unravel(k, Kd)
+        return cast(W(g * CoG + i, ci, *_taps(op, t, ksp)), dtype)
+
+    def B(*args):
+        if grouped:
+            nn, g, k, j = args
+        else:
+            (nn, k, j), g = args, 0
+        ci, *t = unravel(k, Kd)
+        o = unravel(j, osp)
+        pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+        return _read_padded(X, (nn, g * Cg + ci), pos, xsp, any(pads), dtype)
+
+    if grouped:
+        batch = (Nb, G)
+
+        def f(idx):
+            return (idx[0], idx[1] // CoG, idx[1] % CoG, ravel(idx[2:], osp))
+        Ab = lambda nn, g, i, k: A(g, i, k)      # noqa: E731
+    else:
+        batch = (Nb,)
+
+        def f(idx):
+            return (idx[0], idx[1], ravel(idx[2:], osp))
+        Ab = lambda nn, i, k: A(i, k)            # noqa: E731
+    K = int(np.prod(Kd))
+    if not grouped and _fast(dtype, 2 * Nb * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
+        def colval(nn, ci, *rest):
+            t, o = rest[:n], rest[n:]
+            pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+            return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
+        return [_batched_product(node, ctx, Nb, Co, Kd, osp,
+                                 lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
+                                 colval, out_shape, f, dtype, epi)]
+    return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)]
+
+
+@lower_rule(AbstractConv_gradWeights)
+def lower_conv_grad_weights(node, inputs, ctx):
+    op = node.op
+    X, T = inputs[0], inputs[1]
+    xs, ts = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    out_shape = ctx.shape(node.outputs[0])
+    dtype = node.outputs[0].type.dtype
+    n = op.convdim
+    G = op.num_groups
+    Nb = xs[0]
+    Co, Cg = out_shape[:2]
+    CoG = Co // G
+    ksp, xsp, osp = list(out_shape[2:]), list(xs[2:]), list(ts[2:])
+    pads = pads_of(op.border_mode, ksp, op.filter_dilation)
+    s, d = op.subsample, op.filter_dilation
+    Kd = [Cg] + ksp
+    Rd = [Nb] + osp
+    grouped = G > 1
+
+    def A(g, i, r):
+        nn, *o = unravel(r, Rd)
+        return cast(T(nn, g * CoG + i, *o), dtype)
+
+    def B(g, r, j):
+        nn, *o = unravel(r, Rd)
+        ci, *t = unravel(j, Kd)
+        pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+        return _read_padded(X, (nn, g * Cg + ci), pos, xsp, any(pads), dtype)
+
+    def f(idx):
+        co, ci, *t = idx
+        tap = ravel([ci] + _taps(op, t, ksp), Kd)
+        return (co // CoG, co % CoG, tap) if grouped else (co, tap)
+
+    if grouped:
+        batch, Ab, Bb = (G,), A, B
+    else:
+        batch = ()
+        Ab = lambda i, r: A(0, i, r)     # noqa: E731
+        Bb = lambda r, j: B(0, r, j)     # noqa: E731
+    if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * int(np.prod(Rd)), Co, int(np.prod(Kd))):
+        def colval(nn, ci, *rest):
+            t, o = rest[:n], rest[n:]
+            pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+            return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
+        return [_reduced_product(node, ctx, Nb, Co, Kd, osp,
+                                 lambda nn, i, *o: cast(T(nn, i, *o), dtype), colval, out_shape, f, dtype)]
+    return [_plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
+                           f, dtype)]
+
+
+@lower_rule(AbstractConv_gradInputs)
+def lower_conv_grad_inputs(node, inputs, ctx):
+    op = node.op
+    W, T = inputs[0], inputs[1]
+    ws, ts = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    out_shape = ctx.shape(node.outputs[0])
+    dtype = node.outputs[0].type.dtype
+    n = op.convdim
+    G = op.num_groups
+    Nb = ts[0]
+    Co, Cg = ws[:2]
+    CoG = Co // G
+    ksp, xsp, osp = list(ws[2:]), list(out_shape[2:]), list(ts[2:])
+    pads = pads_of(op.border_mode, ksp, op.filter_dilation)
+    s, d = op.subsample, op.filter_dilation
+    Kd = [CoG] + ksp
+    grouped = G > 1
+
+    def A(g, i, k):
+        co, *t = unravel(k, Kd)
+        return cast(W(g * CoG + co, i, *_taps(op, t, ksp)), dtype)
+
+    def gather(nn, g, co, t, x):
+        conds, o = [], []
+        for a in range(n):
+            q = x[a] + pads[a] - t[a] * d[a]          # = o * s
+            if s[a] == 1:
+                oa = q
+            else:
+                conds.append(tirx.floormod(q, s[a]) == 0)
+                oa = tirx.floordiv(q, s[a])
+            conds += [q >= 0, oa < osp[a]]
+            o.append(oa)
+        # clamp so an out-of-range (masked) load stays inside the buffer
+        oc = [tirx.max(tirx.min(oa, osp[a] - 1), 0) for a, oa in enumerate(o)]
+        return _masked(_all(conds), lambda: T(nn, g * CoG + co, *oc), dtype)
+
+    def B(nn, g, k, j):
+        co, *t = unravel(k, Kd)
+        return gather(nn, g, co, t, unravel(j, xsp))
+
+    if grouped:
+        batch = (Nb, G)
+        Ab = lambda nn, g, i, k: A(g, i, k)         # noqa: E731
+        Bb = B
+
+        def f(idx):
+            return (idx[0], idx[1] // Cg, idx[1] % Cg, ravel(idx[2:], xsp))
+    else:
+        batch = (Nb,)
+        Ab = lambda nn, i, k: A(0, i, k)            # noqa: E731
+        Bb = lambda nn, k, j: B(nn, 0, k, j)        # noqa: E731
+
+        def f(idx):
+            return (idx[0], idx[1], ravel(idx[2:], xsp))
+    if not grouped and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(xsp)), Cg,
+                             int(np.prod(xsp))):
+        if all(v == 1 for v in s):
+            # stride 1: the output gradient zero-padded once per element, then every
+            # column row is a contiguous, unmasked window of it
+            mL = [max(0, d[a] * (ksp[a] - 1) - pads[a]) for a in range(n)]
+            mR = [max(0, xsp[a] - 1 + pads[a] - (osp[a] - 1)) for a in range(n)]
+            psp = [osp[a] + mL[a] + mR[a] for a in range(n)]
+
+            def plane(nn, co, *y):
+                pos = [y[a] - mL[a] for a in range(n)]
+                return _read_padded(T, (nn, co), pos, osp, True, dtype)
+            Tp = te.compute((Nb, Co) + tuple(psp), plane, name="cv_pad", tag="conv_pad")
+
+            def colval(nn, co, *rest):
+                t, x = rest[:n], rest[n:]
+                return Tp(nn, co, *[x[a] + pads[a] - t[a] * d[a] + mL[a] for a in range(n)])
+        else:
+            def colval(nn, co, *rest):
+                return gather(nn, 0, co, rest[:n], rest[n:])
+        return [_batched_product(node, ctx, Nb, Cg, Kd, xsp,
+                                 lambda i, co, *t: cast(W(co, i, *_taps(op, t, ksp)), dtype),
+                                 colval, out_shape, f, dtype)]
+    return [_plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), Ab, Bb, out_shape,
+                           f, dtype)]

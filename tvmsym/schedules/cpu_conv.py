@@ -1,0 +1,128 @@
+"""CPU schedules of the convolutions (``lowering/rules/conv.py``), registered before the
+elementwise rule.
+
+``cv_c_<MR>x<NR>`` (forward, input gradient): per batch element (in parallel over the
+cores), that element's im2col columns are computed into cache, then every register tile
+of MR rows x NR columns (NR = one or two vectors at the host's width: 8 vector
+accumulators) accumulates over the whole reduction and is written once.
+``cv_r_<MR>x<NR>`` (filter gradient): column panels of NR filter taps in parallel; inside,
+the reduction over the batch is the outer loop: one element's packed columns of the panel
+are computed, then each row tile of the panel accumulates that element's positions (the
+tile lives in L1 across the batch; LLVM keeps it in registers across the inner loop).
+Small or grouped convolutions are a plain reduction (last axis vectorized, outer parallel).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _tvm
+from ..symbolic.ops.conv import BaseConv
+from .cpu import _blocks, _is_spatial, schedule_injective
+from .cpu_matmul import _schedule_plain
+
+s_tir = _tvm.s_tir
+K_UNROLL = 4
+
+
+def _ext(sch, loop):
+    return int(sch.get(loop).extent)
+
+
+def _tile(name):
+    mr, nr = name.rsplit("_", 1)[1].split("x")
+    return int(mr), int(nr)
+
+
+def _batched(sch, cname, crop):
+    MR, NR = _tile(cname)
+    c = sch.get_sblock(cname)
+    n, i, j, k = sch.get_loops(c)
+    io, ii = sch.split(i, [None, MR])
+    jo, ji = sch.split(j, [None, NR])
+    K = _ext(sch, k)
+    k0, k1 = sch.split(k, [None, K_UNROLL if K % K_UNROLL == 0 else 1])
+    sch.reorder(n, io, jo, k0, k1, ii, ji)
+    cw = sch.cache_write(c, 0, "local")
+    sch.reverse_compute_at(cw, jo)
+    sch.vectorize(ji)
+    sch.unroll(ii)
+    sch.unroll(k1)
+    sch.vectorize(sch.get_loops(cw)[-1])
+    sch.compute_at(sch.get_sblock("cv_col"), n)
+    if any(blk.name_hint == "cv_pad" for _, blk in _blocks(sch)):
+        sch.compute_at(sch.get_sblock("cv_pad"), n)
+    if _ext(sch, n) >= 2:
+        sch.parallel(n)
+    elif _ext(sch, io) >= 2:
+        sch.parallel(io)
+    else:
+        sch.parallel(jo)
+    init = sch.decompose_reduction(c, k0)
+    sch.vectorize(sch.get_loops(init)[-1])
+    pa = sch.get_loops(sch.get_sblock("cv_pack_a"))
+    sch.unroll(pa[-1])
+    if _ext(sch, n) >= 2:
+        # the element's result (crop, pooling, epilogue) while its product is in cache; a
+        # pooled read (2 * ph * OW + 2 * pw) is not invertible for TVM: then a separate pass
+        try:
+            sch.reverse_compute_at(sch.get_sblock(crop), n)
+            return True
+        except Exception:       # noqa: BLE001
+            return False
+    return False
+
+
+def _reduced(sch, cname):
+    MR, NR = _tile(cname)
+    c = sch.get_sblock(cname)
+    i, j, rn, rp = sch.get_loops(c)
+    io, ii = sch.split(i, [None, MR])
+    jo, ji = sch.split(j, [None, NR])
+    if _ext(sch, jo) >= 2:
+        sch.reorder(jo, rn, io, rp, ii, ji)
+        sch.parallel(jo)
+    else:
+        sch.reorder(io, jo, rn, rp, ii, ji)
+        sch.parallel(io)
+    sch.vectorize(ji)
+    sch.unroll(ii)
+    pb = sch.get_sblock("cv_pack_b")
+    sch.compute_at(pb, rn)
+    loops = sch.get_loops(pb)
+    inner = loops[-(len(sch.get(pb).iter_vars) - 2):]      # positions..., ji
+    sch.reorder(inner[-1], *inner[:-1])                    # one tap (ji) per pass over the positions
+    init = sch.decompose_reduction(c, rn)
+    sch.vectorize(sch.get_loops(init)[-1])
+
+
+def _schedule_crop(sch, crop, itemsize):
+    loops = sch.get_loops(sch.get_sblock(crop))
+    if len(loops) >= 2 and _ext(sch, loops[-1]) % max(1, _tvm.vector_bytes() // itemsize):
+        outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]   # rows in parallel
+        sch.parallel(outer)
+        return
+    schedule_injective(sch, crop, itemsize)
+
+
+def conv_rule(func, info):
+    st = info.get("step")
+    if st is None or not isinstance(st.node.op, BaseConv):
+        return None
+    sch = s_tir.Schedule(func)
+    names = [blk.name_hint for _, blk in _blocks(sch)]
+    dtype = st.node.outputs[0].type.dtype
+    itemsize = np.dtype(dtype).itemsize
+    crop = [n for n in names if n.endswith("_crop")][0]
+    for b, blk in _blocks(sch):          # views read by the epilogue (a bias's DimShuffle)
+        if blk.name_hint != crop and not blk.name_hint.startswith("cv_") and _is_spatial(blk):
+            sch.compute_inline(b)
+    tile = [n for n in names if n.startswith(("cv_c_", "cv_r_"))]
+    if tile and tile[0].startswith("cv_c_"):
+        if _batched(sch, tile[0], crop):
+            return sch.mod["main"]
+    elif tile:
+        _reduced(sch, tile[0])
+    else:
+        _schedule_plain(sch, "cv_plain", dtype, True)
+    _schedule_crop(sch, crop, itemsize)
+    return sch.mod["main"]

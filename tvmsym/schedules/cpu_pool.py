@@ -1,0 +1,47 @@
+"""CPU schedule of pooling and its gradients: producers inlined, every block's spatial loops
+fused and run in parallel when large, window loops unrolled (they are a few taps)."""
+from __future__ import annotations
+
+from .. import _tvm
+from ..symbolic.ops.pool import PoolBase
+from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial
+
+s_tir = _tvm.s_tir
+
+
+def _ext(sch, loop):
+    return int(sch.get(loop).extent)
+
+
+def pool_rule(func, info):
+    st = info.get("step")
+    if st is None or not isinstance(st.node.op, PoolBase):
+        return None
+    sch = s_tir.Schedule(func)
+    outs = set(info.get("outputs") or [])
+    for b, blk in _blocks(sch):
+        if blk.name_hint not in outs and _is_spatial(blk):
+            sch.compute_inline(b)
+    for b, blk in _blocks(sch):
+        loops = sch.get_loops(b)
+        nsp = sum(1 for iv in blk.iter_vars if iv.iter_type == 0)
+        sp, red = loops[:nsp], loops[nsp:]
+        if not sp:
+            continue
+        if not red and len(sp) >= 2:
+            # non-overlapping windows' gradient: elementwise, rows in parallel; each row's
+            # loop stays plain (a flattened vector index would gather through div/mod)
+            outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
+            if _ext(sch, outer) * _ext(sch, sp[-1]) >= PARALLEL_MIN_ELEMENTS // 4:
+                sch.parallel(outer)
+            continue
+        total = 1
+        for lp in sp:
+            total *= int(sch.get(lp).extent)
+        fused = sch.fuse(*sp) if len(sp) > 1 else sp[0]
+        for r in red:
+            if int(sch.get(r).extent) <= 8:
+                sch.unroll(r)
+        if total * max(1, len(red)) >= PARALLEL_MIN_ELEMENTS // 4:
+            sch.parallel(fused)
+    return sch.mod["main"]
