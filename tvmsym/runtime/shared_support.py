@@ -4,8 +4,8 @@
 FunctionGraph's inputs and outputs: givens are substituted first, every shared
 variable the graph reads becomes an implicit input (after the explicit ones),
 and every update expression becomes an extra output (after the user's).
-``apply_updates`` installs the new values once every output is computed, all
-or nothing.
+``UpdatePlan`` (one per function and build) gives the update kernels spare buffers to
+write into and installs the new values once every output is computed, all or nothing.
 """
 from __future__ import annotations
 
@@ -171,34 +171,6 @@ def check_update_value(sv, arr):
                              f"dimension {d} is broadcastable and must have length 1")
 
 
-def apply_updates(fn, outs, donated):
-    """Install every update's new value (after all outputs are computed): all or nothing.
-
-    ``donated`` maps an fgraph output index to the spare buffer it was written
-    into; that buffer becomes the value and the old value becomes the spare.
-    (The per-call path uses ``UpdatePlan.install``, the same steps precomputed.)
-    """
-    spec = fn._update_spec
-    for sv, k in spec:
-        check_update_value(sv, outs[k])
-    user = outs[:fn._n_user_outputs]
-    for sv, k in spec:
-        c = sv.container
-        new = outs[k]
-        if k in donated:
-            c.spare, c.value = c.value, new
-            continue
-        if any(new is u for u in user) or new is c.value:
-            # the user receives this array too (or it is the old value): keep a private copy
-            if c.spare is not None and c.spare.shape == new.shape:
-                np.copyto(c.spare, new)
-                c.spare, c.value = c.value, c.spare
-            else:
-                c.value = new.copy()
-            continue
-        c.value = new
-
-
 def _donatable(fn, build):
     """{update output index: (slot, shape, dtype)} of the updates a spare buffer can take
     (``Build.donatable``: computed into fresh storage, returned once); once per build."""
@@ -208,34 +180,15 @@ def _donatable(fn, build):
     return ok
 
 
-def donation(fn, build):
-    """Spare buffers the update kernels may write into: ({slot: array}, {output index: array}).
-
-    The old value is left untouched until ``apply_updates``, so a failed call
-    changes nothing.
-    """
-    ok = _donatable(fn, build)
-    storage, donated = {}, {}
-    for sv, k in fn._update_spec:
-        if k not in ok:
-            continue
-        s, shape, dtype = ok[k]
-        c = sv.container
-        sp = c.spare
-        if sp is None or sp.shape != tuple(shape) or sp.dtype != dtype or sp is c.value:
-            sp = c.spare = np.empty(shape, dtype)
-        storage[s] = sp
-        donated[k] = sp
-    return storage, donated
-
-
 class UpdatePlan:
-    """``donation`` and ``apply_updates`` of one (function, build), precomputed once.
+    """Shared-variable updates of one (function, build), precomputed once.
 
     ``spares()`` returns the spare buffers (in ``slots`` order) the update kernels
-    write into, ``install(outs)`` checks and installs the new values; both do
-    exactly what ``donation`` / ``apply_updates`` do, in the same order, without
-    rebuilding dicts or lists per call.  The type check of the update values runs
+    write into (the old values stay untouched until ``install``, so a failed call
+    changes nothing); ``install(outs)`` checks and installs the new values: a donated
+    spare becomes the value and the old value the spare; an update the user also
+    receives (or the old value itself) is copied, so each variable owns its array.
+    The type check of the update values runs
     on every call until it has passed once on a build whose every step is a plain
     kernel (``build._fast``): there, every output's shape and dtype is fixed by the
     build, so later calls would pass it too.

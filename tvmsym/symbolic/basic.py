@@ -10,7 +10,7 @@ import numpy as np
 
 from . import scalar as ps
 from .elemwise import DimShuffle, Elemwise
-from .graph import Constant, TensorConstant, TensorVariable, Variable
+from .graph import Constant, TensorConstant, Variable
 from .type import TensorType, normalize_dtype
 
 
@@ -287,60 +287,3 @@ for _k, _pl in _PLURALS.items():
         _prefixed[_p + _pl] = _plural(_prefixed[_p + _k])
 globals().update(_prefixed)
 bscalar = _prefixed["bscalar"]
-
-
-# --------------------------------------------------------------------------- operators
-def _install_operators():
-    T = TensorVariable
-    T.__add__ = lambda a, b: add(a, b)
-    T.__radd__ = lambda a, b: add(b, a)
-    T.__sub__ = lambda a, b: sub(a, b)
-    T.__rsub__ = lambda a, b: sub(b, a)
-    T.__mul__ = lambda a, b: mul(a, b)
-    T.__rmul__ = lambda a, b: mul(b, a)
-    T.__truediv__ = lambda a, b: true_div(a, b)
-    T.__rtruediv__ = lambda a, b: true_div(b, a)
-    T.__floordiv__ = lambda a, b: int_div(a, b)
-    T.__rfloordiv__ = lambda a, b: int_div(b, a)
-    T.__mod__ = lambda a, b: mod(a, b)
-    T.__rmod__ = lambda a, b: mod(b, a)
-    T.__pow__ = lambda a, b: pow(a, b)
-    T.__rpow__ = lambda a, b: pow(b, a)
-    T.__neg__ = lambda a: neg(a)
-    T.__pos__ = lambda a: a
-    T.__abs__ = lambda a: abs_(a)
-    T.__lt__ = lambda a, b: lt(a, b)
-    T.__le__ = lambda a, b: le(a, b)
-    T.__gt__ = lambda a, b: gt(a, b)
-    T.__ge__ = lambda a, b: ge(a, b)
-    T.__and__ = lambda a, b: and_(a, b)
-    T.__rand__ = lambda a, b: and_(b, a)
-    T.__or__ = lambda a, b: or_(a, b)
-    T.__ror__ = lambda a, b: or_(b, a)
-    T.__xor__ = lambda a, b: xor(a, b)
-    T.__rxor__ = lambda a, b: xor(b, a)
-    T.__invert__ = lambda a: invert(a)
-    # == stays identity-based (Theano): graphs are used as dict keys; use eq()/neq().
-    T.__hash__ = object.__hash__
-
-    def _bool(self):
-        raise TypeError("a symbolic variable has no truth value; use tvmsym.tensor.switch "
-                        "or compare with eq()/neq()")
-    T.__bool__ = _bool
-
-    def _iter(self):
-        raise TypeError("a symbolic tensor is not iterable")
-    T.__iter__ = _iter
-
-    T.dimshuffle = lambda self, *p: dimshuffle(self, *p)
-    T.T = property(lambda self: transpose(self))
-    T.transpose = lambda self, *axes: transpose(
-        self, axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else (axes or None))
-    T.astype = lambda self, dtype: cast(self, dtype)
-    T.exp = lambda self: exp(self)
-    T.log = lambda self: log(self)
-    T.sqrt = lambda self: sqrt(self)
-    T.clip = lambda self, lo, hi: clip(self, lo, hi)
-
-
-_install_operators()

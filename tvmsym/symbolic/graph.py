@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from ..config import config as _config
+from .operators import TensorOperators
 from .type import TensorType
 
 _ids = itertools.count()
@@ -34,8 +35,7 @@ class Variable:
             return self.name
         if self.owner is not None:
             op = self.owner.op
-            if len(self.owner.outputs) == 1 or True:
-                return f"{op}.{self.index}"
+            return f"{op}.{self.index}"
         return f"<{self.type}>"
 
     def __repr__(self):
@@ -338,8 +338,9 @@ def is_constant(v):
     return isinstance(v, Constant)
 
 
-class TensorVariable(Variable):
-    """A Variable of TensorType with Python operators (defined in ``basic.py``)."""
+class TensorVariable(TensorOperators, Variable):
+    """A Variable of TensorType; its Python operators and methods are ``TensorOperators``
+    (``operators.py``)."""
 
     @property
     def ndim(self):

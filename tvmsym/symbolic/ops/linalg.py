@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..basic import as_tensor_variable, dimshuffle, mul
-from ..graph import Apply, Op, TensorVariable
+from ..graph import Apply, Op
 from ..type import TensorType
 
 __all__ = ["Dot", "FusedDot", "MatMul", "TensorDot", "dot", "matmul", "outer", "tensordot", "batched_dot"]
@@ -261,7 +261,7 @@ def outer(x, y):
     """Outer product of two vectors (flattened first if they are not vectors)."""
     x, y = as_tensor_variable(x), as_tensor_variable(y)
     if x.ndim != 1 or y.ndim != 1:
-        from .shape import flatten
+        from .reshape import flatten
         x = flatten(x, 1) if x.ndim != 1 else x
         y = flatten(y, 1) if y.ndim != 1 else y
     return _dot(dimshuffle(x, 0, "x"), dimshuffle(y, "x", 0))
@@ -284,13 +284,3 @@ def batched_dot(a, b):
         return _matmul(a, b)
     # Theano: batched_tensordot over the last axis of a and the second-to-last of b
     raise NotImplementedError("batched_dot of operands with more than 3 dimensions")
-
-
-def _install():
-    T = TensorVariable
-    T.__matmul__ = lambda a, b: matmul(a, b)
-    T.__rmatmul__ = lambda a, b: matmul(b, a)
-    T.dot = lambda self, other: dot(self, other)
-
-
-_install()

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..basic import as_tensor_variable, cast, constant, dimshuffle
-from ..graph import Apply, Constant, Op, TensorVariable, Variable
+from ..graph import Apply, Constant, Op, Variable
 from ..type import TensorType
 
 __all__ = ["Subtensor", "IncSubtensor", "AdvancedSubtensor", "AdvancedIncSubtensor",
@@ -63,12 +63,6 @@ def _entry_types(idx_list):
         else:
             out.append(e[1])
     return out
-
-
-def _slice_len(start, stop, step, n):
-    if step == 0:
-        raise ValueError("slice step cannot be zero")
-    return len(range(*slice(start, stop, step).indices(n)))
 
 
 def _item(v):
@@ -292,9 +286,6 @@ class AdvancedSubtensor(_Indexed):
 
     def __str__(self):
         return "AdvancedSubtensor1" if self.is_1() else "AdvancedSubtensor"
-
-    def has_mask(self):
-        return any(e[0] == "array" and e[1] == "bool" for e in self.idx_list)
 
     def make_node(self, x, *index):
         x = as_tensor_variable(x)
@@ -622,7 +613,7 @@ def take(a, indices, axis=None):
     """numpy.take (mode='raise')."""
     a = as_tensor_variable(a)
     if axis is None:
-        from .shape import flatten
+        from .reshape import flatten
         a = flatten(a, 1)
         axis = 0
     if not -a.ndim <= axis < a.ndim:
@@ -632,12 +623,3 @@ def take(a, indices, axis=None):
     if _is_int(indices) or (isinstance(indices, Variable) and indices.ndim == 0):
         return getitem(a, idx + (indices,))
     return _advanced(a, list(idx) + [indices])
-
-
-def _install():
-    T = TensorVariable
-    T.__getitem__ = lambda self, args: getitem(self, args)
-    T.take = lambda self, indices, axis=None: take(self, indices, axis)
-
-
-_install()
