@@ -43,7 +43,6 @@ def _extern2(name):
     return _f16_via_f32(rule)
 
 
-scalar_rule(C.ArcTan2, _extern2("atan2"))
 scalar_rule(C.Hypot, _extern2("hypot"))
 scalar_rule(C.Real, lambda op, args, out: cast(args[0], out))
 scalar_rule(C.Conj, lambda op, args, out: cast(args[0], out))

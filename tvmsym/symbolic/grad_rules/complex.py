@@ -103,13 +103,6 @@ def _polar(op, inp, z, gz):
     return [cast(gr * cos(t) + gi * sin(t), r.dtype), cast(r * (gi * cos(t) - gr * sin(t)), t.dtype)]
 
 
-@register_scalar_grad(C.ArcTan2)
-def _arctan2(op, inp, z, gz):
-    y, x = inp
-    r2 = x * x + y * y
-    return [gz * x / r2, -gz * y / r2]
-
-
 @register_scalar_grad(C.Hypot)
 def _hypot(op, inp, z, gz):
     x, y = inp

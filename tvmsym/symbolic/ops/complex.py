@@ -17,6 +17,7 @@ import numpy as np
 from .. import scalar as ps
 from ..basic import as_tensor_variable, elemwise
 from ..type import COMPLEX_DTYPES
+from .helpers import arctan2, ps_arctan2 as arctan2_  # noqa: F401  (one arctan2 op for T and complex)
 
 
 def _quiet(fn):
@@ -92,15 +93,6 @@ class ComplexFromPolar(ps.ScalarOp):
         return (_complex_dtype(*dtypes),)
 
 
-class ArcTan2(ps.ScalarOp):
-    """numpy.arctan2(y, x)."""
-    name, nin = "arctan2", 2
-    impl = staticmethod(_quiet(np.arctan2))
-
-    def output_dtypes(self, *dtypes):
-        return (ps._float_dtype(np.result_type(*dtypes).name),)
-
-
 class Hypot(ps.ScalarOp):
     """numpy.hypot(x, y): sqrt(x**2 + y**2) without overflow."""
     name, nin = "hypot", 2
@@ -116,7 +108,6 @@ conj_ = Conj()
 angle_ = Angle()
 complex_ = Complex()
 complex_from_polar_ = ComplexFromPolar()
-arctan2_ = ArcTan2()
 hypot_ = Hypot()
 
 
@@ -148,11 +139,6 @@ def complex(real_part, imag_part):
 def complex_from_polar(abs_part, angle_part):
     """``abs_part * exp(1j * angle_part)`` from two real tensors."""
     return elemwise(complex_from_polar_, as_tensor_variable(abs_part), as_tensor_variable(angle_part))
-
-
-def arctan2(y, x):
-    """Elementwise arctan(y / x) in the correct quadrant (numpy.arctan2)."""
-    return elemwise(arctan2_, y, x)
 
 
 def hypot(x, y):
