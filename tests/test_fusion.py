@@ -68,7 +68,7 @@ def test_broadcast_row_and_constants_fuse_and_run():
     v = T.vector("v")
     f = tvmsym.function([x, v, y], T.exp(x * v + 2) - y)      # v is broadcast by a DimShuffle
     nodes = f.maker.fgraph.toposort()
-    assert [str(n.op) for n in nodes] == ["DimShuffle{x,0}",
+    assert [str(n.op) for n in nodes] == ["InplaceDimShuffle{x,0}",
                                           "Elemwise{Composite{(exp(((i0 * i1) + 2.0)) - i2)}}"]
     a, b, c = (np.random.rand(5, 7).astype("float32"), np.random.rand(7).astype("float32"),
                np.random.rand(5, 7).astype("float32"))

@@ -262,9 +262,9 @@ def test_printing():
     assert theano.printing.debugprint(u, file="str") == (
         "RandomFunction{uniform}.1 [id A] ''   \n"
         " |<RandomStateType> [id B]\n"
-        " |TensorConstant{[2, 2]} [id C]\n"
-        " |TensorConstant{0} [id D]\n"
-        " |TensorConstant{1} [id E]\n")
+        " |TensorConstant{(2,) of 2} [id C]\n"
+        " |TensorConstant{0.0} [id D]\n"
+        " |TensorConstant{1.0} [id E]\n")
     assert theano.pp(u) == "uniform(size=[2, 2], low=0, high=1)"
     text = theano.printing.debugprint(theano.function([], u), file="str")
     assert "RandomFunction{uniform}.1 [id A] ''   0\n |<RandomStateType> [id B]" in text
@@ -318,7 +318,7 @@ def test_cuda_function_draws_on_the_host():
         if target == "cuda":
             f.loopback = True
             text = theano.printing.debugprint(f, file="str")
-            assert "GpuFromHost<None> [id F] ''   3\n       |RandomFunction{binomial}.1" in text
+            assert "GpuFromHost<None> [id F] ''   5\n       |RandomFunction{binomial}.1" in text
         X = np.arange(12, dtype="float32").reshape(3, 4)
         return [float(f(X)) for _ in range(3)]
     assert run("cuda") == run("cpu")

@@ -111,3 +111,8 @@ __all__ += ["scan", "scan_module", "foldl", "foldr"]
 
 # theano.sparse (scipy.sparse values; scipy is imported when a sparse value is made)
 from . import sparse  # noqa: E402,F401
+# --- gof helper (issue 14): theano.gof (graph core), theano.tensor.var
+from . import gof  # noqa: E402,F401
+from . import scalar  # noqa: E402,F401  (theano.scalar)
+from .tensor import xlogx as _xlogx  # noqa: E402,F401  (theano.tensor.xlogx)
+from .tensor import dot  # noqa: E402,F401  (theano.dot, as Theano exports it)

@@ -59,6 +59,14 @@ def _nonneg_float(v):
     return v
 
 
+def _compiledir(v):
+    v = str(v)
+    if not v.strip():
+        raise ValueError("compiledir must name a directory; an empty value would cache "
+                         "kernels in the current directory")
+    return v
+
+
 def _default_compiledir():
     tag = "_".join([platform.system(), platform.machine(), "py" + ".".join(map(str, sys.version_info[:2]))])
     return os.path.join(os.path.expanduser("~"), ".tvmsym", f"compiledir_{tag}")
@@ -78,7 +86,7 @@ _FLAGS = [
     _Flag("optimizer_including", "", "colon-separated extra rewrite tags to enable",
           convert=_str_list),
     _Flag("compiledir", _default_compiledir(), "directory for compiled artifacts and pictures",
-          convert=str),
+          convert=_compiledir),
     # on by default, as Theano's compiledir: a new process loads identical kernels instead of
     # rebuilding them (keyed by TVM version, target and the scheduled module's text and hash)
     _Flag("cache", True, "keep built cpu kernels as shared libraries under compiledir/kernels "
@@ -118,6 +126,41 @@ _FLAGS += [
 ]
 
 
+# --- gof helper (issue 14): Theano's flags that scripts set or read (tvmsym/_config_theano.py)
+def _theano_flags():
+    from ._config_theano import FLAGS
+    conv = {bool: _bool, int: int, float: float, str: str}
+    out = []
+    for name, default, note, choices in FLAGS:
+        doc = f"Theano's flag; {note}" if note else "Theano's flag"
+        f = _Flag(name, default, doc, choices=choices, convert=conv.get(type(default)))
+        f.note = note
+        out.append(f)
+    return out
+
+
+_FLAGS += _theano_flags()
+_NOTED = set()      # flags whose no-effect note was already emitted
+
+
+class _Section:
+    """``config.warn``, ``config.dnn.conv``...: the flags whose names start with a prefix."""
+
+    def __init__(self, cfg, prefix):
+        object.__setattr__(self, "_cfg", cfg)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name):
+        return getattr(self._cfg, f"{self._prefix}.{name}")
+
+    def __setattr__(self, name, value):
+        self._cfg._set(f"{self._prefix}.{name}", value)
+
+    def __dir__(self):
+        n = len(self._prefix) + 1
+        return sorted({k[n:].split(".")[0] for k in self._cfg._values if k.startswith(self._prefix + ".")})
+
+
 class Config:
     """The global flags object (``tvmsym.config``)."""
 
@@ -143,13 +186,20 @@ class Config:
         if name not in flags:
             raise AttributeError(
                 f"unknown config flag {name!r}; valid flags: " + ", ".join(sorted(flags)))
-        self._values[name] = flags[name].check(value)
+        self._values[name] = value = flags[name].check(value)
         object.__setattr__(self, "_version", self._version + 1)
+        note = getattr(flags[name], "note", None)
+        if note and value != flags[name].default and name not in _NOTED:
+            _NOTED.add(name)
+            import warnings
+            warnings.warn(f"config.{name} is accepted and has no effect: {note}", stacklevel=3)
 
     def __getattr__(self, name):
         values = object.__getattribute__(self, "_values")
         if name in values:
             return values[name]
+        if any(k.startswith(name + ".") for k in values):
+            return _Section(self, name)
         raise AttributeError(
             f"unknown config flag {name!r}; valid flags: " + ", ".join(sorted(values)))
 
@@ -157,7 +207,7 @@ class Config:
         self._set(name, value)
 
     def __dir__(self):
-        return sorted(self._values) + ["change_flags"]
+        return sorted({k.split(".")[0] for k in self._values}) + ["change_flags"]
 
     @contextlib.contextmanager
     def change_flags(self, **kwargs):

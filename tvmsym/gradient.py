@@ -160,7 +160,13 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     for g, v in zip(lops, vs):
         t = (g * as_tensor_variable(v)).sum()
         dot = t if dot is None else dot + t
-    out = grad(dot, us, disconnected_inputs="ignore")
+    # d dot / d u from a known 1.0 (not grad(dot, us), whose second(dot, 1.0) would keep
+    # the placeholder u in the graph)
+    import numpy as np
+
+    from .symbolic.basic import constant
+    out = grad(None, us, known_grads={dot: constant(np.ones((), dot.dtype))},
+               disconnected_inputs="ignore")
     # the Jacobian-vector product does not depend on u (Lop is linear in u).  Its value may
     # not depend on ``wrt`` either (Rop(dot(x, W), W, V) is dot(x, V)), yet Theano's graph
     # kept ``wrt`` and its tutorial passes W to function(): ``wrt`` counts as used.

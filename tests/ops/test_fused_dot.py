@@ -42,7 +42,7 @@ def layer(dtype):
                                    (1, 40, 1), (64, 64, 1)])
 def test_dense_layer_vs_numpy(dtype, M, K, N):
     f = layer(dtype)
-    assert _ops(f) == ["DimShuffle{x,0}", "FusedDot{Composite{tanh((i0 + i1))}}"]
+    assert _ops(f) == ["InplaceDimShuffle{x,0}", "FusedDot{Composite{tanh((i0 + i1))}}"]
     rng = np.random.default_rng(M * 1000 + N)
     x, W, b = (rng.standard_normal(s).astype(dtype) for s in [(M, K), (K, N), (N,)])
     got = f(x, W, b)
@@ -56,7 +56,7 @@ def test_debugprint_shows_the_fused_kernel():
         "FusedDot{Composite{tanh((i0 + i1))}} [id A] ''   1\n"
         " |x [id B]\n"
         " |W [id C]\n"
-        " |DimShuffle{x,0} [id D] ''   0\n"
+        " |InplaceDimShuffle{x,0} [id D] ''   0\n"
         "   |b [id E]\n")
 
 

@@ -26,7 +26,7 @@ def softmaxes(dtype, ndim):
     """One function per (dtype, ndim): softmax and log_softmax on the last and first axes."""
     if (dtype, ndim) not in _F:
         x = T.tensor(dtype, (False,) * ndim, name="x")
-        outs = [T.nnet.softmax(x), T.nnet.log_softmax(x), T.nnet.softmax(x, axis=0),
+        outs = [T.nnet.softmax(x, axis=-1), T.nnet.log_softmax(x, axis=-1), T.nnet.softmax(x, axis=0),
                 T.nnet.log_softmax(x, axis=0)]
         _F[dtype, ndim] = tvmsym.function([x], outs)
     return _F[dtype, ndim]

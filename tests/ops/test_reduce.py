@@ -236,7 +236,7 @@ def test_printing():
     assert str(T.bmatrix().mean().owner.op) == "Mean{acc_dtype=float64}"
     assert tvmsym.pp(x.sum(axis=(0, 1))) == "Sum{acc_dtype=float32}(x)"
     text = tvmsym.printing.debugprint(x.max(1, keepdims=True), file="str")
-    assert text == ("DimShuffle{0,x} [id A] ''   \n"
+    assert text == ("InplaceDimShuffle{0,x} [id A] ''   \n"
                     " |Max{axis=[1]} [id B] ''   \n"
                     "   |x [id C]\n")
 

@@ -86,6 +86,8 @@ def _corpus():
         *_conv_corpus(),
         # complex numbers and sparse matrices (issue 17; tests/ops/test_complex.py, tests/sparse)
         *_complex_and_sparse_corpus(),
+        # hardening (issue 11): logsumexp's max with a -inf identity (MaxOrLowest)
+        T.logsumexp(x, axis=1),
     ]
 
 
@@ -141,6 +143,7 @@ def _complex_and_sparse_corpus():
     d = T.dvector("d")
     pat = S.SparseFromData("csr", [0, 1], [0, 1, 2], (2, 2))(d)
     st = S.sp_sum(S.clean(S.dcast(S.fcast(S.structured_exp(a))))) + S.csm_data(a).sum()
+    st = st + T.cast(a.shape[0], "float64")
     cost = c.sum() + sd.sum() + S.sp_sum(pat) + st
     return [c, sd, pat, st, *tvmsym.grad(cost, [z, x, a, d])]
 

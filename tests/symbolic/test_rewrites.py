@@ -55,7 +55,7 @@ def test_symbolic_rewrites_import_without_tvm():
 
 def test_stages_are_named_and_ordered():
     names = stage_names()
-    assert names[0] == "merge" and names[-1] == "inplace"
+    assert names[:2] == ["useless_fill", "merge"] and names[-1] == "inplace"
     assert names.index("fusion") < names.index("inplace")
     assert all(isinstance(n, str) for n, _, _ in STAGES)
 
@@ -141,7 +141,7 @@ def test_integer_x_minus_x_is_zeros_of_its_shape():
     fg = run([i - i], canonicalize)
     out = fg.outputs[0]
     assert out.type == (i - i).type
-    assert pp(out) == "(i * 0)"
+    assert pp(out) == "(i * TensorConstant{0})"
 
 
 # ------------------------------------------------------------------ stabilize
@@ -171,7 +171,7 @@ def test_dimshuffle_of_dimshuffle_is_one():
     e = v.dimshuffle("x", 0).dimshuffle(1, 0)          # vector -> row -> col
     fg = run([e], merge_dimshuffles)
     (node,) = fg.apply_nodes
-    assert str(node.op) == "DimShuffle{0,x}"
+    assert str(node.op) == "InplaceDimShuffle{0,x}"
     assert fg.outputs[0].type == e.type
 
 

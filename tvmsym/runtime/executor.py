@@ -146,7 +146,7 @@ class Build:
                 t1 = _now()
             else:
                 placeholders, results = lower_step(st, shapes, values, backend.machine_for(on_dev))
-                func = _tvm.te.create_prim_func(placeholders + results)
+                func = _tvm.prim_func(placeholders + results)
                 t1 = _now()
                 ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
                                       out_dtype=st.outputs[0].type.dtype,
@@ -396,11 +396,14 @@ class Build:
                                     for s, a in self.dev_const_values]
             for s, c in self._dev_consts:
                 slots[s] = c
+        pre = getattr(guard, "pre_step", None)      # MonitorMode: called before every step
         fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
         made = set()        # ids of numpy's own results of data-dependent steps (profiles)
         for rec in self.prog:
             if prof is not None:
                 t0, before = _now(), set(fresh)
+            if pre is not None:
+                pre(rec.step, slots, self)
             try:
                 res = self._step(rec, slots, given, fresh, made, dev)
             except Exception as e:

@@ -20,6 +20,7 @@ import numpy as np
 from ..config import config
 from ..symbolic.fgraph import FunctionGraph
 from ..symbolic.graph import Constant, Variable, ancestors
+from ..symbolic.type import describe_value
 from .mode import get_mode
 from .shared_support import update_plan as _update_plan
 from .steps import LRU
@@ -115,6 +116,9 @@ class Function:
         t0 = time.perf_counter()
         fg = FunctionGraph(in_vars, out_vars)
         fg.target = self.target         # the placement stage (device=cuda) reads it
+        if self.target.kind == "cuda":
+            from .sparse_support import refuse_on_cuda
+            refuse_on_cuda(fg, name)
         # cuda: shared variables live on the device (runtime/cuda.py); the placement stage
         # keeps the updates (the outputs after the user's) there
         fg.n_user_outputs = self._n_user_outputs
@@ -187,7 +191,7 @@ class Function:
             arr = t.filter(value, allow_downcast=bool(i.allow_downcast), strict=i.strict)
         except (TypeError, ValueError) as e:
             raise type(e)(f'Bad input argument to tvmsym function with name "{self.name}" at index '
-                          f'{k}(0-based)', str(e), value) from None
+                          f'{k}(0-based)', str(e), describe_value(value)) from None
         if not arr.dtype.isnative:      # '>f4' is a float32 too, but DLPack needs native order
             arr = arr.astype(arr.dtype.newbyteorder("="))
         return arr

@@ -122,7 +122,7 @@ def conv_rule(func, info):
             return sch.mod["main"]
     elif tile:
         _reduced(sch, tile[0])
-    else:
+    elif "cv_plain" in names:
         _schedule_plain(sch, "cv_plain", dtype, True)
     _schedule_crop(sch, crop, itemsize)
     return sch.mod["main"]

@@ -212,7 +212,8 @@ def reduce_rule(func, ctx):
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
     in_dtype = node.inputs[0].type.dtype
-    acc = in_dtype if isinstance(op, Argmax) else op.accumulate_dtype(in_dtype)
+    from ..lowering.rules.reduce import accumulator_dtype
+    acc = in_dtype if isinstance(op, Argmax) else accumulator_dtype(op, in_dtype)
     lanes = ctx.lanes("uint8" if acc == "bool" else acc)
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))

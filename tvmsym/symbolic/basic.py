@@ -10,7 +10,7 @@ import numpy as np
 
 from . import scalar as ps
 from .elemwise import DimShuffle, Elemwise
-from .graph import Constant, TensorConstant, Variable
+from .graph import Constant, TensorConstant, TensorVariable, Variable  # noqa: F401
 from .type import TensorType, normalize_dtype
 
 
@@ -32,7 +32,7 @@ def constant(value, name=None, ndim=None, dtype=None):
             raise ValueError(f"constant {value!r} has {arr.ndim} dimensions, expected {ndim}")
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
     t = TensorType(arr.dtype.name, tuple(s == 1 for s in arr.shape))
-    return TensorConstant(t, arr, name=name, weak=weak)
+    return t.Constant(t, arr, name=name, weak=weak)
 
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None):
@@ -76,7 +76,8 @@ def _resolve(args, scalar_op=None):
                 dt = _loop_dtype(scalar_op, args, a, e)
                 data = np.asarray(py, dtype=dt)
             if dt != a.dtype:
-                a = TensorConstant(TensorType(dt, ()), data, weak=True)
+                a = TensorType.Constant(TensorType(dt, ()), data, weak=True)
+                a.tag.py_value = py         # prints as written: x ** 2 -> TensorConstant{2}
         out.append(a)
     return out
 
@@ -274,6 +275,8 @@ def _plural(make):
             return [make(None, dtype=dtype) if dtype else make(None) for _ in range(names[0])]
         if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
             names = [n.strip() for n in names[0].split(",")]
+        elif len(names) == 1 and isinstance(names[0], str) and len(names[0]) > 1:
+            names = list(names[0])      # Theano: T.scalars('xys') is x, y, s (one per letter)
         return [make(n, dtype=dtype) if dtype else make(n) for n in names]
     return many
 
@@ -287,3 +290,9 @@ for _k, _pl in _PLURALS.items():
         _prefixed[_p + _pl] = _plural(_prefixed[_p + _k])
 globals().update(_prefixed)
 bscalar = _prefixed["bscalar"]
+
+
+# --------------------------------------------------------------------------- operators
+def _not_bool(v):
+    v._is_nonzero = False
+    return v

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import scalar as ps
-from .graph import Apply, Op
+from .graph import Apply, Constant, Op
 from .type import TensorType
 
 
@@ -37,7 +37,8 @@ class DimShuffle(Op):
         self.augment = tuple(i for i, o in enumerate(new_order) if o == "x")
 
     def __str__(self):
-        return "DimShuffle{" + ",".join(str(o) for o in self.new_order) + "}"
+        # Theano 1.0.5 builds every DimShuffle inplace (a view), and prints it so
+        return "InplaceDimShuffle{" + ",".join(str(o) for o in self.new_order) + "}"
 
     def make_node(self, x):
         from .basic import as_tensor_variable
@@ -74,6 +75,11 @@ class DimShuffle(Op):
         return self.new_order == tuple(range(len(self.input_broadcastable)))
 
 
+# the ids of the inputs of the node whose scalar gradient rule is running (grad_rules/
+# elemwise.py sets it), None otherwise: the ops built then print as Theano's grad builds them
+SCALAR_GRAD_CONTEXT = [None]
+
+
 class Elemwise(Op):
     """Apply ``scalar_op`` elementwise with broadcasting.
 
@@ -87,12 +93,16 @@ class Elemwise(Op):
         self.scalar_op = scalar_op
         self.inplace_pattern = tuple(sorted((inplace_pattern or {}).items()))
         self.destroy_map = {o: [i] for o, i in self.inplace_pattern}
+        if SCALAR_GRAD_CONTEXT[0] is not None:
+            self.grad_built = True      # printing only (equality ignores it)
 
     def __str__(self):
         if self.inplace_pattern:
             return f"Elemwise{{{self.scalar_op}}}{list(self.inplace_pattern)}"
-        if isinstance(self.scalar_op, ps.Composite):
-            return f"Elemwise{{{self.scalar_op}}}"      # Theano: fused nodes print no ",no_inplace"
+        if isinstance(self.scalar_op, ps.Composite) or self.__dict__.get("grad_built"):
+            # Theano: fused nodes and the elementwise ops its grad builds from scalar
+            # gradients (Elemwise(op, {})) print no ",no_inplace"
+            return f"Elemwise{{{self.scalar_op}}}"
         return f"Elemwise{{{self.scalar_op},no_inplace}}"
 
     @property
@@ -107,6 +117,12 @@ class Elemwise(Op):
             raise TypeError(f"{sop.name} takes {sop.nin} input(s), got {len(inputs)}")
         inputs = [as_tensor_variable(i) for i in inputs]
         nd = max(i.ndim for i in inputs)
+        known = SCALAR_GRAD_CONTEXT[0]
+        if known is not None and nd == 0:
+            # Theano's grad turns a constant of a scalar gradient into a tensor through
+            # DimShuffle((), []): printed as InplaceDimShuffle{} (rewrites remove it)
+            inputs = [DimShuffle((), ())(i) if isinstance(i, Constant) and id(i) not in known
+                      else i for i in inputs]
         padded = []
         for i in inputs:
             if i.ndim < nd:

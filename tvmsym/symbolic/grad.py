@@ -298,7 +298,10 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     grads = {}
     if cost is not None and cost in dep:
         one = np.ones((), dtype=cost.dtype if is_continuous(cost) else "float64")
-        grads[cost] = [constant(one)]
+        # Theano's start: second(cost, 1.0) (pp: fill(cost, 1.0)); the useless_fill
+        # rewrite makes it the constant 1.0 again when the function compiles
+        from .ops.second import second
+        grads[cost] = [second(cost, constant(one))]
     for v, g in known:
         if v in dep:
             g = as_tensor_variable(g)

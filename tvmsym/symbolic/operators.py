@@ -19,6 +19,11 @@ def _ops(family):
     return import_module(f"{__package__}.ops.{family}")
 
 
+def _not_bool(v):
+    v._is_nonzero = False       # a comparison's result has no truth value (see __bool__)
+    return v
+
+
 def _axes(axes):
     return axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else (axes or None)
 
@@ -51,10 +56,10 @@ class TensorOperators:
     def __rmatmul__(a, b): return _ops("linalg").matmul(b, a)
 
     # ------------------------------------------------------------------ comparisons, logic
-    def __lt__(a, b): return _basic().lt(a, b)
-    def __le__(a, b): return _basic().le(a, b)
-    def __gt__(a, b): return _basic().gt(a, b)
-    def __ge__(a, b): return _basic().ge(a, b)
+    def __lt__(a, b): return _not_bool(_basic().lt(a, b))
+    def __le__(a, b): return _not_bool(_basic().le(a, b))
+    def __gt__(a, b): return _not_bool(_basic().gt(a, b))
+    def __ge__(a, b): return _not_bool(_basic().ge(a, b))
     def __and__(a, b): return _basic().and_(a, b)
     def __rand__(a, b): return _basic().and_(b, a)
     def __or__(a, b): return _basic().or_(a, b)
@@ -64,8 +69,13 @@ class TensorOperators:
     def __invert__(a): return _basic().invert(a)
 
     def __bool__(self):
-        raise TypeError("a symbolic variable has no truth value; use tvmsym.tensor.switch "
-                        "or compare with eq()/neq()")
+        # Theano: every variable is true (``if not W:`` tests that W was given), except the
+        # result of a Python comparison, so that ``a < b < c`` fails instead of computing
+        # ``(a < b) and (b < c)``
+        if self.__dict__.get("_is_nonzero", True):
+            return True
+        raise TypeError("a symbolic comparison has no truth value (a < b < c, or `if x > 0:` "
+                        "on a symbolic x); use tvmsym.tensor.switch, and_/or_ for chains")
 
     def __iter__(self):
         raise TypeError("a symbolic tensor is not iterable")

@@ -3,8 +3,35 @@ from __future__ import annotations
 
 import sys
 
+from . import scalar as ps
 from .elemwise import DimShuffle, Elemwise
 from .graph import Constant, Variable, format_constant
+
+# tensor-level pp of scalar ops, as Theano 1.0.5 prints them: comparisons are functions
+# (gt(x, y): Composite names keep GT), the logical ops are operators, fill is second's name
+_PP_FUNC = {"eq": "eq", "neq": "neq", "lt": "lt", "gt": "gt", "le": "le", "ge": "ge",
+            "second": "fill"}
+_PP_FMT = {"and_": "({0} & {1})", "or_": "({0} | {1})", "xor": "({0} ^ {1})",
+           "invert": "(~{0})"}
+
+
+# inside Composite{...} Theano names these scalar ops scalar_sigmoid / scalar_softplus
+# (pp of the tensor op still prints sigmoid(x))
+for _sop in (ps.sigmoid, ps.softplus):
+    _sop.pp_name = _sop.name
+    _sop.fmt = "scalar_" + _sop.name + "({0})"
+del _sop
+
+
+def _pp_scalar(sop, args):
+    name = getattr(sop, "name", None)
+    if name in _PP_FUNC:
+        return f"{_PP_FUNC[name]}({', '.join(args)})"
+    if name in _PP_FMT:
+        return _PP_FMT[name].format(*args)
+    if getattr(sop, "pp_name", None):
+        return f"{sop.pp_name}({', '.join(args)})"
+    return sop.format(*args)
 
 
 # --------------------------------------------------------------------------- pp
@@ -37,7 +64,7 @@ def _pp(v, memo):
 
 def _pp_one(v, memo):
     if isinstance(v, Constant):
-        return v.name or format_constant(v.data)
+        return str(v)           # TensorConstant{2.0}, as Theano's pp
     if v.owner is None:
         return v.name if v.name is not None else f"<{v.type}>"
     node = v.owner
@@ -45,10 +72,14 @@ def _pp_one(v, memo):
     args = [memo[i] for i in node.inputs]
     if isinstance(op, Elemwise):
         if len(node.outputs) == 1:
-            return op.scalar_op.format(*args)
-        return f"{op.scalar_op.format(*args)}[{v.index}]"
+            return _pp_scalar(op.scalar_op, args)
+        return f"{_pp_scalar(op.scalar_op, args)}[{v.index}]"
     if hasattr(op, "pp"):
-        return op.pp(node, args, v)
+        # indices and shapes print plainly (x[1:, ::2], [x.shape[0], -1]): Theano keeps
+        # such constants in the op, not as TensorConstant inputs
+        plain = [format_constant(i.data) if isinstance(i, Constant) and i.name is None else a
+                 for i, a in zip(node.inputs, args)]
+        return op.pp(node, plain, v)
     if isinstance(op, DimShuffle) and len(op.new_order) == 2 and op.new_order == (1, 0):
         return f"{args[0]}.T"      # Theano prints a matrix transpose as x.T
     if isinstance(op, DimShuffle) \
@@ -114,6 +145,10 @@ def debugprint(obj, file=None, print_type=False, ids="CHAR", depth=-1, done=None
 def _vid(v, state):
     """`` [id A]`` (ids="CHAR"), `` [id 0]`` (ids="int") or nothing (ids="")."""
     key = v.owner if v.owner is not None else v
+    if isinstance(v, Constant) and v.data.ndim == 0:
+        # Theano caches small scalar constants, so the 1 of 1 / (1 + e) is one variable
+        # with one id; equal scalar constants share an id here too
+        key = ("const", str(v), v.type)
     ids = state["ids"]
     if key not in ids:
         ids[key] = _id_letters(len(ids)) if state["id_style"] == "CHAR" else str(len(ids))
@@ -139,8 +174,6 @@ def _dp_line(v, prefix, lines, state, level):
     node = v.owner
     if node is None:
         name = str(v)
-        if isinstance(v, Constant) and v.name is None:
-            name = f"TensorConstant{{{format_constant(v.data)}}}"
         lines.append(f"{prefix}{name}{_vid(v, state)}{type_str}")
         return ()
     opname = str(node.op)

@@ -35,3 +35,8 @@ from ..symbolic.special import (psi, tri_gamma, erfinv, erfcinv, erfcx, i0, i1, 
                                 jv, gammainc, gammaincc, gammau, gammal, chi2sf)  # (linalg helper)
 from . import signal  # noqa: F401,E402  (theano.tensor.signal.pool)
 from ..symbolic.ops.complex import (real, imag, conj, angle, complex, complex_from_polar)  # noqa: F401,E402
+# --- gof helper (issue 14): theano.tensor.var's classes are the ones user code meets
+from . import var as _var_module  # noqa: E402
+from .var import TensorVariable, TensorConstant  # noqa: F401,E402,F811
+# T.var stays the variance, as in Theano (whose tensor.var module is reached by import)
+from ..symbolic.ops.reduce import var  # noqa: F401,E402,F811

@@ -18,7 +18,6 @@ scalar_rule(type(h.ps_arctan2), _f16_via_f32(_atan2))
 scalar_rule(type(h.ps_arccosh), _f16_via_f32(_extern1("acosh")))
 scalar_rule(type(h.ps_arcsinh), _f16_via_f32(_extern1("asinh")))
 scalar_rule(type(h.ps_arctanh), _f16_via_f32(_extern1("atanh")))
-scalar_rule(h.Second, lambda op, args, out: cast(args[1], out))
 
 
 def _invperm_ir(ins, outs, rows, n):

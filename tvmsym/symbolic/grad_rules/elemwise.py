@@ -62,7 +62,13 @@ def elemwise_grad(node, inputs, gouts):
     if rule is None:
         return [undefined(node.op, i, f"no gradient rule for scalar op {sop.name}")
                 if is_continuous(v) else None for i, v in enumerate(inputs)]
-    return rule(sop, inputs, node.outputs[0], gouts[0])
+    from ..elemwise import SCALAR_GRAD_CONTEXT
+    saved = SCALAR_GRAD_CONTEXT[0]
+    SCALAR_GRAD_CONTEXT[0] = {id(v) for v in [*inputs, *node.outputs, *gouts]}
+    try:
+        return rule(sop, inputs, node.outputs[0], gouts[0])
+    finally:
+        SCALAR_GRAD_CONTEXT[0] = saved
 
 
 def _materialize(g, out, inputs):

@@ -30,7 +30,3 @@ def _arctanh(op, inp, z, gz):
     x = inp[0]
     return [gz / (1 - x * x)]
 
-
-@register_scalar_grad(h.Second)
-def _second(op, inp, z, gz):
-    return [None, gz]

@@ -41,24 +41,9 @@ ps_arcsinh = ps._op("arcsinh", 1, ps._f(np.arcsinh), float_out=True, cls_name="A
 ps_arctanh = ps._op("arctanh", 1, ps._f(np.arctanh), float_out=True, cls_name="ArcTanh")
 
 
-class Second(ps.ScalarOp):
-    """``second(a, b) = b`` (broadcast with ``a``; the dtype of ``b``): Theano's fill."""
-    name = "second"
-    nin = 2
-    pp_prec = 100
-    fmt = None
-    commutative = associative = False
-
-    def output_dtypes(self, *dtypes):
-        return (dtypes[1],)
-
-    @staticmethod
-    def impl(a, b):
-        return np.array(np.broadcast_arrays(a, b)[1])
-
+from .second import Second, scalar_second as ps_second  # noqa: E402  (one second op: gof's)
 
 ps.Second = Second
-ps_second = Second()
 
 arctan2 = _binary(ps_arctan2, "Elementwise arctan(a / b) in the right quadrant (numpy.arctan2).")
 arccosh = _unary(ps_arccosh, "Elementwise inverse hyperbolic cosine.")

@@ -57,14 +57,24 @@ class LogSoftmax(Softmax):
         return [z - np.log(np.exp(z).sum(self.axis, keepdims=True))]
 
 
-def softmax(x, axis=-1):
-    """Row-wise (last-axis) stable softmax; ``axis`` picks another dimension."""
-    return Softmax(axis)(x)
+def softmax(x, axis=None):
+    """Row-wise (last-axis) stable softmax; ``axis`` picks another dimension.
+
+    As Theano's, the softmax of a vector is a (1, n) row (Theano programs index its
+    result as a matrix); give ``axis=-1`` to keep a vector."""
+    return Softmax(-1 if axis is None else axis)(_theano_row(x, axis))
 
 
-def log_softmax(x, axis=-1):
-    """log(softmax(x)) computed stably in one op."""
-    return LogSoftmax(axis)(x)
+def log_softmax(x, axis=None):
+    """log(softmax(x)) computed stably in one op (a vector gives a (1, n) row, as softmax)."""
+    return LogSoftmax(-1 if axis is None else axis)(_theano_row(x, axis))
+
+
+def _theano_row(x, axis):
+    x = tb.as_tensor_variable(x)
+    if axis is None and x.ndim == 1:
+        return tb.dimshuffle(x, "x", 0)
+    return x
 
 
 logsoftmax = log_softmax

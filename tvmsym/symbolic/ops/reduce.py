@@ -242,6 +242,17 @@ class Max(CAReduce):
         return np.max(x, axis=axes)
 
 
+class MaxOrLowest(Max):
+    """numpy.max(x, axis, initial=-inf): an empty reduction gives -inf (logsumexp's shift)."""
+    identity = -np.inf
+
+    def np_reduce(self, x, axes):
+        if x.dtype.kind != "f":
+            return np.max(x, axis=axes, initial=np.iinfo(x.dtype).min) if x.dtype.kind in "iu" \
+                else np.max(x, axis=axes, initial=False)
+        return np.max(x, axis=axes, initial=-np.inf)
+
+
 class Min(CAReduce):
     """numpy.min over ``axis``."""
     reducer, np_name = "min", "minimum"
@@ -384,7 +395,8 @@ def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, computed stably around the maximum."""
     x = tb.as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "logsumexp")
-    m = max(x, axes, keepdims=True)
+    # -inf over an empty axis (numpy's logsumexp gives -inf there: log(0))
+    m = _reduce(MaxOrLowest, x, axes, True, "max")
     m = tb.switch(tb.isinf(m), 0, m)       # all -inf (or an inf) row: shift by 0 instead
     s = sum(tb.exp(tb.sub(x, m)), axes, keepdims=True)
     out = tb.add(tb.log(s), m)

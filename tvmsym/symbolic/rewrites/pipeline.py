@@ -65,3 +65,26 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):
 # (before fusion, so the packing around the message fuses with its neighbours)
 from .collectives import bucket_collectives  # noqa: E402
 STAGES.insert(stage_names().index("fusion"), ("collectives", bucket_collectives, RUN))
+# --- gof helper (issue 14): second(cost, 1.0) of theano.grad -> 1.0 before anything else
+from .useless_fill import useless_fill  # noqa: E402
+STAGES.insert(0, ("useless_fill", useless_fill, BOTH))
+# Theano's ShapeFeature: x.shape from input shapes, so a value read for its shape alone is
+# never computed (a speed rule: the value's kernel is gone); before constant folding
+from .shape_feature import shape_feature  # noqa: E402
+STAGES.insert([n for n, _, _ in STAGES].index("constfold"), ("shape_feature", shape_feature, BOTH))
+
+# Theano's names of rewrites that user code excludes (Mode.excluding('local_elemwise_fusion'))
+THEANO_ALIASES = {"local_elemwise_fusion": "fusion", "elemwise_fusion": "fusion",
+                  "constant_folding": "constfold", "canonicalize": "canonicalize",
+                  "stabilize": "stabilize", "specialize": "stabilize", "merge": "merge",
+                  "local_fill_to_alloc": "useless_fill", "local_useless_fill": "useless_fill",
+                  "ShapeOpt": "shape_feature", "local_shape_to_shape_i": "shape_feature"}
+_optimize_stages = optimize
+
+
+def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):  # noqa: F811
+    """Run, in order, the stages of ``optimizer``; Theano's rewrite names (THEANO_ALIASES)
+    select the stage that does their job."""
+    excluding = set(excluding) | {THEANO_ALIASES[n] for n in excluding if n in THEANO_ALIASES}
+    including = set(including) | {THEANO_ALIASES[n] for n in including if n in THEANO_ALIASES}
+    return _optimize_stages(fgraph, optimizer, excluding, including)
