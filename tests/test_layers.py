@@ -28,6 +28,9 @@ API = 9             # every other module: the user-facing namespaces
 # gof helper (issue 14): theano.gof, the graph core (Variable/Apply/Op/FunctionGraph) under
 # symbolic; _config_theano: Theano's flag table that config reads
 RANK.update({"gof": 1.5, "_config_theano": -0.5})
+# _importguard: an import helper with no tvmsym import of its own (the first compile's all-or-
+# nothing import of TVM and the backend, used by the runtime)
+RANK.update({"_importguard": -1})
 
 
 def _modules():

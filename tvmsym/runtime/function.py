@@ -76,13 +76,28 @@ def _caller_name():
     return "<unknown>"
 
 
+def _backend():
+    """The targets package, with TVM and the backend (lowering rules, schedules, executor)
+    loaded all or nothing: a Ctrl-C in the middle of the first compile's imports leaves no
+    half-imported module behind (``_importguard``)."""
+    from .._importguard import interrupt_safe_import
+    with interrupt_safe_import():
+        from .. import (
+            schedules as _schedules,  # noqa: F401
+            targets,
+        )
+        from ..lowering import lower as _lower, rules as _rules  # noqa: F401
+        from . import executor as _executor  # noqa: F401
+    return targets
+
+
 class Function:
     """A compiled graph. Call it with numpy arrays, lists or scalars."""
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
                  accept_inplace=False, no_default_updates=False, profile=None):
-        from ..targets import get_target
+        get_target = _backend().get_target
         self.name = name
         self.mode = get_mode(mode)
         self.target = get_target(target or self.mode.target)
