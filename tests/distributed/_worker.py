@@ -260,7 +260,7 @@ def check_device():
             f = theano.function([x], [dist.allreduce(T.exp(x), "sum") * 2, dist.broadcast(x + 1, N - 1),
                                       dist.allgather(x * 3), dist.allreduce(x, "max")], target="cuda")
         b = CudaBuild(f._plan, (a.shape,), f.target, loopback=True)
-        kinds = [k for k, *_ in b.steps]
+        kinds = [s.label for s in b.steps]
         assert kinds.count(comm_kind) == 4, (flag, kinds)
         dist.reset_stats()
         for g, w in zip(b.run([a]), want):

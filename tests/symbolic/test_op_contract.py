@@ -131,11 +131,11 @@ def _conv_corpus():
 
 def _complex_and_sparse_corpus():
     import tvmsym.sparse as S
-    from tvmsym.symbolic.ops.complex import hypot
+    from tvmsym.symbolic.ops.complex import arctan2, hypot
     z, x, y = T.zmatrix("z"), T.dmatrix("cx"), T.dmatrix("cy")
     a, b = S.csr_matrix("sa", dtype="float64"), S.csr_matrix("sb", dtype="float64")
     c = T.real(T.exp(z) * T.conj(z)) + T.imag(z) + T.angle(z) + abs(T.complex(x, y))
-    c = c + T.real(T.complex_from_polar(x, y)) + T.arctan2(x, y) + hypot(x, y)
+    c = c + T.real(T.complex_from_polar(x, y)) + T.arctan2(x, y) + hypot(x, y) + arctan2(y, x)
     sd = S.structured_dot(a, x) + S.dot(a, y) + S.sp_sum(a + b, axis=0) + S.add(a, x)
     sd = sd + S.dense_from_sparse(S.mul(a, b) * 2.0 - a.T.T + S.csc_from_dense(x).T.T.T.T)
     sd = sd + S.sp_sum(S.true_dot(a, S.transpose(b))) + S.sp_sum(S.sampling_dot(x, y, b))

@@ -310,9 +310,5 @@ def lower_step(step, shapes, values=None, target=None):
     return placeholders, list(outs)
 
 
-def signature_key(arrays):
-    return tuple(a.shape for a in arrays)
-
-
 def zero_size(shapes, step):
     return any(shapes[o] is not None and int(np.prod(shapes[o])) == 0 for o in step.outputs)

@@ -19,7 +19,6 @@ from .. import _tvm
 from ..symbolic.ops.conv import BaseConv
 from .cpu import _blocks, _is_spatial, schedule_injective
 from .cpu_matmul import _schedule_plain
-from .registry import register_rule
 
 s_tir = _tvm.s_tir
 K_UNROLL = 4
@@ -127,6 +126,3 @@ def conv_rule(func, info):
         _schedule_plain(sch, "cv_plain", dtype, True)
     _schedule_crop(sch, crop, itemsize)
     return sch.mod["main"]
-
-
-register_rule("llvm", conv_rule, first=True)

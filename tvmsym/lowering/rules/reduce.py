@@ -78,46 +78,6 @@ def _register_schedule_reducers():
 _register_schedule_reducers()
 
 
-_ARG_REDUCERS = {}
-
-
-def _arg_reducer(is_max, val_dtype, idx_dtype):
-    """The (index, value) reducer of argmax/argmin, registered for rfactor on first use."""
-    key = (is_max, val_dtype, idx_dtype)
-    if key not in _ARG_REDUCERS:
-        combine, identity, red = _make_arg_reducer(is_max, val_dtype)
-        reg = tvm.get_global_func("s_tir.schedule.RegisterReducer", allow_missing=True)
-        if reg is not None:
-            base = f"tvmsym.reducer.{'argmax' if is_max else 'argmin'}.{val_dtype}.{idx_dtype}"
-            _tvm.tvm_ffi.register_global_func(base + ".combine", lambda x, y: list(combine(x, y)),
-                                              override=True)
-            _tvm.tvm_ffi.register_global_func(
-                base + ".identity", lambda v: list(identity(str(v[0].ty), str(v[1].ty))), override=True)
-            reg(2, _tvm.tvm_ffi.get_global_func(base + ".combine"),
-                _tvm.tvm_ffi.get_global_func(base + ".identity"))
-        _ARG_REDUCERS[key] = red
-    return _ARG_REDUCERS[key]
-
-
-def _make_arg_reducer(is_max, val_dtype):
-    better = (lambda r, l: r > l) if is_max else (lambda r, l: r < l)
-
-    def combine(lhs, rhs):
-        li, lv = lhs
-        ri, rv = rhs
-        first = tirx.And(tirx.EQ(rv, lv), ri < li)
-        take = tirx.Or(better(rv, lv), first)
-        if _is_float(val_dtype):
-            lnan, rnan = tirx.isnan(lv), tirx.isnan(rv)
-            take = tirx.Select(lnan, tirx.And(rnan, ri < li), tirx.Or(rnan, take))
-        return tirx.Select(take, ri, li), tirx.Select(take, rv, lv)
-
-    def identity(ti, tv):
-        return tvm.tirx.max_value(ti), (lowest(tv) if is_max else highest(tv))
-
-    return combine, identity, te.comm_reducer(combine, identity, name="argmax" if is_max else "argmin")
-
-
 def _loader(node, x, ctx):
     """(load(out_idx, red_idx) -> PrimExpr, reduced extents) for the op's input."""
     xv = node.inputs[0]
@@ -343,7 +303,7 @@ _TIE_REDUCERS = {}
 
 
 def _tie_reducer(is_max, vdt):
-    """The (index, value) reducer of ``_make_arg_reducer`` (first index on ties, NaN first)
+    """The (index, value) reducer of argmax/argmin (first index on ties, NaN first)
     with a NaN test that vectorizes (``_isnan_v``): a vectorized loop holding ``tirx.isnan``
     is scalarized, and TVM 0.27 scalarizes a tuple reduction's Let bindings wrongly."""
     key = (is_max, vdt)

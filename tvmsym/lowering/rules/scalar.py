@@ -11,8 +11,7 @@ from . import SCALAR, scalar_rule
 tirx = _tvm.tirx
 
 
-class UnsupportedDtype(TypeError):
-    pass
+
 
 
 def dt(x):

@@ -89,7 +89,6 @@ class CAReduce(Op):
     """
 
     __props__ = ("axis",)
-    kind = "reduce"
     reducer = None
     identity = None
     np_name = None          # numpy ufunc named in error messages
@@ -404,34 +403,6 @@ def logsumexp(x, axis=None, keepdims=False):
     if not keepdims:
         out = DimShuffle(out.broadcastable, [d for d in range(x.ndim) if d not in axes])(out)
     return out
-
-
-# --------------------------------------------------------------------------- methods
-def _install_methods():
-    T = TensorVariable
-
-    def _ax(args, axis):
-        return args[0] if args else axis
-
-    T.sum = lambda self, axis=None, dtype=None, keepdims=False, acc_dtype=None: \
-        sum(self, axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
-    T.prod = lambda self, axis=None, dtype=None, keepdims=False, acc_dtype=None: \
-        prod(self, axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
-    T.mean = lambda self, axis=None, dtype=None, keepdims=False, acc_dtype=None: \
-        mean(self, axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
-    T.var = lambda self, axis=None, ddof=0, keepdims=False, corrected=False: \
-        var(self, axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
-    T.std = lambda self, axis=None, ddof=0, keepdims=False, corrected=False: \
-        std(self, axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
-    T.max = lambda self, axis=None, keepdims=False: max(self, axis, keepdims)
-    T.min = lambda self, axis=None, keepdims=False: min(self, axis, keepdims)
-    T.argmax = lambda self, axis=None, keepdims=False: argmax(self, axis, keepdims)
-    T.argmin = lambda self, axis=None, keepdims=False: argmin(self, axis, keepdims)
-    T.all = lambda self, axis=None, keepdims=False: all(self, axis, keepdims)
-    T.any = lambda self, axis=None, keepdims=False: any(self, axis, keepdims)
-
-
-_install_methods()
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "all", "any", "argmax", "argmin",
            "max_and_argmax", "logsumexp", "CAReduce", "Sum", "Prod", "Mean", "Max", "Min", "All",
