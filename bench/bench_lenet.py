@@ -227,7 +227,7 @@ def main():
     cpu = [ln.split(":", 1)[1].strip() for ln in subprocess.run(["lscpu"], capture_output=True, text=True)
            .stdout.splitlines() if ln.startswith("Model name")]
     print(f"CPU: {cpu[0] if cpu else '?'}; {os.cpu_count()} cores; vector bytes "
-          f"{vector_bytes()}")
+          f"{vector_bytes()}; load average {os.getloadavg()[0]:.1f} (other processes share the cores)")
 
     x, y, params = init()
     step, predict, shared = tvmsym_step(params)

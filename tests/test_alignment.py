@@ -16,7 +16,7 @@ import tvmsym
 import tvmsym.tensor as T
 from tvmsym import _tvm
 from tvmsym._tvm import te, tvm_ffi
-from tvmsym.runtime.executor import _align_of
+from tvmsym.runtime.backends import _align_of
 
 
 def _func(dtype, shape=(64, 8)):

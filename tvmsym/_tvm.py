@@ -20,6 +20,28 @@ import time
 # TVM sizes its pool at first use; it defaults to hardware_concurrency/2 on x86.
 os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
 
+
+def _cap_num_threads():
+    """TVM starts every thread TVM_NUM_THREADS asks for (100000 took minutes, then the
+    kernels crawled): more than the CPUs this process may use is capped, with a warning."""
+    import warnings
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    raw = os.environ.get("TVM_NUM_THREADS", "")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = None
+    if n is None or n < 1 or n > cpus:
+        warnings.warn(f"TVM_NUM_THREADS={raw!r} is not a thread count between 1 and this "
+                      f"machine's {cpus} CPUs; using {cpus}", RuntimeWarning, stacklevel=3)
+        os.environ["TVM_NUM_THREADS"] = str(cpus)
+
+
+_cap_num_threads()
+
 import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
@@ -29,6 +51,11 @@ from . import cache as _kcache  # noqa: E402  (entries, LRU pruning; no TVM)
 
 __all__ = ["tvm", "te", "tirx", "s_tir", "topi", "Target", "cpu_target", "compile_module",
            "vector_bytes", "relax_alignment", "tvm_ffi"]
+
+# A Ctrl-C inside a Python callback that TVM's build calls from C++ (a pass, an intrinsic
+# lowering rule) crossed back as RuntimeError('') -- swallowed by ``except Exception``
+# handlers; registered, it comes back as the KeyboardInterrupt it was.
+tvm_ffi.error.register_error("KeyboardInterrupt", KeyboardInterrupt)
 
 _config_threadpool = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
 if _config_threadpool is not None:
@@ -82,6 +109,33 @@ def _split_wide_call(call, variants):
     return None
 
 
+def _pad_narrow_call(call, variants):
+    """A scalar or narrow float call (a loop's scalar tail, a partly vectorized kernel): run it
+    through the same libmvec routine as the vector body, on a vector padded with copies of
+    lane 0, and keep the lanes asked for.  A value's result then does not depend on where
+    it sits in the array (TVM's scalar lowering of tanh gave 0 for 1e-10, the body 1e-10)."""
+    ty = str(call.ty)
+    m = re.fullmatch(r"(float32|float64)(?:x(\d+))?", ty)
+    if m is None:
+        return None
+    lanes = int(m.group(2) or 1)
+    for vty, sym in variants.items():
+        base, w = vty.split("x")
+        w = int(w)
+        if base != m.group(1) or lanes >= w:
+            continue
+        args = []
+        for a in call.args:
+            if lanes == 1:
+                args.append(tirx.Broadcast(a, w))
+            else:
+                idx = [tirx.IntImm("int32", j if j < lanes else 0) for j in range(w)]
+                args.append(tirx.Shuffle([a], idx))
+        wide = tirx.call_pure_extern(vty, sym, *args)
+        return tirx.Shuffle([wide], [tirx.IntImm("int32", j) for j in range(lanes)])
+    return None
+
+
 def _setup_mvec():
     global mvec_enabled
     if os.environ.get("TVMSYM_NO_MVEC"):
@@ -108,7 +162,7 @@ def _setup_mvec():
         if not variants:
             continue
         if opname in ("tirx.log1p", "tirx.erf"):    # stock TVM scalarizes a loop holding these
-            tvm.ir.register_op_attr(opname, "TVectorizable", True, level=100)
+            _register_once(opname, "TVectorizable", True)
 
         def rule(call, _variants=variants, _default=default):
             sym = _variants.get(str(call.ty))
@@ -117,17 +171,66 @@ def _setup_mvec():
             split = _split_wide_call(call, _variants)
             if split is not None:
                 return split
+            narrow = _pad_narrow_call(call, _variants)
+            if narrow is not None:
+                return narrow
             return _default(call) if _default is not None else call
 
-        tvm.ir.register_op_attr(opname, "llvm.FLowerIntrinsic", rule, level=100)
+        _register_once(opname, "llvm.FLowerIntrinsic", rule)
     mvec_enabled = True
+
+
+def _register_once(opname, attr, value, level=100):
+    """Register an op attribute at tvmsym's level unless an earlier import of this module
+    did (TVM's op registry outlives a module re-imported after a Ctrl-C, and refuses a
+    second registration at the same level)."""
+    try:
+        tvm.ir.register_op_attr(opname, attr, value, level=level)
+    except Exception:       # noqa: BLE001  (already registered by a previous import)
+        pass
 
 
 _setup_mvec()
 
 
 # ------------------------------------------------------------------ building
+INT32_ELEMENTS = 2 ** 31 - 1
+
+
+def create_prim_func(tensors):
+    """``te.create_prim_func`` with 64-bit index arithmetic when some tensor (or loop nest)
+    holds 2**31 elements or more: TVM's default int32 indices overflowed there (a negative
+    ``loop_partition`` factor, "Literal value ... exceeds range of int32")."""
+    def big(t):
+        try:
+            n = 1
+            for d in t.shape:
+                n *= int(d)
+            return n > INT32_ELEMENTS
+        except (TypeError, ValueError):     # a symbolic extent
+            return False
+    seen, stack, wide = set(), list(tensors), False
+    while stack and not wide:
+        t = stack.pop()
+        if not hasattr(t, "shape") or id(t) in seen:
+            continue
+        seen.add(id(t))
+        wide = big(t)
+        stack.extend(getattr(t.op, "input_tensors", []))
+    return te.create_prim_func(tensors, index_dtype_override="int64" if wide else None)
+
+
 _SIG = re.compile(r'T\.Buffer\(([^()]*(?:\([^()]*\))?[^()]*)\)')
+
+
+def prim_func(tensors):
+    """``te.create_prim_func(tensors)``, with each variable defined once: a Let-bound value
+    (the special functions' kernels bind theirs) that two consumers read appears twice in
+    the tree, which TIR's well-formedness check rejects; ConvertSSA renames the copies."""
+    func = create_prim_func(tensors)        # 64-bit indices where sizes need them
+    if tvm.tirx.analysis.verify_well_formed(func, assert_mode=False):
+        return func
+    return tvm.tirx.transform.ConvertSSA()(tvm.IRModule({"main": func}))["main"]
 
 
 def relax_alignment(func, align_of):
@@ -215,7 +318,7 @@ def compile_module(mod, target):
     under ``config.compiledir/kernels`` and a later process loads it instead of building."""
     from .config import config
     if getattr(config, "cache", False) and target.kind.name == "llvm":
-        return _cached_compile(mod, target, os.path.join(config.compiledir, "kernels"))
+        return _cached_compile(mod, target, _kcache.kernel_dir())
     return tvm.compile(mod, target=target)
 
 
@@ -240,49 +343,54 @@ def cache_key(mod, target):
     return h.hexdigest()[:40]
 
 
-def _digest(path):
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
-
-
 def _cached_compile(mod, target, cachedir):
+    """Load ``mod``'s library from the cache when its entry verifies (tvmsym/cache.py: owner,
+    permissions, manifest naming this key, size, hash, complete ELF), else build and store it.
+    Any cache trouble leaves a working in-memory build (warned once per directory)."""
+    if not _kcache.prepare_dir(cachedir):
+        return tvm.compile(mod, target=target)
     key = cache_key(mod, target)
-    lib_path = os.path.join(cachedir, key + ".so")
-    sum_path = lib_path + ".sha256"
-    try:
-        with open(sum_path) as fh:
-            ok = fh.read().strip() == _digest(lib_path)
-    except OSError:
-        ok = False
-    if ok:
+    lib_path, why = _kcache.verify_entry(cachedir, key)
+    if lib_path is not None:
         try:
             loaded = tvm.runtime.load_module(lib_path)
+            _check_exports(loaded, mod)
             cache_stats["hits"] += 1
             _kcache.touch(lib_path)         # mtime = last use (least recently used go first)
             return _LoadedExecutable(loaded, mod, target)
         except Exception:       # unloadable despite its checksum: rebuild it below
             cache_stats["errors"] += 1
-    elif os.path.exists(lib_path) or os.path.exists(sum_path):
-        cache_stats["errors"] += 1          # corrupted or half written: rebuild
+    elif why != "missing":
+        cache_stats["errors"] += 1          # corrupted, half written or foreign: rebuild
     cache_stats["misses"] += 1
     ex = tvm.compile(mod, target=target)
+    tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
     try:
-        os.makedirs(cachedir, exist_ok=True)
         mtime_before = _mtime_ns(cachedir)
-        tmp = f"{lib_path}.{os.getpid()}.tmp.so"
         ex.export_library(tmp, fcompile=_link if _LD else None)
-        digest = _digest(tmp)
-        # the checksum goes last: a reader sees either no entry or a complete one
-        os.replace(tmp, lib_path)
-        with open(sum_path + f".{os.getpid()}.tmp", "w") as fh:
-            fh.write(digest)
-        os.replace(sum_path + f".{os.getpid()}.tmp", sum_path)
-        _prune(cachedir, key, os.path.getsize(lib_path) + len(digest), mtime_before)
+        lib_path = _kcache.store_entry(cachedir, key, tmp)
+        _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
-        return _LoadedExecutable(tvm.runtime.load_module(lib_path), mod, target, ex)
-    except Exception:           # read-only dir, no linker, ...: the build itself is fine
+        loaded = tvm.runtime.load_module(lib_path)
+        _check_exports(loaded, mod)
+        return _LoadedExecutable(loaded, mod, target, ex)
+    except Exception as e:      # read-only or full disk, no linker, ...: the build itself is fine
         cache_stats["errors"] += 1
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
+                          f"({type(e).__name__}: {e}); they are built in memory")
     return ex
+
+
+def _check_exports(loaded, mod):
+    """The loaded library defines every kernel of ``mod`` (another graph's library copied
+    under this key would miss some)."""
+    for gv in mod.get_global_vars():
+        if not loaded.implements_function(gv.name_hint):
+            raise RuntimeError(f"cached library lacks kernel {gv.name_hint!r}")
 
 
 _dir_state = {}     # cachedir -> (bytes after our last write, dir mtime after it, scan time)

@@ -13,19 +13,216 @@ Writers never lock: every file is written under a temporary name and renamed int
 so processes sharing the directory see either no entry or a complete one, and removing an
 entry another process is loading at worst makes that process rebuild it.
 Nothing here imports TVM (``python -m tvmsym.cache`` stays fast).
+
+Security model (only code tvmsym built is ever loaded):
+
+* ``compiledir`` and ``kernels/`` are created 0700 and every file 0600 whatever the umask;
+  a directory or file not owned by the user, or writable by group or others, is refused
+  with a warning (the kernel is then built in memory, nothing is loaded from or written to
+  that directory).  A symlinked entry is refused too.
+* The checksum file is a manifest line ``tvmsym-kernel-v2 <key> <size> <sha256> <mac>``: the
+  key it was written for, the library's size and content hash, and an HMAC of those under a
+  per-cache secret (``kernels/.secret``, 0600).  Before ``dlopen`` the line must name this
+  key, the file must have that size and hash, and its ELF headers must lie inside the file
+  (a truncated library is never handed to the loader).  Another graph's library copied
+  under a key, or an old-format entry, fails the check and is rebuilt.
+* After loading, the library must export every kernel name the module defines.
+* An unwritable or full cache warns once per directory on stderr; kernels keep working.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import os
+import stat
+import struct
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 LIB_SUFFIX = ".so"
 SUM_SUFFIX = ".so.sha256"
 TMP_MARK = ".tmp"
 STALE_TMP_SECONDS = 3600        # a temporary file this old belongs to a dead writer
+
+
+MANIFEST_TAG = "tvmsym-kernel-v2"
+SECRET_NAME = ".secret"
+
+
+# --------------------------------------------------------------------------- trust
+_warned = set()
+
+
+def warn_once(what, path, detail):
+    """One warning per (problem, directory) on stderr: the cache is skipped, kernels still run."""
+    if (what, path) in _warned:
+        return
+    _warned.add((what, path))
+    warnings.warn(f"tvmsym kernel cache: {detail}", RuntimeWarning, stacklevel=3)
+
+
+def _untrusted(st, path, kind):
+    """Why a stat result may not be trusted (None: trusted)."""
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"{kind} {path} is owned by uid {st.st_uid}, not by this user (uid {os.getuid()})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{kind} {path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def prepare_dir(cachedir):
+    """Create ``cachedir`` (and its parent, the compiledir) 0700 if missing; True when both
+    may be trusted (owned by this user, not writable by others), else warn once, False."""
+    cachedir = os.path.abspath(cachedir)
+    for d in (os.path.dirname(cachedir), cachedir):
+        try:
+            os.makedirs(d, mode=0o700, exist_ok=False)
+            os.chmod(d, 0o700)          # makedirs' mode is masked by the umask
+        except FileExistsError:
+            pass
+        except OSError as e:
+            warn_once("mkdir", cachedir, f"cannot create {d} ({e.strerror}); kernels are built "
+                      "in memory and not cached")
+            return False
+        try:
+            st = os.stat(d)
+        except OSError as e:
+            warn_once("stat", cachedir, f"cannot use {d} ({e.strerror}); not caching kernels")
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            warn_once("notdir", cachedir, f"{d} is not a directory; not caching kernels")
+            return False
+        why = _untrusted(st, d, "directory")
+        if why:
+            warn_once("untrusted", cachedir, f"{why}: refusing to load or store kernels there; "
+                      "kernels are built in memory (use a private compiledir)")
+            return False
+    return True
+
+
+def _secret(cachedir, create):
+    path = os.path.join(cachedir, SECRET_NAME)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            st = os.fstat(fd)
+            if _untrusted(st, path, "file") or not stat.S_ISREG(st.st_mode) or st.st_size != 32:
+                return None
+            return os.read(fd, 32)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        if not create:
+            return None
+    key = os.urandom(32)
+    tmp = f"{path}.{os.getpid()}{TMP_MARK}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)          # first writer wins; a later one reads the winner's
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return _secret(cachedir, create=False)
+
+
+def _mac(secret, key, size, digest):
+    return hmac.new(secret, f"{MANIFEST_TAG} {key} {size} {digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def _sha256_fd(fd):
+    h = hashlib.sha256()
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return h.hexdigest()
+        h.update(b)
+
+
+def _elf_complete(fd, size):
+    """The ELF header, program headers and section headers lie inside the file."""
+    head = os.pread(fd, 64, 0)
+    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+        return False        # 64-bit little-endian ELF only (the libraries tvmsym writes)
+    (e_phoff, e_shoff) = struct.unpack_from("<QQ", head, 32)
+    (e_phentsize, e_phnum, e_shentsize, e_shnum) = struct.unpack_from("<HHHH", head, 54)
+    return e_phoff + e_phentsize * e_phnum <= size and e_shoff + e_shentsize * e_shnum <= size
+
+
+def verify_entry(cachedir, key):
+    """The library path of ``key`` if its entry may be loaded, else None (with the reason
+    as second item: "missing", or what failed)."""
+    lib = os.path.join(cachedir, key + LIB_SUFFIX)
+    try:
+        with open(os.path.join(cachedir, key + SUM_SUFFIX)) as fh:
+            line = fh.read(512)
+    except FileNotFoundError:
+        return None, ("missing" if not os.path.lexists(lib) else "no manifest")
+    except OSError as e:
+        return None, f"manifest unreadable ({e.strerror})"
+    parts = line.split()
+    if len(parts) != 5 or parts[0] != MANIFEST_TAG or parts[1] != key:
+        return None, "manifest does not name this key"
+    secret = _secret(cachedir, create=False)
+    if secret is None:
+        return None, "no cache secret"
+    try:
+        size = int(parts[2])
+    except ValueError:
+        return None, "bad manifest"
+    if not hmac.compare_digest(parts[4], _mac(secret, key, size, parts[3])):
+        return None, "manifest not written by tvmsym"
+    try:
+        fd = os.open(lib, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as e:
+        return None, f"library unreadable ({e.strerror})"
+    try:
+        st = os.fstat(fd)
+        why = _untrusted(st, lib, "file")
+        if why:
+            return None, why
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            return None, "library size differs from the manifest"
+        if not _elf_complete(fd, size):
+            return None, "library is not a complete ELF file"
+        if not hmac.compare_digest(_sha256_fd(fd), parts[3]):
+            return None, "library content differs from the manifest"
+    finally:
+        os.close(fd)
+    return lib, None
+
+
+def store_entry(cachedir, key, tmp_lib):
+    """Move the freshly exported ``tmp_lib`` to ``key``'s entry (0600) and write its manifest
+    last.  Returns the library path."""
+    lib = os.path.join(cachedir, key + LIB_SUFFIX)
+    os.chmod(tmp_lib, 0o600)
+    fd = os.open(tmp_lib, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        digest = _sha256_fd(fd)
+    finally:
+        os.close(fd)
+    secret = _secret(cachedir, create=True)
+    if secret is None:
+        raise OSError(f"cache secret in {cachedir} is not usable")
+    os.replace(tmp_lib, lib)
+    man = os.path.join(cachedir, key + SUM_SUFFIX)
+    tmp = f"{man}.{os.getpid()}{TMP_MARK}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, f"{MANIFEST_TAG} {key} {size} {digest} {_mac(secret, key, size, digest)}\n".encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, man)
+    return lib
 
 
 @dataclass
@@ -38,7 +235,11 @@ class Entry:
 
 def kernel_dir(compiledir=None):
     from .config import config
-    return os.path.join(compiledir or config.compiledir, "kernels")
+    d = config.compiledir if compiledir is None else compiledir
+    if not d:
+        raise ValueError("compiledir is empty: set it to a directory (the current directory "
+                         "is never used for the kernel cache)")
+    return os.path.join(os.path.abspath(d), "kernels")
 
 
 def _scan(cachedir):
@@ -229,13 +430,38 @@ def make_parser():
 _COMMANDS = {"info": _cmd_info, "list": _cmd_list, "clear": _cmd_clear, "purge": _cmd_purge}
 
 
+def _problem(d, command):
+    """One line saying why ``d`` cannot serve ``command``, or None."""
+    if not os.path.lexists(d):
+        return f"{d} does not exist (no kernel has been cached there)"
+    if not os.path.isdir(d):
+        return f"{d} is not a directory"
+    if not os.access(d, os.R_OK | os.X_OK):
+        return f"{d} is not readable"
+    if command in ("clear", "purge") and not os.access(d, os.W_OK):
+        return f"{d} is read-only: cannot remove entries"
+    return None
+
+
 def main(argv=None):
     args = make_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](kernel_dir(args.compiledir), args)
+        d = kernel_dir(args.compiledir)
+    except ValueError as e:         # compiledir= (empty)
+        print(f"tvmsym.cache: {e}", file=sys.stderr)
+        return 1
+    why = _problem(d, args.command)
+    if why:
+        print(f"tvmsym.cache: {why}", file=sys.stderr)
+        return 1
+    try:
+        return _COMMANDS[args.command](d, args)
     except BrokenPipeError:         # `python -m tvmsym.cache list | head`
         sys.stderr.close()
         return 0
+    except OSError as e:
+        print(f"tvmsym.cache: {e.filename or d}: {e.strerror or e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -59,6 +59,14 @@ def _nonneg_float(v):
     return v
 
 
+def _compiledir(v):
+    v = str(v)
+    if not v.strip():
+        raise ValueError("compiledir must name a directory; an empty value would cache "
+                         "kernels in the current directory")
+    return v
+
+
 def _default_compiledir():
     tag = "_".join([platform.system(), platform.machine(), "py" + ".".join(map(str, sys.version_info[:2]))])
     return os.path.join(os.path.expanduser("~"), ".tvmsym", f"compiledir_{tag}")
@@ -78,7 +86,7 @@ _FLAGS = [
     _Flag("optimizer_including", "", "colon-separated extra rewrite tags to enable",
           convert=_str_list),
     _Flag("compiledir", _default_compiledir(), "directory for compiled artifacts and pictures",
-          convert=str),
+          convert=_compiledir),
     # on by default, as Theano's compiledir: a new process loads identical kernels instead of
     # rebuilding them (keyed by TVM version, target and the scheduled module's text and hash)
     _Flag("cache", True, "keep built cpu kernels as shared libraries under compiledir/kernels "

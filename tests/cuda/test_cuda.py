@@ -251,7 +251,7 @@ def test_every_op_is_placed_on_the_gpu(every_op):
     assert all(hasattr(n.op, "infer_value") or all(o in build.values for o in n.outputs)
                for n in host), host
     assert all(isinstance(o.owner.op, HostFromGpu) for o in f.maker.fgraph.outputs)
-    kinds = [s[0] for s in build.steps]
+    kinds = [s.label for s in build.steps]
     assert "cpu" not in kinds and "host" not in kinds and build.host_lib is None
 
 
@@ -261,7 +261,7 @@ def test_every_op_builds_a_cuda_kernel_with_launch_bounds(every_op):
     assert [m.kind for m in imports] == ["cuda"]       # no host-side fallback hidden
     src = build.as_text("cuda")
     kernels = dict((name, int(b or 1)) for b, name in KERNEL.findall(src))
-    gpu_steps = [s[1] for s in build.steps if s[0] == "gpu"]
+    gpu_steps = [s.name for s in build.steps if s.label == "gpu"]
     assert len(gpu_steps) >= len(names)                # one kernel per op, at least
     for step in gpu_steps:
         own = [k for k in kernels if k == f"{step}_kernel" or k.startswith(f"{step}_kernel_")]
@@ -451,7 +451,7 @@ def test_logistic_regression_training_on_cuda():
     from tvmsym.runtime.cuda import CudaBuild
     real = CudaBuild(gpu._plan, key, gpu.target)
     assert "Fallback" not in real.rules.values() and "GEMV" in real.rules.values()
-    assert {k for k, *_ in real.steps} == {"to_gpu", "gpu", "to_host"}
+    assert {s.label for s in real.steps} == {"to_gpu", "gpu", "to_host"}
     # the same function's run loop, shared-variable updates included, on the loopback device
     gpu._builds[key] = CudaBuild(gpu._plan, key, gpu.target, loopback=True)
     for _ in range(5):
@@ -474,7 +474,7 @@ def test_library_ops_without_gpu_kernels_run_on_the_host_between_transfers():
     a = np.random.rand(4, 6).astype("float32")
     from tvmsym.runtime.cuda import CudaBuild
     b = CudaBuild(f._plan, ((4, 6),), f.target)
-    assert [k for k, *_ in b.steps] == ["to_gpu", "gpu", "to_host", "host", "cpu", "to_gpu",
+    assert [s.label for s in b.steps] == ["to_gpu", "gpu", "to_host", "host", "cpu", "to_gpu",
                                         "gpu", "to_host"]
     (out,) = loopback(f, a)
     np.testing.assert_allclose(out, np.cumsum(np.sort(a * 2, axis=1), axis=1) + 1, rtol=1e-6)
@@ -497,10 +497,10 @@ def test_large_full_reductions_use_many_threads():
     x = T.fmatrix("x")
     f = tvmsym.function([x], [T.sum(x), T.max(x), T.argmax(x)], target="cuda")
     b = CudaBuild(f._plan, ((512, 1024),), f.target)
-    for kind, name, *_ in b.steps:
-        if kind == "gpu":
-            own = {k: v for k, v in b.kernels.items() if k.startswith(f"{name}_kernel")}
-            assert max(own.values()) >= 256, (name, own)     # the pass over the data
+    for s in b.steps:
+        if s.label == "gpu":
+            own = {k: v for k, v in b.kernels.items() if k.startswith(f"{s.name}_kernel")}
+            assert max(own.values()) >= 256, (s.name, own)     # the pass over the data
     assert "__shfl_down_sync" in b.as_text("cuda")           # cross-thread, within blocks
 
 

@@ -37,7 +37,7 @@ def test_conv_and_pool_ops_are_placed_on_the_gpu(conv_build):
     for want in ("GpuCorrMM", "GpuCorrMM_gradWeights", "GpuCorrMM_gradInputs", "GpuPool", "GpuMaxPoolGrad"):
         assert want in names, names
     assert not any("FusedConv" in n for n in names)       # the epilogue fusion is a CPU stage
-    kinds = [s[0] for s in build.steps]
+    kinds = [s.label for s in build.steps]
     assert "host" not in kinds and build.host_lib is None
 
 
@@ -45,7 +45,7 @@ def test_conv_kernels_are_tiled_products_in_cuda_c(conv_build):
     f, build = conv_build
     src = build.as_text("cuda")
     kernels = {name for _, name in KERNEL.findall(src)}
-    conv_steps = [s[1] for s in build.steps if s[0] == "gpu" and "Corr" in type(s[-1].node.op).__name__]
+    conv_steps = [s.name for s in build.steps if s.label == "gpu" and "Corr" in type(s.node.op).__name__]
     assert len(conv_steps) == 3
     for step in conv_steps:
         assert build.rules[step] == "Matmul", (step, build.rules[step])

@@ -15,7 +15,7 @@ from tvmsym.symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 
 def cuda_function(*args, loopback=True, **kw):
     f = tvmsym.function(*args, target="cuda", **kw)
-    assert type(f).__name__ == "CudaFunction"
+    assert f.target.kind == "cuda"
     f.loopback = loopback
     return f
 

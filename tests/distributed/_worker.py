@@ -232,8 +232,14 @@ def check_bucketing():
     for u, v in zip(a, b):
         np.testing.assert_allclose(u, v, rtol=1e-6)
     if N > 1:
-        assert st["messages"] == 1, st
+        assert st["messages"] == 1 and st["meta_messages"] == 1, st
         assert st["bytes"] == 4 * (5 * 7 + 7 + 7 * 3 + 3), st
+    with theano.config.change_flags(distributed_check_meta=False):    # no shape check message
+        dist.reset_stats()
+        c = f(xb, yb)
+        assert dist.stats()["meta_messages"] == 0
+    for u, v in zip(a, c):
+        np.testing.assert_array_equal(u, v)
     del ups
     ok("bucketing")
 
@@ -254,7 +260,7 @@ def check_device():
             f = theano.function([x], [dist.allreduce(T.exp(x), "sum") * 2, dist.broadcast(x + 1, N - 1),
                                       dist.allgather(x * 3), dist.allreduce(x, "max")], target="cuda")
         b = CudaBuild(f._plan, (a.shape,), f.target, loopback=True)
-        kinds = [k for k, *_ in b.steps]
+        kinds = [s.label for s in b.steps]
         assert kinds.count(comm_kind) == 4, (flag, kinds)
         dist.reset_stats()
         for g, w in zip(b.run([a]), want):

@@ -41,7 +41,7 @@ def test_cuda_aware_collectives_take_device_buffers(aware):
         assert "HostFromGpu" not in m.group(2)
     from tvmsym.runtime.cuda import CudaBuild
     b = CudaBuild(aware._plan, ((3, 4),), aware.target)
-    assert [k for k, *_ in b.steps].count("gpu_comm") == 3
+    assert [s.label for s in b.steps].count("gpu_comm") == 3
     src = aware.as_text("cuda", shapes=[(3, 4)])
     assert len(re.findall(r"__global__ void", src)) >= 6      # 3 before, 3 after the collectives
 

@@ -273,3 +273,22 @@ def test_grad_complex64_dtype():
     got = tvmsym.function([z], g)(a)
     # |exp(x + iy)| = exp(x): dC/dx = exp(x), dC/dy = 0
     np.testing.assert_allclose(got, np.exp(a.real).astype("complex64"), rtol=1e-5, atol=1e-6)
+
+
+def test_nan_inf_of_mul_div_exp_log():
+    """Special values as numpy: inf/nan operands, division by 0 (numpy's x / |0|), overflow-free
+    division (Smith's algorithm).  (Not here: z * z overflowing, where numpy's result depends on
+    whether its C compiler contracted to an FMA.)"""
+    z, w = T.zvector("z"), T.zvector("w")
+    f = tvmsym.function([z, w], [z * w, z / w, T.exp(z), T.log(z), T.angle(z)])
+    inf, nan = np.inf, np.nan
+    a = np.array([complex(inf, 1), complex(nan, 0), complex(1, -inf), complex(-0.0, -0.0),
+                  complex(3e300, 4e300), complex(0, nan), complex(2, 3), 0j, complex(1e308, 1e308)])
+    b = np.array([complex(1, 1), complex(2, inf), complex(-inf, 0), 0j, complex(1e300, 0),
+                  complex(nan, nan), 0j, 0j, complex(1e308, 1e308)])
+    with np.errstate(all="ignore"):
+        want = [a * b, a / b, np.exp(a), np.log(a), np.angle(a)]
+    got = f(a, b)
+    got[0], want[0] = got[0][:-1], want[0][:-1]     # overflowing products: FMA-dependent in numpy
+    for name, g, r in zip(["mul", "div", "exp", "log", "angle"], got, want):
+        np.testing.assert_allclose(g, r, rtol=1e-13, equal_nan=True, err_msg=name)

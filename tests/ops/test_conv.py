@@ -96,6 +96,8 @@ CASES = [
     ("tiles many channels", (3, 32, 9, 9), (40, 32, 3, 3), "half", (1, 1), (1, 1), False, 1, "float32"),
     ("tiles batch 1", (1, 16, 16, 16), (32, 16, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
     ("tiles LeNet conv2", (16, 20, 12, 12), (50, 20, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
+    ("tiles input channels 1", (8, 1, 20, 20), (12, 1, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
+    ("tiles output channels 1", (4, 8, 20, 20), (1, 8, 5, 5), "half", (1, 1), (1, 1), True, 1, "float32"),
 ]
 
 
@@ -256,3 +258,15 @@ def test_epilogue_fusion_bias_activation_and_pooling(batch):
     r1 = np.tanh(p + b1v[None, :, None, None])
     r2 = np.maximum(ref_conv(r1, w2v.astype("float64"), "half")[0] + b2v[None, :, None, None], 0)
     np.testing.assert_allclose(f(xv, w1v, b1v, w2v, b2v), r2, rtol=2e-4, atol=2e-4)
+
+
+def test_empty_batch():
+    from tvmsym.tensor.signal import pool
+    x = T.tensor4("x")
+    w = T.tensor4("w")
+    y = T.nnet.conv2d(x, w, border_mode="half")
+    gw, gx = tvmsym.grad(y.sum(), [w, x])
+    f = tvmsym.function([x, w], [y, gw, gx, pool.pool_2d(x, (2, 2), ignore_border=True)])
+    a, b, c, d = f(np.zeros((0, 2, 5, 5), "float32"), np.ones((3, 2, 3, 3), "float32"))
+    assert a.shape == (0, 3, 5, 5) and c.shape == (0, 2, 5, 5) and d.shape == (0, 2, 2, 2)
+    np.testing.assert_array_equal(b, np.zeros((3, 2, 3, 3), "float32"))

@@ -193,3 +193,10 @@ def test_grads():
     ]
     for res, (fn, pt) in zip(check_grads(cases), cases):
         assert res["error"] is None, (res["ops"], res["error"])
+
+
+def test_theano_instance_names():
+    a = R.standard_normal((3, 3))
+    out = run(lambda x, v: eo.fill_diagonal_(x, v), a, np.array(1.0))
+    np.testing.assert_array_equal(np.diag(out), np.ones(3))
+    assert eo.bartlett_ is eo.bartlett and eo.fill_diagonal_offset_ is eo.fill_diagonal_offset

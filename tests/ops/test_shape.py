@@ -124,8 +124,8 @@ def test_shape_from_input_values():
     r = f(a, 2)
     np.testing.assert_array_equal(r[0], a.reshape(2, 3) * 2)
     np.testing.assert_array_equal(r[1], np.arange(2))
-    kinds = {str(st.node.op): k for k, _, _, _, _, st in f._last.prog}
-    assert kinds["Reshape{2}"] == "tvm" and kinds["Alloc"] == "tvm" and kinds["ARange{dtype='int64'}"] == "dyn"
+    kinds = {str(r.node.op): r.kind.value for r in f._last.prog}
+    assert kinds["Reshape{2}"] == "kernel" and kinds["Alloc"] == "kernel" and kinds["ARange{dtype='int64'}"] == "dyn"
     np.testing.assert_array_equal(f(a, 3)[0], a.reshape(3, 2) * 2)
     np.testing.assert_array_equal(f(a, 3)[2], np.ones((3, 2), "float32"))
     with pytest.raises(ValueError, match=r"cannot reshape array of size 6 \(shape \(6,\)\) into shape \(4, -1\)"):

@@ -134,6 +134,8 @@ def test_grads():
         (sl.cholesky, [s]),
         (sl.Cholesky(lower=False), [s]),
         (lambda m: sl.cholesky(m + m.T), [s]),
+        (sl.cholesky, [np.stack([s, spd(4, 4)])]),
+        (sl.Cholesky(lower=False), [np.stack([s, spd(4, 4)])]),
         (sl.solve, [R.standard_normal((4, 4)) + 3 * np.eye(4), R.standard_normal((4, 2))]),
         (sl.solve, [R.standard_normal((4, 4)) + 3 * np.eye(4), R.standard_normal(4)]),
         (sl.solve, [R.standard_normal((2, 3, 3)) + 3 * np.eye(3), R.standard_normal((2, 3, 2))]),

@@ -184,3 +184,18 @@ def test_order_gradient_undefined(fn):
     x = T.dvector()
     with pytest.raises(NullGradientError, match="not implemented"):
         tvmsym.grad(T.sum(fn(x, 2.0)), x)
+
+
+def test_kernel_value_read_twice():
+    # the kernels Let-bind their intermediates: a result read by two consumers (fused, or
+    # inlined into an injective op) must still make well-formed TIR (tvmsym._tvm.prim_func)
+    from tvmsym.tensor import extra_ops as eo
+    x = T.dvector()
+    e = T.erfinv(x)
+    f = tvmsym.function([x], [e * e + T.psi(e + 2), eo.diff(T.psi(x * x + 1)),
+                              T.concatenate([e, e[::-1]])])
+    a = R.uniform(-0.9, 0.9, 50)
+    ee = sp.erfinv(a)
+    for got, exp in zip(f(a), [ee * ee + sp.psi(ee + 2), np.diff(sp.psi(a * a + 1)),
+                               np.r_[ee, ee[::-1]]]):
+        np.testing.assert_allclose(got, exp, rtol=1e-13, atol=1e-14)

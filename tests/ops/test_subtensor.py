@@ -191,7 +191,7 @@ def test_minibatch_slice_by_index_shares_one_build():
         np.testing.assert_array_equal(r[0], a[k * 3:(k + 1) * 3] @ np.ones((4, 2), "float32") + 1)
         np.testing.assert_array_equal(r[1], a[k * 3:(k + 1) * 3, 0])
     assert len(f._by_signature) == 2
-    assert all(k == "tvm" for k, *_ in f._last.prog)
+    assert all(r.kind == "kernel" for r in f._last.prog)
 
 
 def test_set_inc_partitioned_regions():

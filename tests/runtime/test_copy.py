@@ -7,7 +7,7 @@ import pytest
 
 import tvmsym
 import tvmsym.tensor as T
-from tvmsym.runtime import executor
+from tvmsym.runtime import backends
 
 # Theano's tutorial, "Copying functions" (doc/tutorial/examples.txt), verbatim but for the import.
 TUTORIAL = """
@@ -54,15 +54,15 @@ As expected, the shared state is no longer updated:
 
 
 class _BuildCounter:
-    """Counts tvm builds (``targets.build`` as the executor calls it); the real build runs."""
+    """Counts tvm builds (``targets.build`` as the llvm backend calls it); the real build runs."""
 
     def __init__(self, monkeypatch):
-        self.n, real = 0, executor.target_build
+        self.n, real = 0, backends.target_build
 
         def counted(mod, target):
             self.n += 1
             return real(mod, target)
-        monkeypatch.setattr(executor, "target_build", counted)
+        monkeypatch.setattr(backends, "target_build", counted)
 
 
 def test_tutorial_verbatim():

@@ -88,3 +88,10 @@ def test_larger_product_in_parallel():
     a = sp.random(300, 200, density=0.05, format="csr", dtype="float32", random_state=6)
     b = np.random.default_rng(7).standard_normal((200, 64)).astype("float32")
     _check(product("csr", "float32", "float32"), a, b, 1e-4)
+
+
+def test_cuda_is_refused_clearly():
+    x = S.csr_matrix("x", dtype="float32")
+    with pytest.raises(NotImplementedError, match="sparse matrices compile for the cpu only"):
+        y = T.fmatrix("y")
+        tvmsym.function([x, y], S.structured_dot(x, y), target="cuda")

@@ -179,3 +179,13 @@ def test_optimizer_off_same_answer():
     vals = _values("csr", "float64", (6, 5), 4, 0.4, 9)
     for (name, _, _), a, c in zip(RECORDS, compiled("csr", "float64")(*vals), off(*vals)):
         np.testing.assert_allclose(_dense(a), _dense(c), rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_shape_of_a_sparse_variable():
+    x = S.csc_matrix("x", dtype="float64")
+    d = T.dmatrix("d")
+    f = tvmsym.function([x, d], [x.shape, T.alloc(1.0, x.shape[1], 2) + d])
+    a = sp.random(3, 4, density=0.5, format="csc", random_state=0)
+    shp, y = f(a, np.zeros((4, 2)))
+    np.testing.assert_array_equal(shp, [3, 4])
+    assert y.shape == (4, 2)

@@ -86,6 +86,8 @@ def _corpus():
         *_conv_corpus(),
         # complex numbers and sparse matrices (issue 17; tests/ops/test_complex.py, tests/sparse)
         *_complex_and_sparse_corpus(),
+        # hardening (issue 11): logsumexp's max with a -inf identity (MaxOrLowest)
+        T.logsumexp(x, axis=1),
     ]
 
 
@@ -129,11 +131,11 @@ def _conv_corpus():
 
 def _complex_and_sparse_corpus():
     import tvmsym.sparse as S
-    from tvmsym.symbolic.ops.complex import hypot
+    from tvmsym.symbolic.ops.complex import arctan2, hypot
     z, x, y = T.zmatrix("z"), T.dmatrix("cx"), T.dmatrix("cy")
     a, b = S.csr_matrix("sa", dtype="float64"), S.csr_matrix("sb", dtype="float64")
     c = T.real(T.exp(z) * T.conj(z)) + T.imag(z) + T.angle(z) + abs(T.complex(x, y))
-    c = c + T.real(T.complex_from_polar(x, y)) + T.arctan2(x, y) + hypot(x, y)
+    c = c + T.real(T.complex_from_polar(x, y)) + T.arctan2(x, y) + hypot(x, y) + arctan2(y, x)
     sd = S.structured_dot(a, x) + S.dot(a, y) + S.sp_sum(a + b, axis=0) + S.add(a, x)
     sd = sd + S.dense_from_sparse(S.mul(a, b) * 2.0 - a.T.T + S.csc_from_dense(x).T.T.T.T)
     sd = sd + S.sp_sum(S.true_dot(a, S.transpose(b))) + S.sp_sum(S.sampling_dot(x, y, b))
@@ -141,6 +143,7 @@ def _complex_and_sparse_corpus():
     d = T.dvector("d")
     pat = S.SparseFromData("csr", [0, 1], [0, 1, 2], (2, 2))(d)
     st = S.sp_sum(S.clean(S.dcast(S.fcast(S.structured_exp(a))))) + S.csm_data(a).sum()
+    st = st + T.cast(a.shape[0], "float64")
     cost = c.sum() + sd.sum() + S.sp_sum(pat) + st
     return [c, sd, pat, st, *tvmsym.grad(cost, [z, x, a, d])]
 

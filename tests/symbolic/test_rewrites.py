@@ -103,10 +103,12 @@ def test_constant_folding_size_cap_and_opt_out():
 
 # ------------------------------------------------------------------ canonicalize
 @pytest.mark.parametrize("expr, expected", [
-    (lambda: x * 1, "x"), (lambda: 1 * x, "x"), (lambda: x + 0, "x"), (lambda: 0 + x, "x"),
+    # float x + 0 stays (IEEE: -0.0 + 0 is +0.0; issue 11); x + -0.0 is the identity
+    (lambda: x * 1, "x"), (lambda: 1 * x, "x"), (lambda: x + 0, "(x + TensorConstant{0})"),
+    (lambda: 0 + x, "(TensorConstant{0} + x)"), (lambda: x + np.float32(-0.0), "x"),
     (lambda: x - 0, "x"), (lambda: x / 1, "x"), (lambda: -(-x), "x"), (lambda: x ** 1, "x"),
     (lambda: T.exp(T.log(T.exp(x))), "exp(x)"),
-    (lambda: (x * 1 + 0) * y, "(x * y)"),
+    (lambda: (x * 1 + 0) * y, "((x + TensorConstant{0}) * y)"),
 ])
 def test_canonicalize_identities(expr, expected):
     fg = run([expr()], canonicalize)

@@ -97,3 +97,12 @@ def test_values_still_computed_when_used():
     assert s0 == 4
     with pytest.raises(MissingInputError):
         theano.function([x], (x + T.dmatrix("w")).shape)     # w's shape is still an input
+
+
+def test_reshape_entry_that_is_minus_one_at_run_time():
+    # a symbolic reshape entry may be -1 ("the rest") when the function runs: its shape is not
+    # taken from the entries (found by h_softmax's reshape(out, (batch, -1)))
+    x, n = T.dmatrix("x"), T.lscalar("n")
+    f = theano.function([x, n], T.reshape(T.exp(x), (2, n)).shape)
+    np.testing.assert_array_equal(f(np.ones((2, 6)), -1), [2, 6])
+    np.testing.assert_array_equal(f(np.ones((4, 3)), 6), [2, 6])

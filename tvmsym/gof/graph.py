@@ -8,6 +8,8 @@ it knows no tensor type (``tvmsym.symbolic`` adds TensorVariable on top of it).
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 
 import numpy as np
 
@@ -32,8 +34,7 @@ class Variable:
             return self.name
         if self.owner is not None:
             op = self.owner.op
-            if len(self.owner.outputs) == 1 or True:
-                return f"{op}.{self.index}"
+            return f"{op}.{self.index}"
         return f"<{self.type}>"
 
     def __repr__(self):
@@ -114,6 +115,19 @@ def format_constant(data):
     return f"TensorConstant{{{data.shape}}}"
 
 
+_PKG = os.sep + "tvmsym" + os.sep
+
+
+def _user_line(frame):
+    """``file:line`` of the first frame outside tvmsym, walking out from ``frame``."""
+    while frame is not None:
+        fn = frame.f_code.co_filename
+        if _PKG not in fn:
+            return f"{fn}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
 class Apply:
     """One application of an Op to input variables, producing output variables."""
 
@@ -124,6 +138,8 @@ class Apply:
         for i, o in enumerate(self.outputs):
             o.owner, o.index = self, i
         self.tag = _Tag()
+        # where the user's code built it: run-time errors name it (runtime/steps.py annotate)
+        self.tag.trace = _user_line(sys._getframe(1))
 
     @property
     def out(self):
@@ -155,7 +171,6 @@ class Op:
     no_grad: bool | str = False     # no gradient on purpose (integer results, made after grad)
     destroy_map: dict = {}
     view_map: dict = {}
-    kind = "opaque"     # fusion class: elemwise | injective | reduce | opaque
 
     def _props(self):
         return tuple(getattr(self, p) for p in self.__props__)

@@ -52,6 +52,15 @@ def _inline_constant(v):
     return isinstance(v, Constant) and v.data.size <= INLINE_CONSTANT_MAX and v.data.dtype.kind != "c"
 
 
+def _through_views(v):
+    """The constant behind broadcasting views of a one-element constant (``x ** 0.5`` without
+    the optimizer is ``pow(x, DimShuffle(0.5))``), else ``v``: rules then see the value."""
+    w = v
+    while w.owner is not None and is_view(w.owner) and len(w.owner.inputs) == 1:
+        w = w.owner.inputs[0]
+    return w if w is not v and _inline_constant(w) else v
+
+
 def plan(fgraph, inner=None):
     """Choose kernels: every non-view node, and view nodes whose result must exist as a buffer.
 
@@ -263,10 +272,11 @@ class LowerContext:
         return self._names[node]
 
     def is_inline_scalar(self, v):
-        return _inline_constant(v)
+        return _inline_constant(_through_views(v))
 
     def scalar_value(self, v):
         from .rules.scalar import const
+        v = _through_views(v)
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
@@ -298,10 +308,6 @@ def lower_step(step, shapes, values=None, target=None):
     node = step.node
     outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
     return placeholders, list(outs)
-
-
-def signature_key(arrays):
-    return tuple(a.shape for a in arrays)
 
 
 def zero_size(shapes, step):

@@ -1,4 +1,12 @@
-"""One build of a function for one input-shape signature, and its per-call loop."""
+"""One build of a function for one input-shape signature, and its per-call loops.
+
+``Build`` is the one build planner and executor of every target: it infers the shapes,
+assigns storage slots, classifies the plan's steps into typed records (``steps.py``),
+lowers, schedules and compiles the kernels through the target's backend
+(``backends.py``: llvm or cuda), then runs them: ``run`` is the general loop (host steps,
+data-dependent shapes, transfers, profiling, NanGuardMode), ``fast_runner`` /
+``fast_update_runner`` compile a call of plain host kernels into one tight closure.
+"""
 from __future__ import annotations
 
 import copy as _copy
@@ -11,18 +19,15 @@ import numpy as np
 from .. import _tvm
 from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
 from ..lowering.rules.complex import buffer_of
-from ..schedules import schedule
+from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
+from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
-from ..targets import build as target_build
+from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
-
-
-def _align_of(dtype):
-    # numpy guarantees element alignment only (arrays are usually 16 mod 64)
-    return max(1, np.dtype(dtype if dtype != "bool" else "bool").itemsize)
+from .steps import Kind, StepRecord, annotate
 
 
 def assign_slots(fg, steps, variables_of):
@@ -47,84 +52,150 @@ def assign_slots(fg, steps, variables_of):
 
 
 class Build:
-    """Kernels of a plan built for concrete input shapes; ``run(arrays)`` executes them."""
+    """Kernels of a plan built for concrete input shapes; ``run(arrays)`` executes them.
 
-    def __init__(self, plan, input_shapes, target, input_values=None):
+    ``steps``: the ``StepRecord`` of every step, in order; ``prog``: the same records with
+    their kernels bound.  Values known at build time (constants, shape arithmetic) are host
+    arrays set once per build; a device kernel that reads one gets a device copy made once.
+    """
+
+    def __init__(self, plan, input_shapes, target, input_values=None, loopback=False):
         self.plan = plan
         self.target = target
+        self.backend = backend = make_backend(target, loopback)
+        self.loopback = loopback
         fg = plan.fgraph
         values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
         self.shapes = shapes = infer_shapes(plan, input_shapes, values, input_values, runtime,
                                             inner_for)
         # values derived from input values (x[i:i + n]) size this build but are read at run time
         self.values = values = {v: a for v, a in values.items() if v not in runtime}
-        # storage slots: one per buffer variable
-        slot, consts = assign_slots(fg, plan.steps, lambda st: st.inputs + st.outputs)
+        steps = backend.steps(plan)
+        slot, consts = assign_slots(fg, steps, backend.slot_variables)
         self.slot = slot
         self.n_slots = len(slot)
         # writable copies: DLPack refuses read-only arrays
         self.const_values = [(slot[c], c.data.copy() if is_sparse_var(c) else np.array(c.data, order="C"))
                              for c in consts]
-        funcs = {}
-        machine = target.machine        # the host's vector width and threads, read once
+        fixed = {slot[c] for c in consts}      # slots whose host value is set once per build
+        dev_copy = {}                           # host slot -> slot of its device copy
+        funcs = {}                              # on_device -> {name: PrimFunc}
         self.steps = []
-        self.sources = {}
         self.times = times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}   # profiles read them
         self.checks = {}
-        for st in plan.steps:
+
+        def device_slot(s):
+            if s not in dev_copy:
+                dev_copy[s] = self.n_slots
+                self.n_slots += 1
+            return dev_copy[s]
+
+        for st in steps:
+            node, op = st.node, st.node.op
+            on_dev = backend.on_device(op)
             outs = [(slot[o], shapes[o], o.type.dtype) for o in st.outputs]
             if all(o in values for o in st.outputs):      # shape arithmetic, known at build time
                 self.const_values += [(slot[o], values[o]) for o in st.outputs]
+                fixed.update(slot[o] for o in st.outputs)
                 continue
-            if any(shapes[v] is None for v in list(st.node.inputs) + st.outputs) or \
-                    _needs_runtime_values(st.node, runtime) or (
+            if any(shapes[v] is None for v in list(node.inputs) + st.outputs) or \
+                    _needs_runtime_values(node, runtime) or (
                     len(st.outputs) > 1 and zero_size(shapes, st)
                     and not all(0 in shapes[o] for o in st.outputs)):   # some outputs empty: numpy
-                self.steps.append(("dyn", _dyn_spec(st, slot), None, outs, {}, st))
+                self.steps.append(StepRecord(Kind.DYN, st, [], outs, {}, on_dev,
+                                             fn=_dyn_spec(st, slot)))
                 continue
             ins = [slot[v] for v in st.inputs]
-            inplace = dict(getattr(st.node.op, "destroy_map", {}) or {})
-            inplace = {o: slot[st.node.inputs[i[0]]] for o, i in inplace.items()
-                       if st.node.inputs[i[0]] not in values}   # build-time values are shared
+            if on_dev:
+                ins = [device_slot(i) if i in fixed else i for i in ins]
+            # never overwrite a value set once per build (a constant, shape arithmetic)
+            inplace = {o: slot[node.inputs[i[0]]]
+                       for o, i in dict(getattr(op, "destroy_map", {}) or {}).items()
+                       if node.inputs[i[0]] not in values and slot[node.inputs[i[0]]] not in fixed}
+            if isinstance(op, (GpuFromHost, HostFromGpu)):
+                kind = Kind.TO_DEVICE if isinstance(op, GpuFromHost) else Kind.TO_HOST
+                self.steps.append(StepRecord(kind, st, [slot[node.inputs[0]]], outs, {}, on_dev))
+                continue
             if zero_size(shapes, st) and not sparse_outputs(st):
-                self.steps.append(("empty", None, ins, outs, inplace, st))
+                self.steps.append(StepRecord(Kind.EMPTY, st, ins, outs, inplace, on_dev))
+                continue
+            if st.kind == "host" and on_dev and getattr(op, "has_side_effects", False):
+                # a collective on device buffers (tvmsym/distributed/device.py)
+                self.steps.append(StepRecord(Kind.HOST, st, ins, outs, {}, True))
                 continue
             if st.kind == "host":
-                self.steps.append(("host", st.node, [slot[v] for v in st.node.inputs], outs, inplace, st))
+                if on_dev:
+                    from ..schedules.gpu import UnscheduledKernelError
+                    raise UnscheduledKernelError(f"{op} was placed on the GPU but has no kernel")
+                self.steps.append(StepRecord(Kind.HOST, st, [slot[v] for v in node.inputs], outs,
+                                             inplace, False))
                 continue
             for k, v in enumerate(st.inputs):
-                if 0 in shapes[v] and not is_sparse_var(v):   # TVM rejects numpy's strides of empty arrays
-                    empty = _tvm.tvm.runtime.empty(*buffer_of(shapes[v], v.type.dtype))
-                    self.const_values.append((self.n_slots, empty))
-                    ins[k] = self.n_slots
-                    self.n_slots += 1
+                if 0 in shapes[v] and not is_sparse_var(v):   # TVM rejects numpy's strides of
+                    if on_dev:                                # empty arrays; nothing is read
+                        ins[k] = -1 - k         # any empty device buffer will do (made per call)
+                    else:
+                        self.const_values.append(
+                            (self.n_slots, _tvm.tvm.runtime.empty(*buffer_of(shapes[v], v.type.dtype))))
+                        ins[k] = self.n_slots
+                        self.n_slots += 1
             t0 = _now()
-            whole = lower_whole(st, shapes, machine)     # a kernel written whole (sparse products)
-            if whole is None:
-                placeholders, results = lower_step(st, shapes, values, machine)
-                func = _tvm.te.create_prim_func(placeholders + results)
-            func = _tvm.relax_alignment(whole if whole is not None else func, _align_of)
-            t1 = _now()
-            if whole is None:
-                func = schedule(func, target.kind, {"outputs": [r.op.name for r in results], "step": st,
-                                                     "out_dtype": st.outputs[0].type.dtype,
-                                                     "shapes": [shapes[v] for v in st.node.inputs],
-                                                     "values": values})
+            whole = lower_whole(st, shapes, backend.machine_for(on_dev))   # a whole PrimFunc
+            if whole is not None:                                          # (sparse products)
+                func = _tvm.relax_alignment(whole, _align_of)
+                t1 = _now()
+            else:
+                placeholders, results = lower_step(st, shapes, values, backend.machine_for(on_dev))
+                func = _tvm.prim_func(placeholders + results)
+                t1 = _now()
+                ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
+                                      out_dtype=st.outputs[0].type.dtype,
+                                      shapes=[shapes[v] for v in node.inputs], values=values,
+                                      machine=backend.machine_for(on_dev))
+                func, _rule = backend.schedule(func, ctx, on_dev)
             times["lower"] += t1 - t0
             times["schedule"] += _now() - t1
-            funcs[st.name] = func.with_attr("global_symbol", st.name)
-            self.steps.append(("tvm", st.name, ins, outs, inplace, st))
+            funcs.setdefault(on_dev, {})[st.name] = func.with_attr("global_symbol", st.name)
+            self.steps.append(StepRecord(Kind.KERNEL, st, ins, outs, inplace, on_dev, st.name))
             if st.check is not None:
-                self.checks[st.name] = ([slot.get(v, getattr(v, "data", None)) for v in st.node.inputs],
-                                        [shapes[v] for v in st.node.inputs])
-        self.mod = _tvm.tvm.IRModule(funcs) if funcs else None
+                self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
+                                         for v in node.inputs], [shapes[v] for v in node.inputs])
+        host_values = dict(self.const_values)
+        self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
+        self._dev_consts = None
         t0 = _now()
-        self.lib = target_build(self.mod, target) if funcs else None
+        backend.compile(funcs)
         times["compile"] = _now() - t0
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
                              for o in fg.outputs]
+        self.uses_device = backend.has_device and any(
+            r.on_device or r.kind in (Kind.TO_DEVICE, Kind.TO_HOST) for r in self.steps)
         self._bind()
+
+    # ------------------------------------------------------------------ what was built
+    @property
+    def mod(self):
+        return self.backend.mod
+
+    @property
+    def lib(self):
+        return self.backend.lib
+
+    @property
+    def host_lib(self):
+        return getattr(self.backend, "host_lib", None)
+
+    @property
+    def rules(self):
+        return getattr(self.backend, "rules", {})
+
+    @property
+    def kernels(self):
+        return getattr(self.backend, "kernels", {})
+
+    def as_text(self, stage):
+        return self.backend.as_text(stage)
 
     def clone(self, n_outputs=None, pool=None):
         """This build for another function (``Function.copy``): the same compiled kernels
@@ -135,17 +206,16 @@ class Build:
         (``share_memory=True``) instead of starting an empty one.
         """
         b = _copy.copy(self)
-        for attr in ("_update_plan", "_donatable"):
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable"):
             b.__dict__.pop(attr, None)
         b.out_slots, b.out_is_input = list(self.out_slots), list(self.out_is_input)
         if n_outputs is not None and n_outputs < len(self.out_slots):
             del b.out_slots[n_outputs:], b.out_is_input[n_outputs:]
             need, keep = set(b.out_slots), []
-            for step in reversed(self.steps):
-                kind, fn, ins, outs, inplace, st = step
-                if any(s in need for s, _, _ in outs):
-                    keep.append(step)
-                    need.update([s for _, s in fn[1]] if kind == "dyn" else ins)
+            for rec in reversed(self.steps):
+                if any(s in need for s in rec.out_slots):
+                    keep.append(rec)
+                    need.update([s for _, s in rec.fn[1]] if rec.kind is Kind.DYN else rec.ins)
             b.steps = keep[::-1]
         b._bind()
         b._pool = {} if pool is None else pool
@@ -153,14 +223,15 @@ class Build:
 
     def _bind(self):
         prog = []
-        for kind, fn, ins, outs, inplace, st in self.steps:
-            if kind == "tvm":
-                fn = self.lib[fn]
-                if touches_complex(st):         # complex arrays as float views (complex_support.py)
-                    fn = complex_args(fn)
-                if touches_sparse(st):          # sparse values as csr arrays (sparse_support.py)
-                    fn = sparse_args(fn)
-            prog.append((kind, fn, ins, outs, inplace, st))
+        for rec in self.steps:
+            if rec.kind is Kind.KERNEL:
+                rec = _copy.copy(rec)
+                rec.fn = fn = self.backend.kernel(rec.on_device, rec.name)
+                if not rec.on_device and touches_complex(rec.step):
+                    rec.fn = fn = complex_args(fn)   # complex arrays as float views
+                if not rec.on_device and touches_sparse(rec.step):
+                    rec.fn = sparse_args(fn)        # sparse values as csr arrays
+            prog.append(rec)
         self.prog = prog
         # an output listed twice (or merged with another) is returned as separate arrays
         seen = set()
@@ -168,12 +239,13 @@ class Build:
             if s in seen:
                 self.out_is_input[k] = True
             seen.add(s)
-        self._fast = self._fast_program()
+        self._fast = None if self.uses_device else self._fast_program()
 
     # ------------------------------------------------------------------ per-call fast path
     def _fast_program(self):
-        """The call as (kernel, argument slots, slots to allocate), when every step is a plain
-        kernel; None otherwise (host, data-dependent or empty steps take ``run``'s general loop).
+        """The call as (kernel, argument getter, slots to allocate), when every step is a
+        plain host kernel; None otherwise (host, data-dependent or empty steps, transfers and
+        checked kernels take ``run``'s general loop).
 
         An inplace output gets its destroyed input's array (``Elemwise{...}[(0, 0)]``), so a
         dead intermediate buffer is written again; a user's input is never destroyed (the
@@ -181,69 +253,46 @@ class Build:
         """
         fast, template, alias = [], [None] * self.n_slots, {}
         self._fast_slots = []       # per kernel: the slots of its arguments (inputs, outputs)
+        self._fast_records = []
         if plan_has_sparse(self.plan):  # scipy.sparse values: run's general loop
             return None
         for s, c in self.const_values:
             template[s] = c
-        for kind, fn, ins, outs, inplace, st in self.prog:
-            if kind != "tvm" or getattr(st, "check", None) is not None:
+        for rec in self.prog:
+            if rec.kind is not Kind.KERNEL or rec.on_device or rec.step.check is not None:
                 return None
             allocs, out_slots = [], []
-            for o, (s, shape, dtype) in enumerate(outs):
-                if o in inplace:                    # resolved now: no aliasing work per call
-                    alias[s] = alias.get(inplace[o], inplace[o])
+            for o, (s, shape, dtype) in enumerate(rec.outs):
+                if o in rec.inplace:                # resolved now: no aliasing work per call
+                    alias[s] = alias.get(rec.inplace[o], rec.inplace[o])
                 else:
                     allocs.append((s, tuple(shape), np.dtype(dtype)))
                 out_slots.append(alias.get(s, s))
-            args = tuple(alias.get(i, i) for i in ins) + tuple(out_slots)
-            fast.append((fn, _getter(args), tuple(allocs)))
+            args = tuple(alias.get(i, i) for i in rec.ins) + tuple(out_slots)
+            fast.append((rec.fn, _getter(args), tuple(allocs)))
             self._fast_slots.append(args)
+            self._fast_records.append(rec)
         self._template = template
         self._pool = {}
         self._out_plan = [(alias.get(s, s), copy) for s, copy in zip(self.out_slots, self.out_is_input)]
         return fast
 
-    def _run_fast(self, arrays, given=None, _refcount=sys.getrefcount, _empty=np.empty):
-        slots = self._template.copy()
-        k = 0
-        for a in arrays:
-            if not a.flags.carray:          # C-contiguous, aligned and writeable (DLPack needs it)
-                a = np.array(a, order="C")
-            slots[k] = a
-            k += 1
-        pool = self._pool
-        for fn, args, allocs in self._fast:
-            for s, shape, dtype in allocs:
-                if given and s in given:        # a shared variable's spare buffer (updates)
-                    slots[s] = given[s]
-                    continue
-                # Reuse last call's buffer when nothing outside holds it any more (Theano's
-                # output storage reuse, without its aliasing): a large fresh np.empty costs
-                # page faults on every call.
-                arr = pool.pop(s, None)
-                if arr is None or _refcount(arr) > 2:
-                    arr = _empty(shape, dtype)
-                slots[s] = pool[s] = arr
-            fn(*args(slots))
-        return [slots[s].copy() if copy else slots[s] for s, copy in self._out_plan]
-
-    def fast_runner(self, n_user, unpack_single):
-        """``runner(args) -> outputs`` for Function's fast path, or None.
-
-        ``args`` are the function's inputs only (no shared variables), already checked
-        by the caller: exact ndarrays of the right dtypes, C-contiguous, aligned and
-        writeable, with a shape signature of this build.  Same semantics as
-        ``_run_fast`` (pooled output buffers reused only when nobody else holds them).
-        """
+    def _compile_fast(self, n_out, unpack_single=False, spare_slots=None):
+        """The one fast-path compiler: ``runner(args[, spares]) -> outputs`` running the fast
+        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``)."""
         fast = self._fast
-        if fast is None:
-            return None
         n_in = len(self.plan.fgraph.inputs)
         template, pool = self._template, self._pool
-        out_plan = self._out_plan[:n_user]
+        out_plan = self._out_plan[:n_out]
+        records = self._fast_records
         _refcount, _empty = sys.getrefcount, np.empty
-        if (len(fast) == 1 and not any(t is not None for t in template) and len(out_plan) == 1
-                and not out_plan[0][1] and len(fast[0][2]) == 1
+        where = {s: i for i, s in enumerate(spare_slots or ())}
+        prog = []
+        for fn, getargs, allocs in fast:
+            given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
+            prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+        if (spare_slots is None and len(fast) == 1 and not any(t is not None for t in template)
+                and len(out_plan) == 1 and not out_plan[0][1] and len(fast[0][2]) == 1
                 and self._fast_slots[0] == tuple(range(n_in)) + (fast[0][2][0][0],)
                 and out_plan[0][0] == fast[0][2][0][0]):
             # one kernel f(inputs..., out) with one fresh output: no slot list at all
@@ -254,23 +303,46 @@ class Build:
                 arr = pool.get(s)
                 if arr is None or _refcount(arr) > 3:    # pool, arr, getrefcount's argument
                     arr = pool[s] = _empty(shape, dtype)
-                fn(*args, arr)
+                try:
+                    fn(*args, arr)
+                except Exception as e:
+                    raise annotate(e, records[0])
                 return arr if unpack_single else [arr]
             return run1
 
-        def run(args):
+        def run(args, spares=()):
             slots = template.copy()
             slots[:n_in] = args
-            for fn, getargs, allocs in fast:
-                for s, shape, dtype in allocs:
-                    arr = pool.pop(s, None)
-                    if arr is None or _refcount(arr) > 2:
-                        arr = _empty(shape, dtype)
-                    slots[s] = pool[s] = arr
-                fn(*getargs(slots))
+            k = 0
+            try:
+                for fn, getargs, given, allocs in prog:
+                    for s, d in given:
+                        slots[s] = spares[d]
+                    for s, shape, dtype in allocs:
+                        # reuse last call's buffer when nothing outside holds it any more
+                        # (Theano's output storage reuse, without its aliasing): a large fresh
+                        # np.empty costs page faults on every call
+                        arr = pool.pop(s, None)
+                        if arr is None or _refcount(arr) > 2:
+                            arr = _empty(shape, dtype)
+                        slots[s] = pool[s] = arr
+                    fn(*getargs(slots))
+                    k += 1
+            except Exception as e:
+                raise annotate(e, records[k])
             outs = [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
             return outs[0] if unpack_single else outs
         return run
+
+    def fast_runner(self, n_user, unpack_single):
+        """``runner(args) -> outputs`` for Function's fast path, or None.
+
+        ``args`` are the function's inputs only (no shared variables), already checked
+        by the caller: exact ndarrays of the right dtypes, C-contiguous, aligned and
+        writeable, with a shape signature of this build.  Pooled output buffers are reused
+        only when nobody else holds them.
+        """
+        return None if self._fast is None else self._compile_fast(n_user, unpack_single)
 
     def fast_update_runner(self, spare_slots):
         """``runner(args, spares) -> every output`` for a function with updates, or None.
@@ -280,139 +352,237 @@ class Build:
         fresh buffer of slot ``spare_slots[i]`` is ``spares[i]`` (a shared variable's
         spare, ``UpdatePlan.spares``): the same as ``run(arrays, {slot: spare})``.
         """
-        fast = self._fast
-        if fast is None:
+        if self._fast is None:
             return None
-        n_in = len(self.plan.fgraph.inputs)
-        template, pool, out_plan = self._template, self._pool, self._out_plan
-        where = {s: i for i, s in enumerate(spare_slots)}
-        prog = []
-        for fn, getargs, allocs in fast:
-            given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
-            allocs = tuple(a for a in allocs if a[0] not in where)
-            prog.append((fn, getargs, given, allocs))
-        _refcount, _empty = sys.getrefcount, np.empty
+        return self._compile_fast(len(self._out_plan), False, tuple(spare_slots))
 
-        def run(args, spares):
-            slots = template.copy()
-            slots[:n_in] = args
-            for fn, getargs, given, allocs in prog:
-                for s, d in given:
-                    slots[s] = spares[d]
-                for s, shape, dtype in allocs:
-                    arr = pool.pop(s, None)
-                    if arr is None or _refcount(arr) > 2:
-                        arr = _empty(shape, dtype)
-                    slots[s] = pool[s] = arr
-                fn(*getargs(slots))
-            return [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
-        return run
+    # ------------------------------------------------------------------ the general loop
+    def device(self, what="this function"):
+        """The device the build's device steps run on, None if it has none."""
+        return self.backend.device(what) if self.uses_device else None
 
-    def run(self, arrays, out_storage=None, prof=None, guard=None):
-        """Every output for ``arrays``.
+    def run(self, arrays, out_storage=None, prof=None, guard=None, keep=(), what="this function"):
+        """Every output for ``arrays`` (numpy arrays; device tensors for device-resident
+        inputs of a cuda function).
 
-        ``out_storage``: {slot: preallocated array} for outputs (shared-variable updates).
-        ``prof``: a list (profiled functions, runtime/profiling.py) that gets one record
-        (step, kind, seconds, bytes allocated, buffers allocated, output shapes) per
-        executed step; profiled calls always take this general loop.
-        ``guard(step, outputs)``: called after every step (NanGuardMode); may raise.
+        ``out_storage``: {slot: preallocated array or device tensor} for outputs
+        (shared-variable updates).  ``prof``: a list (profiled functions,
+        runtime/profiling.py) that gets one record (step, kind, seconds, bytes allocated,
+        buffers allocated, output shapes) per executed step.  ``guard(step, outputs)``:
+        called after every step (NanGuardMode); may raise.  ``keep``: output positions
+        returned as they are (a device tensor stays on the device: shared-variable updates).
+        A step that raises names its node and the user's line that built it.
         """
         if self._fast is not None and prof is None and guard is None:
-            return self._run_fast(arrays, out_storage)
+            # C-contiguous, aligned and writeable (DLPack needs it)
+            arrays = [a if a.flags.carray else np.array(a, order="C") for a in arrays]
+            return self._fast_for(tuple(sorted(out_storage or ())))(arrays, out_storage)
+        tvm = _tvm.tvm
+        dev = self.device(what)
         given = out_storage or {}
         slots = [None] * self.n_slots
         for k, a in enumerate(arrays):
-            if is_sparse_value(a):
-                slots[k] = a
-                continue
-            if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
-                a = np.ascontiguousarray(a) if a.flags.writeable else np.array(a, order="C")
-                if not a.flags.aligned:
-                    a = a.copy()
-            slots[k] = a
+            if isinstance(a, np.ndarray):   # (a scipy.sparse value or a device tensor: as it is)
+                if not (a.flags.c_contiguous and a.flags.aligned and a.flags.writeable):
+                    a = np.ascontiguousarray(a) if a.flags.writeable else np.array(a, order="C")
+                    if not a.flags.aligned:
+                        a = a.copy()
+            slots[k] = a            # (else a device tensor: a shared variable's storage)
         for s, c in self.const_values:
             slots[s] = c
-        fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
+        if dev is not None:
+            if self._dev_consts is None:
+                self._dev_consts = [(s, tvm.runtime.tensor(_c(a), dev))
+                                    for s, a in self.dev_const_values]
+            for s, c in self._dev_consts:
+                slots[s] = c
         pre = getattr(guard, "pre_step", None)      # MonitorMode: called before every step
-        for kind, fn, ins, outs, inplace, st in self.prog:
-            if pre is not None:
-                pre(st, slots, self)
+        fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
+        made = set()        # ids of numpy's own results of data-dependent steps (profiles)
+        for rec in self.prog:
             if prof is not None:
                 t0, before = _now(), set(fresh)
-            if kind == "dyn":
-                for (s, _, dtype), v in zip(outs, _dyn_run(fn, slots)):
-                    if is_sparse_value(v):          # a scipy result (sparse/structured.py)
-                        slots[s] = v
-                        continue
-                    v = np.asarray(v, dtype=dtype)
-                    if s in given:
-                        given[s][...] = v
-                        v = given[s]
-                    slots[s] = v
-                if prof is not None:     # numpy's own results (not views, not given buffers)
-                    new = {id(slots[s]) for s, _, _ in outs
-                           if s not in given and slots[s].base is None}
-                    _record(prof, st, kind, _now() - t0, slots, outs, new)
-                if guard is not None:
-                    guard(st, [slots[s] for s, _, _ in outs])
-                continue
-            if kind == "host" and sparse_outputs(st):   # scipy results kept as they are
-                for (s, _, _), v in zip(outs, fn.op.perform(fn, [slots[i] for i in ins])):
-                    slots[s] = v
-                if guard is not None:
-                    guard(st, [slots[s] for s, _, _ in outs])
-                continue
-            res = []
-            for o, (s, shape, dtype) in enumerate(outs):
-                arr = slots[inplace[o]] if o in inplace else given.get(s)
-                if o in inplace and id(arr) not in fresh:
-                    arr = None      # e.g. a data-dependent step's view of an input: never destroy
-                if arr is None:
-                    arr = np.empty(shape, dtype)
-                    fresh.add(id(arr))
-                slots[s] = arr
-                res.append(arr)
-            if kind == "tvm":
-                if st.check is not None:
-                    spec, in_shapes = self.checks[st.name]
-                    st.check(st.node, [slots[a] if isinstance(a, int) else a for a in spec], in_shapes)
-                fn(*[slots[i] for i in ins], *res)
-            elif kind == "host":
-                vals = perform(fn, [slots[i] for i in ins])
-                for arr, v in zip(res, vals):
-                    arr[...] = v
+            if pre is not None:
+                pre(rec.step, slots, self)
+            try:
+                res = self._step(rec, slots, given, fresh, made, dev)
+            except Exception as e:
+                raise annotate(e, rec)
             if prof is not None:
-                _record(prof, st, kind, _now() - t0, slots, outs, fresh - before)
+                _record(prof, rec, _now() - t0, slots, (fresh - before) | made)
+                made.clear()
             if guard is not None:
-                guard(st, res)
+                guard(rec.step, res)
         outs = []
-        for s, copy in zip(self.out_slots, self.out_is_input):
+        for k, (s, copy) in enumerate(zip(self.out_slots, self.out_is_input)):
             a = slots[s]
+            if k in keep:
+                outs.append(a)                  # the caller installs it (no copy here)
+                continue
+            a = _host(a)                        # an output left on the device comes back
             outs.append(a.copy() if copy else a)
         return outs
 
-    def as_text(self, stage):
-        if self.mod is None:
-            return ""
-        if stage == "tir":
-            return self.mod.script()
-        if stage in ("llvm", "ll"):
-            return self.lib.mod.inspect_source("ll")
-        if stage in ("asm", "s"):
-            return self.lib.mod.inspect_source("asm")
-        raise ValueError(f"unknown stage {stage!r}; valid stages: 'tir', 'llvm', 'asm' "
-                         "(cpu), 'cuda', 'ptx' (cuda)")
+    def _fast_for(self, given_slots):
+        """``run(arrays, given) -> every output`` by the fast program, writing the outputs of
+        ``given_slots`` into the given buffers (compiled once per set of slots)."""
+        runners = self.__dict__.setdefault("_given_runners", {})
+        r = runners.get(given_slots)
+        if r is None:
+            run = self._compile_fast(len(self._out_plan), False, given_slots)
+
+            def r(arrays, given, _slots=given_slots):
+                return run(arrays, [given[s] for s in _slots] if _slots else ())
+            runners[given_slots] = r
+        return r
+
+    def _step(self, rec, slots, given, fresh, made, dev):
+        """Run one step; returns its output arrays (for NanGuardMode)."""
+        kind = rec.kind
+        if kind is Kind.TO_DEVICE:
+            t = slots[rec.outs[0][0]] = _tvm.tvm.runtime.tensor(_c(slots[rec.ins[0]]), dev)
+            fresh.add(id(t))
+            return [t]
+        if kind is Kind.TO_HOST:
+            s = rec.outs[0][0]
+            a = slots[rec.ins[0]]
+            slots[s] = a if isinstance(a, np.ndarray) else a.numpy()
+            if s in given:
+                given[s][...] = slots[s]
+                slots[s] = given[s]
+            return [slots[s]]
+        if kind is Kind.DYN:                    # data-dependent shapes: numpy on the host
+            res = []
+            for (s, _, dtype), v in zip(rec.outs, _dyn_run(rec.fn, _HostView(slots))):
+                if is_sparse_value(v):          # a scipy result (sparse/structured.py)
+                    slots[s] = v
+                    res.append(v)
+                    continue
+                v = np.asarray(v, dtype=dtype)
+                if rec.on_device:
+                    v = _tvm.tvm.runtime.tensor(_c(v), dev)
+                    fresh.add(id(v))
+                elif s in given:
+                    given[s][...] = v
+                    v = given[s]
+                elif v.base is None:
+                    made.add(id(v))     # numpy's result; may be an input: inplace never reuses it
+                slots[s] = v
+                res.append(v)
+            return res
+        if kind is Kind.HOST and sparse_outputs(rec.step):  # scipy results kept as they are
+            vals = perform(rec.node, [slots[i] for i in rec.ins])
+            for (s, _, _), v in zip(rec.outs, vals):
+                slots[s] = v
+            return list(vals)
+        on_dev = rec.on_device
+        res = []
+        for o, (s, shape, dtype) in enumerate(rec.outs):
+            arr = slots[rec.inplace[o]] if o in rec.inplace else given.get(s)
+            if o in rec.inplace and id(arr) not in fresh:
+                arr = None      # e.g. a data-dependent step's view of an input: never destroy
+            if arr is not None and on_dev == isinstance(arr, np.ndarray):
+                arr = None      # a buffer on the other side cannot take this step's output
+            if arr is None:
+                arr = _tvm.tvm.runtime.empty(shape, dtype, dev) if on_dev else np.empty(shape, dtype)
+                fresh.add(id(arr))
+            slots[s] = arr
+            res.append(arr)
+        if kind is Kind.KERNEL:
+            st = rec.step
+            if st.check is not None:        # reads index data: a device array comes back
+                spec, in_shapes = self.checks[rec.name]
+                st.check(st.node, [_host(slots[a]) if isinstance(a, int) else a for a in spec],
+                         in_shapes)
+            if self.backend.has_device:
+                rec.fn(*[self._arg(slots, rec, k, i, dev) for k, i in enumerate(rec.ins)], *res)
+            else:
+                rec.fn(*[slots[i] for i in rec.ins], *res)
+        elif kind is Kind.HOST and on_dev:     # the communication backend reads/writes tensors
+            rec.node.op.perform_on_device(
+                rec.node, [self._arg(slots, rec, k, i, dev) for k, i in enumerate(rec.ins)], res)
+        elif kind is Kind.HOST:
+            vals = perform(rec.node, [_host(slots[i]) for i in rec.ins])
+            for arr, v in zip(res, vals):
+                arr[...] = v
+        return res
+
+    def _arg(self, slots, rec, k, i, dev):
+        """Kernel argument ``k`` (slot ``i``) on the side the kernel runs on."""
+        on_dev = rec.on_device
+        if i >= 0:
+            a = slots[i]
+            if on_dev == isinstance(a, np.ndarray):    # on the other side: copy across
+                a = _tvm.tvm.runtime.tensor(_c(a), dev) if on_dev else a.numpy()
+            return a
+        v = rec.step.inputs[k]                  # an empty input: any empty buffer will do
+        shape, dtype = self.shapes[v], v.type.dtype
+        return _tvm.tvm.runtime.empty(shape, dtype, dev) if on_dev else np.empty(shape, dtype)
+
+    def donatable(self, outputs):
+        """{output position: (slot, shape, dtype)}: the outputs among ``outputs`` that the
+        step computing them may write into given storage (a shared variable's spare buffer).
+
+        The output's buffer must be fresh (made by a kernel or a host step, perhaps then
+        overwritten in place by later ones; on a cuda build, by a device kernel), returned
+        once, and not an input.
+        """
+        fresh, destroys = {}, {}
+        for rec in self.steps:
+            if rec.kind not in (Kind.KERNEL, Kind.HOST):
+                continue
+            for o, (s, shape, dtype) in enumerate(rec.outs):
+                if o in rec.inplace:
+                    destroys[s] = rec.inplace[o]     # written over the buffer of slot inplace[o]
+                elif rec.on_device or not self.uses_device:
+                    fresh[s] = (tuple(shape), dtype)
+                else:
+                    destroys[s] = -1
+        count = {}
+        for s in self.out_slots:
+            count[s] = count.get(s, 0) + 1
+        ok = {}
+        for k in outputs:
+            s = self.out_slots[k]
+            if count[s] != 1 or self.out_is_input[k]:
+                continue
+            root = s
+            while root in destroys and root not in fresh:
+                root = destroys[root]
+            if root in fresh and (root == s or count.get(root, 0) == 0):
+                ok[k] = (root,) + fresh[root]
+        return ok
 
 
-def _record(prof, st, kind, dt, slots, outs, new):
+def CudaBuild(plan, input_shapes, target, loopback=False):
+    """A build of ``plan`` for a cuda target (``loopback``: tvm.cpu(0) as the device)."""
+    return Build(plan, input_shapes, target, loopback=loopback)
+
+
+def _host(a):
+    return a if isinstance(a, np.ndarray) or not hasattr(a, "numpy") else a.numpy()
+
+
+class _HostView:
+    """``slots`` read on the host (device arrays copied back on access)."""
+
+    def __init__(self, slots):
+        self.slots = slots
+
+    def __getitem__(self, s):
+        return _host(self.slots[s])
+
+
+def _record(prof, rec, dt, slots, new):
     """A profiled step's record; ``new``: ids of the arrays the step allocated."""
     nbytes, seen = 0, set()
-    for s, _, _ in outs:
+    for s, _, _ in rec.outs:
         a = slots[s]
         if id(a) in new and id(a) not in seen:
             seen.add(id(a))
             nbytes += a.nbytes
-    prof.append((st, kind, dt, nbytes, len(seen), [shape for _, shape, _ in outs]))
+    kind = "tvm" if rec.kind is Kind.KERNEL else rec.kind.value
+    prof.append((rec.step, kind, dt, nbytes, len(seen), [shape for _, shape, _ in rec.outs]))
 
 
 def _getter(slots):

@@ -20,8 +20,10 @@ import numpy as np
 from ..config import config
 from ..symbolic.fgraph import FunctionGraph
 from ..symbolic.graph import Constant, Variable, ancestors
+from ..symbolic.type import describe_value
 from .mode import get_mode
 from .shared_support import update_plan as _update_plan
+from .steps import LRU
 
 
 class UnusedInputError(ValueError):
@@ -74,13 +76,28 @@ def _caller_name():
     return "<unknown>"
 
 
+def _backend():
+    """The targets package, with TVM and the backend (lowering rules, schedules, executor)
+    loaded all or nothing: a Ctrl-C in the middle of the first compile's imports leaves no
+    half-imported module behind (``_importguard``)."""
+    from .._importguard import interrupt_safe_import
+    with interrupt_safe_import():
+        from .. import (
+            schedules as _schedules,  # noqa: F401
+            targets,
+        )
+        from ..lowering import lower as _lower, rules as _rules  # noqa: F401
+        from . import executor as _executor  # noqa: F401
+    return targets
+
+
 class Function:
     """A compiled graph. Call it with numpy arrays, lists or scalars."""
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
                  accept_inplace=False, no_default_updates=False, profile=None):
-        from ..targets import get_target
+        get_target = _backend().get_target
         self.name = name
         self.mode = get_mode(mode)
         self.target = get_target(target or self.mode.target)
@@ -114,9 +131,14 @@ class Function:
         t0 = time.perf_counter()
         fg = FunctionGraph(in_vars, out_vars)
         fg.target = self.target         # the placement stage (device=cuda) reads it
-        if self.target.kind == "cuda":  # shared variables live on the device (runtime/cuda.py)
-            from .cuda import make_cuda_function
-            make_cuda_function(self, fg)
+        if self.target.kind == "cuda":
+            from .sparse_support import refuse_on_cuda
+            refuse_on_cuda(fg, name)
+        # cuda: shared variables live on the device (runtime/cuda.py); the placement stage
+        # keeps the updates (the outputs after the user's) there
+        fg.n_user_outputs = self._n_user_outputs
+        # tests: tvm.cpu(0) stands in for the GPU (TVMSYM_CUDA_LOOPBACK=1, or set f.loopback)
+        self.loopback = self.target.kind == "cuda" and _loopback_default()
         from ..symbolic.rewrites import optimize
         optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
         self.rewrite_time = time.perf_counter() - t0
@@ -126,9 +148,9 @@ class Function:
         self._plan = plan(fg, inner_for)
         if self.target.kind == "cuda":
             _refuse_complex(self._plan, name)
-        self._builds = {}
-        self._by_signature = {}
-        self._kernels = {}      # builds by signature, shared with this function's copies
+        self._builds = LRU()
+        self._by_signature = LRU()
+        self._kernels = LRU()   # builds by signature, shared with this function's copies
         self._keep_outputs = None   # a copy without updates runs only the user's outputs
         self._last = None
         self._in_types = [v.type for v in fg.inputs]
@@ -184,7 +206,7 @@ class Function:
             arr = t.filter(value, allow_downcast=bool(i.allow_downcast), strict=i.strict)
         except (TypeError, ValueError) as e:
             raise type(e)(f'Bad input argument to tvmsym function with name "{self.name}" at index '
-                          f'{k}(0-based)', str(e), value) from None
+                          f'{k}(0-based)', str(e), describe_value(value)) from None
         if not arr.dtype.isnative:      # '>f4' is a float32 too, but DLPack needs native order
             arr = arr.astype(arr.dtype.newbyteorder("="))
         return arr
@@ -226,7 +248,7 @@ class Function:
         per-build ``UpdatePlan`` (shared_support.py: spare buffers, then all or nothing) on
         both paths (``_run_updates``, ``_fast_update_runner``).
         """
-        self._fast_calls = {}
+        self._fast_calls = LRU()
         self._fast_dtypes = None
         self._fast_nargs = len(self._explicit)
         self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
@@ -258,64 +280,49 @@ class Function:
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
-        """The general path: gather, filter and convert every input, then run."""
-        if self.profile is not None:
-            return self._call_profiled(args, kwargs)
-        vals = self._gather(args, kwargs)
-        arrays = [self._filter(k, v) for k, v in enumerate(vals)]
-        arrays += self._implicit_values()
-        key = tuple(a.shape for a in arrays)
-        if self._plan.value_inputs and self.target.kind != "cuda":    # x[i:i + n], reshape((n, -1))
-            key = key + tuple(arrays[k].tobytes() for k in self._plan.value_inputs)
-        b = self._builds.get(key)
-        if b is None:
-            b = self._build(key, arrays)
-        if self._fast_dtypes is not None and key not in self._fast_calls:
-            self._add_fast_call(key, b)
-        if self._update_spec:
-            return self._run_updates(b, arrays)
-        outs = b.run(arrays, guard=self._guard) if self._guard is not None else b.run(arrays)
-        self._last = b
-        return self._finish(outs)
-
-    def _call_profiled(self, args, kwargs):
-        """``_call`` with every step timed (runtime/profiling.py); a build for a new shape
-        signature counts as build time, not call time."""
+        """The general path: gather, filter and convert every input, then run (every step
+        timed when profiling: a build for a new shape signature counts as build time)."""
+        if self.target.kind == "cuda":
+            from .cuda import cuda_call
+            return cuda_call(self, args, kwargs)
         t0 = _now()
-        building = 0.0
         vals = self._gather(args, kwargs)
         arrays = [self._filter(k, v) for k, v in enumerate(vals)]
         arrays += self._implicit_values()
         key = tuple(a.shape for a in arrays)
-        if self._plan.value_inputs:
+        if self._plan.value_inputs:         # x[i:i + n], reshape((n, -1))
             key = key + tuple(arrays[k].tobytes() for k in self._plan.value_inputs)
         b = self._builds.get(key)
+        building = 0.0
         if b is None:
             tb = _now()
             b = self._build(key, arrays)
             building = _now() - tb
-        records = []
+        if self._fast_dtypes is not None and key not in self._fast_calls:
+            self._add_fast_call(key, b)
+        records = None if self.profile is None else []
         t1 = _now()
-        if self._update_spec:
-            u = _update_plan(self, b)
-            outs = b.run(arrays, dict(zip(u.slots, u.spares())), prof=records, guard=self._guard)
-            u.install(outs)
-        else:
-            outs = b.run(arrays, prof=records, guard=self._guard)
-        t2 = _now()
+        outs = self._run(b, arrays, records)
+        if records is not None:
+            t2 = _now()
+            res = self._finish(outs)
+            self.profile.record_call(_now() - t0 - building, t2 - t1, records)
+            return res
+        return self._finish(outs)
+
+    def _run(self, b, arrays, records=None):
+        """Every output of build ``b`` for ``arrays``; shared-variable updates installed
+        (runtime/shared_support.py: all or nothing)."""
+        u = _update_plan(self, b) if self._update_spec else None
+        given = dict(zip(u.slots, u.spares())) if u is not None else None
+        outs = b.run(arrays, given, prof=records, guard=self._guard)
         self._last = b
-        res = self._finish(outs)
-        self.profile.record_call(_now() - t0 - building, t2 - t1, records)
-        return res
+        if u is not None:
+            u.install(outs)
+        return outs
 
     def _run_updates(self, b, arrays):
-        """Run with shared-variable updates (runtime/shared_support.py): all or nothing."""
-        u = _update_plan(self, b)
-        given = dict(zip(u.slots, u.spares()))
-        outs = b.run(arrays, given, guard=self._guard) if self._guard is not None else b.run(arrays, given)
-        self._last = b
-        u.install(outs)
-        return self._finish(outs)
+        return self._finish(self._run(b, arrays))
 
     def _add_fast_call(self, key, b):
         """Register the runner of a shape signature the general path has just validated."""
@@ -327,8 +334,6 @@ class Function:
         if runner is None:          # e.g. host or data-dependent steps: run's general loop
             def runner(args, _finish=self._finish):
                 return _finish(b.run(list(args)))
-        if len(self._fast_calls) > 64:
-            self._fast_calls.clear()
         self._fast_calls[key] = (b, runner)
 
     def _fast_update_runner(self, b):
@@ -360,10 +365,7 @@ class Function:
         return outs
 
     def _build(self, key, arrays=None):
-        if self.target.kind == "cuda":
-            from .cuda import CudaBuild as Build
-        else:
-            from .executor import Build
+        from .executor import Build
         t0 = time.perf_counter()
         if arrays is not None and len(key) > len(arrays):
             # one build per shape signature those values give (lower.derived_signature)
@@ -378,10 +380,9 @@ class Function:
                 b = self._by_signature[sig] = self._kernels_for(
                     ("signature", sig), lambda: Build(self._plan, shapes, self.target, values))
         else:
-            b = self._kernels_for(key, lambda: Build(self._plan, key, self.target))
+            b = self._kernels_for(key, lambda: Build(self._plan, key, self.target,
+                                                     loopback=self.loopback))
         self.build_time += time.perf_counter() - t0
-        if len(self._builds) > 64:
-            self._builds.pop(next(iter(self._builds)))
         self._builds[key] = b
         return b
 
@@ -394,8 +395,6 @@ class Function:
             base = make()
             if self.profile is not None:
                 self.profile.record_build(time.perf_counter() - t0, base)
-            if len(self._kernels) > 64:
-                self._kernels.pop(next(iter(self._kernels)))
             self._kernels[key] = base
             if self._keep_outputs is None:
                 return base             # the function that built it runs it
@@ -408,7 +407,7 @@ class Function:
         on-disk kernel cache when it has them (Theano also recompiled on load)."""
         state = self.__dict__.copy()
         for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
-            state[k] = {}
+            state[k] = LRU()
         state["_last"] = None
         return state
 
@@ -475,8 +474,10 @@ class Function:
                 pool = getattr(b, "_pool", None) if share_memory else None
                 clones[id(b)] = b.clone(f._keep_outputs, pool) if hasattr(b, "clone") else None
             return clones[id(b)]
-        f._builds = {k: clone(b) for k, b in self._builds.items() if clone(b) is not None}
-        f._by_signature = {k: clone(b) for k, b in self._by_signature.items() if clone(b) is not None}
+        f._builds, f._by_signature = LRU(), LRU()
+        f._builds.update((k, clone(b)) for k, b in self._builds.items() if clone(b) is not None)
+        f._by_signature.update((k, clone(b)) for k, b in self._by_signature.items()
+                               if clone(b) is not None)
         f._last = None
         f._init_fast_call()
         return f
@@ -520,6 +521,10 @@ class Function:
 
 _MISSING = object()
 _ndarray = np.ndarray
+
+
+def _loopback_default():
+    return os.environ.get("TVMSYM_CUDA_LOOPBACK", "") not in ("", "0")
 
 
 def _make_profile(profile, name):

@@ -4,8 +4,8 @@
 FunctionGraph's inputs and outputs: givens are substituted first, every shared
 variable the graph reads becomes an implicit input (after the explicit ones),
 and every update expression becomes an extra output (after the user's).
-``apply_updates`` installs the new values once every output is computed, all
-or nothing.
+``UpdatePlan`` (one per function and build) gives the update kernels spare buffers to
+write into and installs the new values once every output is computed, all or nothing.
 """
 from __future__ import annotations
 
@@ -171,95 +171,24 @@ def check_update_value(sv, arr):
                              f"dimension {d} is broadcastable and must have length 1")
 
 
-def apply_updates(fn, outs, donated):
-    """Install every update's new value (after all outputs are computed): all or nothing.
-
-    ``donated`` maps an fgraph output index to the spare buffer it was written
-    into; that buffer becomes the value and the old value becomes the spare.
-    (The per-call path uses ``UpdatePlan.install``, the same steps precomputed.)
-    """
-    spec = fn._update_spec
-    for sv, k in spec:
-        check_update_value(sv, outs[k])
-    user = outs[:fn._n_user_outputs]
-    for sv, k in spec:
-        c = sv.container
-        new = outs[k]
-        if k in donated:
-            c.spare, c.value = c.value, new
-            continue
-        if any(new is u for u in user) or new is c.value:
-            # the user receives this array too (or it is the old value): keep a private copy
-            if c.spare is not None and c.spare.shape == new.shape:
-                np.copyto(c.spare, new)
-                c.spare, c.value = c.value, c.spare
-            else:
-                c.value = new.copy()
-            continue
-        c.value = new
-
-
 def _donatable(fn, build):
-    """{update output index: (slot, shape, dtype)} of the updates a spare buffer can take.
-
-    An update output can be written into its shared variable's spare buffer when a
-    kernel computes it into fresh storage (not an input, not a view, not overwriting
-    an input) and no other output returns the same array.  Computed once per build.
-    """
+    """{update output index: (slot, shape, dtype)} of the updates a spare buffer can take
+    (``Build.donatable``: computed into fresh storage, returned once); once per build."""
     ok = getattr(build, "_donatable", None)
     if ok is None:
-        fresh, destroys = {}, {}
-        for kind, _fn, _ins, outs, inplace, _st in build.steps:
-            for o, (s, shape, dtype) in enumerate(outs):
-                if kind in ("tvm", "host") and o not in inplace:
-                    fresh[s] = (shape, dtype)
-                elif kind in ("tvm", "host"):
-                    destroys[s] = inplace[o]     # s is written over the buffer of slot inplace[o]
-        count = {}
-        for s in build.out_slots:
-            count[s] = count.get(s, 0) + 1
-        ok = {}
-        for sv, k in fn._update_spec:
-            s = build.out_slots[k]
-            if count[s] != 1 or build.out_is_input[k]:
-                continue
-            root = s
-            while root in destroys:              # follow inplace kernels to the buffer's first writer
-                root = destroys[root]
-            if root in fresh and (root == s or count.get(root, 0) == 0):
-                ok[k] = (root,) + fresh[root]
-        build._donatable = ok
+        ok = build._donatable = build.donatable([k for _, k in fn._update_spec])
     return ok
 
 
-def donation(fn, build):
-    """Spare buffers the update kernels may write into: ({slot: array}, {output index: array}).
-
-    The old value is left untouched until ``apply_updates``, so a failed call
-    changes nothing.
-    """
-    ok = _donatable(fn, build)
-    storage, donated = {}, {}
-    for sv, k in fn._update_spec:
-        if k not in ok:
-            continue
-        s, shape, dtype = ok[k]
-        c = sv.container
-        sp = c.spare
-        if sp is None or sp.shape != tuple(shape) or sp.dtype != dtype or sp is c.value:
-            sp = c.spare = np.empty(shape, dtype)
-        storage[s] = sp
-        donated[k] = sp
-    return storage, donated
-
-
 class UpdatePlan:
-    """``donation`` and ``apply_updates`` of one (function, build), precomputed once.
+    """Shared-variable updates of one (function, build), precomputed once.
 
     ``spares()`` returns the spare buffers (in ``slots`` order) the update kernels
-    write into, ``install(outs)`` checks and installs the new values; both do
-    exactly what ``donation`` / ``apply_updates`` do, in the same order, without
-    rebuilding dicts or lists per call.  The type check of the update values runs
+    write into (the old values stay untouched until ``install``, so a failed call
+    changes nothing); ``install(outs)`` checks and installs the new values: a donated
+    spare becomes the value and the old value the spare; an update the user also
+    receives (or the old value itself) is copied, so each variable owns its array.
+    The type check of the update values runs
     on every call until it has passed once on a build whose every step is a plain
     kernel (``build._fast``): there, every output's shape and dtype is fixed by the
     build, so later calls would pass it too.

@@ -26,6 +26,15 @@ def plan_has_sparse(plan):
     return any(is_sparse_var(v) for v in plan.fgraph.inputs) or any(touches_sparse(st) for st in plan.steps)
 
 
+def refuse_on_cuda(fgraph, name):
+    """Sparse values are host (scipy) values: a cuda function refuses them clearly."""
+    from ..symbolic.graph import ancestors
+    for v in ancestors(fgraph.outputs):
+        if is_sparse_var(v):
+            raise NotImplementedError(f"function {name!r}: {v} ({v.type}) is a sparse matrix; "
+                                      "sparse matrices compile for the cpu only (device=cpu)")
+
+
 def sparse_outputs(step):
     return any(is_sparse_var(v) for v in step.outputs)
 

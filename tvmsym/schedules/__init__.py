@@ -1,6 +1,7 @@
-"""Schedules: ordered rules that may decline (return None), a fallback last.
+"""Schedules: per target, an ordered list of rules that may decline (``registry.py``).
 
-``schedule(func, target_kind)`` returns the scheduled PrimFunc.
+``schedule(func, target_kind, ctx)`` returns the scheduled PrimFunc.
 """
-from . import mrg as _mrg  # noqa: E402,F401  (rng: MRG31k3p kernel, registers first)
-from .registry import RULES, register_rule, schedule  # noqa: F401
+from . import mrg as _mrg  # noqa: E402,F401  (rng: keeps inverse_permutation on the host under cuda)
+from .common import ScheduleContext  # noqa: F401
+from .registry import register_rule, rules, schedule  # noqa: F401

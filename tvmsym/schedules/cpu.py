@@ -14,19 +14,9 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.machine import PARALLEL_MIN_ELEMENTS
-from .registry import register_rule
+from .common import blocks as _blocks, extent, is_spatial as _is_spatial, lanes_of
 
 s_tir = _tvm.s_tir
-
-
-
-def _blocks(sch):
-    root = sch.get_sblock("root")
-    return [(b, sch.get(b)) for b in sch.get_child_blocks(root)]
-
-
-def _is_spatial(block):
-    return all(iv.iter_type == 0 for iv in block.iter_vars)   # 0 = data parallel
 
 
 def inline_producers(sch):
@@ -36,14 +26,6 @@ def inline_producers(sch):
         if blk.name_hint not in outs and _is_spatial(blk):
             sch.compute_inline(b)
     return sorted(outs)
-
-
-def _extent(loop_rv, sch):
-    return int(sch.get(loop_rv).extent)
-
-
-def vector_lanes(dtype_bytes):
-    return max(1, _tvm.vector_bytes() // dtype_bytes)
 
 
 def schedule_injective(sch, block_name, dtype_bytes, n_blocks=1):
@@ -58,8 +40,8 @@ def schedule_injective(sch, block_name, dtype_bytes, n_blocks=1):
     if not loops:
         return
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
-    n = _extent(fused, sch)
-    lanes = vector_lanes(dtype_bytes)
+    n = extent(sch, fused)
+    lanes = lanes_of(dtype_bytes)
     main = n - n % lanes
     if main == 0:
         return                                  # shorter than one vector: a plain loop
@@ -85,8 +67,8 @@ def schedule_rows(sch, block_name, dtype_bytes, n_blocks=1):
     loops = sch.get_loops(b)
     outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
     inner = loops[-1]
-    rows, m = _extent(outer, sch), _extent(inner, sch)
-    lanes = vector_lanes(dtype_bytes)
+    rows, m = extent(sch, outer), extent(sch, inner)
+    lanes = lanes_of(dtype_bytes)
     main = m - m % lanes
     if main and (main == m or n_blocks == 1):
         if main != m:
@@ -103,7 +85,7 @@ def _broadcasts(func):
     return bool(shapes) and any(sh != shapes[-1] for sh in shapes)
 
 
-def elementwise_rule(func, info):
+def elementwise_rule(func, ctx):
     """Kernels made only of spatial blocks whose outputs share one loop nest."""
     sch = s_tir.Schedule(func)
     blocks = _blocks(sch)
@@ -113,13 +95,11 @@ def elementwise_rule(func, info):
     nests = {sch.get(sch.get_loops(sch.get_sblock(o))[0]) for o in outs if sch.get_loops(sch.get_sblock(o))}
     if len(nests) > 1:
         return None                         # separate loop nests: not an elementwise kernel
-    itemsize = max(1, np.dtype(info.get("out_dtype", "float32")).itemsize)
+    itemsize = max(1, np.dtype(ctx.out_dtype).itemsize)
     loops = sch.get_loops(sch.get_sblock(outs[0]))
-    if len(loops) >= 2 and _broadcasts(func) and _extent(loops[-1], sch) >= vector_lanes(itemsize):
+    if len(loops) >= 2 and _broadcasts(func) and extent(sch, loops[-1]) >= lanes_of(itemsize):
         schedule_rows(sch, outs[0], itemsize, len(outs))
     else:
         schedule_injective(sch, outs[0], itemsize, len(outs))
     return sch.mod["main"]
 
-
-register_rule("llvm", elementwise_rule)

@@ -19,7 +19,6 @@ from .. import _tvm
 from ..symbolic.ops.conv import BaseConv
 from .cpu import _blocks, _is_spatial, schedule_injective
 from .cpu_matmul import _schedule_plain
-from .registry import register_rule
 
 s_tir = _tvm.s_tir
 K_UNROLL = 4
@@ -123,10 +122,7 @@ def conv_rule(func, info):
             return sch.mod["main"]
     elif tile:
         _reduced(sch, tile[0])
-    else:
+    elif "cv_plain" in names:
         _schedule_plain(sch, "cv_plain", dtype, True)
     _schedule_crop(sch, crop, itemsize)
     return sch.mod["main"]
-
-
-register_rule("llvm", conv_rule, first=True)

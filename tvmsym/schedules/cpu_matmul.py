@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.machine import PARALLEL_MIN_FLOPS, ROW_TILE
-from ..symbolic.ops import shape as _shape_ops, subtensor as _sub_ops
+from ..lowering.machine import PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS, ROW_TILE
 from ..symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
-from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial, schedule_injective
-from .registry import register_rule
+from .common import blocks as _blocks, extent as _extent, inline_views, is_spatial as _is_spatial, lanes_of
+from .cpu import schedule_injective
 
 s_tir = _tvm.s_tir
 
@@ -25,33 +24,16 @@ K_UNROLL = 4
 MATVEC_ROWS = 4
 
 
-def _extent(sch, loop):
-    return int(sch.get(loop).extent)
-
-
-def _inline_views(sch, keep):
-    for b, blk in _blocks(sch):
-        if blk.name_hint not in keep and _is_spatial(blk) and not blk.name_hint.startswith("mm_"):
-            try:
-                sch.compute_inline(b)
-            except Exception:       # an output block (bool finish, crop) stays
-                pass
-
-
-def _lanes(dtype):
-    return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
-
-
 def _schedule_packed(sch, names, cname, dtype):
     pa = sch.get_sblock("mm_pack_a")
-    npanels = _extent(sch, sch.get_loops(sch.get_sblock(cname))[-2]) // (2 * _lanes(dtype))
+    npanels = _extent(sch, sch.get_loops(sch.get_sblock(cname))[-2]) // (2 * lanes_of(dtype))
     if npanels <= 2 and "if_then_else" not in str(sch.get(pa).body):
         # A is read once per column panel: with one or two panels a packed copy of A costs more
         # than it saves (128x256.256x10: 19.7 -> 14.9 us, 256x128.128x10 from A.T: 29.3 -> 17.3
         # us, one thread); with many panels the copy pays (784x128.128x256 from A.T: 556 vs 595)
         sch.compute_inline(pa)
         names = [n for n in names if n != "mm_pack_a"]
-    lanes = _lanes(dtype)
+    lanes = lanes_of(dtype)
     nj = 2 * lanes
     c = sch.get_sblock(cname)
     *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
@@ -104,7 +86,7 @@ def _schedule_plain(sch, name, dtype, vector_out):
         schedule_injective(sch, name, np.dtype(dtype).itemsize)
         return
     size = int(np.prod([_extent(sch, l) for l in sp])) if sp else 1
-    lanes = _lanes(dtype)
+    lanes = lanes_of(dtype)
     if vector_out and sp and _extent(sch, sp[-1]) % lanes == 0 and _extent(sch, sp[-1]) >= lanes:
         last = sp[-1]
         sch.reorder(*sp[:-1], *red, last)
@@ -122,7 +104,7 @@ def _matvec(sch, name, dtype):
     width so the partial sums are one vector register per row, then add the lanes."""
     b = sch.get_sblock(name)
     loops = sch.get_loops(b)
-    lanes = _lanes(dtype)
+    lanes = lanes_of(dtype)
     k = loops[-1]
     K = _extent(sch, k)
     if K < 4 * lanes or K % lanes:
@@ -175,7 +157,7 @@ def _vecmat(sch, name, dtype):
     if len(loops) != 2:
         return False
     i, k = loops
-    lanes = _lanes(dtype)
+    lanes = lanes_of(dtype)
     n = _extent(sch, i)
     if _extent(sch, k) < 1 or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
         return False            # an empty contraction (its zero fill is another block)
@@ -206,8 +188,8 @@ def _transposed(v):
         and tuple(v.owner.op.new_order) == (1, 0)
 
 
-def matmul_rule(func, info):
-    st = info.get("step")
+def matmul_rule(func, ctx):
+    st = ctx.step
     if st is None or not isinstance(st.node.op, (Dot, MatMul, TensorDot, FusedDot)):
         return None
     node = st.node
@@ -218,8 +200,9 @@ def matmul_rule(func, info):
     if not reds:                    # an empty contraction (K = 0 handled by the reduction init)
         return None
     cname = reds[0]
-    epi = info["outputs"][0] if isinstance(node.op, FusedDot) else None
-    _inline_views(sch, {cname, epi} | {n for n in names if n.endswith("_b") or n.endswith("_crop")})
+    epi = ctx.outputs[0] if isinstance(node.op, FusedDot) else None
+    inline_views(sch, {cname, epi} | {n for n in names if n.endswith("_b") or n.endswith("_crop")},
+                 skip_prefix="mm_")
     if epi is not None:
         _schedule_epilogue(sch, names, cname, epi, node)
     elif "mm_pack_b" in names:
@@ -234,131 +217,3 @@ def matmul_rule(func, info):
         _schedule_plain(sch, cname, "int32" if dtype == "bool" else dtype, vector_out)
     return sch.mod["main"]
 
-
-register_rule("llvm", matmul_rule, first=True)
-
-
-# Indexing ops whose index maps keep the output's last axis a (strided) walk over the input:
-# flattening the loop nest (the elementwise rule) would turn every lane's index into div/mod.
-STRUCTURED = (_sub_ops.Subtensor, _sub_ops.IncSubtensor, _sub_ops.AdvancedSubtensor,
-              _shape_ops.Join, _shape_ops.Split, _shape_ops.Flip, _shape_ops.Tile, _shape_ops.Alloc,
-              _shape_ops.Eye, _shape_ops.AllocDiag, _shape_ops.Repeat, _shape_ops.Roll)
-
-
-def _schedule_rows(sch, name, itemsize):
-    """Vectorize the last axis (when it splits evenly into lanes), parallelize the rows."""
-    b = sch.get_sblock(name)
-    loops = sch.get_loops(b)
-    if not loops:
-        return
-    lanes = max(1, _tvm.vector_bytes() // itemsize)
-    last = loops[-1]
-    n_last = _extent(sch, last)
-    total = int(np.prod([_extent(sch, l) for l in loops]))
-    outer = list(loops[:-1])
-    if n_last >= lanes and n_last % lanes == 0:
-        lo, li = sch.split(last, [None, lanes])
-        sch.vectorize(li)
-        outer.append(lo)
-    elif not outer:
-        outer = [last]
-    if total >= PARALLEL_MIN_ELEMENTS:
-        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-        sch.parallel(fused)
-
-
-def indexing_rule(func, info):
-    st = info.get("step")
-    if st is None or not isinstance(st.node.op, STRUCTURED) or len(st.node.outputs[0].broadcastable) < 2:
-        return None
-    sch = s_tir.Schedule(func)
-    outs = info.get("outputs") or []
-    for b, blk in _blocks(sch):
-        if blk.name_hint not in outs and _is_spatial(blk):
-            sch.compute_inline(b)
-    if isinstance(st.node.op, _shape_ops.Join):
-        _schedule_join(sch, outs[0], st, info)
-        return sch.mod["main"]
-    if isinstance(st.node.op, _sub_ops.IncSubtensor) and _schedule_inc(sch, outs[0], st, info):
-        return sch.mod["main"]
-    for o, var in zip(outs, st.node.outputs):
-        _schedule_rows(sch, o, max(1, np.dtype(var.type.dtype).itemsize))
-    return sch.mod["main"]
-
-
-def _schedule_join(sch, name, st, info):
-    """One loop range per joined piece (loop_partition), so each copy is branch-free and its
-    last axis vectorizes; the outermost loop runs in parallel."""
-    node = st.node
-    ax = node.op.axis
-    shapes = info.get("shapes")
-    sizes = [s[ax] for s in shapes] if shapes else []
-    _partitioned(sch, name, node, ax, [n for n in sizes if n])
-
-
-def _schedule_inc(sch, name, st, info):
-    """set/inc_subtensor: partition the first restricted axis (an int index or a unit-step
-    slice) at the region's bounds, so every copy's condition is static along it."""
-    node, op = st.node, st.node.op
-    vals = info.get("values") or {}
-    known = [int(vals[v]) if v in vals else (int(v.data) if hasattr(v, "data") else None)
-             for v in node.inputs[op.n_before:]]
-    if not op._known(known):
-        return False
-    xshape = (info.get("shapes") or [None])[0]
-    try:
-        reg = op.region(xshape, known)
-    except (IndexError, ValueError):
-        return False
-    for d, r in enumerate(reg):
-        n = xshape[d]
-        if r[0] == "int" and r[1] is not None:
-            lo, cnt = r[1], 1
-        elif r[0] == "slice" and abs(r[2]) == 1 and r[3] < n:
-            lo, cnt = (r[1], r[3]) if r[2] == 1 else (r[1] - r[3] + 1, r[3])
-        else:
-            continue
-        parts = [p for p in (lo, cnt, n - lo - cnt) if p > 0]
-        _partitioned(sch, name, node, d, parts)
-        return True
-    return False
-
-
-def _partitioned(sch, name, node, ax, sizes):
-    b = sch.get_sblock(name)
-    loops = sch.get_loops(b)
-    total = int(np.prod([_extent(sch, l) for l in loops]))
-    if len(sizes) > 1:
-        sch.loop_partition(loops[ax], sizes[:-1] + [None])
-    itemsize = max(1, np.dtype(node.outputs[0].type.dtype).itemsize)
-    lanes = max(1, _tvm.vector_bytes() // itemsize)
-    done = set()
-    for blk_rv, _ in _blocks_all(sch):
-        ls = sch.get_loops(blk_rv)
-        if not ls:
-            continue
-        n = _extent(sch, ls[-1])
-        if n >= lanes and n % lanes == 0:
-            lo, li = sch.split(ls[-1], [None, lanes])
-            sch.vectorize(li)
-        first = sch.get_loops(blk_rv)[0]
-        key = str(sch.get(first).loop_var.name)
-        if total >= PARALLEL_MIN_ELEMENTS and key not in done and len(sch.get_loops(blk_rv)) > 1:
-            done.add(key)
-            try:
-                sch.parallel(first)
-            except Exception:       # a loop shared with another piece's copy
-                pass
-
-
-def _blocks_all(sch):
-    out = []
-
-    def walk(parent):
-        for b in sch.get_child_blocks(parent):
-            out.append((b, sch.get(b)))
-    walk(sch.get_sblock("root"))
-    return out
-
-
-register_rule("llvm", indexing_rule, first=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .. import _tvm
 from ..symbolic.ops.pool import PoolBase
 from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial
-from .registry import register_rule
 
 s_tir = _tvm.s_tir
 
@@ -46,6 +45,3 @@ def pool_rule(func, info):
         if total * max(1, len(red)) >= PARALLEL_MIN_ELEMENTS // 4:
             sch.parallel(fused)
     return sch.mod["main"]
-
-
-register_rule("llvm", pool_rule, first=True)

@@ -20,45 +20,14 @@ import numpy as np
 
 from .. import _tvm
 from ..lowering.machine import ACCUMULATORS, PARALLEL_MIN_ELEMENTS
-from .registry import register_rule
+from .common import (
+    blocks as _blocks,
+    extent as _extent,
+    inline_views as _inline_views,
+    is_spatial as _is_spatial,
+)
 
 s_tir = _tvm.s_tir
-
-
-
-def _lanes(dtype):
-    return max(1, _tvm.vector_bytes() // max(1, np.dtype(dtype).itemsize))
-
-
-def _threads():
-    try:
-        return max(1, int(_tvm.tvm.runtime.num_threads()))
-    except Exception:
-        return 1
-
-
-def _blocks(sch):
-    return [(b, sch.get(b)) for b in sch.get_child_blocks(sch.get_sblock("root"))]
-
-
-def _is_spatial(blk):
-    return all(iv.iter_type == 0 for iv in blk.iter_vars)
-
-
-def _extent(sch, loop):
-    return int(sch.get(loop).extent)
-
-
-def _inline_views(sch, keep):
-    """compute_inline every spatial block not named in ``keep`` (inlined DimShuffle views)."""
-    for b, blk in _blocks(sch):
-        if blk.name_hint not in keep and _is_spatial(blk):
-            sch.compute_inline(b)
-
-
-def _op(info):
-    st = info.get("step")
-    return None if st is None else st.node.op
 
 
 def _vector_split(sch, loop, lanes):
@@ -111,12 +80,12 @@ def _vectorize_rf_under(sch, rf, depth, lanes):
 
 
 # --------------------------------------------------------------------------- softmax
-def softmax_rule(func, info):
+def softmax_rule(func, ctx):
     from ..symbolic.ops.nnet import LogSoftmax, Softmax
-    op = _op(info)
+    op = ctx.op
     if not isinstance(op, Softmax):
         return None
-    outs = info.get("outputs") or []
+    outs = ctx.outputs
     if len(outs) != 1:
         return None
     name = outs[0]
@@ -128,7 +97,7 @@ def softmax_rule(func, info):
     log = isinstance(op, LogSoftmax)
     parts = [name + s for s in (("_max", "_sum", "_lse") if log else ("_max", "_exp", "_sum", "_rcp"))]
     _inline_views(sch, set(parts) | {name})
-    lanes = _lanes(info.get("out_dtype", "float32"))
+    lanes = ctx.lanes(ctx.out_dtype)
     _fuse_rows(sch, out, parts, lanes, nd - 1, _volume(sch, out))
     return sch.mod["main"]
 
@@ -175,9 +144,6 @@ def _fuse_rows(sch, out, parts, lanes, n_row_loops, work):
         sch.vectorize(sch.get_loops(init)[-1])
 
 
-register_rule("llvm", softmax_rule, first=True)
-
-
 # --------------------------------------------------------------------------- reductions
 
 
@@ -205,17 +171,17 @@ def _divisor_at_most(n, cap):
     return 1
 
 
-def reduce_rule(func, info):
+def reduce_rule(func, ctx):
     """CAReduce (sum, prod, max, min, all, any, mean): memory-order loops, rfactor, threads."""
     from ..symbolic.ops.reduce import Argmax, CAReduce
-    op = _op(info)
+    op = ctx.op
     if not isinstance(op, CAReduce):
         return None
-    outs = info.get("outputs") or []
+    outs = ctx.outputs
     if len(outs) != 1:
         return None
     if isinstance(op, Argmax):
-        return _argmax_schedule(func, info, op, outs[0])
+        return _argmax_schedule(func, ctx, op, outs[0])
     sch = s_tir.Schedule(func)
     red, epi = _reduce_blocks(sch, outs[0])
     if red is None:
@@ -226,7 +192,7 @@ def reduce_rule(func, info):
     for b in (red, epi):
         if b is not None and not sch.get_loops(b):
             sch.add_unit_loop(b)        # a loopless (0-d) block trips rfactor's BlockReplacer check
-    st = info["step"]
+    st = ctx.step
     node = st.node
     direct = node.inputs[0] in st.inputs       # read straight from a buffer (not a view)
     nd = node.inputs[0].type.ndim
@@ -246,15 +212,17 @@ def reduce_rule(func, info):
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
     in_dtype = node.inputs[0].type.dtype
-    acc = in_dtype if isinstance(op, Argmax) else op.accumulate_dtype(in_dtype)
-    lanes = _lanes("uint8" if acc == "bool" else acc)
+    from ..lowering.rules.reduce import accumulator_dtype
+    acc = in_dtype if isinstance(op, Argmax) else accumulator_dtype(op, in_dtype)
+    lanes = ctx.lanes("uint8" if acc == "bool" else acc)
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))
-    par = total >= PARALLEL_MIN_ELEMENTS and _threads() > 1
+    # threads to share among (0: run on one)
+    par = ctx.threads if total >= PARALLEL_MIN_ELEMENTS and ctx.threads > 1 else 0
     if fused[-1][1] == "R":
-        _schedule_rows(sch, block, fused, lanes, par)
+        _schedule_row_reduction(sch, block, fused, lanes, par)
     else:
-        _schedule_columns(sch, block, fused, lanes, par)
+        _schedule_column_reduction(sch, block, fused, lanes, par)
     if epi is not None:
         eloops = sch.get_loops(epi)
         if eloops:
@@ -266,7 +234,7 @@ def reduce_rule(func, info):
     return sch.mod["main"]
 
 
-def _argmax_schedule(func, info, op, name):
+def _argmax_schedule(func, ctx, op, name):
     """Argmax/Argmin = an extreme-value pass and a first-index pass (lowering/rules/reduce.py).
 
     Over the last axis of a buffer both passes run per row (vectorized rfactor partials,
@@ -274,15 +242,15 @@ def _argmax_schedule(func, info, op, name):
     """
     sch = s_tir.Schedule(func)
     if _find(sch, name + "_lanes") is not None:
-        return _argmax_lanes_schedule(sch, info, name)
+        return _argmax_lanes_schedule(sch, ctx, name)
     parts = [name + "_val", name + "_red"]
     if _find(sch, parts[0]) is None:
         return None
     _inline_views(sch, set(parts) | {name})
-    st = info["step"]
+    st = ctx.step
     x = st.node.inputs[0]
     out = sch.get_sblock(name)
-    lanes = _lanes("uint8" if x.type.dtype == "bool" else x.type.dtype)
+    lanes = ctx.lanes("uint8" if x.type.dtype == "bool" else x.type.dtype)
     nd = x.type.ndim
     if x in st.inputs and nd >= 2 and op.reduced_axes(nd) == (nd - 1,):
         red = sch.get_sblock(parts[0])
@@ -293,12 +261,12 @@ def _argmax_schedule(func, info, op, name):
         b = sch.get_sblock(p)
         loops = sch.get_loops(b)
         if loops and _binds_data_parallel(sch, b) and _volume(sch, b) >= PARALLEL_MIN_ELEMENTS \
-                and _threads() > 1:
+                and ctx.threads > 1:
             sch.parallel(loops[0])
     return sch.mod["main"]
 
 
-def _argmax_lanes_schedule(sch, info, name):
+def _argmax_lanes_schedule(sch, ctx, name):
     """The one-pass argmax (lowering/rules/reduce.py ``_argmax_one_pass``).
 
     ``<name>_lanes`` walks its reduce loops in order (its reducer is sequential: never
@@ -326,10 +294,10 @@ def _argmax_lanes_schedule(sch, info, name):
         return None
     sp = [l for l, k in zip(loops, kinds) if k == 0]
     rd = [l for l, k in zip(loops, kinds) if k != 0]
-    dtype = info["step"].node.inputs[0].type.dtype
-    lanes = _lanes("uint8" if dtype == "bool" else dtype)
+    dtype = ctx.step.node.inputs[0].type.dtype
+    lanes = ctx.lanes("uint8" if dtype == "bool" else dtype)
     work = _volume(sch, lanes_b)
-    par = work >= PARALLEL_MIN_ELEMENTS and _threads() > 1
+    par = work >= PARALLEL_MIN_ELEMENTS and ctx.threads > 1
     if red_b is not None:                   # rows: [kept..., (slice), lane] x [chunks...]
         vec = sp[-1]
         outer = sp[:-1]
@@ -413,7 +381,7 @@ def _binds_data_parallel(sch, block):
         and _extent(sch, sch.get_loops(block)[0]) == int(ivs[0].dom.extent)
 
 
-def _schedule_rows(sch, block, fused, lanes, par):
+def _schedule_row_reduction(sch, block, fused, lanes, par):
     """Innermost loop reduced: vector partials by rfactor; threads over the outer loop."""
     vec = sch.vectorize
     loops = sch.get_loops(block)
@@ -449,12 +417,12 @@ def _schedule_rows(sch, block, fused, lanes, par):
         sch.parallel(sch.get_loops(block)[0])
 
 
-def _schedule_columns(sch, red, fused, lanes, par):
+def _schedule_column_reduction(sch, red, fused, lanes, par):
     """Innermost loop kept (e.g. sum(axis=0)): vectorize it; threads over its chunks."""
     inner = fused[-1][0]
     n = _extent(sch, inner)
     if par and fused[0][1] == "R":
-        p = _divisor_at_most(n // lanes if n % lanes == 0 else n, _threads())
+        p = _divisor_at_most(n // lanes if n % lanes == 0 else n, par)   # par: threads
         if p > 1:
             po, inner = sch.split(inner, [p, None])
             sch.reorder(po, *[l for l, _ in fused[:-1]])
@@ -467,13 +435,8 @@ def _schedule_columns(sch, red, fused, lanes, par):
         sch.decompose_reduction(red, rloops[0])
 
 
-register_rule("llvm", reduce_rule, first=True)
-
-
-def cum_rule(func, info):
+def cum_rule(func, ctx):
     """CumOp: topi's scan is already a parallel loop over the other axes; keep it as built."""
     from ..symbolic.ops.cum import CumOp
-    return func if isinstance(_op(info), CumOp) else None
+    return func if isinstance(ctx.op, CumOp) else None
 
-
-register_rule("llvm", cum_rule, first=True)

@@ -25,7 +25,7 @@ scheduled PrimFunc with a block outside a thread binding.
 from __future__ import annotations
 
 from .. import _tvm
-from .registry import register_rule
+from .common import as_context
 
 s_tir = _tvm.s_tir
 
@@ -67,12 +67,12 @@ _known_host_only()
 
 
 # --------------------------------------------------------------------------- helpers
-def _target(info):
-    t = info.get("target")
+def _target(ctx):
+    t = ctx.target
     if t is None:
         t = _tvm.Target.current(allow_none=True)
     if t is None:
-        raise ValueError("a cuda schedule needs its target: pass info['target'] (the cuda "
+        raise ValueError("a cuda schedule needs its target: pass ctx.target (the cuda "
                          "tvm.target.Target) or schedule inside `with target:`")
     return t
 
@@ -123,7 +123,7 @@ def _writes_param(func, blk):
     return any(any(w.source.same_as(p) for p in func.params) for w in blk.writes)
 
 
-def injective_rule(func, info):
+def injective_rule(func, ctx):
     """Spatial-only kernels: inline producers, bind the output loops to blocks/threads.
 
     The output blocks are those writing a parameter (a multi-output Composite has
@@ -147,9 +147,9 @@ def injective_rule(func, info):
     return sch.mod["main"]
 
 
-def _row_reduction(info):
+def _row_reduction(ctx):
     """True when the reduced axes include the input's last (contiguous) one."""
-    st = info.get("step")
+    st = ctx.step
     op = getattr(st, "node", None) and st.node.op
     if op is None or not hasattr(op, "reduced_axes"):
         return True
@@ -157,7 +157,7 @@ def _row_reduction(info):
     return (nd - 1) in op.reduced_axes(nd) if nd else True
 
 
-def reduction_rule(func, info):
+def reduction_rule(func, ctx):
     """One reduction block (+ inlined producers, + one spatial epilogue).
 
     Reducing the contiguous axis: one thread block per output element, its
@@ -170,7 +170,7 @@ def reduction_rule(func, info):
     blocks = _root_blocks(sch)
     red = [k for k, (_, blk) in enumerate(blocks) if not _is_spatial(blk)]
     if len(red) > 1:
-        return _kernel_per_reduction(func) or _chained_reductions(func, info)
+        return _kernel_per_reduction(func) or _chained_reductions(func, ctx)
     if len(red) != 1:
         return None
     k = red[0]
@@ -197,7 +197,7 @@ def reduction_rule(func, info):
         s = sch.fuse(*s_loops) if len(s_loops) > 1 else s_loops[0]
         n_red = int(sch.get(r).extent)
         # TVM's allreduce knows registered reducers only (not argmax's (index, value) pair)
-        cross = len(blk.writes) == 1 and (_row_reduction(info) or int(sch.get(s).extent) == 1)
+        cross = len(blk.writes) == 1 and (_row_reduction(ctx) or int(sch.get(s).extent) == 1)
         if cross:
             threads = min(THREADS, max(32, -(-n_red // 32) * 32))
             _, tx = sch.split(r, [None, threads])
@@ -235,7 +235,7 @@ def _chunks(n):
     return None
 
 
-def full_reduction_rule(func, info):
+def full_reduction_rule(func, ctx):
     """A large reduction to one value: partial results per thread block, then one block.
 
     The reduction loop is split into ``chunks`` (``rfactor``): kernel 1 runs one
@@ -356,7 +356,7 @@ def _kernel_per_reduction(func):
     return sch.mod["main"]
 
 
-def _chained_reductions(func, info):
+def _chained_reductions(func, ctx):
     """Several reductions over the same output (argmax: the max, then the first index of it).
 
     One thread per output element: the last block's loops are bound to
@@ -416,8 +416,8 @@ def valid_gpu_schedule(func):
 
 
 def _dlight_rule(rule):
-    def apply(func, info):
-        target = _target(info)
+    def apply(func, ctx):
+        target = _target(ctx)
         try:
             with target:
                 sch = rule.apply(func, target, False)
@@ -434,27 +434,23 @@ def _dlight_rule(rule):
     return apply
 
 
-def _register():
+def dlight_rules():
+    """The dlight rules of the cuda pipeline (``registry.py``), wrapped as tvmsym rules."""
     from tvm.s_tir import dlight as dl
-    register_rule("cuda", injective_rule)
-    register_rule("cuda", full_reduction_rule)
-    for rule in (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction()):
-        register_rule("cuda", _dlight_rule(rule))
-    register_rule("cuda", reduction_rule)
-    register_rule("cuda", _dlight_rule(dl.gpu.Fallback()))
+    return {name: _dlight_rule(rule) for name, rule in (
+        ("Matmul", dl.gpu.Matmul()), ("GEMV", dl.gpu.GEMV()), ("Reduction", dl.gpu.Reduction()),
+        ("GeneralReduction", dl.gpu.GeneralReduction()), ("Fallback", dl.gpu.Fallback()))}
 
 
-_register()
-
-
-def schedule_for_cuda(func, name, info):
+def schedule_for_cuda(func, name, ctx):
     """Schedule ``func`` with the cuda rules; returns (PrimFunc, rule name) or raises."""
-    from .registry import RULES
-    for rule in RULES["cuda"]:
-        out = rule(func, info)
+    from .registry import rules
+    ctx = as_context(ctx)
+    for rule in rules("cuda"):
+        out = rule(func, ctx)
         if out is not None:
             return check_bound(out, name), getattr(rule, "rule_name", rule.__name__)
-    st = info.get("step")
+    st = ctx.step
     op = type(st.node.op).__mro__[2].__name__ if st is not None else "?"
     raise UnscheduledKernelError(
         f"kernel {name} ({st.node.op if st is not None else '?'}): no GPU schedule rule accepted "

@@ -4,7 +4,6 @@ streams is already ``T.parallel`` (kept as built on the CPU); on cuda that loop 
 from __future__ import annotations
 
 from .. import _tvm
-from .registry import register_rule
 
 
 def _ours(info):
@@ -62,5 +61,3 @@ def mrg_cuda_rule(func, info):
 
 
 mrg_cuda_rule.rule_name = "mrg_streams"
-register_rule("llvm", mrg_cpu_rule, first=True)
-register_rule("cuda", mrg_cuda_rule, first=True)

@@ -15,7 +15,6 @@ class DimShuffle(Op):
     """
 
     __props__ = ("input_broadcastable", "new_order")
-    kind = "injective"
 
     def __init__(self, input_broadcastable, new_order):
         self.input_broadcastable = tuple(bool(b) for b in input_broadcastable)
@@ -89,7 +88,6 @@ class Elemwise(Op):
     """
 
     __props__ = ("scalar_op", "inplace_pattern")
-    kind = "elemwise"
 
     def __init__(self, scalar_op, inplace_pattern=None):
         self.scalar_op = scalar_op

@@ -113,12 +113,12 @@ def is_continuous(v):
 # ----------------------------------------------------------------------- small tensor helpers
 def zeros_like(x, dtype=None):
     """zeros with the shape of ``x`` (NaN-safe: ``x * 0`` would not be)."""
-    from .ops.shape import zeros_like as _zeros_like
+    from .ops.alloc import zeros_like as _zeros_like
     return _zeros_like(x, dtype=dtype) if dtype is not None else _zeros_like(x)
 
 
 def ones_like(x, dtype=None):
-    from .ops.shape import ones_like as _ones_like
+    from .ops.alloc import ones_like as _ones_like
     return _ones_like(x, dtype=dtype) if dtype is not None else _ones_like(x)
 
 

@@ -25,11 +25,13 @@ from ..gof.graph import (  # noqa: F401
     is_constant,
     toposort,
 )
+from .operators import TensorOperators
 from .type import TensorType
 
 
-class TensorVariable(Variable):
-    """A Variable of TensorType with Python operators (defined in ``basic.py``)."""
+class TensorVariable(TensorOperators, Variable):
+    """A Variable of TensorType; its Python operators and methods are ``TensorOperators``
+    (``operators.py``)."""
 
     @property
     def ndim(self):

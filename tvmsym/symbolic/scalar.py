@@ -360,17 +360,6 @@ class Composite(ScalarOp):
                 strs.append(p[0].format(*[strs[j] for j in p[1:]]))
         return "Composite{" + ", ".join(strs[k] for k in self.outputs) + "}"
 
-    def format_expr(self, e):
-        """The tree-form text of one expression (small expressions; the name uses it)."""
-        return Composite([e], self.in_dtypes).name[len("Composite{"):-1]
-
-    def expr_dtype(self, e, memo=None):
-        if e[0] == "i":
-            return self.in_dtypes[e[1]]
-        if e[0] == "c":
-            return e[2]
-        return Composite([e], self.in_dtypes)._dtypes[0]
-
     def output_dtypes(self, *dtypes):
         return self._dtypes
 

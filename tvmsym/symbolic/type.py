@@ -91,6 +91,9 @@ class TensorType:
 
     # -- values --------------------------------------------------------------
     def filter(self, data, allow_downcast=False, strict=False):
+        if type(data) is not np.ndarray and isinstance(data, np.ma.MaskedArray):
+            raise TypeError(f"{self} cannot take a numpy masked array (its mask would be "
+                            f"ignored); pass data.filled(fill_value) or np.asarray(data)")
         """Return ``data`` as an ndarray of this type, or raise TypeError/ValueError.
 
         Follows Theano: a value whose dtype would lose precision is refused unless
@@ -127,9 +130,11 @@ class TensorType:
         try:
             raw = np.asarray(data)
         except Exception as e:  # ragged lists etc.
-            raise TypeError(f"{self} cannot store {type(data).__name__} value {data!r}: {e}") from None
+            raise TypeError(f"{self} cannot store {type(data).__name__} value "
+                            f"{describe_value(data)}: {e}") from None
         if raw.dtype == object or raw.dtype.kind in "USV":
-            raise TypeError(f"{self} cannot store a value of type {type(data).__name__}: {data!r}")
+            raise TypeError(f"{self} cannot store a value of type {type(data).__name__}: "
+                            f"{describe_value(data)}")
         if allow_downcast or np.can_cast(raw.dtype, target, "safe"):
             return raw.astype(target)
         with np.errstate(all="ignore"):
@@ -139,13 +144,31 @@ class TensorType:
             ok = True  # Theano: Python floats are accepted into any float type (floatX data)
         else:
             ok = bool(np.all(same))
+            if ok and raw.dtype.kind in "iu" and target.kind in "iu" and raw.size:
+                # the round trip wraps too for 64-bit targets (2**63 -> int64 -> 2**63): compare
+                # the values themselves with the target's range
+                info = np.iinfo(target)
+                ok = int(raw.min()) >= int(info.min) and int(raw.max()) <= int(info.max)
         if ok:
             return conv
         raise TypeError(
-            f"{self} cannot store accurately value {data!r}, it would be represented as "
-            f"{conv!r}. If you do not mind this precision loss, you can: 1) explicitly convert "
-            f"your data to a numpy array of dtype {self.dtype}, or 2) set "
+            f"{self} cannot store accurately value {describe_value(data)}, it would be represented "
+            f"as {describe_value(conv)}. If you do not mind this precision loss, you can: "
+            f"1) explicitly convert your data to a numpy array of dtype {self.dtype}, or 2) set "
             f"\"allow_input_downcast=True\" when calling \"function\".")
 
     def value_zeros(self, shape):
         return np.zeros(shape, dtype=self.dtype)
+
+
+def describe_value(value, limit=10):
+    """A short text for a value in an error message: small values as themselves, an array
+    or a long list by its shape and dtype (the whole array made messages megabytes long)."""
+    try:
+        arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+        if arr.dtype != object and arr.size > limit:
+            return f"<{type(value).__name__} of shape {arr.shape} and dtype {arr.dtype}>"
+    except Exception:       # noqa: BLE001  (ragged lists ...)
+        pass
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."

@@ -11,7 +11,13 @@ from ..symbolic.ops.extra_ops import (  # noqa: I001  (Theano's names, grouped)
     unravel_index)
 from ..symbolic.ops.shape import Repeat as RepeatOp
 
-__all__ = ["RepeatOp", "BinCountOp", "CpuContiguous", "CumOp", "RavelMultiIndex", "SearchsortedOp", "Unique",
+# Theano's op instances of these (here graphs of other ops): the same callables
+bartlett_ = bartlett
+fill_diagonal_ = fill_diagonal
+fill_diagonal_offset_ = fill_diagonal_offset
+
+__all__ = ["RepeatOp", "bartlett_", "fill_diagonal_", "fill_diagonal_offset_", "BinCountOp",
+           "CpuContiguous", "CumOp", "RavelMultiIndex", "SearchsortedOp", "Unique",
            "UnravelIndex", "bartlett", "bincount", "compress", "cpu_contiguous", "cumprod",
            "cumsum", "diff", "fill_diagonal", "fill_diagonal_offset", "ravel_multi_index",
            "repeat", "searchsorted", "squeeze", "to_one_hot", "unique", "unravel_index"]

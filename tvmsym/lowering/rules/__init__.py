@@ -34,9 +34,11 @@ from . import scalar as _scalar, elemwise as _elemwise  # noqa: E402,F401  (regi
 from . import reduce as _reduce  # noqa: E402,F401
 from . import linalg as _linalg  # noqa: E402,F401
 from . import shape as _shape  # noqa: E402,F401
+from . import reshape as _reshape, repeat as _repeat  # noqa: E402,F401
+from . import alloc as _alloc, rearrange as _rearrange  # noqa: E402,F401
 from . import subtensor as _subtensor  # noqa: E402,F401
 from . import nnet as _nnet  # noqa: E402,F401
-from . import sort as _sort  # noqa: E402,F401
+from . import cum as _cum  # noqa: E402,F401  (Sort/Argsort: none, numpy on the host)
 from . import mrg as _mrg  # noqa: E402,F401  (rng: MRG31k3p kernel)
 from . import helpers as _helpers  # noqa: E402,F401  (rng: arctan2, arc*h, second)
 from . import special_math as _special_math  # noqa: E402,F401  (linalg helper: special functions)

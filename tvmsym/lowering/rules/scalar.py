@@ -5,13 +5,13 @@ import numpy as np
 
 from ... import _tvm
 from ...symbolic import scalar as ps
+from .. import ieee, intwrap
 from . import SCALAR, scalar_rule
 
 tirx = _tvm.tirx
 
 
-class UnsupportedDtype(TypeError):
-    pass
+
 
 
 def dt(x):
@@ -36,7 +36,7 @@ def cast(x, dtype):
 def _ne(a, b):
     """a != b, True when either is NaN (numpy); TVM's NE on floats is the ordered compare."""
     if np.dtype(dt(a)).kind == "f":     # (Not(EQ) is simplified back to NE)
-        return tirx.Or(tirx.NE(a, b), tirx.Or(tirx.isnan(a), tirx.isnan(b)))
+        return tirx.Or(tirx.NE(a, ieee.fence(b)), tirx.Or(tirx.isnan(a), tirx.isnan(b)))
     return tirx.NE(a, b)
 
 
@@ -46,6 +46,18 @@ def _kind(dtype):
 
 def _common(args):
     return np.result_type(*[dt(a) for a in args]).name
+
+
+def _by_kind(float_fn, int_fn):
+    """A binary rule: IEEE-fenced for floats (lowering/ieee.py), wrapping for ints (intwrap.py)."""
+    def fn(a, b):
+        return (float_fn if _kind(dt(a)) == "f" else int_fn)(a, b)
+    return fn
+
+
+_add = _by_kind(ieee.add, intwrap.add)
+_sub = _by_kind(ieee.sub, intwrap.sub)
+_mul = _by_kind(ieee.mul, intwrap.mul)
 
 
 def _arith(fn, bool_fn=None):
@@ -115,12 +127,12 @@ def _floordiv(op, args, out):
         return _int_divmod(a, b, out, tirx.floordiv, lambda a: zero - a)
     # numpy's npy_floor_divide: exact through fmod, a / b when b == 0
     m = _fmod(a, b)
-    div = (a - m) / b
+    div = ieee.div(a - m, b)
     div = tirx.Select(tirx.And(tirx.NE(m, zero), _opposite_signs(b, m, zero)), div - const(1, out), div)
     fl = tirx.floor(div)
     fl = tirx.Select(div - fl > const(0.5, out), fl + const(1, out), fl)
-    fl = tirx.Select(tirx.EQ(div, zero), tirx.copysign(zero, a / b), fl)
-    return tirx.Select(tirx.EQ(b, zero), a / b, fl)
+    fl = tirx.Select(tirx.EQ(div, zero), tirx.copysign(zero, ieee.div(a, b)), fl)
+    return tirx.Select(tirx.EQ(b, zero), ieee.div(a, b), fl)
 
 
 def _mod(op, args, out):
@@ -134,34 +146,72 @@ def _mod(op, args, out):
     return tirx.Select(tirx.EQ(m, zero), tirx.copysign(zero, b), m)
 
 
+INT_POW_STEPS = 8       # squarings for a run-time exponent (tree of 2**8 leaves)
+INT_POW_CONST_MAX = 1 << 10
+
+
 def _int_pow(a, b, out):
-    """Exact integer power, wrapping like numpy: square-and-multiply over the exponent bits
-    below the bit width (a larger exponent only matters for |a| <= 1, or gives 0 for an even
-    a; an odd |a| >= 3 then overflows to a value numpy and tvmsym compute differently).
-    A negative exponent gives 1 / a**|b| truncated: 1 for a == 1, +-1 for a == -1, else 0.
-    No Lets (an argument may be used twice by an enclosing rule): the squares are a DAG that
-    LLVM CSEs, at most 2**6 multiplies deep for int64."""
+    """Exact integer power wrapping modulo 2**bits as numpy's: square-and-multiply.
+
+    An even base to an exponent >= bits is 0; an odd base is a unit modulo 2**bits, whose
+    powers repeat with period 2**(bits-2), so the exponent is reduced modulo that (int32
+    3 ** 40 is 689956897, as numpy).  A constant exponent is unrolled over its own bits.
+    A run-time exponent is walked over its low INT_POW_STEPS bits (after the reduction: all
+    of them for int8): the squares form a DAG that TVM's passes walk as a tree, and a Let
+    cannot be used (TVM duplicates a block for a loop's tail, re-binding the Let's variable
+    to another value, which its simplifier rejects).
+    A negative exponent gives 1 / a**|b| truncated: 1 for a == 1, +-1 for a == -1, else 0."""
     signed = _kind(out) == "i"
     zero, one = const(0, out), const(1, out)
-    e = tirx.Select(b < zero, zero - b, b) if signed else b
     bits = np.dtype(out).itemsize * 8
-    steps = int(np.log2(bits))               # int8: e < 8, ..., int64: e < 64
-    result, p = one, a
-    for k in range(steps):
-        bit = tirx.NE(tirx.bitwise_and(tirx.shift_right(e, const(k, out)), one), zero)
-        result = result * tirx.Select(bit, p, one)
-        p = p * p
-    big = e >= const(bits, out)
-    odd_e = tirx.NE(tirx.bitwise_and(e, one), zero)
-    unit = tirx.Select(tirx.EQ(a, one), one,
-                       tirx.Select(tirx.EQ(a, zero - one) if signed else tirx.EQ(a, zero),
-                                   tirx.Select(odd_e, a, one) if signed else zero,
-                                   zero))
-    small_base = tirx.Or(tirx.EQ(a, one), tirx.EQ(a, zero)) if not signed else \
-        tirx.Or(tirx.Or(tirx.EQ(a, one), tirx.EQ(a, zero)), tirx.EQ(a, zero - one))
-    pos = tirx.Select(tirx.And(big, small_base), unit, tirx.Select(big, zero, result))
+    period = 2 ** (bits - 2)
+    even_a = tirx.EQ(tirx.bitwise_and(a, one), zero)
+    k = _small_int_exponent(b, limit=None)
+    # the squarings run in a 64-bit type (32-bit: no overflow flag can fire on the low bits
+    # kept; a cast per multiply made TVM's simplifier exponential in the chain's depth)
+    work = "int64" if bits == 32 else out
+
+    def mul(x, y):
+        return x * y
+
+    def to_work(x):
+        return x.astype(work) if work != out else x
+
+    def to_out(x):
+        return x.astype(out) if work != out else x
+    if k is not None and k >= 0:
+        big = k >= bits
+        k_eff = k % period if big else k
+        if k_eff < INT_POW_CONST_MAX:
+            result, p = None, to_work(a)
+            while k_eff:
+                if k_eff & 1:
+                    result = p if result is None else mul(result, p)
+                k_eff >>= 1
+                if k_eff:
+                    p = mul(p, p)
+            result = one if result is None else to_out(result)
+            return tirx.Select(even_a, zero, result) if big else result
+    if k is not None and k < 0:
+        if not signed:
+            return tirx.Select(tirx.EQ(a, one), one, zero)
+        return tirx.Select(tirx.EQ(a, one), one,
+                           tirx.Select(tirx.EQ(a, zero - one), a if k % 2 else one, zero))
+    e = tirx.Select(b < zero, zero - b, b) if signed else b
+    ebig = e >= const(bits, out)
+    e_red = tirx.Select(ebig, tirx.bitwise_and(e, const(period - 1, out)), e)
+    steps = min(bits - 2, INT_POW_STEPS)
+    result, p, wone = None, to_work(a), to_work(one)
+    for j in range(steps):
+        bit = tirx.NE(tirx.bitwise_and(tirx.shift_right(e_red, const(j, out)), one), zero)
+        term = tirx.Select(bit, p, wone)
+        result = term if result is None else mul(result, term)
+        if j < steps - 1:
+            p = mul(p, p)
+    pos = tirx.Select(tirx.And(ebig, even_a), zero, to_out(result))
     if not signed:
         return pos
+    odd_e = tirx.NE(tirx.bitwise_and(e, one), zero)
     neg = tirx.Select(tirx.EQ(a, one), one,
                       tirx.Select(tirx.EQ(a, zero - one), tirx.Select(odd_e, a, one), zero))
     return tirx.Select(b < zero, neg, pos)
@@ -173,17 +223,22 @@ def _pow(op, args, out):
     if out == "bool":
         return tirx.Or(cast(args[0], "bool"), tirx.Not(cast(args[1], "bool")))
     a, b = (cast(x, out) for x in args)
+    if isinstance(b, tirx.FloatImm) and float(b.value) == 0.5:
+        return tirx.sqrt(a)     # numpy's scalar power: x ** 0.5 is sqrt (nan at -inf, -0.0 kept)
     k = _small_int_exponent(args[1])
     if k is not None:
         return _pow_by_squaring(a, k, out)
     return tirx.power(a, b)
 
 
-def _small_int_exponent(e):
-    """The exponent's value when it is an integral constant of at most 64 in magnitude."""
-    if isinstance(e, (tirx.IntImm, tirx.FloatImm)):
+def _small_int_exponent(e, limit=64):
+    """The exponent's value when it is an integral constant of at most ``limit`` in magnitude."""
+    if isinstance(e, tirx.IntImm):
+        v = int(e.value)
+        return v if limit is None or abs(v) <= limit else None
+    if isinstance(e, tirx.FloatImm):
         v = float(e.value)
-        if v == int(v) and abs(v) <= 64:
+        if v == int(v) and (limit is None or abs(v) <= limit):
             return int(v)
     return None
 
@@ -205,7 +260,7 @@ def _pow_by_squaring(a, k, out):
 
 def _true_div(op, args, out):
     a, b = (cast(x, out) for x in args)
-    return a / b
+    return ieee.div(a, b)
 
 
 def _float1(fn):
@@ -300,12 +355,12 @@ def _identity(op, args, out):
 
 def _neg(op, args, out):
     x = cast(args[0], out)
-    return const(0, out) - x if _kind(out) in "u" else -x
+    return intwrap.neg(x) if _kind(out) in "iu" else -x
 
 
-scalar_rule(type(ps.add), _arith(lambda a, b: a + b, lambda a, b: tirx.Or(a, b)))
-scalar_rule(type(ps.sub), _arith(lambda a, b: a - b))
-scalar_rule(type(ps.mul), _arith(lambda a, b: a * b, lambda a, b: tirx.And(a, b)))
+scalar_rule(type(ps.add), _arith(_add, lambda a, b: tirx.Or(a, b)))
+scalar_rule(type(ps.sub), _arith(_sub))
+scalar_rule(type(ps.mul), _arith(_mul, lambda a, b: tirx.And(a, b)))
 scalar_rule(type(ps.true_div), _f16_via_f32(_true_div))
 scalar_rule(type(ps.int_div), _f16_via_f32(_floordiv))
 scalar_rule(type(ps.mod), _f16_via_f32(_mod))
@@ -318,7 +373,7 @@ scalar_rule(type(ps.switch), _switch)
 scalar_rule(type(ps.identity), _identity)
 scalar_rule(type(ps.abs_), _abs)
 scalar_rule(type(ps.sgn), _sgn)
-scalar_rule(type(ps.sqr), _arith(lambda a: a * a, lambda a: a))
+scalar_rule(type(ps.sqr), _arith(lambda a: _mul(a, a), lambda a: a))
 for _sop, _fn in [(ps.exp, tirx.exp), (ps.exp2, tirx.exp2), (ps.log, tirx.log), (ps.log2, tirx.log2),
                   (ps.log10, tirx.log10), (ps.log1p, tirx.log1p), (ps.sqrt, tirx.sqrt),
                   (ps.sin, tirx.sin), (ps.cos, tirx.cos), (ps.tan, tirx.tan), (ps.arcsin, tirx.asin),
@@ -331,17 +386,17 @@ scalar_rule(type(ps.gamma), _f16_via_f32(_extern1("tgamma")))
 scalar_rule(type(ps.gammaln), _f16_via_f32(_extern1("lgamma")))
 scalar_rule(type(ps.sigmoid), _f16_via_f32(_sigmoid))
 scalar_rule(type(ps.softplus), _f16_via_f32(_softplus))
-scalar_rule(type(ps.reciprocal), lambda op, args, out: const(1, out) / cast(args[0], out))
+scalar_rule(type(ps.reciprocal), lambda op, args, out: ieee.div(const(1, out), cast(args[0], out)))
 scalar_rule(type(ps.floor), _round_like(tirx.floor))
 scalar_rule(type(ps.ceil), _round_like(tirx.ceil))
 scalar_rule(type(ps.trunc), _round_like(tirx.trunc))
 scalar_rule(type(ps.round_half_to_even), _round_like(tirx.nearbyint))
-scalar_rule(type(ps.eq), _cmp(tirx.EQ))
+scalar_rule(type(ps.eq), _cmp(ieee.compare(tirx.EQ)))
 scalar_rule(type(ps.neq), _cmp(_ne))
-scalar_rule(type(ps.lt), _cmp(lambda a, b: a < b))
-scalar_rule(type(ps.gt), _cmp(lambda a, b: a > b))
-scalar_rule(type(ps.le), _cmp(lambda a, b: a <= b))
-scalar_rule(type(ps.ge), _cmp(lambda a, b: a >= b))
+scalar_rule(type(ps.lt), _cmp(ieee.compare(tirx.LT)))
+scalar_rule(type(ps.gt), _cmp(ieee.compare(tirx.GT)))
+scalar_rule(type(ps.le), _cmp(ieee.compare(tirx.LE)))
+scalar_rule(type(ps.ge), _cmp(ieee.compare(tirx.GE)))
 scalar_rule(type(ps.and_), _logic(tirx.And, lambda a, b: tirx.bitwise_and(a, b)))
 scalar_rule(type(ps.or_), _logic(tirx.Or, lambda a, b: tirx.bitwise_or(a, b)))
 scalar_rule(type(ps.xor), _logic(lambda a, b: tirx.NE(cast(a, "int8"), cast(b, "int8")),

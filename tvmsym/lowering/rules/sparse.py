@@ -75,6 +75,9 @@ def lower_sparse_dense(node, shapes, machine=None):
     import numpy as np
     (m, k), (_, n) = shapes[node.inputs[0]], shapes[node.inputs[1]]
     out = node.outputs[0].type.dtype
+    if machine is not None and not machine.cpu:
+        raise NotImplementedError(f"{node.op}: sparse products compile for the cpu (llvm) only; "
+                                  "compile with device=cpu")
     if machine is not None and machine.cpu:
         lanes = machine.lanes(out)
     else:

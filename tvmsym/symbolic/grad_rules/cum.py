@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..grad import is_continuous, register_grad
 from ..ops.cum import CumOp, cumsum
-from ..ops.shape import flip
+from ..ops.rearrange import flip
 
 
 def _reverse_cumsum(g, axis):

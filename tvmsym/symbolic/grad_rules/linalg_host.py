@@ -129,16 +129,14 @@ def _eigvalsh_grad(node, inputs, gouts):
 def _cholesky_grad(node, inputs, gouts):
     from ..ops.slinalg_host import solve_upper_triangular
     (gz,), out = gouts, node.outputs[0]
-    if out.ndim != 2:
-        return [undefined(node.op, 0, "the gradient of a stacked Cholesky is not implemented")]
     lower = node.op.lower
-    L, gL = (out, gz) if lower else (out.T, gz.T)
-    p = tril(matmul(L.T, gL))
+    L, gL = (out, gz) if lower else (_mT(out), _mT(gz))
+    LT = _mT(L)
+    p = tril(matmul(LT, gL))
     p = p - _diag_of(p) * 0.5                                   # Phi(L^T gL)
-    s = solve_upper_triangular(L.T, solve_upper_triangular(L.T, p.T).T)   # L^-T P L^-1
-    sym = s + s.T
-    g = (tril(sym) if lower else triu(sym)) - _diag_of(s)
-    return [g]
+    s = solve_upper_triangular(LT, _mT(solve_upper_triangular(LT, _mT(p))))   # L^-T P L^-1
+    sym = s + _mT(s)
+    return [(tril(sym) if lower else triu(sym)) - _diag_of(s)]
 
 
 _TRANSPOSED = {"general": "general", "symmetric": "general",

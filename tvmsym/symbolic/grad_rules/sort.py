@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..basic import dimshuffle
 from ..grad import register_grad
-from ..ops.shape import arange, shape_i
+from ..ops.alloc import arange
+from ..ops.shape import shape_i
 from ..ops.sort import Argsort, Sort, argsort
 from ..ops.subtensor import getitem
 

@@ -144,14 +144,3 @@ def complex_from_polar(abs_part, angle_part):
 def hypot(x, y):
     """Elementwise sqrt(x**2 + y**2) without overflow (numpy.hypot)."""
     return elemwise(hypot_, x, y)
-
-
-def _install_methods():
-    from ..graph import TensorVariable
-    TensorVariable.real = property(real)
-    TensorVariable.imag = property(imag)
-    TensorVariable.conj = conj
-    TensorVariable.conjugate = conj
-
-
-_install_methods()

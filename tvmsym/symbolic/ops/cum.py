@@ -13,7 +13,6 @@ class CumOp(Op):
     """Running sum (``mode='add'``) or product (``'mul'``) along ``axis``."""
 
     __props__ = ("axis", "mode", "dtype")
-    kind = "opaque"
 
     def __init__(self, axis, mode="add", dtype=None):
         if mode not in ("add", "mul"):
@@ -46,7 +45,7 @@ class CumOp(Op):
 def _cum(x, axis, mode, dtype):
     x = tb.as_tensor_variable(x)
     if axis is None:
-        from .shape import flatten
+        from .reshape import flatten
         x, axis = flatten(x, 1), 0
     return CumOp(axis, mode, dtype)(x)
 
@@ -59,12 +58,3 @@ def cumsum(x, axis=None, dtype=None):
 def cumprod(x, axis=None, dtype=None):
     """numpy.cumprod: running product along ``axis``."""
     return _cum(x, axis, "mul", dtype)
-
-
-def _install_methods():
-    from ..graph import TensorVariable
-    TensorVariable.cumsum = lambda self, axis=None, dtype=None: cumsum(self, axis, dtype)
-    TensorVariable.cumprod = lambda self, axis=None, dtype=None: cumprod(self, axis, dtype)
-
-
-_install_methods()

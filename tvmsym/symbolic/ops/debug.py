@@ -18,7 +18,6 @@ class Print(Op):
     host_only = "prints from Python"
 
     __props__ = ("message", "attrs")
-    kind = "opaque"
 
     def __init__(self, message="", attrs=("__str__",), global_fn=None):
         self.message = message

@@ -6,7 +6,7 @@ Most are graphs of lowered ops, so they fuse and differentiate like any graph:
 ``squeeze``/``repeat``/``cumsum``/``cumprod`` (the ops of ``shape.py``/``cum.py``).
 The ops whose output size depends on the data, or that are lookups numpy does well,
 run on the host: ``Unique``, ``BinCountOp``, ``SearchsortedOp``, ``RavelMultiIndex``,
-``UnravelIndex``, ``FlatNonzero`` (compress) and ``CpuContiguous``.
+``UnravelIndex`` and ``CpuContiguous`` (compress uses the ``nonzero`` op of ``nonzero.py``).
 """
 from __future__ import annotations
 
@@ -343,34 +343,16 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
 
 
 # --------------------------------------------------------------------------- compress
-class FlatNonzero(_HostOp):
-    """int64 indices of the non-zero entries of the flattened input (numpy.flatnonzero)."""
-
-    __props__ = ()
-
-    def make_node(self, x):
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [_int_vector_type()()])
-
-    def infer_shape(self, node, shapes):
-        return [None]
-
-    def perform(self, node, inputs):
-        return [np.flatnonzero(inputs[0]).astype("int64")]
-
-    def grad(self, inputs, gouts):
-        return [None]
-
-
 def compress(condition, x, axis=None):
     """numpy.compress: the slices of ``x`` along ``axis`` (flattened when None) where
     ``condition`` is true; a shorter condition counts as false beyond its end."""
+    from .nonzero import flatnonzero
     from .subtensor import take
     x = as_tensor_variable(x)
     condition = as_tensor_variable(condition)
     if condition.ndim != 1:
         raise TypeError(f"compress: condition must be a vector, got {condition.type}")
-    return take(x, FlatNonzero()(condition), axis=axis)
+    return take(x, flatnonzero(condition), axis=axis)
 
 
 # --------------------------------------------------------------------------- bartlett

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..basic import as_tensor_variable, dimshuffle, mul
-from ..graph import Apply, Op, TensorVariable
+from ..graph import Apply, Op
 from ..type import TensorType
 
 __all__ = ["Dot", "FusedDot", "MatMul", "TensorDot", "dot", "matmul", "outer", "tensordot", "batched_dot"]
@@ -37,7 +37,6 @@ class Dot(Op):
     """numpy.dot of 1-d or 2-d operands: vector.vector, matrix.vector, vector.matrix, matrix.matrix."""
 
     __props__ = ()
-    kind = "opaque"
 
     def __str__(self):
         return "dot"
@@ -67,7 +66,6 @@ class MatMul(Op):
     """numpy.matmul of operands with >= 2 dimensions; batch dimensions broadcast."""
 
     __props__ = ()
-    kind = "opaque"
 
     def make_node(self, a, b):
         a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -113,7 +111,6 @@ class TensorDot(Op):
     """numpy.tensordot: sum over ``axes_a`` of a paired with ``axes_b`` of b."""
 
     __props__ = ("axes_a", "axes_b")
-    kind = "opaque"
 
     def __init__(self, axes_a, axes_b):
         self.axes_a = tuple(int(x) for x in axes_a)
@@ -160,7 +157,6 @@ class FusedDot(Op):
     no_grad = "made by the dot_epilogue stage, after gradients"
 
     __props__ = ("scalar_op",)
-    kind = "opaque"
 
     def __init__(self, scalar_op):
         self.scalar_op = scalar_op
@@ -265,7 +261,7 @@ def outer(x, y):
     """Outer product of two vectors (flattened first if they are not vectors)."""
     x, y = as_tensor_variable(x), as_tensor_variable(y)
     if x.ndim != 1 or y.ndim != 1:
-        from .shape import flatten
+        from .reshape import flatten
         x = flatten(x, 1) if x.ndim != 1 else x
         y = flatten(y, 1) if y.ndim != 1 else y
     return _dot(dimshuffle(x, 0, "x"), dimshuffle(y, "x", 0))
@@ -288,13 +284,3 @@ def batched_dot(a, b):
         return _matmul(a, b)
     # Theano: batched_tensordot over the last axis of a and the second-to-last of b
     raise NotImplementedError("batched_dot of operands with more than 3 dimensions")
-
-
-def _install():
-    T = TensorVariable
-    T.__matmul__ = lambda a, b: matmul(a, b)
-    T.__rmatmul__ = lambda a, b: matmul(b, a)
-    T.dot = lambda self, other: dot(self, other)
-
-
-_install()

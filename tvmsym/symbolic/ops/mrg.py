@@ -144,9 +144,8 @@ def check_seed(seed):
 
 def guess_n_streams(size):
     """Theano's stream count: prod(size) (// 6 above 6), at most 60 * 256; 60 * 256 when the
-    size is not a tuple of Python ints."""
-    if isinstance(size, (tuple, list)) and all(isinstance(s, (int, np.integer))
-                                               and not isinstance(s, bool) for s in size):
+    size is not a tuple of Python ints (numpy ints and variables included, as in Theano)."""
+    if isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size):
         r = 1
         for s in size:
             r *= int(s)

@@ -18,7 +18,6 @@ class Softmax(Op):
     """
 
     __props__ = ("axis",)
-    kind = "reduce"
 
     def __init__(self, axis=-1):
         self.axis = int(axis)
@@ -99,7 +98,8 @@ def categorical_crossentropy(coding_dist, true_dist):
     if true_dist.ndim == coding_dist.ndim:
         return tb.neg(_sum(tb.mul(true_dist, tb.log(coding_dist)), axis=-1))
     if true_dist.ndim == coding_dist.ndim - 1 and np.dtype(true_dist.dtype).kind in "iu":
-        from .shape import arange, shape_i
+        from .alloc import arange
+        from .shape import shape_i
         classes = arange(shape_i(coding_dist, coding_dist.ndim - 1))
         onehot = tb.eq(tb.dimshuffle(true_dist, *range(true_dist.ndim), "x"), classes)
         return tb.neg(_sum(tb.switch(onehot, tb.log(coding_dist), 0), axis=-1))
@@ -145,68 +145,3 @@ def selu(x):
 
 sigmoid = tb.sigmoid
 softplus = tb.softplus
-
-
-# --------------------------------------------------------------------------- rewrites
-def _register_rewrites():
-    """Theano's local_softmax: the user's softmax expression becomes the fused Softmax op.
-
-    ``exp(x - max(x, -1, keepdims)) / sum(exp(...), -1, keepdims)`` (and the same without
-    the max shift) -> ``Softmax(x)``; ``log(Softmax(x))`` -> ``LogSoftmax(x)``.
-    """
-    from .. import scalar as ps
-    from ..elemwise import DimShuffle
-    from ..rewrites.db import is_elemwise, same_type
-    from ..rewrites.stabilize import stabilize_db
-    from .reduce import Max, Sum
-
-    def last_axis_reduction(v, op_cls):
-        """x if ``v`` is ``op_cls`` of x over its last axis with keepdims, else None."""
-        node = v.owner
-        if node is None or not isinstance(node.op, DimShuffle):
-            return None
-        r = node.inputs[0]
-        if r.owner is None or type(r.owner.op) is not op_cls:
-            return None
-        x = r.owner.inputs[0]
-        nd = x.ndim
-        if nd == 0 or r.owner.op.reduced_axes(nd) != (nd - 1,):
-            return None
-        if node.op.new_order != tuple(range(nd - 1)) + ("x",):
-            return None
-        return x
-
-    def exp_arg(e):
-        """(x, shifted) for e = exp(x - max(x, -1, keepdims)) or exp(x), else None."""
-        if not is_elemwise(e, ps.exp):
-            return None
-        z = e.owner.inputs[0]
-        if is_elemwise(z, ps.sub):
-            a, b = z.owner.inputs
-            if last_axis_reduction(b, Max) is a:
-                return a
-        return z
-
-    @stabilize_db.register(type(ps.true_div), tags=("softmax",))
-    def local_softmax(fgraph, node):
-        """exp(x - max(x)) / sum(exp(x - max(x))) over the last axis -> Softmax(x)"""
-        e, d = node.inputs
-        x = exp_arg(e)
-        if x is None or x.ndim == 0 or last_axis_reduction(d, Sum) is not e:
-            return None
-        if d.owner.inputs[0].owner.op.acc_dtype != e.dtype:
-            return None
-        new = Softmax(-1)(x)
-        return [new] if same_type(node.outputs[0], new) else None
-
-    @stabilize_db.register(type(ps.log), tags=("softmax",))
-    def local_log_softmax(fgraph, node):
-        """log(Softmax(x)) -> LogSoftmax(x)"""
-        (s,) = node.inputs
-        if s.owner is None or type(s.owner.op) is not Softmax:
-            return None
-        new = LogSoftmax(s.owner.op.axis)(s.owner.inputs[0])
-        return [new] if same_type(node.outputs[0], new) else None
-
-
-_register_rewrites()

@@ -89,7 +89,6 @@ class CAReduce(Op):
     """
 
     __props__ = ("axis",)
-    kind = "reduce"
     reducer = None
     identity = None
     np_name = None          # numpy ufunc named in error messages
@@ -243,6 +242,17 @@ class Max(CAReduce):
         return np.max(x, axis=axes)
 
 
+class MaxOrLowest(Max):
+    """numpy.max(x, axis, initial=-inf): an empty reduction gives -inf (logsumexp's shift)."""
+    identity = -np.inf
+
+    def np_reduce(self, x, axes):
+        if x.dtype.kind != "f":
+            return np.max(x, axis=axes, initial=np.iinfo(x.dtype).min) if x.dtype.kind in "iu" \
+                else np.max(x, axis=axes, initial=False)
+        return np.max(x, axis=axes, initial=-np.inf)
+
+
 class Min(CAReduce):
     """numpy.min over ``axis``."""
     reducer, np_name = "min", "minimum"
@@ -385,41 +395,14 @@ def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, computed stably around the maximum."""
     x = tb.as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "logsumexp")
-    m = max(x, axes, keepdims=True)
+    # -inf over an empty axis (numpy's logsumexp gives -inf there: log(0))
+    m = _reduce(MaxOrLowest, x, axes, True, "max")
     m = tb.switch(tb.isinf(m), 0, m)       # all -inf (or an inf) row: shift by 0 instead
     s = sum(tb.exp(tb.sub(x, m)), axes, keepdims=True)
     out = tb.add(tb.log(s), m)
     if not keepdims:
         out = DimShuffle(out.broadcastable, [d for d in range(x.ndim) if d not in axes])(out)
     return out
-
-
-# --------------------------------------------------------------------------- methods
-def _install_methods():
-    T = TensorVariable
-
-    def _ax(args, axis):
-        return args[0] if args else axis
-
-    T.sum = lambda self, axis=None, dtype=None, keepdims=False, acc_dtype=None: \
-        sum(self, axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
-    T.prod = lambda self, axis=None, dtype=None, keepdims=False, acc_dtype=None: \
-        prod(self, axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
-    T.mean = lambda self, axis=None, dtype=None, keepdims=False, acc_dtype=None: \
-        mean(self, axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
-    T.var = lambda self, axis=None, ddof=0, keepdims=False, corrected=False: \
-        var(self, axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
-    T.std = lambda self, axis=None, ddof=0, keepdims=False, corrected=False: \
-        std(self, axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
-    T.max = lambda self, axis=None, keepdims=False: max(self, axis, keepdims)
-    T.min = lambda self, axis=None, keepdims=False: min(self, axis, keepdims)
-    T.argmax = lambda self, axis=None, keepdims=False: argmax(self, axis, keepdims)
-    T.argmin = lambda self, axis=None, keepdims=False: argmin(self, axis, keepdims)
-    T.all = lambda self, axis=None, keepdims=False: all(self, axis, keepdims)
-    T.any = lambda self, axis=None, keepdims=False: any(self, axis, keepdims)
-
-
-_install_methods()
 
 __all__ = ["sum", "prod", "mean", "var", "std", "max", "min", "all", "any", "argmax", "argmin",
            "max_and_argmax", "logsumexp", "CAReduce", "Sum", "Prod", "Mean", "Max", "Min", "All",

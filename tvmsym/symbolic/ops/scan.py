@@ -44,7 +44,6 @@ class Scan(InnerGraphOp):
 
     host_only = "loops in Python over the compiled body"
 
-    kind = "opaque"
 
     def __init__(self, inner_inputs, inner_outputs, seq_taps, out_taps, n_shared, n_nonseq,
                  state_types, go_backwards=False, truncate_gradient=-1, name=None, mode=None):
@@ -311,7 +310,6 @@ class ScanGrad(InnerGraphOp):
 
     host_only = "loops in Python over the compiled vector-Jacobian product"
 
-    kind = "opaque"
 
     def __init__(self, scan_op, wrt):
         self.scan_op = scan_op

@@ -20,7 +20,7 @@ class Sort(Op):
 
     host_only = "numpy sorts"
 
-    __props__ = ("axis", "sort_kind")     # (Op.kind is the fusion class)
+    __props__ = ("axis", "sort_kind")
 
     def __init__(self, axis=-1, kind="quicksort"):
         if kind not in KINDS:
@@ -64,7 +64,7 @@ class Argsort(Sort):
 
 
 def _flat(x):
-    from .shape import flatten
+    from .reshape import flatten
     return flatten(x, 1)
 
 
@@ -86,13 +86,3 @@ def sort(a, axis=-1, kind="quicksort", order=None):
 def argsort(a, axis=-1, kind="quicksort", order=None):
     """numpy.argsort (int64 indices)."""
     return _apply_sort(Argsort, "argsort", a, axis, kind, order)
-
-
-def _install_methods():
-    from ..graph import TensorVariable
-    TensorVariable.sort = lambda self, axis=-1, kind="quicksort", order=None: sort(self, axis, kind, order)
-    TensorVariable.argsort = lambda self, axis=-1, kind="quicksort", order=None: \
-        argsort(self, axis, kind, order)
-
-
-_install_methods()

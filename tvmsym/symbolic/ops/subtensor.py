@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..basic import as_tensor_variable, cast, constant, dimshuffle
-from ..graph import Apply, Constant, Op, TensorVariable, Variable
+from ..graph import Apply, Constant, Op, Variable
 from ..type import TensorType
 
 __all__ = ["Subtensor", "IncSubtensor", "AdvancedSubtensor", "AdvancedIncSubtensor",
@@ -63,12 +63,6 @@ def _entry_types(idx_list):
         else:
             out.append(e[1])
     return out
-
-
-def _slice_len(start, stop, step, n):
-    if step == 0:
-        raise ValueError("slice step cannot be zero")
-    return len(range(*slice(start, stop, step).indices(n)))
 
 
 def _item(v):
@@ -174,7 +168,6 @@ class Subtensor(_Indexed):
     """Basic indexing: ints and slices (``Subtensor{int64::}``)."""
 
     __props__ = ("idx_list",)
-    kind = "injective"
     n_before = 1
 
     def __init__(self, idx_list):
@@ -221,7 +214,6 @@ class IncSubtensor(_Indexed):
     """``x`` with ``x[idx]`` set to (or incremented by) ``y``: a new variable (functional)."""
 
     __props__ = ("idx_list", "set_instead_of_inc")
-    kind = "injective"
     n_before = 2
 
     def __init__(self, idx_list, set_instead_of_inc=False):
@@ -283,7 +275,6 @@ class AdvancedSubtensor(_Indexed):
     """
 
     __props__ = ("idx_list",)
-    kind = "injective"
     n_before = 1
 
     def __init__(self, idx_list):
@@ -295,9 +286,6 @@ class AdvancedSubtensor(_Indexed):
 
     def __str__(self):
         return "AdvancedSubtensor1" if self.is_1() else "AdvancedSubtensor"
-
-    def has_mask(self):
-        return any(e[0] == "array" and e[1] == "bool" for e in self.idx_list)
 
     def make_node(self, x, *index):
         x = as_tensor_variable(x)
@@ -435,7 +423,6 @@ class AdvancedIncSubtensor(Op):
     host_only = "numpy's np.add.at / assignment"
 
     __props__ = ("idx_list", "set_instead_of_inc")
-    kind = "opaque"
 
     def __init__(self, idx_list, set_instead_of_inc=False):
         self.idx_list = tuple(tuple(e) for e in idx_list)
@@ -626,7 +613,7 @@ def take(a, indices, axis=None):
     """numpy.take (mode='raise')."""
     a = as_tensor_variable(a)
     if axis is None:
-        from .shape import flatten
+        from .reshape import flatten
         a = flatten(a, 1)
         axis = 0
     if not -a.ndim <= axis < a.ndim:
@@ -636,12 +623,3 @@ def take(a, indices, axis=None):
     if _is_int(indices) or (isinstance(indices, Variable) and indices.ndim == 0):
         return getitem(a, idx + (indices,))
     return _advanced(a, list(idx) + [indices])
-
-
-def _install():
-    T = TensorVariable
-    T.__getitem__ = lambda self, args: getitem(self, args)
-    T.take = lambda self, indices, axis=None: take(self, indices, axis)
-
-
-_install()

@@ -6,6 +6,8 @@ Rules that would change a value for some input are left out on purpose:
 """
 from __future__ import annotations
 
+import math
+
 from .. import scalar as ps
 from ..elemwise import DimShuffle, Elemwise
 from ..graph import TensorConstant
@@ -16,10 +18,17 @@ canonicalize_db = RewriteDB("canonicalize")
 register = canonicalize_db.register
 
 
-def _drop_identity(node, k, value):
-    """If input ``k`` is the constant ``value``, the other input of a binary op."""
+def _drop_identity(node, k, value, float_zero_sign=None):
+    """If input ``k`` is the constant ``value``, the other input of a binary op.
+
+    ``float_zero_sign``: for a float result, the sign the zero must have to be an identity
+    (IEEE: ``-0.0 + 0.0`` is ``+0.0``, so only ``x + -0.0`` and ``x - +0.0`` are ``x``)."""
     out = node.outputs[0]
-    if scalar_value(node.inputs[k]) == value:
+    v = scalar_value(node.inputs[k])
+    if v == value:
+        if float_zero_sign is not None and out.type.dtype.startswith("float") \
+                and math.copysign(1.0, v) != float_zero_sign:
+            return None
         other = node.inputs[1 - k]
         if same_type(out, other):
             return [other]
@@ -34,14 +43,14 @@ def local_mul_one(fgraph, node):
 
 @register(type(ps.add), tags=("algebraic",))
 def local_add_zero(fgraph, node):
-    """x + 0 -> x, 0 + x -> x"""
-    return _drop_identity(node, 1, 0) or _drop_identity(node, 0, 0)
+    """x + 0 -> x, 0 + x -> x (for floats only a -0.0: x + 0.0 is +0.0 at x = -0.0)"""
+    return _drop_identity(node, 1, 0, -1.0) or _drop_identity(node, 0, 0, -1.0)
 
 
 @register(type(ps.sub), tags=("algebraic",))
 def local_sub_zero(fgraph, node):
-    """x - 0 -> x"""
-    return _drop_identity(node, 1, 0)
+    """x - 0 -> x (for floats only a +0.0: x - -0.0 is +0.0 at x = -0.0)"""
+    return _drop_identity(node, 1, 0, 1.0)
 
 
 @register(type(ps.true_div), tags=("algebraic",))

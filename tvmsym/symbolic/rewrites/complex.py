@@ -53,15 +53,17 @@ def _cmul(ar, ai, br, bi):
 def _cdiv(ar, ai, br, bi):
     if bi is None:
         return ar / br, (None if ai is None else ai / br)
-    ai = ai if ai is not None else ar * 0
-    # Smith's algorithm (numpy's): no overflow of br**2 + bi**2
+    from ..basic import abs as _abs, and_, eq
+    ai = ai if ai is not None else _zeros(ar)
+    # numpy's algorithm (Smith's: no overflow of br**2 + bi**2; x / 0 is x / |0|)
     big = ge_abs(br, bi)
     r1 = bi / br
-    d1 = br + bi * r1
+    s1 = 1.0 / (br + bi * r1)
     r2 = br / bi
-    d2 = bi + br * r2
-    re = switch(big, (ar + ai * r1) / d1, (ar * r2 + ai) / d2)
-    im = switch(big, (ai - ar * r1) / d1, (ai * r2 - ar) / d2)
+    s2 = 1.0 / (bi + br * r2)
+    zero = and_(eq(br, 0), eq(bi, 0))
+    re = switch(big, switch(zero, ar / _abs(br), (ar + ai * r1) * s1), (ar * r2 + ai) * s2)
+    im = switch(big, switch(zero, ai / _abs(br), (ai - ar * r1) * s1), (ai * r2 - ar) * s2)
     return re, im
 
 

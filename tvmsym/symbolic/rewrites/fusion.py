@@ -11,6 +11,8 @@ compute, hence one loop nest.  A group stops growing at ``MAX_INPUTS`` inputs,
 """
 from __future__ import annotations
 
+import math
+
 from .. import scalar as ps
 from ..elemwise import DimShuffle, Elemwise
 from ..graph import Constant
@@ -229,6 +231,8 @@ def _simplify(sop, args, node):
         unit = 1 if type(sop) is type(ps.mul) else 0
         for k in (0, 1):
             if args[k][0] == "c" and args[k][1] == unit:
+                if unit == 0 and out.startswith("float") and math.copysign(1.0, args[k][1]) > 0:
+                    continue    # x + 0.0 is +0.0 at x = -0.0: only x + -0.0 is x
                 return keep(1 - k)
     return (sop,) + tuple(args)
 

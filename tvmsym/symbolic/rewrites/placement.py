@@ -48,7 +48,6 @@ class _Transfer(Op):
     host_only = "a copy the executor makes itself"
 
     __props__ = ()
-    kind = "transfer"
 
     def make_node(self, x):
         return Apply(self, [x], [x.type()])

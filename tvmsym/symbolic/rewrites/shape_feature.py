@@ -30,6 +30,26 @@ def _int_const(v):
     return None
 
 
+def _is_size(d, S):
+    if isinstance(d, (int, np.integer)):
+        return d >= 0
+    c = _int_const(d)
+    if c is not None:
+        return c >= 0
+    node = d.owner
+    if node is None:
+        return False
+    if isinstance(node.op, S.Shape_i):
+        return True
+    if type(node.op).__name__ == "Subtensor":               # x.shape[i]
+        src = node.inputs[0].owner
+        return src is not None and (isinstance(src.op, S.Shape) or (
+            isinstance(src.op, S.MakeVector) and all(_is_size(i, S) for i in src.inputs)))
+    scalar = getattr(node.op, "scalar_op", None)
+    return (type(scalar).__name__ in ("Add", "Mul", "Cast", "Identity")
+            and all(_is_size(i, S) for i in node.inputs))
+
+
 class _Shapes:
     """Symbolic shapes (tuples of ints or int64 scalar variables), memoized per variable."""
 
@@ -106,18 +126,10 @@ class _Shapes:
                 return tuple(g if k is None else k for k, g in zip(op.shape, s))
             if isinstance(op, S.Reshape):
                 dims = _vector_entries(ins[1], S)
-                out = []
-                for d in dims or ():
-                    c = d if isinstance(d, int) else S.const_value(d)
-                    if c is not None and int(c) >= 0:
-                        out.append(int(c))
-                    elif c is None and _from_shape(d, S):
-                        out.append(d)           # a length read from a shape: never -1
-                    else:
-                        break                   # -1 (or a value that may be -1): infer
-                else:
-                    if dims is not None:
-                        return tuple(out)
+                # a symbolic entry may be -1 at run time (reshape's "the rest"): only entries
+                # known to be sizes (non-negative constants, Shape_i) are taken as the shape
+                if dims is not None and all(_is_size(d, S) for d in dims):
+                    return tuple(_int_const(d) if _int_const(d) is not None else d for d in dims)
             if isinstance(op, S.Alloc):
                 return tuple(_int_const(d) if _int_const(d) is not None else d for d in ins[1:])
         except (IndexError, KeyError, TypeError):
@@ -138,19 +150,6 @@ def _as_int64(d):
     if isinstance(d, int):
         return constant(np.int64(d))
     return d if d.dtype == "int64" else cast(d, "int64")
-
-
-def _from_shape(d, S):
-    """``d`` reads a length of a shape (Shape_i, or x.shape[k]): never negative."""
-    o = d.owner
-    if o is None:
-        return False
-    if isinstance(o.op, S.Shape_i):
-        return True
-    src = o.inputs[0].owner if type(o.op).__name__ == "Subtensor" and o.inputs else None
-    return src is not None and isinstance(src.op, (S.Shape, S.MakeVector)) and \
-        all(i.owner is not None and isinstance(i.owner.op, S.Shape_i) for i in src.inputs
-            if isinstance(src.op, S.MakeVector))
 
 
 def _vector_entries(vec, S):

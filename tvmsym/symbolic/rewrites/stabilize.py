@@ -84,4 +84,7 @@ def local_log_exp(fgraph, node):
 
 def stabilize(fgraph, excluding=()):
     return stabilize_db.run(fgraph, excluding)
-from . import sigmoid as _sigmoid  # noqa: E402,F401  (1/(1+exp(x)), 1-sigmoid(x): registers here)
+from . import (
+    sigmoid as _sigmoid,  # noqa: E402,F401  (1/(1+exp(x)), 1-sigmoid(x): registers here)
+    softmax as _softmax,  # noqa: E402,F401  (x / sum(x) -> Softmax: registers here)
+)

@@ -69,6 +69,28 @@ class DenseFromSparse(SparseOp):
         return [shapes[0]]
 
 
+class SparseShape(SparseOp):
+    """``x.shape`` of a sparse matrix: an int64 vector, known from the input shapes."""
+
+    no_grad = "integer result"
+
+    def make_node(self, x):
+        x = as_sparse_variable(x)
+        return Apply(self, [x], [TensorType("int64", (False,))()])
+
+    def infer_shape(self, node, shapes):
+        return [(2,)]
+
+    def infer_value(self, node, shapes, values):
+        return [np.asarray(shapes[0], dtype="int64")]
+
+    def perform(self, node, inputs):
+        return [np.asarray(inputs[0].shape, dtype="int64")]
+
+
+sparse_shape = SparseShape()
+
+
 class SparseFromDense(SparseOp):
     """Dense -> sparse of ``format`` (``csr_from_dense``, ``csc_from_dense``)."""
 

@@ -115,6 +115,11 @@ class _SparseOperators:
         return (False, False)
 
     @property
+    def shape(self):
+        from .ops import sparse_shape
+        return sparse_shape(self)
+
+    @property
     def T(self):
         from .ops import transpose
         return transpose(self)

@@ -1,5 +1,4 @@
-"""TE for CumOp (topi's scan kernels).  Sort/Argsort have no rule: they run through numpy
-on the host (numpy's NaN-last order; see symbolic/ops/sort.py)."""
+"""TE for CumOp: topi's scan kernels (cumsum, cumprod along one axis)."""
 from __future__ import annotations
 
 from ... import _tvm
