@@ -282,9 +282,9 @@ class TestShapeInfo:
         np.testing.assert_array_equal(out, [3, 4])
 
     def test_join_shape_mismatch_raises(self):
-        # Theano's documented "shape inference problem": f(xv, yv) of z.shape returned
-        # array([8, 4]) without an error.  tvmsym checks the join's inputs even when only
-        # the shape is asked for, so both functions raise the same ValueError.
+        # Theano's documented "shape inference problem", kept as Theano has it (issue 14: the
+        # ShapeFeature derives z.shape from the inputs' shapes and never computes z): the shape
+        # function returns array([8, 4]) without an error; the value function raises.
         with theano.change_flags(floatX="float64"):
             x = theano.tensor.matrix('x')
             y = theano.tensor.matrix('y')
@@ -293,12 +293,12 @@ class TestShapeInfo:
         yv = numpy.random.rand(3, 3)
         msg = ("join: all input dimensions except axis 0 must match; input 0 has shape (5, 4), "
                "input 1 has shape (3, 3)")
-        for out in (z.shape, z):
-            f = theano.function([x, y], out)
-            with pytest.raises(ValueError) as e:
-                f(xv, yv)
-            assert str(e.value) == msg
+        f = theano.function([x, y], z)
+        with pytest.raises(ValueError) as e:
+            f(xv, yv)
+        assert str(e.value) == msg
         f = theano.function([x, y], z.shape)
+        np.testing.assert_array_equal(f(xv, yv), [8, 4])          # as Theano's doc shows
         np.testing.assert_array_equal(f(xv, numpy.random.rand(3, 4)), [8, 4])
 
     def test_specify_shape(self):
@@ -306,8 +306,11 @@ class TestShapeInfo:
         x_specify_shape = theano.tensor.specify_shape(x, (2, 2))
         f = theano.function([x], (x_specify_shape ** 2).shape)
         np.testing.assert_array_equal(f(np.ones((2, 2), 'float32')), [2, 2])
+        # the shape folds to the promised constant (Theano); the value function checks it
+        np.testing.assert_array_equal(f(np.ones((3, 2), 'float32')), [2, 2])
+        g = theano.function([x], x_specify_shape ** 2)
         with pytest.raises(ValueError) as e:
-            f(np.ones((3, 2), 'float32'))
+            g(np.ones((3, 2), 'float32'))
         assert str(e.value) == "specify_shape: x has shape (3, 2) but the specified shape is (2, 2)"
         # None leaves a length free; the gradient passes through
         h = theano.function([x], T.grad((T.specify_shape(x, (None, 3)) ** 2).sum(), x))

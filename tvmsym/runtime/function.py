@@ -76,6 +76,14 @@ def _caller_name():
     return "<unknown>"
 
 
+def _offending(value):
+    """The third argument of a bad-input error: the value itself, as Theano gives it (code may
+    inspect ``e.args[2]``), unless it is big, then its shape and dtype (a whole array made the
+    message megabytes long)."""
+    desc = describe_value(value)
+    return value if desc == repr(value) else desc
+
+
 def _backend():
     """The targets package, with TVM and the backend (lowering rules, schedules, executor)
     loaded all or nothing: a Ctrl-C in the middle of the first compile's imports leaves no
@@ -206,7 +214,7 @@ class Function:
             arr = t.filter(value, allow_downcast=bool(i.allow_downcast), strict=i.strict)
         except (TypeError, ValueError) as e:
             raise type(e)(f'Bad input argument to tvmsym function with name "{self.name}" at index '
-                          f'{k}(0-based)', str(e), describe_value(value)) from None
+                          f'{k}(0-based)', str(e), _offending(value)) from None
         if not arr.dtype.isnative:      # '>f4' is a float32 too, but DLPack needs native order
             arr = arr.astype(arr.dtype.newbyteorder("="))
         return arr
