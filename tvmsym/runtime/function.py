@@ -250,6 +250,13 @@ class Function:
         """
         self._fast_calls = LRU()
         self._fast_dtypes = None
+        # calls that update shared variables hold their locks (``_locked_call``); functions
+        # without updates take no lock
+        self._update_locks = ()
+        if self._update_spec:
+            cs = {id(sv.container): sv.container for sv in self._shared}
+            cs.update((id(sv.container), sv.container) for sv, _ in self._update_spec)
+            self._update_locks = tuple(c.lock for c in sorted(cs.values(), key=lambda c: c.order))
         self._fast_nargs = len(self._explicit)
         self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
         if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
@@ -260,6 +267,30 @@ class Function:
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
     def __call__(self, *args, **kwargs):
+        if self._update_locks:
+            return self._locked_call(args, kwargs)
+        return self._dispatch(args, kwargs)
+
+    def _locked_call(self, args, kwargs):
+        """A call of a function with updates: it holds the locks of every shared variable it
+        reads or updates (in their global ``order``: two functions updating the same variables
+        cannot deadlock) from reading their values to installing the new ones, so concurrent
+        calls (from threads) are serialized and never tear a state or repeat a random draw."""
+        locks = self._update_locks
+        if len(locks) == 1:
+            with locks[0]:
+                return self._dispatch(args, kwargs)
+        taken = 0
+        try:
+            for lk in locks:
+                lk.acquire()
+                taken += 1
+            return self._dispatch(args, kwargs)
+        finally:
+            for lk in reversed(locks[:taken]):
+                lk.release()
+
+    def _dispatch(self, args, kwargs):
         dts = self._fast_dtypes
         if dts is not None and not kwargs and len(args) == self._fast_nargs:
             if self._fast_shared:
@@ -409,10 +440,12 @@ class Function:
         for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
             state[k] = LRU()
         state["_last"] = None
+        state["_update_locks"] = ()     # locks do not pickle: made again from the containers
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._init_fast_call()
 
     # ------------------------------------------------------------------ copies
     def __copy__(self):
