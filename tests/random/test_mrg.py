@@ -228,9 +228,9 @@ def test_cuda_kernel_and_loopback_numbers():
     mrg_nodes = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, MRGUniform)]
     assert mrg_nodes and all(is_on_gpu(n.op) for n in mrg_nodes)     # placed on the device
     build = f._build((st0.shape,))
-    kinds = [s[0] for s in build.steps]
+    kinds = [s.label for s in build.steps]
     assert "host" not in kinds and "cpu" not in kinds               # no host round trip
-    assert build.rules[[s[1] for s in build.steps if s[0] == "gpu"][0]] == "mrg_streams"
+    assert build.rules[[s.name for s in build.steps if s.label == "gpu"][0]] == "mrg_streams"
     import shutil
     if shutil.which("nvcc") is not None:
         ptx = f.as_text("ptx", shapes=[st0.shape])

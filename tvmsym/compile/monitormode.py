@@ -57,7 +57,7 @@ class _Hook:
         return vals
 
     def pre_step(self, step, slots, build):
-        self.i = 0 if step is build.prog[0][5] else self.i + 1      # a call starts over
+        self.i = 0 if step is build.prog[0].step else self.i + 1      # a call starts over
         node = step.node
         self.cur = (slots, build, _Thunk(node, self._inputs(node, slots, build),
                                          [[None] for _ in node.outputs]))
