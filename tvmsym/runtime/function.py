@@ -9,9 +9,12 @@ shared variables; ``profile=True`` times every kernel (runtime/profiling.py).
 """
 from __future__ import annotations
 
+import atexit
 import copy as _copy
+import itertools
 import os
 import sys
+import threading
 import time
 from time import perf_counter as _now
 
@@ -267,9 +270,18 @@ class Function:
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
     def __call__(self, *args, **kwargs):
-        if self._update_locks:
-            return self._locked_call(args, kwargs)
-        return self._dispatch(args, kwargs)
+        next(_entered)
+        try:
+            if _exiting and threading.current_thread() is not threading.main_thread():
+                raise RuntimeError(f"tvmsym function {self.name!r} was called from thread "
+                                   f"{threading.current_thread().name!r} while the interpreter "
+                                   "is exiting; stop (or join) the threads that call compiled "
+                                   "functions before exit")
+            if self._update_locks:
+                return self._locked_call(args, kwargs)
+            return self._dispatch(args, kwargs)
+        finally:
+            next(_left)
 
     def _locked_call(self, args, kwargs):
         """A call of a function with updates: it holds the locks of every shared variable it
@@ -553,6 +565,28 @@ class Function:
 
 
 _MISSING = object()
+
+# Orderly exit (issue 11): a kernel still running in a daemon thread while the interpreter
+# tears down aborts the process (TVM's thread pool: "terminate called without an active
+# exception").  At exit, calls from other threads than the main one raise, and the exit waits
+# for the calls under way.  ``_entered``/``_left`` count calls (``next`` is atomic under the GIL).
+_entered = itertools.count()
+_left = itertools.count()
+_exiting = False
+
+
+def _wait_for_calls_at_exit(timeout=60.0):
+    global _exiting
+    _exiting = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # each probe advances both counters once: equal means no call is under way
+        if next(_entered) - next(_left) <= 0:
+            return
+        time.sleep(0.001)
+
+
+atexit.register(_wait_for_calls_at_exit)
 _ndarray = np.ndarray
 
 
