@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import copy as _copy
-import itertools
 import os
 import sys
 import threading
@@ -270,18 +269,14 @@ class Function:
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
     def __call__(self, *args, **kwargs):
-        next(_entered)
-        try:
-            if _exiting and threading.current_thread() is not threading.main_thread():
-                raise RuntimeError(f"tvmsym function {self.name!r} was called from thread "
-                                   f"{threading.current_thread().name!r} while the interpreter "
-                                   "is exiting; stop (or join) the threads that call compiled "
-                                   "functions before exit")
-            if self._update_locks:
-                return self._locked_call(args, kwargs)
-            return self._dispatch(args, kwargs)
-        finally:
-            next(_left)
+        if _exiting and threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(f"tvmsym function {self.name!r} was called from thread "
+                               f"{threading.current_thread().name!r} while the interpreter "
+                               "is exiting; stop (or join) the threads that call compiled "
+                               "functions before exit")
+        if self._update_locks:
+            return self._locked_call(args, kwargs)
+        return self._dispatch(args, kwargs)
 
     def _locked_call(self, args, kwargs):
         """A call of a function with updates: it holds the locks of every shared variable it
@@ -569,20 +564,29 @@ _MISSING = object()
 # Orderly exit (issue 11): a kernel still running in a daemon thread while the interpreter
 # tears down aborts the process (TVM's thread pool: "terminate called without an active
 # exception").  At exit, calls from other threads than the main one raise, and the exit waits
-# for the calls under way.  ``_entered``/``_left`` count calls (``next`` is atomic under the GIL).
-_entered = itertools.count()
-_left = itertools.count()
+# for the calls under way: threads with a ``Function.__call__`` frame on their stack (nothing is
+# counted on the call path; the flag is checked inside that frame, so no call slips through).
 _exiting = False
+
+
+def _calls_under_way():
+    me = threading.get_ident()
+    code = Function.__call__.__code__
+    for tid, fr in sys._current_frames().items():
+        if tid == me:
+            continue
+        while fr is not None:
+            if fr.f_code is code:
+                return True
+            fr = fr.f_back
+    return False
 
 
 def _wait_for_calls_at_exit(timeout=60.0):
     global _exiting
     _exiting = True
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # each probe advances both counters once: equal means no call is under way
-        if next(_entered) - next(_left) <= 0:
-            return
+    while _calls_under_way() and time.monotonic() < deadline:
         time.sleep(0.001)
 
 
