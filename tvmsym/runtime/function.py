@@ -9,9 +9,11 @@ shared variables; ``profile=True`` times every kernel (runtime/profiling.py).
 """
 from __future__ import annotations
 
+import atexit
 import copy as _copy
 import os
 import sys
+import threading
 import time
 from time import perf_counter as _now
 
@@ -258,6 +260,13 @@ class Function:
         """
         self._fast_calls = LRU()
         self._fast_dtypes = None
+        # calls that update shared variables hold their locks (``_locked_call``); functions
+        # without updates take no lock
+        self._update_locks = ()
+        if self._update_spec:
+            cs = {id(sv.container): sv.container for sv in self._shared}
+            cs.update((id(sv.container), sv.container) for sv, _ in self._update_spec)
+            self._update_locks = tuple(c.lock for c in sorted(cs.values(), key=lambda c: c.order))
         self._fast_nargs = len(self._explicit)
         self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
         if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
@@ -268,6 +277,35 @@ class Function:
         self._fast_dtypes = tuple(np.dtype(t.dtype) for t in self._in_types)
 
     def __call__(self, *args, **kwargs):
+        if _exiting and threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(f"tvmsym function {self.name!r} was called from thread "
+                               f"{threading.current_thread().name!r} while the interpreter "
+                               "is exiting; stop (or join) the threads that call compiled "
+                               "functions before exit")
+        if self._update_locks:
+            return self._locked_call(args, kwargs)
+        return self._dispatch(args, kwargs)
+
+    def _locked_call(self, args, kwargs):
+        """A call of a function with updates: it holds the locks of every shared variable it
+        reads or updates (in their global ``order``: two functions updating the same variables
+        cannot deadlock) from reading their values to installing the new ones, so concurrent
+        calls (from threads) are serialized and never tear a state or repeat a random draw."""
+        locks = self._update_locks
+        if len(locks) == 1:
+            with locks[0]:
+                return self._dispatch(args, kwargs)
+        taken = 0
+        try:
+            for lk in locks:
+                lk.acquire()
+                taken += 1
+            return self._dispatch(args, kwargs)
+        finally:
+            for lk in reversed(locks[:taken]):
+                lk.release()
+
+    def _dispatch(self, args, kwargs):
         dts = self._fast_dtypes
         if dts is not None and not kwargs and len(args) == self._fast_nargs:
             if self._fast_shared:
@@ -417,10 +455,12 @@ class Function:
         for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
             state[k] = LRU()
         state["_last"] = None
+        state["_update_locks"] = ()     # locks do not pickle: made again from the containers
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._init_fast_call()
 
     # ------------------------------------------------------------------ copies
     def __copy__(self):
@@ -528,6 +568,37 @@ class Function:
 
 
 _MISSING = object()
+
+# Orderly exit (issue 11): a kernel still running in a daemon thread while the interpreter
+# tears down aborts the process (TVM's thread pool: "terminate called without an active
+# exception").  At exit, calls from other threads than the main one raise, and the exit waits
+# for the calls under way: threads with a ``Function.__call__`` frame on their stack (nothing is
+# counted on the call path; the flag is checked inside that frame, so no call slips through).
+_exiting = False
+
+
+def _calls_under_way():
+    me = threading.get_ident()
+    code = Function.__call__.__code__
+    for tid, fr in sys._current_frames().items():
+        if tid == me:
+            continue
+        while fr is not None:
+            if fr.f_code is code:
+                return True
+            fr = fr.f_back
+    return False
+
+
+def _wait_for_calls_at_exit(timeout=60.0):
+    global _exiting
+    _exiting = True
+    deadline = time.monotonic() + timeout
+    while _calls_under_way() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+atexit.register(_wait_for_calls_at_exit)
 _ndarray = np.ndarray
 
 

@@ -13,10 +13,15 @@ call a new value; see ``Container``); with ``borrow=True`` they may alias the ca
 """
 from __future__ import annotations
 
+import itertools
+import threading
+
 import numpy as np
 
 from ..symbolic.graph import TensorVariable
 from ..symbolic.type import TensorType
+
+_order = itertools.count()
 
 
 class Container:
@@ -32,10 +37,11 @@ class Container:
     update) drops the device copy, uploaded again by the next cuda call.
     """
 
-    __slots__ = ("_value", "spare", "dev", "dev_spare")
+    __slots__ = ("_value", "spare", "dev", "dev_spare", "lock", "order")
 
     def __init__(self, value):
         self._value = value
+        self._new_lock()
         self.spare = None      # a second buffer the next update may be written into
         self.dev = None        # the device tensor when current (device=cuda)
         self.dev_spare = None  # the device buffer the next cuda update may be written into
@@ -62,6 +68,14 @@ class Container:
         self._value = state["_value"] if "_value" in state else state["value"]
         self.spare = state.get("spare")
         self.dev = self.dev_spare = None
+        self._new_lock()
+
+    def _new_lock(self):
+        # held by a call of a function that updates this variable, from reading its value
+        # to installing the new one (runtime/function.py ``_update_locks``); ``order`` is
+        # the global acquisition order of several variables' locks (no deadlock)
+        self.lock = threading.RLock()
+        self.order = next(_order)
 
     @property
     def shape(self):
