@@ -83,16 +83,9 @@ def _edges():
             yield src, dst, os.path.relpath(path, os.path.dirname(ROOT)), line, target
 
 
-# known exception, to be moved (follow-up): issue 11's Ctrl-C-safe first import loads the whole
-# backend, the executor included, from targets/__init__.py
-KNOWN = {("tvmsym/targets/__init__.py", "tvmsym.runtime.executor")}
-
-
 def test_every_import_goes_down_the_layers():
     bad = []
     for src, dst, path, line, target in _edges():
-        if (path, target) in KNOWN:
-            continue
         src_rank = RANK.get(src, API)
         dst_rank = -1 if dst == "tvm" else RANK.get(dst, API)
         if dst == "tvm" and src_rank >= RANK["_tvm"]:
@@ -115,7 +108,7 @@ def test_symbolic_imports_nothing_above_it():
 def test_no_import_cycles_between_layers():
     graph = {}
     for src, dst, path, _line, target in _edges():
-        if RANK.get(src, API) == API or dst == "tvm" or (path, target) in KNOWN:
+        if RANK.get(src, API) == API or dst == "tvm":
             continue
         graph.setdefault(src, set()).add(dst)
     state = {}
