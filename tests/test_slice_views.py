@@ -187,3 +187,47 @@ def test_slices_of_shared_values_in_an_update_step():
     np.testing.assert_allclose(a, np.sum(np.tanh(M[:, :3]) * xv), rtol=1e-12)
     np.testing.assert_allclose(w.get_value(), M * 0.5)
     np.testing.assert_allclose(f(xv), np.sum(np.tanh(M[:, :3] * 0.5) * xv), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- reductions
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+@pytest.mark.parametrize("shape", [(1, 1), (0, 3), (7, 5), (33, 17)])
+def test_elementwise_producers_run_inside_their_reduction(dtype, shape):
+    """``sum(x * w)``, ``max(x[:, 1:] - x[:, :-1])``: one kernel, no intermediate array."""
+    x, w = T.matrix("x", dtype=dtype), T.matrix("w", dtype=dtype)
+    outs = [T.sum(x * w), (x * x + w).sum(axis=1), (x[:, 1:] - x[:, :-1]).sum(axis=0)]
+    if shape[0]:
+        outs.append((x - w).max(axis=0))
+    f = function([x, w], outs)
+    assert len(_steps(f)) == len(outs), [str(s.node.op) for s in _steps(f)]
+    rng = np.random.default_rng(1)
+    if dtype == "int32":     # integer wrap as numpy's
+        xv = rng.integers(-2**20, 2**20, shape).astype(dtype)
+        wv = rng.integers(-2**15, 2**15, shape).astype(dtype)
+    else:
+        xv, wv = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    ref = [np.sum(xv * wv), (xv * xv + wv).sum(axis=1), (xv[:, 1:] - xv[:, :-1]).sum(axis=0)]
+    if shape[0]:
+        ref.append((xv - wv).max(axis=0))
+    tol = dict(rtol=2e-5, atol=1e-4) if dtype == "float32" else dict(rtol=1e-12)
+    for a, b in zip(f(xv, wv), ref):
+        assert np.asarray(a).dtype == np.asarray(b).dtype or dtype != "int32"
+        np.testing.assert_allclose(a, b, **tol)
+
+
+def test_nan_and_inf_go_through_a_fused_reduction():
+    x = T.dvector("x")
+    f = function([x], [T.sum(x * 0), T.max(T.exp(x)), T.sum(x * x)])
+    a, b, c = f(np.array([1.0, np.nan, 2.0]))
+    assert np.isnan(a) and np.isnan(b) and np.isnan(c)
+    a, b, c = f(np.array([1.0, np.inf]))
+    assert np.isnan(a) and b == np.inf and c == np.inf
+
+
+def test_a_producer_read_twice_keeps_its_buffer():
+    x = T.dvector("x")
+    y = T.exp(x)
+    f = function([x], [y.sum(), y.max()])
+    assert any(type(s.node.op).__name__ == "Elemwise" for s in _steps(f))
+    xv = np.linspace(-1, 1, 9)
+    np.testing.assert_allclose(f(xv), [np.exp(xv).sum(), np.exp(xv).max()], rtol=1e-12)

@@ -49,6 +49,41 @@ def _reads_through_views(node):
     return isinstance(node.op, (Elemwise, CAReduce)) and not is_whole_kernel(node)
 
 
+# scalar ops a reduction's vectorized schedule compiles inline (transcendental functions have
+# lane-specific lowerings that its rfactor split does not accept)
+_ARITH = frozenset(("add", "sub", "mul", "neg", "sqr", "abs", "maximum", "minimum", "pow",
+                    "true_div", "identity"))
+
+
+def _arithmetic(node):
+    sop = node.op.scalar_op
+    prog = getattr(sop, "program", None)
+    ops = [p[0] for p in prog if p[0] not in ("i", "c")] if prog is not None else [sop]
+    if any(getattr(o, "name", None) not in _ARITH for o in ops):
+        return False
+    dts = {v.type.dtype for v in node.inputs + node.outputs}
+    return len(dts) == 1        # no casts: one lane width
+
+
+def _reduced_producers(fgraph, order, outputs, host_read):
+    """Elementwise nodes computed inside the one reduction that reads them (``T.sum(x ** 2)``
+    reads x once and writes no x ** 2 array): single-output arithmetic of one dtype, read by
+    exactly one reduction kernel and nothing else."""
+    out = set()
+    for node in order:
+        if not (isinstance(node.op, Elemwise) and len(node.outputs) == 1 and _has_rule(node)
+                and not is_whole_kernel(node) and _arithmetic(node)):
+            continue
+        v = node.outputs[0]
+        cl = fgraph.clients.get(v, ())
+        if v in outputs or v in host_read or len(cl) != 1 or isinstance(cl[0][0], str):
+            continue
+        c = cl[0][0]
+        if isinstance(c.op, CAReduce) and _has_rule(c) and not is_whole_kernel(c):
+            out.add(node)
+    return out
+
+
 def _slice_views(fgraph, order, outputs, host_read):
     """The slice views no step computes: each of their readers is a kernel that reads through
     them (directly or through DimShuffle views inlined into such kernels)."""
@@ -119,6 +154,7 @@ def plan(fgraph, inner=None):
     host_read = {v for node in order if not _has_rule(node) or is_whole_kernel(node)
                  for v in node.inputs}
     slices = _slice_views(fgraph, order, outputs, host_read)
+    slices |= _reduced_producers(fgraph, order, outputs, host_read)
     steps = []
     for node in order:
         if is_view(node) and not any(o in outputs or o in host_read for o in node.outputs):
