@@ -104,9 +104,9 @@ def _schedule_crop(sch, crop, itemsize):
     schedule_injective(sch, crop, itemsize)
 
 
-def conv_rule(func, info):
-    st = info.get("step")
-    if st is None or not isinstance(st.node.op, BaseConv):
+def conv_rule(func, ctx):
+    st = ctx.step
+    if not isinstance(ctx.op, BaseConv):
         return None
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
