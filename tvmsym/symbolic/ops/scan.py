@@ -57,6 +57,7 @@ class Scan(InnerGraphOp):
         self.name = name or "scan_fn"
         self.mode = mode            # the body's compilation mode (None: the default)
         self._vjp = None            # (InnerGraph, index) of the body's vector-Jacobian product
+        self._vjp_acc = None        # the same, summing into accumulators ("vjp_acc")
 
     # identity: two scans are never merged or compared by value
     def __eq__(self, other):
@@ -71,7 +72,7 @@ class Scan(InnerGraphOp):
     __repr__ = __str__
 
     def __getstate__(self):
-        return dict(self.__dict__, _vjp=None)
+        return dict(self.__dict__, _vjp=None, _vjp_acc=None)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -111,12 +112,17 @@ class Scan(InnerGraphOp):
     def inner_graph(self, name):
         """``"body"``: inner inputs -> inner outputs; ``"vjp"``: the body's vector-Jacobian
         product (inner inputs, one output gradient per output of fn) -> a gradient per
-        continuous inner input (``vjp_index()`` gives their positions)."""
+        continuous inner input (``vjp_index()`` gives their positions); ``"vjp_acc"``: the
+        same with one accumulator input per gradient after the output gradients, each output
+        being its accumulator plus the gradient (a reverse loop sums a step's gradients in
+        the kernels that compute them: ``runtime/scan_loop.py``)."""
         if name == "body":
             return InnerGraph(self.inner_inputs, self.inner_outputs, f"{self.name} (scan body)",
                               mode=self.mode, n_outputs=self.n_outs)
         if name == "vjp":
             return self._vjp_graph()[0]
+        if name == "vjp_acc":
+            return self._vjp_acc_graph()
         return super().inner_graph(name)
 
     def vjp_index(self):
@@ -150,6 +156,19 @@ class Scan(InnerGraphOp):
         index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
         return InnerGraph(list(self.inner_inputs) + gys, list(gs), f"grad_of_{self.name}",
                           mode=self.mode), index
+
+    def _vjp_acc_graph(self):
+        if self._vjp_acc is None:
+            from ...config import change_flags
+            g, index = self._vjp_graph()
+            with change_flags(compute_test_value="off"):
+                accs = [self.inner_inputs[k].type() for k in index]
+                for a, k in zip(accs, index):
+                    a.name = f"acc({self.inner_inputs[k].name or k})"
+                outs = [a + o for a, o in zip(accs, g.outputs)]
+            self._vjp_acc = InnerGraph(list(g.inputs) + accs, outs, f"grad_of_{self.name}",
+                                       mode=self.mode)
+        return self._vjp_acc
 
     # ------------------------------------------------------------------ running
     def _steps(self, n_steps):
