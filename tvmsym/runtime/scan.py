@@ -135,13 +135,15 @@ def host_grad_loop(node, inputs, inner):
     lo_t = 0 if op.truncate_gradient < 0 else max(0, n - op.truncate_gradient)
     for t in range(n - 1, lo_t - 1, -1):
         args = step_args(op, t, wins, full, [np.asarray(s) for s in shared], nonseqs)
-        g_out = []
+        g_out, y_out = [], []
         for j in range(no):
             if j in rec:
                 g_out.append(gbufs[rec[j]][full[rec[j]][1] + t, ...])
+                y_out.append(full[rec[j]][0][full[rec[j]][1] + t, ...])
             else:
                 g_out.append(np.asarray(gys[j])[t, ...])
-        res = fn(*args, *g_out)
+                y_out.append(np.asarray(ys[j])[t, ...])
+        res = fn(*args, *g_out, *y_out)
         res = res if isinstance(res, list) else [res]
         k = 0
         for q, ((s, lo), taps) in enumerate(zip(wins, op.seq_taps)):
@@ -353,6 +355,17 @@ def compiled_grad_loop(node, inputs, inner):
             shapes.append(g.shape[1:])
             dtypes.append(g.dtype)
             places.append((("gy", j), _rows(table, n - 1, -1)))
+    ys = [_contig(y) for y in ys]
+    for j in range(no):         # the step's outputs, as the forward loop computed them
+        if j in rec:
+            f, L0 = full[rec[j]]
+            shapes.append(f.shape[1:])
+            dtypes.append(f.dtype)
+            places.append((("full", rec[j]), _rows(table, L0 + n - 1, -1)))
+        else:
+            shapes.append(ys[j].shape[1:])
+            dtypes.append(ys[j].dtype)
+            places.append((("ys", j), _rows(table, n - 1, -1)))
     acc_arrays = {("gseq", q): g for q, g in enumerate(gseq)}
     acc_arrays.update({("gbuf", r): g for r, g in enumerate(gbufs)})
     acc_arrays.update({("gns", q): g for q, g in enumerate(gns)})
@@ -376,6 +389,7 @@ def compiled_grad_loop(node, inputs, inner):
     arrays.update({("full", r): f.reshape(-1) for r, (f, _) in enumerate(full)})
     arrays.update({("ns", q): a.reshape(-1) for q, a in enumerate(nonseqs)})
     arrays.update({("gy", j): g.reshape(-1) for j, g in enumerate(gys)})
+    arrays.update({("ys", j): y.reshape(-1) for j, y in enumerate(ys) if j not in rec})
     arrays.update({key: a.reshape(-1) for key, a in acc_arrays.items()})
     prog.run(arrays, np.array(table, dtype=np.int64), count)
     return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards)

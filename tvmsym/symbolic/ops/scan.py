@@ -111,7 +111,8 @@ class Scan(InnerGraphOp):
     # ------------------------------------------------------------------ inner graphs
     def inner_graph(self, name):
         """``"body"``: inner inputs -> inner outputs; ``"vjp"``: the body's vector-Jacobian
-        product (inner inputs, one output gradient per output of fn) -> a gradient per
+        product (inner inputs, one output gradient per output of fn, the step's outputs as
+        the forward loop computed them) -> a gradient per
         continuous inner input (``vjp_index()`` gives their positions); ``"vjp_acc"``: the
         same with one accumulator input per gradient after the output gradients, each output
         being its accumulator plus the gradient (a reverse loop sums a step's gradients in
@@ -154,7 +155,17 @@ class Scan(InnerGraphOp):
             from ..grad import zeros_like
             gs = [zeros_like(w) for w in wrt]
         index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
-        return InnerGraph(list(self.inner_inputs) + gys, list(gs), f"grad_of_{self.name}",
+        # the step's outputs are known (the forward loop stored them): the gradient reads
+        # them (``tanh``'s ``1 - y**2``) instead of computing the step again
+        ys = [o.type() for o in outs]
+        memo = {v: v for v in list(self.inner_inputs) + gys}
+        for y, o in zip(ys, outs):
+            y.name = o.name or "out"
+            if o.owner is not None and o not in memo:
+                memo[o] = y
+        from ..fgraph import clone_graph
+        _, gs, _ = clone_graph(list(memo), list(gs), memo=memo)
+        return InnerGraph(list(self.inner_inputs) + gys + ys, list(gs), f"grad_of_{self.name}",
                           mode=self.mode), index
 
     def _vjp_acc_graph(self):
