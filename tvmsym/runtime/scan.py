@@ -312,7 +312,18 @@ def compiled_grad_loop(node, inputs, inner):
     if count <= 0:
         return "no step runs"
     index = op.vjp_index()
-    where = {k: p for p, k in enumerate(index)}
+    # the gradients nobody reads (a sequence's when only the weights are trained) are not
+    # computed: the states' always are (the recurrence carries them)
+    needed = _needed_inputs(node)
+    ns, nr = op.n_seqs, len(op.recurrent)
+    outer_of = []           # inner input position -> outer input position (None: a state)
+    for q, taps in enumerate(op.seq_taps):
+        outer_of += [1 + q] * len(taps)
+    for j in op.recurrent:
+        outer_of += [None] * len(op.out_taps[j])
+    outer_of += [1 + ns + nr + q for q in range(len(nonseqs))]
+    keep = tuple(p for p, k in enumerate(index) if outer_of[k] is None or outer_of[k] in needed)
+    where = {index[p]: i for i, p in enumerate(keep)}
     # iteration i runs step t = n - 1 - i
     shapes, dtypes, places, table = [], [], [], []
     acc = {}            # vjp output position -> place
@@ -369,20 +380,21 @@ def compiled_grad_loop(node, inputs, inner):
     acc_arrays = {("gseq", q): g for q, g in enumerate(gseq)}
     acc_arrays.update({("gbuf", r): g for r, g in enumerate(gbufs)})
     acc_arrays.update({("gns", q): g for q, g in enumerate(gns)})
-    for p in range(len(index)):
+    for p in range(len(keep)):
         key, vid = acc[p]
         a = acc_arrays[key]
         shapes.append(a.shape[1:] if vid is not None else a.shape)
         dtypes.append(a.dtype)
         places.append(acc[p])
-    fn = inner.function("vjp_acc")
+    fn = inner.function("vjp_acc" if len(keep) == len(index) else
+                        "vjp_acc/" + ",".join(map(str, keep)))
     want = [v.type.dtype for v in fn._plan.fgraph.inputs]
     if [str(d) for d in dtypes] != want:
         return "an input's dtype differs from the gradient body's"
     b = body_build(fn, shapes)
     if isinstance(b, str):
         return b
-    prog = program(b, places, [acc[p] for p in range(len(index))])
+    prog = program(b, places, [acc[p] for p in range(len(keep))])
     if isinstance(prog, str):
         return prog
     arrays = {("seq", q): s.reshape(-1) for q, s in enumerate(seqs)}
@@ -393,6 +405,16 @@ def compiled_grad_loop(node, inputs, inner):
     arrays.update({key: a.reshape(-1) for key, a in acc_arrays.items()})
     prog.run(arrays, np.array(table, dtype=np.int64), count)
     return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards)
+
+
+def _needed_inputs(node):
+    """Outer input positions of the scan whose gradient some node (or the function's
+    outputs) reads; all of them when the node is not in a function's graph."""
+    wrt = node.op.wrt
+    try:
+        return {k for o, k in zip(node.outputs, wrt) if o.clients}
+    except AttributeError:
+        return set(wrt)
 
 
 def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards):

@@ -116,7 +116,8 @@ class Scan(InnerGraphOp):
         continuous inner input (``vjp_index()`` gives their positions); ``"vjp_acc"``: the
         same with one accumulator input per gradient after the output gradients, each output
         being its accumulator plus the gradient (a reverse loop sums a step's gradients in
-        the kernels that compute them: ``runtime/scan_loop.py``)."""
+        the kernels that compute them: ``runtime/scan_loop.py``); ``"vjp_acc/p,q"``: only
+        the gradients at positions p, q of ``vjp_index()`` (the others are not needed)."""
         if name == "body":
             return InnerGraph(self.inner_inputs, self.inner_outputs, f"{self.name} (scan body)",
                               mode=self.mode, n_outputs=self.n_outs)
@@ -124,6 +125,9 @@ class Scan(InnerGraphOp):
             return self._vjp_graph()[0]
         if name == "vjp_acc":
             return self._vjp_acc_graph()
+        if name.startswith("vjp_acc/"):        # only some gradients: "vjp_acc/0,3,4"
+            keep = tuple(int(k) for k in name[8:].split(",") if k)
+            return self._vjp_acc_graph(keep)
         return super().inner_graph(name)
 
     def vjp_index(self):
@@ -168,18 +172,24 @@ class Scan(InnerGraphOp):
         return InnerGraph(list(self.inner_inputs) + gys + ys, list(gs), f"grad_of_{self.name}",
                           mode=self.mode), index
 
-    def _vjp_acc_graph(self):
+    def _vjp_acc_graph(self, keep=None):
+        """The ``"vjp_acc"`` graph; ``keep``: the positions (among ``vjp_index()``) of the
+        gradients it computes (None: all)."""
         if self._vjp_acc is None:
+            self._vjp_acc = {}
+        got = self._vjp_acc.get(keep)
+        if got is None:
             from ...config import change_flags
             g, index = self._vjp_graph()
+            ps = range(len(index)) if keep is None else keep
             with change_flags(compute_test_value="off"):
-                accs = [self.inner_inputs[k].type() for k in index]
-                for a, k in zip(accs, index):
-                    a.name = f"acc({self.inner_inputs[k].name or k})"
-                outs = [a + o for a, o in zip(accs, g.outputs)]
-            self._vjp_acc = InnerGraph(list(g.inputs) + accs, outs, f"grad_of_{self.name}",
-                                       mode=self.mode)
-        return self._vjp_acc
+                accs = [self.inner_inputs[index[p]].type() for p in ps]
+                for a, p in zip(accs, ps):
+                    a.name = f"acc({self.inner_inputs[index[p]].name or index[p]})"
+                outs = [a + g.outputs[p] for a, p in zip(accs, ps)]
+            got = self._vjp_acc[keep] = InnerGraph(list(g.inputs) + accs, outs,
+                                                   f"grad_of_{self.name}", mode=self.mode)
+        return got
 
     # ------------------------------------------------------------------ running
     def _steps(self, n_steps):
