@@ -185,7 +185,7 @@ def test_packed_tensordot_one_axis():
     refs = [np.dot(a, b), np.tensordot(a, c, [[1], [2]]), np.tensordot(b, c, [[0], [1]])]
     for o, e in zip(r, refs):
         np.testing.assert_allclose(o, e, rtol=1e-4, atol=1e-4)
-    assert f.as_text("tir").count("T.sblock_attr({\"mm_cols\"") >= 6    # 3 tiled products (init + update)
+    assert f.as_text("tir").count("T.sblock_attr({\"mm_cols\"") >= 4    # 2 tiled (init + update); w.q is small
 
 
 _VECMAT = {}

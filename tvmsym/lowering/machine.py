@@ -38,7 +38,8 @@ class Core:
     independent accumulators is the minimum that keeps the FMA units busy (any late load
     then stalls them: twice that hides it).  ``parallel_min_elements`` /
     ``parallel_min_flops``: the size below which waking the thread pool costs more than the
-    second core saves (measured by ``bench/parallel_threshold.py``).
+    second core saves (measured by ``bench/parallel_threshold.py``); ``l2_bytes``: the
+    core's L2 cache (a matmul reads an unpacked B in place when all of it fits).
     """
     name: str
     vregs: int = 16
@@ -46,6 +47,7 @@ class Core:
     fma_per_cycle: int = 2
     parallel_min_elements: int = PARALLEL_MIN_ELEMENTS
     parallel_min_flops: int = PARALLEL_MIN_FLOPS
+    l2_bytes: int = 512 << 10
 
     @property
     def min_accumulators(self):
@@ -64,6 +66,9 @@ _CORES = {
     # LLVM names some AVX-512 Xeon VMs "rocketlake": 8 accumulators were the minimum there
     "rocketlake": (4, 2),
 }
+_L2_KB = {"znver4": 1024, "znver5": 1024, "skylake-avx512": 1024, "cascadelake": 1024,
+          "cooperlake": 1024, "icelake-server": 1280, "sapphirerapids": 2048, "emeraldrapids": 2048,
+          "graniterapids": 2048, "rocketlake": 512}
 # measured thresholds (bench/parallel_threshold.py) per LLVM cpu name
 _PARALLEL = {
     "znver4": (PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS),
@@ -75,7 +80,7 @@ def core_for(name, vector_bytes):
     names get a safe default (latency 4 x 2 pipes: more accumulators than most need)."""
     lat, per = _CORES.get(name, (4, 2))
     pe, pf = _PARALLEL.get(name, (PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS))
-    return Core(name, 32 if vector_bytes >= 64 else 16, lat, per, pe, pf)
+    return Core(name, 32 if vector_bytes >= 64 else 16, lat, per, pe, pf, _L2_KB.get(name, 512) << 10)
 
 
 def matmul_tile(core, lanes, n=None, max_rows=8):
