@@ -206,3 +206,83 @@ def test_first_call_at_new_shape_builds_nothing():
         b = np.ones((m, 65), "float32")
         np.testing.assert_allclose(f(b, b), np.exp(b) * b + b, rtol=1e-6)
     assert _builds() == n
+
+
+# ------------------------------------------------------------------ reductions
+RED_SHAPES = [(7, 31), (31, 7), (1000, 3), (3, 1000), (1, 1), (1, 9), (9, 1), (300, 257)]
+
+
+def _red_cases():
+    return {
+        "sum1": (lambda x: T.sum(x, axis=1), lambda a: a.astype("float64").sum(1)),
+        "sum0": (lambda x: T.sum(x, axis=0), lambda a: a.astype("float64").sum(0)),
+        "mean1": (lambda x: T.mean(x, axis=1), lambda a: a.astype("float64").mean(1)),
+        "mean0": (lambda x: T.mean(x, axis=0), lambda a: a.astype("float64").mean(0)),
+        "max1": (lambda x: T.max(x, axis=1), lambda a: a.max(1)),
+        "min0": (lambda x: T.min(x, axis=0), lambda a: a.min(0)),
+        "prod1": (lambda x: T.prod(x * 0.01 + 1, axis=1), lambda a: (a * 0.01 + 1).prod(1)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_red_cases()))
+def test_reductions_one_build_many_shapes(case):
+    expr, ref = _red_cases()[case]
+    x = T.matrix("x")
+    f = tvmsym.function([x], expr(x))
+    rng = np.random.default_rng(5)
+    n = None
+    for k, shp in enumerate(RED_SHAPES):
+        a = rng.standard_normal(shp).astype("float32")
+        a[0, 0] = 3.0           # a value where max/min land
+        np.testing.assert_allclose(f(a), ref(a).astype("float32"), rtol=2e-6, atol=1e-6)
+        if k == 0:
+            n = _builds()
+    # (1, 1), (1, 9), (9, 1) are other class patterns: three more builds at most
+    assert _builds() <= n + 3
+    assert not getattr(f._plan, "_generic_errors", None)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 31, 1000, 100003])
+def test_vector_sums_exact_and_empty(n):
+    v = T.vector("v")
+    f = tvmsym.function([v], [T.sum(v), T.mean(v), T.max(v) if n else T.sum(v)])
+    a = np.random.default_rng(6).standard_normal(n).astype("float32") + 1
+    s, m, mx = f(a)
+    assert s == np.float32(a.astype("float64").sum())        # float64 accumulation, rounded once
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref_m = np.float32(a.astype("float64").sum() / n) if n else np.float32("nan")
+    np.testing.assert_array_equal(m, ref_m)
+    if n:
+        assert mx == a.max()
+
+
+def test_float32_sum_accuracy_one_million():
+    v = T.vector("v")
+    f = tvmsym.function([v], T.sum(v))
+    a = np.full(1_000_000, 0.1, "float32")
+    exact = a.astype("float64").sum()
+    assert abs(float(f(a)) - exact) / exact < 1e-7
+    f(np.ones(7, "float32"))        # a new size: the same kernel
+    b = np.full(999_999, 0.1, "float32")
+    assert abs(float(f(b)) - b.astype("float64").sum()) / exact < 1e-7
+
+
+def test_nan_propagates_in_generic_max():
+    x = T.matrix("x")
+    f = tvmsym.function([x], [T.max(x, axis=1), T.min(x, axis=0)])
+    a = np.arange(7 * 33, dtype="float32").reshape(7, 33)
+    a[2, 30] = np.nan
+    mx, mn = f(a)
+    np.testing.assert_array_equal(mx, a.max(1))
+    np.testing.assert_array_equal(mn, a.min(0))
+
+
+def test_int_reductions():
+    x = T.matrix("x", dtype="int32")
+    f = tvmsym.function([x], [T.sum(x, axis=1), T.max(x, axis=0), T.sum(x, axis=0)])
+    for shp in [(7, 31), (100, 3)]:
+        a = np.random.default_rng(7).integers(-1000, 1000, shp).astype("int32")
+        s1, m0, s0 = f(a)
+        np.testing.assert_array_equal(s1, a.sum(1))
+        np.testing.assert_array_equal(m0, a.max(0))
+        np.testing.assert_array_equal(s0, a.sum(0))

@@ -227,6 +227,9 @@ def _declare_defaults():
     from ..symbolic.elemwise import DimShuffle, Elemwise
     declare_generic(Elemwise, accepts=_not_complex)     # Composite fusion included
     declare_generic(DimShuffle, accepts=_not_complex)
+    from ..symbolic.ops.reduce import CAReduce
+    from .generic_rules import accepts_reduce
+    declare_generic(CAReduce, accepts=accepts_reduce)   # rows, 1-d, columns (generic_rules.py)
 
 
 _declare_defaults()

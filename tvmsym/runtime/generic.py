@@ -31,7 +31,8 @@ def lower_generic(st, shapes, values, machine):
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of
     try:
-        placeholders, results = lower_step(st, shapes, values, machine)
+        from ..lowering.generic_rules import generic_rule
+        placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
         func = _tvm.prim_func(placeholders + results)
         func = _tvm.relax_alignment(func, _align_of)
         ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
@@ -66,6 +67,7 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
             b = Build(plan, key, target, loopback=loopback, generic=gen)
         except GenericFailed as e:
             _sym.mark_failed(plan, e.step_name)
+            plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)
             sig = _sym.signature(plan, key, kind, specialize, inner)
             if sig[0] == "specialized":
                 return Build(plan, key, target, loopback=loopback), sig

@@ -124,6 +124,119 @@ def generic_elementwise(func, ctx):
     return _replace_loop(f, ovar, lambda s: _guarded(f, size, par, ser))
 
 
+def _ssa(func):
+    """Each variable defined once (a loop copied into both branches of a guard)."""
+    return tirx.transform.ConvertSSA()(tvm.IRModule({"main": func}))["main"]
+
+
+def _parallel_if(func, var, size, threshold=PARALLEL_MIN_ELEMENTS):
+    """The loop of ``var`` run in parallel when ``size >= threshold`` (else serially)."""
+    def make(s):
+        par = tirx.For(s.loop_var, s.min, s.extent, tirx.ForKind.PARALLEL, s.body)
+        return tirx.IfThenElse(tirx.GE(size, _imm(_dt(size), threshold)), par, s)
+    return _ssa(_replace_loop(func, var, make))
+
+
+def _find_block(sch, name):
+    for b, blk in _blocks(sch):
+        if blk.name_hint == name:
+            return b
+    return None
+
+
+def _vector_lanes(sch, loop, lanes):
+    """Vectorize a static ``loop`` (its extent a multiple of ``lanes``), unrolling the
+    vectors beyond one."""
+    n = int(sch.get(loop).extent)
+    if n > lanes and n % lanes == 0:
+        u, v = sch.split(loop, [None, lanes])
+        sch.unroll(u)
+        sch.vectorize(v)
+    elif n == lanes:
+        sch.vectorize(loop)
+
+
+def generic_reduce(func, ctx):
+    """Schedule a reduction lowered by lowering/generic_rules.py."""
+    from ..lowering.generic_rules import reduce_kind
+    from ..lowering.rules.reduce import accumulator_dtype
+    from .common import inline_views
+    op = ctx.op
+    name = ctx.outputs[0]
+    x = ctx.step.node.inputs[0]
+    how = reduce_kind(op, x.type.ndim)
+    sch = s_tir.Schedule(func)
+    names = {name, name + "_red", name + "_gpart", name + "_gtail"}
+    inline_views(sch, names)
+    red = _find_block(sch, name + "_red") or sch.get_sblock(name)
+    epi = sch.get_sblock(name) if _find_block(sch, name + "_red") is not None else None
+    acc = accumulator_dtype(op, x.type.dtype)
+    lanes = ctx.lanes("uint8" if acc == "bool" else acc)
+    n_kept = x.type.ndim - len(op.reduced_axes(x.type.ndim))
+    if how == "columns":
+        loops = sch.get_loops(red)
+        kept, rd = loops[:n_kept], loops[n_kept:]
+        sch.reorder(*rd, *kept)
+        inner = sch.fuse(*kept) if len(kept) > 1 else kept[0]
+        init = sch.decompose_reduction(red, rd[0])
+        ivar = sch.get(inner).loop_var
+        il = sch.get_loops(init)
+        init_l = sch.fuse(*il) if len(il) > 1 else il[0]
+        init_var = sch.get(init_l).loop_var
+        evar = None
+        if epi is not None:
+            el = sch.get_loops(epi)
+            evar = sch.get(sch.fuse(*el) if len(el) > 1 else el[0]).loop_var
+        f = sch.mod["main"]
+        for v in (ivar, init_var, evar):
+            if v is not None:
+                f = _ssa(_replace_loop(f, v, lambda s: main_and_tail(s, lanes, False)))
+        return f
+    gpart = sch.get_sblock(name + "_gpart")
+    gtail = sch.get_sblock(name + "_gtail")
+    if how == "rows":
+        rl = sch.get_loops(red)[:n_kept]
+        row = sch.fuse(*rl) if len(rl) > 1 else rl[0]
+        sch.compute_at(gtail, row, preserve_unit_loops=True)
+        sch.compute_at(gpart, row, preserve_unit_loops=True)
+        if epi is not None:
+            sch.reverse_compute_at(epi, row, preserve_unit_loops=True)
+        gl = sch.get_loops(gpart)[1:]           # l, reduced..., k
+        sch.reorder(*gl[1:], gl[0])
+        _vector_lanes(sch, sch.get_loops(gpart)[-1], lanes)    # (before decompose_reduction)
+        sch.decompose_reduction(gpart, sch.get_loops(gpart)[1])
+        init = _find_block(sch, name + "_gpart_init")
+        if init is not None:
+            _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
+        rows_l = sch.get(row)
+        size = rows_l.extent
+        f = sch.mod["main"]
+        total = size * _last_extent(func, x)
+        return _parallel_if(f, rows_l.loop_var, total)
+    # full1d: P chunks of whole vectors
+    gl = sch.get_loops(gpart)                   # c, l, k
+    sch.reorder(gl[0], gl[2], gl[1])
+    _vector_lanes(sch, sch.get_loops(gpart)[-1], lanes)        # (before decompose_reduction)
+    sch.decompose_reduction(gpart, sch.get_loops(gpart)[1])
+    init = _find_block(sch, name + "_gpart_init")
+    if init is not None:
+        _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
+    cvar = sch.get(sch.get_loops(gpart)[0]).loop_var
+    f = sch.mod["main"]
+    from ..lowering.machine import CHUNK_MIN_ELEMENTS
+    return _parallel_if(f, cvar, _last_extent(func, x), CHUNK_MIN_ELEMENTS)
+
+
+def _last_extent(func, x):
+    """The reduced input's row length: the last dim of the first parameter buffer."""
+    from tvm.tirx.buffer import is_buffer_var
+    p = [q for q in func.params if is_buffer_var(q)][0]
+    return p.shape[-1] if len(p.shape) else tirx.IntImm("int32", 1)
+
+
 def schedule_generic(func, ctx):
     """The scheduled PrimFunc of a shape-generic kernel (element-aligned buffers)."""
+    from ..symbolic.ops.reduce import CAReduce
+    if isinstance(ctx.op, CAReduce):
+        return generic_reduce(func, ctx)
     return generic_elementwise(func, ctx)
