@@ -62,12 +62,26 @@ def undefined(op, index, why=""):
     return GradUndefined(op, index, why)
 
 
+def grad_undefined(op, x_pos, x, comment=""):
+    """What an Op's ``grad`` returns for an input whose gradient is mathematically undefined."""
+    return undefined(op, x_pos, comment or f"the gradient of {op} with respect to input {x_pos} "
+                                           "is undefined")
+
+
+def grad_not_implemented(op, x_pos, x, comment=""):
+    """What an Op's ``grad`` returns for an input whose gradient is not implemented."""
+    return undefined(op, x_pos, comment)
+
+
 class DisconnectedInputError(ValueError):
     """``wrt`` does not influence the cost (``disconnected_inputs='raise'``)."""
 
 
 class NullGradientError(NotImplementedError):
     """A needed gradient is not implemented for some op."""
+
+
+NullTypeGradError = NullGradientError      # Theano's name
 
 
 class DisconnectedType:
