@@ -10,8 +10,8 @@ parallelize it), so its code never depends on the host that built it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 

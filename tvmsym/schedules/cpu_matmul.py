@@ -5,8 +5,8 @@ A large float matrix-matrix product (lowered with a packed B, see
 (``lowering/machine.py``: vector registers, FMA latency x pipes): MR rows x NV vector
 registers of C accumulate in registers over K (unrolled by ``K_UNROLL``) while A is read
 in place, with column panels spread over the cores.  On AVX-512 that is 4 x 64 float32
-(16 zmm accumulators + 4 B loads, A broadcast from memory), on AVX2 4 x 24 (12 ymm).  Other products keep a plain
-reduction: the output's last axis vectorized when the reduction can move outside
+(16 zmm accumulators + 4 B loads, A broadcast from memory), on AVX2 4 x 24 (12 ymm).
+Other products keep a plain reduction: the output's last axis vectorized when the reduction can move outside
 it, the outer axis parallel.
 """
 from __future__ import annotations
@@ -16,8 +16,14 @@ import numpy as np
 from .. import _tvm
 from ..lowering.machine import PARALLEL_MIN_ELEMENTS
 from ..symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
-from .common import blocks as _blocks, extent as _extent, inline_views, is_spatial as _is_spatial, lanes_of
-from .common import parallel_pays
+from .common import (
+    blocks as _blocks,
+    extent as _extent,
+    inline_views,
+    is_spatial as _is_spatial,
+    lanes_of,
+    parallel_pays,
+)
 from .cpu import schedule_injective
 
 s_tir = _tvm.s_tir
