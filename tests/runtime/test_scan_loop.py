@@ -212,3 +212,17 @@ def test_state_buffers_are_not_allocated_per_step(rnn64):
     # the stacked states and gradients grow by (45 steps x 2 x 4 x 8 bytes) a few times over;
     # one allocation per step and kernel would add far more than this bound
     assert peaks[1] - peaks[0] < 45 * 2 * 4 * 8 * 12
+
+
+def test_gradient_hoists_the_transposed_weights_out_of_the_loop():
+    """``dot(g, U.T)`` in the gradient's step: ``U.T`` is computed once per loop
+    (``Scan.hoisted``), the step reads it as an input (and the results stay right:
+    the RNN tests above run through it)."""
+    from tvmsym.symbolic.graph import toposort
+    from tvmsym.symbolic.ops.scan import Scan
+    ins, outs = _rnn_graph("float64")
+    scans = [n.op for n in toposort(outs) if isinstance(n.op, Scan)]
+    pre, main = scans[0].hoisted("vjp_acc")
+    assert any("1,0" in str(v.owner.op) for v in pre.outputs)
+    assert len(main.inputs) == len(scans[0].inner_graph("vjp_acc").inputs) + len(pre.outputs)
+    assert scans[0].hoisted("body") is None           # the forward step has nothing to hoist
