@@ -180,7 +180,7 @@ class Scan(InnerGraphOp):
         _, main_outs, _ = clone_graph(list(g.inputs) + front, list(g.outputs), memo=memo)
         pre = InnerGraph(fixed, list(front), f"{g.name} (hoisted)", mode=g.mode, target=g.target)
         main = InnerGraph(list(g.inputs) + ph, main_outs, g.name, mode=g.mode, target=g.target,
-                          n_outputs=g.n_outputs)
+                          n_outputs=g.n_outputs, including=g.including)
         cache[name] = (pre, main)
         return cache[name]
 
@@ -241,8 +241,10 @@ class Scan(InnerGraphOp):
                 for a, p in zip(accs, ps):
                     a.name = f"acc({self.inner_inputs[index[p]].name or index[p]})"
                 outs = [a + g.outputs[p] for a, p in zip(accs, ps)]
+            # the weight gradients' sums fold into their products (rewrites/acc_epilogue.py)
             got = self._vjp_acc[keep] = InnerGraph(list(g.inputs) + accs, outs,
-                                                   f"grad_of_{self.name}", mode=self.mode)
+                                                   f"grad_of_{self.name}", mode=self.mode,
+                                                   including=("acc_epilogue",))
         return got
 
     # ------------------------------------------------------------------ running

@@ -93,3 +93,6 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):  # noqa:
 # scan helper (issue 13): a TensorDot that is a matrix product of reshaped operands becomes a Dot
 from .tensordot import tensordot_as_dot  # noqa: E402
 STAGES.insert(stage_names().index("merge") + 1, ("tensordot_as_dot", tensordot_as_dot, RUN))
+# scan helper (issue 13): acc + dot(a, b) as one kernel, when a mode includes it (scan gradients)
+from .acc_epilogue import acc_epilogue  # noqa: E402
+STAGES.insert(stage_names().index("dot_epilogue"), ("acc_epilogue", acc_epilogue, ()))
