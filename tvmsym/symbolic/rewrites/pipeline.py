@@ -96,3 +96,6 @@ STAGES.insert(stage_names().index("merge") + 1, ("tensordot_as_dot", tensordot_a
 # scan helper (issue 13): acc + dot(a, b) as one kernel, when a mode includes it (scan gradients)
 from .acc_epilogue import acc_epilogue  # noqa: E402
 STAGES.insert(stage_names().index("dot_epilogue"), ("acc_epilogue", acc_epilogue, ()))
+# scan helper (issue 13): slices' gradients summed into zeros -> one join and one increment
+from .inc_join import inc_join  # noqa: E402
+STAGES.insert(stage_names().index("fusion"), ("inc_join", inc_join, RUN))
