@@ -28,6 +28,7 @@ from .complex_support import complex_args, touches_complex
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
+from . import threads as _threads
 
 
 def assign_slots(fg, steps, variables_of):
@@ -61,6 +62,7 @@ class Build:
 
     def __init__(self, plan, input_shapes, target, input_values=None, loopback=False):
         self.plan = plan
+        self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
         self.backend = backend = make_backend(target, loopback)
         self.loopback = loopback
@@ -279,7 +281,31 @@ class Build:
 
     def _compile_fast(self, n_out, unpack_single=False, spare_slots=None):
         """The one fast-path compiler: ``runner(args[, spares]) -> outputs`` running the fast
-        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``)."""
+        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``); a
+        build big enough to have parallel kernels first lets ``threads.check`` size the
+        pool to the machine's free cores."""
+        run = self._compile_fast_body(n_out, unpack_single, spare_slots)
+        if not self._governed():
+            return run
+        check = _threads.check
+
+        def governed(*args):
+            check()
+            return run(*args)
+        return governed
+
+    def _governed(self):
+        """True when the pool is resized to the machine's load (``runtime/threads.py``) and
+        some buffer of this build is large enough for a parallel kernel."""
+        if not _threads.enabled() or self.uses_device:
+            return False
+        g = self.__dict__.get("_is_governed")
+        if g is None:
+            shapes = list(self.input_shapes) + [sh for rec in self.steps for _, sh, _ in rec.outs]
+            g = self._is_governed = any(_threads.large(sh) for sh in shapes)
+        return g
+
+    def _compile_fast_body(self, n_out, unpack_single=False, spare_slots=None):
         fast = self._fast
         n_in = len(self.plan.fgraph.inputs)
         template, pool = self._template, self._pool
@@ -373,6 +399,8 @@ class Build:
         returned as they are (a device tensor stays on the device: shared-variable updates).
         A step that raises names its node and the user's line that built it.
         """
+        if self._governed():
+            _threads.check()
         if self._fast is not None and prof is None and guard is None:
             # C-contiguous, aligned and writeable (DLPack needs it)
             arrays = [a if a.flags.carray else np.array(a, order="C") for a in arrays]
