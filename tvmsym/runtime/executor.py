@@ -23,12 +23,12 @@ from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
+from . import threads as _threads
 from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
-from . import threads as _threads
 
 
 def assign_slots(fg, steps, variables_of):

@@ -5,8 +5,8 @@ A large float matrix-matrix product (lowered with a packed B, see
 (``lowering/machine.py``: vector registers, FMA latency x pipes): MR rows x NV vector
 registers of C accumulate in registers over K (unrolled by ``K_UNROLL``) while A is read
 in place, with column panels spread over the cores.  On AVX-512 that is 4 x 64 float32
-(16 zmm accumulators + 4 B loads, A broadcast from memory), on AVX2 4 x 24 (12 ymm).  Other products keep a plain
-reduction: the output's last axis vectorized when the reduction can move outside
+(16 zmm accumulators + 4 B loads, A broadcast from memory), on AVX2 4 x 24 (12 ymm).
+Other products keep a plain reduction: the output's last axis vectorized when the reduction can move outside
 it, the outer axis parallel.
 """
 from __future__ import annotations
@@ -14,10 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.machine import PARALLEL_MIN_ELEMENTS
 from ..symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
-from .common import blocks as _blocks, extent as _extent, inline_views, is_spatial as _is_spatial, lanes_of
-from .common import parallel_pays
+from .common import (
+    blocks as _blocks,
+    extent as _extent,
+    inline_views,
+    is_spatial as _is_spatial,
+    lanes_of,
+    parallel_pays,
+)
 from .cpu import schedule_injective
 
 s_tir = _tvm.s_tir
@@ -96,7 +101,7 @@ def _schedule_plain(sch, name, dtype, vector_out):
         lo, li = sch.split(last, [None, lanes])
         sch.vectorize(li)
         sp = sp[:-1] + [lo]
-    if sp and size * int(np.prod([_extent(sch, l) for l in red])) >= PARALLEL_MIN_ELEMENTS \
+    if sp and parallel_pays(elements=size * int(np.prod([_extent(sch, l) for l in red]))) \
             and _extent(sch, sp[0]) > 1:
         sch.parallel(sp[0])
     sch.decompose_reduction(b, red[0])
@@ -126,7 +131,7 @@ def _matvec(sch, name, dtype):
     else:
         sch.reorder(*spatial, ko, ki)
     sch.vectorize(ki)
-    if spatial and _extent(sch, spatial[0]) * rows * K >= PARALLEL_MIN_ELEMENTS:
+    if spatial and parallel_pays(elements=_extent(sch, spatial[0]) * rows * K):
         sch.parallel(spatial[0])
     sch.decompose_reduction(rf, ko)
     return True
@@ -182,7 +187,7 @@ def _vecmat(sch, name, dtype):
     sch.unroll(i0)
     sch.vectorize(i1)
     sch.vectorize(sch.get_loops(cw)[-1])
-    if n * _extent(sch, k) >= PARALLEL_MIN_ELEMENTS and _extent(sch, io) > 1:
+    if parallel_pays(elements=n * _extent(sch, k)) and _extent(sch, io) > 1:
         sch.parallel(io)
     init = sch.decompose_reduction(b, k)
     sch.vectorize(sch.get_loops(init)[-1])
