@@ -134,6 +134,16 @@ def _matvec(sch, name, dtype):
     sch.vectorize(ki)
     if spatial and parallel_pays(elements=_extent(sch, spatial[0]) * rows * K):
         sch.parallel(spatial[0])
+    if rows > 1:
+        # the partials in registers, and each row tile's lanes added right after it: a
+        # separate pass of serial lane sums over a [rows, lanes] buffer made 1024^2 float32
+        # take 67.7 us per core instead of 57.9 (numpy 55-63)
+        cw = sch.cache_write(rf, 0, "local")
+        sch.reverse_compute_at(cw, spatial[0])
+        sch.vectorize(sch.get_loops(cw)[-1])
+        sch.reverse_compute_at(b, spatial[0])
+        for lp in sch.get_loops(b)[-2:]:
+            sch.unroll(lp)          # straight-line lane sums: stores forwarded to loads
     sch.decompose_reduction(rf, ko)
     return True
 
