@@ -210,12 +210,16 @@ class LowerContext:
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
-def lower_step(step, shapes, values=None, target=None):
+def lower_step(step, shapes, values=None, target=None, rules=None):
     """TE placeholders (inputs) and result tensors (outputs) of one kernel, lowered for the
-    machine ``target`` (default: the host CPU)."""
+    machine ``target`` (default: the host CPU).  ``rules(op)``: a rule to use instead of
+    ``find_rule``'s, or None (shape-generic kernels: lowering/generic_rules.py)."""
     from .. import _tvm
     te = _tvm.te
     ctx = LowerContext(shapes, step, values, target)
+
+    def rule_of(op):
+        return (rules(op) if rules is not None else None) or find_rule(op)
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):
@@ -230,13 +234,13 @@ def lower_step(step, shapes, values=None, target=None):
             return None
         node = v.owner
         assert node is not None and node in step.inlined, f"{v} is not available in kernel {step.name}"
-        outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
+        outs = rule_of(node.op)(node, [te_of(i) for i in node.inputs], ctx)
         for o, t in zip(node.outputs, outs):
             tensors[o] = t
         return tensors[v]
 
     node = step.node
-    outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
+    outs = rule_of(node.op)(node, [te_of(i) for i in node.inputs], ctx)
     return placeholders, list(outs)
 
 

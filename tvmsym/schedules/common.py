@@ -51,16 +51,6 @@ class ScheduleContext:
     def threads(self):
         return self.machine.threads
 
-    # rules written against the former dict (``info.get("step")``) keep working
-    def get(self, key, default=None):
-        v = getattr(self, key, None)
-        return default if v is None else v
-
-    def __getitem__(self, key):
-        if not hasattr(self, key):
-            raise KeyError(key)
-        return getattr(self, key)
-
 
 def as_context(info):
     """A ``ScheduleContext`` from a context, a dict of its fields, or None."""
