@@ -23,6 +23,7 @@ from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
+from . import threads as _threads
 from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
 from .generic import lower_generic
@@ -74,6 +75,7 @@ class Build:
         # (lowering/symbolic_shapes.py); kernels: a Build of the same signature whose
         # compiled kernels this one runs (no lowering, no compile: runtime/generic.py)
         self.plan = plan
+        self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
         self.backend = backend = kernels.backend if kernels is not None else make_backend(target, loopback)
         self.generic = generic = kernels.generic if kernels is not None else (generic or {})
@@ -310,7 +312,31 @@ class Build:
 
     def _compile_fast(self, n_out, unpack_single=False, spare_slots=None):
         """The one fast-path compiler: ``runner(args[, spares]) -> outputs`` running the fast
-        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``)."""
+        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``); a
+        build big enough to have parallel kernels first lets ``threads.check`` size the
+        pool to the machine's free cores."""
+        run = self._compile_fast_body(n_out, unpack_single, spare_slots)
+        if not self._governed():
+            return run
+        check = _threads.check
+
+        def governed(*args):
+            check()
+            return run(*args)
+        return governed
+
+    def _governed(self):
+        """True when the pool is resized to the machine's load (``runtime/threads.py``) and
+        some buffer of this build is large enough for a parallel kernel."""
+        if not _threads.enabled() or self.uses_device:
+            return False
+        g = self.__dict__.get("_is_governed")
+        if g is None:
+            shapes = list(self.input_shapes) + [sh for rec in self.steps for _, sh, _ in rec.outs]
+            g = self._is_governed = any(_threads.large(sh) for sh in shapes)
+        return g
+
+    def _compile_fast_body(self, n_out, unpack_single=False, spare_slots=None):
         fast = self._fast
         n_in = len(self.plan.fgraph.inputs)
         template, pool = self._template, self._pool
@@ -404,6 +430,8 @@ class Build:
         returned as they are (a device tensor stays on the device: shared-variable updates).
         A step that raises names its node and the user's line that built it.
         """
+        if self._governed():
+            _threads.check()
         if self._fast is not None and prof is None and guard is None:
             # C-contiguous, aligned and writeable (DLPack needs it)
             arrays = [a if a.flags.carray else np.array(a, order="C") for a in arrays]

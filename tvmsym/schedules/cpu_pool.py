@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import _tvm
 from ..symbolic.ops.pool import PoolBase
-from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial
+from .common import parallel_pays
+from .cpu import _blocks, _is_spatial
 
 s_tir = _tvm.s_tir
 
@@ -31,7 +32,7 @@ def pool_rule(func, ctx):
             # non-overlapping windows' gradient: elementwise, rows in parallel; each row's
             # loop stays plain (a flattened vector index would gather through div/mod)
             outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
-            if _ext(sch, outer) * _ext(sch, sp[-1]) >= PARALLEL_MIN_ELEMENTS // 4:
+            if parallel_pays(elements=4 * _ext(sch, outer) * _ext(sch, sp[-1])):
                 sch.parallel(outer)
             continue
         total = 1
@@ -41,6 +42,6 @@ def pool_rule(func, ctx):
         for r in red:
             if int(sch.get(r).extent) <= 8:
                 sch.unroll(r)
-        if total * max(1, len(red)) >= PARALLEL_MIN_ELEMENTS // 4:
+        if parallel_pays(elements=4 * total * max(1, len(red))):
             sch.parallel(fused)
     return sch.mod["main"]
