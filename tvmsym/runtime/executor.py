@@ -16,18 +16,30 @@ from time import perf_counter as _now
 
 import numpy as np
 
-from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
-from ..lowering.rules.complex import buffer_of
-from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
-from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
+
+
+class _LazyTVM:
+    """``tvmsym._tvm``, imported on first use: only device and empty-input steps need TVM
+    itself (a build loaded from the warm cache, runtime/warm.py, runs without it)."""
+
+    def __getattr__(self, name):
+        from .. import _tvm
+        return getattr(_tvm, name)
+
+
+_tvm = _LazyTVM()
+
+
+def _c(a):
+    """A C-contiguous array (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def assign_slots(fg, steps, variables_of):
@@ -60,6 +72,12 @@ class Build:
     """
 
     def __init__(self, plan, input_shapes, target, input_values=None, loopback=False):
+        # the compiler's modules, imported here: running a build loaded from the warm cache
+        # (runtime/warm.py) imports this module without TVM
+        from ..lowering.lower import infer_shapes, lower_step, lower_whole, zero_size
+        from ..lowering.rules.complex import buffer_of
+        from ..schedules import ScheduleContext
+        from .backends import _align_of, make_backend
         self.plan = plan
         self.target = target
         self.backend = backend = make_backend(target, loopback)
@@ -610,5 +628,6 @@ def _needs_runtime_values(node, runtime):
     """A node sized by input values (runtime) whose kernel would need them at build time."""
     if not runtime:
         return False
+    from ..lowering.lower import value_positions
     pos = [k for k in value_positions(node, inner_for) if node.inputs[k] in runtime]
     return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)
