@@ -389,7 +389,7 @@ def _cached_compile(mod, target, cachedir):
     lib_path, why = _kcache.verify_entry(cachedir, key)
     if lib_path is not None:
         try:
-            loaded = tvm.runtime.load_module(lib_path)
+            loaded = load_library(lib_path)
             _check_exports(loaded, mod)
             cache_stats["hits"] += 1
             _kcache.touch(lib_path)         # mtime = last use (least recently used go first)
@@ -407,7 +407,7 @@ def _cached_compile(mod, target, cachedir):
         lib_path = _kcache.store_entry(cachedir, key, tmp)
         _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
-        loaded = tvm.runtime.load_module(lib_path)
+        loaded = load_library(lib_path)
         _check_exports(loaded, mod)
         return _LoadedExecutable(loaded, mod, target, ex, key=key)
     except Exception as e:      # read-only or full disk, no linker, ...: the build itself is fine
@@ -419,6 +419,18 @@ def _cached_compile(mod, target, cachedir):
         _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
                           f"({type(e).__name__}: {e}); they are built in memory")
     return ex
+
+
+def load_library(path):
+    """The runtime module of the kernel library at ``path``, not pinned for the process.
+
+    ``tvm.runtime.load_module`` (tvm_ffi's ``keep_module_alive=True``) adds every library
+    to a process-wide registry that is never emptied, so each library stayed mapped after
+    the functions using it were gone.  Kernel libraries register no global functions, so
+    they can go with their last user: the module and every kernel function taken from it
+    hold references to the library, which is unloaded (``dlclose``) when the last of them
+    is released (a library shared by a live function stays)."""
+    return tvm_ffi.load_module(os.path.realpath(path), keep_module_alive=False)
 
 
 def _check_exports(loaded, mod):

@@ -106,7 +106,9 @@ class Function:
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
-                 accept_inplace=False, no_default_updates=False, profile=None):
+                 accept_inplace=False, no_default_updates=False, profile=None,
+                 specialize=False):
+        self.specialize = bool(specialize)     # True: kernels built per input shape (no generic)
         self.name = name
         self.mode = get_mode(mode)
         from . import warm
@@ -162,6 +164,7 @@ class Function:
         if self.target.kind == "cuda":
             _refuse_complex(self._plan, name)
         self._builds = LRU()
+        self._generic_bases = LRU()     # signature -> its first build (runtime/generic.py)
         self._by_signature = LRU()
         self._kernels = LRU()   # builds by signature, shared with this function's copies
         self._keep_outputs = None   # a copy without updates runs only the user's outputs
@@ -455,10 +458,12 @@ class Function:
         """The build of signature ``key``: from the warm cache (runtime/warm.py: no lowering,
         no TVM) when an entry verifies, else built (and its entry written)."""
         from . import warm
-        from .executor import Build
 
         def build():
-            return Build(self._plan, key, self.target, loopback=self.loopback)
+            from .generic import build_for
+            from .inner import inner_for
+            return build_for(self._plan, key, self.target, self._generic_bases, self.specialize,
+                             self.loopback, inner_for)[0]
 
         def build_in_memory():      # as_text of a loaded build: the kernels again, not cached
             from ..config import change_flags
@@ -492,7 +497,7 @@ class Function:
             self._graph_key = gk
         if gk is False:
             return None
-        return warm.build_key(gk, key, "llvm")
+        return warm.build_key(gk, (key, self.specialize), "llvm")
 
     def _kernels_for(self, key, make):
         """This function's build for ``key``: a clone (``Build.clone``: the same kernels,
@@ -514,7 +519,7 @@ class Function:
         pickle): the unpickled function builds again on its first call per shape, from the
         on-disk kernel cache when it has them (Theano also recompiled on load)."""
         state = self.__dict__.copy()
-        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
+        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls", "_generic_bases"):
             state[k] = LRU()
         state["_last"] = None
         state["_update_locks"] = ()     # locks do not pickle: made again from the containers
@@ -613,8 +618,9 @@ class Function:
     def as_text(self, stage="tir", shapes=None):
         """What this function compiled to: 'tir', 'llvm', 'asm', 'cuda' or 'ptx'.
 
-        Kernels are built per input shape: pass ``shapes`` (one tuple per input),
-        or call the function once first.
+        Before any call, kernels are lowered with the symbolic signature (shape-generic
+        kernels show their symbolic extents; specialized ones nominal sizes); ``shapes``
+        (one tuple per input) shows the build of those shapes.
         """
         if shapes is not None:
             b = self._builds.get(tuple(map(tuple, shapes))) or self._build(tuple(map(tuple, shapes)))
@@ -622,9 +628,15 @@ class Function:
             b = self._last
         elif self._builds:
             b = next(iter(self._builds.values()))
-        else:
-            raise RuntimeError(f"function {self.name!r} has not been built yet: kernels are built "
-                               "per input shape, so call it once or pass shapes=[(2, 3), ...]")
+        else:           # before any call: the symbolic signature (runtime/generic.py)
+            from .generic import nominal_shapes
+            from .inner import inner_for
+            nominal = None if self._plan.value_inputs else nominal_shapes(self._plan, inner_for)
+            if nominal is None:
+                raise RuntimeError(f"function {self.name!r} has not been built yet and its "
+                                   "shapes depend on input values: call it once or pass "
+                                   "shapes=[(2, 3), ...]")
+            b = self._builds.get(tuple(nominal)) or self._build(tuple(nominal))
         return b.as_text(stage)
 
     def __repr__(self):
@@ -715,7 +727,8 @@ def _refuse_complex(plan, name):
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              allow_input_downcast=None, name=None, on_unused_input=None, profile=None,
-             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None):
+             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None,
+             specialize=False):
     """Compile ``outputs`` as a function of ``inputs``.
 
     A list of outputs gives a list of arrays; a single output a single array.
@@ -731,7 +744,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                         f"{type(inputs).__name__}")
     return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
                     name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
-                    target=target, no_default_updates=no_default_updates, profile=profile)
+                    target=target, no_default_updates=no_default_updates, profile=profile,
+                    specialize=specialize)
 
 
 def evaluate(variable, inputs_to_values=None, **kwargs):
