@@ -149,16 +149,20 @@ def run_jax(reps):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3, help="processes per figure (best is kept)")
-    args = ap.parse_args()
+    report(ap.parse_args().reps)
+
+
+def report(reps):
+    """Run W8 (``reps`` processes per figure) and print every figure (bench_compile.py too)."""
     # byte code of tvmsym and the bench helpers written once (a pip install has it): one
     # untimed cold run
     with tempfile.TemporaryDirectory() as d:
         _child(_TVMSYM % {"here": HERE}, _env(TVMSYM_FLAGS=f"compiledir={d}"))
-    tc, tw = run_tvmsym(args.reps)
-    jc, jw = run_jax(args.reps)
+    tc, tw = run_tvmsym(reps)
+    jc, jw = run_jax(reps)
     ok = all(r["ok"] for r in tc + tw + (jc or []) + (jw or []))
     print(f"W8: MLP 784-256-10 SGD step (bench_mlp.py) compiled in a new process, best of "
-          f"{args.reps}, seconds; results verified against numpy: {ok}")
+          f"{reps}, seconds; results verified against numpy: {ok}")
     print(f"{'':28s} {'cold':>8s} {'warm':>8s}")
     print(f"{'tvmsym whole process':28s} {_best(tc, 'whole'):8.3f} {_best(tw, 'whole'):8.3f}")
     print(f"{'tvmsym function()->result':28s} {_best(tc, 'function') + _best(tc, 'first_call'):8.3f} "
