@@ -164,17 +164,15 @@ def graph_key(fg):
 
 
 # --------------------------------------------------------------------------- environment
-_SOURCES = ("_tvm.py", "cache.py", "config.py", "lowering", "schedules", "targets",
-            "runtime/executor.py", "runtime/backends.py", "runtime/steps.py", "runtime/warm.py",
-            "runtime/loader.py", "runtime/inner.py")
+_SOURCES = ("",)       # every tvmsym source: ops' shape rules, lowering, schedules, executor
 _NO_CODE_FLAGS = {"compiledir", "cache", "cache_max_mb", "profile", "print_global_stats",
                   "print_test_value", "on_unused_input", "compute_test_value", "distributed_timeout"}
 _env_cache = {}
 
 
 def _source_digest():
-    """sha256 of the tvmsym sources that decide kernels and step lists (not the rewrites:
-    their result, the graph, is keyed itself)."""
+    """sha256 of the tvmsym sources (the ops' shape rules, lowering, schedules and the
+    executor decide kernels and step lists; ~1 MB read once per process)."""
     h = _env_cache.get("src")
     if h is None:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
