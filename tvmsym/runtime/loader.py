@@ -34,7 +34,11 @@ def _setup():
     if _ready:
         return
     if "tvm" not in sys.modules:
-        os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
+        try:        # as _tvm: every CPU this process may use
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = os.cpu_count() or 1
+        os.environ.setdefault("TVM_NUM_THREADS", str(cpus))
         import tvm_ffi  # noqa: F401  (loads libtvm_ffi.so, which libtvm_runtime.so needs)
         ctypes.CDLL(_runtime_library(), mode=ctypes.RTLD_GLOBAL)
         if not os.environ.get("TVMSYM_NO_MVEC"):
