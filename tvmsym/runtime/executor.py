@@ -16,17 +16,11 @@ from time import perf_counter as _now
 
 import numpy as np
 
-from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
-from ..lowering.rules.complex import buffer_of
-from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from . import threads as _threads
-from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
-from .generic import lower_generic
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
@@ -38,6 +32,23 @@ build_stats = {"builds": 0, "kernels": 0}
 class NeedsBuild(Exception):
     """A Build that reuses another's kernels needs one that build did not make (a step that
     was empty there): the caller builds this shape on its own."""
+
+
+class _LazyTVM:
+    """``tvmsym._tvm``, imported on first use: only device and empty-input steps need TVM
+    itself (a build loaded from the warm cache, runtime/warm.py, runs without it)."""
+
+    def __getattr__(self, name):
+        from .. import _tvm
+        return getattr(_tvm, name)
+
+
+_tvm = _LazyTVM()
+
+
+def _c(a):
+    """A C-contiguous array (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def assign_slots(fg, steps, variables_of):
@@ -74,6 +85,13 @@ class Build:
         # generic: {step name: symbolic shapes} of the shape-generic kernels to build
         # (lowering/symbolic_shapes.py); kernels: a Build of the same signature whose
         # compiled kernels this one runs (no lowering, no compile: runtime/generic.py)
+        # The compiler's modules are imported here: running a build loaded from the warm
+        # cache (runtime/warm.py) imports this module without TVM.
+        from ..lowering.lower import infer_shapes, lower_step, lower_whole, zero_size
+        from ..lowering.rules.complex import buffer_of
+        from ..schedules import ScheduleContext
+        from .backends import _align_of, make_backend
+        from .generic import lower_generic
         self.plan = plan
         self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
@@ -669,5 +687,6 @@ def _needs_runtime_values(node, runtime):
     """A node sized by input values (runtime) whose kernel would need them at build time."""
     if not runtime:
         return False
+    from ..lowering.lower import value_positions
     pos = [k for k in value_positions(node, inner_for) if node.inputs[k] in runtime]
     return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)
