@@ -26,17 +26,41 @@ from ..symbolic.graph import Constant
 
 #: op class -> accepts(node) (None: every node of that class); ops not listed: specialized
 GENERIC = {}
+#: op class -> concrete(node) -> [(input position, axis), ...]: dims the kernel keeps static
+CONCRETE = {}
+#: op classes whose kernels the target's ordinary rule pipeline schedules (on the symbolic
+#: extents that remain), instead of schedules/cpu_generic.py
+OWN_SCHEDULE = set()
 
 #: probe sizes of class c (two runs): far from constants, sums and products of other probes
 _P1, _P2 = 10007, 20011
 
 
-def declare_generic(*op_classes, accepts=None):
+def declare_generic(*op_classes, accepts=None, concrete=None, own_schedule=False):
     """Declare that the lowering rule and schedule of ``op_classes`` work on symbolic extents
     (every dimension of the kernel may be a ``tirx.Var``).  ``accepts(node)``: a further
-    per-node condition (e.g. not complex).  Ops not declared keep every dimension concrete."""
+    per-node condition (e.g. not complex).  ``concrete(node)``: the (input position, axis)
+    dims the kernel needs static (partial specialization: a matmul's K and N), pinned in the
+    signature.  ``own_schedule``: the op's ordinary schedule rule handles the symbolic
+    extents left.  Ops not declared keep every dimension concrete."""
     for c in op_classes:
         GENERIC[c] = accepts
+        if concrete is not None:
+            CONCRETE[c] = concrete
+        if own_schedule:
+            OWN_SCHEDULE.add(c)
+
+
+def _lookup(table, op):
+    for cls in type(op).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+def own_schedule(op):
+    """True if ``op``'s kernels keep the target's rule pipeline on symbolic extents."""
+    return any(cls in OWN_SCHEDULE for cls in type(op).__mro__)
 
 
 def _declared(node):
@@ -134,6 +158,11 @@ def generic_steps(plan, struct, kind):
             continue
         if _step_generic(plan, st, struct, kind):
             gen.add(st.name)
+            conc = _lookup(CONCRETE, st.node.op)
+            for pos, axis in (conc(st.node) if conc is not None else ()):
+                d = struct.dims.get(st.node.inputs[pos])
+                if d is not None and isinstance(d[axis], tuple):
+                    pinned.add(d[axis][1])
             continue
         for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
             d = struct.dims.get(v)
@@ -219,6 +248,39 @@ def mark_failed(plan, step_name):
 
 
 # ------------------------------------------------------------------ the generic families
+# (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
+def reduce_kind(op, ndim):
+    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    from ..symbolic.ops.reduce import Argmax, CAReduce
+    if isinstance(op, Argmax) or not isinstance(op, CAReduce):
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if not axes or ndim == 0:
+        return None
+    if ndim == 1:
+        return "full1d"
+    if len(axes) == ndim:
+        return None
+    if axes == list(range(ndim - len(axes), ndim)):
+        return "rows"
+    if axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_reduce(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
+        return False
+    return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def accepts_softmax(node):
+    x = node.inputs[0]
+    nd = x.type.ndim
+    return nd >= 2 and node.op.axis % nd == nd - 1 and not x.type.dtype.startswith("complex")
+
+
 def _not_complex(node):
     return not any(v.type.dtype.startswith("complex") for v in list(node.inputs) + node.outputs)
 
@@ -228,8 +290,9 @@ def _declare_defaults():
     declare_generic(Elemwise, accepts=_not_complex)     # Composite fusion included
     declare_generic(DimShuffle, accepts=_not_complex)
     from ..symbolic.ops.reduce import CAReduce
-    from .generic_rules import accepts_reduce
     declare_generic(CAReduce, accepts=accepts_reduce)   # rows, 1-d, columns (generic_rules.py)
+    from ..symbolic.ops.nnet import LogSoftmax, Softmax
+    declare_generic(Softmax, LogSoftmax, accepts=accepts_softmax)   # last axis
 
 
 _declare_defaults()

@@ -39,6 +39,9 @@ def lower_generic(st, shapes, values, machine):
                               out_dtype=st.outputs[0].type.dtype,
                               shapes=[shapes.get(v) for v in st.node.inputs], values=values,
                               machine=machine)
+        if _sym.own_schedule(st.node.op):
+            from ..schedules import schedule
+            return schedule(func, "llvm", ctx)
         return schedule_generic(func, ctx)
     except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
         raise GenericFailed(st.name, e) from e
@@ -67,7 +70,7 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
             b = Build(plan, key, target, loopback=loopback, generic=gen)
         except GenericFailed as e:
             _sym.mark_failed(plan, e.step_name)
-            plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)
+            plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)[:400]
             sig = _sym.signature(plan, key, kind, specialize, inner)
             if sig[0] == "specialized":
                 return Build(plan, key, target, loopback=loopback), sig
