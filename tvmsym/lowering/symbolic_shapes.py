@@ -20,8 +20,6 @@ runs is class ``c``, one equal in both runs is a constant, anything else is deri
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..symbolic.graph import Constant
 
 #: op class -> accepts(node) (None: every node of that class); ops not listed: specialized
@@ -236,7 +234,12 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
 def index_bits_needed(shapes_iter):
     """64 if some buffer has 2**31 elements or more (int32 index arithmetic would wrap)."""
     for s in shapes_iter:
-        if s is not None and int(np.prod(s, dtype=np.float64)) >= 2 ** 31:
+        if s is None:
+            continue
+        n = 1
+        for d in s:
+            n *= int(d)
+        if n >= 2 ** 31:
             return 64
     return 32
 

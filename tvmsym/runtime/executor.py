@@ -254,14 +254,20 @@ class Build:
 
     def _bind(self):
         prog = []
+        # the bound kernels, shared by every Build running these compiled kernels
+        fns = self.backend.__dict__.setdefault("_bound_kernels", {})
         for rec in self.steps:
             if rec.kind is Kind.KERNEL:
                 rec = _copy.copy(rec)
-                rec.fn = fn = self.backend.kernel(rec.on_device, rec.name)
-                if not rec.on_device and touches_complex(rec.step):
-                    rec.fn = fn = complex_args(fn)   # complex arrays as float views
-                if not rec.on_device and touches_sparse(rec.step):
-                    rec.fn = sparse_args(fn)        # sparse values as csr arrays
+                fn = fns.get((rec.on_device, rec.name))
+                if fn is None:
+                    fn = self.backend.kernel(rec.on_device, rec.name)
+                    if not rec.on_device and touches_complex(rec.step):
+                        fn = complex_args(fn)       # complex arrays as float views
+                    if not rec.on_device and touches_sparse(rec.step):
+                        fn = sparse_args(fn)        # sparse values as csr arrays
+                    fns[(rec.on_device, rec.name)] = fn
+                rec.fn = fn
             prog.append(rec)
         self.prog = prog
         # an output listed twice (or merged with another) is returned as separate arrays
