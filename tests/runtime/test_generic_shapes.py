@@ -337,3 +337,30 @@ def test_softmax_inf_and_nan_rows():
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(np.isnan(f(a)), np.isnan(g(a)))
         np.testing.assert_allclose(f(a)[0], g(a)[0], rtol=1e-6)
+
+
+def test_new_pinned_size_builds_only_the_specialized_kernels():
+    """A matmul keeps its dims concrete (for now): a new batch size builds its kernel again,
+    while the generic kernels of the same class pattern are reused (kernel_key)."""
+    from tvmsym.lowering.symbolic_shapes import class_pattern, generic_steps, structure
+    x, w = T.matrix("x"), T.matrix("w")
+    h = T.dot(x, w)
+    out = T.nnet.softmax(h) * 2 + T.sum(x, axis=1, keepdims=True)
+    f = tvmsym.function([x, w], [out, T.sum(out, axis=0)])
+    rng = np.random.default_rng(11)
+    b = rng.standard_normal((6, 3)).astype("float32")
+    f(rng.standard_normal((128, 6)).astype("float32"), b)
+    pat, _ = class_pattern([(128, 6), (6, 3)])
+    gen, _ = generic_steps(f._plan, structure(f._plan, pat), "llvm")
+    n_spec = sum(1 for st in f._plan.steps if st.kind == "tvm" and st.name not in gen)
+    assert gen and n_spec
+    k0 = executor.build_stats["kernels"]
+    for m in (100, 7):
+        a = rng.standard_normal((m, 6)).astype("float32")
+        o, s = f(a, b)
+        z = a @ b
+        e = np.exp(z - z.max(1, keepdims=True))
+        ref = e / e.sum(1, keepdims=True) * 2 + a.sum(1, keepdims=True)
+        np.testing.assert_allclose(o, ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(s, ref.sum(0), rtol=1e-4, atol=1e-4)
+    assert executor.build_stats["kernels"] - k0 == 2 * n_spec

@@ -147,6 +147,31 @@ def _step_generic(plan, step, struct, kind):
     return True
 
 
+def _declared_pins(st, struct):
+    """Classes a generic kernel declares static (``declare_generic(concrete=...)``)."""
+    conc = _lookup(CONCRETE, st.node.op)
+    out = set()
+    for pos, axis in (conc(st.node) if conc is not None else ()):
+        d = struct.dims.get(st.node.inputs[pos])
+        if d is not None and isinstance(d[axis], tuple):
+            out.add(d[axis][1])
+    return out
+
+
+def kernel_key(plan, sig, inner=None):
+    """What the generic kernels of signature ``sig`` depend on: its class pattern and the
+    classes the generic kernels themselves pin (not those pinned for specialized kernels).
+    Signatures with one kernel key share their generic kernels (runtime/generic.py)."""
+    _, dtypes, pattern, pinned = sig
+    struct = structure(plan, pattern, inner)
+    gen, _ = generic_steps(plan, struct, "llvm")
+    own = set()
+    for st in plan.steps:
+        if st.name in gen:
+            own.update(_declared_pins(st, struct))
+    return (dtypes, pattern, tuple((k, v) for k, v in pinned if k in own))
+
+
 def generic_steps(plan, struct, kind):
     """{step name: True} of the kernels lowered on symbolic shapes, and the pinned classes
     (None: every class, the function is specialized)."""
@@ -156,11 +181,7 @@ def generic_steps(plan, struct, kind):
             continue
         if _step_generic(plan, st, struct, kind):
             gen.add(st.name)
-            conc = _lookup(CONCRETE, st.node.op)
-            for pos, axis in (conc(st.node) if conc is not None else ()):
-                d = struct.dims.get(st.node.inputs[pos])
-                if d is not None and isinstance(d[axis], tuple):
-                    pinned.add(d[axis][1])
+            pinned.update(_declared_pins(st, struct))
             continue
         for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
             d = struct.dims.get(v)
@@ -204,13 +225,14 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
 
 def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
     """{step name: {var: symbolic shape}} for the shape-generic kernels of signature ``sig``
-    (a "generic" key of ``signature``): one fresh ``tirx.Var`` per unpinned class and kernel
-    (each PrimFunc binds its own), pinned classes and constants as ints."""
+    (a "generic" key of ``signature``): one fresh ``tirx.Var`` per class and kernel (each
+    PrimFunc binds its own), constants and the classes generic kernels pin as ints (classes
+    pinned only for specialized kernels stay symbolic: ``kernel_key``)."""
     from .. import _tvm
-    _, _, pattern, pinned = sig
+    _, _, pattern, _ = sig
     struct = structure(plan, pattern, inner)
     gen, _ = generic_steps(plan, struct, "llvm")
-    pinned = dict(pinned)
+    pinned = dict(kernel_key(plan, sig, inner)[2])   # only what generic kernels pin
     out = {}
     for st in plan.steps:
         if st.name not in gen:

@@ -66,8 +66,12 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
     for _ in range(len(plan.steps) + 1):
         bits = _sym.index_bits_needed(_all_shapes(plan, key, inner))
         gen = _sym.generic_shapes(plan, sig, inner, "int64" if bits == 64 else "int32")
+        # another signature with these generic kernels (only the sizes of specialized
+        # kernels differ, e.g. a matmul's batch): build only the specialized ones
+        kk = (_sym.kernel_key(plan, sig, inner), bits)
+        reuse = bases.get(("kernels", kk))
         try:
-            b = Build(plan, key, target, loopback=loopback, generic=gen)
+            b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
         except GenericFailed as e:
             _sym.mark_failed(plan, e.step_name)
             plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)[:400]
@@ -77,6 +81,8 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
             continue
         b.index_bits = bits
         bases[sig] = b
+        if reuse is None:
+            bases[("kernels", kk)] = b
         return b, sig
     return Build(plan, key, target, loopback=loopback), sig
 
