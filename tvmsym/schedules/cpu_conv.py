@@ -36,19 +36,35 @@ def _tile(name):
 def _batched(sch, cname, crop):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
-    n, i, j, k = sch.get_loops(c)
+    cb = sch.get_sblock(crop)
+    gather = crop.endswith("_col2im_crop")
+    if gather:
+        # the col2im of the input gradient reads many rows of the element's product: the
+        # product is computed inside the result's batch loop (reverse_compute_at cannot
+        # invert those reads); the sum over the taps is vectorized along the last axis
+        outer = sch.get_loops(cb)
+        sch.compute_at(c, outer[0])
+        sch.vectorize(outer[-1])
+        n = outer[0]
+        i, j, k = sch.get_loops(c)[1:]
+    else:
+        n, i, j, k = sch.get_loops(c)
     io, ii = sch.split(i, [None, MR])
     jo, ji = sch.split(j, [None, NR])
     K = _ext(sch, k)
     k0, k1 = sch.split(k, [None, K_UNROLL if K % K_UNROLL == 0 else 1])
-    sch.reorder(n, io, jo, k0, k1, ii, ji)
+    sch.reorder(*([] if gather else [n]), io, jo, k0, k1, ii, ji)
     cw = sch.cache_write(c, 0, "local")
     sch.reverse_compute_at(cw, jo)
     sch.vectorize(ji)
     sch.unroll(ii)
     sch.unroll(k1)
     sch.vectorize(sch.get_loops(cw)[-1])
-    sch.compute_at(sch.get_sblock("cv_col"), n)
+    col = sch.get_sblock("cv_col")
+    sch.compute_at(col, n)
+    cl = sch.get_loops(col)
+    if _ext(sch, cl[-1]) > 1:
+        sch.vectorize(cl[-1])
     if any(blk.name_hint == "cv_pad" for _, blk in _blocks(sch)):
         sch.compute_at(sch.get_sblock("cv_pad"), n)
     if _ext(sch, n) >= 2:
@@ -61,6 +77,8 @@ def _batched(sch, cname, crop):
     sch.vectorize(sch.get_loops(init)[-1])
     pa = sch.get_loops(sch.get_sblock("cv_pack_a"))
     sch.unroll(pa[-1])
+    if gather:
+        return True
     if _ext(sch, n) >= 2:
         # the element's result (crop, pooling, epilogue) while its product is in cache; a
         # pooled read (2 * ph * OW + 2 * pw) is not invertible for TVM: then a separate pass
@@ -104,9 +122,9 @@ def _schedule_crop(sch, crop, itemsize):
     schedule_injective(sch, crop, itemsize)
 
 
-def conv_rule(func, info):
-    st = info.get("step")
-    if st is None or not isinstance(st.node.op, BaseConv):
+def conv_rule(func, ctx):
+    st = ctx.step
+    if not isinstance(ctx.op, BaseConv):
         return None
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
