@@ -81,7 +81,7 @@ class Build:
     """
 
     def __init__(self, plan, input_shapes, target, input_values=None, loopback=False,
-                 generic=None, kernels=None):
+                 generic=None, kernels=None, reuse=None):
         # generic: {step name: symbolic shapes} of the shape-generic kernels to build
         # (lowering/symbolic_shapes.py); kernels: a Build of the same signature whose
         # compiled kernels this one runs (no lowering, no compile: runtime/generic.py)
@@ -97,6 +97,9 @@ class Build:
         self.target = target
         self.backend = backend = kernels.backend if kernels is not None else make_backend(target, loopback)
         self.generic = generic = kernels.generic if kernels is not None else (generic or {})
+        # reuse: a Build whose generic kernels this one runs too (same kernel key): only the
+        # specialized kernels are built; kernel_src names the backend of each borrowed one
+        self.kernel_src = dict(kernels.kernel_src) if kernels is not None else {}
         self.loopback = loopback
         fg = plan.fgraph
         values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
@@ -182,6 +185,13 @@ class Build:
                     self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
                                              for v in node.inputs], [shapes[v] for v in node.inputs])
                 continue
+            if reuse is not None and st.name in generic and st.name in reuse.kernel_names:
+                self.kernel_src[st.name] = reuse.kernel_src.get(st.name, reuse.backend)
+                self.steps.append(StepRecord(Kind.KERNEL, st, ins, outs, inplace, on_dev, st.name))
+                if st.check is not None:
+                    self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
+                                             for v in node.inputs], [shapes[v] for v in node.inputs])
+                continue
             whole = None if st.name in generic else lower_whole(st, shapes, backend.machine_for(on_dev))
             if st.name in generic:
                 func = lower_generic(st, generic[st.name], values, backend.machine_for(on_dev))
@@ -211,9 +221,10 @@ class Build:
         t0 = _now()
         if kernels is None:
             backend.compile(funcs)
-            build_stats["builds"] += 1
-            build_stats["kernels"] += sum(len(f) for f in funcs.values())
-            self.kernel_names = {n for f in funcs.values() for n in f}
+            n_new = sum(len(f) for f in funcs.values())
+            build_stats["builds"] += 1 if n_new else 0
+            build_stats["kernels"] += n_new
+            self.kernel_names = {n for f in funcs.values() for n in f} | set(self.kernel_src)
         else:
             self.kernel_names = kernels.kernel_names
         times["compile"] = _now() - t0
@@ -274,14 +285,22 @@ class Build:
 
     def _bind(self):
         prog = []
+        # the bound kernels, shared by every Build running these compiled kernels
+        srcs = getattr(self, "kernel_src", {})
         for rec in self.steps:
             if rec.kind is Kind.KERNEL:
                 rec = _copy.copy(rec)
-                rec.fn = fn = self.backend.kernel(rec.on_device, rec.name)
-                if not rec.on_device and touches_complex(rec.step):
-                    rec.fn = fn = complex_args(fn)   # complex arrays as float views
-                if not rec.on_device and touches_sparse(rec.step):
-                    rec.fn = sparse_args(fn)        # sparse values as csr arrays
+                src = srcs.get(rec.name, self.backend)
+                fns = src.__dict__.setdefault("_bound_kernels", {})
+                fn = fns.get((rec.on_device, rec.name))
+                if fn is None:
+                    fn = src.kernel(rec.on_device, rec.name)
+                    if not rec.on_device and touches_complex(rec.step):
+                        fn = complex_args(fn)       # complex arrays as float views
+                    if not rec.on_device and touches_sparse(rec.step):
+                        fn = sparse_args(fn)        # sparse values as csr arrays
+                    fns[(rec.on_device, rec.name)] = fn
+                rec.fn = fn
             prog.append(rec)
         self.prog = prog
         # an output listed twice (or merged with another) is returned as separate arrays
