@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
+from ..lowering.machine import PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS
 from ..symbolic.ops.conv import BaseConv
+from .common import as_context
 from .cpu import _blocks, _is_spatial, schedule_injective
 from .cpu_matmul import _schedule_plain
 
@@ -28,14 +30,32 @@ def _ext(sch, loop):
     return int(sch.get(loop).extent)
 
 
+def _pays(ctx, flops=0, elements=0):
+    """Whether waking the thread pool repays itself for a kernel of ``flops`` / ``elements``
+    (the machine's ``parallel_pays`` where it has one; below the thresholds one core runs
+    the kernel: LeNet's batch-1 convolutions are 0.6-3 MFLOP)."""
+    m = ctx.machine
+    if hasattr(m, "parallel_pays"):
+        return m.parallel_pays(elements=elements, flops=flops)
+    return m.threads >= 2 and (flops >= PARALLEL_MIN_FLOPS or elements >= PARALLEL_MIN_ELEMENTS)
+
+
+def _flops(sch, block):
+    f = 2
+    for lp in sch.get_loops(block):
+        f *= _ext(sch, lp)
+    return f
+
+
 def _tile(name):
     mr, nr = name.rsplit("_", 1)[1].split("x")
     return int(mr), int(nr)
 
 
-def _batched(sch, cname, crop):
+def _batched(sch, cname, crop, ctx):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
+    par = _pays(ctx, flops=_flops(sch, c))
     cb = sch.get_sblock(crop)
     gather = crop.endswith("_col2im_crop")
     if gather:
@@ -67,7 +87,9 @@ def _batched(sch, cname, crop):
         sch.vectorize(cl[-1])
     if any(blk.name_hint == "cv_pad" for _, blk in _blocks(sch)):
         sch.compute_at(sch.get_sblock("cv_pad"), n)
-    if _ext(sch, n) >= 2:
+    if not par:
+        pass
+    elif _ext(sch, n) >= 2:
         sch.parallel(n)
     elif _ext(sch, io) >= 2:
         sch.parallel(io)
@@ -79,7 +101,7 @@ def _batched(sch, cname, crop):
     sch.unroll(pa[-1])
     if gather:
         return True
-    if _ext(sch, n) >= 2:
+    if _ext(sch, n) >= 2 or not par:
         # the element's result (crop, pooling, epilogue) while its product is in cache; a
         # pooled read (2 * ph * OW + 2 * pw) is not invertible for TVM: then a separate pass
         try:
@@ -90,18 +112,21 @@ def _batched(sch, cname, crop):
     return False
 
 
-def _reduced(sch, cname):
+def _reduced(sch, cname, ctx):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
+    par = _pays(ctx, flops=_flops(sch, c))
     i, j, rn, rp = sch.get_loops(c)
     io, ii = sch.split(i, [None, MR])
     jo, ji = sch.split(j, [None, NR])
     if _ext(sch, jo) >= 2:
         sch.reorder(jo, rn, io, rp, ii, ji)
-        sch.parallel(jo)
+        if par:
+            sch.parallel(jo)
     else:
         sch.reorder(io, jo, rn, rp, ii, ji)
-        sch.parallel(io)
+        if par:
+            sch.parallel(io)
     sch.vectorize(ji)
     sch.unroll(ii)
     pb = sch.get_sblock("cv_pack_b")
@@ -113,11 +138,12 @@ def _reduced(sch, cname):
     sch.vectorize(sch.get_loops(init)[-1])
 
 
-def _schedule_crop(sch, crop, itemsize):
+def _schedule_crop(sch, crop, itemsize, ctx):
     loops = sch.get_loops(sch.get_sblock(crop))
     if len(loops) >= 2 and _ext(sch, loops[-1]) % max(1, _tvm.vector_bytes() // itemsize):
         outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]   # rows in parallel
-        sch.parallel(outer)
+        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2):
+            sch.parallel(outer)
         return
     schedule_injective(sch, crop, itemsize)
 
@@ -126,6 +152,7 @@ def conv_rule(func, info):
     st = info.get("step")
     if st is None or not isinstance(st.node.op, BaseConv):
         return None
+    ctx = as_context(info)
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
     dtype = st.node.outputs[0].type.dtype
@@ -136,11 +163,11 @@ def conv_rule(func, info):
             sch.compute_inline(b)
     tile = [n for n in names if n.startswith(("cv_c_", "cv_r_"))]
     if tile and tile[0].startswith("cv_c_"):
-        if _batched(sch, tile[0], crop):
+        if _batched(sch, tile[0], crop, ctx):
             return sch.mod["main"]
     elif tile:
-        _reduced(sch, tile[0])
+        _reduced(sch, tile[0], ctx)
     elif "cv_plain" in names:
         _schedule_plain(sch, "cv_plain", dtype, True)
-    _schedule_crop(sch, crop, itemsize)
+    _schedule_crop(sch, crop, itemsize, ctx)
     return sch.mod["main"]
