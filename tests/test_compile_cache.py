@@ -304,7 +304,7 @@ _RACER = textwrap.dedent("""
 def test_two_processes_share_a_capped_cache(tmp_path):
     """Two processes write, load and prune one small directory at the same time: both
     compute correct numbers, no temporary file is left, the cap holds."""
-    cap_mb = 0.06       # ~3 entries of ~17-20 KB: every process keeps pruning the other's
+    cap_mb = 0.045      # ~3 entries of ~15 KB: every process keeps pruning the other's
     env = dict(os.environ, TVMSYM_FLAGS=f"compiledir={tmp_path},cache_max_mb={cap_mb}")
     testdir = os.path.dirname(os.path.abspath(__file__))
     procs = [subprocess.Popen([sys.executable, "-c", _RACER.format(testdir=testdir, start=s)],

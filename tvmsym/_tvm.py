@@ -140,11 +140,14 @@ def _setup_mvec():
     global mvec_enabled
     if os.environ.get("TVMSYM_NO_MVEC"):
         return
-    path = ctypes.util.find_library("mvec")
-    try:
-        lib = ctypes.CDLL(path or "libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
+    try:        # the usual name first: find_library spawns ldconfig (~80 ms of every start)
+        lib = ctypes.CDLL("libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
     except OSError:
-        return      # non-glibc or non-x86: TVM's stock (scalar) lowering stays
+        path = ctypes.util.find_library("mvec")
+        try:
+            lib = ctypes.CDLL(path or "libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            return      # non-glibc or non-x86: TVM's stock (scalar) lowering stays
     isa = _MVEC_ISA[vector_bytes()]
     for fname in _MVEC_FUNCS:
         make = getattr(tirx, fname, None)
@@ -313,13 +316,27 @@ def _from_source(text):
         entry.inspect = real
 
 
+# The kernels' own argument checks (the packed-call wrapper's dtype, ndim, shape, stride,
+# alignment and device asserts: most of a small kernel's code and ~40% of its build) are
+# left out: every caller checks them first (runtime/function.py filters dtypes and ndims, a
+# build is keyed by its input shapes, runtime/executor.py passes C-contiguous aligned arrays
+# and allocates every output and temporary itself; tests/test_kernel_args.py).
+BUILD_CONFIG = {"tirx.disable_assert": True}
+
+
+def _compile(mod, target):
+    """``tvm.compile`` under tvmsym's build configuration (``BUILD_CONFIG``)."""
+    with tvm.transform.PassContext(config=BUILD_CONFIG):
+        return tvm.compile(mod, target=target)
+
+
 def compile_module(mod, target):
     """``tvm.compile``; with ``config.cache`` an llvm module is also kept as a shared library
     under ``config.compiledir/kernels`` and a later process loads it instead of building."""
     from .config import config
     if getattr(config, "cache", False) and target.kind.name == "llvm":
         return _cached_compile(mod, target, _kcache.kernel_dir())
-    return tvm.compile(mod, target=target)
+    return _compile(mod, target)
 
 
 # ------------------------------------------------------------------ on-disk compile cache
@@ -331,7 +348,7 @@ def _code_salt():
     """What else decides the machine code: TVM, this module's lowering rules (libmvec)."""
     with open(__file__, "rb") as fh:
         src = hashlib.sha256(fh.read()).hexdigest()
-    return f"{tvm.__version__}|{src}|mvec={mvec_enabled}|{vector_bytes()}"
+    return f"{tvm.__version__}|{src}|mvec={mvec_enabled}|{vector_bytes()}|{sorted(BUILD_CONFIG.items())}"
 
 
 def cache_key(mod, target):
@@ -348,22 +365,22 @@ def _cached_compile(mod, target, cachedir):
     permissions, manifest naming this key, size, hash, complete ELF), else build and store it.
     Any cache trouble leaves a working in-memory build (warned once per directory)."""
     if not _kcache.prepare_dir(cachedir):
-        return tvm.compile(mod, target=target)
+        return _compile(mod, target)
     key = cache_key(mod, target)
     lib_path, why = _kcache.verify_entry(cachedir, key)
     if lib_path is not None:
         try:
-            loaded = tvm.runtime.load_module(lib_path)
+            loaded = load_library(lib_path)
             _check_exports(loaded, mod)
             cache_stats["hits"] += 1
             _kcache.touch(lib_path)         # mtime = last use (least recently used go first)
-            return _LoadedExecutable(loaded, mod, target)
+            return _LoadedExecutable(loaded, mod, target, key=key)
         except Exception:       # unloadable despite its checksum: rebuild it below
             cache_stats["errors"] += 1
     elif why != "missing":
         cache_stats["errors"] += 1          # corrupted, half written or foreign: rebuild
     cache_stats["misses"] += 1
-    ex = tvm.compile(mod, target=target)
+    ex = _compile(mod, target)
     tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
     try:
         mtime_before = _mtime_ns(cachedir)
@@ -371,9 +388,9 @@ def _cached_compile(mod, target, cachedir):
         lib_path = _kcache.store_entry(cachedir, key, tmp)
         _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
-        loaded = tvm.runtime.load_module(lib_path)
+        loaded = load_library(lib_path)
         _check_exports(loaded, mod)
-        return _LoadedExecutable(loaded, mod, target, ex)
+        return _LoadedExecutable(loaded, mod, target, ex, key=key)
     except Exception as e:      # read-only or full disk, no linker, ...: the build itself is fine
         cache_stats["errors"] += 1
         try:
@@ -383,6 +400,18 @@ def _cached_compile(mod, target, cachedir):
         _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
                           f"({type(e).__name__}: {e}); they are built in memory")
     return ex
+
+
+def load_library(path):
+    """The runtime module of the kernel library at ``path``, not pinned for the process.
+
+    ``tvm.runtime.load_module`` (tvm_ffi's ``keep_module_alive=True``) adds every library
+    to a process-wide registry that is never emptied, so each library stayed mapped after
+    the functions using it were gone.  Kernel libraries register no global functions, so
+    they can go with their last user: the module and every kernel function taken from it
+    hold references to the library, which is unloaded (``dlclose``) when the last of them
+    is released (a library shared by a live function stays)."""
+    return tvm_ffi.load_module(os.path.realpath(path), keep_module_alive=False)
 
 
 def _check_exports(loaded, mod):
@@ -442,8 +471,9 @@ class _LoadedExecutable:
     """A cached library standing in for ``tvm.compile``'s Executable: kernels come from the
     loaded library; ``.mod.inspect_source`` (ll/asm text) builds the module on demand."""
 
-    def __init__(self, loaded, irmod, target, built=None):
+    def __init__(self, loaded, irmod, target, built=None, key=None):
         self.mod = _LoadedModule(loaded, irmod, target, built)
+        self.cache_key = key        # the entry's key (runtime/warm.py refers to it)
 
     def __getitem__(self, name):
         return self.mod[name]
@@ -461,5 +491,5 @@ class _LoadedModule:
 
     def inspect_source(self, fmt=""):
         if self._built is None:
-            self._built = tvm.compile(self._irmod, target=self._target)
+            self._built = _compile(self._irmod, self._target)
         return self._built.mod.inspect_source(fmt)

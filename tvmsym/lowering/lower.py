@@ -17,6 +17,7 @@ from ..symbolic.elemwise import DimShuffle
 from ..symbolic.graph import Constant
 from ..symbolic.inner import InnerGraphOp
 from ..symbolic.ops.distributed import side_effect_order
+from ..symbolic.shapes import infer_shapes as _infer_shapes
 from . import machine
 from .rules import find_rule
 from .rules.complex import buffer_of
@@ -156,7 +157,6 @@ def shape_value_inputs(fgraph, order, inner=None):
     return sorted(found)
 
 
-VALUE_MAX = 64    # int/bool results with at most this many elements are computed at build time
 
 
 def _runtime_check(node):
@@ -167,86 +167,16 @@ def _runtime_check(node):
 
 
 def infer_shapes(plan, input_shapes, values=None, input_values=None, runtime=None, inner=None):
-    """Concrete shapes of every variable, or a ValueError naming the node.
-
-    Shape arithmetic (``x.shape[0] * 2``, small int constants) is evaluated here into
-    ``values`` (a dict filled in place): ops whose output shape depends on input values
-    (reshape, alloc, arange, ...) define ``infer_shape_values(node, shapes, values)``.
-    Such values derive from the input shapes, so the shape signature still keys the
-    build.  A shape that depends on data (a boolean mask) is None: that node and its
-    consumers run as numpy steps sized at run time.  ``input_values`` ({input: array}, the
-    plan's ``value_inputs``) also enter ``values``; what derives from them is added to
-    ``runtime``: used for shapes only, never baked into a kernel (the build is shared by
-    every value giving the same shapes).  ``inner``: as for ``plan`` (without it, the
-    outputs of an op with inner graphs have the shapes its ``infer_shape`` gives).
-    """
-    fg = plan.fgraph
-    shapes = {}
-    values = {} if values is None else values
-    runtime = set() if runtime is None else runtime
-    for v, s in zip(fg.inputs, input_shapes):
-        shapes[v] = tuple(s)
-    for v, a in (input_values or {}).items():
-        values[v] = np.asarray(a)
-        runtime.add(v)
-    for node in plan.order:
-        for i in node.inputs:
-            if i not in shapes:
-                if isinstance(i, Constant):
-                    shapes[i] = i.data.shape
-                    if _value_like(i, i.data.shape):
-                        values[i] = np.array(i.data)
-                else:
-                    raise ValueError(f"{i} is needed to compute {node.op} but is not an input")
-        ins = [shapes[i] for i in node.inputs]
-        op = node.op
-        if any(s is None for s in ins):
-            outs = [None] * len(node.outputs)
-        elif isinstance(op, InnerGraphOp):
-            outs = (op.infer_shape_inner(node, ins, [values.get(i) for i in node.inputs], inner(op))
-                    if inner is not None else op.infer_shape(node, ins))
-        elif hasattr(op, "infer_shape_values"):
-            outs = op.infer_shape_values(node, ins, [values.get(i) for i in node.inputs])
-        else:
-            outs = op.infer_shape(node, ins)
-        for o, s in zip(node.outputs, outs):
-            shapes[o] = None if s is None else tuple(int(d) for d in s)
-        _infer_values(node, shapes, values)
-        if not hasattr(op, "infer_value") and any(i in runtime for i in node.inputs):
-            runtime.update(o for o in node.outputs if o in values)
-    return shapes
+    """Concrete shapes of every variable of ``plan`` (``symbolic/shapes.infer_shapes`` over
+    its inputs and nodes; see there for ``values``, ``input_values``, ``runtime``, ``inner``)."""
+    return _infer_shapes(plan.fgraph.inputs, plan.order, input_shapes, values, input_values,
+                         runtime, inner)
 
 
 def derived_signature(plan, input_shapes, input_values, inner=None):
     """The shapes a call's values of the plan's ``value_inputs`` give (the build key)."""
     shapes = infer_shapes(plan, input_shapes, {}, input_values, set(), inner)
     return tuple(input_shapes) + tuple(shapes[o] for n in plan.order for o in n.outputs)
-
-
-def _value_like(v, shape):
-    return (shape is not None and v.type.dtype[0] in "iub"
-            and int(np.prod(shape)) <= VALUE_MAX)
-
-
-def _infer_values(node, shapes, values):
-    op = node.op
-    if not all(_value_like(o, shapes[o]) for o in node.outputs) or getattr(op, "has_side_effects", False):
-        return          # (communication is never run while a build is being made)
-    vals = None
-    if isinstance(op, InnerGraphOp):      # its values are known only when it runs
-        return
-    if hasattr(op, "infer_value"):        # e.g. Shape: its value is known from shapes alone
-        vals = op.infer_value(node, [shapes[i] for i in node.inputs],
-                              [values.get(i) for i in node.inputs])
-    elif all(i in values for i in node.inputs):
-        try:
-            with np.errstate(all="ignore"):
-                vals = op.perform(node, [values[i] for i in node.inputs])
-        except NotImplementedError:
-            vals = None
-    if vals is not None:
-        for o, v in zip(node.outputs, vals):
-            values[o] = np.asarray(v, dtype=o.type.dtype)
 
 
 class LowerContext:
@@ -280,12 +210,16 @@ class LowerContext:
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
-def lower_step(step, shapes, values=None, target=None):
+def lower_step(step, shapes, values=None, target=None, rules=None):
     """TE placeholders (inputs) and result tensors (outputs) of one kernel, lowered for the
-    machine ``target`` (default: the host CPU)."""
+    machine ``target`` (default: the host CPU).  ``rules(op)``: a rule to use instead of
+    ``find_rule``'s, or None (shape-generic kernels: lowering/generic_rules.py)."""
     from .. import _tvm
     te = _tvm.te
     ctx = LowerContext(shapes, step, values, target)
+
+    def rule_of(op):
+        return (rules(op) if rules is not None else None) or find_rule(op)
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):
@@ -300,13 +234,13 @@ def lower_step(step, shapes, values=None, target=None):
             return None
         node = v.owner
         assert node is not None and node in step.inlined, f"{v} is not available in kernel {step.name}"
-        outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
+        outs = rule_of(node.op)(node, [te_of(i) for i in node.inputs], ctx)
         for o, t in zip(node.outputs, outs):
             tensors[o] = t
         return tensors[v]
 
     node = step.node
-    outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
+    outs = rule_of(node.op)(node, [te_of(i) for i in node.inputs], ctx)
     return placeholders, list(outs)
 
 

@@ -125,7 +125,8 @@ class CudaBackend:
         return list(st.inputs) + list(st.node.inputs) + st.outputs
 
     def machine_for(self, on_device):
-        return GPU if on_device else self.host_machine
+        # loopback: the device kernels run on the CPU (CPU schedules), so they are lowered for it
+        return GPU if on_device and not self.loopback else self.host_machine
 
     def schedule(self, func, ctx, on_device):
         ctx.target = self.target.tvm_target

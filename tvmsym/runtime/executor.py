@@ -25,9 +25,18 @@ from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
+from .generic import lower_generic
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
+
+#: real builds (a ``tvm.compile`` of a function's kernels) and kernels built, process-wide
+build_stats = {"builds": 0, "kernels": 0}
+
+
+class NeedsBuild(Exception):
+    """A Build that reuses another's kernels needs one that build did not make (a step that
+    was empty there): the caller builds this shape on its own."""
 
 
 def assign_slots(fg, steps, variables_of):
@@ -59,10 +68,15 @@ class Build:
     arrays set once per build; a device kernel that reads one gets a device copy made once.
     """
 
-    def __init__(self, plan, input_shapes, target, input_values=None, loopback=False):
+    def __init__(self, plan, input_shapes, target, input_values=None, loopback=False,
+                 generic=None, kernels=None):
+        # generic: {step name: symbolic shapes} of the shape-generic kernels to build
+        # (lowering/symbolic_shapes.py); kernels: a Build of the same signature whose
+        # compiled kernels this one runs (no lowering, no compile: runtime/generic.py)
         self.plan = plan
         self.target = target
-        self.backend = backend = make_backend(target, loopback)
+        self.backend = backend = kernels.backend if kernels is not None else make_backend(target, loopback)
+        self.generic = generic = kernels.generic if kernels is not None else (generic or {})
         self.loopback = loopback
         fg = plan.fgraph
         values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
@@ -140,8 +154,19 @@ class Build:
                         ins[k] = self.n_slots
                         self.n_slots += 1
             t0 = _now()
-            whole = lower_whole(st, shapes, backend.machine_for(on_dev))   # a whole PrimFunc
-            if whole is not None:                                          # (sparse products)
+            if kernels is not None:             # compiled by the signature's first build
+                if st.name not in kernels.kernel_names:
+                    raise NeedsBuild(st.name)
+                self.steps.append(StepRecord(Kind.KERNEL, st, ins, outs, inplace, on_dev, st.name))
+                if st.check is not None:
+                    self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
+                                             for v in node.inputs], [shapes[v] for v in node.inputs])
+                continue
+            whole = None if st.name in generic else lower_whole(st, shapes, backend.machine_for(on_dev))
+            if st.name in generic:
+                func = lower_generic(st, generic[st.name], values, backend.machine_for(on_dev))
+                t1 = _now()
+            elif whole is not None:                                          # (sparse products)
                 func = _tvm.relax_alignment(whole, _align_of)
                 t1 = _now()
             else:
@@ -164,7 +189,13 @@ class Build:
         self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
         t0 = _now()
-        backend.compile(funcs)
+        if kernels is None:
+            backend.compile(funcs)
+            build_stats["builds"] += 1
+            build_stats["kernels"] += sum(len(f) for f in funcs.values())
+            self.kernel_names = {n for f in funcs.values() for n in f}
+        else:
+            self.kernel_names = kernels.kernel_names
         times["compile"] = _now() - t0
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values

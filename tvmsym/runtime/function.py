@@ -106,8 +106,10 @@ class Function:
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
-                 accept_inplace=False, no_default_updates=False, profile=None):
+                 accept_inplace=False, no_default_updates=False, profile=None,
+                 specialize=False):
         get_target = _backend().get_target
+        self.specialize = bool(specialize)     # True: kernels built per input shape (no generic)
         self.name = name
         self.mode = get_mode(mode)
         self.target = get_target(target or self.mode.target)
@@ -159,6 +161,7 @@ class Function:
         if self.target.kind == "cuda":
             _refuse_complex(self._plan, name)
         self._builds = LRU()
+        self._generic_bases = LRU()     # signature -> its first build (runtime/generic.py)
         self._by_signature = LRU()
         self._kernels = LRU()   # builds by signature, shared with this function's copies
         self._keep_outputs = None   # a copy without updates runs only the user's outputs
@@ -426,8 +429,11 @@ class Function:
                 b = self._by_signature[sig] = self._kernels_for(
                     ("signature", sig), lambda: Build(self._plan, shapes, self.target, values))
         else:
-            b = self._kernels_for(key, lambda: Build(self._plan, key, self.target,
-                                                     loopback=self.loopback))
+            from .generic import build_for
+            from .inner import inner_for
+            b = self._kernels_for(key, lambda: build_for(
+                self._plan, key, self.target, self._generic_bases, self.specialize,
+                self.loopback, inner_for)[0])
         self.build_time += time.perf_counter() - t0
         self._builds[key] = b
         return b
@@ -452,7 +458,7 @@ class Function:
         pickle): the unpickled function builds again on its first call per shape, from the
         on-disk kernel cache when it has them (Theano also recompiled on load)."""
         state = self.__dict__.copy()
-        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
+        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls", "_generic_bases"):
             state[k] = LRU()
         state["_last"] = None
         state["_update_locks"] = ()     # locks do not pickle: made again from the containers
@@ -549,8 +555,9 @@ class Function:
     def as_text(self, stage="tir", shapes=None):
         """What this function compiled to: 'tir', 'llvm', 'asm', 'cuda' or 'ptx'.
 
-        Kernels are built per input shape: pass ``shapes`` (one tuple per input),
-        or call the function once first.
+        Before any call, kernels are lowered with the symbolic signature (shape-generic
+        kernels show their symbolic extents; specialized ones nominal sizes); ``shapes``
+        (one tuple per input) shows the build of those shapes.
         """
         if shapes is not None:
             b = self._builds.get(tuple(map(tuple, shapes))) or self._build(tuple(map(tuple, shapes)))
@@ -558,9 +565,15 @@ class Function:
             b = self._last
         elif self._builds:
             b = next(iter(self._builds.values()))
-        else:
-            raise RuntimeError(f"function {self.name!r} has not been built yet: kernels are built "
-                               "per input shape, so call it once or pass shapes=[(2, 3), ...]")
+        else:           # before any call: the symbolic signature (runtime/generic.py)
+            from .generic import nominal_shapes
+            from .inner import inner_for
+            nominal = None if self._plan.value_inputs else nominal_shapes(self._plan, inner_for)
+            if nominal is None:
+                raise RuntimeError(f"function {self.name!r} has not been built yet and its "
+                                   "shapes depend on input values: call it once or pass "
+                                   "shapes=[(2, 3), ...]")
+            b = self._builds.get(tuple(nominal)) or self._build(tuple(nominal))
         return b.as_text(stage)
 
     def __repr__(self):
@@ -640,7 +653,8 @@ def _refuse_complex(plan, name):
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              allow_input_downcast=None, name=None, on_unused_input=None, profile=None,
-             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None):
+             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None,
+             specialize=False):
     """Compile ``outputs`` as a function of ``inputs``.
 
     A list of outputs gives a list of arrays; a single output a single array.
@@ -656,7 +670,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                         f"{type(inputs).__name__}")
     return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
                     name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
-                    target=target, no_default_updates=no_default_updates, profile=profile)
+                    target=target, no_default_updates=no_default_updates, profile=profile,
+                    specialize=specialize)
 
 
 def evaluate(variable, inputs_to_values=None, **kwargs):

@@ -81,11 +81,33 @@ def inner_for(op):
 
 
 def perform(node, inputs):
-    """Run a host step: an op with inner graphs gets its compiled functions."""
+    """Run a host step: an op with inner graphs gets its compiled functions (a scan loop:
+    ``runtime/scan.py``)."""
     op = node.op
     if isinstance(op, InnerGraphOp):
-        return op.perform_inner(node, inputs, inner_for(op))
+        run = _RUNNERS.get(type(op))
+        if run is None:
+            return op.perform_inner(node, inputs, inner_for(op))
+        return run(node, inputs, inner_for(op))
     return op.perform(node, inputs)
+
+
+def _runners():
+    from ..symbolic.ops.scan import Scan, ScanGrad
+    from .scan import run_scan, run_scan_grad
+    return {Scan: run_scan, ScanGrad: run_scan_grad}
+
+
+class _Runners(dict):
+    """{op type: runner(node, inputs, inner)}: the runtime's loops, filled at first use."""
+
+    def get(self, key, default=None):
+        if not self:
+            self.update(_runners())
+        return super().get(key, default)
+
+
+_RUNNERS = _Runners()
 
 
 def apply(op, *inputs):

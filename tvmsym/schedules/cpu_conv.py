@@ -148,9 +148,9 @@ def _schedule_crop(sch, crop, itemsize, ctx):
     schedule_injective(sch, crop, itemsize)
 
 
-def conv_rule(func, info):
-    st = info.get("step")
-    if st is None or not isinstance(st.node.op, BaseConv):
+def conv_rule(func, ctx):
+    st = ctx.step
+    if not isinstance(ctx.op, BaseConv):
         return None
     ctx = as_context(info)
     sch = s_tir.Schedule(func)

@@ -13,12 +13,11 @@ def _ext(sch, loop):
     return int(sch.get(loop).extent)
 
 
-def pool_rule(func, info):
-    st = info.get("step")
-    if st is None or not isinstance(st.node.op, PoolBase):
+def pool_rule(func, ctx):
+    if not isinstance(ctx.op, PoolBase):
         return None
     sch = s_tir.Schedule(func)
-    outs = set(info.get("outputs") or [])
+    outs = set(ctx.outputs)
     for b, blk in _blocks(sch):
         if blk.name_hint not in outs and _is_spatial(blk):
             sch.compute_inline(b)

@@ -2,9 +2,10 @@
 
 Stream ``s`` loads its six state words, makes draws ``s, s + n_streams, s + 2 n_streams, ...``
 of the sample (C order) and stores its state back: the streams are independent, so the loop
-over streams is ``T.parallel`` on the CPU and ``blockIdx.x`` x ``threadIdx.x`` on cuda
-(``schedules/mrg.py`` binds it).  The recurrences run in int64 (no int32 overflow to rely
-on); each reduction ``y >= M ? y - M : y`` gives what Theano's wrapping int32 code gives.
+over streams is ``T.parallel`` on the CPU and ``blockIdx.x`` x ``threadIdx.x`` when the
+lowering context's machine is a GPU (``schedules/mrg.py`` then keeps the kernel as built).
+The recurrences run in int64 (no int32 overflow to rely on); each reduction
+``y >= M ? y - M : y`` gives what Theano's wrapping int32 code gives.
 """
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def _unit(v, dtype):
         w = tirx.Cast("float64", (v & _i64(0x7fff)) + _i64(1))      # NORM, in float64, rounded
         return tirx.Cast("float16", w * tirx.const(float(np.float16(3.0458e-05)), "float64"))
     return tirx.Cast("float64", v) * tirx.const(2.0 ** -31, "float64")
+
+
+def _on_gpu(ctx):
+    """The kernel is lowered for a GPU (the lowering context's machine, never global state):
+    its loop over streams is bound to blocks x threads instead of ``T.parallel``."""
+    return not ctx.target.cpu
 
 
 def _mod(y, m):
@@ -167,7 +174,7 @@ def lower_mrg_uniform(node, inputs, ctx):
     if rst is None:
         raise TypeError("MRG uniform: the state must be a buffer")
     return mrg_extern(rst, tuple(int(d) for d in ctx.shape(node.outputs[1])), node.op.dtype,
-                      gpu=GPU[0])
+                      gpu=_on_gpu(ctx))
 
 
 def mrg_extern(rst, oshape, dtype, gpu=False):
@@ -230,7 +237,7 @@ def lower_multinomial(node, inputs, ctx):
     pv, un = inputs[0], inputs[1]
     if pv is None or un is None:
         raise TypeError("MultinomialFromUniform: pvals and unis must be buffers")
-    return multinomial_extern(pv, un, node.outputs[0].dtype, gpu=GPU[0])
+    return multinomial_extern(pv, un, node.outputs[0].dtype, gpu=_on_gpu(ctx))
 
 
 # --------------------------------------------------------------------------- choice
@@ -289,9 +296,7 @@ def lower_choice(node, inputs, ctx):
     if pv is None or un is None:
         raise TypeError("ChoiceFromUniform: pvals and unis must be buffers")
     n = int(ctx.shape(node.outputs[0])[1])
-    return choice_extern(pv, un, n, node.outputs[0].dtype, gpu=GPU[0])
+    return choice_extern(pv, un, n, node.outputs[0].dtype, gpu=_on_gpu(ctx))
 
 
-# set (by schedules/mrg.py, around a second lowering of the step) to build the cuda variant
-GPU = [False]
 KERNEL_OPS = (MRGUniform, MultinomialFromUniform, ChoiceFromUniform)

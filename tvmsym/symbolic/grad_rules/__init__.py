@@ -27,3 +27,4 @@ from . import complex  # noqa: F401  (after elemwise and linalg: it wraps their 
 from . import sparse  # noqa: F401
 from . import helpers  # noqa: F401  (rng: arctan2, arc*h, second)
 from . import distributed  # noqa: F401  (collectives: AllReduce, Broadcast, AllGather)
+from . import modifiers  # noqa: F401  (zeros helper: zero_grad, disconnected_grad, grad_clip)

@@ -2,9 +2,9 @@
 
 A ``Scan`` node holds the loop body as its own graph (the user's ``fn`` applied to
 placeholder variables of the per-step types).  It has no lowering rule: it is a host
-step: it holds the body as an inner graph (``symbolic/inner.py``); the runtime compiles
-it once (``runtime/inner.py``, so the body runs as TVM kernels) and the op loops in
-Python over the compiled body, writing each step's results into the stacked outputs.
+step that holds the body as an inner graph (``symbolic/inner.py``); the runtime compiles
+and runs it (``runtime/scan.py``: the steps' kernels called by one compiled loop, or a
+host loop over the compiled body where that cannot run).
 
 Outer inputs:  ``n_steps``, the sequences, the initial values of the recurrent
 outputs (one per output with taps), the shared variables fn updates, then the
@@ -23,8 +23,6 @@ runs ``-n_steps`` steps in the other direction (Theano's rule).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..graph import Apply
 from ..inner import InnerGraph, InnerGraphOp
 from ..type import TensorType
@@ -42,7 +40,7 @@ def _stacked_type(t):
 class Scan(InnerGraphOp):
     """A loop; see the module docstring for the layout of inputs and outputs."""
 
-    host_only = "loops in Python over the compiled body"
+    host_only = "runs its compiled body in a loop (runtime/scan.py)"
 
 
     def __init__(self, inner_inputs, inner_outputs, seq_taps, out_taps, n_shared, n_nonseq,
@@ -59,6 +57,7 @@ class Scan(InnerGraphOp):
         self.name = name or "scan_fn"
         self.mode = mode            # the body's compilation mode (None: the default)
         self._vjp = None            # (InnerGraph, index) of the body's vector-Jacobian product
+        self._vjp_acc = None        # the same, summing into accumulators ("vjp_acc")
 
     # identity: two scans are never merged or compared by value
     def __eq__(self, other):
@@ -73,7 +72,7 @@ class Scan(InnerGraphOp):
     __repr__ = __str__
 
     def __getstate__(self):
-        return dict(self.__dict__, _vjp=None)
+        return dict(self.__dict__, _vjp=None, _vjp_acc=None)
 
     # ------------------------------------------------------------------ layout
     @property
@@ -112,13 +111,23 @@ class Scan(InnerGraphOp):
     # ------------------------------------------------------------------ inner graphs
     def inner_graph(self, name):
         """``"body"``: inner inputs -> inner outputs; ``"vjp"``: the body's vector-Jacobian
-        product (inner inputs, one output gradient per output of fn) -> a gradient per
-        continuous inner input (``vjp_index()`` gives their positions)."""
+        product (inner inputs, one output gradient per output of fn, the step's outputs as
+        the forward loop computed them) -> a gradient per
+        continuous inner input (``vjp_index()`` gives their positions); ``"vjp_acc"``: the
+        same with one accumulator input per gradient after the output gradients, each output
+        being its accumulator plus the gradient (a reverse loop sums a step's gradients in
+        the kernels that compute them: ``runtime/scan_loop.py``); ``"vjp_acc/p,q"``: only
+        the gradients at positions p, q of ``vjp_index()`` (the others are not needed)."""
         if name == "body":
             return InnerGraph(self.inner_inputs, self.inner_outputs, f"{self.name} (scan body)",
                               mode=self.mode, n_outputs=self.n_outs)
         if name == "vjp":
             return self._vjp_graph()[0]
+        if name == "vjp_acc":
+            return self._vjp_acc_graph()
+        if name.startswith("vjp_acc/"):        # only some gradients: "vjp_acc/0,3,4"
+            keep = tuple(int(k) for k in name[8:].split(",") if k)
+            return self._vjp_acc_graph(keep)
         return super().inner_graph(name)
 
     def vjp_index(self):
@@ -150,104 +159,43 @@ class Scan(InnerGraphOp):
             from ..grad import zeros_like
             gs = [zeros_like(w) for w in wrt]
         index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
-        return InnerGraph(list(self.inner_inputs) + gys, list(gs), f"grad_of_{self.name}",
+        # the step's outputs are known (the forward loop stored them): the gradient reads
+        # them (``tanh``'s ``1 - y**2``) instead of computing the step again
+        ys = [o.type() for o in outs]
+        memo = {v: v for v in list(self.inner_inputs) + gys}
+        for y, o in zip(ys, outs):
+            y.name = o.name or "out"
+            if o.owner is not None and o not in memo:
+                memo[o] = y
+        from ..fgraph import clone_graph
+        _, gs, _ = clone_graph(list(memo), list(gs), memo=memo)
+        return InnerGraph(list(self.inner_inputs) + gys + ys, list(gs), f"grad_of_{self.name}",
                           mode=self.mode), index
+
+    def _vjp_acc_graph(self, keep=None):
+        """The ``"vjp_acc"`` graph; ``keep``: the positions (among ``vjp_index()``) of the
+        gradients it computes (None: all)."""
+        if self._vjp_acc is None:
+            self._vjp_acc = {}
+        got = self._vjp_acc.get(keep)
+        if got is None:
+            from ...config import change_flags
+            g, index = self._vjp_graph()
+            ps = range(len(index)) if keep is None else keep
+            with change_flags(compute_test_value="off"):
+                accs = [self.inner_inputs[index[p]].type() for p in ps]
+                for a, p in zip(accs, ps):
+                    a.name = f"acc({self.inner_inputs[index[p]].name or index[p]})"
+                outs = [a + g.outputs[p] for a, p in zip(accs, ps)]
+            got = self._vjp_acc[keep] = InnerGraph(list(g.inputs) + accs, outs,
+                                                   f"grad_of_{self.name}", mode=self.mode)
+        return got
 
     # ------------------------------------------------------------------ running
     def _steps(self, n_steps):
         """(number of steps, backwards?) of an n_steps value."""
         n = int(n_steps)
         return abs(n), self.go_backwards != (n < 0)
-
-    def _seq_windows(self, n, seqs, backwards):
-        """Sequences as read (reversed when going backwards), checked against n steps."""
-        out = []
-        for k, (s, taps) in enumerate(zip(seqs, self.seq_taps)):
-            s = np.asarray(s)
-            if backwards:
-                s = s[::-1]
-            lo, hi = min(0, min(taps)), max(0, max(taps))
-            need = n + hi - lo
-            if s.shape[0] < need:
-                raise ValueError(
-                    f"{self}: sequence {k} has {s.shape[0]} entries, but {n} steps with taps "
-                    f"{list(taps)} need {need}")
-            out.append((s, lo))
-        return out
-
-    def _state_buffers(self, n, inits):
-        bufs = []
-        for j, init in zip(self.recurrent, inits):
-            taps = self.out_taps[j]
-            L0 = -min(taps)
-            init = np.asarray(init)
-            if self._one_step_init(j):
-                init = init[None]
-            if init.shape[0] < L0:
-                raise ValueError(f"{self}: the initial value of output {j} has {init.shape[0]} "
-                                 f"entries along its first axis, but its taps {list(taps)} "
-                                 f"need {L0}")
-            buf = np.empty((L0 + n,) + init.shape[1:], dtype=self.state_types[j].dtype)
-            buf[:L0] = init[:L0]
-            bufs.append((buf, L0))
-        return bufs
-
-    def _step_args(self, t, wins, bufs, shared_cur, nonseqs):
-        args = []
-        for (s, lo), taps in zip(wins, self.seq_taps):
-            args += [s[t + k - lo, ...] for k in taps]      # arrays, 0-d ones too
-        for (buf, L0), j in zip(bufs, self.recurrent):
-            args += [buf[L0 + t + k, ...] for k in self.out_taps[j]]
-        return args + list(shared_cur) + list(nonseqs)
-
-    def perform_inner(self, node, inputs, inner):
-        n_steps, seqs, inits, shared, nonseqs = self.split_inputs(inputs)
-        n, backwards = self._steps(n_steps)
-        wins = self._seq_windows(n, seqs, backwards)
-        bufs = self._state_buffers(n, inits)
-        rec = {j: b for j, b in zip(self.recurrent, bufs)}
-        shared_cur = [np.asarray(s) for s in shared]
-        plain = {}          # non-recurrent outputs, allocated at the first step
-        fn = inner.function("body") if n else None
-        for t in range(n):
-            res = fn(*self._step_args(t, wins, bufs, shared_cur, nonseqs))
-            res = res if isinstance(res, list) else [res]
-            for j in range(self.n_outs):
-                r = res[j]
-                if j in rec:
-                    buf, L0 = rec[j]
-                    if r.shape != buf.shape[1:]:
-                        raise ValueError(
-                            f"{self}: output {j} has shape {r.shape} at step {t}, but its "
-                            f"initial value (outputs_info) gives steps of shape "
-                            f"{buf.shape[1:]}")
-                    buf[L0 + t] = r
-                else:
-                    if t == 0:
-                        plain[j] = np.empty((n,) + r.shape, dtype=self.state_types[j].dtype)
-                    elif r.shape != plain[j].shape[1:]:
-                        raise ValueError(f"{self}: output {j} has shape {r.shape} at step {t} "
-                                         f"but {plain[j].shape[1:]} at step 0")
-                    plain[j][t] = r
-            shared_cur = [np.array(r) for r in res[self.n_outs:]]
-        outs = []
-        step_shapes = None
-        for j in range(self.n_outs):
-            if j in rec:
-                buf, L0 = rec[j]
-                outs.append(buf[L0:])
-            elif j in plain:
-                outs.append(plain[j])
-            else:                   # no step ran: the shape of a step from the body's shapes
-                if step_shapes is None:
-                    step_shapes = self._body_shapes([np.shape(v) for v in inputs],
-                                                    [np.asarray(v) for v in inputs], inner)
-                sh = step_shapes[j]
-                if sh is None:
-                    raise ValueError(f"{self}: cannot tell the shape of output {j} when no "
-                                     "step runs")
-                outs.append(np.empty((0,) + tuple(sh), dtype=self.state_types[j].dtype))
-        return outs + shared_cur
 
     # ------------------------------------------------------------------ shapes
     def _inner_input_shapes(self, shapes):
@@ -308,7 +256,7 @@ class ScanGrad(InnerGraphOp):
     of those outputs.  Outputs: the gradient of each scan input listed in ``wrt``.
     """
 
-    host_only = "loops in Python over the compiled vector-Jacobian product"
+    host_only = "runs its compiled vector-Jacobian product in a loop (runtime/scan.py)"
 
 
     def __init__(self, scan_op, wrt):
@@ -338,71 +286,3 @@ class ScanGrad(InnerGraphOp):
 
     def inner_graph(self, name):
         return self.scan_op.inner_graph(name)      # "vjp": compiled for this op
-
-    def perform_inner(self, node, inputs, inner):
-        op = self.scan_op
-        no = op.n_outs
-        n_in = len(inputs) - 2 * no
-        scan_in, ys, gys = inputs[:n_in], inputs[n_in:n_in + no], inputs[n_in + no:]
-        n_steps, seqs, inits, shared, nonseqs = op.split_inputs(list(scan_in))
-        n, backwards = op._steps(n_steps)
-        wins = op._seq_windows(n, seqs, backwards)
-        bufs = op._state_buffers(0, inits)
-        rec = dict(zip(op.recurrent, range(len(bufs))))
-        # state buffers: the initial entries then the forward outputs
-        full = []
-        for (b, L0), j in zip(bufs, op.recurrent):
-            full.append((np.concatenate([b[:L0], np.asarray(ys[j])], axis=0), L0))
-        gbufs = []
-        for (b, L0), j in zip(full, op.recurrent):
-            g = np.zeros(b.shape, dtype=b.dtype)
-            g[L0:] = gys[j]
-            gbufs.append(g)
-        gseq = [np.zeros(s.shape, dtype=s.dtype) for s, _ in wins]
-        gns = [np.zeros(np.shape(v), dtype=np.asarray(v).dtype) for v in nonseqs]
-        fn, index = inner.function("vjp"), op.vjp_index()
-        where = {k: p for p, k in enumerate(index)}     # inner input -> vjp output position
-        lo_t = 0 if op.truncate_gradient < 0 else max(0, n - op.truncate_gradient)
-        for t in range(n - 1, lo_t - 1, -1):
-            args = op._step_args(t, wins, full, [np.asarray(s) for s in shared], nonseqs)
-            g_out = []
-            for j in range(no):
-                if j in rec:
-                    g_out.append(gbufs[rec[j]][full[rec[j]][1] + t, ...])
-                else:
-                    g_out.append(np.asarray(gys[j])[t, ...])
-            res = fn(*args, *g_out)
-            res = res if isinstance(res, list) else [res]
-            k = 0
-            for q, ((s, lo), taps) in enumerate(zip(wins, op.seq_taps)):
-                for tap in taps:
-                    if k in where:
-                        gseq[q][t + tap - lo] += res[where[k]]
-                    k += 1
-            for r, j in enumerate(op.recurrent):
-                L0 = full[r][1]
-                for tap in op.out_taps[j]:
-                    if k in where:
-                        gbufs[r][L0 + t + tap] += res[where[k]]
-                    k += 1
-            k += len(shared)
-            for q in range(len(nonseqs)):
-                if k in where:
-                    gns[q] += res[where[k]]
-                k += 1
-        if backwards:
-            gseq = [g[::-1] for g in gseq]
-        ginit = []
-        for r, j in enumerate(op.recurrent):
-            L0 = full[r][1]
-            init = np.asarray(inits[r])
-            if op._one_step_init(j):
-                ginit.append(gbufs[r][0].reshape(init.shape))
-            else:
-                g = np.zeros(init.shape, dtype=gbufs[r].dtype)
-                g[:L0] = gbufs[r][:L0]
-                ginit.append(g)
-        allg = ([None] + gseq + ginit + [np.zeros(np.shape(s), np.asarray(s).dtype)
-                                         for s in shared] + gns)
-        return [np.asarray(allg[k], dtype=node.outputs[i].type.dtype)
-                for i, k in enumerate(self.wrt)]
