@@ -18,7 +18,6 @@ import numpy as np
 from .. import _tvm
 from ..lowering.machine import PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS
 from ..symbolic.ops.conv import BaseConv
-from .common import as_context
 from .cpu import _blocks, _is_spatial, schedule_injective
 from .cpu_matmul import _schedule_plain
 
@@ -152,7 +151,6 @@ def conv_rule(func, ctx):
     st = ctx.step
     if not isinstance(ctx.op, BaseConv):
         return None
-    ctx = as_context(info)
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
     dtype = st.node.outputs[0].type.dtype

@@ -30,7 +30,7 @@ def pool_rule(func, ctx):
         if not red and len(sp) >= 2:
             # non-overlapping windows' gradient: elementwise, rows in parallel; each row's
             # loop stays plain (a flattened vector index would gather through div/mod)
-            op = st.node.op
+            op = ctx.op
             n = getattr(op, "ndim", 0)
             exact = n and len(sp) > n and all(
                 st_ == w and _ext(sch, sp[len(sp) - n + a]) % w == 0
