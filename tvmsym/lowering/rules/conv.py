@@ -183,10 +183,13 @@ def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dt
     """
     J = int(np.prod(kdims))
     P = int(np.prod(pdims))
-    L = _lanes(dtype)
-    # the least padding, then two vectors; one vector when that gives the cores two panels
-    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -(-J // nr) < 2, -nr))
-    MR = 4 if NR == 2 * L else 8
+    m = ctx.target
+    L = m.lanes(dtype) if m.cpu else _lanes(dtype)
+    # the least padding, then panels for every core, then the widest tile (1-4 vectors)
+    cores = max(2, getattr(m, "threads", 2))
+    nvs = [nv for nv in (4, 3, 2, 1) if nv == 1 or tile_rows(m, nv) * nv >= 8]
+    nv = min(nvs, key=lambda v: (_ceil(J, v * L) * v * L, _ceil(J, v * L) < cores, -v))
+    NR, MR = nv * L, tile_rows(m, nv)
     Jp, Mp = -(-J // NR) * NR, -(-M // MR) * MR
     zero = const(0, dtype)
 
