@@ -271,7 +271,9 @@ def main():
     print(f"  tvmsym                  {t_tv:8.2f} ms   {STEP_FLOP / t_tv / 1e6:6.1f} GFLOP/s   "
           f"{t_tv / t_np:.2f}x numpy (goal <= 0.35x)")
     run_jax = jax_step(params)
-    if run_jax is None:
+    if run_jax is not None and args.per_core:
+        print("  jax                     (not timed per core: XLA runs on its own threads)")
+    elif run_jax is None:
         print("  jax                     not installed (skipped)")
     else:
         t_jx = best_ms(lambda: run_jax(x, y), args.reps)

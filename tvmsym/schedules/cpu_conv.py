@@ -56,14 +56,21 @@ def _batched(sch, cname, crop, ctx):
     c = sch.get_sblock(cname)
     par = _pays(ctx, flops=_flops(sch, c))
     cb = sch.get_sblock(crop)
-    gather = crop.endswith("_col2im_crop")
+    col2im = crop.endswith("_col2im_crop")
+    pooled = getattr(ctx.op, "pool_ws", None) is not None
+    if pooled:      # the product's rows the epilogue reads must be whole tiles (else predicated tiles)
+        shapes = getattr(ctx, "shapes", None)
+        pooled = bool(shapes) and len(shapes) > 1 and int(shapes[1][0]) % MR == 0
+    gather = (col2im or pooled) and _ext(sch, sch.get_loops(c)[0]) >= 2
     if gather:
-        # the col2im of the input gradient reads many rows of the element's product: the
-        # product is computed inside the result's batch loop (reverse_compute_at cannot
-        # invert those reads); the sum over the taps is vectorized along the last axis
+        # the col2im of the input gradient reads many rows of the element's product, a
+        # pooled epilogue 2 * ph + a: reverse_compute_at cannot invert those reads, so the
+        # product is computed inside the result's batch loop instead (it stays in cache);
+        # the col2im's sum over the taps is vectorized along the last axis
         outer = sch.get_loops(cb)
         sch.compute_at(c, outer[0])
-        sch.vectorize(outer[-1])
+        if col2im:
+            sch.vectorize(outer[-1])
         n = outer[0]
         i, j, k = sch.get_loops(c)[1:]
     else:
