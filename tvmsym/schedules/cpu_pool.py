@@ -51,7 +51,7 @@ def pool_rule(func, ctx):
                 total = rows
                 for ro, ri in taps:
                     total *= _ext(sch, ro) * _ext(sch, ri)
-                if total >= PARALLEL_MIN_ELEMENTS // 4:
+                if parallel_pays(elements=4 * total):
                     sch.parallel(outer)
                 continue
             outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
