@@ -66,12 +66,16 @@ _state = None
 
 def _setup():
     global _max_threads, _configure, _enabled, _state
-    from .. import _tvm
+    # the TVM runtime's functions through tvm_ffi: no ``import tvm`` (a warm start runs
+    # cached kernels without the compiler, runtime/warm.py)
+    from .loader import _setup as _runtime_setup
+    _runtime_setup()
+    import tvm_ffi
     try:
-        _max_threads = int(_tvm.tvm.runtime.num_threads())
+        _max_threads = int(tvm_ffi.get_global_func("runtime.NumThreads")())
     except Exception:       # noqa: BLE001
         _max_threads = 1
-    _configure = _tvm.tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+    _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
         _enabled = False
     _state = _State()
