@@ -63,7 +63,9 @@ def load_library(path, names):
     """The module of the kernel library at ``path``; raises if it lacks one of ``names``."""
     _setup()
     import tvm_ffi
-    mod = tvm_ffi.load_module(path)
+    # not pinned for the process (as _tvm.load_library): the library is unloaded with the
+    # last function using it
+    mod = tvm_ffi.load_module(os.path.realpath(path), keep_module_alive=False)
     for n in names:
         if not mod.implements_function(n):
             raise RuntimeError(f"cached library lacks kernel {n!r}")

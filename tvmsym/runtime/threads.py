@@ -66,13 +66,13 @@ _state = None
 
 def _setup():
     global _max_threads, _configure, _enabled, _state
-    # through the FFI only: a warm start (runtime/warm.py) runs without importing tvm
-    from . import loader
-    loader._setup()
+    # the TVM runtime's functions through tvm_ffi: no ``import tvm`` (a warm start runs
+    # cached kernels without the compiler, runtime/warm.py)
+    from .loader import _setup as _runtime_setup
+    _runtime_setup()
     import tvm_ffi
-    num_threads = tvm_ffi.get_global_func("runtime.NumThreads", allow_missing=True)
     try:
-        _max_threads = int(num_threads()) if num_threads is not None else 1
+        _max_threads = int(tvm_ffi.get_global_func("runtime.NumThreads")())
     except Exception:       # noqa: BLE001
         _max_threads = 1
     _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)

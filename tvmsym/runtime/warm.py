@@ -33,7 +33,7 @@ from .. import cache as _kcache
 from ..config import config
 
 KEY_VERSION = "tvmsym-warm-v1"
-META_FORMAT = 1
+META_FORMAT = 2
 
 stats = {"hits": 0, "misses": 0, "stored": 0, "stale": 0, "load_s": 0.0}   # load_s: seconds in load()
 
@@ -323,8 +323,8 @@ def store(key, build):
     lib_key = getattr(getattr(build.backend, "lib", None), "cache_key", None)
     if cd is None or lib_key is None or build.uses_device or build.loopback or build.checks:
         return False
-    if getattr(build, "dev_const_values", None):
-        return False
+    if getattr(build, "dev_const_values", None) or getattr(build, "kernel_src", None):
+        return False        # (kernels borrowed from another build's library: not one entry)
     from .complex_support import touches_complex
     from .sparse_support import plan_has_sparse
     if plan_has_sparse(build.plan):
@@ -350,7 +350,8 @@ def store(key, build):
         off += len(b)
     head = {"format": META_FORMAT, "lib": lib_key, "n_slots": build.n_slots,
             "n_inputs": len(build.plan.fgraph.inputs), "steps": steps, "consts": consts,
-            "out_slots": list(build.out_slots), "out_is_input": [bool(x) for x in build.out_is_input]}
+            "out_slots": list(build.out_slots), "out_is_input": [bool(x) for x in build.out_is_input],
+            "input_shapes": [list(map(int, sh)) for sh in getattr(build, "input_shapes", ())]}
     data = json.dumps(head).encode() + b"\n" + b"".join(blobs)
     try:
         _kcache.store_blob(cd, key, data)
@@ -474,6 +475,9 @@ def _warm_build_class():
             self.dev_const_values, self._dev_consts = [], None
             self.checks, self.values, self.slot, self.shapes = {}, {}, {}, {}
             self.times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}
+            self.input_shapes = [tuple(sh) for sh in head["input_shapes"]]
+            self.generic = {}
+            self.kernel_names = {s[2] for s in head["steps"] if s[0] == "KERNEL"}
             self.out_slots = list(head["out_slots"])
             self.out_is_input = list(head["out_is_input"])
             self.uses_device = False
