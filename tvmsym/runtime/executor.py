@@ -25,7 +25,7 @@ from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from .backends import _align_of, _c, make_backend
 from .complex_support import complex_args, touches_complex
-from .generic import lower_generic
+from .generic import GenericFailed, lower_generic
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
@@ -200,7 +200,13 @@ class Build:
         self._dev_consts = None
         t0 = _now()
         if kernels is None:
-            backend.compile(funcs)
+            try:
+                backend.compile(funcs)
+            except Exception as e:          # noqa: BLE001
+                if not generic:
+                    raise
+                raise GenericFailed(None, e) from e     # built again, specialized
+
             n_new = sum(len(f) for f in funcs.values())
             build_stats["builds"] += 1 if n_new else 0
             build_stats["kernels"] += n_new
