@@ -6,7 +6,8 @@ classes, the sizes specialized kernels need); a new input shape of a known
 signature reuses them (``specialize=True``: static kernels per input shape).
 A call filters its inputs (dtype, ndim), finds or builds the signature's kernels,
 and runs them; the user's arrays are never written.
-``f.copy(swap=..., delete_updates=...)`` runs the same kernels on other shared variables; ``profile=True`` times every kernel (runtime/profiling.py).
+``f.copy(swap=..., delete_updates=...)`` runs the same kernels on other shared
+variables; ``profile=True`` times every kernel (runtime/profiling.py).
 """
 from __future__ import annotations
 
