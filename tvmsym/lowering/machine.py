@@ -150,11 +150,22 @@ def _host_core(name, vector_bytes):
     return core_for(name, vector_bytes)
 
 
+_POOL = []
+
+
+def _pool_threads(tvm):
+    """The pool's size as the process started it: kernels are built for it even while
+    ``runtime/threads.py`` runs fewer threads on a loaded machine."""
+    if not _POOL:
+        _POOL.append(max(1, int(tvm.runtime.num_threads())))
+    return _POOL[0]
+
+
 def host():
     """The host CPU as TVM sees it now (vector width, thread pool size, core facts)."""
     from .. import _tvm
     vb = _tvm.vector_bytes()
-    return Machine("llvm", vb, max(1, int(_tvm.tvm.runtime.num_threads())),
+    return Machine("llvm", vb, _pool_threads(_tvm.tvm),
                    _host_core(_tvm.cpu_target().attrs.get("mcpu", ""), vb))
 
 

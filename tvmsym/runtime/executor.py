@@ -16,16 +16,11 @@ from time import perf_counter as _now
 
 import numpy as np
 
-from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
-from ..lowering.rules.complex import buffer_of
-from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
-from .backends import _align_of, _c, make_backend
+from . import threads as _threads
 from .complex_support import complex_args, touches_complex
-from .generic import GenericFailed, lower_generic
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
@@ -37,6 +32,23 @@ build_stats = {"builds": 0, "kernels": 0}
 class NeedsBuild(Exception):
     """A Build that reuses another's kernels needs one that build did not make (a step that
     was empty there): the caller builds this shape on its own."""
+
+
+class _LazyTVM:
+    """``tvmsym._tvm``, imported on first use: only device and empty-input steps need TVM
+    itself (a build loaded from the warm cache, runtime/warm.py, runs without it)."""
+
+    def __getattr__(self, name):
+        from .. import _tvm
+        return getattr(_tvm, name)
+
+
+_tvm = _LazyTVM()
+
+
+def _c(a):
+    """A C-contiguous array (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def assign_slots(fg, steps, variables_of):
@@ -73,7 +85,15 @@ class Build:
         # generic: {step name: symbolic shapes} of the shape-generic kernels to build
         # (lowering/symbolic_shapes.py); kernels: a Build of the same signature whose
         # compiled kernels this one runs (no lowering, no compile: runtime/generic.py)
+        # The compiler's modules are imported here: running a build loaded from the warm
+        # cache (runtime/warm.py) imports this module without TVM.
+        from ..lowering.lower import infer_shapes, lower_step, lower_whole, zero_size
+        from ..lowering.rules.complex import buffer_of
+        from ..schedules import ScheduleContext
+        from .backends import _align_of, make_backend
+        from .generic import GenericFailed, lower_generic
         self.plan = plan
+        self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
         self.backend = backend = kernels.backend if kernels is not None else make_backend(target, loopback)
         self.generic = generic = kernels.generic if kernels is not None else (generic or {})
@@ -335,7 +355,32 @@ class Build:
 
     def _compile_fast(self, n_out, unpack_single=False, spare_slots=None):
         """The one fast-path compiler: ``runner(args[, spares]) -> outputs`` running the fast
-        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``)."""
+        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``); a
+        build big enough to have parallel kernels first lets ``threads.check`` size the
+        pool to the machine's free cores."""
+        run = self._compile_fast_body(n_out, unpack_single, spare_slots)
+        if not self._governed():
+            return run
+        check = _threads.check
+
+        def governed(*args):
+            check()
+            return run(*args)
+        return governed
+
+    def _governed(self):
+        """True when the pool is resized to the machine's load (``runtime/threads.py``) and
+        some buffer of this build is large enough for a parallel kernel."""
+        if not _threads.enabled() or self.uses_device:
+            return False
+        g = self.__dict__.get("_is_governed")
+        if g is None:
+            shapes = list(getattr(self, "input_shapes", ()))  # a WarmBuild has none
+            shapes += [sh for rec in self.steps for _, sh, _ in rec.outs]
+            g = self._is_governed = any(_threads.large(sh) for sh in shapes)
+        return g
+
+    def _compile_fast_body(self, n_out, unpack_single=False, spare_slots=None):
         fast = self._fast
         n_in = len(self.plan.fgraph.inputs)
         template, pool = self._template, self._pool
@@ -429,6 +474,8 @@ class Build:
         returned as they are (a device tensor stays on the device: shared-variable updates).
         A step that raises names its node and the user's line that built it.
         """
+        if self._governed():
+            _threads.check()
         if self._fast is not None and prof is None and guard is None:
             # C-contiguous, aligned and writeable (DLPack needs it)
             arrays = [a if a.flags.carray else np.array(a, order="C") for a in arrays]
@@ -666,5 +713,6 @@ def _needs_runtime_values(node, runtime):
     """A node sized by input values (runtime) whose kernel would need them at build time."""
     if not runtime:
         return False
+    from ..lowering.lower import value_positions
     pos = [k for k in value_positions(node, inner_for) if node.inputs[k] in runtime]
     return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)

@@ -15,7 +15,6 @@ A generic kernel whose lowering or schedule fails is specialized from then on
 from __future__ import annotations
 
 from ..lowering import symbolic_shapes as _sym
-from ..lowering.lower import lower_step
 
 
 class GenericFailed(Exception):
@@ -27,6 +26,7 @@ class GenericFailed(Exception):
 def lower_generic(st, shapes, values, machine):
     """The scheduled PrimFunc of step ``st`` on symbolic ``shapes``."""
     from .. import _tvm
+    from ..lowering.lower import lower_step
     from ..schedules import ScheduleContext
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of

@@ -103,10 +103,10 @@ def lower_fused_dot(node, inputs, ctx):
     return [te.compute(shape, body, name=ctx.name(node), tag="mm_epilogue")]
 
 
-def _in_place(t, M, N):
-    """``t`` is a kernel parameter of shape (M, N) itself (not a view computed from one)."""
+def _in_place(t, *shape):
+    """``t`` is a kernel parameter of ``shape`` itself (not a view computed from one)."""
     return isinstance(t, te.Tensor) and isinstance(t.op, te.PlaceholderOp) \
-        and tuple(int(d) for d in t.shape) == (M, N)
+        and tuple(int(d) for d in t.shape[-len(shape):]) == tuple(shape)
 
 
 def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None, out_map=None,
@@ -136,12 +136,13 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=No
 
     itemsize = np.dtype(dtype).itemsize
     l2 = ctx.target.core.l2_bytes if ctx.target.cpu else 0
-    if Np == N and not nb and _in_place(B, K, N) and (
+    if Np == N and _in_place(B, K, N) and len(B.shape) == 2 + len(b_b(tuple(batch))) and (
             N == nj or M <= mr or (K * N * itemsize <= l2 and (N * itemsize) % 4096)):
         # already panel-shaped, streamed once, or all of B stays in L2 (rows not 4 KiB apart:
         # they would share cache sets): read in place, no copy
-        def Bp(x, y, z):
-            return cast(B(y, x * nj + z), dtype)
+        def Bp(*idx):
+            bi, (x, y, z) = idx[:nb], idx[nb:]
+            return cast(B(*b_b(bi), y, x * nj + z), dtype)
     else:
         def pack_b(*idx):
             bi, (x, y, z) = idx[:nb], idx[nb:]
