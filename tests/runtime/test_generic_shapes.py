@@ -364,3 +364,26 @@ def test_new_pinned_size_builds_only_the_specialized_kernels():
         np.testing.assert_allclose(o, ref, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(s, ref.sum(0), rtol=1e-4, atol=1e-4)
     assert executor.build_stats["kernels"] - k0 == 2 * n_spec
+
+
+@pytest.mark.parametrize("sizes", [(3, 30, 5), (30, 3, 12)])
+def test_dims_clipped_by_constants_are_not_mistaken_for_constants(sizes):
+    """x[:10] has min(n, 10) elements: constant at large (probe) sizes, n at small ones.
+    A generic kernel must never run at a size where the probes' structure is wrong."""
+    v = T.vector("v")
+    f = tvmsym.function([v], [T.sum(v[:10]), T.exp(v[:10]) * 2, T.sum(v)])
+    for n in sizes:
+        a = np.arange(n, dtype="float32") * 0.1
+        s, e, t = f(a)
+        assert s == np.float32(a[:10].astype("float64").sum())
+        np.testing.assert_allclose(e, np.exp(a[:10]) * 2, rtol=1e-6)
+        np.testing.assert_allclose(t, a.astype("float64").sum(), rtol=1e-6)
+
+
+def test_scan_with_a_clipped_length():
+    coefficients, x = T.vector("coefficients"), T.scalar("x")
+    components, _ = tvmsym.scan(fn=lambda c, p, fv: c * (fv ** p), outputs_info=None,
+                                sequences=[coefficients, T.arange(10000)], non_sequences=x)
+    f = tvmsym.function([coefficients, x], components.sum())
+    assert f(np.asarray([1, 0, 2], "float32"), 3) == 19.0
+    assert f(np.asarray([1, 1], "float32"), 2) == 3.0

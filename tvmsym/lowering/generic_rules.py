@@ -70,8 +70,10 @@ def _prod(exprs, dt="int64"):
 def lower_careduce_generic(node, inputs, ctx):
     op, (x,) = node.op, inputs
     xv, ov = node.inputs[0], node.outputs[0]
-    if x is None or xv not in ctx.step.inputs:
-        raise NotGeneric("the reduced input is not a buffer of the kernel")
+    if x is None:
+        raise NotGeneric("the reduced input is an inlined constant")
+    # (an input computed in the kernel, e.g. a fused elementwise producer, is read the same
+    # way: the schedule inlines it into the reduction blocks)
     in_dtype, out_dtype = xv.type.dtype, ov.type.dtype
     kind = op.reducer
     acc = accumulator_dtype(op, in_dtype)
@@ -190,8 +192,8 @@ def lower_softmax_generic(node, inputs, ctx):
     from ..symbolic.ops.nnet import LogSoftmax
     from .rules.reduce import fmax
     (x,), xv, ov = inputs, node.inputs[0], node.outputs[0]
-    if x is None or xv not in ctx.step.inputs or not accepts_softmax(node):
-        raise NotGeneric("softmax of a view or not over the last axis")
+    if x is None or not accepts_softmax(node):
+        raise NotGeneric("softmax of a constant or not over the last axis")
     dtype = ov.type.dtype
     shape = list(ctx.shape(xv))
     m = shape[-1]

@@ -253,6 +253,32 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
     return out
 
 
+def consistent(plan, sig, input_shapes, shapes, inner=None):
+    """Whether the actual ``shapes`` (shape inference at ``input_shapes``) agree with what the
+    structure of ``sig`` predicts for every variable a generic kernel reads or writes.
+
+    The structure comes from probe sizes: a dimension like ``min(n, 10000)`` looks constant
+    at the (large) probes but is ``n`` at a small size; such a call must not run the generic
+    kernels (the caller builds it specialized)."""
+    _, _, pattern, _ = sig
+    struct = structure(plan, pattern, inner)
+    if struct is None:
+        return False
+    _, sizes = class_pattern(input_shapes)
+    gen, _ = generic_steps(plan, struct, "llvm")
+    for st in plan.steps:
+        if st.name not in gen:
+            continue
+        for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
+            d, a = struct.dims.get(v), shapes.get(v)
+            if d is None or a is None or len(d) != len(a):
+                return False
+            for x, y in zip(d, a):
+                if (sizes[x[1]] if isinstance(x, tuple) else x) != y:
+                    return False
+    return True
+
+
 def index_bits_needed(shapes_iter):
     """64 if some buffer has 2**31 elements or more (int32 index arithmetic would wrap)."""
     for s in shapes_iter:

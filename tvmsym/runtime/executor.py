@@ -91,7 +91,7 @@ class Build:
         from ..lowering.rules.complex import buffer_of
         from ..schedules import ScheduleContext
         from .backends import _align_of, make_backend
-        from .generic import lower_generic
+        from .generic import GenericFailed, lower_generic
         self.plan = plan
         self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
@@ -220,7 +220,13 @@ class Build:
         self._dev_consts = None
         t0 = _now()
         if kernels is None:
-            backend.compile(funcs)
+            try:
+                backend.compile(funcs)
+            except Exception as e:          # noqa: BLE001
+                if not generic:
+                    raise
+                raise GenericFailed(None, e) from e     # built again, specialized
+
             n_new = sum(len(f) for f in funcs.values())
             build_stats["builds"] += 1 if n_new else 0
             build_stats["kernels"] += n_new

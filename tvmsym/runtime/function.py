@@ -1,11 +1,13 @@
 """``tvmsym.function``: compile a graph and call it like a Python function.
 
 The graph is cloned into a FunctionGraph and rewritten once.  Kernels are
-lowered, scheduled and built per input-shape signature (cached), so every
-kernel has static extents.  A call filters its inputs (dtype, ndim), finds or
-builds the signature's kernels, and runs them; the user's arrays are never
-written.  ``f.copy(swap=..., delete_updates=...)`` runs the same kernels on other
-shared variables; ``profile=True`` times every kernel (runtime/profiling.py).
+lowered, scheduled and built once per signature (runtime/generic.py: dtypes, dim
+classes, the sizes specialized kernels need); a new input shape of a known
+signature reuses them (``specialize=True``: static kernels per input shape).
+A call filters its inputs (dtype, ndim), finds or builds the signature's kernels,
+and runs them; the user's arrays are never written.
+``f.copy(swap=..., delete_updates=...)`` runs the same kernels on other shared
+variables; ``profile=True`` times every kernel (runtime/profiling.py).
 """
 from __future__ import annotations
 

@@ -15,7 +15,6 @@ A generic kernel whose lowering or schedule fails is specialized from then on
 from __future__ import annotations
 
 from ..lowering import symbolic_shapes as _sym
-from ..lowering.lower import lower_step
 
 
 class GenericFailed(Exception):
@@ -27,6 +26,7 @@ class GenericFailed(Exception):
 def lower_generic(st, shapes, values, machine):
     """The scheduled PrimFunc of step ``st`` on symbolic ``shapes``."""
     from .. import _tvm
+    from ..lowering.lower import lower_step
     from ..schedules import ScheduleContext
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of
@@ -62,9 +62,14 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
             return Build(plan, key, target, loopback=loopback), sig
         if base.index_bits == 32 and _sym.index_bits_needed(b.shapes.values()) == 64:
             return Build(plan, key, target, loopback=loopback), sig     # int32 indices wrap
+        if not _sym.consistent(plan, sig, key, b.shapes, inner):
+            return Build(plan, key, target, loopback=loopback), sig     # probes misled
         return b, sig
+    actual = _all_shapes(plan, key, inner)
+    if not _sym.consistent(plan, sig, key, actual, inner):
+        return Build(plan, key, target, loopback=loopback), sig         # probes misled
     for _ in range(len(plan.steps) + 1):
-        bits = _sym.index_bits_needed(_all_shapes(plan, key, inner))
+        bits = _sym.index_bits_needed(actual.values())
         gen = _sym.generic_shapes(plan, sig, inner, "int64" if bits == 64 else "int32")
         # another signature with these generic kernels (only the sizes of specialized
         # kernels differ, e.g. a matmul's batch): build only the specialized ones
@@ -73,7 +78,8 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
         try:
             b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
         except GenericFailed as e:
-            _sym.mark_failed(plan, e.step_name)
+            for name in (gen if e.step_name is None else [e.step_name]):   # None: the compile
+                _sym.mark_failed(plan, name)
             plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)[:400]
             sig = _sym.signature(plan, key, kind, specialize, inner)
             if sig[0] == "specialized":
@@ -89,7 +95,7 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
 
 def _all_shapes(plan, key, inner):
     from ..lowering.lower import infer_shapes
-    return infer_shapes(plan, key, {}, None, set(), inner).values()
+    return infer_shapes(plan, key, {}, None, set(), inner)
 
 
 def nominal_shapes(plan, inner=None):
