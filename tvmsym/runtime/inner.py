@@ -50,6 +50,9 @@ class InnerFunctions:
             with change_flags(compute_test_value="off"):    # rewrites build new nodes
                 fn = Function(list(g.inputs), list(g.outputs), mode=mode, target=g.target,
                               name=g.name, on_unused_input="ignore")
+            # inner functions build in memory: the scan loop binds their kernels by name
+            # (runtime/scan_loop.py), which a build loaded by runtime/warm.py does not offer
+            fn.__dict__["_no_warm"] = True
             self._fns[name] = fn
         return fn
 
