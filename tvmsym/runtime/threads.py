@@ -16,6 +16,7 @@ while another process keeps a core busy, all of them again when it stops.
 """
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import threading
@@ -101,7 +102,11 @@ def check():
     others = max(0.0, (busy - last[1]) - (own - last[2])) / wall
     want = wanted_threads(others, st.threads, os.cpu_count() or 1, _max_threads)
     if want != st.threads:
-        _configure(1, want)
+        try:
+            _configure(1, want)
+        except Exception:       # noqa: BLE001  (the runtime shutting down: leave the pool)
+            _stop()
+            return
         st.threads = want
 
 
@@ -120,10 +125,12 @@ def pool_threads():
     return _max_threads if _state is None else _state.threads
 
 
-def _after_fork():
+def _stop():
     global _enabled
-    _enabled = False        # the child's pool was reset to one thread (tvmsym/_tvm.py)
+    _enabled = False
 
 
+# the child's pool was reset to one thread (tvmsym/_tvm.py); at exit, pools stay as they are
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+    os.register_at_fork(after_in_child=_stop)
+atexit.register(_stop)
