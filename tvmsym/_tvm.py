@@ -196,6 +196,25 @@ def _register_once(opname, attr, value, level=100):
 _setup_mvec()
 
 
+def _unwrap_type_checked(cls):
+    """Call ``cls``'s methods without TVM's Python-side argument type checker
+    (``s_tir.schedule._type_checker.type_checked``: ``inspect.signature`` binding and a
+    typing walk on every schedule primitive, ~1/3 of a kernel's schedule time).  tvmsym's
+    schedules pass well-typed arguments; a wrong one still fails in TVM's C++ checks."""
+    n = 0
+    for name, fn in list(vars(cls).items()):
+        inner = getattr(fn, "__wrapped__", None)
+        if inner is not None and getattr(fn, "__qualname__", "") == getattr(inner, "__qualname__", None) \
+                and "type_checked" in getattr(fn, "__code__", inner.__code__).co_qualname:
+            setattr(cls, name, inner)
+            n += 1
+    return n
+
+
+if not os.environ.get("TVMSYM_TVM_TYPE_CHECKS"):
+    _unwrap_type_checked(s_tir.Schedule)
+
+
 # ------------------------------------------------------------------ building
 INT32_ELEMENTS = 2 ** 31 - 1
 
@@ -340,7 +359,7 @@ def compile_module(mod, target):
 
 
 # ------------------------------------------------------------------ on-disk compile cache
-cache_stats = {"hits": 0, "misses": 0, "errors": 0, "pruned": 0}
+cache_stats = _kcache.stats     # (in cache.py: runtime/warm.py counts its library loads too)
 
 
 @functools.lru_cache(maxsize=None)

@@ -212,3 +212,38 @@ def test_state_buffers_are_not_allocated_per_step(rnn64):
     # the stacked states and gradients grow by (45 steps x 2 x 4 x 8 bytes) a few times over;
     # one allocation per step and kernel would add far more than this bound
     assert peaks[1] - peaks[0] < 45 * 2 * 4 * 8 * 12
+
+
+def test_gradient_hoists_the_transposed_weights_out_of_the_loop():
+    """``dot(g, U.T)`` in the gradient's step: ``U.T`` is computed once per loop
+    (``Scan.hoisted``), the step reads it as an input (and the results stay right:
+    the RNN tests above run through it)."""
+    from tvmsym.symbolic.graph import toposort
+    from tvmsym.symbolic.ops.scan import Scan
+    ins, outs = _rnn_graph("float64")
+    scans = [n.op for n in toposort(outs) if isinstance(n.op, Scan)]
+    pre, main = scans[0].hoisted("vjp_acc")
+    assert any("1,0" in str(v.owner.op) for v in pre.outputs)
+    assert len(main.inputs) == len(scans[0].inner_graph("vjp_acc").inputs) + len(pre.outputs)
+    assert scans[0].hoisted("body") is None           # the forward step has nothing to hoist
+
+
+def test_acc_epilogue_where_included():
+    """``acc + dot(a, b)`` folds into one FusedDot in a mode including ``acc_epilogue`` (the
+    scan gradient's accumulating step); the same values as without it."""
+    from tvmsym.runtime.mode import get_mode
+    from tvmsym.symbolic.ops.linalg import FusedDot
+    a, b, acc = T.dmatrix("a"), T.dmatrix("b"), T.dmatrix("acc")
+    e = acc + T.dot(a.T, b)
+    plain = theano.function([a, b, acc], e)
+    fused = theano.function([a, b, acc], e, mode=get_mode(None).including("acc_epilogue"))
+    assert FusedDot in [type(n.op) for n in fused.maker.fgraph.toposort()]
+    without = theano.function([a, b, acc], e, mode=get_mode(None).excluding("acc_epilogue",
+                                                                             "dot_epilogue"))
+    assert FusedDot not in [type(n.op) for n in without.maker.fgraph.toposort()]
+    rng = np.random.default_rng(9)
+    for m, k, n in [(1, 1, 1), (7, 3, 5), (65, 17, 33)]:
+        vals = rng.standard_normal((k, m)), rng.standard_normal((k, n)), rng.standard_normal((m, n))
+        np.testing.assert_allclose(fused(*vals), vals[2] + vals[0].T @ vals[1], rtol=1e-12)
+        np.testing.assert_allclose(plain(*vals), fused(*vals), rtol=1e-12)
+        np.testing.assert_allclose(without(*vals), fused(*vals), rtol=1e-12)

@@ -34,6 +34,7 @@ from .rules.reduce import (
     prod_reducer,
 )
 from .rules.scalar import cast, const
+from .symbolic_shapes import accepts_reduce, accepts_softmax, reduce_kind  # noqa: F401
 
 te, tirx = _tvm.te, _tvm.tirx
 
@@ -43,31 +44,6 @@ CHUNKS_PER_THREAD = 2
 
 class NotGeneric(Exception):
     """This node has no shape-generic lowering here (the static one is used)."""
-
-
-def reduce_kind(op, ndim):
-    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
-    if isinstance(op, Argmax) or not isinstance(op, CAReduce):
-        return None
-    axes = sorted(op.reduced_axes(ndim))
-    if not axes or ndim == 0:
-        return None
-    if ndim == 1:
-        return "full1d"
-    if len(axes) == ndim:
-        return None
-    if axes == list(range(ndim - len(axes), ndim)):
-        return "rows"
-    if axes == list(range(len(axes))):
-        return "columns"
-    return None
-
-
-def accepts_reduce(node):
-    x = node.inputs[0]
-    if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
-        return False
-    return reduce_kind(node.op, x.type.ndim) is not None
 
 
 def _reducer(kind, acc):
@@ -190,8 +166,64 @@ def lower_careduce_generic(node, inputs, ctx):
     return [te.compute(out_shape, finish, name=name, tag="reduce_epilogue")]
 
 
+def _row_reduce(name, outer, m, value, reducer, L):
+    """``reducer`` over ``value(o, j)``, j < m, per outer index o: L vector partials over the
+    whole vectors, a scalar tail, combined by one reduction over L + 1 values."""
+    idt = str(m.ty) if not isinstance(m, int) else "int32"
+    V = m // L if isinstance(m, int) else tirx.FloorDiv(m, tirx.IntImm(idt, L))
+    k = te.reduce_axis((0, V), name="k")
+    part = te.compute(outer + [L], lambda *ol: reducer(value(ol[:-1], k * L + ol[-1]), axis=k),
+                      name=name + "_gp", tag="reduce")
+    t = te.compute
+    tr = te.reduce_axis((0, m - V * L), name="t")
+    tail = t(outer, lambda *o: reducer(value(o, V * L + tr), axis=tr), name=name + "_gt",
+             tag="reduce")
+    lw = te.reduce_axis((0, L + 1), name="lw")
+    return te.compute(outer, lambda *o: reducer(
+        tirx.Select(lw < L, part(*o, tirx.min(lw, L - 1)), tail(*o)), axis=lw),
+        name=name, tag="reduce")
+
+
+def lower_softmax_generic(node, inputs, ctx):
+    """(Log)Softmax over the last axis on symbolic extents (rules/nnet.py's passes, each
+    reduction built as vector partials + tail)."""
+    from ..symbolic.ops.nnet import LogSoftmax
+    from .rules.reduce import fmax
+    (x,), xv, ov = inputs, node.inputs[0], node.outputs[0]
+    if x is None or xv not in ctx.step.inputs or not accepts_softmax(node):
+        raise NotGeneric("softmax of a view or not over the last axis")
+    dtype = ov.type.dtype
+    shape = list(ctx.shape(xv))
+    m = shape[-1]
+    outer = shape[:-1]
+    name = ctx.name(node)
+    L = ctx.target.lanes(dtype)
+
+    def at(o, j):
+        return cast(x(*o, j), dtype)
+
+    mx = _row_reduce(name + "_max", outer, m, at, fmax, L)
+    if isinstance(node.op, LogSoftmax):
+        s = _row_reduce(name + "_sum", outer, m, lambda o, j: tirx.exp(at(o, j) - mx(*o)),
+                        te.sum, L)
+        ls = te.compute(outer, lambda *o: tirx.log(s(*o)), name=name + "_lse")
+        return [te.compute(shape, lambda *i: (at(i[:-1], i[-1]) - mx(*i[:-1])) - ls(*i[:-1]),
+                           name=name, tag="softmax")]
+    e = te.compute(shape, lambda *i: tirx.exp(at(i[:-1], i[-1]) - mx(*i[:-1])), name=name + "_exp")
+    s = _row_reduce(name + "_sum", outer, m, lambda o, j: e(*o, j), te.sum, L)
+    r = te.compute(outer, lambda *o: const(1, dtype) / s(*o), name=name + "_rcp")
+    return [te.compute(shape, lambda *i: e(*i) * r(*i[:-1]), name=name, tag="softmax")]
+
+
+def _softmax_classes():
+    from ..symbolic.ops.nnet import LogSoftmax, Softmax
+    return (Softmax, LogSoftmax)
+
+
 #: op class -> generic lowering rule (lower_step's ``rules``)
 GENERIC_RULES = {CAReduce: lower_careduce_generic}
+for _c in _softmax_classes():
+    GENERIC_RULES[_c] = lower_softmax_generic
 
 
 def generic_rule(op):

@@ -20,23 +20,45 @@ runs is class ``c``, one equal in both runs is a constant, anything else is deri
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..symbolic.graph import Constant
 
 #: op class -> accepts(node) (None: every node of that class); ops not listed: specialized
 GENERIC = {}
+#: op class -> concrete(node) -> [(input position, axis), ...]: dims the kernel keeps static
+CONCRETE = {}
+#: op classes whose kernels the target's ordinary rule pipeline schedules (on the symbolic
+#: extents that remain), instead of schedules/cpu_generic.py
+OWN_SCHEDULE = set()
 
 #: probe sizes of class c (two runs): far from constants, sums and products of other probes
 _P1, _P2 = 10007, 20011
 
 
-def declare_generic(*op_classes, accepts=None):
+def declare_generic(*op_classes, accepts=None, concrete=None, own_schedule=False):
     """Declare that the lowering rule and schedule of ``op_classes`` work on symbolic extents
     (every dimension of the kernel may be a ``tirx.Var``).  ``accepts(node)``: a further
-    per-node condition (e.g. not complex).  Ops not declared keep every dimension concrete."""
+    per-node condition (e.g. not complex).  ``concrete(node)``: the (input position, axis)
+    dims the kernel needs static (partial specialization: a matmul's K and N), pinned in the
+    signature.  ``own_schedule``: the op's ordinary schedule rule handles the symbolic
+    extents left.  Ops not declared keep every dimension concrete."""
     for c in op_classes:
         GENERIC[c] = accepts
+        if concrete is not None:
+            CONCRETE[c] = concrete
+        if own_schedule:
+            OWN_SCHEDULE.add(c)
+
+
+def _lookup(table, op):
+    for cls in type(op).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+def own_schedule(op):
+    """True if ``op``'s kernels keep the target's rule pipeline on symbolic extents."""
+    return any(cls in OWN_SCHEDULE for cls in type(op).__mro__)
 
 
 def _declared(node):
@@ -125,6 +147,31 @@ def _step_generic(plan, step, struct, kind):
     return True
 
 
+def _declared_pins(st, struct):
+    """Classes a generic kernel declares static (``declare_generic(concrete=...)``)."""
+    conc = _lookup(CONCRETE, st.node.op)
+    out = set()
+    for pos, axis in (conc(st.node) if conc is not None else ()):
+        d = struct.dims.get(st.node.inputs[pos])
+        if d is not None and isinstance(d[axis], tuple):
+            out.add(d[axis][1])
+    return out
+
+
+def kernel_key(plan, sig, inner=None):
+    """What the generic kernels of signature ``sig`` depend on: its class pattern and the
+    classes the generic kernels themselves pin (not those pinned for specialized kernels).
+    Signatures with one kernel key share their generic kernels (runtime/generic.py)."""
+    _, dtypes, pattern, pinned = sig
+    struct = structure(plan, pattern, inner)
+    gen, _ = generic_steps(plan, struct, "llvm")
+    own = set()
+    for st in plan.steps:
+        if st.name in gen:
+            own.update(_declared_pins(st, struct))
+    return (dtypes, pattern, tuple((k, v) for k, v in pinned if k in own))
+
+
 def generic_steps(plan, struct, kind):
     """{step name: True} of the kernels lowered on symbolic shapes, and the pinned classes
     (None: every class, the function is specialized)."""
@@ -134,6 +181,7 @@ def generic_steps(plan, struct, kind):
             continue
         if _step_generic(plan, st, struct, kind):
             gen.add(st.name)
+            pinned.update(_declared_pins(st, struct))
             continue
         for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
             d = struct.dims.get(v)
@@ -177,13 +225,14 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
 
 def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
     """{step name: {var: symbolic shape}} for the shape-generic kernels of signature ``sig``
-    (a "generic" key of ``signature``): one fresh ``tirx.Var`` per unpinned class and kernel
-    (each PrimFunc binds its own), pinned classes and constants as ints."""
+    (a "generic" key of ``signature``): one fresh ``tirx.Var`` per class and kernel (each
+    PrimFunc binds its own), constants and the classes generic kernels pin as ints (classes
+    pinned only for specialized kernels stay symbolic: ``kernel_key``)."""
     from .. import _tvm
-    _, _, pattern, pinned = sig
+    _, _, pattern, _ = sig
     struct = structure(plan, pattern, inner)
     gen, _ = generic_steps(plan, struct, "llvm")
-    pinned = dict(pinned)
+    pinned = dict(kernel_key(plan, sig, inner)[2])   # only what generic kernels pin
     out = {}
     for st in plan.steps:
         if st.name not in gen:
@@ -207,7 +256,12 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
 def index_bits_needed(shapes_iter):
     """64 if some buffer has 2**31 elements or more (int32 index arithmetic would wrap)."""
     for s in shapes_iter:
-        if s is not None and int(np.prod(s, dtype=np.float64)) >= 2 ** 31:
+        if s is None:
+            continue
+        n = 1
+        for d in s:
+            n *= int(d)
+        if n >= 2 ** 31:
             return 64
     return 32
 
@@ -219,6 +273,39 @@ def mark_failed(plan, step_name):
 
 
 # ------------------------------------------------------------------ the generic families
+# (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
+def reduce_kind(op, ndim):
+    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    from ..symbolic.ops.reduce import Argmax, CAReduce
+    if isinstance(op, Argmax) or not isinstance(op, CAReduce):
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if not axes or ndim == 0:
+        return None
+    if ndim == 1:
+        return "full1d"
+    if len(axes) == ndim:
+        return None
+    if axes == list(range(ndim - len(axes), ndim)):
+        return "rows"
+    if axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_reduce(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
+        return False
+    return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def accepts_softmax(node):
+    x = node.inputs[0]
+    nd = x.type.ndim
+    return nd >= 2 and node.op.axis % nd == nd - 1 and not x.type.dtype.startswith("complex")
+
+
 def _not_complex(node):
     return not any(v.type.dtype.startswith("complex") for v in list(node.inputs) + node.outputs)
 
@@ -228,8 +315,9 @@ def _declare_defaults():
     declare_generic(Elemwise, accepts=_not_complex)     # Composite fusion included
     declare_generic(DimShuffle, accepts=_not_complex)
     from ..symbolic.ops.reduce import CAReduce
-    from .generic_rules import accepts_reduce
     declare_generic(CAReduce, accepts=accepts_reduce)   # rows, 1-d, columns (generic_rules.py)
+    from ..symbolic.ops.nnet import LogSoftmax, Softmax
+    declare_generic(Softmax, LogSoftmax, accepts=accepts_softmax)   # last axis
 
 
 _declare_defaults()

@@ -39,6 +39,9 @@ def lower_generic(st, shapes, values, machine):
                               out_dtype=st.outputs[0].type.dtype,
                               shapes=[shapes.get(v) for v in st.node.inputs], values=values,
                               machine=machine)
+        if _sym.own_schedule(st.node.op):
+            from ..schedules import schedule
+            return schedule(func, "llvm", ctx)
         return schedule_generic(func, ctx)
     except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
         raise GenericFailed(st.name, e) from e
@@ -63,17 +66,23 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
     for _ in range(len(plan.steps) + 1):
         bits = _sym.index_bits_needed(_all_shapes(plan, key, inner))
         gen = _sym.generic_shapes(plan, sig, inner, "int64" if bits == 64 else "int32")
+        # another signature with these generic kernels (only the sizes of specialized
+        # kernels differ, e.g. a matmul's batch): build only the specialized ones
+        kk = (_sym.kernel_key(plan, sig, inner), bits)
+        reuse = bases.get(("kernels", kk))
         try:
-            b = Build(plan, key, target, loopback=loopback, generic=gen)
+            b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
         except GenericFailed as e:
             _sym.mark_failed(plan, e.step_name)
-            plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)
+            plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)[:400]
             sig = _sym.signature(plan, key, kind, specialize, inner)
             if sig[0] == "specialized":
                 return Build(plan, key, target, loopback=loopback), sig
             continue
         b.index_bits = bits
         bases[sig] = b
+        if reuse is None:
+            bases[("kernels", kk)] = b
         return b, sig
     return Build(plan, key, target, loopback=loopback), sig
 

@@ -179,6 +179,22 @@ def _rows(table, base, step, mod=_BIG):
     return len(table) // 3 - 1
 
 
+def _hoist(op, inner, name, nonseqs, shapes, dtypes, places, arrays):
+    """The inner function to run per step for graph ``name``: its ``#main`` part when the
+    graph has values that do not change from step to step (``Scan.hoisted``), computed
+    here once (one call) and appended as whole-array inputs; else ``name`` itself."""
+    if op.hoisted(name) is None:
+        return inner.function(name)
+    vals = inner.function(name + "#pre")(*nonseqs)
+    for q, a in enumerate(vals if isinstance(vals, list) else [vals]):
+        a = _contig(a)
+        shapes.append(a.shape)
+        dtypes.append(a.dtype)
+        places.append((("inv", q), None))
+        arrays[("inv", q)] = a.reshape(-1) if a.size else None
+    return inner.function(name + "#main")
+
+
 def compiled_loop(node, inputs, inner):
     """The ``Scan`` node's outputs computed by one compiled loop (``scan_loop.py``), or a
     string saying why it cannot run (the host loop then runs it)."""
@@ -195,7 +211,6 @@ def compiled_loop(node, inputs, inner):
     every = seqs + [b for b, _ in bufs] + shared + nonseqs
     if any(a.size == 0 for a in every):
         return "an empty input"
-    fn = inner.function("body")
     shapes, dtypes, places, table = [], [], [], []
     for q, (s, taps) in enumerate(zip(seqs, op.seq_taps)):
         lo = min(0, min(taps))
@@ -222,12 +237,15 @@ def compiled_loop(node, inputs, inner):
     body_in = [v.type.dtype for v in op.inner_inputs]
     if [str(d) for d in dtypes] != body_in:
         return "an input's dtype differs from the body's"
+    arrays = {}
+    fn = _hoist(op, inner, "body", nonseqs, shapes, dtypes, places, arrays)
+    if any(a is None for a in arrays.values()):
+        return "an empty input"
     b = body_build(fn, shapes)
     if isinstance(b, str):
         return b
     fg = b.plan.fgraph
     out_shapes = [b.shapes.get(o) for o in fg.outputs]
-    arrays = {}
     out_places = []
     rec = dict(zip(op.recurrent, range(len(bufs))))
     plain = {}
@@ -386,18 +404,21 @@ def compiled_grad_loop(node, inputs, inner):
         shapes.append(a.shape[1:] if vid is not None else a.shape)
         dtypes.append(a.dtype)
         places.append(acc[p])
-    fn = inner.function("vjp_acc" if len(keep) == len(index) else
-                        "vjp_acc/" + ",".join(map(str, keep)))
-    want = [v.type.dtype for v in fn._plan.fgraph.inputs]
+    name = "vjp_acc" if len(keep) == len(index) else "vjp_acc/" + ",".join(map(str, keep))
+    want = [v.type.dtype for v in op.inner_graph(name).inputs]
     if [str(d) for d in dtypes] != want:
         return "an input's dtype differs from the gradient body's"
+    arrays = {}
+    fn = _hoist(op, inner, name, nonseqs, shapes, dtypes, places, arrays)
+    if any(a is None for a in arrays.values()):
+        return "an empty input"
     b = body_build(fn, shapes)
     if isinstance(b, str):
         return b
     prog = program(b, places, [acc[p] for p in range(len(keep))])
     if isinstance(prog, str):
         return prog
-    arrays = {("seq", q): s.reshape(-1) for q, s in enumerate(seqs)}
+    arrays.update({("seq", q): s.reshape(-1) for q, s in enumerate(seqs)})
     arrays.update({("full", r): f.reshape(-1) for r, (f, _) in enumerate(full)})
     arrays.update({("ns", q): a.reshape(-1) for q, a in enumerate(nonseqs)})
     arrays.update({("gy", j): g.reshape(-1) for j, g in enumerate(gys)})

@@ -188,8 +188,10 @@ class LoopProgram:
         func = tvm.script.from_source(src)
         ex = tvm.compile(tvm.IRModule({name: func}), target="llvm")
         mod = ex.mod
-        kernels = _runtime_module(b.backend.lib)
-        mod.import_module(kernels)
+        try:
+            mod.import_module(_runtime_module(b.backend.lib))
+        except Exception as e:      # a backend without one kernel library (e.g. loaded apart)
+            raise Unsupported(f"the body's kernel library cannot be imported ({e})") from None
         return mod[name]
 
     def run(self, arrays, table, count):

@@ -129,12 +129,41 @@ def _ssa(func):
     return tirx.transform.ConvertSSA()(tvm.IRModule({"main": func}))["main"]
 
 
-def _parallel_if(func, var, size, threshold=PARALLEL_MIN_ELEMENTS):
-    """The loop of ``var`` run in parallel when ``size >= threshold`` (else serially)."""
+def _parallel_if(func, var, size, threshold=PARALLEL_MIN_ELEMENTS, private=True):
+    """The loop of ``var`` run in parallel when ``size >= threshold`` (else serially).
+
+    ``private``: the intermediate buffers are used only inside the loop (per row); the
+    serial copy then gets its own, as a buffer used in both branches would be allocated
+    above them, i.e. shared by the parallel loop's threads (a race).  Not private (1-d
+    chunks: each iteration writes its own slice, read after the loop): kept shared."""
+    root = func.body.block
+    allocs = list(root.alloc_buffers) if private else []
+    copies = []
+    for b in allocs:
+        t = b.ty
+        copies.append(tirx.decl_buffer(t.shape, t.dtype, b.name + "_s", None, t.strides,
+                                       t.elem_offset, t.storage_scope, t.data_alignment,
+                                       t.offset_factor, layout=t.layout))
+
+    def rename(w):
+        for b, c in zip(allocs, copies):
+            if w.same_as(b):
+                return c
+        return w
+
     def make(s):
         par = tirx.For(s.loop_var, s.min, s.extent, tirx.ForKind.PARALLEL, s.body)
-        return tirx.IfThenElse(tirx.GE(size, _imm(_dt(size), threshold)), par, s)
-    return _ssa(_replace_loop(func, var, make))
+        ser = tvm_ffi.structural_map(s, (tvm.ir.Var, rename), order="post") if allocs else s
+        return tirx.IfThenElse(tirx.GE(size, _imm(_dt(size), threshold)), par, ser)
+    func = _replace_loop(func, var, make)
+    if allocs:
+        root = func.body.block
+        new_root = s_tir.SBlock(root.iter_vars, root.reads, root.writes, root.name_hint,
+                                root.body, root.init, allocs + copies, root.match_buffers,
+                                root.annotations)
+        func = tvm_ffi.structural_map(
+            func, (s_tir.SBlock, lambda b: new_root if b.same_as(root) else b), order="post")
+    return _ssa(func)
 
 
 def _find_block(sch, name):
@@ -154,6 +183,28 @@ def _vector_lanes(sch, loop, lanes):
         sch.vectorize(v)
     elif n == lanes:
         sch.vectorize(loop)
+
+
+def _init_outside(sch, block):
+    """Hoist a reduction's init out of its reduce loops: a symbolic tail loop may run zero
+    times, and an init inside it would then never run (the result read uninitialized)."""
+    ivs = sch.get(block).iter_vars
+    loops = sch.get_loops(block)
+    n_red = sum(1 for iv in ivs if iv.iter_type != 0)
+    if n_red and len(loops) >= n_red:
+        sch.decompose_reduction(block, loops[len(loops) - n_red])
+
+
+def _partial_loops(sch, block):
+    """A partials block moved under a row loop: its static lane loop (the block's first
+    spatial iterator after the rows) and its reduce loops, in order (unit loops dropped)."""
+    ivs = sch.get(block).iter_vars
+    loops = sch.get_loops(block)[1:]
+    inner = loops[len(loops) - len(ivs):] if len(loops) >= len(ivs) else loops
+    kinds = [iv.iter_type for iv in ivs]
+    spatial = [l for l, k in zip(inner, kinds) if k == 0]
+    reduce = [l for l, k in zip(inner, kinds) if k != 0]
+    return spatial[-1], reduce
 
 
 def generic_reduce(func, ctx):
@@ -201,10 +252,11 @@ def generic_reduce(func, ctx):
         sch.compute_at(gpart, row, preserve_unit_loops=True)
         if epi is not None:
             sch.reverse_compute_at(epi, row, preserve_unit_loops=True)
-        gl = sch.get_loops(gpart)[1:]           # l, reduced..., k
-        sch.reorder(*gl[1:], gl[0])
-        _vector_lanes(sch, sch.get_loops(gpart)[-1], lanes)    # (before decompose_reduction)
-        sch.decompose_reduction(gpart, sch.get_loops(gpart)[1])
+        l_loop, rest = _partial_loops(sch, gpart)
+        sch.reorder(*rest, l_loop)
+        _vector_lanes(sch, l_loop, lanes)                       # (before decompose_reduction)
+        sch.decompose_reduction(gpart, rest[0])
+        _init_outside(sch, gtail)
         init = _find_block(sch, name + "_gpart_init")
         if init is not None:
             _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
@@ -218,13 +270,14 @@ def generic_reduce(func, ctx):
     sch.reorder(gl[0], gl[2], gl[1])
     _vector_lanes(sch, sch.get_loops(gpart)[-1], lanes)        # (before decompose_reduction)
     sch.decompose_reduction(gpart, sch.get_loops(gpart)[1])
+    _init_outside(sch, gtail)
     init = _find_block(sch, name + "_gpart_init")
     if init is not None:
         _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
     cvar = sch.get(sch.get_loops(gpart)[0]).loop_var
     f = sch.mod["main"]
     from ..lowering.machine import CHUNK_MIN_ELEMENTS
-    return _parallel_if(f, cvar, _last_extent(func, x), CHUNK_MIN_ELEMENTS)
+    return _parallel_if(f, cvar, _last_extent(func, x), CHUNK_MIN_ELEMENTS, private=False)
 
 
 def _last_extent(func, x):
@@ -234,9 +287,53 @@ def _last_extent(func, x):
     return p.shape[-1] if len(p.shape) else tirx.IntImm("int32", 1)
 
 
+def generic_softmax(func, ctx):
+    """(Log)Softmax rows lowered by generic_rules.py: every pass under one row loop
+    (parallel when large), partial reductions vectorized by their static width, the
+    row-long passes (exp, result) as vector main part + scalar tail."""
+    from ..symbolic.ops.nnet import LogSoftmax
+    name = ctx.outputs[0]
+    sch = s_tir.Schedule(func)
+    log = isinstance(ctx.op, LogSoftmax)
+    parts = [name + "_max_gp", name + "_max_gt", name + "_max"]
+    if not log:
+        parts.append(name + "_exp")
+    parts += [name + "_sum_gp", name + "_sum_gt", name + "_sum", name + ("_lse" if log else "_rcp")]
+    from .common import inline_views
+    inline_views(sch, set(parts) | {name})
+    out = sch.get_sblock(name)
+    loops = sch.get_loops(out)
+    rows = loops[:-1]
+    row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
+    for p in reversed(parts):
+        sch.compute_at(sch.get_sblock(p), row, preserve_unit_loops=True)
+    lanes = ctx.lanes(ctx.out_dtype)
+    spatial_vars = [sch.get(sch.get_loops(out)[-1]).loop_var]
+    for p in parts:
+        b = sch.get_sblock(p)
+        if p.endswith("_gp"):
+            l_loop, rest = _partial_loops(sch, b)
+            sch.reorder(*rest, l_loop)
+            _vector_lanes(sch, l_loop, lanes)
+            sch.decompose_reduction(b, rest[0])
+        elif p.endswith("_gt"):
+            _init_outside(sch, b)
+        elif p.endswith("_exp"):
+            spatial_vars.append(sch.get(sch.get_loops(b)[-1]).loop_var)
+    rl = sch.get(row)
+    f = sch.mod["main"]
+    for v in spatial_vars:
+        f = _replace_loop(f, v, lambda s: main_and_tail(s, lanes, False))
+    size = rl.extent * _last_extent(func, None)
+    return _parallel_if(f, rl.loop_var, size)
+
+
 def schedule_generic(func, ctx):
     """The scheduled PrimFunc of a shape-generic kernel (element-aligned buffers)."""
+    from ..symbolic.ops.nnet import Softmax
     from ..symbolic.ops.reduce import CAReduce
     if isinstance(ctx.op, CAReduce):
         return generic_reduce(func, ctx)
+    if isinstance(ctx.op, Softmax):
+        return generic_softmax(func, ctx)
     return generic_elementwise(func, ctx)

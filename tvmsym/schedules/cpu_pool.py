@@ -31,6 +31,29 @@ def pool_rule(func, ctx):
         if not red and len(sp) >= 2:
             # non-overlapping windows' gradient: elementwise, rows in parallel; each row's
             # loop stays plain (a flattened vector index would gather through div/mod)
+            op = ctx.op
+            n = getattr(op, "ndim", 0)
+            exact = n and len(sp) > n and all(
+                st_ == w and _ext(sch, sp[len(sp) - n + a]) % w == 0
+                for a, (w, st_) in enumerate(zip(op.ws, op.stride)))
+            if exact:
+                # every image position x = r * ws + o: the window index r is a loop, not a
+                # division per element; the ws taps of a window unrolled
+                taps = []
+                for a in range(n):
+                    ro, ri = sch.split(sp[len(sp) - n + a], [None, op.ws[a]])
+                    taps.append((ro, ri))
+                lead = sp[:len(sp) - n]
+                sch.reorder(*lead, *[lp for pair in taps for lp in pair])
+                sch.unroll(taps[-1][1])
+                outer = sch.fuse(*lead) if len(lead) > 1 else lead[0]
+                rows = _ext(sch, outer)
+                total = rows
+                for ro, ri in taps:
+                    total *= _ext(sch, ro) * _ext(sch, ri)
+                if parallel_pays(elements=4 * total):
+                    sch.parallel(outer)
+                continue
             outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
             if parallel_pays(elements=4 * _ext(sch, outer) * _ext(sch, sp[-1])):
                 sch.parallel(outer)

@@ -73,10 +73,20 @@ def _lanes(dtype):
 
 
 def _vregs(machine):
-    core = getattr(machine, "core", None)       # lowering/machine.py's Core where it exists
+    core = getattr(machine, "core", None)       # lowering/machine.py's Core: the register file
     if core is not None and getattr(core, "vregs", None):
         return core.vregs
     return 32 if machine.vector_bytes >= 64 else 16
+
+
+def _enough(machine, mr, nv):
+    """An MR x NV tile keeps the FMA units busy: at least twice the core's minimum of
+    independent accumulators (FMA latency x pipes: then a late load does not stall them
+    either), or as many as the register file allows (at most 16, as the matmul's tiles)."""
+    core = getattr(machine, "core", None)
+    most = max(tile_rows(machine, v) * v for v in (1, 2, 3, 4))
+    need = min(2 * getattr(core, "min_accumulators", 4), 16, most) if core is not None else min(8, most)
+    return mr * nv >= need
 
 
 def tile_rows(machine, nv):
@@ -102,7 +112,7 @@ def tile_shape(machine, dtype, jdims):
         lead = jdims[0]
         while (lead * inner) % nr:
             lead += 1
-        if tile_rows(machine, nv) * nv < 8 and nv > 1:      # too few accumulators (16 registers)
+        if nv > 1 and not _enough(machine, tile_rows(machine, nv), nv):    # too few accumulators
             continue
         cand = (lead * inner, -nv, nr, lead, nv)
         if best is None or cand < best:
@@ -183,10 +193,13 @@ def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dt
     """
     J = int(np.prod(kdims))
     P = int(np.prod(pdims))
-    L = _lanes(dtype)
-    # the least padding, then two vectors; one vector when that gives the cores two panels
-    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -(-J // nr) < 2, -nr))
-    MR = 4 if NR == 2 * L else 8
+    m = ctx.target
+    L = m.lanes(dtype) if m.cpu else _lanes(dtype)
+    # the least padding, then panels for every core, then the widest tile (1-4 vectors)
+    cores = max(2, getattr(m, "threads", 2))
+    nvs = [nv for nv in (4, 3, 2, 1) if nv == 1 or _enough(m, tile_rows(m, nv), nv)]
+    nv = min(nvs, key=lambda v: (_ceil(J, v * L) * v * L, _ceil(J, v * L) < cores, -v))
+    NR, MR = nv * L, tile_rows(m, nv)
     Jp, Mp = -(-J // NR) * NR, -(-M // MR) * MR
     zero = const(0, dtype)
 

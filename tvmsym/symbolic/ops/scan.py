@@ -72,7 +72,7 @@ class Scan(InnerGraphOp):
     __repr__ = __str__
 
     def __getstate__(self):
-        return dict(self.__dict__, _vjp=None, _vjp_acc=None)
+        return dict(self.__dict__, _vjp=None, _vjp_acc=None, _hoist={})
 
     # ------------------------------------------------------------------ layout
     @property
@@ -125,10 +125,64 @@ class Scan(InnerGraphOp):
             return self._vjp_graph()[0]
         if name == "vjp_acc":
             return self._vjp_acc_graph()
+        if name.endswith("#pre") or name.endswith("#main"):
+            base, part = name.rsplit("#", 1)
+            got = self.hoisted(base)
+            if got is None:
+                raise ValueError(f"{self}: inner graph {base!r} has nothing to hoist")
+            return got[0] if part == "pre" else got[1]
         if name.startswith("vjp_acc/"):        # only some gradients: "vjp_acc/0,3,4"
             keep = tuple(int(k) for k in name[8:].split(",") if k)
             return self._vjp_acc_graph(keep)
         return super().inner_graph(name)
+
+    def hoisted(self, name):
+        """``(pre, main)`` for the inner graph ``name`` (``"body"``, ``"vjp_acc..."``), or None.
+
+        What the graph computes from the non-sequences alone is the same at every step
+        (``U.T`` in a gradient's ``dot(g, U.T)``): ``pre`` (the non-sequences -> those
+        values, ``"<name>#pre"``) computes it once per loop, and ``main`` (``"<name>#main"``:
+        the graph's inputs, then those values) reads it, e.g. as a contiguous matrix instead
+        of a transposed one (Theano's scan push-out of non-sequence computations).
+        """
+        cache = self.__dict__.setdefault("_hoist", {})
+        if name in cache:
+            return cache[name]
+        from ..fgraph import clone_graph
+        from ..graph import Constant, toposort
+        g = self.inner_graph(name)
+        fixed = list(self.inner_inputs[len(self.inner_inputs) - self.n_nonseq:])
+        outs = set(g.outputs)
+        nodes = toposort(list(g.outputs), blockers=list(g.inputs))
+        inv = set(fixed)
+        for node in nodes:
+            if (all(i in inv or isinstance(i, Constant) for i in node.inputs)
+                    and not any(o in outs for o in node.outputs)
+                    and not isinstance(node.op, InnerGraphOp)
+                    and not getattr(node.op, "has_side_effects", False)
+                    and not getattr(node.op, "host_only", None)):
+                inv.update(node.outputs)
+        front = []
+        for node in nodes:
+            if all(o in inv for o in node.outputs):
+                continue
+            for i in node.inputs:
+                if i in inv and i.owner is not None and i not in front:
+                    front.append(i)
+        if not front:
+            cache[name] = None
+            return None
+        ph = [v.type() for v in front]
+        for p, v in zip(ph, front):
+            p.name = f"hoisted({v.name or v.owner.op})"
+        memo = {v: v for v in g.inputs}
+        memo.update(zip(front, ph))
+        _, main_outs, _ = clone_graph(list(g.inputs) + front, list(g.outputs), memo=memo)
+        pre = InnerGraph(fixed, list(front), f"{g.name} (hoisted)", mode=g.mode, target=g.target)
+        main = InnerGraph(list(g.inputs) + ph, main_outs, g.name, mode=g.mode, target=g.target,
+                          n_outputs=g.n_outputs, including=g.including)
+        cache[name] = (pre, main)
+        return cache[name]
 
     def vjp_index(self):
         """Positions of the inner inputs the ``"vjp"`` graph gives gradients of."""
@@ -187,8 +241,10 @@ class Scan(InnerGraphOp):
                 for a, p in zip(accs, ps):
                     a.name = f"acc({self.inner_inputs[index[p]].name or index[p]})"
                 outs = [a + g.outputs[p] for a, p in zip(accs, ps)]
+            # the weight gradients' sums fold into their products (rewrites/acc_epilogue.py)
             got = self._vjp_acc[keep] = InnerGraph(list(g.inputs) + accs, outs,
-                                                   f"grad_of_{self.name}", mode=self.mode)
+                                                   f"grad_of_{self.name}", mode=self.mode,
+                                                   including=("acc_epilogue",))
         return got
 
     # ------------------------------------------------------------------ running
