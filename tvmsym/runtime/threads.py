@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import sys
 import threading
 import time
 
@@ -66,13 +67,22 @@ _state = None
 
 
 def _setup():
+    """Find the pool's size and its resize function (through ``tvm`` when it is imported,
+    else through ``tvm_ffi``: a warm start never imports tvm)."""
     global _max_threads, _configure, _enabled, _state
-    from .. import _tvm
+    _max_threads, _configure = 1, None
     try:
-        _max_threads = int(_tvm.tvm.runtime.num_threads())
-    except Exception:       # noqa: BLE001
-        _max_threads = 1
-    _configure = _tvm.tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+        tvm = sys.modules.get("tvm")
+        if tvm is not None:
+            _max_threads = int(tvm.runtime.num_threads())
+            _configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+        else:
+            import tvm_ffi
+            num = tvm_ffi.get_global_func("runtime.NumThreads", allow_missing=True)
+            _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
+            _max_threads = int(num()) if num is not None else 1
+    except Exception:       # noqa: BLE001  (no runtime to govern)
+        _configure = None
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
         _enabled = False
     _state = _State()
