@@ -77,10 +77,11 @@ def _setup():
             _max_threads = int(tvm.runtime.num_threads())
             _configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
         else:
+            # (never ask the runtime for its pool here: that would start it before
+            # TVM_NUM_THREADS is set; tvmsym sets it before any kernel is loaded)
             import tvm_ffi
-            num = tvm_ffi.get_global_func("runtime.NumThreads", allow_missing=True)
             _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
-            _max_threads = int(num()) if num is not None else 1
+            _max_threads = int(os.environ.get("TVM_NUM_THREADS", "1"))
     except Exception:       # noqa: BLE001  (no runtime to govern)
         _configure = None
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
