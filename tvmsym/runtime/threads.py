@@ -76,12 +76,7 @@ def _setup():
         if tvm is not None:
             _max_threads = int(tvm.runtime.num_threads())
             _configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
-        else:
-            # (never ask the runtime for its pool here: that would start it before
-            # TVM_NUM_THREADS is set; tvmsym sets it before any kernel is loaded)
-            import tvm_ffi
-            _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
-            _max_threads = int(os.environ.get("TVM_NUM_THREADS", "1"))
+        # else a warm start without tvm: not governed (never import tvm for it)
     except Exception:       # noqa: BLE001  (no runtime to govern)
         _configure = None
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
