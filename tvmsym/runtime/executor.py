@@ -91,7 +91,7 @@ class Build:
         from ..lowering.rules.complex import buffer_of
         from ..schedules import ScheduleContext
         from .backends import _align_of, make_backend
-        from .generic import GenericFailed, lower_generic
+        from .generic import lower_generic
         self.plan = plan
         self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
@@ -220,13 +220,7 @@ class Build:
         self._dev_consts = None
         t0 = _now()
         if kernels is None:
-            try:
-                backend.compile(funcs)
-            except Exception as e:          # noqa: BLE001
-                if not generic:
-                    raise
-                raise GenericFailed(None, e) from e     # built again, specialized
-
+            backend.compile(funcs)
             n_new = sum(len(f) for f in funcs.values())
             build_stats["builds"] += 1 if n_new else 0
             build_stats["kernels"] += n_new
@@ -375,7 +369,8 @@ class Build:
             return False
         g = self.__dict__.get("_is_governed")
         if g is None:
-            shapes = list(getattr(self, "input_shapes", ()))  # a WarmBuild has none
+            # (a build loaded from the cache without the compiler knows its steps' shapes only)
+            shapes = list(getattr(self, "input_shapes", ()))
             shapes += [sh for rec in self.steps for _, sh, _ in rec.outs]
             g = self._is_governed = any(_threads.large(sh) for sh in shapes)
         return g

@@ -16,8 +16,10 @@ while another process keeps a core busy, all of them again when it stops.
 """
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import sys
 import threading
 import time
 
@@ -65,17 +67,18 @@ _state = None
 
 
 def _setup():
+    """Find the pool's size and its resize function (through ``tvm`` when it is imported,
+    else through ``tvm_ffi``: a warm start never imports tvm)."""
     global _max_threads, _configure, _enabled, _state
-    # the TVM runtime's functions through tvm_ffi: no ``import tvm`` (a warm start runs
-    # cached kernels without the compiler, runtime/warm.py)
-    from .loader import _setup as _runtime_setup
-    _runtime_setup()
-    import tvm_ffi
+    _max_threads, _configure = 1, None
     try:
-        _max_threads = int(tvm_ffi.get_global_func("runtime.NumThreads")())
-    except Exception:       # noqa: BLE001
-        _max_threads = 1
-    _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
+        tvm = sys.modules.get("tvm")
+        if tvm is not None:
+            _max_threads = int(tvm.runtime.num_threads())
+            _configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+        # else a warm start without tvm: not governed (never import tvm for it)
+    except Exception:       # noqa: BLE001  (no runtime to govern)
+        _configure = None
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
         _enabled = False
     _state = _State()
@@ -105,7 +108,11 @@ def check():
     others = max(0.0, (busy - last[1]) - (own - last[2])) / wall
     want = wanted_threads(others, st.threads, os.cpu_count() or 1, _max_threads)
     if want != st.threads:
-        _configure(1, want)
+        try:
+            _configure(1, want)
+        except Exception:       # noqa: BLE001  (the runtime shutting down: leave the pool)
+            _stop()
+            return
         st.threads = want
 
 
@@ -124,10 +131,12 @@ def pool_threads():
     return _max_threads if _state is None else _state.threads
 
 
-def _after_fork():
+def _stop():
     global _enabled
-    _enabled = False        # the child's pool was reset to one thread (tvmsym/_tvm.py)
+    _enabled = False
 
 
+# the child's pool was reset to one thread (tvmsym/_tvm.py); at exit, pools stay as they are
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+    os.register_at_fork(after_in_child=_stop)
+atexit.register(_stop)
