@@ -89,3 +89,7 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):  # noqa:
     excluding = set(excluding) | {THEANO_ALIASES[n] for n in excluding if n in THEANO_ALIASES}
     including = set(including) | {THEANO_ALIASES[n] for n in including if n in THEANO_ALIASES}
     return _optimize_stages(fgraph, optimizer, excluding, including)
+
+# arch (issue 12): reductions of one input over the same axes -> one multi-output kernel (cpu)
+from .sibling_reduce import sibling_reductions  # noqa: E402
+STAGES.insert(stage_names().index("dot_epilogue") + 1, ("sibling_reductions", sibling_reductions, RUN))
