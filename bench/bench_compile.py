@@ -159,6 +159,10 @@ def main():
     for name, c, w in PEERS:
         ws = f"{w:6.2f}" if w is not None else "    - "
         print(f"  {name:<22} cold {c:6.2f}   warm {ws}   (PERF_NOTES.md)")
+    # W8 beside JAX in this run: whole processes, stages (bench_warm.py)
+    print()
+    import bench_warm
+    bench_warm.report(reps=1)
 
 
 if __name__ == "__main__":

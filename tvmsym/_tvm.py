@@ -140,11 +140,14 @@ def _setup_mvec():
     global mvec_enabled
     if os.environ.get("TVMSYM_NO_MVEC"):
         return
-    path = ctypes.util.find_library("mvec")
-    try:
-        lib = ctypes.CDLL(path or "libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
+    try:        # the usual name first: find_library spawns ldconfig (~80 ms of every start)
+        lib = ctypes.CDLL("libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
     except OSError:
-        return      # non-glibc or non-x86: TVM's stock (scalar) lowering stays
+        path = ctypes.util.find_library("mvec")
+        try:
+            lib = ctypes.CDLL(path or "libmvec.so.1", mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            return      # non-glibc or non-x86: TVM's stock (scalar) lowering stays
     isa = _MVEC_ISA[vector_bytes()]
     for fname in _MVEC_FUNCS:
         make = getattr(tirx, fname, None)
@@ -191,6 +194,25 @@ def _register_once(opname, attr, value, level=100):
 
 
 _setup_mvec()
+
+
+def _unwrap_type_checked(cls):
+    """Call ``cls``'s methods without TVM's Python-side argument type checker
+    (``s_tir.schedule._type_checker.type_checked``: ``inspect.signature`` binding and a
+    typing walk on every schedule primitive, ~1/3 of a kernel's schedule time).  tvmsym's
+    schedules pass well-typed arguments; a wrong one still fails in TVM's C++ checks."""
+    n = 0
+    for name, fn in list(vars(cls).items()):
+        inner = getattr(fn, "__wrapped__", None)
+        if inner is not None and getattr(fn, "__qualname__", "") == getattr(inner, "__qualname__", None) \
+                and "type_checked" in getattr(fn, "__code__", inner.__code__).co_qualname:
+            setattr(cls, name, inner)
+            n += 1
+    return n
+
+
+if not os.environ.get("TVMSYM_TVM_TYPE_CHECKS"):
+    _unwrap_type_checked(s_tir.Schedule)
 
 
 # ------------------------------------------------------------------ building
@@ -313,17 +335,31 @@ def _from_source(text):
         entry.inspect = real
 
 
+# The kernels' own argument checks (the packed-call wrapper's dtype, ndim, shape, stride,
+# alignment and device asserts: most of a small kernel's code and ~40% of its build) are
+# left out: every caller checks them first (runtime/function.py filters dtypes and ndims, a
+# build is keyed by its input shapes, runtime/executor.py passes C-contiguous aligned arrays
+# and allocates every output and temporary itself; tests/test_kernel_args.py).
+BUILD_CONFIG = {"tirx.disable_assert": True}
+
+
+def _compile(mod, target):
+    """``tvm.compile`` under tvmsym's build configuration (``BUILD_CONFIG``)."""
+    with tvm.transform.PassContext(config=BUILD_CONFIG):
+        return tvm.compile(mod, target=target)
+
+
 def compile_module(mod, target):
     """``tvm.compile``; with ``config.cache`` an llvm module is also kept as a shared library
     under ``config.compiledir/kernels`` and a later process loads it instead of building."""
     from .config import config
     if getattr(config, "cache", False) and target.kind.name == "llvm":
         return _cached_compile(mod, target, _kcache.kernel_dir())
-    return tvm.compile(mod, target=target)
+    return _compile(mod, target)
 
 
 # ------------------------------------------------------------------ on-disk compile cache
-cache_stats = {"hits": 0, "misses": 0, "errors": 0, "pruned": 0}
+cache_stats = _kcache.stats     # (in cache.py: runtime/warm.py counts its library loads too)
 
 
 @functools.lru_cache(maxsize=None)
@@ -331,7 +367,7 @@ def _code_salt():
     """What else decides the machine code: TVM, this module's lowering rules (libmvec)."""
     with open(__file__, "rb") as fh:
         src = hashlib.sha256(fh.read()).hexdigest()
-    return f"{tvm.__version__}|{src}|mvec={mvec_enabled}|{vector_bytes()}"
+    return f"{tvm.__version__}|{src}|mvec={mvec_enabled}|{vector_bytes()}|{sorted(BUILD_CONFIG.items())}"
 
 
 def cache_key(mod, target):
@@ -348,7 +384,7 @@ def _cached_compile(mod, target, cachedir):
     permissions, manifest naming this key, size, hash, complete ELF), else build and store it.
     Any cache trouble leaves a working in-memory build (warned once per directory)."""
     if not _kcache.prepare_dir(cachedir):
-        return tvm.compile(mod, target=target)
+        return _compile(mod, target)
     key = cache_key(mod, target)
     lib_path, why = _kcache.verify_entry(cachedir, key)
     if lib_path is not None:
@@ -357,13 +393,13 @@ def _cached_compile(mod, target, cachedir):
             _check_exports(loaded, mod)
             cache_stats["hits"] += 1
             _kcache.touch(lib_path)         # mtime = last use (least recently used go first)
-            return _LoadedExecutable(loaded, mod, target)
+            return _LoadedExecutable(loaded, mod, target, key=key)
         except Exception:       # unloadable despite its checksum: rebuild it below
             cache_stats["errors"] += 1
     elif why != "missing":
         cache_stats["errors"] += 1          # corrupted, half written or foreign: rebuild
     cache_stats["misses"] += 1
-    ex = tvm.compile(mod, target=target)
+    ex = _compile(mod, target)
     tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
     try:
         mtime_before = _mtime_ns(cachedir)
@@ -373,7 +409,7 @@ def _cached_compile(mod, target, cachedir):
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
         loaded = load_library(lib_path)
         _check_exports(loaded, mod)
-        return _LoadedExecutable(loaded, mod, target, ex)
+        return _LoadedExecutable(loaded, mod, target, ex, key=key)
     except Exception as e:      # read-only or full disk, no linker, ...: the build itself is fine
         cache_stats["errors"] += 1
         try:
@@ -454,8 +490,9 @@ class _LoadedExecutable:
     """A cached library standing in for ``tvm.compile``'s Executable: kernels come from the
     loaded library; ``.mod.inspect_source`` (ll/asm text) builds the module on demand."""
 
-    def __init__(self, loaded, irmod, target, built=None):
+    def __init__(self, loaded, irmod, target, built=None, key=None):
         self.mod = _LoadedModule(loaded, irmod, target, built)
+        self.cache_key = key        # the entry's key (runtime/warm.py refers to it)
 
     def __getitem__(self, name):
         return self.mod[name]
@@ -473,5 +510,5 @@ class _LoadedModule:
 
     def inspect_source(self, fmt=""):
         if self._built is None:
-            self._built = tvm.compile(self._irmod, target=self._target)
+            self._built = _compile(self._irmod, self._target)
         return self._built.mod.inspect_source(fmt)

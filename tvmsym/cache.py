@@ -49,6 +49,10 @@ STALE_TMP_SECONDS = 3600        # a temporary file this old belongs to a dead wr
 
 
 MANIFEST_TAG = "tvmsym-kernel-v2"
+
+# libraries loaded from the cache (hits), built (misses), entries refused or unwritable
+# (errors), entries removed by the size cap (pruned): ``_tvm.cache_stats``
+stats = {"hits": 0, "misses": 0, "errors": 0, "pruned": 0}
 SECRET_NAME = ".secret"
 
 
@@ -225,6 +229,70 @@ def store_entry(cachedir, key, tmp_lib):
     return lib
 
 
+META_SUFFIX = ".meta"
+META_TAG = "tvmsym-meta-v1"
+
+
+def store_blob(cachedir, key, data):
+    """Write ``data`` (bytes: a build's step list, runtime/warm.py) as ``key``'s ``.meta``
+    file, 0600, under the same HMAC as a library's manifest: a first line
+    ``tvmsym-meta-v1 <key> <size> <sha256> <mac>`` then the bytes."""
+    secret = _secret(cachedir, create=True)
+    if secret is None:
+        raise OSError(f"cache secret in {cachedir} is not usable")
+    digest = hashlib.sha256(data).hexdigest()
+    mac = hmac.new(secret, f"{META_TAG} {key} {len(data)} {digest}".encode(), hashlib.sha256).hexdigest()
+    path = os.path.join(cachedir, key + META_SUFFIX)
+    tmp = f"{path}.{os.getpid()}{TMP_MARK}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, f"{META_TAG} {key} {len(data)} {digest} {mac}\n".encode() + data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return path
+
+
+def load_blob(cachedir, key):
+    """(bytes, None) of ``key``'s ``.meta`` file when it verifies (owner, mode, not a symlink,
+    names this key, size, hash and HMAC), else (None, why)."""
+    path = os.path.join(cachedir, key + META_SUFFIX)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as e:
+        return None, f"unreadable ({e.strerror})"
+    try:
+        st = os.fstat(fd)
+        why = _untrusted(st, path, "file")
+        if why:
+            return None, why
+        if not stat.S_ISREG(st.st_mode) or st.st_size > (1 << 30):
+            return None, "not a regular file"
+        raw = b""
+        while len(raw) < st.st_size:
+            b = os.read(fd, st.st_size - len(raw))
+            if not b:
+                break
+            raw += b
+    finally:
+        os.close(fd)
+    nl = raw.find(b"\n")
+    parts = raw[:nl].decode("ascii", "replace").split() if nl > 0 else []
+    if len(parts) != 5 or parts[0] != META_TAG or parts[1] != key:
+        return None, "header does not name this key"
+    secret = _secret(cachedir, create=False)
+    if secret is None:
+        return None, "no cache secret"
+    data = raw[nl + 1:]
+    digest = hashlib.sha256(data).hexdigest()
+    want = hmac.new(secret, f"{META_TAG} {key} {len(data)} {digest}".encode(), hashlib.sha256).hexdigest()
+    if parts[2] != str(len(data)) or parts[3] != digest or not hmac.compare_digest(parts[4], want):
+        return None, "not written by tvmsym (size, hash or HMAC differs)"
+    return data, None
+
+
 @dataclass
 class Entry:
     key: str
@@ -244,7 +312,7 @@ def kernel_dir(compiledir=None):
 
 def _scan(cachedir):
     """(entries by key, [(path, size, mtime)] of temporary files)."""
-    libs, sums, tmps = {}, {}, []
+    libs, sums, metas, tmps = {}, {}, {}, []
     try:
         it = list(os.scandir(cachedir))
     except FileNotFoundError:
@@ -259,6 +327,8 @@ def _scan(cachedir):
             tmps.append((de.path, st.st_size, st.st_mtime))
         elif name.endswith(SUM_SUFFIX):
             sums[name[:-len(SUM_SUFFIX)]] = st
+        elif name.endswith(META_SUFFIX):        # a build's step list: complete by itself
+            metas[name[:-len(META_SUFFIX)]] = st
         elif name.endswith(LIB_SUFFIX):
             libs[name[:-len(LIB_SUFFIX)]] = st
     entries = {}
@@ -267,6 +337,8 @@ def _scan(cachedir):
         size = (lib.st_size if lib else 0) + (sm.st_size if sm else 0)
         used = lib.st_mtime if lib else sm.st_mtime
         entries[key] = Entry(key, size, used, lib is not None and sm is not None)
+    for key, st in metas.items():
+        entries[key] = Entry(key, st.st_size, st.st_mtime, True)
     return entries, tmps
 
 
@@ -288,6 +360,7 @@ def remove_entry(cachedir, key):
     base = os.path.join(cachedir, key)
     _unlink(base + SUM_SUFFIX)
     _unlink(base + LIB_SUFFIX)
+    _unlink(base + META_SUFFIX)
 
 
 def touch(lib_path):

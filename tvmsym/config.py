@@ -126,6 +126,13 @@ _FLAGS += [
 ]
 
 
+# scan (runtime/scan.py, issue 13): the whole loop as one compiled call
+_FLAGS += [
+    _Flag("scan_compiled_loop", True, "run a scan's steps (and its gradient's) by one compiled "
+          "loop calling the body's kernels (no Python per step); off: one host call of the "
+          "compiled body per step", convert=_bool),
+]
+
 # --- gof helper (issue 14): Theano's flags that scripts set or read (tvmsym/_config_theano.py)
 def _theano_flags():
     from ._config_theano import FLAGS

@@ -98,6 +98,10 @@ CASES = [
     ("tiles LeNet conv2", (16, 20, 12, 12), (50, 20, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
     ("tiles input channels 1", (8, 1, 20, 20), (12, 1, 5, 5), "valid", (1, 1), (1, 1), True, 1, "float32"),
     ("tiles output channels 1", (4, 8, 20, 20), (1, 8, 5, 5), "half", (1, 1), (1, 1), True, 1, "float32"),
+    # the input gradient's product + col2im: odd sizes, strides, dilations, pads, batch 1
+    ("tiles odd stride 3 dilation 2", (3, 5, 17, 14), (12, 5, 3, 3), "half", (3, 2), (2, 2), False, 1, "float32"),
+    ("tiles full stride 2 float64", (3, 6, 11, 12), (16, 6, 3, 4), "full", (2, 2), (1, 1), True, 1, "float64"),
+    ("tiles batch 1 pad stride 2", (1, 10, 13, 11), (24, 10, 5, 3), (2, 1), (2, 2), (1, 1), True, 1, "float32"),
 ]
 
 
@@ -270,3 +274,23 @@ def test_empty_batch():
     a, b, c, d = f(np.zeros((0, 2, 5, 5), "float32"), np.ones((3, 2, 3, 3), "float32"))
     assert a.shape == (0, 3, 5, 5) and c.shape == (0, 2, 5, 5) and d.shape == (0, 2, 2, 2)
     np.testing.assert_array_equal(b, np.zeros((3, 2, 3, 3), "float32"))
+
+
+@pytest.mark.parametrize("shape", [((4, 20, 12, 12), (50, 20, 5, 5)), ((2, 7, 9, 10), (3, 7, 3, 3))],
+                         ids=["tiles", "plain"])
+def test_grad_inputs_sums_only_the_taps_that_exist(shape):
+    """An infinite filter tap reaches only the input positions that tap touches (numpy's
+    col2im): a zero-padded correlation would also multiply it by the padding (0 * inf = nan)."""
+    xs, ws = shape
+    w = T.tensor4("w", dtype="float32")
+    gy = T.tensor4("gy", dtype="float32")
+    f = tvmsym.function([w, gy], abstract_conv.conv2d_grad_wrt_inputs(gy, w, xs, filter_shape=ws))
+    rng = np.random.default_rng(3)
+    wv = rng.standard_normal(ws).astype("float32")
+    wv[1, 2, 0, 1] = np.inf
+    osp = (xs[2] - ws[2] + 1, xs[3] - ws[3] + 1)
+    gyv = np.abs(rng.standard_normal((xs[0], ws[0]) + osp)).astype("float32") + 0.5
+    got = f(wv, gyv)
+    ref = ref_grads(np.zeros(xs), wv.astype("float64"), gyv.astype("float64"))[0]
+    assert np.isinf(ref).any() and not np.isnan(ref).any()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)

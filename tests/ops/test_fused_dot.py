@@ -60,16 +60,19 @@ def test_debugprint_shows_the_fused_kernel():
         "   |b [id E]\n")
 
 
-def test_sgd_update_stays_a_separate_pass_and_exact():
-    # a full-matrix epilogue operand (W) would be read per tile: slower than its own pass
+@pytest.mark.parametrize("nin,nout", [(96, 64), (97, 65)])
+def test_sgd_update_is_the_gradient_products_epilogue(nin, nout):
+    # W - lr * dot(x.T, d): the update reads W tile by tile in the product's epilogue (issue
+    # 13: no second pass over W); a padded product (97x65) applies it to the [M, N] part
     rng = np.random.default_rng(0)
     x = T.fmatrix("x")
     d = T.fmatrix("d")
-    W = tvmsym.shared(rng.standard_normal((96, 64)).astype("float32"), name="W")
+    W = tvmsym.shared(rng.standard_normal((nin, nout)).astype("float32"), name="W")
     step = tvmsym.function([x, d], [], updates=[(W, W - np.float32(0.01) * T.dot(x.T, d))])
-    assert "dot" in _ops(step) and not any(o.startswith("FusedDot") for o in _ops(step))
+    assert any(o.startswith("FusedDot") for o in _ops(step)) and "dot" not in _ops(step)
     W0 = W.get_value()
-    xs, ds = rng.standard_normal((32, 96)).astype("float32"), rng.standard_normal((32, 64)).astype("float32")
+    xs = rng.standard_normal((32, nin)).astype("float32")
+    ds = rng.standard_normal((32, nout)).astype("float32")
     for _ in range(3):
         step(xs, ds)
         W0 = W0 - np.float32(0.01) * (xs.T @ ds)

@@ -180,3 +180,27 @@ def test_printing_warning_and_errors():
         pool.pool_2d(T.vector(), (2, 2), ignore_border=True)
     with pytest.raises(TypeError, match="needs a float input"):
         pool.pool_2d(T.imatrix(), (2, 2), ignore_border=True, mode="average_exc_pad")
+
+
+@pytest.mark.parametrize("shape,ib", [((3, 4, 24, 24), True), ((2, 3, 7, 9), True), ((2, 3, 7, 9), False)])
+def test_max_pool_grad_non_overlapping_selects_exactly(shape, ib):
+    """2x2 windows (LeNet's): the gradient goes to every tied max and nowhere else, and a
+    non-max position gets +0 even when its window's gradient is inf or nan (a select, as
+    Theano's MaxPoolGrad, not mask * gradient)."""
+    x = T.tensor4("x", dtype="float32")
+    gy = T.tensor4("gy", dtype="float32")
+    y = pool.pool_2d(x, (2, 2), ignore_border=ib)
+    f = tvmsym.function([x, gy], tvmsym.grad((y * gy).sum(), x))
+    rng = np.random.default_rng(7)
+    xv = rng.integers(-3, 4, size=shape).astype("float32")        # many ties
+    ry = ref_pool(xv, (2, 2), (2, 2), (0, 0), ib, "max")
+    gv = rng.standard_normal(ry.shape).astype("float32")
+    gv[0, 0, 0, 0], gv[-1, -1, -1, -1], gv[0, 1, 1, 1] = np.inf, -np.inf, np.nan
+    got = f(xv, gv)
+    want = np.zeros_like(xv)
+    for r in itertools.product(*[range(o) for o in ry.shape[2:]]):
+        sl = (Ellipsis,) + tuple(slice(2 * a, min(2 * a + 2, h)) for a, h in zip(r, shape[2:]))
+        m = ry[(Ellipsis,) + r][..., None, None]
+        want[sl] += np.where(xv[sl] == m, gv[(Ellipsis,) + r][..., None, None], np.float32(0))
+    np.testing.assert_array_equal(got, want)
+    assert not np.signbit(got[got == 0]).any()

@@ -19,7 +19,8 @@ def rand(*shape):
 
 @pytest.fixture(scope="module")
 def seed_fn():
-    return tvmsym.function([x, y], (x + y) * x)
+    # specialize=True: static extents (the shape-generic kernels: tests/runtime/test_generic_shapes.py)
+    return tvmsym.function([x, y], (x + y) * x, specialize=True)
 
 
 def test_large_kernel_is_parallel_and_vectorized(seed_fn):
@@ -118,7 +119,7 @@ def test_without_libmvec_the_stock_lowering_is_used():
 def test_broadcasting_kernels_vectorize_rows():
     v = T.vector("v")
     f = tvmsym.function([x, v], [T.exp(x + v) * x, x - v])
-    g = tvmsym.function([x, v], T.exp(x + v) * x)
+    g = tvmsym.function([x, v], T.exp(x + v) * x, specialize=True)
     for cols in (1001, 64, 5):
         a, b = rand(300, cols), rand(cols)
         r0, r1 = f(a, b)

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..symbolic.elemwise import DimShuffle
+from ..symbolic.elemwise import DimShuffle, Elemwise
 from ..symbolic.graph import Constant
 from ..symbolic.inner import InnerGraphOp
 from ..symbolic.ops.distributed import side_effect_order
+from ..symbolic.ops.reduce import CAReduce
+from ..symbolic.ops.subtensor import Subtensor
 from ..symbolic.shapes import infer_shapes as _infer_shapes
 from . import machine
 from .rules import find_rule
@@ -27,6 +29,84 @@ INLINE_CONSTANT_MAX = 1      # constants with at most this many elements become 
 
 def is_view(node):
     return isinstance(node.op, DimShuffle)
+
+
+def is_slice_view(node):
+    """A basic slice (``x[a:b]``, ``x[:, a:b:s]``, ``x[i]``) a kernel can read through: every
+    index is a constant or a slice start/stop (read from its 0-d buffer); an int index or a
+    step only known at call time keeps its own step (its bounds check, its shape)."""
+    op = node.op
+    if type(op) is not Subtensor or find_rule(op) is None:
+        return False
+    starts_stops = {k for k, j in op.slice_parts() if j < 2}
+    return all(isinstance(v, Constant) or k in starts_stops
+               for k, v in enumerate(node.inputs) if k >= op.n_before)
+
+
+def _reads_through_views(node):
+    """Kernels that may read an input through an inlined slice: elementwise ops and
+    reductions (their schedules inline every spatial producer)."""
+    return isinstance(node.op, (Elemwise, CAReduce)) and not is_whole_kernel(node)
+
+
+# scalar ops a reduction's vectorized schedule compiles inline (transcendental functions have
+# lane-specific lowerings that its rfactor split does not accept)
+_ARITH = frozenset(("add", "sub", "mul", "neg", "sqr", "abs", "maximum", "minimum", "pow",
+                    "true_div", "identity"))
+
+
+def _arithmetic(node):
+    sop = node.op.scalar_op
+    prog = getattr(sop, "program", None)
+    ops = [p[0] for p in prog if p[0] not in ("i", "c")] if prog is not None else [sop]
+    if any(getattr(o, "name", None) not in _ARITH for o in ops):
+        return False
+    dts = {v.type.dtype for v in node.inputs + node.outputs}
+    return len(dts) == 1        # no casts: one lane width
+
+
+def _reduced_producers(fgraph, order, outputs, host_read):
+    """Elementwise nodes computed inside the one reduction that reads them (``T.sum(x ** 2)``
+    reads x once and writes no x ** 2 array): single-output arithmetic of one dtype, read by
+    exactly one reduction kernel and nothing else."""
+    out = set()
+    for node in order:
+        if not (isinstance(node.op, Elemwise) and len(node.outputs) == 1 and _has_rule(node)
+                and not is_whole_kernel(node) and _arithmetic(node)):
+            continue
+        v = node.outputs[0]
+        cl = fgraph.clients.get(v, ())
+        if v in outputs or v in host_read or len(cl) != 1 or isinstance(cl[0][0], str):
+            continue
+        c = cl[0][0]
+        if isinstance(c.op, CAReduce) and _has_rule(c) and not is_whole_kernel(c):
+            out.add(node)
+    return out
+
+
+def _slice_views(fgraph, order, outputs, host_read):
+    """The slice views no step computes: each of their readers is a kernel that reads through
+    them (directly or through DimShuffle views inlined into such kernels)."""
+    clients = fgraph.clients
+    memo = {}
+
+    def readers_ok(v):
+        if v in outputs or v in host_read:
+            return False
+        for c, _ in clients.get(v, ()):
+            if isinstance(c, str) or not _has_rule(c):
+                return False
+            if is_view(c):
+                if not all(readers_ok(o) for o in c.outputs):
+                    return False
+            elif not _reads_through_views(c):
+                return False
+        return True
+
+    for node in order:
+        if is_slice_view(node) and _has_rule(node):
+            memo[node] = readers_ok(node.outputs[0])
+    return {n for n, ok in memo.items() if ok}
 
 
 @dataclass
@@ -73,9 +153,13 @@ def plan(fgraph, inner=None):
     # a host step (numpy perform) reads buffers: a view it reads is materialized
     host_read = {v for node in order if not _has_rule(node) or is_whole_kernel(node)
                  for v in node.inputs}
+    slices = _slice_views(fgraph, order, outputs, host_read)
+    slices |= _reduced_producers(fgraph, order, outputs, host_read)
     steps = []
     for node in order:
         if is_view(node) and not any(o in outputs or o in host_read for o in node.outputs):
+            continue
+        if node in slices:
             continue
         inlined, bufs = [], []
 
@@ -83,7 +167,8 @@ def plan(fgraph, inner=None):
             if _inline_constant(v):
                 return
             own = v.owner
-            if own is not None and is_view(own) and v not in outputs and _has_rule(own):
+            if own is not None and (is_view(own) or own in slices) and v not in outputs \
+                    and _has_rule(own):
                 if own not in inlined:
                     inlined.append(own)
                     for i in own.inputs:
@@ -210,12 +295,16 @@ class LowerContext:
         return const(v.data.reshape(()).item(), v.type.dtype)
 
 
-def lower_step(step, shapes, values=None, target=None):
+def lower_step(step, shapes, values=None, target=None, rules=None):
     """TE placeholders (inputs) and result tensors (outputs) of one kernel, lowered for the
-    machine ``target`` (default: the host CPU)."""
+    machine ``target`` (default: the host CPU).  ``rules(op)``: a rule to use instead of
+    ``find_rule``'s, or None (shape-generic kernels: lowering/generic_rules.py)."""
     from .. import _tvm
     te = _tvm.te
     ctx = LowerContext(shapes, step, values, target)
+
+    def rule_of(op):
+        return (rules(op) if rules is not None else None) or find_rule(op)
     tensors = {}
     placeholders = []
     for k, v in enumerate(step.inputs):
@@ -230,13 +319,13 @@ def lower_step(step, shapes, values=None, target=None):
             return None
         node = v.owner
         assert node is not None and node in step.inlined, f"{v} is not available in kernel {step.name}"
-        outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
+        outs = rule_of(node.op)(node, [te_of(i) for i in node.inputs], ctx)
         for o, t in zip(node.outputs, outs):
             tensors[o] = t
         return tensors[v]
 
     node = step.node
-    outs = find_rule(node.op)(node, [te_of(i) for i in node.inputs], ctx)
+    outs = rule_of(node.op)(node, [te_of(i) for i in node.inputs], ctx)
     return placeholders, list(outs)
 
 

@@ -16,18 +16,39 @@ from time import perf_counter as _now
 
 import numpy as np
 
-from .. import _tvm
-from ..lowering.lower import infer_shapes, lower_step, lower_whole, value_positions, zero_size
-from ..lowering.rules.complex import buffer_of
-from ..schedules import ScheduleContext
 from ..symbolic.graph import Constant
 from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
-from .backends import _align_of, _c, make_backend
+from . import threads as _threads
 from .complex_support import complex_args, touches_complex
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
+
+#: real builds (a ``tvm.compile`` of a function's kernels) and kernels built, process-wide
+build_stats = {"builds": 0, "kernels": 0}
+
+
+class NeedsBuild(Exception):
+    """A Build that reuses another's kernels needs one that build did not make (a step that
+    was empty there): the caller builds this shape on its own."""
+
+
+class _LazyTVM:
+    """``tvmsym._tvm``, imported on first use: only device and empty-input steps need TVM
+    itself (a build loaded from the warm cache, runtime/warm.py, runs without it)."""
+
+    def __getattr__(self, name):
+        from .. import _tvm
+        return getattr(_tvm, name)
+
+
+_tvm = _LazyTVM()
+
+
+def _c(a):
+    """A C-contiguous array (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def assign_slots(fg, steps, variables_of):
@@ -59,10 +80,26 @@ class Build:
     arrays set once per build; a device kernel that reads one gets a device copy made once.
     """
 
-    def __init__(self, plan, input_shapes, target, input_values=None, loopback=False):
+    def __init__(self, plan, input_shapes, target, input_values=None, loopback=False,
+                 generic=None, kernels=None, reuse=None):
+        # generic: {step name: symbolic shapes} of the shape-generic kernels to build
+        # (lowering/symbolic_shapes.py); kernels: a Build of the same signature whose
+        # compiled kernels this one runs (no lowering, no compile: runtime/generic.py)
+        # The compiler's modules are imported here: running a build loaded from the warm
+        # cache (runtime/warm.py) imports this module without TVM.
+        from ..lowering.lower import infer_shapes, lower_step, lower_whole, zero_size
+        from ..lowering.rules.complex import buffer_of
+        from ..schedules import ScheduleContext
+        from .backends import _align_of, make_backend
+        from .generic import lower_generic
         self.plan = plan
+        self.input_shapes = [tuple(sh) for sh in input_shapes]
         self.target = target
-        self.backend = backend = make_backend(target, loopback)
+        self.backend = backend = kernels.backend if kernels is not None else make_backend(target, loopback)
+        self.generic = generic = kernels.generic if kernels is not None else (generic or {})
+        # reuse: a Build whose generic kernels this one runs too (same kernel key): only the
+        # specialized kernels are built; kernel_src names the backend of each borrowed one
+        self.kernel_src = dict(kernels.kernel_src) if kernels is not None else {}
         self.loopback = loopback
         fg = plan.fgraph
         values, runtime = {}, set()   # build-time values of shape arithmetic (lower.infer_shapes)
@@ -140,8 +177,26 @@ class Build:
                         ins[k] = self.n_slots
                         self.n_slots += 1
             t0 = _now()
-            whole = lower_whole(st, shapes, backend.machine_for(on_dev))   # a whole PrimFunc
-            if whole is not None:                                          # (sparse products)
+            if kernels is not None:             # compiled by the signature's first build
+                if st.name not in kernels.kernel_names:
+                    raise NeedsBuild(st.name)
+                self.steps.append(StepRecord(Kind.KERNEL, st, ins, outs, inplace, on_dev, st.name))
+                if st.check is not None:
+                    self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
+                                             for v in node.inputs], [shapes[v] for v in node.inputs])
+                continue
+            if reuse is not None and st.name in generic and st.name in reuse.kernel_names:
+                self.kernel_src[st.name] = reuse.kernel_src.get(st.name, reuse.backend)
+                self.steps.append(StepRecord(Kind.KERNEL, st, ins, outs, inplace, on_dev, st.name))
+                if st.check is not None:
+                    self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
+                                             for v in node.inputs], [shapes[v] for v in node.inputs])
+                continue
+            whole = None if st.name in generic else lower_whole(st, shapes, backend.machine_for(on_dev))
+            if st.name in generic:
+                func = lower_generic(st, generic[st.name], values, backend.machine_for(on_dev))
+                t1 = _now()
+            elif whole is not None:                                          # (sparse products)
                 func = _tvm.relax_alignment(whole, _align_of)
                 t1 = _now()
             else:
@@ -164,7 +219,14 @@ class Build:
         self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
         t0 = _now()
-        backend.compile(funcs)
+        if kernels is None:
+            backend.compile(funcs)
+            n_new = sum(len(f) for f in funcs.values())
+            build_stats["builds"] += 1 if n_new else 0
+            build_stats["kernels"] += n_new
+            self.kernel_names = {n for f in funcs.values() for n in f} | set(self.kernel_src)
+        else:
+            self.kernel_names = kernels.kernel_names
         times["compile"] = _now() - t0
         self.out_slots = [slot[o] for o in fg.outputs]
         self.out_is_input = [o in set(fg.inputs) or isinstance(o, Constant) or o in values
@@ -223,14 +285,22 @@ class Build:
 
     def _bind(self):
         prog = []
+        # the bound kernels, shared by every Build running these compiled kernels
+        srcs = getattr(self, "kernel_src", {})
         for rec in self.steps:
             if rec.kind is Kind.KERNEL:
                 rec = _copy.copy(rec)
-                rec.fn = fn = self.backend.kernel(rec.on_device, rec.name)
-                if not rec.on_device and touches_complex(rec.step):
-                    rec.fn = fn = complex_args(fn)   # complex arrays as float views
-                if not rec.on_device and touches_sparse(rec.step):
-                    rec.fn = sparse_args(fn)        # sparse values as csr arrays
+                src = srcs.get(rec.name, self.backend)
+                fns = src.__dict__.setdefault("_bound_kernels", {})
+                fn = fns.get((rec.on_device, rec.name))
+                if fn is None:
+                    fn = src.kernel(rec.on_device, rec.name)
+                    if not rec.on_device and touches_complex(rec.step):
+                        fn = complex_args(fn)       # complex arrays as float views
+                    if not rec.on_device and touches_sparse(rec.step):
+                        fn = sparse_args(fn)        # sparse values as csr arrays
+                    fns[(rec.on_device, rec.name)] = fn
+                rec.fn = fn
             prog.append(rec)
         self.prog = prog
         # an output listed twice (or merged with another) is returned as separate arrays
@@ -279,7 +349,31 @@ class Build:
 
     def _compile_fast(self, n_out, unpack_single=False, spare_slots=None):
         """The one fast-path compiler: ``runner(args[, spares]) -> outputs`` running the fast
-        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``)."""
+        program with no per-step dispatch (``fast_runner``, ``fast_update_runner``); a
+        build big enough to have parallel kernels first lets ``threads.check`` size the
+        pool to the machine's free cores."""
+        run = self._compile_fast_body(n_out, unpack_single, spare_slots)
+        if not self._governed():
+            return run
+        check = _threads.check
+
+        def governed(*args):
+            check()
+            return run(*args)
+        return governed
+
+    def _governed(self):
+        """True when the pool is resized to the machine's load (``runtime/threads.py``) and
+        some buffer of this build is large enough for a parallel kernel."""
+        if not _threads.enabled() or self.uses_device:
+            return False
+        g = self.__dict__.get("_is_governed")
+        if g is None:
+            shapes = list(self.input_shapes) + [sh for rec in self.steps for _, sh, _ in rec.outs]
+            g = self._is_governed = any(_threads.large(sh) for sh in shapes)
+        return g
+
+    def _compile_fast_body(self, n_out, unpack_single=False, spare_slots=None):
         fast = self._fast
         n_in = len(self.plan.fgraph.inputs)
         template, pool = self._template, self._pool
@@ -373,6 +467,8 @@ class Build:
         returned as they are (a device tensor stays on the device: shared-variable updates).
         A step that raises names its node and the user's line that built it.
         """
+        if self._governed():
+            _threads.check()
         if self._fast is not None and prof is None and guard is None:
             # C-contiguous, aligned and writeable (DLPack needs it)
             arrays = [a if a.flags.carray else np.array(a, order="C") for a in arrays]
@@ -610,5 +706,6 @@ def _needs_runtime_values(node, runtime):
     """A node sized by input values (runtime) whose kernel would need them at build time."""
     if not runtime:
         return False
+    from ..lowering.lower import value_positions
     pos = [k for k in value_positions(node, inner_for) if node.inputs[k] in runtime]
     return bool(pos) and not getattr(node.op, "runtime_values_ok", lambda n, p: False)(node, pos)

@@ -106,11 +106,17 @@ class Function:
 
     def __init__(self, inputs, outputs, mode=None, allow_input_downcast=None, name=None,
                  on_unused_input=None, givens=None, updates=None, target=None,
-                 accept_inplace=False, no_default_updates=False, profile=None):
-        get_target = _backend().get_target
+                 accept_inplace=False, no_default_updates=False, profile=None,
+                 specialize=False):
+        self.specialize = bool(specialize)     # True: kernels built per input shape (no generic)
         self.name = name
         self.mode = get_mode(mode)
-        self.target = get_target(target or self.mode.target)
+        from . import warm
+        # device=cpu with the kernel cache on: no TVM import until a build needs it
+        # (runtime/warm.py: builds found in the cache run with the TVM runtime only)
+        self.target = warm.light_target(target or self.mode.target)
+        if self.target is None:
+            self.target = _backend().get_target(target or self.mode.target)
         self._unpack_single = not isinstance(outputs, (list, tuple))
         outs = [outputs] if self._unpack_single else list(outputs)
         ins = [i if isinstance(i, In) else In(i) for i in inputs]
@@ -153,12 +159,12 @@ class Function:
         optimize(fg, self.mode.optimizer, excluding=self.mode.excluded, including=self.mode.included)
         self.rewrite_time = time.perf_counter() - t0
         self.maker = _Maker(fg, self.mode, ins)
-        from ..lowering.lower import plan
-        from .inner import inner_for
-        self._plan = plan(fg, inner_for)
+        self._plan_obj = None       # ``_plan``: made on first need (it imports the compiler)
+        self._graph_key = None      # runtime/warm.py's key of the rewritten graph
         if self.target.kind == "cuda":
             _refuse_complex(self._plan, name)
         self._builds = LRU()
+        self._generic_bases = LRU()     # signature -> its first build (runtime/generic.py)
         self._by_signature = LRU()
         self._kernels = LRU()   # builds by signature, shared with this function's copies
         self._keep_outputs = None   # a copy without updates runs only the user's outputs
@@ -179,6 +185,25 @@ class Function:
                 warnings.warn(f"function {name!r}: profiling times cpu (llvm) functions only; "
                               "the calls of this cuda function are not recorded", stacklevel=4)
         self._init_fast_call()
+
+    @property
+    def _plan(self):
+        """The kernel plan of the rewritten graph (``lowering.lower.plan``)."""
+        p = self._plan_obj
+        if p is None:
+            _backend()
+            from ..lowering.lower import plan
+            from .inner import inner_for
+            p = self._plan_obj = plan(self.maker.fgraph, inner_for)
+        return p
+
+    def _value_inputs(self):
+        """Indices of the inputs whose values decide shapes (``Plan.value_inputs``): only
+        integer inputs of at most one dimension can; a graph without any needs no plan."""
+        if self._plan_obj is None and not any(
+                v.type.dtype[0] in "iu" and v.type.ndim <= 1 for v in self.maker.fgraph.inputs):
+            return []
+        return self._plan.value_inputs
 
     # ------------------------------------------------------------------ checks
     def _check_unused(self, in_vars, out_vars, policy):
@@ -269,7 +294,7 @@ class Function:
             self._update_locks = tuple(c.lock for c in sorted(cs.values(), key=lambda c: c.order))
         self._fast_nargs = len(self._explicit)
         self._fast_shared = tuple(sv.container for sv in self._shared)  # implicit inputs' storage
-        if (self.target.kind == "cuda" or self._plan.value_inputs or any(i.implicit for i in self.inputs)
+        if (self.target.kind == "cuda" or self._value_inputs() or any(i.implicit for i in self.inputs)
                 or len(self._explicit) + len(self._shared) != len(self._in_types)
                 or self.profile is not None         # profiled calls time every kernel: _call
                 or self._guard is not None):
@@ -335,9 +360,7 @@ class Function:
         vals = self._gather(args, kwargs)
         arrays = [self._filter(k, v) for k, v in enumerate(vals)]
         arrays += self._implicit_values()
-        key = tuple(a.shape for a in arrays)
-        if self._plan.value_inputs:         # x[i:i + n], reshape((n, -1))
-            key = key + tuple(arrays[k].tobytes() for k in self._plan.value_inputs)
+        key = build_signature(arrays, self._value_inputs())
         b = self._builds.get(key)
         building = 0.0
         if b is None:
@@ -426,11 +449,55 @@ class Function:
                 b = self._by_signature[sig] = self._kernels_for(
                     ("signature", sig), lambda: Build(self._plan, shapes, self.target, values))
         else:
-            b = self._kernels_for(key, lambda: Build(self._plan, key, self.target,
-                                                     loopback=self.loopback))
+            b = self._kernels_for(key, lambda: self._warm_or_build(key))
         self.build_time += time.perf_counter() - t0
         self._builds[key] = b
         return b
+
+    def _warm_or_build(self, key):
+        """The build of signature ``key``: from the warm cache (runtime/warm.py: no lowering,
+        no TVM) when an entry verifies, else built (and its entry written)."""
+        from . import warm
+
+        def build():
+            from .generic import build_for
+            from .inner import inner_for
+            return build_for(self._plan, key, self.target, self._generic_bases, self.specialize,
+                             self.loopback, inner_for)[0]
+
+        def build_in_memory():      # as_text of a loaded build: the kernels again, not cached
+            from ..config import change_flags
+            with change_flags(cache=False):
+                return build()
+        wkey = self._warm_key(key)
+        if wkey is None:
+            return build()
+        b = warm.load(wkey, self.maker.fgraph)
+        if b is not None:
+            b._make_full = build_in_memory
+            return b
+        b = build()
+        warm.store(wkey, b)
+        return b
+
+    def _warm_key(self, key):
+        """runtime/warm.py's key of the build for signature ``key``, or None (not looked up:
+        cuda, profiling, NanGuardMode, copies, a graph the key cannot encode)."""
+        from . import warm
+        if (not isinstance(self.target, warm.LightTarget) or self.profile is not None
+                or self._guard is not None or self._keep_outputs is not None
+                or self.__dict__.get("_no_warm")):
+            return None
+        gk = self._graph_key
+        if gk is None:
+            try:
+                gk = warm.graph_key(self.maker.fgraph)
+            except warm.Unkeyable:
+                gk = False
+            self._graph_key = gk
+        if gk is False:
+            return None
+        return warm.build_key(gk, (key, self.specialize), "llvm")
 
     def _kernels_for(self, key, make):
         """This function's build for ``key``: a clone (``Build.clone``: the same kernels,
@@ -452,7 +519,7 @@ class Function:
         pickle): the unpickled function builds again on its first call per shape, from the
         on-disk kernel cache when it has them (Theano also recompiled on load)."""
         state = self.__dict__.copy()
-        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls"):
+        for k in ("_builds", "_by_signature", "_kernels", "_fast_calls", "_generic_bases"):
             state[k] = LRU()
         state["_last"] = None
         state["_update_locks"] = ()     # locks do not pickle: made again from the containers
@@ -496,8 +563,10 @@ class Function:
             if new.type != old.type:
                 raise TypeError(f"swap: shared variable {new} has type {new.type} but {old} "
                                 f"has type {old.type}")
+        self._plan          # noqa: B018  (made now: the copy runs this function's plan)
         f = object.__new__(type(self))
         f.__dict__.update(self.__dict__)
+        f._no_warm = True   # its graph is not the one its kernels were planned from
         f.name = name if name else (self.name + " copy" if self.name else None)
         f.inputs = [_copy.copy(i) for i in self.inputs]
         f._explicit = [i for i in f.inputs if not i.implicit]
@@ -549,8 +618,9 @@ class Function:
     def as_text(self, stage="tir", shapes=None):
         """What this function compiled to: 'tir', 'llvm', 'asm', 'cuda' or 'ptx'.
 
-        Kernels are built per input shape: pass ``shapes`` (one tuple per input),
-        or call the function once first.
+        Before any call, kernels are lowered with the symbolic signature (shape-generic
+        kernels show their symbolic extents; specialized ones nominal sizes); ``shapes``
+        (one tuple per input) shows the build of those shapes.
         """
         if shapes is not None:
             b = self._builds.get(tuple(map(tuple, shapes))) or self._build(tuple(map(tuple, shapes)))
@@ -558,9 +628,15 @@ class Function:
             b = self._last
         elif self._builds:
             b = next(iter(self._builds.values()))
-        else:
-            raise RuntimeError(f"function {self.name!r} has not been built yet: kernels are built "
-                               "per input shape, so call it once or pass shapes=[(2, 3), ...]")
+        else:           # before any call: the symbolic signature (runtime/generic.py)
+            from .generic import nominal_shapes
+            from .inner import inner_for
+            nominal = None if self._plan.value_inputs else nominal_shapes(self._plan, inner_for)
+            if nominal is None:
+                raise RuntimeError(f"function {self.name!r} has not been built yet and its "
+                                   "shapes depend on input values: call it once or pass "
+                                   "shapes=[(2, 3), ...]")
+            b = self._builds.get(tuple(nominal)) or self._build(tuple(nominal))
         return b.as_text(stage)
 
     def __repr__(self):
@@ -568,6 +644,17 @@ class Function:
 
 
 _MISSING = object()
+
+
+def build_signature(arrays, value_inputs=()):
+    """The signature a build is keyed on (``Function._builds``, runtime/warm.py's cache key):
+    the shapes of every input (shared variables' values included), then the bytes of the
+    inputs whose values decide shapes.  ``Function._dispatch``'s fast path keys its calls by
+    the same shapes."""
+    key = tuple(a.shape for a in arrays)
+    if value_inputs:            # x[i:i + n], reshape((n, -1))
+        key = key + tuple(arrays[k].tobytes() for k in value_inputs)
+    return key
 
 # Orderly exit (issue 11): a kernel still running in a daemon thread while the interpreter
 # tears down aborts the process (TVM's thread pool: "terminate called without an active
@@ -640,7 +727,8 @@ def _refuse_complex(plan, name):
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              allow_input_downcast=None, name=None, on_unused_input=None, profile=None,
-             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None):
+             no_default_updates=False, rebuild_strict=True, accept_inplace=False, target=None,
+             specialize=False):
     """Compile ``outputs`` as a function of ``inputs``.
 
     A list of outputs gives a list of arrays; a single output a single array.
@@ -656,7 +744,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                         f"{type(inputs).__name__}")
     return Function(list(inputs), outputs, mode=mode, allow_input_downcast=allow_input_downcast,
                     name=name, on_unused_input=on_unused_input, givens=givens, updates=updates,
-                    target=target, no_default_updates=no_default_updates, profile=profile)
+                    target=target, no_default_updates=no_default_updates, profile=profile,
+                    specialize=specialize)
 
 
 def evaluate(variable, inputs_to_values=None, **kwargs):

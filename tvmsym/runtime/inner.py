@@ -43,8 +43,12 @@ class InnerFunctions:
         if fn is None:
             from .function import Function
             g = self._op().inner_graph(name)
+            mode = g.mode
+            if g.including:
+                from .mode import get_mode
+                mode = get_mode(mode).including(*g.including)
             with change_flags(compute_test_value="off"):    # rewrites build new nodes
-                fn = Function(list(g.inputs), list(g.outputs), mode=g.mode, target=g.target,
+                fn = Function(list(g.inputs), list(g.outputs), mode=mode, target=g.target,
                               name=g.name, on_unused_input="ignore")
             self._fns[name] = fn
         return fn

@@ -97,3 +97,18 @@ def inline_views(sch, keep, skip_prefix=None):
 
 def itemsize(dtype):
     return max(1, np.dtype(dtype).itemsize)
+
+
+# ------------------------------------------------------------------ parallel or not (issue 13)
+def parallel_pays(machine=None, elements=0, flops=0):
+    """True when a kernel is big enough to repay waking the thread pool: ``elements``
+    output elements of memory-bound work, or ``flops`` floating-point operations.
+
+    ``machine``: a ``lowering.machine.Machine`` or a ``ScheduleContext`` (default: the
+    host).  The thresholds are machine facts (``Machine.core``, measured by
+    ``bench/parallel_threshold.py``); every CPU schedule rule asks here, so a kernel too
+    small for the pool runs on one thread (no wake-up, no waiting for a busy core).
+    """
+    if isinstance(machine, ScheduleContext):
+        machine = machine.machine
+    return (machine or host()).parallel_pays(elements=elements, flops=flops)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.machine import PARALLEL_MIN_ELEMENTS
-from .common import blocks as _blocks, extent, is_spatial as _is_spatial, lanes_of
+from .common import blocks as _blocks, extent, is_spatial as _is_spatial, lanes_of, parallel_pays
 
 s_tir = _tvm.s_tir
 
@@ -46,14 +45,14 @@ def schedule_injective(sch, block_name, dtype_bytes, n_blocks=1):
     if main == 0:
         return                                  # shorter than one vector: a plain loop
     if main != n and n_blocks > 1:
-        if n >= PARALLEL_MIN_ELEMENTS:
+        if parallel_pays(elements=n):
             sch.parallel(fused)
         return
     if main != n:
         fused, _tail = sch.loop_partition(fused, [main, None])
     outer, inner = sch.split(fused, [None, lanes])
     sch.vectorize(inner)
-    if n >= PARALLEL_MIN_ELEMENTS:
+    if parallel_pays(elements=n):
         sch.parallel(outer)
 
 
@@ -75,7 +74,7 @@ def schedule_rows(sch, block_name, dtype_bytes, n_blocks=1):
             inner, _tail = sch.loop_partition(inner, [main, None])
         _, vec = sch.split(inner, [None, lanes])
         sch.vectorize(vec)
-    if rows * m >= PARALLEL_MIN_ELEMENTS and rows > 1:
+    if parallel_pays(elements=rows * m) and rows > 1:
         sch.parallel(outer)
 
 

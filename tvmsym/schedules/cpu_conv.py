@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
+from ..lowering.machine import PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS
 from ..symbolic.ops.conv import BaseConv
 from .cpu import _blocks, _is_spatial, schedule_injective
 from .cpu_matmul import _schedule_plain
@@ -28,30 +29,73 @@ def _ext(sch, loop):
     return int(sch.get(loop).extent)
 
 
+def _pays(ctx, flops=0, elements=0):
+    """Whether waking the thread pool repays itself for a kernel of ``flops`` / ``elements``
+    (the machine's ``parallel_pays`` where it has one; below the thresholds one core runs
+    the kernel: LeNet's batch-1 convolutions are 0.6-3 MFLOP)."""
+    m = ctx.machine
+    if hasattr(m, "parallel_pays"):
+        return m.parallel_pays(elements=elements, flops=flops)
+    return m.threads >= 2 and (flops >= PARALLEL_MIN_FLOPS or elements >= PARALLEL_MIN_ELEMENTS)
+
+
+def _flops(sch, block):
+    f = 2
+    for lp in sch.get_loops(block):
+        f *= _ext(sch, lp)
+    return f
+
+
 def _tile(name):
     mr, nr = name.rsplit("_", 1)[1].split("x")
     return int(mr), int(nr)
 
 
-def _batched(sch, cname, crop):
+def _batched(sch, cname, crop, ctx):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
-    n, i, j, k = sch.get_loops(c)
+    par = _pays(ctx, flops=_flops(sch, c))
+    cb = sch.get_sblock(crop)
+    col2im = crop.endswith("_col2im_crop")
+    pooled = getattr(ctx.op, "pool_ws", None) is not None
+    if pooled:      # the product's rows the epilogue reads must be whole tiles (else predicated tiles)
+        shapes = getattr(ctx, "shapes", None)
+        pooled = bool(shapes) and len(shapes) > 1 and int(shapes[1][0]) % MR == 0
+    gather = (col2im or pooled) and _ext(sch, sch.get_loops(c)[0]) >= 2
+    if gather:
+        # the col2im of the input gradient reads many rows of the element's product, a
+        # pooled epilogue 2 * ph + a: reverse_compute_at cannot invert those reads, so the
+        # product is computed inside the result's batch loop instead (it stays in cache);
+        # the col2im's sum over the taps is vectorized along the last axis
+        outer = sch.get_loops(cb)
+        sch.compute_at(c, outer[0])
+        if col2im:
+            sch.vectorize(outer[-1])
+        n = outer[0]
+        i, j, k = sch.get_loops(c)[1:]
+    else:
+        n, i, j, k = sch.get_loops(c)
     io, ii = sch.split(i, [None, MR])
     jo, ji = sch.split(j, [None, NR])
     K = _ext(sch, k)
     k0, k1 = sch.split(k, [None, K_UNROLL if K % K_UNROLL == 0 else 1])
-    sch.reorder(n, io, jo, k0, k1, ii, ji)
+    sch.reorder(*([] if gather else [n]), io, jo, k0, k1, ii, ji)
     cw = sch.cache_write(c, 0, "local")
     sch.reverse_compute_at(cw, jo)
     sch.vectorize(ji)
     sch.unroll(ii)
     sch.unroll(k1)
     sch.vectorize(sch.get_loops(cw)[-1])
-    sch.compute_at(sch.get_sblock("cv_col"), n)
+    col = sch.get_sblock("cv_col")
+    sch.compute_at(col, n)
+    cl = sch.get_loops(col)
+    if _ext(sch, cl[-1]) > 1:
+        sch.vectorize(cl[-1])
     if any(blk.name_hint == "cv_pad" for _, blk in _blocks(sch)):
         sch.compute_at(sch.get_sblock("cv_pad"), n)
-    if _ext(sch, n) >= 2:
+    if not par:
+        pass
+    elif _ext(sch, n) >= 2:
         sch.parallel(n)
     elif _ext(sch, io) >= 2:
         sch.parallel(io)
@@ -61,7 +105,9 @@ def _batched(sch, cname, crop):
     sch.vectorize(sch.get_loops(init)[-1])
     pa = sch.get_loops(sch.get_sblock("cv_pack_a"))
     sch.unroll(pa[-1])
-    if _ext(sch, n) >= 2:
+    if gather:
+        return True
+    if _ext(sch, n) >= 2 or not par:
         # the element's result (crop, pooling, epilogue) while its product is in cache; a
         # pooled read (2 * ph * OW + 2 * pw) is not invertible for TVM: then a separate pass
         try:
@@ -72,18 +118,21 @@ def _batched(sch, cname, crop):
     return False
 
 
-def _reduced(sch, cname):
+def _reduced(sch, cname, ctx):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
+    par = _pays(ctx, flops=_flops(sch, c))
     i, j, rn, rp = sch.get_loops(c)
     io, ii = sch.split(i, [None, MR])
     jo, ji = sch.split(j, [None, NR])
     if _ext(sch, jo) >= 2:
         sch.reorder(jo, rn, io, rp, ii, ji)
-        sch.parallel(jo)
+        if par:
+            sch.parallel(jo)
     else:
         sch.reorder(io, jo, rn, rp, ii, ji)
-        sch.parallel(io)
+        if par:
+            sch.parallel(io)
     sch.vectorize(ji)
     sch.unroll(ii)
     pb = sch.get_sblock("cv_pack_b")
@@ -95,11 +144,12 @@ def _reduced(sch, cname):
     sch.vectorize(sch.get_loops(init)[-1])
 
 
-def _schedule_crop(sch, crop, itemsize):
+def _schedule_crop(sch, crop, itemsize, ctx):
     loops = sch.get_loops(sch.get_sblock(crop))
     if len(loops) >= 2 and _ext(sch, loops[-1]) % max(1, _tvm.vector_bytes() // itemsize):
         outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]   # rows in parallel
-        sch.parallel(outer)
+        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2):
+            sch.parallel(outer)
         return
     schedule_injective(sch, crop, itemsize)
 
@@ -118,11 +168,11 @@ def conv_rule(func, ctx):
             sch.compute_inline(b)
     tile = [n for n in names if n.startswith(("cv_c_", "cv_r_"))]
     if tile and tile[0].startswith("cv_c_"):
-        if _batched(sch, tile[0], crop):
+        if _batched(sch, tile[0], crop, ctx):
             return sch.mod["main"]
     elif tile:
-        _reduced(sch, tile[0])
+        _reduced(sch, tile[0], ctx)
     elif "cv_plain" in names:
         _schedule_plain(sch, "cv_plain", dtype, True)
-    _schedule_crop(sch, crop, itemsize)
+    _schedule_crop(sch, crop, itemsize, ctx)
     return sch.mod["main"]

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.machine import PARALLEL_MIN_ELEMENTS
 from ..symbolic.ops import shape as _shape_ops, subtensor as _sub_ops
-from .common import blocks as _blocks, extent as _extent, is_spatial as _is_spatial, lanes_of
+from .common import blocks as _blocks, extent as _extent, is_spatial as _is_spatial, lanes_of, parallel_pays
 
 s_tir = _tvm.s_tir
 
@@ -43,7 +42,7 @@ def _vectorize_last_axis(sch, name, itemsize):
         outer.append(lo)
     elif not outer:
         outer = [last]
-    if total >= PARALLEL_MIN_ELEMENTS:
+    if parallel_pays(elements=total):
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
         sch.parallel(fused)
 
@@ -124,7 +123,7 @@ def _partitioned(sch, name, node, ax, sizes):
             sch.vectorize(li)
         first = sch.get_loops(blk_rv)[0]
         key = str(sch.get(first).loop_var.name)
-        if total >= PARALLEL_MIN_ELEMENTS and key not in done and len(sch.get_loops(blk_rv)) > 1:
+        if parallel_pays(elements=total) and key not in done and len(sch.get_loops(blk_rv)) > 1:
             done.add(key)
             try:
                 sch.parallel(first)

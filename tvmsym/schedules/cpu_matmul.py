@@ -1,11 +1,12 @@
 """CPU schedules for products (Dot, MatMul, TensorDot); registered before the elementwise rule.
 
 A large float matrix-matrix product (lowered with a packed B, see
-``lowering/rules/linalg.py``) gets a register tile: ``ROW_TILE`` rows x two vector
-registers of C accumulate in registers over K (unrolled by ``K_UNROLL``), with
-column panels spread over the cores.  On AVX2 that is 4 x 16 float32 = 8 ymm
-accumulators (+ 2 B loads, 1 A broadcast: no spills).  Other products keep a plain
-reduction: the output's last axis vectorized when the reduction can move outside
+``lowering/rules/linalg.py``) gets a register tile whose size follows from the machine
+(``lowering/machine.py``: vector registers, FMA latency x pipes): MR rows x NV vector
+registers of C accumulate in registers over K (unrolled by ``K_UNROLL``) while A is read
+in place, with column panels spread over the cores.  On AVX-512 that is 4 x 64 float32
+(16 zmm accumulators + 4 B loads, A broadcast from memory), on AVX2 4 x 24 (12 ymm).
+Other products keep a plain reduction: the output's last axis vectorized when the reduction can move outside
 it, the outer axis parallel.
 """
 from __future__ import annotations
@@ -13,9 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.machine import PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_FLOPS, ROW_TILE
+from ..lowering.machine import host
 from ..symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
-from .common import blocks as _blocks, extent as _extent, inline_views, is_spatial as _is_spatial, lanes_of
+from .common import (
+    blocks as _blocks,
+    extent as _extent,
+    inline_views,
+    is_spatial as _is_spatial,
+    lanes_of,
+    parallel_pays,
+)
 from .cpu import schedule_injective
 
 s_tir = _tvm.s_tir
@@ -24,31 +32,35 @@ K_UNROLL = 4
 MATVEC_ROWS = 4
 
 
-def _schedule_packed(sch, names, cname, dtype):
-    pa = sch.get_sblock("mm_pack_a")
-    npanels = _extent(sch, sch.get_loops(sch.get_sblock(cname))[-2]) // (2 * lanes_of(dtype))
-    if npanels <= 2 and "if_then_else" not in str(sch.get(pa).body):
-        # A is read once per column panel: with one or two panels a packed copy of A costs more
-        # than it saves (128x256.256x10: 19.7 -> 14.9 us, 256x128.128x10 from A.T: 29.3 -> 17.3
-        # us, one thread); with many panels the copy pays (784x128.128x256 from A.T: 556 vs 595)
-        sch.compute_inline(pa)
-        names = [n for n in names if n != "mm_pack_a"]
-    lanes = lanes_of(dtype)
-    nj = 2 * lanes
+def _tile_of(sch, cname):
+    """(MR, nj) of a packed product's block (its ``mm_rows`` / ``mm_cols`` annotations)."""
+    ann = sch.get(sch.get_sblock(cname)).annotations
+    return int(ann["mm_rows"]), int(ann["mm_cols"])
+
+
+def _schedule_packed(sch, names, cname, dtype, machine):
+    """The register tile: MR rows x nj columns (NV vector registers) of C accumulate in
+    registers over K (unrolled by ``K_UNROLL``), reading packed B panels and A in place;
+    column panels (or batches, or (panel, row tile) pairs) spread over the cores when
+    the product repays waking them (``parallel_pays``)."""
+    lanes = lanes_of(dtype, machine)
+    mr, nj = _tile_of(sch, cname)
     c = sch.get_sblock(cname)
     *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
     K = _extent(sch, k)
     nbatch = int(np.prod([_extent(sch, l) for l in bl])) if bl else 1
     flops = 2 * nbatch * _extent(sch, i) * _extent(sch, j) * K
-    par = flops >= PARALLEL_MIN_FLOPS
-    i0, i1 = sch.split(i, [None, ROW_TILE])
+    par = parallel_pays(machine, flops=flops)
+    i0, i1 = sch.split(i, [None, mr])
     j0, j1 = sch.split(j, [None, nj])
     ku = K_UNROLL if K % K_UNROLL == 0 else 1
     k0, k1 = sch.split(k, [None, ku])
     sch.reorder(*bl, j0, i0, k0, k1, i1, j1)
     cw = sch.cache_write(c, 0, "local")
     sch.reverse_compute_at(cw, i0)
-    sch.vectorize(j1)
+    jv, jl = sch.split(j1, [None, lanes])
+    sch.vectorize(jl)
+    sch.unroll(jv)
     sch.unroll(i1)
     sch.unroll(k1)
     sch.vectorize(sch.get_loops(cw)[-1])
@@ -57,20 +69,17 @@ def _schedule_packed(sch, names, cname, dtype):
         if bl and nbatch >= 2:
             sch.parallel(sch.fuse(*bl) if len(bl) > 1 else bl[0])
         else:
-            sch.parallel(j0 if _extent(sch, j0) >= 8 else sch.fuse(j0, i0))
+            sch.parallel(j0 if _extent(sch, j0) >= 4 * machine.threads else sch.fuse(j0, i0))
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
-    for pack, inner in [p for p in (("mm_pack_b", "vectorize"), ("mm_pack_a", "unroll")) if p[0] in names]:
-        ls = sch.get_loops(sch.get_sblock(pack))
-        getattr(sch, inner)(ls[-1])
+    if "mm_pack_b" in names:
+        ls = sch.get_loops(sch.get_sblock("mm_pack_b"))
+        sch.vectorize(ls[-1])
         if par:
             outer = ls[:-2]
             if len(outer) > 1:
                 outer = [sch.fuse(*outer)]
-            if _extent(sch, outer[0]) > 1:
-                sch.parallel(outer[0])
-            else:
-                sch.parallel(ls[-2])
+            sch.parallel(outer[0] if _extent(sch, outer[0]) > 1 else ls[-2])
     crop = [n for n in names if n.endswith("_crop")]
     if crop:
         schedule_injective(sch, crop[0], np.dtype(dtype).itemsize)
@@ -93,7 +102,7 @@ def _schedule_plain(sch, name, dtype, vector_out):
         lo, li = sch.split(last, [None, lanes])
         sch.vectorize(li)
         sp = sp[:-1] + [lo]
-    if sp and size * int(np.prod([_extent(sch, l) for l in red])) >= PARALLEL_MIN_ELEMENTS \
+    if sp and parallel_pays(elements=size * int(np.prod([_extent(sch, l) for l in red]))) \
             and _extent(sch, sp[0]) > 1:
         sch.parallel(sp[0])
     sch.decompose_reduction(b, red[0])
@@ -123,20 +132,35 @@ def _matvec(sch, name, dtype):
     else:
         sch.reorder(*spatial, ko, ki)
     sch.vectorize(ki)
-    if spatial and _extent(sch, spatial[0]) * rows * K >= PARALLEL_MIN_ELEMENTS:
+    if spatial and parallel_pays(elements=_extent(sch, spatial[0]) * rows * K):
         sch.parallel(spatial[0])
+    if rows > 1:
+        # the partials in registers, and each row tile's lanes added right after it: a
+        # separate pass of serial lane sums over a [rows, lanes] buffer made 1024^2 float32
+        # take 67.7 us per core instead of 57.9 (numpy 55-63)
+        cw = sch.cache_write(rf, 0, "local")
+        sch.reverse_compute_at(cw, spatial[0])
+        sch.vectorize(sch.get_loops(cw)[-1])
+        sch.reverse_compute_at(b, spatial[0])
+        for lp in sch.get_loops(b)[-2:]:
+            sch.unroll(lp)          # straight-line lane sums: stores forwarded to loads
     sch.decompose_reduction(rf, ko)
     return True
 
 
-def _schedule_epilogue(sch, names, cname, epi, node):
+def _is_tiled(sch, cname):
+    """The product was lowered for the register tile (``lowering/rules/linalg.py``)."""
+    return "mm_rows" in sch.get(sch.get_sblock(cname)).annotations
+
+
+def _schedule_epilogue(sch, names, cname, epi, node, machine):
     """FusedDot: the product as a Dot's, then its epilogue.  An unpadded packed product's
     register tile is written by the epilogue itself (reverse_compute_inline into the
     tile's write-back): the product never reaches memory."""
     dtype = np.result_type(node.inputs[0].type.dtype, node.inputs[1].type.dtype).name  # the product's
     itemsize = np.dtype(node.outputs[0].type.dtype).itemsize
-    if "mm_pack_b" in names:
-        _schedule_packed(sch, names, cname, dtype)
+    if _is_tiled(sch, cname):
+        _schedule_packed(sch, names, cname, dtype, machine)
         if cname != "mm_c":
             try:
                 sch.reverse_compute_inline(sch.get_sblock(epi))
@@ -148,35 +172,33 @@ def _schedule_epilogue(sch, names, cname, epi, node):
     schedule_injective(sch, epi, itemsize)
 
 
-def _vecmat(sch, name, dtype):
+def _vecmat(sch, name, dtype, machine=None):
     """out[i] = sum_k x[k, i] v[k] (``dot(x.T, v)``, a gradient's vector.matrix): i is contiguous
-    in x, so a chunk of i (4 vector registers) accumulates in registers over all of k; chunks
-    run in parallel."""
+    in x, so x is read row after row (a column strip would put every load 4 KiB apart for a
+    1024-wide x: 2.3x numpy's time); a vector of out accumulates ``K_UNROLL`` rows of x in
+    registers per pass, the columns split over the cores."""
     b = sch.get_sblock(name)
     loops = sch.get_loops(b)
     if len(loops) != 2:
         return False
     i, k = loops
-    lanes = lanes_of(dtype)
-    n = _extent(sch, i)
-    if _extent(sch, k) < 1 or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
+    lanes = lanes_of(dtype, machine)
+    n, K = _extent(sch, i), _extent(sch, k)
+    if K < 1 or n % lanes or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
         return False            # an empty contraction (its zero fill is another block)
-    for vecs in (4, 2, 1):
-        if n % (vecs * lanes) == 0:
-            break
-    else:
-        return False
-    io, ii = sch.split(i, [None, vecs * lanes])
-    sch.reorder(io, k, ii)
-    cw = sch.cache_write(b, 0, "local")
-    sch.reverse_compute_at(cw, io)
-    i0, i1 = sch.split(ii, [vecs, lanes])
-    sch.unroll(i0)
-    sch.vectorize(i1)
-    sch.vectorize(sch.get_loops(cw)[-1])
-    if n * _extent(sch, k) >= PARALLEL_MIN_ELEMENTS and _extent(sch, io) > 1:
-        sch.parallel(io)
-    init = sch.decompose_reduction(b, k)
+    threads = (machine or host()).threads
+    par = parallel_pays(machine, elements=n * K) and n % (threads * lanes) == 0 and threads > 1
+    parts = threads if par else 1
+    ip, ii = sch.split(i, [parts, None])
+    ic, il = sch.split(ii, [None, lanes])
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+    k0, k1 = sch.split(k, [None, ku])
+    sch.reorder(ip, k0, ic, k1, il)
+    sch.unroll(k1)
+    sch.vectorize(il)
+    if par:
+        sch.parallel(ip)
+    init = sch.decompose_reduction(b, k0)
     sch.vectorize(sch.get_loops(init)[-1])
     return True
 
@@ -204,11 +226,12 @@ def matmul_rule(func, ctx):
     inline_views(sch, {cname, epi} | {n for n in names if n.endswith("_b") or n.endswith("_crop")},
                  skip_prefix="mm_")
     if epi is not None:
-        _schedule_epilogue(sch, names, cname, epi, node)
-    elif "mm_pack_b" in names:
-        _schedule_packed(sch, names, cname, dtype)
+        _schedule_epilogue(sch, names, cname, epi, node, ctx.machine)
+    elif _is_tiled(sch, cname):
+        _schedule_packed(sch, names, cname, dtype, ctx.machine)
     elif isinstance(node.op, Dot) and node.inputs[1].ndim == 1 and dtype in ("float32", "float64") \
-            and (_vecmat(sch, cname, dtype) if _transposed(node.inputs[0]) else _matvec(sch, cname, dtype)):
+            and (_vecmat(sch, cname, dtype, ctx.machine) if _transposed(node.inputs[0])
+                 else _matvec(sch, cname, dtype)):
         pass
     else:
         # out[..., j] = sum_k A[..., k] B[k, j]: j is contiguous in B, so it vectorizes; with a

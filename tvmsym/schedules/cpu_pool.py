@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import _tvm
 from ..symbolic.ops.pool import PoolBase
-from .cpu import PARALLEL_MIN_ELEMENTS, _blocks, _is_spatial
+from .common import parallel_pays
+from .cpu import _blocks, _is_spatial
 
 s_tir = _tvm.s_tir
 
@@ -30,8 +31,31 @@ def pool_rule(func, ctx):
         if not red and len(sp) >= 2:
             # non-overlapping windows' gradient: elementwise, rows in parallel; each row's
             # loop stays plain (a flattened vector index would gather through div/mod)
+            op = ctx.op
+            n = getattr(op, "ndim", 0)
+            exact = n and len(sp) > n and all(
+                st_ == w and _ext(sch, sp[len(sp) - n + a]) % w == 0
+                for a, (w, st_) in enumerate(zip(op.ws, op.stride)))
+            if exact:
+                # every image position x = r * ws + o: the window index r is a loop, not a
+                # division per element; the ws taps of a window unrolled
+                taps = []
+                for a in range(n):
+                    ro, ri = sch.split(sp[len(sp) - n + a], [None, op.ws[a]])
+                    taps.append((ro, ri))
+                lead = sp[:len(sp) - n]
+                sch.reorder(*lead, *[lp for pair in taps for lp in pair])
+                sch.unroll(taps[-1][1])
+                outer = sch.fuse(*lead) if len(lead) > 1 else lead[0]
+                rows = _ext(sch, outer)
+                total = rows
+                for ro, ri in taps:
+                    total *= _ext(sch, ro) * _ext(sch, ri)
+                if parallel_pays(elements=4 * total):
+                    sch.parallel(outer)
+                continue
             outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
-            if _ext(sch, outer) * _ext(sch, sp[-1]) >= PARALLEL_MIN_ELEMENTS // 4:
+            if parallel_pays(elements=4 * _ext(sch, outer) * _ext(sch, sp[-1])):
                 sch.parallel(outer)
             continue
         total = 1
@@ -41,6 +65,6 @@ def pool_rule(func, ctx):
         for r in red:
             if int(sch.get(r).extent) <= 8:
                 sch.unroll(r)
-        if total * max(1, len(red)) >= PARALLEL_MIN_ELEMENTS // 4:
+        if parallel_pays(elements=4 * total * max(1, len(red))):
             sch.parallel(fused)
     return sch.mod["main"]

@@ -19,12 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.machine import ACCUMULATORS, PARALLEL_MIN_ELEMENTS
+from ..lowering.machine import ACCUMULATORS
 from .common import (
     blocks as _blocks,
     extent as _extent,
     inline_views as _inline_views,
     is_spatial as _is_spatial,
+    parallel_pays,
 )
 
 s_tir = _tvm.s_tir
@@ -128,7 +129,7 @@ def _fuse_rows(sch, out, parts, lanes, n_row_loops, work):
         _vector_split(sch, loops[-1], lanes)
     for b in reversed(order):
         sch.compute_at(b, row, preserve_unit_loops=True)
-    if work >= PARALLEL_MIN_ELEMENTS:
+    if parallel_pays(elements=work):
         sch.parallel(row)
     inits = []
     for b in order:
@@ -256,7 +257,7 @@ def _schedule_careduce(sch, ctx, op, name, xv, direct):
     fused = list(zip(order, kinds))
     total = int(np.prod([_extent(sch, l) for l, _ in fused]))
     # threads to share among (0: run on one)
-    par = ctx.threads if total >= PARALLEL_MIN_ELEMENTS and ctx.threads > 1 else 0
+    par = ctx.threads if parallel_pays(ctx, elements=total) else 0
     if fused[-1][1] == "R":
         _schedule_row_reduction(sch, block, fused, lanes, par)
     else:
@@ -267,7 +268,7 @@ def _schedule_careduce(sch, ctx, op, name, xv, direct):
             el = sch.fuse(*eloops) if len(eloops) > 1 else eloops[0]
             n = _extent(sch, el)
             outer, _ = _vector_split(sch, el, lanes)
-            if par and n >= PARALLEL_MIN_ELEMENTS:
+            if par and parallel_pays(ctx, elements=n):
                 sch.parallel(outer)
     return sch.mod["main"]
 
@@ -298,7 +299,7 @@ def _argmax_schedule(func, ctx, op, name):
     for p in parts:
         b = sch.get_sblock(p)
         loops = sch.get_loops(b)
-        if loops and _binds_data_parallel(sch, b) and _volume(sch, b) >= PARALLEL_MIN_ELEMENTS \
+        if loops and _binds_data_parallel(sch, b) and parallel_pays(ctx, elements=_volume(sch, b)) \
                 and ctx.threads > 1:
             sch.parallel(loops[0])
     return sch.mod["main"]
@@ -335,7 +336,7 @@ def _argmax_lanes_schedule(sch, ctx, name):
     dtype = ctx.step.node.inputs[0].type.dtype
     lanes = ctx.lanes("uint8" if dtype == "bool" else dtype)
     work = _volume(sch, lanes_b)
-    par = work >= PARALLEL_MIN_ELEMENTS and ctx.threads > 1
+    par = parallel_pays(ctx, elements=work)
     if red_b is not None:                   # rows: [kept..., (slice), lane] x [chunks...]
         vec = sp[-1]
         outer = sp[:-1]

@@ -96,6 +96,31 @@ class DisconnectedType:
         return self     # Theano makes a variable of this type; here the marker itself
 
 
+class SymbolicZero:
+    """A gradient known to be zero: what a rule returns for an input whose gradient vanishes
+    (``//``, ``floor``, ``sign``, comparisons, ``zero_grad``), as JAX's symbolic zeros.
+
+    It is never materialized nor propagated: ``grad`` drops it from the sums and does not
+    backpropagate through an output whose gradient is only zeros; the input stays connected
+    (no ``DisconnectedInputError``), and a requested gradient that is entirely zero becomes
+    ``zeros_like(wrt)`` at the output only.  Zeros of the user's graph (``0 * x``) are ordinary
+    constants and keep IEEE semantics (NaN for x = NaN).  ``like``: the input it stands for.
+    """
+
+    __slots__ = ("like",)
+
+    def __init__(self, like):
+        self.like = like
+
+    def __repr__(self):
+        return f"SymbolicZero({self.like})"
+
+
+def symbolic_zero(x):
+    """The zero gradient of ``x`` (a ``SymbolicZero``; None for a discrete ``x``: no gradient)."""
+    return SymbolicZero(x) if is_continuous(x) else None
+
+
 def _ensure_rules():
     from . import grad_rules  # noqa: F401  (registers the tables)
 
@@ -281,9 +306,11 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got "
                          f"{disconnected_inputs!r}")
-    if return_disconnected not in ("zero", "None", "Disconnected"):
+    if return_disconnected not in ("zero", "None", "Disconnected", "symbolic"):
         raise ValueError(f"return_disconnected must be 'zero', 'None' or 'Disconnected', got "
                          f"{return_disconnected!r}")
+    # ("symbolic", for rules that differentiate an inner graph: None for a disconnected wrt,
+    # a SymbolicZero for a connected one whose gradient is zero)
     single = not isinstance(wrt, (list, tuple))
     wrt_list = [wrt] if single else list(wrt)
     for w in wrt_list:
@@ -325,6 +352,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
             grads.setdefault(v, []).append(g)
 
     totals = {}
+    zero_reached = set()        # variables a SymbolicZero reached (connected, zero so far)
 
     def total(v):
         if v in totals:
@@ -336,6 +364,9 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
 
     for node in reversed(order):
         if not any(o in dep and o in grads for o in node.outputs):
+            if any(o in zero_reached for o in node.outputs):
+                # only zeros reach this node: nothing to compute, its inputs stay connected
+                zero_reached.update(i for i in node.inputs if i in dep)
             continue
         if not any(i in dep for i in node.inputs):
             continue
@@ -362,6 +393,9 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
         for i, (v, g) in enumerate(zip(node.inputs, igrads)):
             if v not in dep or g is None or isinstance(g, DisconnectedType):
                 continue
+            if isinstance(g, SymbolicZero):
+                zero_reached.add(v)
+                continue
             if isinstance(g, GradUndefined):
                 if null_gradients == "return":
                     continue
@@ -373,7 +407,10 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     out = []
     for w in wrt_list:
         g = total(w) if w in dep else None
-        if g is None:
+        if g is None and w in zero_reached:        # connected, its gradient is zero
+            g = (SymbolicZero(w) if return_disconnected == "symbolic"
+                 else zeros_like(w, dtype=w.dtype))
+        elif g is None:
             connected = False
             if w in blockers or not is_continuous(w):
                 # integer (discrete) or constant-considered inputs: zero gradient, no error

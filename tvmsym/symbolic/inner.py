@@ -29,6 +29,7 @@ class InnerGraph:
     mode: object = None
     target: object = None
     n_outputs: int = field(default=-1)     # outputs the op reads shapes of (-1: all)
+    including: tuple = ()                   # rewrite stages the mode adds (scan: acc_epilogue)
 
 
 class InnerGraphOp(Op):

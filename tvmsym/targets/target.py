@@ -99,6 +99,8 @@ def get_target(name=None):
     """
     if isinstance(name, TargetInfo):
         return name
+    if getattr(name, "kind", None) == "llvm":       # runtime/warm.py's LightTarget
+        return _llvm_target()
     name = name or config.device
     if name in ("cpu", "llvm"):
         return _llvm_target()

@@ -49,6 +49,18 @@ def _read_padded(X, lead, pos, xsp, padded, dtype):
     return _masked(cond, lambda: X(*lead, *pc), dtype)
 
 
+def _image_col(X, op, pads, xsp, dtype):
+    """The implicit im2col of the forward and filter-gradient products: element
+    ``col(n, ci, t..., o...) = X[n, ci, o * s + t * d - p]`` (zero in the padding)."""
+    n, s, d = op.convdim, op.subsample, op.filter_dilation
+
+    def colval(nn, ci, *rest):
+        t, o = rest[:n], rest[n:]
+        pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
+        return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
+    return colval
+
+
 def _taps(op, t, kspatial):
     """Filter tap indices as stored (flipped when the op flips)."""
     if not op.filter_flip:
@@ -60,26 +72,61 @@ def _lanes(dtype):
     return max(1, _tvm.vector_bytes() // np.dtype(dtype).itemsize)
 
 
-def tile_shape(dtype, jdims):
+def _vregs(machine):
+    core = getattr(machine, "core", None)       # lowering/machine.py's Core: the register file
+    if core is not None and getattr(core, "vregs", None):
+        return core.vregs
+    return 32 if machine.vector_bytes >= 64 else 16
+
+
+def _enough(machine, mr, nv):
+    """An MR x NV tile keeps the FMA units busy: at least twice the core's minimum of
+    independent accumulators (FMA latency x pipes: then a late load does not stall them
+    either), or as many as the register file allows (at most 16, as the matmul's tiles)."""
+    core = getattr(machine, "core", None)
+    most = max(tile_rows(machine, v) * v for v in (1, 2, 3, 4))
+    need = min(2 * getattr(core, "min_accumulators", 4), 16, most) if core is not None else min(8, most)
+    return mr * nv >= need
+
+
+def tile_rows(machine, nv):
+    """Rows MR of an MR x ``nv``-vector register tile: as many accumulators as the register
+    file holds next to the ``nv`` B vectors and one broadcast, at most 16 (more spill) and
+    at most 8 rows."""
+    R = _vregs(machine)
+    mr = 1
+    while mr < 8 and (mr + 1) * nv + nv + 1 <= R and (mr + 1) * nv <= 16:
+        mr += 1
+    return mr
+
+
+def tile_shape(machine, dtype, jdims):
     """(MR rows, NR columns, padded leading j dim) of the register tile for a natural
-    j layout ``jdims``: NR (two vectors, else one) must divide the padded j extent; the
-    tile keeps 8 vector accumulators (4 x 2 vectors or 8 x 1)."""
-    L = _lanes(dtype)
+    j layout ``jdims``: NR (1-4 vectors at the host's width) must divide the padded j
+    extent; the least padding wins, then the widest tile (fewer broadcasts per FMA)."""
+    L = machine.lanes(dtype) if machine.cpu else _lanes(dtype)
     inner = int(np.prod(jdims[1:])) if len(jdims) > 1 else 1
     best = None
-    for nr in (2 * L, L):
+    for nv in (4, 3, 2, 1):
+        nr = nv * L
         lead = jdims[0]
         while (lead * inner) % nr:
             lead += 1
-        cand = (lead * inner, -nr, nr, lead)
+        if nv > 1 and not _enough(machine, tile_rows(machine, nv), nv):    # too few accumulators
+            continue
+        cand = (lead * inner, -nv, nr, lead, nv)
         if best is None or cand < best:
             best = cand
-    _, _, nr, lead = best
-    return (4 if nr == 2 * L else 8), nr, lead
+    _, _, nr, lead, nv = best
+    return tile_rows(machine, nv), nr, lead
 
 
 def _fast(dtype, flops, M, J):
     return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 1 and J >= 8
+
+
+def _ceil(a, b):
+    return -(-a // b)
 
 
 def _crop(node, ctx, out_shape, load, epi):
@@ -89,25 +136,31 @@ def _crop(node, ctx, out_shape, load, epi):
     return te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")
 
 
-def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype, epi=None):
+def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype, epi=None, margin=(0, 0)):
     """out[idx] = C[f(idx)], C[n, i, j] = sum_k A(i, k...) col(n, k..., j...).
 
     The column operand is materialized per batch element in its natural layout
     (``cv_col[n, k..., j...]``, the leading j dim padded so whole register tiles fit) and
     A is packed once in row panels (``cv_pack_a``); ``schedules/cpu_conv.py`` computes the
     columns of one element inside its parallel batch loop (they stay in cache).
+    ``margin``: elements of C (flat within one element's rows) a masked read may reach
+    before row 0 / after the last row: whole register-tile row bands of zero rows are
+    added there (``f`` keeps addressing the real rows).
     """
     K = int(np.prod(kdims))
-    MR, NR, lead = tile_shape(dtype, jdims)
+    MR, NR, lead = tile_shape(ctx.target, dtype, jdims)
     jpad = (lead,) + tuple(jdims[1:])
     Jp = int(np.prod(jpad))
-    Mp = -(-M // MR) * MR
+    Mp = _ceil(M, MR) * MR
+    lo = _ceil(_ceil(margin[0], Jp), MR) * MR           # spare rows before / after (whole bands)
+    hi = _ceil(max(0, _ceil(margin[1], Jp) - (Mp - M)), MR) * MR
+    Mp += lo + hi
     zero = const(0, dtype)
 
     def pack_a(io, k, ii):
-        i = io * MR + ii
-        v = A(tirx.min(i, M - 1), *unravel(k, kdims))
-        return v if Mp == M else tirx.if_then_else(i < M, v, zero)
+        i = io * MR + ii - lo
+        v = A(tirx.max(tirx.min(i, M - 1), 0), *unravel(k, kdims))
+        return v if Mp == M else tirx.if_then_else(tirx.all(i >= 0, i < M), v, zero)
     Ap = te.compute((Mp // MR, K, MR), pack_a, name="cv_pack_a", tag="conv_pack")
 
     def col(n, *idx):
@@ -122,6 +175,11 @@ def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dt
     def prod(n, i, j):
         return te.sum(Ap[i // MR, k, i % MR] * Col(n, *unravel(k, kdims), *unravel(j, jpad)), axis=k)
     C = te.compute((Nb, Mp, Jp), prod, name=f"cv_c_{MR}x{NR}", tag="conv_tile")
+    if lo:
+        def load(idx):
+            nn, i, *j = f(idx)
+            return C(nn, i + lo, *j)
+        return _crop(node, ctx, out_shape, load, epi)
     return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
 
 
@@ -135,10 +193,13 @@ def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dt
     """
     J = int(np.prod(kdims))
     P = int(np.prod(pdims))
-    L = _lanes(dtype)
-    # the least padding, then two vectors; one vector when that gives the cores two panels
-    NR = min((2 * L, L), key=lambda nr: (-(-J // nr) * nr, -(-J // nr) < 2, -nr))
-    MR = 4 if NR == 2 * L else 8
+    m = ctx.target
+    L = m.lanes(dtype) if m.cpu else _lanes(dtype)
+    # the least padding, then panels for every core, then the widest tile (1-4 vectors)
+    cores = max(2, getattr(m, "threads", 2))
+    nvs = [nv for nv in (4, 3, 2, 1) if nv == 1 or _enough(m, tile_rows(m, nv), nv)]
+    nv = min(nvs, key=lambda v: (_ceil(J, v * L) * v * L, _ceil(J, v * L) < cores, -v))
+    NR, MR = nv * L, tile_rows(m, nv)
     Jp, Mp = -(-J // NR) * NR, -(-M // MR) * MR
     zero = const(0, dtype)
 
@@ -159,13 +220,14 @@ def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dt
     return te.compute(out_shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="conv_crop")
 
 
-def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype, epi=None):
-    """out[idx] = C[f(idx)], C[b..., i, j] = sum_k A(b..., i, k) B(b..., k, j): small or grouped."""
+def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype, epi=None, term=None):
+    """out[idx] = C[f(idx)], C[b..., i, j] = sum_k A(b..., i, k) B(b..., k, j): small or grouped
+    (``term(b..., i, k, j)``, when given, is the summand instead)."""
     k = te.reduce_axis((0, K), name="k")
 
     def prod(*idx):
         bi, (i, j) = idx[:-2], idx[-2:]
-        return te.sum(A(*bi, i, k) * B(*bi, k, j), axis=k)
+        return te.sum(term(*bi, i, k, j) if term else A(*bi, i, k) * B(*bi, k, j), axis=k)
     C = te.compute(tuple(batch) + (M, N), prod, name="cv_plain", tag="conv_plain")
     return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
 
@@ -245,13 +307,9 @@ def lower_conv(node, inputs, ctx):
         Ab = lambda nn, i, k: A(i, k)            # noqa: E731
     K = int(np.prod(Kd))
     if not grouped and _fast(dtype, 2 * Nb * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
-        def colval(nn, ci, *rest):
-            t, o = rest[:n], rest[n:]
-            pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
-            return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
         return [_batched_product(node, ctx, Nb, Co, Kd, osp,
                                  lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
-                                 colval, out_shape, f, dtype, epi)]
+                                 _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype, epi)]
     return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)]
 
 
@@ -299,12 +357,8 @@ def lower_conv_grad_weights(node, inputs, ctx):
         Ab = lambda i, r: A(0, i, r)     # noqa: E731
         Bb = lambda r, j: B(0, r, j)     # noqa: E731
     if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * int(np.prod(Rd)), Co, int(np.prod(Kd))):
-        def colval(nn, ci, *rest):
-            t, o = rest[:n], rest[n:]
-            pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
-            return _read_padded(X, (nn, ci), pos, xsp, any(pads), dtype)
-        return [_reduced_product(node, ctx, Nb, Co, Kd, osp,
-                                 lambda nn, i, *o: cast(T(nn, i, *o), dtype), colval, out_shape, f, dtype)]
+        return [_reduced_product(node, ctx, Nb, Co, Kd, osp, lambda nn, i, *o: cast(T(nn, i, *o), dtype),
+                                 _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype)]
     return [_plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
                            f, dtype)]
 
@@ -344,48 +398,123 @@ def lower_conv_grad_inputs(node, inputs, ctx):
             o.append(oa)
         # clamp so an out-of-range (masked) load stays inside the buffer
         oc = [tirx.max(tirx.min(oa, osp[a] - 1), 0) for a, oa in enumerate(o)]
-        return _masked(_all(conds), lambda: T(nn, g * CoG + co, *oc), dtype)
+        return _all(conds), lambda: cast(T(nn, g * CoG + co, *oc), dtype)
 
     def B(nn, g, k, j):
         co, *t = unravel(k, Kd)
         return gather(nn, g, co, t, unravel(j, xsp))
 
+    def term(*idx):
+        """One product term, zero (not ``w * 0``) where the tap reaches no output position:
+        an infinite filter tap must not turn the unreached inputs into nan (numpy's col2im)."""
+        bi, (i, k, j) = idx[:-3], idx[-3:]
+        nn, g = (bi[0], bi[1]) if grouped else (bi[0], 0)
+        cond, load = B(nn, g, k, j)
+        v = A(g, i, k) * load()
+        return v if cond is None else tirx.if_then_else(cond, v, const(0, dtype))
+
     if grouped:
         batch = (Nb, G)
-        Ab = lambda nn, g, i, k: A(g, i, k)         # noqa: E731
-        Bb = B
 
         def f(idx):
             return (idx[0], idx[1] // Cg, idx[1] % Cg, ravel(idx[2:], xsp))
     else:
         batch = (Nb,)
-        Ab = lambda nn, i, k: A(0, i, k)            # noqa: E731
-        Bb = lambda nn, k, j: B(nn, 0, k, j)        # noqa: E731
 
         def f(idx):
             return (idx[0], idx[1], ravel(idx[2:], xsp))
-    if not grouped and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(xsp)), Cg,
-                             int(np.prod(xsp))):
-        if all(v == 1 for v in s):
-            # stride 1: the output gradient zero-padded once per element, then every
-            # column row is a contiguous, unmasked window of it
-            mL = [max(0, d[a] * (ksp[a] - 1) - pads[a]) for a in range(n)]
-            mR = [max(0, xsp[a] - 1 + pads[a] - (osp[a] - 1)) for a in range(n)]
-            psp = [osp[a] + mL[a] + mR[a] for a in range(n)]
+    if not grouped and Co >= 2 and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(osp)),
+                                         Cg * int(np.prod(ksp)), int(np.prod(osp))):
+        if ctx.target.cpu:
+            return [_col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype)]
+        return [_padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype,
+                                gather)]
+    return [_plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), None, None, out_shape,
+                           f, dtype, term=term)]
 
-            def plane(nn, co, *y):
-                pos = [y[a] - mL[a] for a in range(n)]
-                return _read_padded(T, (nn, co), pos, osp, True, dtype)
-            Tp = te.compute((Nb, Co) + tuple(psp), plane, name="cv_pad", tag="conv_pad")
 
-            def colval(nn, co, *rest):
-                t, x = rest[:n], rest[n:]
-                return Tp(nn, co, *[x[a] + pads[a] - t[a] * d[a] + mL[a] for a in range(n)])
-        else:
-            def colval(nn, co, *rest):
-                return gather(nn, 0, co, rest[:n], rest[n:])
-        return [_batched_product(node, ctx, Nb, Cg, Kd, xsp,
-                                 lambda i, co, *t: cast(W(co, i, *_taps(op, t, ksp)), dtype),
-                                 colval, out_shape, f, dtype)]
-    return [_plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), Ab, Bb, out_shape,
-                           f, dtype)]
+def _padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype, gather):
+    """The input gradient as one product over the zero-padded output gradient (the GPU
+    form: one matmul dlight tiles; 2.25x the useful flops at LeNet's sizes).  At stride 1
+    the padded gradient is stored once per element, so every column row is a contiguous,
+    unmasked window of it."""
+    n = op.convdim
+    s, d = op.subsample, op.filter_dilation
+    Kd = [Co] + list(ksp)
+    if all(v == 1 for v in s):
+        mL = [max(0, d[a] * (ksp[a] - 1) - pads[a]) for a in range(n)]
+        mR = [max(0, xsp[a] - 1 + pads[a] - (osp[a] - 1)) for a in range(n)]
+        psp = [osp[a] + mL[a] + mR[a] for a in range(n)]
+
+        def plane(nn, co, *y):
+            pos = [y[a] - mL[a] for a in range(n)]
+            return _read_padded(T, (nn, co), pos, osp, True, dtype)
+        Tp = te.compute((Nb, Co) + tuple(psp), plane, name="cv_pad", tag="conv_pad")
+
+        def colval(nn, co, *rest):
+            t, x = rest[:n], rest[n:]
+            return Tp(nn, co, *[x[a] + pads[a] - t[a] * d[a] + mL[a] for a in range(n)])
+    else:
+        def colval(nn, co, *rest):
+            cond, load = gather(nn, 0, co, rest[:n], rest[n:])
+            return _masked(cond, load, dtype)
+    return _batched_product(node, ctx, Nb, Cg, Kd, xsp,
+                            lambda i, co, *t: cast(W(co, i, *_taps(op, t, ksp)), dtype),
+                            colval, out_shape, f, dtype)
+
+
+def _col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype):
+    """The input gradient as a product then a col2im: per batch element
+    ``D[(ci, t), o] = sum_co W'[co, ci, t] * dY[co, o]`` (the useful flops only: no zero
+    padding of dY), then ``dX[ci, x] = sum_t D[(ci, t), o]`` over the taps whose output
+    position ``o = (x + p - t * d) / s`` exists (a select per tap; at stride 1 the reads
+    of D are contiguous along the last axis, so the sum vectorizes).
+
+    The reads of D are not clamped (a vectorized select loads both sides): D gets spare
+    register-tile row bands before and after (rows of zero filters) covering the farthest
+    masked-off read, so every load stays inside D."""
+    n = op.convdim
+    s, d = op.subsample, op.filter_dilation
+    Md = [Cg] + list(ksp)
+    M = int(np.prod(Md))
+    f = lambda idx: idx      # noqa: E731  (the col2im reads D by its own indices)
+
+    def A(i, co):
+        ci, *t = unravel(i, Md)
+        return cast(W(co, ci, *_taps(op, t, ksp)), dtype)
+
+    def colval(nn, co, *o):
+        return cast(T(nn, co, *o), dtype)
+
+    def col2im(load):
+        jpad_inner = [int(v) for v in osp[1:]]
+
+        def body(nn, ci, *x):
+            acc = None
+            for t in itertools.product(*[range(k) for k in ksp]):
+                conds, o = [], []
+                for a in range(n):
+                    q = x[a] + pads[a] - t[a] * d[a]          # = o * s
+                    if s[a] == 1:
+                        oa = q
+                    else:
+                        conds.append(tirx.floormod(q, s[a]) == 0)
+                        oa = tirx.floordiv(q, s[a])
+                    conds += [q >= 0, oa < osp[a]]
+                    o.append(oa)
+                j = ravel(o, [osp[0]] + jpad_inner)     # unclamped: affine along the last axis
+                v = tirx.Select(_all(conds), load((nn, ravel([ci] + list(t), Md), j)), const(0, dtype))
+                acc = v if acc is None else acc + v
+            return cast(acc, out_dtype)
+        return te.compute(out_shape, body, name=ctx.name(node) + "_col2im_crop", tag="conv_crop")
+    out_dtype = node.outputs[0].type.dtype
+    # how far a masked read of D reaches outside one row (the unclamped trailing positions)
+    inner = [int(np.prod(osp[a + 1:])) for a in range(n)]
+    lo_o = [min(_div_floor(p - (k - 1) * dd, ss), 0) for p, k, dd, ss in zip(pads, ksp, d, s)]
+    hi_o = [max(_div_floor(xx - 1 + p, ss) - (oo - 1), 0) for xx, p, ss, oo in zip(xsp, pads, s, osp)]
+    margin = (sum(-lo_o[a] * inner[a] for a in range(n)), sum(hi_o[a] * inner[a] for a in range(n)))
+    return _batched_product(node, ctx, Nb, M, [Co], osp, A, colval, out_shape, f, dtype, col2im, margin)
+
+
+def _div_floor(a, b):
+    return a // b

@@ -3,8 +3,8 @@
 Every product is one reduction block ``<name>`` (tag "contraction").  A large float
 matrix-matrix Dot is laid out for the CPU register-tile schedule
 (``schedules/cpu_matmul.py``): B is packed into column panels of ``panel`` floats
-(``mm_pack_b``, zero-padded), A into row panels of ``ROW_TILE`` rows (``mm_pack_a``,
-zero-padded), and a padded product is cropped by a final copy (``mm_crop``).
+(``mm_pack_b``, zero-padded) of the machine's register tile (``Machine.matmul_tile``), A
+is read in place, and a padded product is cropped by a final copy (``mm_crop``).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from ... import _tvm
 from ...symbolic.ops.linalg import Dot, FusedDot, MatMul, TensorDot
-from ..machine import PACKED_MIN_FLOPS, ROW_TILE
+from ..machine import PACKED_MIN_FLOPS
 from . import lower_rule
 from .elemwise import bcast_load
 from .scalar import cast, const, lower_scalar
@@ -103,10 +103,24 @@ def lower_fused_dot(node, inputs, ctx):
     return [te.compute(shape, body, name=ctx.name(node), tag="mm_epilogue")]
 
 
+def _in_place(t, *shape):
+    """``t`` is a kernel parameter of ``shape`` itself (not a view computed from one)."""
+    return isinstance(t, te.Tensor) and isinstance(t.op, te.PlaceholderOp) \
+        and tuple(int(d) for d in t.shape[-len(shape):]) == tuple(shape)
+
+
 def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=None, out_map=None,
                    name=None, crop=True):
-    """C[b..., i, j] = sum_k A[a_b(b), i, k] B[b_b(b), k, j] with packed, padded operands.
+    """C[b..., i, j] = sum_k A[a_b(b), i, k] B[b_b(b), k, j] for the register-tile schedule.
 
+    The tile (MR rows x NV vector registers of C) comes from the machine
+    (``Machine.matmul_tile``).  B is packed into column panels [N/nj, K, nj] of nj = NV
+    lanes (zero-padded to whole panels), unless it already is one: a kernel parameter whose
+    N is one panel wide, or read once anyway (M <= MR).  A is read in place (rows past M,
+    in a padded last tile, re-read row M-1: finite values, cropped).  B is read in place too
+    when all of it fits the core's L2 (784x256 float32: 115 vs 110 GFLOP/s packed).  C is padded to whole
+    tiles; a padded product is cropped by a final copy (``<name>_crop``), or left padded
+    for the caller (``crop=False``: FusedDot's epilogue reads its [M, N] part).
     ``inputs`` may be callables (A(*batch, i, k), B(*batch, k, j)); ``out_map`` (shape, f)
     makes the result ``f``'s view of C (a tensordot's output dims).
     """
@@ -114,33 +128,38 @@ def _packed_matmul(node, inputs, ctx, M, N, K, dtype, batch=(), a_b=None, b_b=No
     nb = len(batch)
     a_b = a_b or (lambda bi: ())
     b_b = b_b or (lambda bi: ())
-    nj = ctx.target.panel_width(dtype)
+    mr, nv = ctx.target.matmul_tile(dtype, N)
+    nj = nv * ctx.target.lanes(dtype)
     Np = -(-N // nj) * nj
-    Mp = -(-M // ROW_TILE) * ROW_TILE
+    Mp = -(-M // mr) * mr
     zero = const(0, dtype)
 
-    def pack_b(*idx):
-        bi, (x, y, z) = idx[:nb], idx[nb:]
-        v = cast(B(*b_b(bi), y, x * nj + z), dtype)
-        return v if Np == N else tirx.if_then_else(x * nj + z < N, v, zero)
-    Bp = te.compute(tuple(batch) + (Np // nj, K, nj), pack_b, name="mm_pack_b", tag="mm_pack")
-    mi = ROW_TILE
-
-    def pack_a(*idx):
-        # A in row panels [i // mi, k, i % mi]: the tile's broadcasts read one stream
-        bi, (x, y, z) = idx[:nb], idx[nb:]
-        v = cast(A(*a_b(bi), x * mi + z, y), dtype)
-        return v if Mp == M else tirx.if_then_else(x * mi + z < M, v, zero)
-    Ap = te.compute(tuple(batch) + (Mp // mi, K, mi), pack_a, name="mm_pack_a", tag="mm_pack")
+    itemsize = np.dtype(dtype).itemsize
+    l2 = ctx.target.core.l2_bytes if ctx.target.cpu else 0
+    if Np == N and _in_place(B, K, N) and len(B.shape) == 2 + len(b_b(tuple(batch))) and (
+            N == nj or M <= mr or (K * N * itemsize <= l2 and (N * itemsize) % 4096)):
+        # already panel-shaped, streamed once, or all of B stays in L2 (rows not 4 KiB apart:
+        # they would share cache sets): read in place, no copy
+        def Bp(*idx):
+            bi, (x, y, z) = idx[:nb], idx[nb:]
+            return cast(B(*b_b(bi), y, x * nj + z), dtype)
+    else:
+        def pack_b(*idx):
+            bi, (x, y, z) = idx[:nb], idx[nb:]
+            v = cast(B(*b_b(bi), y, x * nj + z), dtype)
+            return v if Np == N else tirx.if_then_else(x * nj + z < N, v, zero)
+        Bp = te.compute(tuple(batch) + (Np // nj, K, nj), pack_b, name="mm_pack_b", tag="mm_pack")
     k = te.reduce_axis((0, K), name="k")
     name = "mm_c" if (Mp, Np) != (M, N) else (name or ctx.name(node))
 
     def prod(*idx):
         bi, (i, j) = idx[:nb], idx[nb:]
-        return te.sum(Ap(*bi, i // mi, k, i % mi) * Bp(*bi, j // nj, k, j % nj), axis=k)
+        row = i if Mp == M else tirx.min(i, M - 1)
+        return te.sum(cast(A(*a_b(bi), row, k), dtype) * Bp(*bi, j // nj, k, j % nj), axis=k)
     if out_map is not None:
         name = "mm_c"
-    C = te.compute(tuple(batch) + (Mp, Np), prod, name=name, tag="mm_tile")
+    C = te.compute(tuple(batch) + (Mp, Np), prod, name=name, tag="mm_tile",
+                   attrs={"mm_rows": mr, "mm_cols": nj})
     if out_map is not None:
         shape, f = out_map
         return te.compute(shape, lambda *idx: C(*f(idx)), name=ctx.name(node) + "_crop", tag="mm_crop")

@@ -176,5 +176,20 @@ def _tiled_pool_grad(node, ctx, op, is_max, X, M, GZ, xs, os, geos, dtype):
                     c = ge.count(r[a])
                     cnt = c if cnt is None else cnt * c
                 g = g / cast(cnt, dtype)
-        return g if cond is None else tirx.if_then_else(cond, g, const(0, dtype))
+        return g if cond is None else _masked_bits(cond, g, dtype)
     return te.compute(xs, body, name=ctx.name(node), tag="pool_grad")
+
+
+_BITS = {"float32": "int32", "float64": "int64", "float16": "int16"}
+
+
+def _masked_bits(cond, g, dtype):
+    """``cond ? g : 0`` without a branch: which element is its window's max is data (LLVM
+    turns a select of a load into a branch, which mispredicts on it), so the bits of ``g``
+    are and-ed with an all-ones / all-zeros mask (exact: an infinite or nan ``g`` of a
+    non-max element still gives +0)."""
+    it = _BITS.get(dtype)
+    if it is None:
+        return tirx.if_then_else(cond, g, const(0, dtype))
+    mask = -cast(cond, it)
+    return tirx.reinterpret(dtype, tirx.reinterpret(it, g) & mask)

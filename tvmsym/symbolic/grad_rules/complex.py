@@ -69,8 +69,8 @@ def _imag(op, inp, z, gz):
     (x,) = inp
     if _is_c(x):
         return [C.complex(0, gz)]
-    from ..grad import zeros_like
-    return [zeros_like(x)]
+    from ..grad import symbolic_zero
+    return [symbolic_zero(x)]
 
 
 @register_scalar_grad(C.Conj)
@@ -88,8 +88,8 @@ def _complex(op, inp, z, gz):
 def _angle(op, inp, z, gz):
     (c,) = inp
     if not _is_c(c):
-        from ..grad import zeros_like
-        return [zeros_like(c)]
+        from ..grad import symbolic_zero
+        return [symbolic_zero(c)]
     x, y = C.real(c), C.imag(c)
     r2 = x * x + y * y
     return [C.complex(-gz * y / r2, gz * x / r2)]      # d angle = (-y dx + x dy) / r**2

@@ -41,13 +41,9 @@ from ..grad import (
     is_continuous,
     register_grad,
     register_scalar_grad,
+    symbolic_zero as _zero,
     undefined,
-    zeros_like,
 )
-
-
-def _zero(x):
-    return zeros_like(x) if is_continuous(x) else None
 
 
 @register_grad(Elemwise)
@@ -106,7 +102,7 @@ def composite_grad(sop, inputs, outputs, gouts):
     wrt = [v for v in inputs if is_continuous(v)]
     if not known or not wrt:
         return [None] * len(inputs)
-    gs = _grad(None, wrt, known_grads=known, disconnected_inputs="ignore", return_disconnected="None")
+    gs = _grad(None, wrt, known_grads=known, disconnected_inputs="ignore", return_disconnected="symbolic")
     res = dict(zip(wrt, gs))
     return [res.get(v) for v in inputs]
 

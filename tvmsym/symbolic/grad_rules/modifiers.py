@@ -1,11 +1,11 @@
 """Gradients of the gradient modifiers (``symbolic/grad_modifiers.py``)."""
-from ..grad import register_scalar_grad, zeros_like
+from ..grad import register_scalar_grad, symbolic_zero
 from ..grad_modifiers import ConsiderConstant, DisconnectedGrad, GradClip, ZeroGrad
 
 
 @register_scalar_grad(ZeroGrad)
 def _zero_grad_rule(op, inp, z, gz):
-    return [zeros_like(inp[0])]
+    return [symbolic_zero(inp[0])]      # connected, never materialized
 
 
 @register_scalar_grad(DisconnectedGrad, ConsiderConstant)

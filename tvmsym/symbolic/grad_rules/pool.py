@@ -8,9 +8,8 @@ DownsampleFactorMaxGradGrad: d ggx = MaxPoolGrad(x, maxout, g)
 """
 from __future__ import annotations
 
-from ..grad import register_grad
+from ..grad import register_grad, symbolic_zero
 from ..ops.pool import AveragePoolGrad, DownsampleFactorMaxGradGrad, MaxPoolGrad, Pool
-from ..ops.shape import zeros_like
 
 
 def _args(op):
@@ -28,16 +27,16 @@ def pool_grad(node, inputs, gouts):
 @register_grad(DownsampleFactorMaxGradGrad)
 def max_pool_grad_grad_grad(node, inputs, gouts):
     (x, maxout, _), (g,), op = inputs, gouts, node.op
-    return [zeros_like(x), zeros_like(maxout), MaxPoolGrad(**_args(op))(x, maxout, g)]
+    return [symbolic_zero(x), symbolic_zero(maxout), MaxPoolGrad(**_args(op))(x, maxout, g)]
 
 
 @register_grad(AveragePoolGrad)
 def average_pool_grad_grad(node, inputs, gouts):
     (x, _), (g,), op = inputs, gouts, node.op
-    return [zeros_like(x), Pool(mode=op.mode, **_args(op))(g)]
+    return [symbolic_zero(x), Pool(mode=op.mode, **_args(op))(g)]
 
 
 @register_grad(MaxPoolGrad)
 def max_pool_grad_grad(node, inputs, gouts):
     (x, maxout, _), (g,), op = inputs, gouts, node.op
-    return [zeros_like(x), zeros_like(maxout), DownsampleFactorMaxGradGrad(**_args(op))(x, maxout, g)]
+    return [symbolic_zero(x), symbolic_zero(maxout), DownsampleFactorMaxGradGrad(**_args(op))(x, maxout, g)]

@@ -57,6 +57,7 @@ class Scan(InnerGraphOp):
         self.name = name or "scan_fn"
         self.mode = mode            # the body's compilation mode (None: the default)
         self._vjp = None            # (InnerGraph, index) of the body's vector-Jacobian product
+        self._vjp_acc = None        # the same, summing into accumulators ("vjp_acc")
 
     # identity: two scans are never merged or compared by value
     def __eq__(self, other):
@@ -71,7 +72,7 @@ class Scan(InnerGraphOp):
     __repr__ = __str__
 
     def __getstate__(self):
-        return dict(self.__dict__, _vjp=None)
+        return dict(self.__dict__, _vjp=None, _vjp_acc=None, _hoist={})
 
     # ------------------------------------------------------------------ layout
     @property
@@ -110,14 +111,78 @@ class Scan(InnerGraphOp):
     # ------------------------------------------------------------------ inner graphs
     def inner_graph(self, name):
         """``"body"``: inner inputs -> inner outputs; ``"vjp"``: the body's vector-Jacobian
-        product (inner inputs, one output gradient per output of fn) -> a gradient per
-        continuous inner input (``vjp_index()`` gives their positions)."""
+        product (inner inputs, one output gradient per output of fn, the step's outputs as
+        the forward loop computed them) -> a gradient per
+        continuous inner input (``vjp_index()`` gives their positions); ``"vjp_acc"``: the
+        same with one accumulator input per gradient after the output gradients, each output
+        being its accumulator plus the gradient (a reverse loop sums a step's gradients in
+        the kernels that compute them: ``runtime/scan_loop.py``); ``"vjp_acc/p,q"``: only
+        the gradients at positions p, q of ``vjp_index()`` (the others are not needed)."""
         if name == "body":
             return InnerGraph(self.inner_inputs, self.inner_outputs, f"{self.name} (scan body)",
                               mode=self.mode, n_outputs=self.n_outs)
         if name == "vjp":
             return self._vjp_graph()[0]
+        if name == "vjp_acc":
+            return self._vjp_acc_graph()
+        if name.endswith("#pre") or name.endswith("#main"):
+            base, part = name.rsplit("#", 1)
+            got = self.hoisted(base)
+            if got is None:
+                raise ValueError(f"{self}: inner graph {base!r} has nothing to hoist")
+            return got[0] if part == "pre" else got[1]
+        if name.startswith("vjp_acc/"):        # only some gradients: "vjp_acc/0,3,4"
+            keep = tuple(int(k) for k in name[8:].split(",") if k)
+            return self._vjp_acc_graph(keep)
         return super().inner_graph(name)
+
+    def hoisted(self, name):
+        """``(pre, main)`` for the inner graph ``name`` (``"body"``, ``"vjp_acc..."``), or None.
+
+        What the graph computes from the non-sequences alone is the same at every step
+        (``U.T`` in a gradient's ``dot(g, U.T)``): ``pre`` (the non-sequences -> those
+        values, ``"<name>#pre"``) computes it once per loop, and ``main`` (``"<name>#main"``:
+        the graph's inputs, then those values) reads it, e.g. as a contiguous matrix instead
+        of a transposed one (Theano's scan push-out of non-sequence computations).
+        """
+        cache = self.__dict__.setdefault("_hoist", {})
+        if name in cache:
+            return cache[name]
+        from ..fgraph import clone_graph
+        from ..graph import Constant, toposort
+        g = self.inner_graph(name)
+        fixed = list(self.inner_inputs[len(self.inner_inputs) - self.n_nonseq:])
+        outs = set(g.outputs)
+        nodes = toposort(list(g.outputs), blockers=list(g.inputs))
+        inv = set(fixed)
+        for node in nodes:
+            if (all(i in inv or isinstance(i, Constant) for i in node.inputs)
+                    and not any(o in outs for o in node.outputs)
+                    and not isinstance(node.op, InnerGraphOp)
+                    and not getattr(node.op, "has_side_effects", False)
+                    and not getattr(node.op, "host_only", None)):
+                inv.update(node.outputs)
+        front = []
+        for node in nodes:
+            if all(o in inv for o in node.outputs):
+                continue
+            for i in node.inputs:
+                if i in inv and i.owner is not None and i not in front:
+                    front.append(i)
+        if not front:
+            cache[name] = None
+            return None
+        ph = [v.type() for v in front]
+        for p, v in zip(ph, front):
+            p.name = f"hoisted({v.name or v.owner.op})"
+        memo = {v: v for v in g.inputs}
+        memo.update(zip(front, ph))
+        _, main_outs, _ = clone_graph(list(g.inputs) + front, list(g.outputs), memo=memo)
+        pre = InnerGraph(fixed, list(front), f"{g.name} (hoisted)", mode=g.mode, target=g.target)
+        main = InnerGraph(list(g.inputs) + ph, main_outs, g.name, mode=g.mode, target=g.target,
+                          n_outputs=g.n_outputs, including=g.including)
+        cache[name] = (pre, main)
+        return cache[name]
 
     def vjp_index(self):
         """Positions of the inner inputs the ``"vjp"`` graph gives gradients of."""
@@ -148,8 +213,39 @@ class Scan(InnerGraphOp):
             from ..grad import zeros_like
             gs = [zeros_like(w) for w in wrt]
         index = [k for k, v in enumerate(self.inner_inputs) if is_continuous(v)]
-        return InnerGraph(list(self.inner_inputs) + gys, list(gs), f"grad_of_{self.name}",
+        # the step's outputs are known (the forward loop stored them): the gradient reads
+        # them (``tanh``'s ``1 - y**2``) instead of computing the step again
+        ys = [o.type() for o in outs]
+        memo = {v: v for v in list(self.inner_inputs) + gys}
+        for y, o in zip(ys, outs):
+            y.name = o.name or "out"
+            if o.owner is not None and o not in memo:
+                memo[o] = y
+        from ..fgraph import clone_graph
+        _, gs, _ = clone_graph(list(memo), list(gs), memo=memo)
+        return InnerGraph(list(self.inner_inputs) + gys + ys, list(gs), f"grad_of_{self.name}",
                           mode=self.mode), index
+
+    def _vjp_acc_graph(self, keep=None):
+        """The ``"vjp_acc"`` graph; ``keep``: the positions (among ``vjp_index()``) of the
+        gradients it computes (None: all)."""
+        if self._vjp_acc is None:
+            self._vjp_acc = {}
+        got = self._vjp_acc.get(keep)
+        if got is None:
+            from ...config import change_flags
+            g, index = self._vjp_graph()
+            ps = range(len(index)) if keep is None else keep
+            with change_flags(compute_test_value="off"):
+                accs = [self.inner_inputs[index[p]].type() for p in ps]
+                for a, p in zip(accs, ps):
+                    a.name = f"acc({self.inner_inputs[index[p]].name or index[p]})"
+                outs = [a + g.outputs[p] for a, p in zip(accs, ps)]
+            # the weight gradients' sums fold into their products (rewrites/acc_epilogue.py)
+            got = self._vjp_acc[keep] = InnerGraph(list(g.inputs) + accs, outs,
+                                                   f"grad_of_{self.name}", mode=self.mode,
+                                                   including=("acc_epilogue",))
+        return got
 
     # ------------------------------------------------------------------ running
     def _steps(self, n_steps):

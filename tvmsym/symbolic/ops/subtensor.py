@@ -169,6 +169,9 @@ class Subtensor(_Indexed):
 
     __props__ = ("idx_list",)
     n_before = 1
+    # a view of x (as Theano's): the planner reads it through x in the kernels that allow it
+    # (lowering/lower.py is_slice_view), so no inplace op may overwrite it
+    view_map = {0: [0]}
 
     def __init__(self, idx_list):
         self.idx_list = tuple(tuple(e) for e in idx_list)

@@ -90,6 +90,15 @@ def optimize(fgraph, optimizer="fast_run", excluding=(), including=()):  # noqa:
     including = set(including) | {THEANO_ALIASES[n] for n in including if n in THEANO_ALIASES}
     return _optimize_stages(fgraph, optimizer, excluding, including)
 
+# scan helper (issue 13): a TensorDot that is a matrix product of reshaped operands becomes a Dot
+from .tensordot import tensordot_as_dot  # noqa: E402
+STAGES.insert(stage_names().index("merge") + 1, ("tensordot_as_dot", tensordot_as_dot, RUN))
+# scan helper (issue 13): acc + dot(a, b) as one kernel, when a mode includes it (scan gradients)
+from .acc_epilogue import acc_epilogue  # noqa: E402
+STAGES.insert(stage_names().index("dot_epilogue"), ("acc_epilogue", acc_epilogue, ()))
+# scan helper (issue 13): slices' gradients summed into zeros -> one join and one increment
+from .inc_join import inc_join  # noqa: E402
+STAGES.insert(stage_names().index("fusion"), ("inc_join", inc_join, RUN))
 # arch (issue 12): reductions of one input over the same axes -> one multi-output kernel (cpu)
 from .sibling_reduce import sibling_reductions  # noqa: E402
 STAGES.insert(stage_names().index("dot_epilogue") + 1, ("sibling_reductions", sibling_reductions, RUN))

@@ -1,0 +1,235 @@
+"""Lowering rules of shape-generic kernels whose static rule decides by sizes (reductions).
+
+The static rules (rules/reduce.py) choose partial widths and parallel chunks from the
+extents; on symbolic extents the same structure is written by construction, so no
+symbolic extent is ever split (TVM_NOTES 12):
+
+* rows (the trailing axes reduced, some leading kept): per row, ``W`` partial results over
+  the whole vectors of the last axis (``part[row, l] = red_k x[row, k*W + l]``, ``k <
+  m // W``) plus a scalar tail over ``m % W``, combined by a reduction over ``W + 1``
+  values; rows in parallel (schedules/cpu_generic.py);
+* a 1-D full reduction: ``P`` chunks of whole vectors (parallel), plus a scalar rest;
+* columns (the leading axes reduced, trailing kept, ``sum(axis=0)``): one reduction in
+  memory order, the innermost kept loop vectorized main + tail by the schedule.
+
+Accumulators are the static rule's (float32 sums in float64: as accurate as numpy's
+pairwise sum).  Mean divides by the symbolic count (0 -> numpy's nan/inf).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _tvm
+from ..symbolic.ops.reduce import Argmax, CAReduce, Mean
+from .machine import ACCUMULATORS
+from .rules.reduce import (
+    _is_float,
+    _needs_epilogue,
+    _value_dtype,
+    accumulator_dtype,
+    highest,
+    lowest,
+    nanmax,
+    nanmin,
+    prod_reducer,
+)
+from .rules.scalar import cast, const
+from .symbolic_shapes import accepts_reduce, accepts_softmax, reduce_kind  # noqa: F401
+
+te, tirx = _tvm.te, _tvm.tirx
+
+#: chunks of a parallel 1-D full reduction (per thread: a few, so threads even out)
+CHUNKS_PER_THREAD = 2
+
+
+class NotGeneric(Exception):
+    """This node has no shape-generic lowering here (the static one is used)."""
+
+
+def _reducer(kind, acc):
+    return {"add": te.sum, "mul": prod_reducer, "max": nanmax if _is_float(acc) else te.max,
+            "min": nanmin if _is_float(acc) else te.min, "and": te.min, "or": te.max}[kind]
+
+
+def _identity(kind, acc):
+    if kind in ("add", "or"):
+        return const(0, acc)
+    if kind in ("mul", "and"):
+        return const(1, acc)
+    return lowest(acc) if kind == "max" else highest(acc)
+
+
+def _prod(exprs, dt="int64"):
+    out = None
+    for e in exprs:
+        e = tirx.IntImm(dt, e) if isinstance(e, int) else cast(e, dt)
+        out = e if out is None else out * e
+    return tirx.IntImm(dt, 1) if out is None else out
+
+
+def lower_careduce_generic(node, inputs, ctx):
+    op, (x,) = node.op, inputs
+    xv, ov = node.inputs[0], node.outputs[0]
+    if x is None or xv not in ctx.step.inputs:
+        raise NotGeneric("the reduced input is not a buffer of the kernel")
+    in_dtype, out_dtype = xv.type.dtype, ov.type.dtype
+    kind = op.reducer
+    acc = accumulator_dtype(op, in_dtype)
+    if kind in ("max", "min", "and", "or"):
+        acc = _value_dtype(in_dtype) if kind in ("max", "min") else "uint8"
+    if kind in ("max", "min") and op.identity is None:
+        pass        # empty reductions raise in infer_shape (0 is a concrete class)
+    shape = list(ctx.shape(xv))
+    nd = len(shape)
+    how = reduce_kind(op, nd)
+    if how is None:
+        raise NotGeneric(f"reduction over axes {op.reduced_axes(nd)} of {nd}-d")
+    axes = sorted(op.reduced_axes(nd))
+    kept = [d for d in range(nd) if d not in axes]
+    out_shape = [shape[d] for d in kept]
+    name = ctx.name(node)
+    reducer = _reducer(kind, acc)
+    ident = _identity(kind, acc)
+
+    def convert(v):
+        if kind in ("and", "or"):
+            return cast(cast(v, "bool"), "uint8")
+        return cast(v, acc)
+
+    def load(oidx, ridx):
+        oi, ri = iter(oidx), iter(ridx)
+        return x(*[next(ri) if d in axes else next(oi) for d in range(nd)])
+
+    L = ctx.target.lanes("uint8" if acc == "bool" else acc)
+    W = L * (ACCUMULATORS if kind == "add" else 1)
+    red_name = name + "_red" if _needs_epilogue(op, acc, out_dtype) else name
+    if any(isinstance(shape[a], int) and shape[a] == 0 for a in axes):
+        if op.identity is None:     # caught by infer_shape first; kept as a guard
+            raise ValueError(op.empty_message(shape))
+        red = te.compute(out_shape, lambda *i: ident, name=red_name, tag="reduce_trivial")
+    elif how == "columns":
+        rs = [te.reduce_axis((0, shape[a]), name=f"r{k}") for k, a in enumerate(axes)]
+        red = te.compute(out_shape, lambda *i: reducer(convert(load(i, rs)), axis=rs),
+                         name=red_name, tag="reduce")
+    elif how == "rows":
+        m = shape[-1]
+        idt = str(m.ty) if not isinstance(m, int) else "int32"
+        V = m // W if isinstance(m, int) else tirx.FloorDiv(m, tirx.IntImm(idt, W))
+        others = [shape[a] for a in axes[:-1]]
+
+        def raxes(tag):
+            return [te.reduce_axis((0, e), name=f"{tag}{k}") for k, e in enumerate(others)]
+        ro, k = raxes("r"), te.reduce_axis((0, V), name="k")
+        part = te.compute(out_shape + [W], lambda *il: reducer(
+            convert(load(il[:-1], ro + [k * W + il[-1]])), axis=ro + [k]),
+            name=name + "_gpart", tag="reduce")
+        rt, t = raxes("q"), te.reduce_axis((0, m - V * W), name="t")
+        tail = te.compute(out_shape, lambda *i: reducer(
+            convert(load(i, rt + [V * W + t])), axis=rt + [t]), name=name + "_gtail", tag="reduce")
+        lw = te.reduce_axis((0, W + 1), name="lw")
+        red = te.compute(out_shape, lambda *i: reducer(
+            tirx.Select(lw < W, part(*i, tirx.min(lw, W - 1)), tail(*i)), axis=lw),
+            name=red_name, tag="reduce")
+    else:       # full1d
+        n = shape[0]
+        idt = str(n.ty) if not isinstance(n, int) else "int32"
+        P = max(1, ctx.target.threads * CHUNKS_PER_THREAD)
+        Wc = tirx.IntImm(idt, W)
+        per = tirx.FloorDiv(tirx.FloorDiv(n, Wc), tirx.IntImm(idt, P))   # vectors per chunk
+        k = te.reduce_axis((0, per), name="k")
+        part = te.compute([P, W], lambda c, l: reducer(
+            convert(x((c * per + k) * W + l)), axis=[k]), name=name + "_gpart", tag="reduce")
+        start = per * (P * W)
+        t = te.reduce_axis((0, n - start), name="t")
+        tail = te.compute([], lambda: reducer(convert(x(start + t)), axis=[t]),
+                          name=name + "_gtail", tag="reduce")
+        lw = te.reduce_axis((0, P * W + 1), name="lw")
+        last = tirx.IntImm("int32", P * W - 1)
+        red = te.compute([], lambda: reducer(tirx.Select(
+            lw < P * W, part(tirx.min(lw, last) // W, tirx.min(lw, last) % W), tail()), axis=lw),
+            name=red_name, tag="reduce")
+    if not _needs_epilogue(op, acc, out_dtype):
+        return [red]
+
+    def finish(*i):
+        v = red(*i)
+        if isinstance(op, Mean):
+            cnt = _prod([shape[a] for a in axes])
+            d = tirx.Select(cnt > op.ddof, cnt - op.ddof, tirx.IntImm("int64", 0))
+            accd = str(v.ty)
+            dv = cast(d, accd)
+            if _is_float(accd):
+                v = tirx.Select(d == 0, v * const(np.inf, accd), v / dv)
+            else:
+                v = tirx.Select(d == 0, v, v / tirx.Select(d == 0, const(1, accd), dv))
+        return cast(v, out_dtype)
+    return [te.compute(out_shape, finish, name=name, tag="reduce_epilogue")]
+
+
+def _row_reduce(name, outer, m, value, reducer, L):
+    """``reducer`` over ``value(o, j)``, j < m, per outer index o: L vector partials over the
+    whole vectors, a scalar tail, combined by one reduction over L + 1 values."""
+    idt = str(m.ty) if not isinstance(m, int) else "int32"
+    V = m // L if isinstance(m, int) else tirx.FloorDiv(m, tirx.IntImm(idt, L))
+    k = te.reduce_axis((0, V), name="k")
+    part = te.compute(outer + [L], lambda *ol: reducer(value(ol[:-1], k * L + ol[-1]), axis=k),
+                      name=name + "_gp", tag="reduce")
+    t = te.compute
+    tr = te.reduce_axis((0, m - V * L), name="t")
+    tail = t(outer, lambda *o: reducer(value(o, V * L + tr), axis=tr), name=name + "_gt",
+             tag="reduce")
+    lw = te.reduce_axis((0, L + 1), name="lw")
+    return te.compute(outer, lambda *o: reducer(
+        tirx.Select(lw < L, part(*o, tirx.min(lw, L - 1)), tail(*o)), axis=lw),
+        name=name, tag="reduce")
+
+
+def lower_softmax_generic(node, inputs, ctx):
+    """(Log)Softmax over the last axis on symbolic extents (rules/nnet.py's passes, each
+    reduction built as vector partials + tail)."""
+    from ..symbolic.ops.nnet import LogSoftmax
+    from .rules.reduce import fmax
+    (x,), xv, ov = inputs, node.inputs[0], node.outputs[0]
+    if x is None or xv not in ctx.step.inputs or not accepts_softmax(node):
+        raise NotGeneric("softmax of a view or not over the last axis")
+    dtype = ov.type.dtype
+    shape = list(ctx.shape(xv))
+    m = shape[-1]
+    outer = shape[:-1]
+    name = ctx.name(node)
+    L = ctx.target.lanes(dtype)
+
+    def at(o, j):
+        return cast(x(*o, j), dtype)
+
+    mx = _row_reduce(name + "_max", outer, m, at, fmax, L)
+    if isinstance(node.op, LogSoftmax):
+        s = _row_reduce(name + "_sum", outer, m, lambda o, j: tirx.exp(at(o, j) - mx(*o)),
+                        te.sum, L)
+        ls = te.compute(outer, lambda *o: tirx.log(s(*o)), name=name + "_lse")
+        return [te.compute(shape, lambda *i: (at(i[:-1], i[-1]) - mx(*i[:-1])) - ls(*i[:-1]),
+                           name=name, tag="softmax")]
+    e = te.compute(shape, lambda *i: tirx.exp(at(i[:-1], i[-1]) - mx(*i[:-1])), name=name + "_exp")
+    s = _row_reduce(name + "_sum", outer, m, lambda o, j: e(*o, j), te.sum, L)
+    r = te.compute(outer, lambda *o: const(1, dtype) / s(*o), name=name + "_rcp")
+    return [te.compute(shape, lambda *i: e(*i) * r(*i[:-1]), name=name, tag="softmax")]
+
+
+def _softmax_classes():
+    from ..symbolic.ops.nnet import LogSoftmax, Softmax
+    return (Softmax, LogSoftmax)
+
+
+#: op class -> generic lowering rule (lower_step's ``rules``)
+GENERIC_RULES = {CAReduce: lower_careduce_generic}
+for _c in _softmax_classes():
+    GENERIC_RULES[_c] = lower_softmax_generic
+
+
+def generic_rule(op):
+    if isinstance(op, Argmax):
+        return None
+    for cls in type(op).__mro__:
+        if cls in GENERIC_RULES:
+            return GENERIC_RULES[cls]
+    return None

@@ -1,0 +1,323 @@
+"""Shape-generic kernels: which dimensions a build must know, and the symbolic shapes it lowers.
+
+A function's kernels are built once per *signature* (``signature``), not per input shape:
+
+* the dtypes of the inputs and, for every input dimension, its *class*: ``0``, ``1`` or
+  the index of a group of dimensions of equal size (two inputs whose dims are both 128 share
+  one class: a kernel may rely on that equality, e.g. ``x + y`` reads both at one index);
+* the sizes of the classes some kernel declares it must know (``pinned``): a kernel whose
+  op is not declared generic (``declare_generic``), or one with a dimension that is not a
+  class nor a constant (``x[1:]``: ``n - 1``), keeps today's specialized lowering, so the
+  sizes of its dimensions enter the signature (partial specialization).
+
+Every other kernel is lowered with one ``tirx.Var`` per class (``generic_shapes``): one
+build serves every input shape of the signature.  Which intermediate dimension is which
+class is found once per class pattern by running the plan's shape inference (pure Python)
+on two probe shapes (``structure``): a dimension equal to class ``c``'s probe size in both
+runs is class ``c``, one equal in both runs is a constant, anything else is derived.
+
+``signature`` imports no TVM (the disk cache looks a build up by it before lowering).
+"""
+from __future__ import annotations
+
+from ..symbolic.graph import Constant
+
+#: op class -> accepts(node) (None: every node of that class); ops not listed: specialized
+GENERIC = {}
+#: op class -> concrete(node) -> [(input position, axis), ...]: dims the kernel keeps static
+CONCRETE = {}
+#: op classes whose kernels the target's ordinary rule pipeline schedules (on the symbolic
+#: extents that remain), instead of schedules/cpu_generic.py
+OWN_SCHEDULE = set()
+
+#: probe sizes of class c (two runs): far from constants, sums and products of other probes
+_P1, _P2 = 10007, 20011
+
+
+def declare_generic(*op_classes, accepts=None, concrete=None, own_schedule=False):
+    """Declare that the lowering rule and schedule of ``op_classes`` work on symbolic extents
+    (every dimension of the kernel may be a ``tirx.Var``).  ``accepts(node)``: a further
+    per-node condition (e.g. not complex).  ``concrete(node)``: the (input position, axis)
+    dims the kernel needs static (partial specialization: a matmul's K and N), pinned in the
+    signature.  ``own_schedule``: the op's ordinary schedule rule handles the symbolic
+    extents left.  Ops not declared keep every dimension concrete."""
+    for c in op_classes:
+        GENERIC[c] = accepts
+        if concrete is not None:
+            CONCRETE[c] = concrete
+        if own_schedule:
+            OWN_SCHEDULE.add(c)
+
+
+def _lookup(table, op):
+    for cls in type(op).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+def own_schedule(op):
+    """True if ``op``'s kernels keep the target's rule pipeline on symbolic extents."""
+    return any(cls in OWN_SCHEDULE for cls in type(op).__mro__)
+
+
+def _declared(node):
+    for cls in type(node.op).__mro__:
+        if cls in GENERIC:
+            acc = GENERIC[cls]
+            return acc is None or bool(acc(node))
+    return False
+
+
+def class_pattern(input_shapes):
+    """Per input dimension: 0, 1 or ('c', k), the k-th distinct size above 1 (first seen
+    first), and the sizes of the classes in order."""
+    sizes, pat = {}, []
+    for s in input_shapes:
+        row = []
+        for d in s:
+            d = int(d)
+            if d in (0, 1):
+                row.append(d)
+            else:
+                row.append(("c", sizes.setdefault(d, len(sizes))))
+        pat.append(tuple(row))
+    return tuple(pat), list(sizes)
+
+
+class Structure:
+    """What a class pattern says about every variable of a plan (``structure``)."""
+
+    def __init__(self, dims, n_classes):
+        self.dims = dims                # var -> tuple of ('c', k) / int / None (derived), or None
+        self.n_classes = n_classes
+
+
+def _probe(pattern, base):
+    return [tuple(d if not isinstance(d, tuple) else base + 2 * d[1] for d in row)
+            for row in pattern]
+
+
+def structure(plan, pattern, inner=None):
+    """The ``Structure`` of ``plan`` for a class ``pattern`` (memoized on the plan), or None
+    when the probes do not go through shape inference (the function is then specialized)."""
+    memo = plan.__dict__.setdefault("_generic_structures", {})
+    if pattern in memo:
+        return memo[pattern]
+    from .lower import infer_shapes
+    n = 1 + max([d[1] for row in pattern for d in row if isinstance(d, tuple)], default=-1)
+    try:
+        s1 = infer_shapes(plan, _probe(pattern, _P1), {}, None, set(), inner)
+        s2 = infer_shapes(plan, _probe(pattern, _P2), {}, None, set(), inner)
+    except Exception:       # a probe size a reshape cannot take, ...: specialize
+        memo[pattern] = None
+        return None
+    probes = {(_P1 + 2 * k, _P2 + 2 * k): ("c", k) for k in range(n)}
+    dims = {}
+    for v, a in s1.items():
+        b = s2.get(v)
+        if a is None or b is None or len(a) != len(b):
+            dims[v] = None
+            continue
+        dims[v] = tuple(int(x) if x == y else probes.get((x, y)) for x, y in zip(a, b))
+    memo[pattern] = st = Structure(dims, n)
+    return st
+
+
+def _step_vars(step):
+    vs = list(step.inputs) + list(step.outputs)
+    for node in step.inlined:
+        vs += [o for o in node.outputs]
+    return vs
+
+
+def _step_generic(plan, step, struct, kind):
+    """True if ``step`` is lowered on symbolic shapes for this structure."""
+    from .lower import is_whole_kernel
+    if kind != "llvm" or step.kind != "tvm" or step.name in plan.__dict__.get("_generic_failed", ()):
+        return False
+    if is_whole_kernel(step.node) or not _declared(step.node):
+        return False
+    if not all(_declared(n) for n in step.inlined):
+        return False
+    for v in _step_vars(step):
+        d = struct.dims.get(v)
+        if d is None or any(x is None for x in d):
+            return False
+    return True
+
+
+def _declared_pins(st, struct):
+    """Classes a generic kernel declares static (``declare_generic(concrete=...)``)."""
+    conc = _lookup(CONCRETE, st.node.op)
+    out = set()
+    for pos, axis in (conc(st.node) if conc is not None else ()):
+        d = struct.dims.get(st.node.inputs[pos])
+        if d is not None and isinstance(d[axis], tuple):
+            out.add(d[axis][1])
+    return out
+
+
+def kernel_key(plan, sig, inner=None):
+    """What the generic kernels of signature ``sig`` depend on: its class pattern and the
+    classes the generic kernels themselves pin (not those pinned for specialized kernels).
+    Signatures with one kernel key share their generic kernels (runtime/generic.py)."""
+    _, dtypes, pattern, pinned = sig
+    struct = structure(plan, pattern, inner)
+    gen, _ = generic_steps(plan, struct, "llvm")
+    own = set()
+    for st in plan.steps:
+        if st.name in gen:
+            own.update(_declared_pins(st, struct))
+    return (dtypes, pattern, tuple((k, v) for k, v in pinned if k in own))
+
+
+def generic_steps(plan, struct, kind):
+    """{step name: True} of the kernels lowered on symbolic shapes, and the pinned classes
+    (None: every class, the function is specialized)."""
+    gen, pinned = set(), set()
+    for st in plan.steps:
+        if st.kind != "tvm":
+            continue
+        if _step_generic(plan, st, struct, kind):
+            gen.add(st.name)
+            pinned.update(_declared_pins(st, struct))
+            continue
+        for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
+            d = struct.dims.get(v)
+            if d is None:
+                if isinstance(v, Constant):
+                    continue
+                return gen, None
+            for x in d:
+                if x is None:
+                    return gen, None
+                if isinstance(x, tuple):
+                    pinned.add(x[1])
+    return gen, pinned
+
+
+def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
+    """The build key of a call with ``input_shapes`` (the ONE function that says which calls
+    share kernels; the disk cache keys on it too).
+
+    ``("generic", dtypes, class pattern, ((class, size), ...) pinned)`` when some kernel is
+    shape-generic, else ``("specialized", dtypes, shapes)`` (``specialize=True``, a cuda
+    target, a plan whose shapes depend on input values, or probes that fail).
+    """
+    dtypes = tuple(v.type.dtype for v in plan.fgraph.inputs)
+    shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
+    if specialize or kind != "llvm" or plan.value_inputs:
+        return ("specialized", dtypes, shapes)
+    pattern, sizes = class_pattern(shapes)
+    memo = plan.__dict__.setdefault("_generic_pins", {})
+    failed = len(plan.__dict__.get("_generic_failed", ()))
+    got = memo.get((pattern, failed))
+    if got is None:
+        struct = structure(plan, pattern, inner)
+        got = (None, None) if struct is None else generic_steps(plan, struct, kind)
+        memo[(pattern, failed)] = got
+    gen, pinned = got
+    if pinned is None or not gen:
+        return ("specialized", dtypes, shapes)
+    return ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in sorted(pinned)))
+
+
+def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
+    """{step name: {var: symbolic shape}} for the shape-generic kernels of signature ``sig``
+    (a "generic" key of ``signature``): one fresh ``tirx.Var`` per class and kernel (each
+    PrimFunc binds its own), constants and the classes generic kernels pin as ints (classes
+    pinned only for specialized kernels stay symbolic: ``kernel_key``)."""
+    from .. import _tvm
+    _, _, pattern, _ = sig
+    struct = structure(plan, pattern, inner)
+    gen, _ = generic_steps(plan, struct, "llvm")
+    pinned = dict(kernel_key(plan, sig, inner)[2])   # only what generic kernels pin
+    out = {}
+    for st in plan.steps:
+        if st.name not in gen:
+            continue
+        vars_ = {}
+
+        def dim(x):
+            if not isinstance(x, tuple):
+                return int(x)
+            k = x[1]
+            if k in pinned:
+                return int(pinned[k])
+            if k not in vars_:
+                vars_[k] = _tvm.tirx.Var(f"n{k}", index_dtype)
+            return vars_[k]
+        vs = _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs)
+        out[st.name] = {v: tuple(dim(x) for x in struct.dims[v]) for v in vs if v in struct.dims}
+    return out
+
+
+def index_bits_needed(shapes_iter):
+    """64 if some buffer has 2**31 elements or more (int32 index arithmetic would wrap)."""
+    for s in shapes_iter:
+        if s is None:
+            continue
+        n = 1
+        for d in s:
+            n *= int(d)
+        if n >= 2 ** 31:
+            return 64
+    return 32
+
+
+def mark_failed(plan, step_name):
+    """A kernel's generic lowering or schedule failed: it is specialized from now on (the
+    signatures made later pin its classes)."""
+    plan.__dict__.setdefault("_generic_failed", set()).add(step_name)
+
+
+# ------------------------------------------------------------------ the generic families
+# (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
+def reduce_kind(op, ndim):
+    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    from ..symbolic.ops.reduce import Argmax, CAReduce
+    if isinstance(op, Argmax) or not isinstance(op, CAReduce):
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if not axes or ndim == 0:
+        return None
+    if ndim == 1:
+        return "full1d"
+    if len(axes) == ndim:
+        return None
+    if axes == list(range(ndim - len(axes), ndim)):
+        return "rows"
+    if axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_reduce(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
+        return False
+    return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def accepts_softmax(node):
+    x = node.inputs[0]
+    nd = x.type.ndim
+    return nd >= 2 and node.op.axis % nd == nd - 1 and not x.type.dtype.startswith("complex")
+
+
+def _not_complex(node):
+    return not any(v.type.dtype.startswith("complex") for v in list(node.inputs) + node.outputs)
+
+
+def _declare_defaults():
+    from ..symbolic.elemwise import DimShuffle, Elemwise
+    declare_generic(Elemwise, accepts=_not_complex)     # Composite fusion included
+    declare_generic(DimShuffle, accepts=_not_complex)
+    from ..symbolic.ops.reduce import CAReduce
+    declare_generic(CAReduce, accepts=accepts_reduce)   # rows, 1-d, columns (generic_rules.py)
+    from ..symbolic.ops.nnet import LogSoftmax, Softmax
+    declare_generic(Softmax, LogSoftmax, accepts=accepts_softmax)   # last axis
+
+
+_declare_defaults()

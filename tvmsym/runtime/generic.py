@@ -1,0 +1,118 @@
+"""One build per signature: shape-generic kernels shared by every input shape.
+
+``build_for(plan, key, target, cache, specialize)`` is what ``Function._build`` calls for a
+new input shape: it computes the signature (``lowering.symbolic_shapes.signature``), and
+
+* a signature seen before: a ``Build`` for these shapes that runs the kernels the
+  signature's first build compiled (shape inference and buffer plan only: no lowering,
+  no compile);
+* a new signature: a ``Build`` that lowers the generic kernels on symbolic shapes
+  (``lower_generic``: ``schedules/cpu_generic.py``) and the others for these shapes.
+
+A generic kernel whose lowering or schedule fails is specialized from then on
+(``symbolic_shapes.mark_failed``) and the build is made again.
+"""
+from __future__ import annotations
+
+from ..lowering import symbolic_shapes as _sym
+from ..lowering.lower import lower_step
+
+
+class GenericFailed(Exception):
+    def __init__(self, step_name, cause):
+        super().__init__(f"{step_name}: {cause}")
+        self.step_name = step_name
+
+
+def lower_generic(st, shapes, values, machine):
+    """The scheduled PrimFunc of step ``st`` on symbolic ``shapes``."""
+    from .. import _tvm
+    from ..schedules import ScheduleContext
+    from ..schedules.cpu_generic import schedule_generic
+    from .backends import _align_of
+    try:
+        from ..lowering.generic_rules import generic_rule
+        placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
+        func = _tvm.prim_func(placeholders + results)
+        func = _tvm.relax_alignment(func, _align_of)
+        ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
+                              out_dtype=st.outputs[0].type.dtype,
+                              shapes=[shapes.get(v) for v in st.node.inputs], values=values,
+                              machine=machine)
+        if _sym.own_schedule(st.node.op):
+            from ..schedules import schedule
+            return schedule(func, "llvm", ctx)
+        return schedule_generic(func, ctx)
+    except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
+        raise GenericFailed(st.name, e) from e
+
+
+def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=None):
+    """The Build of input shapes ``key`` (``bases``: {signature: first Build}, an LRU)."""
+    from .executor import Build, NeedsBuild
+    kind = getattr(target, "kind", "llvm")
+    sig = _sym.signature(plan, key, kind, specialize, inner)
+    if sig[0] == "specialized":
+        return Build(plan, key, target, loopback=loopback), sig
+    base = bases.get(sig)
+    if base is not None:
+        try:
+            b = Build(plan, key, target, loopback=loopback, kernels=base)
+        except NeedsBuild:
+            return Build(plan, key, target, loopback=loopback), sig
+        if base.index_bits == 32 and _sym.index_bits_needed(b.shapes.values()) == 64:
+            return Build(plan, key, target, loopback=loopback), sig     # int32 indices wrap
+        return b, sig
+    for _ in range(len(plan.steps) + 1):
+        bits = _sym.index_bits_needed(_all_shapes(plan, key, inner))
+        gen = _sym.generic_shapes(plan, sig, inner, "int64" if bits == 64 else "int32")
+        # another signature with these generic kernels (only the sizes of specialized
+        # kernels differ, e.g. a matmul's batch): build only the specialized ones
+        kk = (_sym.kernel_key(plan, sig, inner), bits)
+        reuse = bases.get(("kernels", kk))
+        try:
+            b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
+        except GenericFailed as e:
+            _sym.mark_failed(plan, e.step_name)
+            plan.__dict__.setdefault("_generic_errors", {})[e.step_name] = repr(e.__cause__)[:400]
+            sig = _sym.signature(plan, key, kind, specialize, inner)
+            if sig[0] == "specialized":
+                return Build(plan, key, target, loopback=loopback), sig
+            continue
+        b.index_bits = bits
+        bases[sig] = b
+        if reuse is None:
+            bases[("kernels", kk)] = b
+        return b, sig
+    return Build(plan, key, target, loopback=loopback), sig
+
+
+def _all_shapes(plan, key, inner):
+    from ..lowering.lower import infer_shapes
+    return infer_shapes(plan, key, {}, None, set(), inner).values()
+
+
+def nominal_shapes(plan, inner=None):
+    """Input shapes for ``as_text`` before any call: broadcastable dims 1, the others distinct
+    sizes (so no two classes merge) when the graph accepts that, else all equal.  Generic
+    kernels come out symbolic; specialized ones at these sizes."""
+    from ..lowering.lower import infer_shapes
+    types = [v.type for v in plan.fgraph.inputs]
+
+    def make(size_of):
+        out, k = [], 0
+        for t in types:
+            bc = getattr(t, "broadcastable", ())
+            row = []
+            for b in bc:
+                row.append(1 if b else size_of(k))
+                k += 1
+            out.append(tuple(row))
+        return out
+    for cand in (make(lambda k: 17 + 2 * k), make(lambda k: 16)):
+        try:
+            infer_shapes(plan, cand, {}, None, set(), inner)
+            return [tuple(s) for s in cand]
+        except Exception:       # noqa: BLE001  (sizes this graph does not accept)
+            continue
+    return None

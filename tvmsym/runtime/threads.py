@@ -1,0 +1,129 @@
+"""TVM's thread pool on a shared machine: as many threads as there are free cores.
+
+A parallel kernel splits its loop evenly over the pool's threads and returns when the
+last one is done, so when another process keeps a core busy, every parallel kernel waits
+for a worker that the OS runs only part of the time: on 2 loaded vCPUs the W6 MLP step
+took 4-11 ms (median) with 2 threads against 1.4 ms with one (issue 13).  The governor
+here measures, every ``INTERVAL`` seconds, the CPU time the other processes used (the
+machine's busy time from ``/proc/stat`` minus this process's own) and resizes the calling
+thread's pool (``runtime.config_threadpool``: ~30 us) to the cores left free: one thread
+while another process keeps a core busy, all of them again when it stops.
+
+``Build`` calls ``check()`` before running a build that has parallel kernels (one
+``time.monotonic()`` per call between samples).  Off when the pool has one thread
+(``TVM_NUM_THREADS=1``), when ``/proc/stat`` is missing, in forked children, and with
+``TVMSYM_ADAPTIVE_THREADS=0``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+
+import numpy as np
+
+INTERVAL = 0.2          # seconds between two samples of the machine's load
+GROW_BELOW = 0.2        # cores the others use: under this a thread is given back...
+SHRINK_ABOVE = 0.3      # ...and above this one is taken away (hysteresis)
+MIN_ELEMENTS = 1 << 14  # a build whose buffers are all smaller has no parallel kernel
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_enabled = os.environ.get("TVMSYM_ADAPTIVE_THREADS", "1") not in ("0", "false", "False", "")
+_max_threads = None
+_configure = None
+
+
+def _busy_seconds():
+    """CPU seconds every process of the machine has used so far (None: unknown)."""
+    try:
+        with open("/proc/stat", "rb") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 8 or fields[0] != b"cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[1:8])
+    return (user + nice + system + irq + softirq) / _CLK_TCK
+
+
+def wanted_threads(others, current, cpus, max_threads):
+    """The pool size for ``others`` cores in use by other processes (pure policy)."""
+    slack = SHRINK_ABOVE if current >= max_threads else GROW_BELOW
+    taken = max(0, math.ceil(others - slack))
+    return max(1, min(max_threads, cpus - taken))
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.threads = _max_threads         # this thread's pool size
+        self.next = 0.0                     # monotonic time of the next sample
+        self.last = None                    # (wall, machine busy, own cpu) at the last sample
+
+
+_state = None
+
+
+def _setup():
+    global _max_threads, _configure, _enabled, _state
+    from .. import _tvm
+    try:
+        _max_threads = int(_tvm.tvm.runtime.num_threads())
+    except Exception:       # noqa: BLE001
+        _max_threads = 1
+    _configure = _tvm.tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+    if _max_threads < 2 or _configure is None or _busy_seconds() is None:
+        _enabled = False
+    _state = _State()
+
+
+def enabled():
+    """True when pools are resized to the machine's load."""
+    if _state is None and _enabled:
+        _setup()
+    return _enabled
+
+
+def check():
+    """Before a call with parallel kernels: resize this thread's pool if a sample is due."""
+    st = _state
+    now = time.monotonic()
+    if not _enabled or now < st.next:
+        return
+    st.next = now + INTERVAL
+    busy, own = _busy_seconds(), time.process_time()
+    last, st.last = st.last, (now, busy, own)
+    if last is None or busy is None:
+        return
+    wall = now - last[0]
+    if wall <= 0 or wall > 10 * INTERVAL:           # a pause between calls: start again
+        return
+    others = max(0.0, (busy - last[1]) - (own - last[2])) / wall
+    want = wanted_threads(others, st.threads, os.cpu_count() or 1, _max_threads)
+    if want != st.threads:
+        _configure(1, want)
+        st.threads = want
+
+
+def large(shape):
+    """A buffer of ``shape`` may feed a parallel kernel (unknown extents: maybe)."""
+    n = 1
+    for d in shape or ():
+        if not isinstance(d, (int, np.integer)):
+            return True
+        n *= int(d)
+    return n >= MIN_ELEMENTS
+
+
+def pool_threads():
+    """This thread's current pool size (as the governor set it)."""
+    return _max_threads if _state is None else _state.threads
+
+
+def _after_fork():
+    global _enabled
+    _enabled = False        # the child's pool was reset to one thread (tvmsym/_tvm.py)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
