@@ -63,7 +63,8 @@ def load_library(path, names):
     """The module of the kernel library at ``path``; raises if it lacks one of ``names``."""
     _setup()
     import tvm_ffi
-    mod = tvm_ffi.load_module(path)
+    # not pinned for the process (tvm_ffi's default): unloaded with its last user (issue 11)
+    mod = tvm_ffi.load_module(path, keep_module_alive=False)
     for n in names:
         if not mod.implements_function(n):
             raise RuntimeError(f"cached library lacks kernel {n!r}")

@@ -213,9 +213,10 @@ def sibling_reduce_rule(func, ctx):
         for b in _reduce_blocks(sch, name):
             if b is not None and not sch.get_loops(b):
                 sch.add_unit_loop(b)    # any loopless (0-d) block trips rfactor (see below)
-    for (red, _pre, _idx), name in zip(op.parts, ctx.outputs):
-        # an elementwise part reads x element for element: x's memory order is its order
-        _schedule_careduce(sch, ctx, red, name, x, x in st.inputs)
+    for (red, pre, _idx), name in zip(op.parts, ctx.outputs):
+        # the loop order of the separate kernel (its elementwise input inlined: not direct),
+        # so the sums add in the same order, bit for bit
+        _schedule_careduce(sch, ctx, red, name, x, pre is None and x in st.inputs)
     return sch.mod["main"]
 
 
