@@ -369,7 +369,8 @@ class Build:
             return False
         g = self.__dict__.get("_is_governed")
         if g is None:
-            shapes = list(self.input_shapes) + [sh for rec in self.steps for _, sh, _ in rec.outs]
+            shapes = list(getattr(self, "input_shapes", ()))  # a WarmBuild has none
+            shapes += [sh for rec in self.steps for _, sh, _ in rec.outs]
             g = self._is_governed = any(_threads.large(sh) for sh in shapes)
         return g
 

@@ -66,12 +66,16 @@ _state = None
 
 def _setup():
     global _max_threads, _configure, _enabled, _state
-    from .. import _tvm
+    # through the FFI only: a warm start (runtime/warm.py) runs without importing tvm
+    from . import loader
+    loader._setup()
+    import tvm_ffi
+    num_threads = tvm_ffi.get_global_func("runtime.NumThreads", allow_missing=True)
     try:
-        _max_threads = int(_tvm.tvm.runtime.num_threads())
+        _max_threads = int(num_threads()) if num_threads is not None else 1
     except Exception:       # noqa: BLE001
         _max_threads = 1
-    _configure = _tvm.tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
+    _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
         _enabled = False
     _state = _State()
