@@ -88,6 +88,8 @@ def _corpus():
         *_complex_and_sparse_corpus(),
         # hardening (issue 11): logsumexp's max with a -inf identity (MaxOrLowest)
         T.logsumexp(x, axis=1),
+        # arch (issue 12): sibling reductions of one input -> one SiblingReduce kernel
+        y.sum(1) + y.max(1) + (y - 0.25).mean(1),
     ]
 
 

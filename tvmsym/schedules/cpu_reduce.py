@@ -187,16 +187,55 @@ def reduce_rule(func, ctx):
     red, epi = _reduce_blocks(sch, outs[0])
     if red is None:
         return None
-    part = _find(sch, outs[0] + "_part")
-    keep = {sch.get(b).name_hint for b in (red, epi, part) if b is not None}
-    _inline_views(sch, keep)
+    _inline_views(sch, _reduce_names(sch, outs[0]))
+    xv = ctx.step.node.inputs[0]
+    _schedule_careduce(sch, ctx, op, outs[0], xv, xv in ctx.step.inputs)
+    return sch.mod["main"]
+
+
+def sibling_reduce_rule(func, ctx):
+    """SiblingReduce: each part scheduled as its own reduction (its elementwise function of
+    the input inlined), one after the other in the one kernel."""
+    from ..symbolic.ops.reduce_siblings import SiblingReduce
+    op = ctx.op
+    if not isinstance(op, SiblingReduce) or len(ctx.outputs) != len(op.parts):
+        return None
+    sch = s_tir.Schedule(func)
+    keep = set()
+    for name in ctx.outputs:
+        if _reduce_blocks(sch, name)[0] is None:
+            return None
+        keep |= _reduce_names(sch, name)
+    _inline_views(sch, keep)            # the parts' elementwise functions, views
+    st = ctx.step
+    x = st.node.inputs[0]
+    for name in ctx.outputs:
+        for b in _reduce_blocks(sch, name):
+            if b is not None and not sch.get_loops(b):
+                sch.add_unit_loop(b)    # any loopless (0-d) block trips rfactor (see below)
+    for (red, pre, _idx), name in zip(op.parts, ctx.outputs):
+        # the loop order of the separate kernel (its elementwise input inlined: not direct),
+        # so the sums add in the same order, bit for bit
+        _schedule_careduce(sch, ctx, red, name, x, pre is None and x in st.inputs)
+    return sch.mod["main"]
+
+
+def _reduce_names(sch, name):
+    red, epi = _reduce_blocks(sch, name)
+    part = _find(sch, name + "_part")
+    return {sch.get(b).name_hint for b in (red, epi, part) if b is not None}
+
+
+def _schedule_careduce(sch, ctx, op, name, xv, direct):
+    """Schedule the reduction ``name`` (its ``_red``/``_part``/epilogue blocks) of input
+    variable ``xv``; ``direct``: its loops may follow ``xv``'s memory order."""
+    from ..symbolic.ops.reduce import Argmax
+    red, epi = _reduce_blocks(sch, name)
+    part = _find(sch, name + "_part")
     for b in (red, epi):
         if b is not None and not sch.get_loops(b):
             sch.add_unit_loop(b)        # a loopless (0-d) block trips rfactor's BlockReplacer check
-    st = ctx.step
-    node = st.node
-    direct = node.inputs[0] in st.inputs       # read straight from a buffer (not a view)
-    nd = node.inputs[0].type.ndim
+    nd = xv.type.ndim
     axes = op.reduced_axes(nd)
     kept = [d for d in range(nd) if d not in axes]
     block = red if part is None else part
@@ -212,7 +251,7 @@ def reduce_rule(func, ctx):
     else:
         order, kinds = loops, ["S"] * len(kept) + ["R"] * len(axes)
     order, kinds = lead + order, ["S"] * len(lead) + kinds
-    in_dtype = node.inputs[0].type.dtype
+    in_dtype = xv.type.dtype
     from ..lowering.rules.reduce import accumulator_dtype
     acc = in_dtype if isinstance(op, Argmax) else accumulator_dtype(op, in_dtype)
     lanes = ctx.lanes("uint8" if acc == "bool" else acc)

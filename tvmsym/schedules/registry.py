@@ -20,7 +20,7 @@ def _llvm():
     from .cpu_indexing import indexing_rule
     from .cpu_matmul import matmul_rule
     from .cpu_pool import pool_rule
-    from .cpu_reduce import cum_rule, reduce_rule, softmax_rule
+    from .cpu_reduce import cum_rule, reduce_rule, sibling_reduce_rule, softmax_rule
     from .mrg import mrg_cpu_rule
     return [
         pool_rule,          # pooling windows: rows parallel, window unrolled
@@ -28,6 +28,7 @@ def _llvm():
         mrg_cpu_rule,       # MRG31k3p streams, inverse_permutation: kept as built (parallel)
         cum_rule,           # CumOp: topi's scan, kept as built
         reduce_rule,        # CAReduce, Argmax: rfactor to vector partials, rows/chunks parallel
+        sibling_reduce_rule,  # SiblingReduce: each part as reduce_rule, one kernel
         softmax_rule,       # (Log)Softmax: one parallel loop over rows, passes under it
         indexing_rule,      # subtensor/join/tile...: last axis vectorized, rows parallel
         matmul_rule,        # Dot/MatMul/TensorDot/FusedDot: packed register tiles, matvec

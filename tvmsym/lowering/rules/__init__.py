@@ -45,3 +45,4 @@ from . import special_math as _special_math  # noqa: E402,F401  (linalg helper: 
 from . import conv as _conv, pool as _pool  # noqa: E402,F401  (convolutions, pooling)
 from . import complex as _complex  # noqa: E402,F401  (complex buffers: interleaved floats)
 from . import sparse as _sparse  # noqa: E402,F401  (csr x dense kernels)
+from . import reduce_siblings as _reduce_siblings  # noqa: E402,F401  (arch: sibling reductions)

@@ -99,3 +99,6 @@ STAGES.insert(stage_names().index("dot_epilogue"), ("acc_epilogue", acc_epilogue
 # scan helper (issue 13): slices' gradients summed into zeros -> one join and one increment
 from .inc_join import inc_join  # noqa: E402
 STAGES.insert(stage_names().index("fusion"), ("inc_join", inc_join, RUN))
+# arch (issue 12): reductions of one input over the same axes -> one multi-output kernel (cpu)
+from .sibling_reduce import sibling_reductions  # noqa: E402
+STAGES.insert(stage_names().index("dot_epilogue") + 1, ("sibling_reductions", sibling_reductions, RUN))
