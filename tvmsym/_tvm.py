@@ -129,8 +129,10 @@ def _pad_narrow_call(call, variants):
             if lanes == 1:
                 args.append(tirx.Broadcast(a, w))
             else:
+                # a Shuffle takes at most as many indices as its inputs have lanes: the
+                # narrow vector repeated until it is as wide as the routine
                 idx = [tirx.IntImm("int32", j if j < lanes else 0) for j in range(w)]
-                args.append(tirx.Shuffle([a], idx))
+                args.append(tirx.Shuffle([a] * (-(-w // lanes)), idx))
         wide = tirx.call_pure_extern(vty, sym, *args)
         return tirx.Shuffle([wide], [tirx.IntImm("int32", j) for j in range(lanes)])
     return None
