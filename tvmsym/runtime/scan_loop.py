@@ -188,8 +188,18 @@ class LoopProgram:
         func = tvm.script.from_source(src)
         ex = tvm.compile(tvm.IRModule({name: func}), target="llvm")
         mod = ex.mod
+        # the body's own library and those of the builds whose shape-generic kernels it
+        # reuses (runtime/generic.py: Build.kernel_src), so every kernel name resolves
+        libs = []
+        for src in [b.backend, *getattr(b, "kernel_src", {}).values()]:
+            lib = getattr(src, "lib", None)
+            if lib is not None and all(lib is not seen for seen in libs):
+                libs.append(lib)
         try:
-            mod.import_module(_runtime_module(b.backend.lib))
+            if not libs:
+                raise RuntimeError("no kernel library")
+            for lib in libs:
+                mod.import_module(_runtime_module(lib))
         except Exception as e:      # a backend without one kernel library (e.g. loaded apart)
             raise Unsupported(f"the body's kernel library cannot be imported ({e})") from None
         return mod[name]
