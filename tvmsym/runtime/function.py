@@ -462,6 +462,7 @@ class Function:
         from . import warm
 
         def build():
+            _backend()      # the compiler, imported all or nothing (Ctrl-C safe, _importguard)
             from .generic import build_for
             from .inner import inner_for
             return build_for(self._plan, key, self.target, self._generic_bases, self.specialize,
