@@ -202,12 +202,13 @@ def test_ptp_cov():
     np.testing.assert_array_equal(T.ptp(i, axis=1).eval({i: ai}), np.ptp(ai, axis=1))
 
 
-@pytest.mark.parametrize("dtype", ["float64", "int32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("int32", marks=pytest.mark.slow)])
 def test_topk_argtopk(dtype):
     x = T.TensorType(dtype, (False, False, False))("x")
     a = R.permutation(60).reshape(3, 4, 5).astype(dtype)        # distinct: a unique order
-    for axis in (-1, 0, 1):
-        for k in (1, 2, -1, -3):
+    # each (axis, k) is a build of its own (~3 s): every axis for one dtype, the last for the other
+    for axis in ((-1, 0) if dtype == "float64" else (-1, 0, 1)):
+        for k in (2, -3):
             v, i = T.topk_and_argtopk(x, k, axis=axis)
             vv, iv = theano.function([x], [v, i])(a)
             srt = np.argsort(a, axis=axis)

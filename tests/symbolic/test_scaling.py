@@ -42,6 +42,7 @@ def test_700_deep_tanh_chain_compiles_and_matches_numpy():
     np.testing.assert_allclose(f(a), e, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_3000_deep_chain_compiles_and_matches_numpy():
     x, z = _scaled_chain(3000)
     f = th.function([x], z)
