@@ -64,6 +64,12 @@ def dot_epilogue(fgraph, excluding=()):
     target = getattr(fgraph, "target", None)
     if target is not None and getattr(target, "kind", "llvm") != "llvm":
         return 0
+    return fold_epilogues(fgraph, "dot_epilogue")
+
+
+def fold_epilogues(fgraph, reason):
+    """Fold each ``Elemwise`` that alone reads a 2-d float ``Dot`` into it (``FusedDot``);
+    returns the count (the ``dot_epilogue`` and ``acc_epilogue`` stages)."""
     count = 0
     for node in list(fgraph.toposort()):
         if type(node.op) is not Dot or node not in fgraph.apply_nodes:
@@ -87,6 +93,6 @@ def dot_epilogue(fgraph, excluding=()):
         new = FusedDot(comp).make_node(a, b, *others)
         if new.outputs[0].type != user.outputs[0].type:
             continue
-        fgraph.replace_all([(user.outputs[0], new.outputs[0])], reason="dot_epilogue")
+        fgraph.replace_all([(user.outputs[0], new.outputs[0])], reason=reason)
         count += 1
     return count
