@@ -155,6 +155,7 @@ class Function:
         # cuda: shared variables live on the device (runtime/cuda.py); the placement stage
         # keeps the updates (the outputs after the user's) there
         fg.n_user_outputs = self._n_user_outputs
+        fg.n_user_inputs = len(ins)     # the inputs after these are shared variables (symbolic_shapes)
         # tests: tvm.cpu(0) stands in for the GPU (TVMSYM_CUDA_LOOPBACK=1, or set f.loopback)
         self.loopback = self.target.kind == "cuda" and _loopback_default()
         from ..symbolic.rewrites import optimize

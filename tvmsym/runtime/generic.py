@@ -32,6 +32,8 @@ def lower_generic(st, shapes, values, machine):
     from .backends import _align_of
     try:
         from ..lowering.generic_rules import generic_rule
+        if _sym.is_product(st.node.op):
+            return _lower_product(st, shapes, values, machine)
         placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
         func = _tvm.prim_func(placeholders + results)
         func = _tvm.relax_alignment(func, _align_of)
@@ -45,6 +47,30 @@ def lower_generic(st, shapes, values, machine):
         return schedule_generic(func, ctx)
     except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
         raise GenericFailed(st.name, e) from e
+
+
+def _lower_product(st, shapes, values, machine):
+    """A Dot / FusedDot on symbolic rows or contraction (lowering/generic_matmul.py,
+    schedules/cpu_matmul_generic.py)."""
+    from .. import _tvm
+    from ..lowering.generic_matmul import lower_product_generic
+    from ..lowering.generic_rules import generic_rule
+    from ..lowering.lower import lower_step
+    from ..schedules import ScheduleContext
+    from ..schedules.cpu_matmul_generic import schedule_product_generic
+    from .backends import _align_of
+
+    def rules(op):
+        return lower_product_generic if op is st.node.op else generic_rule(op)
+    placeholders, results = lower_step(st, shapes, values, machine, rules=rules)
+    func = _tvm.prim_func(placeholders + results)
+    func = _tvm.relax_alignment(func, _align_of)
+    out = st.node.outputs[0]
+    ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st, out_dtype=out.type.dtype,
+                          shapes=[shapes.get(v) for v in st.node.inputs], values=values,
+                          machine=machine)
+    base = results[0].op.name[:-3]      # <name>_gm or <name>_gt
+    return schedule_product_generic(func, ctx, base, shapes[out], _align_of(out.type.dtype))
 
 
 def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=None):

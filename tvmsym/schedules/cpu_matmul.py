@@ -38,22 +38,34 @@ def _tile_of(sch, cname):
     return int(ann["mm_rows"]), int(ann["mm_cols"])
 
 
-def _schedule_packed(sch, names, cname, dtype, machine):
+def _schedule_packed(sch, names, cname, dtype, machine, rows_split=False, par=None, pack=True):
     """The register tile: MR rows x nj columns (NV vector registers) of C accumulate in
     registers over K (unrolled by ``K_UNROLL``), reading packed B panels and A in place;
     column panels (or batches, or (panel, row tile) pairs) spread over the cores when
-    the product repays waking them (``parallel_pays``)."""
+    the product repays waking them (``parallel_pays``).
+
+    Shape-generic products (``schedules/cpu_matmul_generic.py``) reuse this tile:
+    ``rows_split`` (the block's rows already are [row tiles, MR]: a symbolic tile count is
+    never split), ``par`` (parallel or not, decided by the caller: the flops may be
+    symbolic), ``pack=False`` (the B panels are scheduled by an earlier call); K may be
+    symbolic (not unrolled then)."""
     lanes = lanes_of(dtype, machine)
     mr, nj = _tile_of(sch, cname)
     c = sch.get_sblock(cname)
-    *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
-    K = _extent(sch, k)
+    if rows_split:
+        *bl, i0, i1, j, k = sch.get_loops(c)     # batch loops, row tiles, MR rows, columns, reduction
+    else:
+        *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
+    K = sch.get(k).extent
+    K = int(K) if isinstance(K, _tvm.tirx.IntImm) else None     # None: symbolic
     nbatch = int(np.prod([_extent(sch, l) for l in bl])) if bl else 1
-    flops = 2 * nbatch * _extent(sch, i) * _extent(sch, j) * K
-    par = parallel_pays(machine, flops=flops)
-    i0, i1 = sch.split(i, [None, mr])
+    if par is None:
+        flops = 2 * nbatch * _extent(sch, i) * _extent(sch, j) * K
+        par = parallel_pays(machine, flops=flops)
+    if not rows_split:
+        i0, i1 = sch.split(i, [None, mr])
     j0, j1 = sch.split(j, [None, nj])
-    ku = K_UNROLL if K % K_UNROLL == 0 else 1
+    ku = K_UNROLL if K is not None and K % K_UNROLL == 0 else 1
     k0, k1 = sch.split(k, [None, ku])
     sch.reorder(*bl, j0, i0, k0, k1, i1, j1)
     cw = sch.cache_write(c, 0, "local")
@@ -72,7 +84,7 @@ def _schedule_packed(sch, names, cname, dtype, machine):
             sch.parallel(j0 if _extent(sch, j0) >= 4 * machine.threads else sch.fuse(j0, i0))
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
-    if "mm_pack_b" in names:
+    if "mm_pack_b" in names and pack:
         ls = sch.get_loops(sch.get_sblock("mm_pack_b"))
         sch.vectorize(ls[-1])
         if par:
