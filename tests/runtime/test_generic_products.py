@@ -132,3 +132,47 @@ def test_weight_gradient_contraction_symbolic():
     # no shared weights here: M = 40 and N = 24 are inputs' dims too; N is kept static
     # (a new N builds again), the batch K never does
     assert sum(counts[1:]) == 0, counts
+
+
+_CHILD = """
+import sys
+import numpy as np
+import tvmsym, tvmsym.tensor as T
+from tvmsym.runtime import executor, warm
+rng = np.random.default_rng(0)
+W = tvmsym.shared(rng.standard_normal((30, 16)).astype("float32"), name="W")
+x, d = T.fmatrix("x"), T.fmatrix("d")
+f = tvmsym.function([x, d], T.tanh(T.dot(x, W)), updates=[(W, W - np.float32(0.1) * T.dot(x.T, d))])
+ok = True
+for m in [int(a) for a in sys.argv[1].split(",")]:
+    W.set_value(rng.standard_normal((30, 16)).astype("float32"))
+    w0 = W.get_value()
+    xv = rng.standard_normal((m, 30)).astype("float32")
+    dv = rng.standard_normal((m, 16)).astype("float32")
+    r = f(xv, dv)
+    ok = ok and np.allclose(r, np.tanh(xv @ w0), rtol=1e-5, atol=1e-5) \\
+        and np.allclose(W.get_value(), w0 - 0.1 * xv.T @ dv, rtol=1e-4, atol=1e-5)
+print("RESULT", ok, "tvm" in sys.modules, executor.build_stats["builds"], warm.stats["hits"])
+"""
+
+
+def test_warm_process_serves_new_batch_sizes_without_tvm(tmp_path):
+    """A generic signature's cache entry serves every batch size in a new process: no
+    ``import tvm``, no build (runtime/warm_generic.py)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, TVMSYM_FLAGS=f"compiledir={tmp_path}")
+    env.pop("TVMSYM_NO_WARM", None)
+
+    def child(sizes):
+        p = subprocess.run([sys.executable, "-c", _CHILD, sizes], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert p.returncode == 0, p.stderr[-3000:]
+        ok, has_tvm, builds, hits = p.stdout.split("RESULT")[1].split()
+        return ok == "True", has_tvm == "True", int(builds), int(hits)
+    ok, has_tvm, builds, _ = child("128")
+    assert ok and has_tvm and builds >= 1
+    ok, has_tvm, builds, hits = child("100,1,7,128")
+    assert ok, "warm results differ from numpy"
+    assert not has_tvm and builds == 0 and hits == 4

@@ -73,6 +73,12 @@ def _lower_product(st, shapes, values, machine):
     return schedule_product_generic(func, ctx, base, shapes[out], _align_of(out.type.dtype))
 
 
+def signature_built(plan, key, target, bases, specialize=False, inner=None):
+    """True if input shapes ``key`` belong to a generic signature already built here."""
+    sig = _sym.signature(plan, key, getattr(target, "kind", "llvm"), specialize, inner)
+    return sig[0] == "generic" and sig in bases
+
+
 def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=None):
     """The Build of input shapes ``key`` (``bases``: {signature: first Build}, an LRU)."""
     from .executor import Build, NeedsBuild
