@@ -5,7 +5,8 @@
 The W6 MLP's products (784-256-10, float32) as one-product functions: the forward
 layers ``tanh(x @ W1 + b1)`` and ``h @ W2 + b2`` (rows M = the batch), the input
 gradient ``d @ W2.T`` and the weight gradients with their SGD update fused
-``W1 - lr * x.T @ dh`` (contraction K = the batch), for batch 1, 7, 100, 128, 1000.
+``W1 - lr * x.T @ dh`` (contraction K = the batch), and logistic regression's
+``x @ w`` / ``x.T @ r`` (float64, 784 features), for batch 1, 7, 100, 128, 1000.
 Each is compiled twice in this process: generic (one build for every batch) and
 ``specialize=True`` (one build per batch); both run on one thread (TVM_NUM_THREADS=1),
 timed by this thread's CPU time (min of ``--reps``), numpy beside them.
@@ -44,12 +45,15 @@ def cases(rng):
     b1 = np.zeros(NH, "float32")
     W2 = rng.standard_normal((NH, NOUT)).astype("float32") * np.float32(0.05)
     b2 = np.zeros(NOUT, "float32")
+    w = rng.standard_normal(NIN)
 
     def make(spec):
         x, h, d, dh = T.fmatrix("x"), T.fmatrix("h"), T.fmatrix("d"), T.fmatrix("dh")
         sW1, sb1, sW2, sb2 = [tvmsym.shared(v.copy(), name=n)
                               for v, n in zip((W1, b1, W2, b2), ("W1", "b1", "W2", "b2"))]
         kw = dict(specialize=spec)
+        xd, r = T.dmatrix("xd"), T.dvector("r")           # logistic regression (float64)
+        sw = tvmsym.shared(w, name="w")
         return {
             "tanh(x@W1+b1)  M=b": (tvmsym.function([x], T.tanh(T.dot(x, sW1) + sb1), **kw),
                                    lambda m: [rng.standard_normal((m, NIN)).astype("float32")],
@@ -64,6 +68,12 @@ def cases(rng):
                                    lambda m: [rng.standard_normal((m, NIN)).astype("float32"),
                                               rng.standard_normal((m, NH)).astype("float32")],
                                    lambda a, b: W1 - LR * (a.T @ b)),
+            "logreg x@w     M=b": (tvmsym.function([xd], T.dot(xd, sw), **kw),
+                                   lambda m: [rng.standard_normal((m, NIN))],
+                                   lambda a: a @ w),
+            "logreg x.T@r   K=b": (tvmsym.function([xd, r], T.dot(xd.T, r), **kw),
+                                   lambda m: [rng.standard_normal((m, NIN)), rng.standard_normal(m)],
+                                   lambda a, v: a.T @ v),
         }
     return make(False), make(True)
 

@@ -176,3 +176,31 @@ def test_warm_process_serves_new_batch_sizes_without_tvm(tmp_path):
     ok, has_tvm, builds, hits = child("100,1,7,128")
     assert ok, "warm results differ from numpy"
     assert not has_tvm and builds == 0 and hits == 4
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_logistic_regression_matvec_vecmat_any_batch(dtype):
+    """The tutorial's logistic regression: x @ w (matrix.vector, rows = the batch) and its
+    gradient x.T @ r (vector.matrix, contraction = the batch) generic; one build."""
+    rng = np.random.default_rng(4)
+    x, y = T.matrix("x", dtype=dtype), T.vector("y", dtype=dtype)
+    w0 = rng.standard_normal(64).astype(dtype)
+    w = tvmsym.shared(w0.copy(), name="w")
+    p = 1 / (1 + T.exp(-T.dot(x, w)))
+    cost = (-y * T.log(p) - (1 - y) * T.log(1 - p)).mean()
+    train = tvmsym.function([x, y], [p, cost], updates=[(w, w - np.asarray(0.1, dtype) * T.grad(cost, w))])
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-6, atol=1e-9)
+    counts = []
+    for m in (400, 1, 7, 31, 1000):
+        w.set_value(w0)
+        xv = rng.standard_normal((m, 64)).astype(dtype)
+        yv = rng.integers(0, 2, m).astype(dtype)
+        before = _builds()
+        pv, cv = train(xv, yv)
+        counts.append(_builds() - before)
+        pw = 1 / (1 + np.exp(-(xv.astype("f8") @ w0)))
+        np.testing.assert_allclose(pv, pw, **tol)
+        np.testing.assert_allclose(cv, (-yv * np.log(pw) - (1 - yv) * np.log(1 - pw)).mean(), **tol)
+        np.testing.assert_allclose(w.get_value(), w0 - 0.1 * xv.T @ (pw - yv) / m, **tol)
+    assert counts[0] >= 1 and sum(counts[1:]) == 0, counts
+    assert not train._plan.__dict__.get("_generic_errors")

@@ -377,14 +377,22 @@ def is_product(op):
 
 
 def accepts_product(node):
-    """2-d x 2-d float products (the register tile); others stay specialized."""
+    """Float matrix x matrix (the register tile, lowering/generic_matmul.py) and matrix x
+    vector products (cpu_matmul's matvec / vecmat schedules on symbolic extents); others
+    stay specialized."""
+    from ..symbolic.ops.linalg import FusedDot
     a, b = node.inputs[:2]
     out = node.outputs[0].type.dtype
-    return a.type.ndim == 2 and b.type.ndim == 2 and out in ("float32", "float64") \
-        and a.type.dtype in ("float32", "float64") and b.type.dtype in ("float32", "float64")
+    floats = ("float32", "float64")
+    if out not in floats or a.type.dtype not in floats or b.type.dtype not in floats:
+        return False
+    return a.type.ndim == 2 and (b.type.ndim == 2 or (b.type.ndim == 1 and not isinstance(node.op, FusedDot)))
 
 
 def product_concrete(node):
+    """N always static; M and K static when they are dims of shared variables."""
+    if node.inputs[1].type.ndim == 1:
+        return [(0, 0, "fixed"), (0, 1, "fixed"), (1, 0, "fixed")]
     return [(1, 1), (0, 1, "fixed"), (0, 0, "fixed")]
 
 

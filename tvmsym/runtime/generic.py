@@ -32,7 +32,7 @@ def lower_generic(st, shapes, values, machine):
     from .backends import _align_of
     try:
         from ..lowering.generic_rules import generic_rule
-        if _sym.is_product(st.node.op):
+        if _sym.is_product(st.node.op) and st.node.inputs[1].ndim == 2:
             return _lower_product(st, shapes, values, machine)
         placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
         func = _tvm.prim_func(placeholders + results)
@@ -41,7 +41,7 @@ def lower_generic(st, shapes, values, machine):
                               out_dtype=st.outputs[0].type.dtype,
                               shapes=[shapes.get(v) for v in st.node.inputs], values=values,
                               machine=machine)
-        if _sym.own_schedule(st.node.op):
+        if _sym.own_schedule(st.node.op) or _sym.is_product(st.node.op):     # (matrix x vector)
             from ..schedules import schedule
             return schedule(func, "llvm", ctx)
         return schedule_generic(func, ctx)
