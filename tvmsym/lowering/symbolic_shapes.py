@@ -396,6 +396,15 @@ def product_concrete(node):
     return [(1, 1), (0, 1, "fixed"), (0, 0, "fixed")]
 
 
+def accepts_indexing(node):
+    """Subtensor / IncSubtensor whose indices are graph constants (lowering/generic_index.py),
+    not complex."""
+    first = node.op.n_before
+    if not _not_complex(node):
+        return False
+    return all(isinstance(v, Constant) for v in node.inputs[first:])
+
+
 def _declare_defaults():
     from ..symbolic.elemwise import DimShuffle, Elemwise
     declare_generic(Elemwise, accepts=_not_complex)     # Composite fusion included
@@ -408,6 +417,11 @@ def _declare_defaults():
     # (lowering/generic_matmul.py); N always static, K and M static when they are weight dims
     from ..symbolic.ops.linalg import Dot, FusedDot
     declare_generic(Dot, FusedDot, accepts=accepts_product, concrete=product_concrete)
+    # basic indexing with constant indices, alloc (lowering/generic_index.py)
+    from ..symbolic.ops.alloc import Alloc
+    from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
+    declare_generic(Subtensor, IncSubtensor, accepts=accepts_indexing)
+    declare_generic(Alloc, accepts=_not_complex)
 
 
 _declare_defaults()

@@ -31,6 +31,7 @@ def lower_generic(st, shapes, values, machine):
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of
     try:
+        from ..lowering import generic_index  # noqa: F401  (registers its generic rules)
         from ..lowering.generic_rules import generic_rule
         if _sym.is_product(st.node.op) and st.node.inputs[1].ndim == 2:
             return _lower_product(st, shapes, values, machine)
@@ -108,7 +109,14 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
         kk = (_sym.kernel_key(plan, sig, inner), bits)
         reuse = bases.get(("kernels", kk))
         try:
-            b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
+            try:
+                b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
+            except GenericFailed:
+                raise
+            except Exception as e:      # noqa: BLE001  (e.g. the compile of a generic kernel:
+                if not gen:             # which one is unknown; a user error recurs below)
+                    raise
+                raise GenericFailed(None, e) from e
         except GenericFailed as e:
             for name in (gen if e.step_name is None else [e.step_name]):   # None: the compile
                 _sym.mark_failed(plan, name)
