@@ -207,6 +207,32 @@ def _partial_loops(sch, block):
     return spatial[-1], reduce
 
 
+#: the blocks of a row reduction (generic_rules._row_reduce), producers first
+ROW_PARTS = ("_gp", "_gm", "_gf", "_gt")
+
+
+def _row_reduce_at(sch, prefix, row, lanes, place=True):
+    """Schedule the blocks of ``generic_rules._row_reduce(prefix, ...)`` under the loop
+    ``row`` (its result block, ``prefix``, already there): the lane loops of the partials
+    vectorized (the A accumulators of ``_gp`` unrolled), their inits hoisted out of the
+    symbolic reduce loops, the fold's static loop unrolled.  ``place=False``: the caller
+    has put the blocks under ``row`` already."""
+    for sfx in reversed(ROW_PARTS) if place else ():
+        sch.compute_at(sch.get_sblock(prefix + sfx), row, preserve_unit_loops=True)
+    for sfx in ("_gp", "_gm", "_gf"):
+        b = sch.get_sblock(prefix + sfx)
+        l_loop, rest = _partial_loops(sch, b)
+        sch.reorder(*rest, l_loop)
+        _vector_lanes(sch, l_loop, lanes)                   # (before decompose_reduction)
+        if sfx == "_gf":
+            sch.unroll(rest[0])
+        sch.decompose_reduction(b, rest[0])
+        init = _find_block(sch, prefix + sfx + "_init")
+        if init is not None and sfx == "_gp":
+            _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
+    _init_outside(sch, sch.get_sblock(prefix + "_gt"))
+
+
 def generic_reduce(func, ctx):
     """Schedule a reduction lowered by lowering/generic_rules.py."""
     from ..lowering.generic_rules import reduce_kind
@@ -217,10 +243,12 @@ def generic_reduce(func, ctx):
     x = ctx.step.node.inputs[0]
     how = reduce_kind(op, x.type.ndim)
     sch = s_tir.Schedule(func)
-    names = {name, name + "_red", name + "_gpart", name + "_gtail"}
+    red_name = name + "_red" if _find_block(sch, name + "_red") is not None else name
+    names = {name, red_name, name + "_gpart", name + "_gtail"} | {
+        red_name + sfx for sfx in ROW_PARTS}
     inline_views(sch, names)
-    red = _find_block(sch, name + "_red") or sch.get_sblock(name)
-    epi = sch.get_sblock(name) if _find_block(sch, name + "_red") is not None else None
+    red = sch.get_sblock(red_name)
+    epi = sch.get_sblock(name) if red_name != name else None
     acc = accumulator_dtype(op, x.type.dtype)
     lanes = ctx.lanes("uint8" if acc == "bool" else acc)
     n_kept = x.type.ndim - len(op.reduced_axes(x.type.ndim))
@@ -243,28 +271,18 @@ def generic_reduce(func, ctx):
             if v is not None:
                 f = _ssa(_replace_loop(f, v, lambda s: main_and_tail(s, lanes, False)))
         return f
-    gpart = sch.get_sblock(name + "_gpart")
-    gtail = sch.get_sblock(name + "_gtail")
     if how == "rows":
         rl = sch.get_loops(red)[:n_kept]
         row = sch.fuse(*rl) if len(rl) > 1 else rl[0]
-        sch.compute_at(gtail, row, preserve_unit_loops=True)
-        sch.compute_at(gpart, row, preserve_unit_loops=True)
         if epi is not None:
             sch.reverse_compute_at(epi, row, preserve_unit_loops=True)
-        l_loop, rest = _partial_loops(sch, gpart)
-        sch.reorder(*rest, l_loop)
-        _vector_lanes(sch, l_loop, lanes)                       # (before decompose_reduction)
-        sch.decompose_reduction(gpart, rest[0])
-        _init_outside(sch, gtail)
-        init = _find_block(sch, name + "_gpart_init")
-        if init is not None:
-            _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
+        _row_reduce_at(sch, red_name, row, lanes)
         rows_l = sch.get(row)
-        size = rows_l.extent
         f = sch.mod["main"]
-        total = size * _last_extent(func, x)
+        total = rows_l.extent * _last_extent(func, x)
         return _parallel_if(f, rows_l.loop_var, total)
+    gpart = sch.get_sblock(name + "_gpart")
+    gtail = sch.get_sblock(name + "_gtail")
     # full1d: P chunks of whole vectors
     gl = sch.get_loops(gpart)                   # c, l, k
     sch.reorder(gl[0], gl[2], gl[1])
@@ -295,10 +313,11 @@ def generic_softmax(func, ctx):
     name = ctx.outputs[0]
     sch = s_tir.Schedule(func)
     log = isinstance(ctx.op, LogSoftmax)
-    parts = [name + "_max_gp", name + "_max_gt", name + "_max"]
+    reds = [name + "_max", name + "_sum"]
+    parts = [reds[0] + sfx for sfx in ROW_PARTS] + [reds[0]]
     if not log:
         parts.append(name + "_exp")
-    parts += [name + "_sum_gp", name + "_sum_gt", name + "_sum", name + ("_lse" if log else "_rcp")]
+    parts += [reds[1] + sfx for sfx in ROW_PARTS] + [reds[1], name + ("_lse" if log else "_rcp")]
     from .common import inline_views
     inline_views(sch, set(parts) | {name})
     out = sch.get_sblock(name)
@@ -308,18 +327,11 @@ def generic_softmax(func, ctx):
     for p in reversed(parts):
         sch.compute_at(sch.get_sblock(p), row, preserve_unit_loops=True)
     lanes = ctx.lanes(ctx.out_dtype)
+    for r in reds:
+        _row_reduce_at(sch, r, row, lanes, place=False)
     spatial_vars = [sch.get(sch.get_loops(out)[-1]).loop_var]
-    for p in parts:
-        b = sch.get_sblock(p)
-        if p.endswith("_gp"):
-            l_loop, rest = _partial_loops(sch, b)
-            sch.reorder(*rest, l_loop)
-            _vector_lanes(sch, l_loop, lanes)
-            sch.decompose_reduction(b, rest[0])
-        elif p.endswith("_gt"):
-            _init_outside(sch, b)
-        elif p.endswith("_exp"):
-            spatial_vars.append(sch.get(sch.get_loops(b)[-1]).loop_var)
+    if not log:
+        spatial_vars.append(sch.get(sch.get_loops(sch.get_sblock(name + "_exp"))[-1]).loop_var)
     rl = sch.get(row)
     f = sch.mod["main"]
     for v in spatial_vars:
