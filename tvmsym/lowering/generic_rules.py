@@ -117,8 +117,8 @@ def lower_careduce_generic(node, inputs, ctx):
     elif how == "rows":
         others = [shape[a] for a in axes[:-1]]
         red = _row_reduce(red_name, out_shape, shape[-1],
-                          lambda o, ro, j: convert(load(o, list(ro) + [j])), reducer, L,
-                          ACCUMULATORS, others)
+                          lambda o, ro, j: convert(load(o, list(ro) + [j])), reducer,
+                          _combiner(kind, acc), ident, L, ACCUMULATORS, others)
     else:       # full1d
         n = shape[0]
         idt = str(n.ty) if not isinstance(n, int) else "int32"
@@ -159,47 +159,91 @@ def _imm(e, v):
     return v if isinstance(e, int) else tirx.IntImm(str(e.ty), v)
 
 
-def _row_reduce(name, outer, m, value, reducer, L, A=ACCUMULATORS, others=()):
-    """``reducer`` over ``value(o, r, j)``, j < m (and r over the extents ``others``), per
-    outer index o, on a symbolic row length ``m``, built by construction (no symbolic
-    extent is split):
+def _combiner(kind, acc):
+    """The binary operation of ``_reducer(kind, acc)`` (the lane tree of ``_row_reduce``)."""
+    from .rules.reduce import _nan_max, _nan_min
+    if kind == "add":
+        return lambda a, b: a + b
+    if kind == "mul":
+        return lambda a, b: a * b
+    if kind in ("max", "min") and _is_float(acc):
+        return _nan_max if kind == "max" else _nan_min
+    return tirx.max if kind in ("max", "or") else tirx.min
+
+
+def _row_reduce(name, outer, m, load, reducer, combine, ident, L, A=ACCUMULATORS, others=(),
+                fn=None, pad=None):
+    """``reducer`` over ``fn(o, load(o, r, j))``, j < m (and r over the extents ``others``),
+    per outer index o, on a symbolic row length ``m``, built by construction (no symbolic
+    extent is split, no chain of dependent scalar steps per row):
 
     * ``_gp``: W = A*L partials (A independent vector accumulators) over the m // W whole
       groups of W;
     * ``_gm``: L partials over the whole vectors left (fewer than A);
-    * ``_gt``: a scalar tail over the last m % L;
-    * ``_gf``: the A vectors of ``_gp`` and the one of ``_gm`` folded lane-wise into one
-      vector (vector ops), then the result: its L lanes and the tail.
+    * ``_gx``: the last m % L loaded values as one vector, the missing lanes ``pad`` (a
+      guarded load per lane: nothing past the row is read), ``_gt``: ``fn`` of it, one
+      vector operation (``fn(pad)`` must be ``ident``: exp(-inf - max) = 0);
+    * ``_gf``: the A vectors of ``_gp``, the one of ``_gm`` and ``_gt`` folded lane-wise
+      into one vector;
+    * ``_h<w>``: its lanes combined pairwise (``combine``) in log2(L) halving steps; the
+      last one is the result ``name``.
 
     The schedule (cpu_generic.py) puts every block under the row loop, vectorizes the lane
     loops and unrolls the A accumulators."""
     W = L * A
+    pad = ident if pad is None else pad
+
+    def value(o, r, j):
+        v = load(o, r, j)
+        return v if fn is None else fn(o, v)
     fd = (lambda a, b: a // b) if isinstance(m, int) else (
         lambda a, b: tirx.FloorDiv(a, _imm(a, b)))
     V = fd(m, W)                    # whole groups of W
     nv = fd(m, L)                   # whole vectors
     others = list(others)
+    outer = list(outer)
 
     def raxes(tag):
         return [te.reduce_axis((0, e), name=f"{tag}{k}") for k, e in enumerate(others)]
     rp, k = raxes("r"), te.reduce_axis((0, V), name="k")
-    part = te.compute(list(outer) + [W], lambda *ol: reducer(
+    part = te.compute(outer + [W], lambda *ol: reducer(
         value(ol[:-1], rp, k * W + ol[-1]), axis=rp + [k]), name=name + "_gp", tag="reduce")
     rm, j = raxes("p"), te.reduce_axis((0, nv - V * A), name="j")
-    mid = te.compute(list(outer) + [L], lambda *ol: reducer(
+    mid = te.compute(outer + [L], lambda *ol: reducer(
         value(ol[:-1], rm, V * W + j * L + ol[-1]), axis=rm + [j]), name=name + "_gm",
         tag="reduce")
-    rt, t = raxes("q"), te.reduce_axis((0, m - nv * L), name="t")
-    tail = te.compute(list(outer), lambda *o: reducer(value(o, rt, nv * L + t), axis=rt + [t]),
-                      name=name + "_gt", tag="reduce")
-    a = te.reduce_axis((0, A + 1), name="a")
-    fold = te.compute(list(outer) + [L], lambda *ol: reducer(tirx.Select(
-        a < A, part(*ol[:-1], tirx.min(a, A - 1) * L + ol[-1]), mid(*ol)), axis=a),
-        name=name + "_gf", tag="reduce")
-    lw = te.reduce_axis((0, L + 1), name="lw")
-    return te.compute(list(outer), lambda *o: reducer(
-        tirx.Select(lw < L, fold(*o, tirx.min(lw, L - 1)), tail(*o)), axis=lw),
-        name=name, tag="reduce")
+
+    def guarded(ol, r, what, otherwise):    # lane ol[-1] of the tail, or ``otherwise``
+        idx = nv * L + ol[-1]
+        return tirx.if_then_else(idx < m, what(ol[:-1], r, idx), otherwise)
+    if others:      # each lane a reduction over the other axes (fn applied inside)
+        rq = raxes("q")
+        tx = te.compute(outer + [L], lambda *ol: reducer(guarded(ol, rq, value, ident), axis=rq),
+                        name=name + "_gx", tag="reduce")
+        tail = te.compute(outer + [L], lambda *ol: tx(*ol), name=name + "_gt")
+    else:
+        tx = te.compute(outer + [L], lambda *ol: guarded(ol, [], load, pad), name=name + "_gx")
+        tail = te.compute(outer + [L], lambda *ol: tx(*ol) if fn is None else fn(ol[:-1], tx(*ol)),
+                          name=name + "_gt")
+    a = te.reduce_axis((0, A + 2), name="a")
+    fold = te.compute(outer + [L], lambda *ol: reducer(tirx.Select(
+        a < A, part(*ol[:-1], tirx.min(a, A - 1) * L + ol[-1]),
+        tirx.Select(a == A, mid(*ol), tail(*ol))), axis=a), name=name + "_gf", tag="reduce")
+    h, w = fold, L
+    while w > 1:
+        w //= 2
+        h = _halve(h, w, outer, combine, name if w == 1 else f"{name}_h{w}")
+    if L == 1:
+        h = te.compute(outer, lambda *o: fold(*o, 0), name=name)
+    return h
+
+
+def _halve(h, w, outer, combine, name):
+    """Lanes l and l + w of ``h`` (2w lanes) combined: w lanes (w == 1: no lane axis)."""
+    if w == 1:
+        return te.compute(outer, lambda *o: combine(h(*o, 0), h(*o, 1)), name=name)
+    return te.compute(outer + [w], lambda *ol: combine(h(*ol), h(*ol[:-1], ol[-1] + w)),
+                      name=name)
 
 
 def lower_softmax_generic(node, inputs, ctx):
@@ -220,15 +264,18 @@ def lower_softmax_generic(node, inputs, ctx):
     def at(o, j):
         return cast(x(*o, j), dtype)
 
-    mx = _row_reduce(name + "_max", outer, m, lambda o, r, j: at(o, j), fmax, L)
+    lo, zero = lowest(dtype), const(0, dtype)
+    mx = _row_reduce(name + "_max", outer, m, lambda o, r, j: at(o, j), fmax, tirx.max, lo, L)
     if isinstance(node.op, LogSoftmax):
-        s = _row_reduce(name + "_sum", outer, m,
-                        lambda o, r, j: tirx.exp(at(o, j) - mx(*o)), te.sum, L)
+        s = _row_reduce(name + "_sum", outer, m, lambda o, r, j: at(o, j), te.sum,
+                        lambda a, b: a + b, zero, L, fn=lambda o, v: tirx.exp(v - mx(*o)),
+                        pad=lo)
         ls = te.compute(outer, lambda *o: tirx.log(s(*o)), name=name + "_lse")
         return [te.compute(shape, lambda *i: (at(i[:-1], i[-1]) - mx(*i[:-1])) - ls(*i[:-1]),
                            name=name, tag="softmax")]
     e = te.compute(shape, lambda *i: tirx.exp(at(i[:-1], i[-1]) - mx(*i[:-1])), name=name + "_exp")
-    s = _row_reduce(name + "_sum", outer, m, lambda o, r, j: e(*o, j), te.sum, L)
+    s = _row_reduce(name + "_sum", outer, m, lambda o, r, j: e(*o, j), te.sum,
+                    lambda a, b: a + b, zero, L)
     r = te.compute(outer, lambda *o: const(1, dtype) / s(*o), name=name + "_rcp")
     return [te.compute(shape, lambda *i: e(*i) * r(*i[:-1]), name=name, tag="softmax")]
 
