@@ -345,8 +345,13 @@ def _from_source(text):
 BUILD_CONFIG = {"tirx.disable_assert": True}
 
 
-def _compile(mod, target):
-    """``tvm.compile`` under tvmsym's build configuration (``BUILD_CONFIG``)."""
+def _compile(mod, target, objects_dir=None):
+    """``tvm.compile`` under tvmsym's build configuration (``BUILD_CONFIG``); llvm kernels
+    are built in groups on every core (``_parallel_build``: the same machine code, passes
+    that cannot change it skipped; ``objects_dir``: the groups' object files go there)."""
+    if target.kind.name == "llvm":
+        from . import _parallel_build
+        return _parallel_build.build(mod, target, BUILD_CONFIG, objects_dir)
     with tvm.transform.PassContext(config=BUILD_CONFIG):
         return tvm.compile(mod, target=target)
 
@@ -401,11 +406,17 @@ def _cached_compile(mod, target, cachedir):
     elif why != "missing":
         cache_stats["errors"] += 1          # corrupted, half written or foreign: rebuild
     cache_stats["misses"] += 1
-    ex = _compile(mod, target)
+    import tempfile
+    objdir = tempfile.TemporaryDirectory(prefix="tvmsym-objs-")
+    try:
+        ex = _compile(mod, target, objdir.name)     # (each group's object written by its worker)
+    except BaseException:
+        objdir.cleanup()
+        raise
     tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
     try:
         mtime_before = _mtime_ns(cachedir)
-        ex.export_library(tmp, fcompile=_link if _LD else None)
+        ex.export_library(tmp, fcompile=_link if _LD else _cc_link)
         lib_path = _kcache.store_entry(cachedir, key, tmp)
         _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
@@ -420,6 +431,8 @@ def _cached_compile(mod, target, cachedir):
             pass
         _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
                           f"({type(e).__name__}: {e}); they are built in memory")
+    finally:
+        objdir.cleanup()
     return ex
 
 
@@ -486,6 +499,12 @@ def _link(output, objects, options=None, **kwargs):
     libm/libmvec/runtime symbols resolve from the process when the library is loaded."""
     subprocess.run([_LD, "-shared", "-o", output, *objects], check=True,
                    capture_output=True)
+
+
+def _cc_link(output, objects, options=None, **kwargs):
+    """No ``ld`` on PATH: TVM's compiler driver (``g++ -shared``)."""
+    from tvm.contrib import cc
+    cc.create_shared(output, objects)
 
 
 class _LoadedExecutable:
