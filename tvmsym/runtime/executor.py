@@ -406,6 +406,49 @@ class Build:
                 return arr if unpack_single else [arr]
             return run1
 
+        wrap, held = _tensor_wrap()
+        if wrap is None:
+            return self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
+        # kernel arguments: each pooled intermediate buffer as the TVM tensor made once with it
+        # (a numpy argument costs the FFI ~0.25 us of DLPack conversion per kernel call: ~66 of
+        # them per W6 MLP step), the build's constants likewise; inputs and spares as given
+        ktemplate = [None if c is None else wrap(c) for c in template]
+        plain = [not touches_complex(rec.step) for rec in records]
+        kprog = [(fn, getargs, given, allocs, p) for (fn, getargs, given, allocs), p in zip(prog, plain)]
+
+        def run(args, spares=()):
+            slots = template.copy()
+            slots[:n_in] = args
+            ks = ktemplate.copy()
+            ks[:n_in] = args
+            k = 0
+            try:
+                for fn, getargs, given, allocs, p in kprog:
+                    for s, d in given:
+                        slots[s] = ks[s] = spares[d]
+                    for s, shape, dtype in allocs:
+                        # reuse last call's buffer when nothing outside holds it any more
+                        # (Theano's output storage reuse, without its aliasing): a large fresh
+                        # np.empty costs page faults on every call
+                        e = pool.pop(~s, None)          # (array, its tensor)
+                        if e is None or _refcount(e[0]) > held:
+                            a = _empty(shape, dtype)
+                            e = (a, wrap(a))
+                        pool[~s] = e
+                        slots[s], ks[s] = e
+                    fn(*getargs(ks if p else slots))
+                    k += 1
+            except Exception as e:
+                raise annotate(e, records[k])
+            outs = [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
+            return outs[0] if unpack_single else outs
+        return run
+
+    @staticmethod
+    def _run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single):
+        """The fast program with numpy arrays as kernel arguments (no tvm_ffi tensors)."""
+        _refcount, _empty = sys.getrefcount, np.empty
+
         def run(args, spares=()):
             slots = template.copy()
             slots[:n_in] = args
@@ -415,9 +458,6 @@ class Build:
                     for s, d in given:
                         slots[s] = spares[d]
                     for s, shape, dtype in allocs:
-                        # reuse last call's buffer when nothing outside holds it any more
-                        # (Theano's output storage reuse, without its aliasing): a large fresh
-                        # np.empty costs page faults on every call
                         arr = pool.pop(s, None)
                         if arr is None or _refcount(arr) > 2:
                             arr = _empty(shape, dtype)
@@ -429,6 +469,11 @@ class Build:
             outs = [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
             return outs[0] if unpack_single else outs
         return run
+
+    def pooled(self, slot):
+        """The buffer of ``slot`` the fast path keeps for the next call (None: none)."""
+        e = self._pool.get(~slot)
+        return e[0] if e is not None else self._pool.get(slot)
 
     def fast_runner(self, n_user, unpack_single):
         """``runner(args) -> outputs`` for Function's fast path, or None.
@@ -681,6 +726,34 @@ def _record(prof, rec, dt, slots, new):
             nbytes += a.nbytes
     kind = "tvm" if rec.kind is Kind.KERNEL else rec.kind.value
     prof.append((rec.step, kind, dt, nbytes, len(seen), [shape for _, shape, _ in rec.outs]))
+
+
+_WRAP = []
+
+
+def _tensor_wrap():
+    """(wrap, held): ``wrap(array)`` -> a tvm_ffi tensor viewing the array (any alignment:
+    the kernels declare their buffers' real alignment), or the array itself when it has no
+    DLPack form; ``held``: the references to a pooled array that its (array, tensor) pair,
+    the tensor's DLPack context and ``sys.getrefcount``'s argument make (more: someone
+    else holds it).  (None, 0) without tvm_ffi."""
+    if not _WRAP:
+        try:
+            import tvm_ffi
+            from_dlpack = tvm_ffi.from_dlpack
+
+            def wrap(a):
+                try:
+                    return from_dlpack(a, require_alignment=0)
+                except Exception:   # noqa: BLE001  (a dtype DLPack lacks: the array as it is)
+                    return a
+            probe = np.empty(1)
+            e = (probe, wrap(probe))
+            del probe
+            _WRAP.append((wrap, sys.getrefcount(e[0])))
+        except Exception:   # noqa: BLE001
+            _WRAP.append((None, 0))
+    return _WRAP[0]
 
 
 def _getter(slots):
