@@ -65,3 +65,26 @@ def test_complex_kernels_take_arrays():
         m, r = f(a)
         np.testing.assert_allclose(m, np.abs(a * 2), rtol=1e-6)
         np.testing.assert_allclose(r, (a * 2).real, rtol=1e-6)
+
+
+def test_straight_line_program_outputs_twice_inputs_and_constants():
+    """The generated runner (runtime/fastcode.py): an output listed twice and an input
+    returned as an output are separate arrays, constants are read, and it is the code run."""
+    x = T.dvector("x")
+    c = np.arange(7.0)
+    y = T.exp(x) * T.constant(c) + 1
+    f = tvmsym.function([x], [y, y, x, y.sum()])
+    a = np.linspace(-1, 1, 7)
+    for _ in range(3):
+        y1, y2, xo, s = f(a)
+        want = np.exp(a) * c + 1
+        np.testing.assert_allclose(y1, want, rtol=1e-12)
+        np.testing.assert_allclose(s, want.sum(), rtol=1e-12)
+        assert y1 is not y2 and not np.shares_memory(y1, y2)
+        assert xo is not a and not np.shares_memory(xo, a)
+        np.testing.assert_array_equal(xo, a)
+        y1[:] = 0                           # the caller's arrays: the next call is unaffected
+    run = f._last._compile_fast_body(4)
+    assert run.__code__.co_filename == "<tvmsym fast path>"
+    outs = run((a,))
+    np.testing.assert_allclose(outs[0], np.exp(a) * c + 1, rtol=1e-12)

@@ -21,6 +21,7 @@ from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from . import threads as _threads
 from .complex_support import complex_args, touches_complex
+from .fastcode import straight_line
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
@@ -410,39 +411,12 @@ class Build:
         if wrap is None:
             return self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
         # kernel arguments: each pooled intermediate buffer as the TVM tensor made once with it
-        # (a numpy argument costs the FFI ~0.25 us of DLPack conversion per kernel call: ~66 of
-        # them per W6 MLP step), the build's constants likewise; inputs and spares as given
-        ktemplate = [None if c is None else wrap(c) for c in template]
+        # (a numpy argument costs the FFI ~0.25-0.45 us of DLPack conversion per kernel call:
+        # ~66 of them per W6 MLP step), the program written out as straight-line Python
         plain = [not touches_complex(rec.step) for rec in records]
-        kprog = [(fn, getargs, given, allocs, p) for (fn, getargs, given, allocs), p in zip(prog, plain)]
-
-        def run(args, spares=()):
-            slots = template.copy()
-            slots[:n_in] = args
-            ks = ktemplate.copy()
-            ks[:n_in] = args
-            k = 0
-            try:
-                for fn, getargs, given, allocs, p in kprog:
-                    for s, d in given:
-                        slots[s] = ks[s] = spares[d]
-                    for s, shape, dtype in allocs:
-                        # reuse last call's buffer when nothing outside holds it any more
-                        # (Theano's output storage reuse, without its aliasing): a large fresh
-                        # np.empty costs page faults on every call
-                        e = pool.pop(~s, None)          # (array, its tensor)
-                        if e is None or _refcount(e[0]) > held:
-                            a = _empty(shape, dtype)
-                            e = (a, wrap(a))
-                        pool[~s] = e
-                        slots[s], ks[s] = e
-                    fn(*getargs(ks if p else slots))
-                    k += 1
-            except Exception as e:
-                raise annotate(e, records[k])
-            outs = [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
-            return outs[0] if unpack_single else outs
-        return run
+        run = straight_line(prog, plain, self._fast_slots, n_in, template, pool, out_plan,
+                            records, unpack_single, wrap, held)
+        return run or self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
 
     @staticmethod
     def _run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single):
