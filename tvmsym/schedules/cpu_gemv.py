@@ -105,12 +105,9 @@ def _pattern(sch, block):
 
 
 # ------------------------------------------------------------------ row stream
-def _row_tile(M, c):
-    """Rows of the register tile: a divisor of ``M`` with rows x c accumulators <= MAX_ACC."""
-    for mr in (8, 6, 4, 3, 2):
-        if M % mr == 0 and mr * c <= MAX_ACC and mr <= M:
-            return mr
-    return 1
+def _row_tile(vectors):
+    """Rows of the register tile: rows x ``vectors`` accumulators <= MAX_ACC."""
+    return max(1, min(8, MAX_ACC // max(1, vectors)))
 
 
 def _block_under(sch, loop):
@@ -124,38 +121,45 @@ def _block_under(sch, loop):
     raise ValueError("no reduction block in a partition")
 
 
-def _stream_part(sch, block, nj, has_row, machine, par):
-    """One column part of a row-stream product: its ``nj`` loops of the output's last axis,
-    [chunks, vectors, lanes], [vectors, lanes] or [tail elements], above [(i), k]."""
-    loops = sch.get_loops(block)
-    k = loops[-1]
-    i = loops[-2] if has_row else None
-    js = loops[-(nj + 1 + has_row):-(1 + has_row)]
-    jo, jv, jl = [None] * (3 - nj) + list(js)
-    K = _extent(sch, k)
-    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
-    k0, k1 = sch.split(k, [None, ku])
-    c = _extent(sch, jv) if jv is not None else 1
-    if i is not None:
-        mr = _row_tile(_extent(sch, i), c)
-        io, ii = sch.split(i, [None, mr])
+def _rows(sch, block, n_inner, vectors, par, machine):
+    """The rows of one column part of a product: loops [..., i, *inner, k] of ``block``,
+    ``inner`` its ``n_inner`` column loops ([vectors, lanes] or [tail]).  ``mr`` rows x
+    ``vectors`` registers accumulate over k (LLVM keeps them in registers: the kernel's
+    buffers do not alias); the rows left over (M % mr) are a loop of their own."""
+    i = sch.get_loops(block)[-(n_inner + 2)]
+    M = _extent(sch, i)
+    mr = min(_row_tile(vectors), M)
+    main = M - M % mr
+    if main and main < M:
+        im, ir = sch.loop_partition(i, [main, None])
+        subs = [(_block_under(sch, im), True), (_block_under(sch, ir), False)]
     else:
-        io = ii = None
-    order = [x for x in (jo, io, k0, k1, ii, jv, jl) if x is not None]
-    sch.reorder(*order)
-    # no cache_write: LLVM keeps the tile's accumulators in registers across k (the loads
-    # and stores of C are loop invariant there, and the kernel's buffers do not alias)
-    for lp in (k1, ii, jv):
-        if lp is not None and _extent(sch, lp) > 1:
-            sch.unroll(lp)
-    if _extent(sch, jl) > 1:
-        sch.vectorize(jl)
-    if par and jo is not None and _extent(sch, jo) >= machine.threads:
-        sch.parallel(jo)
-    init = sch.decompose_reduction(block, k0)
-    il = sch.get_loops(init)[-1]
-    if _extent(sch, il) > 1:
-        sch.vectorize(il)
+        subs = [(block, True)]
+    for sb, split_rows in subs:
+        loops = sch.get_loops(sb)
+        i, inner, k = loops[-(n_inner + 2)], loops[-(n_inner + 1):-1], loops[-1]
+        K = _extent(sch, k)
+        ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+        k0, k1 = sch.split(k, [None, ku])
+        if split_rows and mr > 1:
+            io, ii = sch.split(i, [None, mr])
+            sch.reorder(io, k0, k1, ii, *inner)
+            if par and _extent(sch, io) >= 2 * machine.threads:
+                sch.parallel(io)
+                par = False
+        else:
+            ii = i
+            sch.reorder(k0, k1, ii, *inner)
+        for lp in (k1, ii, *inner[:-1]):
+            if _extent(sch, lp) > 1:
+                sch.unroll(lp)
+        if _extent(sch, inner[-1]) > 1:
+            sch.vectorize(inner[-1])
+        init = sch.decompose_reduction(sb, k0)
+        il = sch.get_loops(init)[-1]
+        if _extent(sch, il) > 1:
+            sch.vectorize(il)
+    return par
 
 
 def _row_stream(sch, name, dtype, machine):
@@ -170,40 +174,45 @@ def _row_stream(sch, name, dtype, machine):
     # rows sharing the streamed operand: the axis before j when it indexes the other operand
     has_row = nsp >= 2 and _extent(sch, sp[-2]) > 1 and _row_axis(sch, b)
     outer = sp[:-2] if has_row else sp[:-1]
-    if has_row:
-        sch.reorder(j, sp[-2])          # columns outside rows: j is partitioned below
     nbatch = int(np.prod([_extent(sch, lp) for lp in outer])) if outer else 1
     work = nbatch * (_extent(sch, sp[-2]) if has_row else 1) * N * K
     par = parallel_pays(machine, elements=work) and machine.threads > 1
     par_batch = par and nbatch >= 2 * machine.threads
     if par_batch:
         sch.parallel(sch.fuse(*outer) if len(outer) > 1 else outer[0])
+    par = par and not par_batch
     if not has_row:
-        _sweep(sch, b, N, K, lanes, par and not par_batch, machine)
+        _sweep(sch, b, N, K, lanes, par, machine)
         return True
+    # columns outside rows: [chunks of c vectors | the rest whole vectors | the tail], each
+    # part's rows in register tiles under it.  loop_partition's later parts do not start at
+    # 0, which a split refuses: so the vector loop is partitioned after the lane split
+    sch.reorder(j, sp[-2])
     nvec, tail = divmod(N, lanes)
     c = min(CHUNK, nvec)
     nch, rest = divmod(nvec, c) if c else (0, 0)
-    # j = [whole chunks of c vectors | rest whole vectors | tail < one vector]: each part a
-    # loop of its own (loop_partition: a split needs a loop starting at 0, so only the
-    # first part of each partition is split again)
     jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
               else ((j, None) if nvec else (None, j)))
-    parts = []
+    parts = []                  # (block, column loops under the rows, vectors per row)
+    bt = _block_under(sch, jt) if jt is not None else None
     if jm is not None:
         jv, _jl = sch.split(jm, [nvec, lanes])
-        jc, jr = sch.loop_partition(jv, [nch * c, None]) if rest and nch else \
-            ((jv, None) if nch else (None, jv))
-        if jc is not None:
-            bc = _block_under(sch, jc)
+        jc, jr = (sch.loop_partition(jv, [nch * c, None]) if rest and nch
+                  else ((jv, None) if nch else (None, jv)))
+        bc = _block_under(sch, jc) if jc is not None else None
+        br = _block_under(sch, jr) if jr is not None else None
+        if bc is not None:
             sch.split(jc, [nch, c])
-            parts.append((bc, 3))
-        if jr is not None:
-            parts.append((_block_under(sch, jr), 2))
-    if jt is not None:
-        parts.append((_block_under(sch, jt), 1))
-    for block, nj in parts:
-        _stream_part(sch, block, nj, has_row, machine, par and not par_batch)
+            parts.append((bc, 2, c))
+        if br is not None:
+            parts.append((br, 2, rest))
+    if bt is not None:
+        parts.append((bt, 1, 1))
+    for pb, n_inner, vectors in parts:
+        loops = sch.get_loops(pb)
+        i, inner = loops[-2], loops[-(n_inner + 2):-2]
+        sch.reorder(i, *inner)              # [.., i, *inner, k]
+        par = _rows(sch, pb, n_inner, vectors, par, machine)
     return True
 
 
