@@ -102,3 +102,6 @@ STAGES.insert(stage_names().index("fusion"), ("inc_join", inc_join, RUN))
 # arch (issue 12): reductions of one input over the same axes -> one multi-output kernel (cpu)
 from .sibling_reduce import sibling_reductions  # noqa: E402
 STAGES.insert(stage_names().index("dot_epilogue") + 1, ("sibling_reductions", sibling_reductions, RUN))
+# lstm helper (issue 13): a weight's gradient through a scan as one product after the loop
+from .scan_weights import scan_weight_grads  # noqa: E402
+STAGES.insert(stage_names().index("merge") + 1, ("scan_weight_grads", scan_weight_grads, RUN))
