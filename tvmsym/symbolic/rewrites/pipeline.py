@@ -108,3 +108,6 @@ STAGES.insert(stage_names().index("merge") + 1, ("scan_weight_grads", scan_weigh
 # lstm helper (issue 13): the forward loop stores the values its gradient reads (Theano's scan)
 from .scan_saved import scan_saved  # noqa: E402
 STAGES.insert(stage_names().index("scan_weight_grads") + 1, ("scan_saved", scan_saved, RUN))
+# lstm helper (issue 13): inc_subtensor(zeros[idx], y) as rows summed per index (same bits as add.at)
+from .zeros_scatter import zeros_scatter  # noqa: E402
+STAGES.insert(stage_names().index("scan_saved") + 1, ("zeros_scatter", zeros_scatter, RUN))
