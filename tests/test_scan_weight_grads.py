@@ -89,3 +89,29 @@ def test_not_applied_when_the_weight_has_another_use():
     rng = np.random.default_rng(7)
     vals = [rng.standard_normal((3, 2, 4)), rng.standard_normal((2, 4)), rng.standard_normal((4, 4))]
     np.testing.assert_allclose(f(*vals), ref(*vals), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backwards,trunc", [(False, -1), (True, 2)])
+def test_hoisted_input_product_where_included(backwards, trunc):
+    """``scan_hoist_dot`` (a mode including it): the body's ``dot(x_t, W)`` becomes one product
+    before the loop; values and gradients equal the plain scan's."""
+    from tvmsym.symbolic.graph import toposort
+    from tvmsym.symbolic.ops.linalg import Dot
+    from tvmsym.symbolic.ops.scan import Scan
+    X, h0, W, U, b = T.dtensor3("X"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U"), T.dvector("b")
+    hs, _ = theano.scan(lambda x_t, h: T.tanh(T.dot(x_t, W) + T.dot(h, U) + b), sequences=X,
+                        outputs_info=h0, go_backwards=backwards, truncate_gradient=trunc)
+    loss = (hs[-1] ** 2).sum() + hs.sum()
+    outs = [loss] + T.grad(loss, [W, U, b, X, h0])
+    f = theano.function([X, h0, W, U, b], outs, mode=get_mode(None).including("scan_hoist_dot"))
+    ref = theano.function([X, h0, W, U, b], outs)
+    scan = [n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan)][0]
+    body = toposort(list(scan.inner_outputs), blockers=list(scan.inner_inputs))
+    assert sum(isinstance(n.op, Dot) for n in body) == 1       # dot(h, U) only
+    rng = np.random.default_rng(8)
+    for n, bt, k, h in [(1, 1, 1, 1), (6, 3, 4, 5)]:
+        vals = [rng.standard_normal((n, bt, k)), rng.standard_normal((bt, h)),
+                rng.standard_normal((k, h)), rng.standard_normal((h, h)) * 0.5,
+                rng.standard_normal(h)]
+        for got, want in zip(f(*vals), ref(*vals)):
+            np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)

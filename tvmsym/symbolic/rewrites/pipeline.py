@@ -111,3 +111,7 @@ STAGES.insert(stage_names().index("scan_weight_grads") + 1, ("scan_saved", scan_
 # lstm helper (issue 13): inc_subtensor(zeros[idx], y) as rows summed per index (same bits as add.at)
 from .zeros_scatter import zeros_scatter  # noqa: E402
 STAGES.insert(stage_names().index("scan_saved") + 1, ("zeros_scatter", zeros_scatter, RUN))
+# lstm helper (issue 13): a scan body's dot(x_t, W) of a sequence as one product before the loop
+# (only when a mode includes it: the reshapes around the products are copies today, W10 lost 5-10%)
+from .scan_hoist_dot import scan_hoist_dot  # noqa: E402
+STAGES.insert(stage_names().index("scan_weight_grads"), ("scan_hoist_dot", scan_hoist_dot, ()))
