@@ -259,6 +259,23 @@ def _epilogue(node, inputs, ctx, dtype):
     return make
 
 
+def _tap_source(x, t, pads, s, d, osp):
+    """(conditions, o): the output position ``o = (x + p - t * d) / s`` that input position
+    ``x`` reaches through filter tap ``t`` (per axis, unclamped), and the conditions that it
+    exists (in range; divisible by the stride).  The input gradient's gather and col2im."""
+    conds, o = [], []
+    for a in range(len(osp)):
+        q = x[a] + pads[a] - t[a] * d[a]          # = o * s
+        if s[a] == 1:
+            oa = q
+        else:
+            conds.append(tirx.floormod(q, s[a]) == 0)
+            oa = tirx.floordiv(q, s[a])
+        conds += [q >= 0, oa < osp[a]]
+        o.append(oa)
+    return conds, o
+
+
 @lower_rule(AbstractConv)
 def lower_conv(node, inputs, ctx):
     op = node.op
@@ -370,7 +387,6 @@ def lower_conv_grad_inputs(node, inputs, ctx):
     ws, ts = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
     out_shape = ctx.shape(node.outputs[0])
     dtype = node.outputs[0].type.dtype
-    n = op.convdim
     G = op.num_groups
     Nb = ts[0]
     Co, Cg = ws[:2]
@@ -386,16 +402,7 @@ def lower_conv_grad_inputs(node, inputs, ctx):
         return cast(W(g * CoG + co, i, *_taps(op, t, ksp)), dtype)
 
     def gather(nn, g, co, t, x):
-        conds, o = [], []
-        for a in range(n):
-            q = x[a] + pads[a] - t[a] * d[a]          # = o * s
-            if s[a] == 1:
-                oa = q
-            else:
-                conds.append(tirx.floormod(q, s[a]) == 0)
-                oa = tirx.floordiv(q, s[a])
-            conds += [q >= 0, oa < osp[a]]
-            o.append(oa)
+        conds, o = _tap_source(x, t, pads, s, d, osp)
         # clamp so an out-of-range (masked) load stays inside the buffer
         oc = [tirx.max(tirx.min(oa, osp[a] - 1), 0) for a, oa in enumerate(o)]
         return _all(conds), lambda: cast(T(nn, g * CoG + co, *oc), dtype)
@@ -492,16 +499,7 @@ def _col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_sh
         def body(nn, ci, *x):
             acc = None
             for t in itertools.product(*[range(k) for k in ksp]):
-                conds, o = [], []
-                for a in range(n):
-                    q = x[a] + pads[a] - t[a] * d[a]          # = o * s
-                    if s[a] == 1:
-                        oa = q
-                    else:
-                        conds.append(tirx.floormod(q, s[a]) == 0)
-                        oa = tirx.floordiv(q, s[a])
-                    conds += [q >= 0, oa < osp[a]]
-                    o.append(oa)
+                conds, o = _tap_source(x, t, pads, s, d, osp)
                 j = ravel(o, [osp[0]] + jpad_inner)     # unclamped: affine along the last axis
                 v = tirx.Select(_all(conds), load((nn, ravel([ci] + list(t), Md), j)), const(0, dtype))
                 acc = v if acc is None else acc + v
