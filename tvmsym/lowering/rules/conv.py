@@ -130,10 +130,11 @@ def _ceil(a, b):
 
 
 def _crop(node, ctx, out_shape, load, epi):
-    """The result: ``load(conv index)`` per element, or ``epi(load)``'s tensor (FusedConv)."""
+    """The results: ``[load(conv index)]`` per element, or ``epi(load)``'s tensors (FusedConv)."""
     if epi is not None:
-        return epi(load)
-    return te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")
+        res = epi(load)
+        return list(res) if isinstance(res, (list, tuple)) else [res]
+    return [te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")]
 
 
 def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype, epi=None, margin=(0, 0)):
@@ -233,13 +234,18 @@ def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype, epi=Non
 
 
 def _epilogue(node, inputs, ctx, dtype):
-    """FusedConv's result from the correlation's elements: [2x2.. max pool] then the scalar
-    expression with the extra inputs (broadcast loads)."""
+    """FusedConv's results from the correlation's elements: [2x2.. max pool] then the scalar
+    expression with the extra inputs (broadcast loads); then the kept intermediates
+    (``keep``): the pooled max from the same block (two outputs of one compute), the
+    correlation itself from a block of its own (``<name>_raw``)."""
     op = node.op
     n = op.convdim
     shape = ctx.shape(node.outputs[0])
     out = node.outputs[0].type.dtype
+    nrest = len(node.inputs) - 2
     rest = list(zip(node.inputs[2:], inputs[2:]))
+    keep = dict(zip(op.keep, node.outputs[1:]))
+    assert nrest == len(rest)
 
     def make(load):
         def body(*idx):
@@ -250,12 +256,23 @@ def _epilogue(node, inputs, ctx, dtype):
                 for off in itertools.product(*[range(w) for w in op.pool_ws]):
                     e = load(tuple(idx[:2]) + tuple(idx[2 + a] * op.pool_ws[a] + off[a] for a in range(n)))
                     v = e if v is None else tirx.max(v, e)
+            pooled = v
             if op.scalar_op is not None:
                 args = [v] + [ctx.scalar_value(var) if ctx.is_inline_scalar(var) else bcast_load(t, var, idx)
                               for var, t in rest]
                 v = lower_scalar(op.scalar_op, args, out)
+            if "pool" in keep:
+                return [cast(v, out), cast(pooled, keep["pool"].type.dtype)]
             return cast(v, out)
-        return te.compute(shape, body, name=ctx.name(node) + "_crop", tag="conv_crop")
+        name = ctx.name(node)
+        res = te.compute(shape, body, name=name + "_crop", tag="conv_crop")
+        res = list(res) if isinstance(res, (list, tuple)) else [res]
+        if "conv" in keep:
+            conv = keep["conv"]
+            raw = te.compute(ctx.shape(conv), lambda *idx: cast(load(idx), conv.type.dtype),
+                             name=name + "_raw", tag="conv_raw")
+            res.insert(1, raw)          # outputs: final, conv, pool (``keep`` order)
+        return res
     return make
 
 
@@ -324,10 +341,10 @@ def lower_conv(node, inputs, ctx):
         Ab = lambda nn, i, k: A(i, k)            # noqa: E731
     K = int(np.prod(Kd))
     if not grouped and _fast(dtype, 2 * Nb * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
-        return [_batched_product(node, ctx, Nb, Co, Kd, osp,
+        return _batched_product(node, ctx, Nb, Co, Kd, osp,
                                  lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
-                                 _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype, epi)]
-    return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)]
+                                 _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype, epi)
+    return _plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)
 
 
 @lower_rule(AbstractConv_gradWeights)
@@ -376,8 +393,8 @@ def lower_conv_grad_weights(node, inputs, ctx):
     if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * int(np.prod(Rd)), Co, int(np.prod(Kd))):
         return [_reduced_product(node, ctx, Nb, Co, Kd, osp, lambda nn, i, *o: cast(T(nn, i, *o), dtype),
                                  _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype)]
-    return [_plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
-                           f, dtype)]
+    return _plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
+                           f, dtype)
 
 
 @lower_rule(AbstractConv_gradInputs)
@@ -433,11 +450,11 @@ def lower_conv_grad_inputs(node, inputs, ctx):
     if not grouped and Co >= 2 and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(osp)),
                                          Cg * int(np.prod(ksp)), int(np.prod(osp))):
         if ctx.target.cpu:
-            return [_col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype)]
-        return [_padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype,
-                                gather)]
-    return [_plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), None, None, out_shape,
-                           f, dtype, term=term)]
+            return _col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype)
+        return _padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype,
+                                gather)
+    return _plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), None, None, out_shape,
+                           f, dtype, term=term)
 
 
 def _padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype, gather):
