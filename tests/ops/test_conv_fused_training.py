@@ -4,10 +4,10 @@ kernel that also keeps the correlation and the pooled max as outputs (``keep``),
 max gets the gradient, as Theano) is unchanged.
 
 Table-driven against numpy (im2col + matmul, pooling and its tie-routing gradient written
-here) at odd sizes, batch 1, one and many channels, both register-tile paths of the pooled
-epilogue (output channels a multiple of the tile rows: computed per image inside the batch
-loop; not: a pass of its own), float32 and float64; verify_grad through the fused graph;
-exact ties.
+here) at odd sizes, batch 1 (the epilogue a pass of its own), one and many channels, output
+channels a multiple of the register tile's rows or not (then the padded rows are computed
+too, so the per-image product stays whole tiles), float32 and float64; verify_grad through
+the fused graph; exact ties.
 """
 import re
 
@@ -87,7 +87,7 @@ def training_graph(ws, dtype):
 
 # (name, x shape, filters (Co, kh, kw), pool window, dtype)
 CASES = [
-    ("LeNet conv2 batch 8", (8, 20, 12, 12), (50, 5, 5), (2, 2), "float32"),    # rows not whole tiles
+    ("LeNet conv2 batch 8", (8, 20, 12, 12), (50, 5, 5), (2, 2), "float32"),    # 50 rows: padded tiles
     ("LeNet conv1 batch 4", (4, 1, 28, 28), (20, 5, 5), (2, 2), "float32"),     # rows whole tiles
     ("odd sizes, border cropped", (3, 3, 15, 13), (8, 4, 2), (2, 3), "float32"),
     ("batch 1, channels 1", (1, 1, 11, 9), (1, 3, 3), (3, 2), "float32"),

@@ -60,9 +60,6 @@ def _batched(sch, cname, crop, ctx, raw=()):
     cb = sch.get_sblock(crop)
     col2im = crop.endswith("_col2im_crop")
     pooled = getattr(ctx.op, "pool_ws", None) is not None
-    if pooled:      # the product's rows the epilogue reads must be whole tiles (else predicated tiles)
-        shapes = getattr(ctx, "shapes", None)
-        pooled = bool(shapes) and len(shapes) > 1 and int(shapes[1][0]) % MR == 0
     gather = (col2im or pooled) and _ext(sch, sch.get_loops(c)[0]) >= 2
     if gather:
         # the col2im of the input gradient reads many rows of the element's product, a

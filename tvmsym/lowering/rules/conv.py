@@ -181,7 +181,20 @@ def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dt
             nn, i, *j = f(idx)
             return C(nn, i + lo, *j)
         return _crop(node, ctx, out_shape, load, epi)
+    if epi is not None and getattr(node.op, "pool_ws", None) is not None and Mp > M:
+        # the pooled epilogue reads the product per image inside its batch loop
+        # (schedules/cpu_conv.py); a (never taken) read of the last padded row makes the
+        # rows it needs whole register tiles
+        epi = _whole_rows(epi, lambda n: C(n, Mp - 1, 0), M)
     return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
+
+
+def _whole_rows(epi, last_row, M):
+    def make(load):
+        def touching(idx):
+            return tirx.if_then_else(idx[1] >= M, last_row(idx[0]), load(idx))
+        return epi(touching)
+    return make
 
 
 def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dtype):
