@@ -390,9 +390,15 @@ def accepts_product(node):
 
 
 def product_concrete(node):
-    """N always static; M and K static when they are dims of shared variables."""
+    """N always static; M and K static when they are dims of shared variables.  Matrix x
+    vector: K static (its reduction is split by the vector width), M (rows) free; vector x
+    matrix (``x.T @ v``): M static (vectorized), K (a batch) free."""
     if node.inputs[1].type.ndim == 1:
-        return [(0, 0, "fixed"), (0, 1, "fixed"), (1, 0, "fixed")]
+        a = node.inputs[0]
+        if a.owner is not None and type(a.owner.op).__name__ == "DimShuffle" \
+                and tuple(a.owner.op.new_order) == (1, 0):
+            return [(0, 0), (0, 1, "fixed"), (1, 0, "fixed")]
+        return [(0, 1), (1, 0), (0, 0, "fixed")]
     return [(1, 1), (0, 1, "fixed"), (0, 0, "fixed")]
 
 
