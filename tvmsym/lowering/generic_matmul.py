@@ -122,3 +122,50 @@ def lower_product_generic(node, inputs, ctx):
     if not parts:
         raise NotPacked("an empty product")
     return parts
+
+
+#: rows of a generic matrix.vector tile (cpu_matmul.MATVEC_ROWS: rows sharing each vector load)
+MATVEC_ROWS = 4
+
+
+def matvec_tiles(node, shapes, lanes):
+    """True if ``node`` (matrix . vector) is built as row tiles + tail: float, a static K
+    the schedule splits into whole vectors (at least 4)."""
+    a, b = node.inputs[:2]
+    if a.ndim != 2 or b.ndim != 1 or _transposed(a):
+        return False
+    K = _int(shapes[a][1])
+    return K is not None and K >= 4 * lanes and K % lanes == 0
+
+
+def _transposed(v):
+    return v.owner is not None and type(v.owner.op).__name__ == "DimShuffle" \
+        and tuple(v.owner.op.new_order) == (1, 0)
+
+
+def lower_matvec_generic(node, inputs, ctx):
+    """[main [T, MATVEC_ROWS], tail [M % MATVEC_ROWS]] of out[i] = sum_k A[i, k] v[k]."""
+    from .rules.shape import loader
+    a, b = node.inputs[:2]
+    M, K = ctx.shape(a)
+    dtype = node.outputs[0].type.dtype
+    A, v = loader(ctx, a, inputs[0]), loader(ctx, b, inputs[1])
+    mr = MATVEC_ROWS
+    Ms = _int(M)
+    T = (Ms // mr) if Ms is not None else tirx.floordiv(M, mr)
+    R = (Ms % mr) if Ms is not None else tirx.floormod(M, mr)
+    base = ctx.name(node)
+    parts = []
+    if not (_static(T) and int(T) == 0):
+        k = te.reduce_axis((0, K), name="k")
+        parts.append(te.compute((T, mr), lambda t, r: te.sum(cast(A(t * mr + r, k), dtype)
+                                                           * cast(v(k), dtype), axis=k),
+                                name=base + MAIN, tag="contraction"))
+    if not (_static(R) and int(R) == 0):
+        k = te.reduce_axis((0, K), name="k")
+        parts.append(te.compute((R,), lambda r: te.sum(cast(A(T * mr + r, k), dtype)
+                                                       * cast(v(k), dtype), axis=k),
+                                name=base + TAIL, tag="contraction"))
+    if not parts:
+        raise NotPacked("an empty product")
+    return parts
