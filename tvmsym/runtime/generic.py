@@ -35,11 +35,6 @@ def lower_generic(st, shapes, values, machine):
         from ..lowering.generic_rules import generic_rule
         if _sym.is_product(st.node.op) and st.node.inputs[1].ndim == 2:
             return _lower_product(st, shapes, values, machine)
-        if _sym.is_product(st.node.op):
-            from ..lowering.generic_matmul import matvec_tiles
-            out = st.node.outputs[0]
-            if matvec_tiles(st.node, shapes, machine.lanes(out.type.dtype)):
-                return _lower_product(st, shapes, values, machine, matvec=True)
         placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
         func = _tvm.prim_func(placeholders + results)
         func = _tvm.relax_alignment(func, _align_of)
@@ -55,20 +50,19 @@ def lower_generic(st, shapes, values, machine):
         raise GenericFailed(st.name, e) from e
 
 
-def _lower_product(st, shapes, values, machine, matvec=False):
+def _lower_product(st, shapes, values, machine):
     """A Dot / FusedDot on symbolic rows or contraction (lowering/generic_matmul.py,
-    schedules/cpu_matmul_generic.py); ``matvec``: a matrix . vector's row tiles."""
+    schedules/cpu_matmul_generic.py)."""
     from .. import _tvm
-    from ..lowering.generic_matmul import lower_matvec_generic, lower_product_generic
+    from ..lowering.generic_matmul import lower_product_generic
     from ..lowering.generic_rules import generic_rule
     from ..lowering.lower import lower_step
     from ..schedules import ScheduleContext
-    from ..schedules.cpu_matmul_generic import schedule_matvec_generic, schedule_product_generic
+    from ..schedules.cpu_matmul_generic import schedule_product_generic
     from .backends import _align_of
-    lower = lower_matvec_generic if matvec else lower_product_generic
 
     def rules(op):
-        return lower if op is st.node.op else generic_rule(op)
+        return lower_product_generic if op is st.node.op else generic_rule(op)
     placeholders, results = lower_step(st, shapes, values, machine, rules=rules)
     func = _tvm.prim_func(placeholders + results)
     func = _tvm.relax_alignment(func, _align_of)
@@ -77,8 +71,6 @@ def _lower_product(st, shapes, values, machine, matvec=False):
                           shapes=[shapes.get(v) for v in st.node.inputs], values=values,
                           machine=machine)
     base = results[0].op.name[:-3]      # <name>_gm or <name>_gt
-    if matvec:
-        return schedule_matvec_generic(func, ctx, base, shapes[out], _align_of(out.type.dtype))
     return schedule_product_generic(func, ctx, base, shapes[out], _align_of(out.type.dtype))
 
 

@@ -127,11 +127,9 @@ def _schedule_plain(sch, name, dtype, vector_out):
     sch.decompose_reduction(b, red[0])
 
 
-def _matvec(sch, name, dtype, rows_split=False):
+def _matvec(sch, name, dtype):
     """out[i] = sum_k A[i, k] x[k] along contiguous k: rfactor the reduction by the vector
-    width so the partial sums are one vector register per row, then add the lanes.
-    ``rows_split``: the rows already are [row tiles, MATVEC_ROWS] (a shape-generic kernel,
-    schedules/cpu_matmul_generic.py: a symbolic tile count is never split)."""
+    width so the partial sums are one vector register per row, then add the lanes."""
     b = sch.get_sblock(name)
     loops = sch.get_loops(b)
     lanes = lanes_of(dtype)
@@ -146,10 +144,8 @@ def _matvec(sch, name, dtype, rows_split=False):
     *spatial, ko, ki = [by_name[n] for n in names]   # the row loop of matrix.vector (if any)
     n0 = _ext(sch, spatial[0]) if spatial else 1        # None: symbolic rows (one at a time)
     rows = MATVEC_ROWS if spatial and n0 is not None and n0 % MATVEC_ROWS == 0 else 1
-    if rows_split:
-        rows = MATVEC_ROWS
     if rows > 1:                      # a few rows per x load, one accumulator register each
-        io, ii = spatial if rows_split else sch.split(spatial[0], [None, rows])
+        io, ii = sch.split(spatial[0], [None, rows])
         sch.reorder(io, ko, ii, ki)
         sch.unroll(ii)
         spatial = [io]

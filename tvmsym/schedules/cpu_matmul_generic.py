@@ -103,23 +103,17 @@ def _combine(fp, fs, cond):
 def merge_rows(func, main, tail, out_shape, mr, align):
     """``func`` with its outputs ``main`` [T, MR, N] and ``tail`` [R, 1, N] (buffer vars;
     either may be None when statically empty) replaced by one output [M, N]: main[t, r, j]
-    is row ``t*MR + r``, tail[r, 0, j] row ``(M // MR) * MR + r``.  A vector output [M]
-    (matrix . vector) has main [T, MR] and tail [R]."""
-    M = out_shape[0]
+    is row ``t*MR + r``, tail[r, 0, j] row ``(M // MR) * MR + r``."""
+    M, N = out_shape
     t0 = (main if main is not None else tail).ty
-    out = tirx.decl_buffer(tuple(out_shape), t0.dtype, "out", None, None, None, t0.storage_scope,
-                           align, t0.offset_factor)
+    out = tirx.decl_buffer((M, N), t0.dtype, "out", None, None, None, t0.storage_scope, align,
+                           t0.offset_factor)
     T = tirx.floordiv(M, mr) if not isinstance(M, int) else M // mr
-    vec = len(out_shape) == 1
-    tail_skip = 1 if vec else 2         # index dims of a tail element before its column
 
-    def is_main(buf):
-        return main is not None and buf.same_as(main)
-
-    def index(buf, idx):
-        if is_main(buf):
-            return [idx[0] * mr + idx[1]] + list(idx[2:])
-        return [T * mr + idx[0]] + list(idx[tail_skip:])
+    def rows(buf, idx):
+        if main is not None and buf.same_as(main):
+            return idx[0] * mr + idx[1]
+        return T * mr + idx[0]
 
     def is_part(buf):
         return any(p is not None and buf.same_as(p) for p in (main, tail))
@@ -127,56 +121,32 @@ def merge_rows(func, main, tail, out_shape, mr, align):
     def store(s):
         if not is_part(s.buffer):
             return s
-        return tirx.BufferStore(out, s.value, index(s.buffer, s.indices))
+        return tirx.BufferStore(out, s.value, [rows(s.buffer, s.indices), s.indices[2]])
 
     def load(e):
         if not is_part(e.source):
             return e
-        return tirx.BufferLoad(out, index(e.source, e.indices))
+        return tirx.BufferLoad(out, [rows(e.source, e.indices), e.indices[2]])
 
     def region(r):
         if not is_part(r.source):
             return r
-        rg = list(r.region)
-        if is_main(r.source):
-            a, b = rg[0], rg[1]
+        a, b, c = r.region
+        if main is not None and r.source.same_as(main):
             if isinstance(a.extent, tirx.IntImm) and int(a.extent) == 1:
                 rr = tvm.ir.Range.from_min_extent(a.min * mr + b.min, b.extent)
             else:
                 rr = tvm.ir.Range.from_min_extent(a.min * mr, a.extent * mr)
-            rest = rg[2:]
         else:
-            rr = tvm.ir.Range.from_min_extent(T * mr + rg[0].min, rg[0].extent)
-            rest = rg[tail_skip:]
-        return tirx.BufferRegion(out, [rr] + rest)
+            rr = tvm.ir.Range.from_min_extent(T * mr + a.min, a.extent)
+        return tirx.BufferRegion(out, [rr, c])
     some = main if main is not None else tail
-    nd = len(some.ty.shape)
-    TL = type(tirx.BufferLoad(some, [0] * nd))
-    TR = type(tirx.BufferRegion(some, [tvm.ir.Range.from_min_extent(0, 1)] * nd))
+    TL = type(tirx.BufferLoad(some, [0, 0, 0]))
+    TR = type(tirx.BufferRegion(some, [tvm.ir.Range.from_min_extent(0, 1)] * 3))
     body = tvm_ffi.structural_map(func.body, [(tirx.BufferStore, store), (TL, load), (TR, region)],
                                   order="post")
     params = [p for p in func.params if not is_part(p)] + [out]
     return tirx.PrimFunc(params, body, func.ret_type, func.attrs)
-
-
-def schedule_matvec_generic(func, ctx, base, out_shape, align):
-    """matrix . vector lowered as row tiles + tail (generic_matmul.lower_matvec_generic):
-    cpu_matmul's matvec schedule on each part (the tiles' rows already split), merged."""
-    from tvm.tirx.buffer import is_buffer_var
-
-    from ..lowering.generic_matmul import MATVEC_ROWS
-    from .cpu_matmul import _matvec
-    dtype = ctx.out_dtype
-    sch = s_tir.Schedule(func)
-    names = [blk.name_hint for _, blk in _blocks(sch)]
-    parts = [n for n in (base + MAIN, base + TAIL) if n in names]
-    inline_views(sch, set(parts))
-    for n in parts:
-        if not _matvec(sch, n, dtype, rows_split=n.endswith(MAIN)):
-            raise RuntimeError(f"{n}: not a matrix.vector block")
-    f = sch.mod["main"]
-    outs = dict(zip(parts, [p for p in f.params if is_buffer_var(p)][-len(parts):]))
-    return merge_rows(f, outs.get(base + MAIN), outs.get(base + TAIL), out_shape, MATVEC_ROWS, align)
 
 
 def schedule_product_generic(func, ctx, base, out_shape, align):
