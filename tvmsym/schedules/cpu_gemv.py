@@ -220,23 +220,28 @@ def _sweep(sch, b, N, K, lanes, par, machine):
     """A vector.matrix product (loops [..., j, k]): the streamed matrix is read row after
     row (a column strip would put loads N elements apart: 4 KiB for 1024 float32 columns,
     one cache set, 2.1x numpy's time), ``K_UNROLL`` rows per sweep over the whole output
-    row (in L1), the output's vectors split evenly over the cores (no predicate per vector).
-    The columns left over (fewer than cores + 1 vectors) are one loop of their own,
-    vectorized at their width (LLVM splits an odd width into vector pieces), their
-    reduction split ``K_UNROLL`` ways (rfactor) so it is not one chain of dependent FMAs."""
-    nvec = N // lanes
+    row (in L1), the output's vectors split evenly over the cores (no predicate per
+    vector).  The whole vectors left over (fewer than the cores) and the last N % lanes
+    columns are loops of their own, their reduction split ``K_UNROLL`` ways (rfactor) so
+    it is not one chain of dependent FMAs."""
+    nvec, tail = divmod(N, lanes)
     parts = machine.threads if par and nvec >= 2 * machine.threads else 1
-    q = nvec // parts
-    main = parts * q * lanes
-    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+    q, rest = divmod(nvec, parts)
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)   # 8+ rows 4 KiB apart: one L1 set
     j = sch.get_loops(b)[-2]
-    jm, jt = (sch.loop_partition(j, [main, None]) if main and main < N
-              else ((j, None) if main else (None, j)))
-    bm = _block_under(sch, jm) if jm is not None else None
+    jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
+              else ((j, None) if nvec else (None, j)))
     bt = _block_under(sch, jt) if jt is not None else None
-    if bm is not None:
-        jp, jv, jl = sch.split(jm, [parts, q, lanes])
+    if jm is not None:
+        bm = _block_under(sch, jm)
+        jv, _jl = sch.split(jm, [nvec, lanes])
+        br = None
+        if rest:
+            jv, jr = sch.loop_partition(jv, [parts * q, None])
+            bm, br = _block_under(sch, jv), _block_under(sch, jr)
+        jp, jv = sch.split(jv, [parts, q])
         k0, k1 = sch.split(sch.get_loops(bm)[-1], [None, ku])
+        jl = sch.get_loops(bm)[-3]
         sch.reorder(jp, k0, jv, k1, jl)
         sch.unroll(k1)
         sch.vectorize(jl)
@@ -244,37 +249,43 @@ def _sweep(sch, b, N, K, lanes, par, machine):
             sch.parallel(jp)
         init = sch.decompose_reduction(bm, k0)
         sch.vectorize(sch.get_loops(init)[-1])
+        if br is not None:
+            _rest_columns(sch, br, 2, K, ku)
     if bt is not None:
-        _rest_columns(sch, bt, N - main, K, ku)
+        _rest_columns(sch, bt, 1, K, ku)
 
 
-def _rest_columns(sch, bt, width, K, ku):
-    """The last ``width`` columns of a vector.matrix product (loops [..., j, k] of ``bt``):
-    ``ku`` partial rows of the output in registers (rfactor), summed at the end."""
-    jt, k = sch.get_loops(bt)[-2:]
+def _rest_columns(sch, bt, n_inner, K, ku):
+    """Columns of a vector.matrix product left to one core (loops [..., *inner, k] of
+    ``bt``: [vectors, lanes] or [tail elements]): ``ku`` partial rows of them in
+    registers (rfactor), summed at the end."""
+    loops = sch.get_loops(bt)
+    inner, k = loops[-(n_inner + 1):-1], loops[-1]
+    width = _extent(sch, inner[-1])
     if ku > 1 and K >= 4 * ku:
         k0, k1 = sch.split(k, [None, ku])
-        names = [str(sch.get(lp).loop_var.name) for lp in (jt, k0, k1)]
-        rf = sch.rfactor(k1, len(sch.get(bt).iter_vars) - 1)    # rf buffer [..., j, part]
+        names = [str(sch.get(lp).loop_var.name) for lp in (*inner, k0, k1)]
+        # rf buffer [..., part, j]: j stays contiguous (vector loads, not strided lanes);
+        # local: the partial rows live in registers
+        rf = sch.rfactor(k1, len(sch.get(bt).iter_vars) - 2)
+        sch.set_scope(rf, 0, "local")
         by = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
-        jt, k0, k1 = [by[n] for n in names]
-        sch.reorder(k0, k1, jt)
+        *inner, k0, k1 = [by[n] for n in names]
+        sch.reorder(k0, k1, *inner)
         sch.unroll(k1)
+        for lp in inner[:-1]:
+            sch.unroll(lp)
         if width > 1:
-            sch.vectorize(jt)
+            sch.vectorize(inner[-1])
         init = sch.decompose_reduction(rf, k0)
         if width > 1:
             sch.vectorize(sch.get_loops(init)[-1])
-        fl = sch.get_loops(bt)
-        if width > 1:
-            sch.reorder(fl[-1], fl[-2])     # [part, j]: the sum of the parts vectorized over j
-            sch.vectorize(sch.get_loops(bt)[-1])
         return
     k0, k1 = sch.split(k, [None, ku])
-    sch.reorder(k0, k1, jt)
+    sch.reorder(k0, k1, *inner)
     sch.unroll(k1)
     if width > 1:
-        sch.vectorize(jt)
+        sch.vectorize(inner[-1])
     init = sch.decompose_reduction(bt, k0)
     if width > 1:
         sch.vectorize(sch.get_loops(init)[-1])
@@ -294,15 +305,18 @@ def _row_axis(sch, b):
 
 # ------------------------------------------------------------------ dot rows
 def _dot_rows(sch, name, dtype, machine):
-    """out[..., i] = sum_k A[..., i, k] x[..., k] along contiguous k (see ``cpu_matmul._matvec``
-    for the single matrix.vector): the reduction split by the vector width (rfactor), the
-    partials of ``MATVEC_ROWS`` rows in registers, the lanes summed right after each tile."""
+    """out[..., i] = sum_k A[..., i, k] x[..., k] along contiguous k: the reduction split by
+    the vector width (rfactor: one vector register of partial sums per row, summed at the
+    end: a pairwise-ish order, more accurate in float32 than a serial sum), ``MATVEC_ROWS``
+    rows per tile sharing each load of x, their lanes summed right after the tile.  When
+    K % lanes != 0 the last, partial vector of k is a loop of its own (loop_partition
+    after the init is split off: a partitioned reduction would reset its sums)."""
     b = sch.get_sblock(name)
     loops = sch.get_loops(b)
     lanes = lanes_of(dtype, machine)
     k = loops[-1]
     K = _extent(sch, k)
-    if K < 4 * lanes or K % lanes:
+    if K < 4 * lanes:
         return False
     outer = loops[:-1]
     unit = [lp for lp in outer if _extent(sch, lp) == 1]
@@ -313,6 +327,7 @@ def _dot_rows(sch, name, dtype, machine):
     if unit:
         sch.reorder(*unit, rows_loop)
     R = _extent(sch, rows_loop)
+    nvec = K // lanes
     ko, ki = sch.split(k, [None, lanes])
     lp_names = [str(sch.get(lp).loop_var.name) for lp in (rows_loop, ko, ki)]
     rf = sch.rfactor(ki, len(sch.get(b).iter_vars) - 1)     # rf buffer [..., lane]
@@ -322,21 +337,26 @@ def _dot_rows(sch, name, dtype, machine):
     if rows > 1:
         io, ii = sch.split(rows_loop, [None, rows])
         sch.reorder(io, ko, ii, ki)
-        sch.unroll(ii)
     else:
-        io = rows_loop
+        io, ii = rows_loop, None
         sch.reorder(io, ko, ki)
+    if ii is not None:
+        sch.unroll(ii)
     sch.vectorize(ki)
-    if parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1:
+    par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
+    if par_rows:
         sch.parallel(io)
-    cw = sch.cache_write(rf, 0, "local")
-    sch.reverse_compute_at(cw, io)
-    sch.vectorize(sch.get_loops(cw)[-1])
+    sch.set_scope(rf, 0, "local")       # the partials in registers (compacted to the tile)
     sch.reverse_compute_at(b, io)
     for lp in sch.get_loops(b)[-2:]:
         if _extent(sch, lp) > 1:
-            sch.unroll(lp)
-    sch.decompose_reduction(rf, ko)
+            sch.unroll(lp)              # straight-line lane sums: stores forwarded to loads
+    init = sch.decompose_reduction(rf, ko)
+    sch.vectorize(sch.get_loops(init)[-1])
+    if K % lanes:
+        upd = sch.get_sblock(sch.get(rf).name_hint)
+        ko = sch.get_loops(upd)[-3 if rows > 1 else -2]
+        sch.loop_partition(ko, [nvec, None])
     return True
 
 
