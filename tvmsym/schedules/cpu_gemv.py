@@ -45,6 +45,12 @@ MAX_ACC = 16        # accumulators of a tile (32 spill on AVX-512, see lowering/
 MATVEC_ROWS = 4     # rows sharing each vector load (dot rows)
 
 
+def _ext(sch, loop):
+    """A loop's extent: an int, or None when it is symbolic (a shape-generic kernel)."""
+    e = sch.get(loop).extent
+    return int(e) if isinstance(e, tirx.IntImm) else None
+
+
 # ------------------------------------------------------------------ which axis is contiguous
 class _Access:
     """One operand read of the product block: its buffer and index expressions."""
@@ -77,9 +83,7 @@ def _contiguous_index(load):
     """The index expression of ``load``'s innermost axis longer than 1 (None: all are 1)."""
     for d in range(len(load.buffer.shape) - 1, -1, -1):
         n = load.buffer.shape[d]
-        if not isinstance(n, tirx.IntImm):
-            return None
-        if int(n) > 1:
+        if not isinstance(n, tirx.IntImm) or int(n) > 1:     # symbolic: any size
             return load.indices[d]
     return None
 
@@ -97,7 +101,9 @@ def _pattern(sch, block):
         return None
     j, k = sp[-1].var, red[0].var
     inner = [_contiguous_index(ld) for ld in loads]
-    if int(sp[-1].dom.extent) > 1 and any(ix is not None and ix.same_as(j) for ix in inner):
+    jn = sp[-1].dom.extent
+    wide = not isinstance(jn, tirx.IntImm) or int(jn) > 1
+    if wide and any(ix is not None and ix.same_as(j) for ix in inner):
         return "stream"
     if all(ix is not None and ix.same_as(k) for ix in inner):
         return "dot"
@@ -170,12 +176,12 @@ def _row_stream(sch, name, dtype, machine):
     sp, (k,) = loops[:nsp], loops[nsp:]
     j = sp[-1]
     lanes = lanes_of(dtype, machine)
-    N, K = _extent(sch, j), _extent(sch, k)
+    N, K = _extent(sch, j), _ext(sch, k)        # K symbolic: a shape-generic vector.matrix
     # rows sharing the streamed operand: the axis before j when it indexes the other operand
     has_row = nsp >= 2 and _extent(sch, sp[-2]) > 1 and _row_axis(sch, b)
     outer = sp[:-2] if has_row else sp[:-1]
     nbatch = int(np.prod([_extent(sch, lp) for lp in outer])) if outer else 1
-    work = nbatch * (_extent(sch, sp[-2]) if has_row else 1) * N * K
+    work = nbatch * (_extent(sch, sp[-2]) if has_row else 1) * N * (K or 1 << 12)
     par = parallel_pays(machine, elements=work) and machine.threads > 1
     par_batch = par and nbatch >= 2 * machine.threads
     if par_batch:
@@ -227,7 +233,8 @@ def _sweep(sch, b, N, K, lanes, par, machine):
     nvec, tail = divmod(N, lanes)
     parts = machine.threads if par and nvec >= 2 * machine.threads else 1
     q, rest = divmod(nvec, parts)
-    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)   # 8+ rows 4 KiB apart: one L1 set
+    # (8+ rows 4 KiB apart share one L1 set); a symbolic K is not split (no predicate)
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0) if K else 1
     j = sch.get_loops(b)[-2]
     jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
               else ((j, None) if nvec else (None, j)))
@@ -240,10 +247,15 @@ def _sweep(sch, b, N, K, lanes, par, machine):
             jv, jr = sch.loop_partition(jv, [parts * q, None])
             bm, br = _block_under(sch, jv), _block_under(sch, jr)
         jp, jv = sch.split(jv, [parts, q])
-        k0, k1 = sch.split(sch.get_loops(bm)[-1], [None, ku])
-        jl = sch.get_loops(bm)[-3]
-        sch.reorder(jp, k0, jv, k1, jl)
-        sch.unroll(k1)
+        if ku > 1:
+            k0, k1 = sch.split(sch.get_loops(bm)[-1], [None, ku])
+            jl = sch.get_loops(bm)[-3]
+            sch.reorder(jp, k0, jv, k1, jl)
+            sch.unroll(k1)
+        else:
+            k0 = sch.get_loops(bm)[-1]
+            jl = sch.get_loops(bm)[-2]
+            sch.reorder(jp, k0, jv, jl)
         sch.vectorize(jl)
         if parts > 1:
             sch.parallel(jp)
@@ -281,9 +293,13 @@ def _rest_columns(sch, bt, n_inner, K, ku):
         if width > 1:
             sch.vectorize(sch.get_loops(init)[-1])
         return
-    k0, k1 = sch.split(k, [None, ku])
-    sch.reorder(k0, k1, *inner)
-    sch.unroll(k1)
+    if ku > 1:
+        k0, k1 = sch.split(k, [None, ku])
+        sch.reorder(k0, k1, *inner)
+        sch.unroll(k1)
+    else:
+        k0 = k
+        sch.reorder(k0, *inner)
     if width > 1:
         sch.vectorize(inner[-1])
     init = sch.decompose_reduction(bt, k0)
@@ -315,25 +331,25 @@ def _dot_rows(sch, name, dtype, machine):
     loops = sch.get_loops(b)
     lanes = lanes_of(dtype, machine)
     k = loops[-1]
-    K = _extent(sch, k)
-    if K < 4 * lanes:
+    K = _ext(sch, k)                    # symbolic (a shape-generic kernel): any K
+    if K is not None and K < 4 * lanes:
         return False
     outer = loops[:-1]
-    unit = [lp for lp in outer if _extent(sch, lp) == 1]
-    live = [lp for lp in outer if _extent(sch, lp) > 1]
+    unit = [lp for lp in outer if _ext(sch, lp) == 1]
+    live = [lp for lp in outer if _ext(sch, lp) != 1]
     if not live:
         return False
     rows_loop = sch.fuse(*live) if len(live) > 1 else live[0]
     if unit:
         sch.reorder(*unit, rows_loop)
-    R = _extent(sch, rows_loop)
-    nvec = K // lanes
+    R = _ext(sch, rows_loop)
+    nvec = K // lanes if K is not None else None
     ko, ki = sch.split(k, [None, lanes])
     lp_names = [str(sch.get(lp).loop_var.name) for lp in (rows_loop, ko, ki)]
     rf = sch.rfactor(ki, len(sch.get(b).iter_vars) - 1)     # rf buffer [..., lane]
     by_name = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
     rows_loop, ko, ki = [by_name[n] for n in lp_names]
-    rows = MATVEC_ROWS if R % MATVEC_ROWS == 0 else 1
+    rows = MATVEC_ROWS if R is not None and R % MATVEC_ROWS == 0 else 1
     if rows > 1:
         io, ii = sch.split(rows_loop, [None, rows])
         sch.reorder(io, ko, ii, ki)
@@ -343,17 +359,22 @@ def _dot_rows(sch, name, dtype, machine):
     if ii is not None:
         sch.unroll(ii)
     sch.vectorize(ki)
-    par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
+    if R is None or K is None:          # sizes known at run time: rows over the cores
+        par_rows = machine.threads > 1
+    else:
+        par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
     if par_rows:
         sch.parallel(io)
     sch.set_scope(rf, 0, "local")       # the partials in registers (compacted to the tile)
     sch.reverse_compute_at(b, io)
-    for lp in sch.get_loops(b)[-2:]:
-        if _extent(sch, lp) > 1:
+    bl = sch.get_loops(b)
+    below = bl[[i for i, lp in enumerate(bl) if sch.get(lp).same_as(sch.get(io))][0] + 1:]
+    for lp in below:
+        if (_ext(sch, lp) or 0) > 1:
             sch.unroll(lp)              # straight-line lane sums: stores forwarded to loads
     init = sch.decompose_reduction(rf, ko)
     sch.vectorize(sch.get_loops(init)[-1])
-    if K % lanes:
+    if K is not None and K % lanes:     # (symbolic K: the last vector stays predicated)
         upd = sch.get_sblock(sch.get(rf).name_hint)
         ko = sch.get_loops(upd)[-3 if rows > 1 else -2]
         sch.loop_partition(ko, [nvec, None])
@@ -370,7 +391,7 @@ def _static(func):
 
 def gemv_rule(func, ctx):
     st = ctx.step
-    if _OFF or st is None or not isinstance(st.node.op, (Dot, MatMul, FusedDot)) or not _static(func):
+    if _OFF or st is None or not isinstance(st.node.op, (Dot, MatMul, FusedDot)):
         return None
     node = st.node
     a, bb = node.inputs[:2]
@@ -385,7 +406,7 @@ def gemv_rule(func, ctx):
     if "mm_rows" in sch.get(sch.get_sblock(cname)).annotations:
         return None                         # the register tile (cpu_matmul.py)
     loops = sch.get_loops(sch.get_sblock(cname))
-    if any(_extent(sch, lp) == 0 for lp in loops):
+    if any(_ext(sch, lp) == 0 for lp in loops):
         return None                         # empty: nothing to stream
     epi = ctx.outputs[0] if isinstance(node.op, FusedDot) else None
     inline_views(sch, {cname, epi}, skip_prefix=None)
@@ -393,6 +414,12 @@ def gemv_rule(func, ctx):
     if set(left) - {cname, epi}:
         return None
     kind = _pattern(sch, sch.get_sblock(cname))
+    if kind is not None and not _static(func):
+        # shape-generic kernels (symbolic extents): matrix.vector with any rows and K;
+        # vector.matrix with a symbolic contraction (the batch) and static columns
+        sym = [_ext(sch, lp) is None for lp in loops]
+        if kind == "stream" and (any(sym[:-1]) or len(loops) != 2):
+            return None
     try:
         if kind == "stream":
             ok = _row_stream(sch, cname, dtype, ctx.machine)
