@@ -344,6 +344,7 @@ def _dot_rows(sch, name, dtype, machine):
         sch.reorder(*unit, rows_loop)
     R = _ext(sch, rows_loop)
     nvec = K // lanes if K is not None else None
+    k_extent = sch.get(k).extent
     ko, ki = sch.split(k, [None, lanes])
     lp_names = [str(sch.get(lp).loop_var.name) for lp in (rows_loop, ko, ki)]
     rf = sch.rfactor(ki, len(sch.get(b).iter_vars) - 1)     # rf buffer [..., lane]
@@ -374,11 +375,57 @@ def _dot_rows(sch, name, dtype, machine):
             sch.unroll(lp)              # straight-line lane sums: stores forwarded to loads
     init = sch.decompose_reduction(rf, ko)
     sch.vectorize(sch.get_loops(init)[-1])
-    if K is not None and K % lanes:     # (symbolic K: the last vector stays predicated)
-        upd = sch.get_sblock(sch.get(rf).name_hint)
-        ko = sch.get_loops(upd)[-3 if rows > 1 else -2]
+    upd = sch.get_sblock(sch.get(rf).name_hint)
+    ko = sch.get_loops(upd)[-3 if rows > 1 else -2]
+    if K is not None and K % lanes:
         sch.loop_partition(ko, [nvec, None])
+    elif K is None:
+        # symbolic K: whole vectors by construction (no lane guard), the guarded last one
+        kvar = sch.get(ko).loop_var
+        return lambda func: _unguarded_main(func, kvar, k_extent, lanes)
     return True
+
+
+def _unguarded_main(func, kvar, K, lanes):
+    """The loop of ``kvar`` (ceil(K / lanes) vectors of a symbolic reduction, each lane
+    guarded by ``k < K``) as a loop over the K // lanes whole vectors without guards (they
+    hold by construction) plus the guarded last vector."""
+    from .cpu_generic import _replace_loop, _ssa, _subst, tvm_ffi
+    dt = str(kvar.ty) if hasattr(kvar, "ty") else "int32"
+    L = tirx.IntImm(dt, lanes)
+    nmain = tirx.FloorDiv(K, L)
+
+    def make(loop):
+        body = tvm_ffi.structural_map(
+            loop.body, (s_tir.SBlockRealize,
+                        lambda r: s_tir.SBlockRealize(r.iter_values, True, r.block)), order="post")
+        vm = tirx.Var(kvar.name + "_m", dt)
+        main = tirx.For(vm, tirx.IntImm(dt, 0), nmain, tirx.ForKind.SERIAL, _subst(body, kvar, vm))
+        vt = tirx.Var(kvar.name + "_t", dt)
+        tail = tirx.For(vt, tirx.IntImm(dt, 0), loop.extent - nmain, tirx.ForKind.SERIAL,
+                        _subst(loop.body, kvar, nmain + vt))
+        return tirx.SeqStmt([main, tail])
+    return _ssa(_replace_loop(func, kvar, make))
+
+
+# ------------------------------------------------------------------ symbolic columns
+def _generic_sweep(sch, name, dtype, machine):
+    """``dot(x.T, r)`` with symbolic columns (a shape-generic kernel): the rows of x swept
+    one after another into the output row (in L1), the columns as a vectorized main loop
+    over ``N // lanes`` vectors plus a scalar tail, built by construction
+    (``cpu_generic.main_and_tail``: a split of a symbolic extent would guard every lane)."""
+    from .cpu_generic import _replace_loop, _ssa, main_and_tail
+    b = sch.get_sblock(name)
+    j, k = sch.get_loops(b)
+    sch.reorder(k, j)
+    init = sch.decompose_reduction(b, k)
+    lanes = lanes_of(dtype, machine)
+    jv_init = sch.get(sch.get_loops(init)[-1]).loop_var
+    jv_upd = sch.get(sch.get_loops(b)[-1]).loop_var
+    func = sch.mod["main"]
+    for var in (jv_init, jv_upd):
+        func = _replace_loop(func, var, lambda s: main_and_tail(s, lanes, False))
+    return _ssa(func)
 
 
 # ------------------------------------------------------------------ the rule
@@ -416,10 +463,21 @@ def gemv_rule(func, ctx):
     kind = _pattern(sch, sch.get_sblock(cname))
     if kind is not None and not _static(func):
         # shape-generic kernels (symbolic extents): matrix.vector with any rows and K;
-        # vector.matrix with a symbolic contraction (the batch) and static columns
+        # vector.matrix with a symbolic contraction (the batch) and static columns, or
+        # symbolic columns (by construction: _generic_sweep)
         sym = [_ext(sch, lp) is None for lp in loops]
-        if kind == "stream" and (any(sym[:-1]) or len(loops) != 2):
+        if kind == "stream" and (any(sym[:-2]) or len(loops) != 2):
             return None
+        if kind == "stream" and sym[-2]:
+            try:
+                out = _generic_sweep(sch, cname, dtype, ctx.machine)
+            except Exception:       # noqa: BLE001  (the general rule takes it)
+                if _DEBUG:
+                    raise
+                return None
+            if epi is not None:
+                return None
+            return out
     try:
         if kind == "stream":
             ok = _row_stream(sch, cname, dtype, ctx.machine)
@@ -435,6 +493,13 @@ def gemv_rule(func, ctx):
         return None
     if epi is not None:
         schedule_injective(sch, epi, np.dtype(node.outputs[0].type.dtype).itemsize)
+    if callable(ok):                    # a by-construction rewrite of the scheduled function
+        try:
+            return ok(sch.mod["main"])
+        except Exception:       # noqa: BLE001
+            if _DEBUG:
+                raise
+            return None
     return sch.mod["main"]
 
 
