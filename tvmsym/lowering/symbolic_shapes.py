@@ -400,15 +400,11 @@ def accepts_product(node):
 
 
 def product_concrete(node):
-    """N always static; M and K static when they are dims of shared variables.  Matrix x
-    vector: K static (its reduction is split by the vector width), M (rows) free; vector x
-    matrix (``x.T @ v``): M static (vectorized), K (a batch) free."""
+    """N always static for matrix x matrix; M and K static when they are dims of shared
+    variables (weights).  Matrix x vector and ``x.T @ v``: cpu_gemv.py schedules any
+    symbolic rows, contraction or columns, so only weight dims are pinned."""
     if node.inputs[1].type.ndim == 1:
-        a = node.inputs[0]
-        if a.owner is not None and type(a.owner.op).__name__ == "DimShuffle" \
-                and tuple(a.owner.op.new_order) == (1, 0):
-            return [(0, 0), (0, 1, "fixed"), (1, 0, "fixed")]
-        return [(0, 1), (1, 0), (0, 0, "fixed")]
+        return [(0, 0, "fixed"), (0, 1, "fixed"), (1, 0, "fixed")]
     return [(1, 1), (0, 1, "fixed"), (0, 0, "fixed")]
 
 
