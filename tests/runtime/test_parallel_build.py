@@ -118,3 +118,51 @@ def test_skipped_passes_do_not_change_the_code():
         stock = _ll({name: f}, [])
         trimmed = _ll({name: f}, list(pb.GPU_ONLY_PASSES) + ([] if needs[name] else [pb.COMPACT]))
         assert trimmed == stock, name
+
+
+def test_abandoned_stream_stops_its_worker(monkeypatch):
+    """A build failing while its kernels are being lowered (fault injected in the schedule
+    of the 9th specialized kernel, after full groups were handed to the worker) leaves no
+    worker thread, no object files and the interpreter's switch interval as it was."""
+    import gc
+    import sys
+    import threading
+    import time
+
+    from tvmsym.runtime import backends
+    real, calls = backends.schedule_host, []
+
+    def failing(func, ctx):
+        calls.append(1)
+        if len(calls) == 9:
+            raise RuntimeError("injected schedule failure")
+        return real(func, ctx)
+    monkeypatch.setattr(backends, "schedule_host", failing)
+    import glob
+    import os
+    import tempfile
+    objs = lambda: set(glob.glob(os.path.join(tempfile.gettempdir(), "tvmsym-objs-*")))  # noqa: E731
+    objs0 = objs()
+    switch = sys.getswitchinterval()
+    g0 = pb.stats["groups"]
+    x = T.fmatrix("x")
+    ws = [T.fmatrix(f"w{j}") for j in range(12)]
+    outs = [T.tanh(T.dot(x, w)) * (j + 1) for j, w in enumerate(ws)]
+    with tvmsym.config.change_flags(build_workers=2, cache=True):
+        f = tvmsym.function([x] + ws, outs, specialize=True)
+        m = np.ones((5, 5), "float32")
+        with pytest.raises(RuntimeError, match="injected schedule failure"):
+            f(m, *[m] * 12)
+    gc.collect()
+    deadline = time.time() + 60
+    while any(t.name == "tvmsym-build" and t.is_alive() for t in threading.enumerate()):
+        assert time.time() < deadline, "a build worker outlived its build"
+        time.sleep(0.05)
+    assert len(calls) == 9
+    assert pb.stats["groups"] == g0             # nothing finished, nothing counted
+    assert sys.getswitchinterval() == switch
+    assert not objs() - objs0
+    monkeypatch.undo()
+    with tvmsym.config.change_flags(build_workers=2, cache=True):
+        r = f(m, *[m] * 12)                     # the same function builds afterwards
+    np.testing.assert_allclose(r[3], np.tanh(m @ m) * 4, rtol=1e-5)
