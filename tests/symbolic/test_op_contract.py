@@ -90,6 +90,8 @@ def _corpus():
         T.logsumexp(x, axis=1),
         # arch (issue 12): sibling reductions of one input -> one SiblingReduce kernel
         y.sum(1) + y.max(1) + (y - 0.25).mean(1),
+        # lstm (issue 13): an increment of zeros by an index vector -> ScatterRowsIntoZeros
+        T.inc_subtensor(T.zeros((n, 3))[iv], x),
     ]
 
 

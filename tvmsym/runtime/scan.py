@@ -140,8 +140,8 @@ def host_grad_loop(node, inputs, inner):
             if j in rec:
                 g_out.append(gbufs[rec[j]][full[rec[j]][1] + t, ...])
                 y_out.append(full[rec[j]][0][full[rec[j]][1] + t, ...])
-            else:
-                g_out.append(np.asarray(gys[j])[t, ...])
+            else:       # a saved value has no gradient (one zero row)
+                g_out.append(np.asarray(gys[j])[0 if j >= no - op.n_saved else t, ...])
                 y_out.append(np.asarray(ys[j])[t, ...])
         res = fn(*args, *g_out, *y_out)
         res = res if isinstance(res, list) else [res]
@@ -383,7 +383,8 @@ def compiled_grad_loop(node, inputs, inner):
             g = gys[j]
             shapes.append(g.shape[1:])
             dtypes.append(g.dtype)
-            places.append((("gy", j), _rows(table, n - 1, -1)))
+            saved = j >= no - op.n_saved        # a saved value: no gradient (one zero row)
+            places.append((("gy", j), _rows(table, 0, 0) if saved else _rows(table, n - 1, -1)))
     ys = [_contig(y) for y in ys]
     for j in range(no):         # the step's outputs, as the forward loop computed them
         if j in rec:

@@ -41,10 +41,12 @@ class Scan(InnerGraphOp):
     """A loop; see the module docstring for the layout of inputs and outputs."""
 
     host_only = "runs its compiled body in a loop (runtime/scan.py)"
+    n_saved = 0         # (Scan objects pickled before the attribute existed)
 
 
     def __init__(self, inner_inputs, inner_outputs, seq_taps, out_taps, n_shared, n_nonseq,
-                 state_types, go_backwards=False, truncate_gradient=-1, name=None, mode=None):
+                 state_types, go_backwards=False, truncate_gradient=-1, name=None, mode=None,
+                 n_saved=0):
         self.inner_inputs = list(inner_inputs)
         self.inner_outputs = list(inner_outputs)
         self.seq_taps = tuple(tuple(t) for t in seq_taps)
@@ -58,6 +60,9 @@ class Scan(InnerGraphOp):
         self.mode = mode            # the body's compilation mode (None: the default)
         self._vjp = None            # (InnerGraph, index) of the body's vector-Jacobian product
         self._vjp_acc = None        # the same, summing into accumulators ("vjp_acc")
+        # the last n_saved outputs are values of the step the gradient reads instead of
+        # computing them again (rewrites/scan_saved.py): no gradient flows in from them
+        self.n_saved = int(n_saved)
 
     # identity: two scans are never merged or compared by value
     def __eq__(self, other):
@@ -202,7 +207,7 @@ class Scan(InnerGraphOp):
         for g, o in zip(gys, outs):
             g.name = f"d({o.name or 'out'})"
         known = {}
-        for o, g in zip(outs, gys):
+        for o, g in zip(outs[:len(outs) - self.n_saved], gys):
             if is_continuous(o):
                 known[o] = known[o] + g if o in known else g
         wrt = [v for v in self.inner_inputs if is_continuous(v)]

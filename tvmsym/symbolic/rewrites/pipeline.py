@@ -102,3 +102,16 @@ STAGES.insert(stage_names().index("fusion"), ("inc_join", inc_join, RUN))
 # arch (issue 12): reductions of one input over the same axes -> one multi-output kernel (cpu)
 from .sibling_reduce import sibling_reductions  # noqa: E402
 STAGES.insert(stage_names().index("dot_epilogue") + 1, ("sibling_reductions", sibling_reductions, RUN))
+# lstm helper (issue 13): a weight's gradient through a scan as one product after the loop
+from .scan_weights import scan_weight_grads  # noqa: E402
+STAGES.insert(stage_names().index("merge") + 1, ("scan_weight_grads", scan_weight_grads, RUN))
+# lstm helper (issue 13): the forward loop stores the values its gradient reads (Theano's scan)
+from .scan_saved import scan_saved  # noqa: E402
+STAGES.insert(stage_names().index("scan_weight_grads") + 1, ("scan_saved", scan_saved, RUN))
+# lstm helper (issue 13): inc_subtensor(zeros[idx], y) as rows summed per index (same bits as add.at)
+from .zeros_scatter import zeros_scatter  # noqa: E402
+STAGES.insert(stage_names().index("scan_saved") + 1, ("zeros_scatter", zeros_scatter, RUN))
+# lstm helper (issue 13): a scan body's dot(x_t, W) of a sequence as one product before the loop
+# (only when a mode includes it: the reshapes around the products are copies today, W10 lost 5-10%)
+from .scan_hoist_dot import scan_hoist_dot  # noqa: E402
+STAGES.insert(stage_names().index("scan_weight_grads"), ("scan_hoist_dot", scan_hoist_dot, ()))
