@@ -45,7 +45,7 @@ COMPACT = "s_tir.CompactBufferAllocation"
 #: kernels per group below which a class of kernels is not split further
 MIN_GROUP = 3
 
-stats = {"groups": 0, "parallel_builds": 0}
+stats = {"groups": 0, "parallel_builds": 0, "deduplicated": 0}
 #: the last build's groups and each worker's CPU seconds (bench_compile.py prints them)
 last = {"groups": 0, "thread_cpu": []}
 
@@ -85,11 +85,35 @@ def needs_compaction(func):
     return False
 
 
-def _groups(mod, n_workers):
+class _Dedupe:
+    """Kernels structurally equal to one seen before (a deep network's repeated layers, a
+    long chain cut into identical fused pieces) are compiled once: ``canonical(name, func)``
+    gives the name of the first such kernel, or None for a new one."""
+
+    def __init__(self):
+        self.seen = {}          # structural hash -> [(name, func without its symbol)]
+        self.aliases = {}       # kernel name -> name of the identical kernel compiled
+
+    def canonical(self, name, func):
+        from ._tvm import tvm_ffi
+        body = func.without_attr("global_symbol")
+        h = tvm_ffi.structural_hash(body)
+        for other, fn in self.seen.get(h, ()):
+            if tvm_ffi.structural_equal(fn, body):
+                self.aliases[name] = other
+                stats["deduplicated"] += 1
+                return other
+        self.seen.setdefault(h, []).append((name, body))
+        return None
+
+
+def _groups(mod, n_workers, dedupe=None):
     """[(IRModule, compact)] covering ``mod``'s functions, largest first."""
     from ._tvm import tvm
     need, other = [], []
     for gv, f in mod.functions.items():
+        if dedupe is not None and dedupe.canonical(gv.name_hint, f) is not None:
+            continue
         (need if needs_compaction(f) else other).append((gv, f))
     out = []
     for items, compact in ((need, True), (other, False)):
@@ -103,6 +127,8 @@ def _groups(mod, n_workers):
             part = items[j::k]
             # a compacted kernel is the slower to build (matmul tiles, multi-output reductions)
             out.append((3 * len(part) if compact else len(part), compact, part))
+    if not out:
+        return []
     if n_workers == 1 or len(out) == 1:
         # one compile: compaction as soon as one kernel needs it
         return [(tvm.IRModule(dict(p for _, _, part in out for p in part)),
@@ -182,7 +208,7 @@ class _Pool:
             self.closed = True
             self.cv.notify_all()
 
-    def finish(self):
+    def finish(self, aliases=None):
         self._close()
         if self.n > 1 and len(self.threads) < self.n - 1 and len(self.queue) > 1:
             self._start(min(self.n - 1, len(self.queue) - 1) - len(self.threads))
@@ -201,7 +227,7 @@ class _Pool:
         last.update(groups=len(self.results), thread_cpu=sorted(self.cpu, reverse=True))
         if self.errors:
             raise self.errors[0]
-        return MultiExecutable(self.results)
+        return MultiExecutable(self.results, aliases)
 
     def cancel(self):
         """Stop (the group being compiled finishes in the background and is dropped)."""
@@ -225,9 +251,10 @@ def build(mod, target, config, objects_dir=None):
     group's code is generated in its worker by LLVM's JIT (the first function lookup)."""
     pool = _Pool(target, config, objects_dir)
     pool.closed = True
-    for sub, compact in _groups(mod, pool.n):
+    dedupe = _Dedupe()
+    for sub, compact in _groups(mod, pool.n, dedupe):
         pool.submit(sub, compact, background=False)
-    return pool.finish()
+    return pool.finish(dedupe.aliases)
 
 
 class Stream:
@@ -248,15 +275,18 @@ class Stream:
         self.pool = _Pool(target, config, self.objects_dir)
         self.buckets = {True: [], False: []}
         self.names = []
+        self.dedupe = _Dedupe()
         # a build abandoned by an exception (the stream is dropped unfinished): its worker
         # stops and its objects go
         self._finalizer = weakref.finalize(self, _abandon, self.pool, self.objects_dir)
 
     def add(self, name, func):
+        self.names.append(name)
+        if self.dedupe.canonical(name, func) is not None:
+            return                          # an identical kernel is compiled already
         compact = needs_compaction(func)
         bucket = self.buckets[compact]
         bucket.append((name, func))
-        self.names.append(name)
         if self.pool.n > 1 and len(bucket) >= self.CHUNK[compact]:
             self.pool.submit(self._module(bucket), compact)
             bucket.clear()
@@ -276,7 +306,7 @@ class Stream:
             for sub, compact in _groups(mod, n):
                 self.pool.submit(sub, compact, background=False)
             self.buckets = {True: [], False: []}
-        return self.pool.finish()
+        return self.pool.finish(self.dedupe.aliases)
 
     def cancel(self):
         self._finalizer()
@@ -296,26 +326,36 @@ def _abandon(pool, objects_dir):
 class MultiExecutable:
     """The executables of a build's groups, used as one (``tvm.compile``'s Executable API
     that tvmsym uses: ``ex[name]``, ``ex.mod[name]``, ``ex.mod.inspect_source``,
-    ``ex.export_library``)."""
+    ``ex.export_library``).  ``aliases``: {kernel: identical kernel compiled in its stead}."""
 
-    def __init__(self, parts):
+    def __init__(self, parts, aliases=None):
         self.parts = parts
+        self.aliases = dict(aliases or {})
         self.mod = _MultiModule(self)
         self._where = {}
         for ex, sub, _ in parts:
             for gv in sub.get_global_vars():
                 self._where[gv.name_hint] = ex
+        for name, other in self.aliases.items():
+            self._where[name] = self._where[other]
 
     def __getitem__(self, name):
         return self.mod[name]
 
     def export_library(self, path, fcompile=None, **kwargs):
-        """One shared library of every group's object (written by the workers)."""
+        """One shared library of every group's object (written by the workers); a kernel
+        compiled once for several names gets each name as an alias symbol of its entry."""
         objects = [p for _, _, p in self.parts]
         if any(p is None for p in objects) or fcompile is None:
             raise RuntimeError("MultiExecutable.export_library needs the groups' objects "
                                "(build(..., objects_dir=...)) and a linker (fcompile)")
-        fcompile(path, objects)
+        fcompile(path, objects, aliases=[(f"{SYMBOL_PREFIX}{a}", f"{SYMBOL_PREFIX}{b}")
+                                         for a, b in sorted(self.aliases.items())])
+
+
+#: the exported symbol of kernel ``name`` is ``SYMBOL_PREFIX + name`` (tvm_ffi's library
+#: modules look functions up by it)
+SYMBOL_PREFIX = "__tvm_ffi_"
 
 
 class _MultiModule:
@@ -326,13 +366,18 @@ class _MultiModule:
         ex = self._owner._where.get(name)
         if ex is None:
             raise AttributeError(f"no kernel {name!r} in this build")
-        return ex.mod[name]
+        return ex.mod[self._owner.aliases.get(name, name)]
 
     def implements_function(self, name, query_imports=False):
         return name in self._owner._where
 
     def inspect_source(self, fmt=""):
-        return "\n".join(ex.mod.inspect_source(fmt) for ex, _, _ in self._owner.parts)
+        text = "\n".join(ex.mod.inspect_source(fmt) for ex, _, _ in self._owner.parts)
+        if self._owner.aliases:
+            mark = ";" if fmt in ("ll", "llvm") else "#"
+            text += "".join(f"\n{mark} kernel {a}: the same code as {b} (compiled once)"
+                            for a, b in sorted(self._owner.aliases.items()))
+        return text
 
     @property
     def imports(self):

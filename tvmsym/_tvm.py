@@ -531,17 +531,18 @@ def _prune(cachedir, key, written, mtime_before):
 _LD = shutil.which("ld")
 
 
-def _link(output, objects, options=None, **kwargs):
+def _link(output, objects, options=None, aliases=(), **kwargs):
     """Link the kernel objects alone (``ld -shared``, ~2x faster than the g++ driver); their
-    libm/libmvec/runtime symbols resolve from the process when the library is loaded."""
-    subprocess.run([_LD, "-shared", "-o", output, *objects], check=True,
-                   capture_output=True)
+    libm/libmvec/runtime symbols resolve from the process when the library is loaded.
+    ``aliases``: (new symbol, existing symbol) pairs (kernels compiled once for two names)."""
+    subprocess.run([_LD, "-shared", "-o", output, *objects,
+                    *(f"--defsym={a}={b}" for a, b in aliases)], check=True, capture_output=True)
 
 
-def _cc_link(output, objects, options=None, **kwargs):
+def _cc_link(output, objects, options=None, aliases=(), **kwargs):
     """No ``ld`` on PATH: TVM's compiler driver (``g++ -shared``)."""
     from tvm.support import cc
-    cc.create_shared(output, objects)
+    cc.create_shared(output, objects, options=[f"-Wl,--defsym={a}={b}" for a, b in aliases])
 
 
 class _LoadedExecutable:
