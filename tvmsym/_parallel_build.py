@@ -169,8 +169,8 @@ class _Pool:
         if self._switch is None:
             # a worker's Python callbacks (intrinsic lowering rules) wait for the GIL while
             # the calling thread runs Python (lowering the next kernels): hand it over sooner
-            self._switch = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch, 2e-4))
+            self._switch = True
+            _switch_interval(+1)
         for _ in range(k):
             t = threading.Thread(target=self._work, name="tvmsym-build", daemon=True)
             t.start()
@@ -239,8 +239,25 @@ class _Pool:
 
     def _restore(self):
         if self._switch is not None:
-            sys.setswitchinterval(self._switch)
             self._switch = None
+            _switch_interval(-1)
+
+
+_switch = {"active": 0, "saved": None}
+_switch_lock = threading.Lock()
+
+
+def _switch_interval(delta):
+    """The interpreter's switch interval is short while some build has a worker (builds of
+    several threads at once: set by the first, restored by the last)."""
+    with _switch_lock:
+        _switch["active"] += delta
+        if delta > 0 and _switch["active"] == 1:
+            _switch["saved"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch["saved"], 2e-4))
+        elif delta < 0 and _switch["active"] == 0 and _switch["saved"] is not None:
+            sys.setswitchinterval(_switch["saved"])
+            _switch["saved"] = None
 
 
 def build(mod, target, config, objects_dir=None):

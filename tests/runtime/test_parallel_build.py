@@ -211,3 +211,35 @@ def test_identical_kernels_are_compiled_once(cache, tmp_path):
                            text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         np.testing.assert_allclose(np.load(tmp_path / "r.npy"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_builds_in_two_threads_at_once():
+    """Two threads building at once (each with its build workers): right results, and the
+    interpreter's switch interval is back as it was after both."""
+    import sys
+    import threading
+    switch = sys.getswitchinterval()
+    x = T.fmatrix("x")
+    graphs = [[T.tanh(T.dot(x, x.T) * (j + 1)) + T.exp(x).sum() * k for k in range(6)]
+              for j in range(2)]
+    xv = np.random.default_rng(5).standard_normal((6, 6)).astype("float32") * 0.3
+    out, errors = {}, []
+
+    def run(j):
+        try:
+            f = tvmsym.function([x], graphs[j])
+            out[j] = f(xv)
+        except BaseException as e:     # noqa: BLE001
+            errors.append(e)
+    with tvmsym.config.change_flags(build_workers=2, cache=False):
+        ts = [threading.Thread(target=run, args=(j,)) for j in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert not errors, errors
+    for j in range(2):
+        for k in range(6):
+            np.testing.assert_allclose(out[j][k], np.tanh(xv @ xv.T * (j + 1)) + np.exp(xv).sum() * k,
+                                       rtol=1e-4, atol=1e-5)
+    assert sys.getswitchinterval() == switch
