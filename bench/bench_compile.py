@@ -5,7 +5,9 @@
 For each graph family and size (Apply nodes in the user's graph) it prints the time of
 ``function()`` (graph copy + rewrites), the seconds of each rewrite stage, and the first
 call's build time (lowering + TVM compile of every kernel, with the kernel disk cache
-off, so it is what a new graph costs).  Families:
+off, so it is what a new graph costs), the kernels built and the build cost per kernel
+(wall and process CPU: the kernels are compiled on every core, tvmsym/_parallel_build.py).
+Families:
 
 * ``chain``:  one long elementwise chain ``z = tanh(z) * 0.5 + y``
 * ``wide``:   a sum of many small terms ``exp(x * c_k) * y``
@@ -106,15 +108,18 @@ def measure(family, target, build):
     f = theano.function(ins, outs, **kw)
     t_fn = time.perf_counter() - t0
     stages = getattr(f.maker.fgraph, "stage_times", {})
-    t_build = None
+    t_build = c_build = None
+    kernels = 0
     if build:
+        from tvmsym.runtime.executor import build_stats
         args = [np.random.default_rng(1).standard_normal((8, 16)).astype("float32") for _ in ins]
+        k0 = build_stats["kernels"]
         with theano.config.change_flags(cache=False):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f(*args)
-            t_build = time.perf_counter() - t0
-    kernels = sum(1 for nd in f.maker.fgraph.toposort() if type(nd.op).__name__ != "DimShuffle")
-    return n, t_fn, stages, t_build, kernels
+            t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
+        kernels = build_stats["kernels"] - k0       # kernels really built (lowered + compiled)
+    return n, t_fn, stages, t_build, c_build, kernels
 
 
 def w6_in_new_process(compiledir):
@@ -137,17 +142,30 @@ def main():
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     measure("chain", 20, False)         # warm-up: imports, first-use caches
+    from tvmsym import _parallel_build
     print("compile time vs graph size (function(): copy + rewrites; build: first call, "
-          "no kernel cache)")
-    print(f"{'graph':>8} {'nodes':>6} {'function':>9} {'build':>8} {'kernels':>8}   "
-          "slowest rewrite stages")
+          "no kernel cache: lower + schedule + compile of every kernel; per kernel: build / "
+          "kernels built, wall and process CPU; goal <= 15 ms wall per kernel; build workers "
+          f"{_parallel_build.workers()})")
+    print(f"{'graph':>8} {'nodes':>6} {'function':>9} {'build':>8} {'kernels':>8} "
+          f"{'ms/kernel':>10} {'cpu ms/k':>9}   slowest rewrite stages")
+    per_kernel = []
     for fam in args.families.split(","):
         for size in sizes:
-            n, t_fn, stages, t_build, kernels = measure(fam, size, not args.no_build)
+            n, t_fn, stages, t_build, c_build, kernels = measure(fam, size, not args.no_build)
             top = sorted(stages.items(), key=lambda kv: -kv[1])[:4]
             st = ", ".join(f"{k} {v:.3f}" for k, v in top)
-            b = f"{t_build:8.2f}" if t_build is not None else f"{'-':>8}"
-            print(f"{fam:>8} {n:6d} {t_fn:9.3f} {b} {kernels:8d}   {st}", flush=True)
+            if t_build is not None:
+                b = f"{t_build:8.2f}"
+                pk = f"{1e3 * t_build / max(kernels, 1):10.1f} {1e3 * c_build / max(kernels, 1):9.1f}"
+                per_kernel.append((fam, 1e3 * t_build / max(kernels, 1)))
+            else:
+                b, pk = f"{'-':>8}", f"{'-':>10} {'-':>9}"
+            print(f"{fam:>8} {n:6d} {t_fn:9.3f} {b} {kernels:8d} {pk}   {st}", flush=True)
+    if per_kernel:
+        worst = max(per_kernel, key=lambda t: t[1])
+        print(f"build cost per kernel: worst {worst[1]:.1f} ms ({worst[0]}), median "
+              f"{sorted(v for _, v in per_kernel)[len(per_kernel) // 2]:.1f} ms (goal <= 15)")
     if args.no_w6:
         return
     with tempfile.TemporaryDirectory() as d:

@@ -156,6 +156,22 @@ def numpy_child(reps):
     return float(out[0]), float(out[1]), float(out[2])
 
 
+STEP_FLOPS = 2 * B * (NIN * NH + NH * NOUT) + 2 * B * NOUT * NH + 2 * B * (NH * NOUT + NIN * NH)
+
+
+def floor_line(np_us, per_core=False):
+    """The step's products (forward, dh, both weight gradients: STEP_FLOPS) at this machine's
+    measured float32 FMA peak: no implementation's step is faster than that."""
+    from _peak import fma_peak_gflops
+    peak, lanes = fma_peak_gflops(1 if per_core else None)
+    if not peak:
+        print("  FMA peak: gcc missing (bench/_peak.py)")
+        return
+    floor = STEP_FLOPS / (peak * 1e3)
+    print(f"  products at the FMA peak  {floor:8.1f} us   ({STEP_FLOPS / 1e6:.1f} MFLOP at "
+          f"{peak:.0f} GFLOP/s, {lanes} lanes: {floor / np_us:.2f}x numpy: the lowest ratio here)")
+
+
 def check(step, shared, x, onehot, params, n=5):
     """The compiled step and numpy's agree step by step (loss and parameters)."""
     P = [p.copy() for p in params]
@@ -227,6 +243,7 @@ def main():
           f"{tv_flt:.0f} page faults/step, {len(kernels)} nodes, compile {compile_s:.2f} s)")
     print(f"  ratio vs numpy here       {tv_best / np_best:8.2f}x")
     print(f"  ratio vs numpy at best    {tv_best / min(np_best, nc_best):8.2f}x   (goal <= 0.65x)")
+    floor_line(min(np_best, nc_best), args.per_core)
     # the same step with every kernel specialized to the shapes (function(..., specialize=True))
     sstep, sshared = tvmsym_step(params, specialize=True)
     check(sstep, sshared, x, onehot, params)

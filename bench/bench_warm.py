@@ -11,9 +11,10 @@ Each figure is a fresh Python process (the best of ``--reps``):
   checked against numpy's step (the same loss);
 * function() -> first result: the model's compile call plus its first call;
 * tvmsym's stages: import (numpy, tvmsym), function() (graph copy + rewrites), then the first
-  call's lower / schedule / build (TVM compile + export + load) when cold, or load (the cache
-  entry: step list and kernel library, runtime/warm.py) when warm, and whether ``tvm`` was
-  imported at all.
+  call's import of TVM (tvmsym._tvm: the compiler, cold only), lower / schedule / build
+  (TVM compile + export + load, on every core: tvmsym/_parallel_build.py) when cold, or load
+  (the cache entry: step list and kernel library, runtime/warm.py) when warm, and whether
+  ``tvm`` was imported at all.
 
 Goals (issue 12): whole process <= 0.8x JAX cold and <= 0.4x JAX warm; function() -> first
 result warm <= 1.0x JAX.  The children run with byte-code caching on (as an installed
@@ -56,7 +57,8 @@ print("RESULT " + json.dumps({"end": t_end, "ok": ok, "import": t_imp1 - t_imp0,
       "function": t1 - t0, "rewrite": step.rewrite_time, "first_call": t2 - t1,
       "lower": times.get("lower", 0.0), "schedule": times.get("schedule", 0.0),
       "build": times.get("compile", 0.0), "load": warm.stats["load_s"],
-      "hit": warm.stats["hits"] > 0, "tvm_imported": "tvm" in sys.modules}))
+      "hit": warm.stats["hits"] > 0, "tvm_imported": "tvm" in sys.modules,
+      "import_tvm": getattr(sys.modules.get("tvmsym._tvm"), "import_seconds", 0.0)}))
 """
 
 _JAX = r"""
@@ -180,9 +182,10 @@ def report(reps):
     for name, runs in (("cold", tc), ("warm", tw)):
         r = min(runs, key=lambda r: r["whole"])
         print(f"  {name}: import {r['import']:.3f}  function() {r['function']:.3f} (rewrite "
-              f"{r['rewrite']:.3f})  first call {r['first_call']:.3f} = lower {r['lower']:.3f} "
-              f"+ schedule {r['schedule']:.3f} + build {r['build']:.3f} + load {r['load']:.3f} "
-              f"+ rest; cache hit {r['hit']}, tvm imported {r['tvm_imported']}")
+              f"{r['rewrite']:.3f})  first call {r['first_call']:.3f} = import tvm "
+              f"{r.get('import_tvm', 0.0):.3f} + lower {r['lower']:.3f} + schedule "
+              f"{r['schedule']:.3f} + build {r['build']:.3f} + load {r['load']:.3f} + rest; "
+              f"cache hit {r['hit']}, tvm imported {r['tvm_imported']}")
     if jc is not None:
         for name, runs in (("cold", jc), ("warm", jw)):
             r = min(runs, key=lambda r: r["whole"])

@@ -68,3 +68,39 @@ def test_lstm_step_equals_numpy(lstm, dtype, tol):
         np.testing.assert_allclose(ct, cn, rtol=tol)
         for s, p in zip(shared, P):
             np.testing.assert_allclose(s.get_value(), p, rtol=tol * 10, atol=tol)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    mod = _load("bench_mlp")
+    mod.NIN, mod.NH, mod.NOUT = 63, 65, 7        # odd sizes: vector tails everywhere
+    return mod
+
+
+@pytest.mark.parametrize("batch", [1, 7, 65])
+def test_mlp_step_equals_numpy(mlp, batch):
+    """W6's step (bench/bench_mlp.py) against its hand-written numpy step, three steps in a row;
+    one function for every batch size (the parameters are reset per batch)."""
+    mlp.B = batch
+    x, onehot, params = mlp.init(seed=batch)
+    if not hasattr(mlp, "_step"):
+        mlp._step = mlp.tvmsym_step(params)
+    step, shared = mlp._step
+    for s, p in zip(shared, params):
+        s.set_value(p)
+    P = [p.copy() for p in params]
+    for _ in range(3):
+        lt = step(x, onehot)
+        ln = mlp.numpy_step(x, onehot, P)
+        np.testing.assert_allclose(lt, ln, rtol=1e-5)
+    for s, p in zip(shared, P):
+        np.testing.assert_allclose(s.get_value(), p, rtol=1e-4, atol=1e-6)
+
+
+def test_mlp_step_has_one_softmax_row_kernel(mlp):
+    """The loss reads log_softmax(z), its gradient softmax(z): one row kernel (LogSoftmax)
+    serves both (rewrites/softmax.py: exp(LogSoftmax) fused into the gradient's Composite)."""
+    mlp.B = 5
+    step, _ = mlp.tvmsym_step(mlp.init(seed=0)[2])
+    ops = [type(n.op).__name__ for n in step.maker.fgraph.toposort()]
+    assert ops.count("LogSoftmax") == 1 and "Softmax" not in ops

@@ -41,7 +41,7 @@ def test_kernels_really_write_into_the_dead_buffer(chain):
     assert a1 == (add_slot, add_slot) and a2 == (add_slot, 0, add_slot)
     assert allocs1 == allocs2 == ()
     # ... so the array returned is the very buffer the add kernel filled
-    assert np.shares_memory(out, build._pool[add_slot])
+    assert np.shares_memory(out, build.pooled(add_slot))
 
 
 def test_user_inputs_are_never_overwritten(chain):

@@ -42,6 +42,11 @@ def _cap_num_threads():
 
 _cap_num_threads()
 
+from . import _fastimport  # noqa: E402  (init_ffi_api without 52 registry listings)
+
+_import_t0 = time.perf_counter()
+_fastimport.install()
+
 import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
@@ -216,6 +221,9 @@ def _unwrap_type_checked(cls):
 if not os.environ.get("TVMSYM_TVM_TYPE_CHECKS"):
     _unwrap_type_checked(s_tir.Schedule)
 
+#: seconds this module's import took (TVM's import and set-up; bench/bench_warm.py prints it)
+import_seconds = time.perf_counter() - _import_t0
+
 
 # ------------------------------------------------------------------ building
 INT32_ELEMENTS = 2 ** 31 - 1
@@ -345,8 +353,13 @@ def _from_source(text):
 BUILD_CONFIG = {"tirx.disable_assert": True}
 
 
-def _compile(mod, target):
-    """``tvm.compile`` under tvmsym's build configuration (``BUILD_CONFIG``)."""
+def _compile(mod, target, objects_dir=None):
+    """``tvm.compile`` under tvmsym's build configuration (``BUILD_CONFIG``); llvm kernels
+    are built in groups on every core (``_parallel_build``: the same machine code, passes
+    that cannot change it skipped; ``objects_dir``: the groups' object files go there)."""
+    if target.kind.name == "llvm":
+        from . import _parallel_build
+        return _parallel_build.build(mod, target, BUILD_CONFIG, objects_dir)
     with tvm.transform.PassContext(config=BUILD_CONFIG):
         return tvm.compile(mod, target=target)
 
@@ -373,9 +386,13 @@ def _code_salt():
 
 
 def cache_key(mod, target):
-    """sha256 of (TVM version, tvmsym lowering rules, target, structural hash, TVMScript)."""
+    """sha256 of (TVM version, tvmsym lowering rules, target, the module's structural hash
+    and every kernel's name and structural hash).  (The module's TVMScript text was part of
+    it: printing cost ~5 ms per kernel, 5% of a cold start; the hashes are stable across
+    processes and cover the whole IR, constants' bits included.)"""
+    funcs = sorted((gv.name_hint, tvm_ffi.structural_hash(f)) for gv, f in mod.functions.items())
     h = hashlib.sha256()
-    for part in (_code_salt(), str(target), str(tvm_ffi.structural_hash(mod)), mod.script()):
+    for part in (_code_salt(), str(target), str(tvm_ffi.structural_hash(mod)), repr(funcs)):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:40]
@@ -401,11 +418,17 @@ def _cached_compile(mod, target, cachedir):
     elif why != "missing":
         cache_stats["errors"] += 1          # corrupted, half written or foreign: rebuild
     cache_stats["misses"] += 1
-    ex = _compile(mod, target)
+    import tempfile
+    objdir = tempfile.TemporaryDirectory(prefix="tvmsym-objs-")
+    try:
+        ex = _compile(mod, target, objdir.name)     # (each group's object written by its worker)
+    except BaseException:
+        objdir.cleanup()
+        raise
     tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
     try:
         mtime_before = _mtime_ns(cachedir)
-        ex.export_library(tmp, fcompile=_link if _LD else None)
+        ex.export_library(tmp, fcompile=_link if _LD else _cc_link)
         lib_path = _kcache.store_entry(cachedir, key, tmp)
         _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
         # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
@@ -420,6 +443,8 @@ def _cached_compile(mod, target, cachedir):
             pass
         _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
                           f"({type(e).__name__}: {e}); they are built in memory")
+    finally:
+        objdir.cleanup()
     return ex
 
 
@@ -486,6 +511,12 @@ def _link(output, objects, options=None, **kwargs):
     libm/libmvec/runtime symbols resolve from the process when the library is loaded."""
     subprocess.run([_LD, "-shared", "-o", output, *objects], check=True,
                    capture_output=True)
+
+
+def _cc_link(output, objects, options=None, **kwargs):
+    """No ``ld`` on PATH: TVM's compiler driver (``g++ -shared``)."""
+    from tvm.support import cc
+    cc.create_shared(output, objects)
 
 
 class _LoadedExecutable:

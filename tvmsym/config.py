@@ -133,6 +133,14 @@ _FLAGS += [
           "compiled body per step", convert=_bool),
 ]
 
+# build (tvmsym/_parallel_build.py, issue 12): a function's kernels compiled on every core
+_FLAGS += [
+    _Flag("build_workers", 0, "threads that compile a function's cpu kernels (groups of "
+          "kernels, each its own tvm.compile, linked into one library); 0 = the CPUs this "
+          "process may use", convert=int),
+]
+
+
 # --- gof helper (issue 14): Theano's flags that scripts set or read (tvmsym/_config_theano.py)
 def _theano_flags():
     from ._config_theano import FLAGS

@@ -172,3 +172,39 @@ def test_more_activations():
     for k, (g, w) in enumerate(zip(f(a, bb), want)):
         assert g.dtype == np.float32, k
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=f"output {k}")
+
+
+@pytest.fixture(scope="module")
+def softmax_beside_log_softmax():
+    """log_softmax(x) as an output, softmax(x) read only elementwise: the softmax becomes
+    exp(LogSoftmax(x)) fused into its consumer (rewrites/softmax.py); the same function
+    with the rule excluded is the reference."""
+    x, y = T.matrix("x"), T.matrix("y")
+    outs = [T.nnet.log_softmax(x), T.nnet.softmax(x) * y - y]
+    f = tvmsym.function([x, y], outs)
+    g = tvmsym.function([x, y], outs, mode=tvmsym.Mode().excluding("softmax_from_log_softmax"))
+    return f, g
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 63), (65, 10), (63, 65), (3, 1)])
+def test_softmax_from_log_softmax_matches_numpy(softmax_beside_log_softmax, shape):
+    f, g = softmax_beside_log_softmax
+    ops = [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+    assert "Softmax" not in ops and ops.count("LogSoftmax") == 1
+    assert "Softmax" in [type(n.op).__name__ for n in g.maker.fgraph.toposort()]
+    rng = np.random.default_rng(sum(shape))
+    a = (rng.standard_normal(shape) * 5).astype("float32")
+    y = rng.standard_normal(shape).astype("float32")
+    a[0, 0] = -np.inf                  # a zero probability stays exactly zero
+    if shape[1] > 2:
+        a[-1, 1] = 80.0                # near the float32 exp overflow: shifted by the max
+    ls, sy = f(a, y)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(ls, np_log_softmax(a), rtol=2e-6, atol=2e-5)
+        np.testing.assert_allclose(sy, np_softmax(a) * y - y, rtol=2e-6, atol=2e-6)
+        np.testing.assert_allclose(sy, g(a, y)[1], rtol=2e-6, atol=2e-6)
+    if shape[1] > 1:
+        assert sy[0, 0] == -y[0, 0]
+    a[1 % shape[0], 0] = np.nan        # NaN propagates to its row, as in Softmax
+    sy = f(a, y)[1]
+    assert np.isnan(sy[1 % shape[0]]).all()

@@ -106,11 +106,17 @@ def test_hit_skips_lowering_and_every_key_part_invalidates(cdir, monkeypatch):
     _, d = _delta(lambda: _check(f, xv, yv))
     assert d["hits"] == 1 and not calls
     assert "tanh" in f.as_text("tir").lower() or f.as_text("tir")      # as_text builds on demand
-    # graph (another constant), dtype, broadcast pattern, signature: each its own entry
+    # another shape of the same generic signature: its entry serves it (no build, no TVM)
+    calls.clear()
+    _, d = _delta(lambda: _check(_ew(), xv[:2, :3], yv[:2, :3]))
+    assert d["hits"] == 1 and d["stored"] == 0 and not calls, d
+    # graph (another constant), dtype, broadcast pattern, signature (a square shape: one
+    # class for both dims): each its own entry
+    sq = np.ones((4, 4), "float32")
     for make, args in [(lambda: _ew(c=3.0), (xv, yv, 3.0)),
                        (lambda: _ew("float64"), (xv.astype("float64"), yv.astype("float64"))),
                        (lambda: _ew(bcast=(True, False)), (xv[:1], yv)),
-                       (lambda: _ew(), (xv[:2], yv[:2]))]:
+                       (lambda: _ew(), (sq, sq))]:
         _, d = _delta(lambda: _check(make(), *args))
         assert d["hits"] == 0 and d["stored"] == 1, d
         _, d = _delta(lambda: _check(make(), *args))

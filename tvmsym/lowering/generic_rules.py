@@ -4,10 +4,11 @@ The static rules (rules/reduce.py) choose partial widths and parallel chunks fro
 extents; on symbolic extents the same structure is written by construction, so no
 symbolic extent is ever split (TVM_NOTES 12):
 
-* rows (the trailing axes reduced, some leading kept): per row, ``W`` partial results over
-  the whole vectors of the last axis (``part[row, l] = red_k x[row, k*W + l]``, ``k <
-  m // W``) plus a scalar tail over ``m % W``, combined by a reduction over ``W + 1``
-  values; rows in parallel (schedules/cpu_generic.py);
+* rows (the trailing axes reduced, some leading kept): per row, ``W = A*L`` partial
+  results (A independent vector accumulators) over the whole groups of W of the last axis,
+  ``L`` partials over the whole vectors left, a scalar tail over ``m % L``; the partials
+  folded lane-wise into one vector, then its lanes and the tail (``_row_reduce``, shared
+  with softmax); rows in parallel (schedules/cpu_generic.py);
 * a 1-D full reduction: ``P`` chunks of whole vectors (parallel), plus a scalar rest;
 * columns (the leading axes reduced, trailing kept, ``sum(axis=0)``): one reduction in
   memory order, the innermost kept loop vectorized main + tail by the schedule.
@@ -103,7 +104,7 @@ def lower_careduce_generic(node, inputs, ctx):
         return x(*[next(ri) if d in axes else next(oi) for d in range(nd)])
 
     L = ctx.target.lanes("uint8" if acc == "bool" else acc)
-    W = L * (ACCUMULATORS if kind == "add" else 1)
+    W = L * ACCUMULATORS
     red_name = name + "_red" if _needs_epilogue(op, acc, out_dtype) else name
     if any(isinstance(shape[a], int) and shape[a] == 0 for a in axes):
         if op.identity is None:     # caught by infer_shape first; kept as a guard
@@ -114,24 +115,10 @@ def lower_careduce_generic(node, inputs, ctx):
         red = te.compute(out_shape, lambda *i: reducer(convert(load(i, rs)), axis=rs),
                          name=red_name, tag="reduce")
     elif how == "rows":
-        m = shape[-1]
-        idt = str(m.ty) if not isinstance(m, int) else "int32"
-        V = m // W if isinstance(m, int) else tirx.FloorDiv(m, tirx.IntImm(idt, W))
         others = [shape[a] for a in axes[:-1]]
-
-        def raxes(tag):
-            return [te.reduce_axis((0, e), name=f"{tag}{k}") for k, e in enumerate(others)]
-        ro, k = raxes("r"), te.reduce_axis((0, V), name="k")
-        part = te.compute(out_shape + [W], lambda *il: reducer(
-            convert(load(il[:-1], ro + [k * W + il[-1]])), axis=ro + [k]),
-            name=name + "_gpart", tag="reduce")
-        rt, t = raxes("q"), te.reduce_axis((0, m - V * W), name="t")
-        tail = te.compute(out_shape, lambda *i: reducer(
-            convert(load(i, rt + [V * W + t])), axis=rt + [t]), name=name + "_gtail", tag="reduce")
-        lw = te.reduce_axis((0, W + 1), name="lw")
-        red = te.compute(out_shape, lambda *i: reducer(
-            tirx.Select(lw < W, part(*i, tirx.min(lw, W - 1)), tail(*i)), axis=lw),
-            name=red_name, tag="reduce")
+        red = _row_reduce(red_name, out_shape, shape[-1],
+                          lambda o, ro, j: convert(load(o, list(ro) + [j])), reducer,
+                          _combiner(kind, acc), ident, L, ACCUMULATORS, others)
     else:       # full1d
         n = shape[0]
         idt = str(n.ty) if not isinstance(n, int) else "int32"
@@ -168,22 +155,95 @@ def lower_careduce_generic(node, inputs, ctx):
     return [te.compute(out_shape, finish, name=name, tag="reduce_epilogue")]
 
 
-def _row_reduce(name, outer, m, value, reducer, L):
-    """``reducer`` over ``value(o, j)``, j < m, per outer index o: L vector partials over the
-    whole vectors, a scalar tail, combined by one reduction over L + 1 values."""
-    idt = str(m.ty) if not isinstance(m, int) else "int32"
-    V = m // L if isinstance(m, int) else tirx.FloorDiv(m, tirx.IntImm(idt, L))
-    k = te.reduce_axis((0, V), name="k")
-    part = te.compute(outer + [L], lambda *ol: reducer(value(ol[:-1], k * L + ol[-1]), axis=k),
-                      name=name + "_gp", tag="reduce")
-    t = te.compute
-    tr = te.reduce_axis((0, m - V * L), name="t")
-    tail = t(outer, lambda *o: reducer(value(o, V * L + tr), axis=tr), name=name + "_gt",
-             tag="reduce")
-    lw = te.reduce_axis((0, L + 1), name="lw")
-    return te.compute(outer, lambda *o: reducer(
-        tirx.Select(lw < L, part(*o, tirx.min(lw, L - 1)), tail(*o)), axis=lw),
-        name=name, tag="reduce")
+def _imm(e, v):
+    return v if isinstance(e, int) else tirx.IntImm(str(e.ty), v)
+
+
+def _combiner(kind, acc):
+    """The binary operation of ``_reducer(kind, acc)`` (the lane tree of ``_row_reduce``)."""
+    from .rules.reduce import _nan_max, _nan_min
+    if kind == "add":
+        return lambda a, b: a + b
+    if kind == "mul":
+        return lambda a, b: a * b
+    if kind in ("max", "min") and _is_float(acc):
+        return _nan_max if kind == "max" else _nan_min
+    return tirx.max if kind in ("max", "or") else tirx.min
+
+
+def _row_reduce(name, outer, m, load, reducer, combine, ident, L, A=ACCUMULATORS, others=(),
+                fn=None, pad=None):
+    """``reducer`` over ``fn(o, load(o, r, j))``, j < m (and r over the extents ``others``),
+    per outer index o, on a symbolic row length ``m``, built by construction (no symbolic
+    extent is split, no chain of dependent scalar steps per row):
+
+    * ``_gp``: W = A*L partials (A independent vector accumulators) over the m // W whole
+      groups of W;
+    * ``_gm``: L partials over the whole vectors left (fewer than A);
+    * ``_gx``: the last m % L loaded values as one vector, the missing lanes ``pad`` (a
+      guarded load per lane: nothing past the row is read), ``_gt``: ``fn`` of it, one
+      vector operation (``fn(pad)`` must be ``ident``: exp(-inf - max) = 0);
+    * ``_gf``: the A vectors of ``_gp``, the one of ``_gm`` and ``_gt`` folded lane-wise
+      into one vector;
+    * ``_h<w>``: its lanes combined pairwise (``combine``) in log2(L) halving steps; the
+      last one is the result ``name``.
+
+    The schedule (cpu_generic.py) puts every block under the row loop, vectorizes the lane
+    loops and unrolls the A accumulators."""
+    W = L * A
+    pad = ident if pad is None else pad
+
+    def value(o, r, j):
+        v = load(o, r, j)
+        return v if fn is None else fn(o, v)
+    fd = (lambda a, b: a // b) if isinstance(m, int) else (
+        lambda a, b: tirx.FloorDiv(a, _imm(a, b)))
+    V = fd(m, W)                    # whole groups of W
+    nv = fd(m, L)                   # whole vectors
+    others = list(others)
+    outer = list(outer)
+
+    def raxes(tag):
+        return [te.reduce_axis((0, e), name=f"{tag}{k}") for k, e in enumerate(others)]
+    rp, k = raxes("r"), te.reduce_axis((0, V), name="k")
+    part = te.compute(outer + [W], lambda *ol: reducer(
+        value(ol[:-1], rp, k * W + ol[-1]), axis=rp + [k]), name=name + "_gp", tag="reduce")
+    rm, j = raxes("p"), te.reduce_axis((0, nv - V * A), name="j")
+    mid = te.compute(outer + [L], lambda *ol: reducer(
+        value(ol[:-1], rm, V * W + j * L + ol[-1]), axis=rm + [j]), name=name + "_gm",
+        tag="reduce")
+
+    def guarded(ol, r, what, otherwise):    # lane ol[-1] of the tail, or ``otherwise``
+        idx = nv * L + ol[-1]
+        return tirx.if_then_else(idx < m, what(ol[:-1], r, idx), otherwise)
+    if others:      # each lane a reduction over the other axes (fn applied inside)
+        rq = raxes("q")
+        tx = te.compute(outer + [L], lambda *ol: reducer(guarded(ol, rq, value, ident), axis=rq),
+                        name=name + "_gx", tag="reduce")
+        tail = te.compute(outer + [L], lambda *ol: tx(*ol), name=name + "_gt")
+    else:
+        tx = te.compute(outer + [L], lambda *ol: guarded(ol, [], load, pad), name=name + "_gx")
+        tail = te.compute(outer + [L], lambda *ol: tx(*ol) if fn is None else fn(ol[:-1], tx(*ol)),
+                          name=name + "_gt")
+    a = te.reduce_axis((0, A + 2), name="a")
+    fold = te.compute(outer + [L], lambda *ol: reducer(tirx.Select(
+        a < A, part(*ol[:-1], tirx.min(a, A - 1) * L + ol[-1]),
+        tirx.Select(a == A, mid(*ol), tail(*ol))), axis=a), name=name + "_gf", tag="reduce")
+    h, w = fold, L
+    while w > 1:
+        w //= 2
+        h = _halve(h, w, outer, combine, name if w == 1 else f"{name}_h{w}")
+    if L == 1:
+        h = te.compute(outer, lambda *o: fold(*o, 0), name=name)
+    return h
+
+
+def _halve(h, w, outer, combine, name):
+    """Lanes l and l + w of ``h`` (2w lanes) combined: w lanes (w == 1: no lane axis)."""
+    if w == 1:
+        return te.compute(outer, lambda *o: combine(h(*o, 0), h(*o, 1)), name=name)
+    return te.compute(outer + [w], lambda *ol: combine(h(*ol), h(*ol[:-1], ol[-1] + w)),
+                      name=name)
 
 
 def lower_softmax_generic(node, inputs, ctx):
@@ -204,15 +264,18 @@ def lower_softmax_generic(node, inputs, ctx):
     def at(o, j):
         return cast(x(*o, j), dtype)
 
-    mx = _row_reduce(name + "_max", outer, m, at, fmax, L)
+    lo, zero = lowest(dtype), const(0, dtype)
+    mx = _row_reduce(name + "_max", outer, m, lambda o, r, j: at(o, j), fmax, tirx.max, lo, L)
     if isinstance(node.op, LogSoftmax):
-        s = _row_reduce(name + "_sum", outer, m, lambda o, j: tirx.exp(at(o, j) - mx(*o)),
-                        te.sum, L)
+        s = _row_reduce(name + "_sum", outer, m, lambda o, r, j: at(o, j), te.sum,
+                        lambda a, b: a + b, zero, L, fn=lambda o, v: tirx.exp(v - mx(*o)),
+                        pad=lo)
         ls = te.compute(outer, lambda *o: tirx.log(s(*o)), name=name + "_lse")
         return [te.compute(shape, lambda *i: (at(i[:-1], i[-1]) - mx(*i[:-1])) - ls(*i[:-1]),
                            name=name, tag="softmax")]
     e = te.compute(shape, lambda *i: tirx.exp(at(i[:-1], i[-1]) - mx(*i[:-1])), name=name + "_exp")
-    s = _row_reduce(name + "_sum", outer, m, lambda o, j: e(*o, j), te.sum, L)
+    s = _row_reduce(name + "_sum", outer, m, lambda o, r, j: e(*o, j), te.sum,
+                    lambda a, b: a + b, zero, L)
     r = te.compute(outer, lambda *o: const(1, dtype) / s(*o), name=name + "_rcp")
     return [te.compute(shape, lambda *i: e(*i) * r(*i[:-1]), name=name, tag="softmax")]
 

@@ -69,15 +69,18 @@ def _declared(node):
     return False
 
 
-def class_pattern(input_shapes):
-    """Per input dimension: 0, 1 or ('c', k), the k-th distinct size above 1 (first seen
-    first), and the sizes of the classes in order."""
+def class_pattern(input_shapes, broadcastable=None):
+    """Per input dimension: 0, 1 or ('c', k), the k-th distinct size (first seen first),
+    and the sizes of the classes in order.  A size 1 is a class of its own like any other
+    size when ``broadcastable`` (per input, the type's flags) says the dim does not
+    broadcast (a batch of 1 runs the batch-generic kernels), else the constant 1."""
     sizes, pat = {}, []
-    for s in input_shapes:
+    for k, s in enumerate(input_shapes):
         row = []
-        for d in s:
+        bc = broadcastable[k] if broadcastable is not None else None
+        for a, d in enumerate(s):
             d = int(d)
-            if d in (0, 1):
+            if d == 0 or (d == 1 and (bc is None or a >= len(bc) or bc[a])):
                 row.append(d)
             else:
                 row.append(("c", sizes.setdefault(d, len(sizes))))
@@ -147,14 +150,42 @@ def _step_generic(plan, step, struct, kind):
     return True
 
 
-def _declared_pins(st, struct):
-    """Classes a generic kernel declares static (``declare_generic(concrete=...)``)."""
+def _declared_pins(st, struct, plan=None):
+    """Classes a generic kernel declares static (``declare_generic(concrete=...)``): its
+    ``(input, axis)`` entries always; ``(input, axis, "fixed")`` entries only when that
+    dim's class is a dim of a shared variable (``fixed_classes``: a weight's dim cannot
+    change between calls, a batch can)."""
     conc = _lookup(CONCRETE, st.node.op)
     out = set()
-    for pos, axis in (conc(st.node) if conc is not None else ()):
+    fixed = None
+    for entry in (conc(st.node) if conc is not None else ()):
+        pos, axis = entry[:2]
         d = struct.dims.get(st.node.inputs[pos])
-        if d is not None and isinstance(d[axis], tuple):
-            out.add(d[axis][1])
+        if d is None or not isinstance(d[axis], tuple):
+            continue
+        if len(entry) > 2:
+            if fixed is None:
+                fixed = fixed_classes(plan, struct)
+            if d[axis][1] not in fixed:
+                continue
+        out.add(d[axis][1])
+    return out
+
+
+def fixed_classes(plan, struct):
+    """Classes of the dims of the function's shared variables (the fgraph inputs after the
+    user's ``n_user_inputs``, set by runtime/function.py; none when it is not set)."""
+    if plan is None:
+        return set()
+    fg = plan.fgraph
+    n = getattr(fg, "n_user_inputs", None)
+    if n is None:
+        return set()
+    out = set()
+    for v in fg.inputs[n:]:
+        for x in struct.dims.get(v) or ():
+            if isinstance(x, tuple):
+                out.add(x[1])
     return out
 
 
@@ -168,7 +199,7 @@ def kernel_key(plan, sig, inner=None):
     own = set()
     for st in plan.steps:
         if st.name in gen:
-            own.update(_declared_pins(st, struct))
+            own.update(_declared_pins(st, struct, plan))
     return (dtypes, pattern, tuple((k, v) for k, v in pinned if k in own))
 
 
@@ -181,7 +212,7 @@ def generic_steps(plan, struct, kind):
             continue
         if _step_generic(plan, st, struct, kind):
             gen.add(st.name)
-            pinned.update(_declared_pins(st, struct))
+            pinned.update(_declared_pins(st, struct, plan))
             continue
         for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
             d = struct.dims.get(v)
@@ -197,6 +228,10 @@ def generic_steps(plan, struct, kind):
     return gen, pinned
 
 
+def _bcast(plan):
+    return [tuple(getattr(v.type, "broadcastable", ())) for v in plan.fgraph.inputs]
+
+
 def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
     """The build key of a call with ``input_shapes`` (the ONE function that says which calls
     share kernels; the disk cache keys on it too).
@@ -209,7 +244,7 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
     shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
     if specialize or kind != "llvm" or plan.value_inputs:
         return ("specialized", dtypes, shapes)
-    pattern, sizes = class_pattern(shapes)
+    pattern, sizes = class_pattern(shapes, _bcast(plan))
     memo = plan.__dict__.setdefault("_generic_pins", {})
     failed = len(plan.__dict__.get("_generic_failed", ()))
     got = memo.get((pattern, failed))
@@ -264,7 +299,7 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
     struct = structure(plan, pattern, inner)
     if struct is None:
         return False
-    _, sizes = class_pattern(input_shapes)
+    _, sizes = class_pattern(input_shapes, _bcast(plan))
     gen, _ = generic_steps(plan, struct, "llvm")
     for st in plan.steps:
         if st.name not in gen:
@@ -336,6 +371,40 @@ def _not_complex(node):
     return not any(v.type.dtype.startswith("complex") for v in list(node.inputs) + node.outputs)
 
 
+def is_product(op):
+    from ..symbolic.ops.linalg import Dot, FusedDot
+    return isinstance(op, (Dot, FusedDot))
+
+
+def accepts_product(node):
+    """Float matrix x matrix (the register tile, lowering/generic_matmul.py) and matrix x
+    vector products (cpu_matmul's matvec / vecmat schedules on symbolic extents); others
+    stay specialized."""
+    from ..symbolic.ops.linalg import FusedDot
+    a, b = node.inputs[:2]
+    out = node.outputs[0].type.dtype
+    floats = ("float32", "float64")
+    if out not in floats or a.type.dtype not in floats or b.type.dtype not in floats:
+        return False
+    return a.type.ndim == 2 and (b.type.ndim == 2 or (b.type.ndim == 1 and not isinstance(node.op, FusedDot)))
+
+
+def product_concrete(node):
+    """N always static; M and K static when they are dims of shared variables."""
+    if node.inputs[1].type.ndim == 1:
+        return [(0, 0, "fixed"), (0, 1, "fixed"), (1, 0, "fixed")]
+    return [(1, 1), (0, 1, "fixed"), (0, 0, "fixed")]
+
+
+def accepts_indexing(node):
+    """Subtensor / IncSubtensor whose indices are graph constants (lowering/generic_index.py),
+    not complex."""
+    first = node.op.n_before
+    if not _not_complex(node):
+        return False
+    return all(isinstance(v, Constant) for v in node.inputs[first:])
+
+
 def _declare_defaults():
     from ..symbolic.elemwise import DimShuffle, Elemwise
     declare_generic(Elemwise, accepts=_not_complex)     # Composite fusion included
@@ -344,6 +413,15 @@ def _declare_defaults():
     declare_generic(CAReduce, accepts=accepts_reduce)   # rows, 1-d, columns (generic_rules.py)
     from ..symbolic.ops.nnet import LogSoftmax, Softmax
     declare_generic(Softmax, LogSoftmax, accepts=accepts_softmax)   # last axis
+    # matrix products: rows (a batch) and contraction symbolic, built by construction
+    # (lowering/generic_matmul.py); N always static, K and M static when they are weight dims
+    from ..symbolic.ops.linalg import Dot, FusedDot
+    declare_generic(Dot, FusedDot, accepts=accepts_product, concrete=product_concrete)
+    # basic indexing with constant indices, alloc (lowering/generic_index.py)
+    from ..symbolic.ops.alloc import Alloc
+    from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
+    declare_generic(Subtensor, IncSubtensor, accepts=accepts_indexing)
+    declare_generic(Alloc, accepts=_not_complex)
 
 
 _declare_defaults()

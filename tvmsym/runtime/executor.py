@@ -21,6 +21,7 @@ from ..symbolic.rewrites.placement import GpuFromHost, HostFromGpu
 from ..symbolic.sparse.type import is_sparse_value, is_sparse_var
 from . import threads as _threads
 from .complex_support import complex_args, touches_complex
+from .fastcode import straight_line
 from .inner import inner_for, perform
 from .sparse_support import plan_has_sparse, sparse_args, sparse_outputs, touches_sparse
 from .steps import Kind, StepRecord, annotate
@@ -406,6 +407,22 @@ class Build:
                 return arr if unpack_single else [arr]
             return run1
 
+        wrap, held = _tensor_wrap()
+        if wrap is None:
+            return self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
+        # kernel arguments: each pooled intermediate buffer as the TVM tensor made once with it
+        # (a numpy argument costs the FFI ~0.25-0.45 us of DLPack conversion per kernel call:
+        # ~66 of them per W6 MLP step), the program written out as straight-line Python
+        plain = [not touches_complex(rec.step) for rec in records]
+        run = straight_line(prog, plain, self._fast_slots, n_in, template, pool, out_plan,
+                            records, unpack_single, wrap, held)
+        return run or self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
+
+    @staticmethod
+    def _run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single):
+        """The fast program with numpy arrays as kernel arguments (no tvm_ffi tensors)."""
+        _refcount, _empty = sys.getrefcount, np.empty
+
         def run(args, spares=()):
             slots = template.copy()
             slots[:n_in] = args
@@ -415,9 +432,6 @@ class Build:
                     for s, d in given:
                         slots[s] = spares[d]
                     for s, shape, dtype in allocs:
-                        # reuse last call's buffer when nothing outside holds it any more
-                        # (Theano's output storage reuse, without its aliasing): a large fresh
-                        # np.empty costs page faults on every call
                         arr = pool.pop(s, None)
                         if arr is None or _refcount(arr) > 2:
                             arr = _empty(shape, dtype)
@@ -429,6 +443,11 @@ class Build:
             outs = [slots[s].copy() if copy else slots[s] for s, copy in out_plan]
             return outs[0] if unpack_single else outs
         return run
+
+    def pooled(self, slot):
+        """The buffer of ``slot`` the fast path keeps for the next call (None: none)."""
+        e = self._pool.get(~slot)
+        return e[0] if e is not None else self._pool.get(slot)
 
     def fast_runner(self, n_user, unpack_single):
         """``runner(args) -> outputs`` for Function's fast path, or None.
@@ -681,6 +700,34 @@ def _record(prof, rec, dt, slots, new):
             nbytes += a.nbytes
     kind = "tvm" if rec.kind is Kind.KERNEL else rec.kind.value
     prof.append((rec.step, kind, dt, nbytes, len(seen), [shape for _, shape, _ in rec.outs]))
+
+
+_WRAP = []
+
+
+def _tensor_wrap():
+    """(wrap, held): ``wrap(array)`` -> a tvm_ffi tensor viewing the array (any alignment:
+    the kernels declare their buffers' real alignment), or the array itself when it has no
+    DLPack form; ``held``: the references to a pooled array that its (array, tensor) pair,
+    the tensor's DLPack context and ``sys.getrefcount``'s argument make (more: someone
+    else holds it).  (None, 0) without tvm_ffi."""
+    if not _WRAP:
+        try:
+            import tvm_ffi
+            from_dlpack = tvm_ffi.from_dlpack
+
+            def wrap(a):
+                try:
+                    return from_dlpack(a, require_alignment=0)
+                except Exception:   # noqa: BLE001  (a dtype DLPack lacks: the array as it is)
+                    return a
+            probe = np.empty(1)
+            e = (probe, wrap(probe))
+            del probe
+            _WRAP.append((wrap, sys.getrefcount(e[0])))
+        except Exception:   # noqa: BLE001
+            _WRAP.append((None, 0))
+    return _WRAP[0]
 
 
 def _getter(slots):

@@ -155,6 +155,7 @@ class Function:
         # cuda: shared variables live on the device (runtime/cuda.py); the placement stage
         # keeps the updates (the outputs after the user's) there
         fg.n_user_outputs = self._n_user_outputs
+        fg.n_user_inputs = len(ins)     # the inputs after these are shared variables (symbolic_shapes)
         # tests: tvm.cpu(0) stands in for the GPU (TVMSYM_CUDA_LOOPBACK=1, or set f.loopback)
         self.loopback = self.target.kind == "cuda" and _loopback_default()
         from ..symbolic.rewrites import optimize
@@ -472,16 +473,42 @@ class Function:
             from ..config import change_flags
             with change_flags(cache=False):
                 return build()
+        if self._plan_obj is not None and self._generic_bases:
+            # a new shape of a signature this process built: its kernels, no disk lookup
+            from .generic import signature_built
+            from .inner import inner_for
+            if signature_built(self._plan_obj, key, self.target, self._generic_bases,
+                               self.specialize, inner_for):
+                return build()
+        from . import warm_generic  # another shape of a cached generic signature
+        b = None
+        if not self.specialize and warm_generic.known(self, key):
+            b = warm_generic.load(self, key)
+            if b is not None:
+                b._make_full = build_in_memory
+                return b
         wkey = self._warm_key(key)
         if wkey is None:
             return build()
         b = warm.load(wkey, self.maker.fgraph)
+        if b is None and not self.specialize:
+            b = warm_generic.load(self, key)
         if b is not None:
             b._make_full = build_in_memory
             return b
         b = build()
-        warm.store(wkey, b)
+        if self.specialize or not self._store_generic(key, b):
+            warm.store(wkey, b)
         return b
+
+    def _store_generic(self, key, b):
+        """The warm entries of a generic signature's first build (runtime/warm_generic.py)."""
+        from ..lowering.symbolic_shapes import signature
+        from . import warm_generic
+        from .inner import inner_for
+        sig = signature(self._plan, key, "llvm", False, inner_for)
+        return sig[0] == "generic" and self._generic_bases.get(sig) is b \
+            and warm_generic.store(self, key, b, sig, inner_for)
 
     def _warm_key(self, key):
         """runtime/warm.py's key of the build for signature ``key``, or None (not looked up:
@@ -524,6 +551,8 @@ class Function:
         state = self.__dict__.copy()
         for k in ("_builds", "_by_signature", "_kernels", "_fast_calls", "_generic_bases"):
             state[k] = LRU()
+        for k in ("_warm_generic", "_warm_generic_keys"):     # loaded libraries (warm_generic.py)
+            state.pop(k, None)
         state["_last"] = None
         state["_update_locks"] = ()     # locks do not pickle: made again from the containers
         return state

@@ -31,7 +31,10 @@ def lower_generic(st, shapes, values, machine):
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of
     try:
+        from ..lowering import generic_index  # noqa: F401  (registers its generic rules)
         from ..lowering.generic_rules import generic_rule
+        if _sym.is_product(st.node.op) and st.node.inputs[1].ndim == 2:
+            return _lower_product(st, shapes, values, machine)
         placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
         func = _tvm.prim_func(placeholders + results)
         func = _tvm.relax_alignment(func, _align_of)
@@ -39,12 +42,42 @@ def lower_generic(st, shapes, values, machine):
                               out_dtype=st.outputs[0].type.dtype,
                               shapes=[shapes.get(v) for v in st.node.inputs], values=values,
                               machine=machine)
-        if _sym.own_schedule(st.node.op):
+        if _sym.own_schedule(st.node.op) or _sym.is_product(st.node.op):     # (matrix x vector)
             from ..schedules import schedule
             return schedule(func, "llvm", ctx)
         return schedule_generic(func, ctx)
     except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
         raise GenericFailed(st.name, e) from e
+
+
+def _lower_product(st, shapes, values, machine):
+    """A Dot / FusedDot on symbolic rows or contraction (lowering/generic_matmul.py,
+    schedules/cpu_matmul_generic.py)."""
+    from .. import _tvm
+    from ..lowering.generic_matmul import lower_product_generic
+    from ..lowering.generic_rules import generic_rule
+    from ..lowering.lower import lower_step
+    from ..schedules import ScheduleContext
+    from ..schedules.cpu_matmul_generic import schedule_product_generic
+    from .backends import _align_of
+
+    def rules(op):
+        return lower_product_generic if op is st.node.op else generic_rule(op)
+    placeholders, results = lower_step(st, shapes, values, machine, rules=rules)
+    func = _tvm.prim_func(placeholders + results)
+    func = _tvm.relax_alignment(func, _align_of)
+    out = st.node.outputs[0]
+    ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st, out_dtype=out.type.dtype,
+                          shapes=[shapes.get(v) for v in st.node.inputs], values=values,
+                          machine=machine)
+    base = results[0].op.name[:-3]      # <name>_gm or <name>_gt
+    return schedule_product_generic(func, ctx, base, shapes[out], _align_of(out.type.dtype))
+
+
+def signature_built(plan, key, target, bases, specialize=False, inner=None):
+    """True if input shapes ``key`` belong to a generic signature already built here."""
+    sig = _sym.signature(plan, key, getattr(target, "kind", "llvm"), specialize, inner)
+    return sig[0] == "generic" and sig in bases
 
 
 def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=None):
@@ -76,7 +109,14 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
         kk = (_sym.kernel_key(plan, sig, inner), bits)
         reuse = bases.get(("kernels", kk))
         try:
-            b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
+            try:
+                b = Build(plan, key, target, loopback=loopback, generic=gen, reuse=reuse)
+            except GenericFailed:
+                raise
+            except Exception as e:      # noqa: BLE001  (e.g. the compile of a generic kernel:
+                if not gen:             # which one is unknown; a user error recurs below)
+                    raise
+                raise GenericFailed(None, e) from e
         except GenericFailed as e:
             for name in (gen if e.step_name is None else [e.step_name]):   # None: the compile
                 _sym.mark_failed(plan, name)

@@ -316,8 +316,9 @@ def _cachedir():
     return d if _kcache.prepare_dir(d) else None
 
 
-def store(key, build):
-    """Write ``key``'s entry for the fresh ``build`` when it qualifies (see module doc)."""
+def store(key, build, extra=None):
+    """Write ``key``'s entry for the fresh ``build`` when it qualifies (see module doc);
+    ``extra``: more fields of the entry's head (runtime/warm_generic.py)."""
     from .steps import Kind
     cd = _cachedir()
     lib_key = getattr(getattr(build.backend, "lib", None), "cache_key", None)
@@ -352,6 +353,7 @@ def store(key, build):
             "n_inputs": len(build.plan.fgraph.inputs), "steps": steps, "consts": consts,
             "out_slots": list(build.out_slots), "out_is_input": [bool(x) for x in build.out_is_input],
             "input_shapes": [list(map(int, sh)) for sh in getattr(build, "input_shapes", ())]}
+    head.update(extra or {})
     data = json.dumps(head).encode() + b"\n" + b"".join(blobs)
     try:
         _kcache.store_blob(cd, key, data)

@@ -51,26 +51,30 @@ def _tile(name):
     return int(mr), int(nr)
 
 
-def _batched(sch, cname, crop, ctx):
+def _batched(sch, cname, crop, ctx, raw=()):
+    """``raw``: FusedConv's kept correlation blocks (``<name>_raw``: plain copies of the
+    product's elements), placed in the batch loop next to the result."""
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
     par = _pays(ctx, flops=_flops(sch, c))
     cb = sch.get_sblock(crop)
     col2im = crop.endswith("_col2im_crop")
     pooled = getattr(ctx.op, "pool_ws", None) is not None
-    if pooled:      # the product's rows the epilogue reads must be whole tiles (else predicated tiles)
-        shapes = getattr(ctx, "shapes", None)
-        pooled = bool(shapes) and len(shapes) > 1 and int(shapes[1][0]) % MR == 0
     gather = (col2im or pooled) and _ext(sch, sch.get_loops(c)[0]) >= 2
     if gather:
         # the col2im of the input gradient reads many rows of the element's product, a
         # pooled epilogue 2 * ph + a: reverse_compute_at cannot invert those reads, so the
         # product is computed inside the result's batch loop instead (it stays in cache);
         # the col2im's sum over the taps is vectorized along the last axis
+        for r in raw:   # the kept correlation: its batch loop merged into the result's (compute_at
+            # wants every reader of the product under the loop)
+            sch.merge(sch.get_loops(cb)[0], sch.get_loops(sch.get_sblock(r))[0])
         outer = sch.get_loops(cb)
         sch.compute_at(c, outer[0])
         if col2im:
             sch.vectorize(outer[-1])
+        else:
+            _vectorize_epilogue(sch, sch.get_loops(cb), ctx)
         n = outer[0]
         i, j, k = sch.get_loops(c)[1:]
     else:
@@ -105,6 +109,12 @@ def _batched(sch, cname, crop, ctx):
     sch.vectorize(sch.get_loops(init)[-1])
     pa = sch.get_loops(sch.get_sblock("cv_pack_a"))
     sch.unroll(pa[-1])
+    for r in raw:       # identity reads of the element's product: always invertible
+        if not gather:
+            sch.reverse_compute_at(sch.get_sblock(r), n)
+        rl = sch.get_loops(sch.get_sblock(r))
+        if _ext(sch, rl[-1]) > 1:
+            sch.vectorize(rl[-1])
     if gather:
         return True
     if _ext(sch, n) >= 2 or not par:
@@ -116,6 +126,21 @@ def _batched(sch, cname, crop, ctx):
         except Exception:       # noqa: BLE001
             return False
     return False
+
+
+def _vectorize_epilogue(sch, loops, ctx):
+    """The pooled epilogue's rows as vectors (its activation then runs on vectors: libmvec's
+    tanh, not a scalar call per element): the last axis, with the one before it when a
+    row is shorter than a vector (LeNet conv2: 4 pooled columns, 4 x 4 per channel)."""
+    lanes = max(1, _tvm.vector_bytes() // 4)
+    inner = loops[2:]          # (batch, channel,) then the pooled positions
+    if not inner:
+        return
+    last = inner[-1]
+    if _ext(sch, last) < lanes and len(inner) >= 2 and _ext(sch, inner[-2]) * _ext(sch, last) <= 4 * lanes:
+        last = sch.fuse(inner[-2], last)
+    if _ext(sch, last) >= 2:
+        sch.vectorize(last)
 
 
 def _reduced(sch, cname, ctx):
@@ -162,17 +187,34 @@ def conv_rule(func, ctx):
     names = [blk.name_hint for _, blk in _blocks(sch)]
     dtype = st.node.outputs[0].type.dtype
     itemsize = np.dtype(dtype).itemsize
-    crop = [n for n in names if n.endswith("_crop")][0]
+    # the result block; FusedConv's kept pooled max is a second block of the same loop nest
+    # (``<name>_crop_v0`` / ``_v1``: one multi-output compute)
+    crop = [n for n in names if n.endswith(("_crop", "_crop_v0"))][0]
+    raw = [n for n in names if n.endswith("_raw")]
+    sibling = [n for n in names if n.endswith("_crop_v1")]
     for b, blk in _blocks(sch):          # views read by the epilogue (a bias's DimShuffle)
-        if blk.name_hint != crop and not blk.name_hint.startswith("cv_") and _is_spatial(blk):
+        keep = blk.name_hint in [crop] + raw + sibling or blk.name_hint.startswith("cv_")
+        if not keep and _is_spatial(blk):
             sch.compute_inline(b)
     tile = [n for n in names if n.startswith(("cv_c_", "cv_r_"))]
     if tile and tile[0].startswith("cv_c_"):
-        if _batched(sch, tile[0], crop, ctx):
+        if _batched(sch, tile[0], crop, ctx, raw):
             return sch.mod["main"]
+        raw = []        # placed in the batch loop
     elif tile:
         _reduced(sch, tile[0], ctx)
     elif "cv_plain" in names:
         _schedule_plain(sch, "cv_plain", dtype, True)
-    _schedule_crop(sch, crop, itemsize, ctx)
+    if getattr(ctx.op, "pool_ws", None) is not None and tile:
+        # a pass of its own (the product's rows are not whole tiles): rows in parallel, the
+        # pooled positions as vectors
+        loops = sch.get_loops(sch.get_sblock(crop))
+        rows = sch.fuse(loops[0], loops[1])
+        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2):
+            sch.parallel(rows)
+        _vectorize_epilogue(sch, [rows, rows] + list(sch.get_loops(sch.get_sblock(crop))[1:]), ctx)
+    else:
+        _schedule_crop(sch, crop, itemsize, ctx)
+    for r in raw:
+        _schedule_crop(sch, r, itemsize, ctx)
     return sch.mod["main"]

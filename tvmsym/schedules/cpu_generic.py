@@ -57,6 +57,48 @@ def main_and_tail(loop, lanes, parallel_outer):
     return tirx.SeqStmt([main, tail])
 
 
+#: rows a column reduction adds per pass over the accumulator row (kept in registers)
+COLUMN_ROWS = 4
+
+
+def rows_blocked(loop, lanes, R):
+    """``for r in range(e): for c in range(n): body`` (a reduction over rows ``r`` into a
+    row of accumulators ``c``) as ``R`` rows per pass over the accumulators, in the same
+    order (bit for bit the same result):
+
+        for g in range(e // R):
+            for co in range(n // L): for q in unroll(R): for cv in vectorized(L): body(g*R+q, co*L+cv)
+            for ct in range(n % L): for q in range(R): body(g*R+q, n//L*L+ct)
+        for rt in range(e % R): (main + tail over c)(e//R*R+rt)
+
+    The R updates of one accumulator vector follow each other, so it stays in a register
+    (one load and store per R rows instead of per row)."""
+    r, e, inner = loop.loop_var, loop.extent, loop.body
+    c, n, body = inner.loop_var, inner.extent, inner.body
+    dt, cdt = _dt(e), _dt(n)
+    Rr, L = _imm(dt, R), _imm(cdt, lanes)
+    g = tirx.Var(r.name + "_g", dt)
+    nmain = tirx.FloorDiv(n, L)
+
+    def at(row_expr, col_expr):
+        return _subst(_subst(body, r, row_expr), c, col_expr)
+    q, co, cv = tirx.Var(r.name + "_q", dt), tirx.Var(c.name + "_o", cdt), tirx.Var(c.name + "_v", cdt)
+    vec = tirx.For(co, _imm(cdt, 0), nmain, tirx.ForKind.SERIAL, tirx.For(
+        q, _imm(dt, 0), Rr, tirx.ForKind.UNROLLED, tirx.For(
+            cv, _imm(cdt, 0), L, tirx.ForKind.VECTORIZED, at(g * Rr + q, co * L + cv))))
+    q2, ct = tirx.Var(r.name + "_q", dt), tirx.Var(c.name + "_t", cdt)
+    sca = tirx.For(ct, _imm(cdt, 0), tirx.FloorMod(n, L), tirx.ForKind.SERIAL, tirx.For(
+        q2, _imm(dt, 0), Rr, tirx.ForKind.SERIAL, at(g * Rr + q2, nmain * L + ct)))
+    main = tirx.For(g, _imm(dt, 0), tirx.FloorDiv(e, Rr), tirx.ForKind.SERIAL,
+                    tirx.SeqStmt([vec, sca]))
+    rt = tirx.Var(r.name + "_t", dt)
+    row = tirx.For(c, _imm(cdt, 0), n, tirx.ForKind.SERIAL,
+                   _subst(body, r, tirx.FloorDiv(e, Rr) * Rr + rt))
+    tail = tirx.For(rt, _imm(dt, 0), tirx.FloorMod(e, Rr), tirx.ForKind.SERIAL,
+                    main_and_tail(row, lanes, False))
+    return tirx.SeqStmt([main, tail])
+
+
 def _replace_loop(func, var, make):
     return tvm_ffi.structural_map(
         func, (tirx.For, lambda s: make(s) if s.loop_var.same_as(var) else s), order="post")
@@ -207,6 +249,49 @@ def _partial_loops(sch, block):
     return spatial[-1], reduce
 
 
+def row_parts(lanes):
+    """Suffixes of the blocks of a row reduction (generic_rules._row_reduce), producers
+    first (the result block itself, the last lane step, is the reduction's name)."""
+    parts = ["_gp", "_gm", "_gx", "_gt", "_gf"]
+    w = lanes // 2
+    while w > 1:
+        parts.append(f"_h{w}")
+        w //= 2
+    return parts
+
+
+def _row_reduce_at(sch, prefix, row, lanes, place=True):
+    """Schedule the blocks of ``generic_rules._row_reduce(prefix, ...)`` under the loop
+    ``row`` (its result block, ``prefix``, already there): the lane loops of the partials,
+    of the fold and of the lane tree vectorized (the A accumulators of ``_gp`` and the
+    fold's static loop unrolled), the reduction inits hoisted out of the symbolic reduce
+    loops, the guarded tail lanes unrolled.  ``place=False``: the caller has put the
+    blocks under ``row`` already."""
+    parts = row_parts(lanes)
+    for sfx in reversed(parts) if place else ():
+        sch.compute_at(sch.get_sblock(prefix + sfx), row, preserve_unit_loops=True)
+    for sfx in ("_gp", "_gm", "_gf"):
+        b = sch.get_sblock(prefix + sfx)
+        l_loop, rest = _partial_loops(sch, b)
+        sch.reorder(*rest, l_loop)
+        _vector_lanes(sch, l_loop, lanes)                   # (before decompose_reduction)
+        if sfx == "_gf":
+            sch.unroll(rest[0])
+        sch.decompose_reduction(b, rest[0])
+        init = _find_block(sch, prefix + sfx + "_init")
+        if init is not None and sfx == "_gp":
+            _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
+    gx = sch.get_sblock(prefix + "_gx")
+    if any(iv.iter_type != 0 for iv in sch.get(gx).iter_vars):
+        l_loop, _ = _partial_loops(sch, gx)
+        _init_outside(sch, gx)
+        sch.unroll(l_loop)
+    else:
+        sch.unroll(sch.get_loops(gx)[-1])
+    for sfx in ["_gt"] + parts[5:]:
+        sch.vectorize(sch.get_loops(sch.get_sblock(prefix + sfx))[-1])
+
+
 def generic_reduce(func, ctx):
     """Schedule a reduction lowered by lowering/generic_rules.py."""
     from ..lowering.generic_rules import reduce_kind
@@ -217,10 +302,15 @@ def generic_reduce(func, ctx):
     x = ctx.step.node.inputs[0]
     how = reduce_kind(op, x.type.ndim)
     sch = s_tir.Schedule(func)
-    names = {name, name + "_red", name + "_gpart", name + "_gtail"}
+    red_name = name + "_red" if _find_block(sch, name + "_red") is not None else name
+    names = {name, red_name, name + "_gpart", name + "_gtail"} | {
+        red_name + sfx for sfx in row_parts(64)}
     inline_views(sch, names)
-    red = _find_block(sch, name + "_red") or sch.get_sblock(name)
-    epi = sch.get_sblock(name) if _find_block(sch, name + "_red") is not None else None
+    red = sch.get_sblock(red_name)
+    epi = sch.get_sblock(name) if red_name != name else None
+    if how != "columns" and _find_block(sch, red_name + "_gp") is None and _find_block(
+            sch, name + "_gpart") is None:
+        return sch.mod["main"]      # an empty reduced axis: the identity, written once
     acc = accumulator_dtype(op, x.type.dtype)
     lanes = ctx.lanes("uint8" if acc == "bool" else acc)
     n_kept = x.type.ndim - len(op.reduced_axes(x.type.ndim))
@@ -238,33 +328,26 @@ def generic_reduce(func, ctx):
         if epi is not None:
             el = sch.get_loops(epi)
             evar = sch.get(sch.fuse(*el) if len(el) > 1 else el[0]).loop_var
+        rvar = sch.get(rd[0]).loop_var if len(rd) == 1 else None
         f = sch.mod["main"]
-        for v in (ivar, init_var, evar):
+        if rvar is not None:        # the reduce loop over the rows, blocked (the kept loop in it)
+            f = _ssa(_replace_loop(f, rvar, lambda s: rows_blocked(s, lanes, COLUMN_ROWS)))
+        for v in (init_var, evar) if rvar is not None else (ivar, init_var, evar):
             if v is not None:
                 f = _ssa(_replace_loop(f, v, lambda s: main_and_tail(s, lanes, False)))
         return f
-    gpart = sch.get_sblock(name + "_gpart")
-    gtail = sch.get_sblock(name + "_gtail")
     if how == "rows":
         rl = sch.get_loops(red)[:n_kept]
         row = sch.fuse(*rl) if len(rl) > 1 else rl[0]
-        sch.compute_at(gtail, row, preserve_unit_loops=True)
-        sch.compute_at(gpart, row, preserve_unit_loops=True)
         if epi is not None:
             sch.reverse_compute_at(epi, row, preserve_unit_loops=True)
-        l_loop, rest = _partial_loops(sch, gpart)
-        sch.reorder(*rest, l_loop)
-        _vector_lanes(sch, l_loop, lanes)                       # (before decompose_reduction)
-        sch.decompose_reduction(gpart, rest[0])
-        _init_outside(sch, gtail)
-        init = _find_block(sch, name + "_gpart_init")
-        if init is not None:
-            _vector_lanes(sch, sch.get_loops(init)[-1], lanes)
+        _row_reduce_at(sch, red_name, row, lanes)
         rows_l = sch.get(row)
-        size = rows_l.extent
         f = sch.mod["main"]
-        total = size * _last_extent(func, x)
+        total = rows_l.extent * _last_extent(func, x)
         return _parallel_if(f, rows_l.loop_var, total)
+    gpart = sch.get_sblock(name + "_gpart")
+    gtail = sch.get_sblock(name + "_gtail")
     # full1d: P chunks of whole vectors
     gl = sch.get_loops(gpart)                   # c, l, k
     sch.reorder(gl[0], gl[2], gl[1])
@@ -295,10 +378,13 @@ def generic_softmax(func, ctx):
     name = ctx.outputs[0]
     sch = s_tir.Schedule(func)
     log = isinstance(ctx.op, LogSoftmax)
-    parts = [name + "_max_gp", name + "_max_gt", name + "_max"]
+    reds = [name + "_max", name + "_sum"]
+    lanes = ctx.lanes(ctx.out_dtype)
+    parts = [reds[0] + sfx for sfx in row_parts(lanes)] + [reds[0]]
     if not log:
         parts.append(name + "_exp")
-    parts += [name + "_sum_gp", name + "_sum_gt", name + "_sum", name + ("_lse" if log else "_rcp")]
+    parts += [reds[1] + sfx for sfx in row_parts(lanes)]
+    parts += [reds[1], name + ("_lse" if log else "_rcp")]
     from .common import inline_views
     inline_views(sch, set(parts) | {name})
     out = sch.get_sblock(name)
@@ -307,25 +393,35 @@ def generic_softmax(func, ctx):
     row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
     for p in reversed(parts):
         sch.compute_at(sch.get_sblock(p), row, preserve_unit_loops=True)
-    lanes = ctx.lanes(ctx.out_dtype)
+    for r in reds:
+        _row_reduce_at(sch, r, row, lanes, place=False)
     spatial_vars = [sch.get(sch.get_loops(out)[-1]).loop_var]
-    for p in parts:
-        b = sch.get_sblock(p)
-        if p.endswith("_gp"):
-            l_loop, rest = _partial_loops(sch, b)
-            sch.reorder(*rest, l_loop)
-            _vector_lanes(sch, l_loop, lanes)
-            sch.decompose_reduction(b, rest[0])
-        elif p.endswith("_gt"):
-            _init_outside(sch, b)
-        elif p.endswith("_exp"):
-            spatial_vars.append(sch.get(sch.get_loops(b)[-1]).loop_var)
+    if not log:
+        spatial_vars.append(sch.get(sch.get_loops(sch.get_sblock(name + "_exp"))[-1]).loop_var)
     rl = sch.get(row)
     f = sch.mod["main"]
+    if not log:
+        f = _retarget_buffer(f, sch.get(sch.get_sblock(name + "_exp")).writes[0].source,
+                             sch.get(out).writes[0].source)
     for v in spatial_vars:
         f = _replace_loop(f, v, lambda s: main_and_tail(s, lanes, False))
     size = rl.extent * _last_extent(func, None)
     return _parallel_if(f, rl.loop_var, size)
+
+
+def _retarget_buffer(func, old, new):
+    """Every access of the intermediate ``old`` made to ``new`` (same shape and dtype)
+    instead, and ``old`` no longer allocated.  Softmax's exp row goes to the output row
+    that the last pass then scales in place: a row buffer of symbolic length would be a
+    workspace allocation per row inside the parallel loop (TVMBackendAllocWorkspace)."""
+    func = tvm_ffi.structural_map(
+        func, (tvm.ir.Var, lambda b: new if b.same_as(old) else b), order="post")
+    root = func.body.block
+    allocs = [b for b in root.alloc_buffers if not b.same_as(new)]
+    new_root = s_tir.SBlock(root.iter_vars, root.reads, root.writes, root.name_hint,
+                            root.body, root.init, allocs, root.match_buffers, root.annotations)
+    return tvm_ffi.structural_map(
+        func, (s_tir.SBlock, lambda b: new_root if b.same_as(root) else b), order="post")
 
 
 def schedule_generic(func, ctx):

@@ -32,28 +32,46 @@ K_UNROLL = 4
 MATVEC_ROWS = 4
 
 
+def _ext(sch, loop):
+    """A loop's extent, or None when it is symbolic (a shape-generic kernel)."""
+    e = sch.get(loop).extent
+    return int(e) if isinstance(e, _tvm.tirx.IntImm) else None
+
+
 def _tile_of(sch, cname):
     """(MR, nj) of a packed product's block (its ``mm_rows`` / ``mm_cols`` annotations)."""
     ann = sch.get(sch.get_sblock(cname)).annotations
     return int(ann["mm_rows"]), int(ann["mm_cols"])
 
 
-def _schedule_packed(sch, names, cname, dtype, machine):
+def _schedule_packed(sch, names, cname, dtype, machine, rows_split=False, par=None, pack=True):
     """The register tile: MR rows x nj columns (NV vector registers) of C accumulate in
     registers over K (unrolled by ``K_UNROLL``), reading packed B panels and A in place;
     column panels (or batches, or (panel, row tile) pairs) spread over the cores when
-    the product repays waking them (``parallel_pays``)."""
+    the product repays waking them (``parallel_pays``).
+
+    Shape-generic products (``schedules/cpu_matmul_generic.py``) reuse this tile:
+    ``rows_split`` (the block's rows already are [row tiles, MR]: a symbolic tile count is
+    never split), ``par`` (parallel or not, decided by the caller: the flops may be
+    symbolic), ``pack=False`` (the B panels are scheduled by an earlier call); K may be
+    symbolic (not unrolled then)."""
     lanes = lanes_of(dtype, machine)
     mr, nj = _tile_of(sch, cname)
     c = sch.get_sblock(cname)
-    *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
-    K = _extent(sch, k)
+    if rows_split:
+        *bl, i0, i1, j, k = sch.get_loops(c)     # batch loops, row tiles, MR rows, columns, reduction
+    else:
+        *bl, i, j, k = sch.get_loops(c)          # batch loops (MatMul), rows, columns, reduction
+    K = sch.get(k).extent
+    K = int(K) if isinstance(K, _tvm.tirx.IntImm) else None     # None: symbolic
     nbatch = int(np.prod([_extent(sch, l) for l in bl])) if bl else 1
-    flops = 2 * nbatch * _extent(sch, i) * _extent(sch, j) * K
-    par = parallel_pays(machine, flops=flops)
-    i0, i1 = sch.split(i, [None, mr])
+    if par is None:
+        flops = 2 * nbatch * _extent(sch, i) * _extent(sch, j) * K
+        par = parallel_pays(machine, flops=flops)
+    if not rows_split:
+        i0, i1 = sch.split(i, [None, mr])
     j0, j1 = sch.split(j, [None, nj])
-    ku = K_UNROLL if K % K_UNROLL == 0 else 1
+    ku = K_UNROLL if K is not None and K % K_UNROLL == 0 else 1
     k0, k1 = sch.split(k, [None, ku])
     sch.reorder(*bl, j0, i0, k0, k1, i1, j1)
     cw = sch.cache_write(c, 0, "local")
@@ -72,7 +90,7 @@ def _schedule_packed(sch, names, cname, dtype, machine):
             sch.parallel(j0 if _extent(sch, j0) >= 4 * machine.threads else sch.fuse(j0, i0))
     init = sch.decompose_reduction(c, k0)
     sch.vectorize(sch.get_loops(init)[-1])
-    if "mm_pack_b" in names:
+    if "mm_pack_b" in names and pack:
         ls = sch.get_loops(sch.get_sblock("mm_pack_b"))
         sch.vectorize(ls[-1])
         if par:
@@ -94,16 +112,17 @@ def _schedule_plain(sch, name, dtype, vector_out):
     if not red:
         schedule_injective(sch, name, np.dtype(dtype).itemsize)
         return
-    size = int(np.prod([_extent(sch, l) for l in sp])) if sp else 1
+    exts = [_ext(sch, l) for l in sp + red]         # None: symbolic (taken as large)
+    big = None in exts or parallel_pays(elements=int(np.prod(exts)) if exts else 1)
     lanes = lanes_of(dtype)
-    if vector_out and sp and _extent(sch, sp[-1]) % lanes == 0 and _extent(sch, sp[-1]) >= lanes:
+    last = _ext(sch, sp[-1]) if sp else None
+    if vector_out and sp and last is not None and last % lanes == 0 and last >= lanes:
         last = sp[-1]
         sch.reorder(*sp[:-1], *red, last)
         lo, li = sch.split(last, [None, lanes])
         sch.vectorize(li)
         sp = sp[:-1] + [lo]
-    if sp and parallel_pays(elements=size * int(np.prod([_extent(sch, l) for l in red]))) \
-            and _extent(sch, sp[0]) > 1:
+    if sp and big and _ext(sch, sp[0]) != 1:
         sch.parallel(sp[0])
     sch.decompose_reduction(b, red[0])
 
@@ -115,15 +134,16 @@ def _matvec(sch, name, dtype):
     loops = sch.get_loops(b)
     lanes = lanes_of(dtype)
     k = loops[-1]
-    K = _extent(sch, k)
-    if K < 4 * lanes or K % lanes:
+    K = _ext(sch, k)
+    if K is None or K < 4 * lanes or K % lanes:
         return False
     ko, ki = sch.split(k, [None, lanes])
     names = [str(sch.get(l).loop_var.name) for l in list(loops[:-1]) + [ko, ki]]
     rf = sch.rfactor(ki, len(loops) - 1)   # rf buffer [i, lane]; loop handles change: find by name
     by_name = {str(sch.get(l).loop_var.name): l for l in sch.get_loops(rf)}
     *spatial, ko, ki = [by_name[n] for n in names]   # the row loop of matrix.vector (if any)
-    rows = MATVEC_ROWS if spatial and _extent(sch, spatial[0]) % MATVEC_ROWS == 0 else 1
+    n0 = _ext(sch, spatial[0]) if spatial else 1        # None: symbolic rows (one at a time)
+    rows = MATVEC_ROWS if spatial and n0 is not None and n0 % MATVEC_ROWS == 0 else 1
     if rows > 1:                      # a few rows per x load, one accumulator register each
         io, ii = sch.split(spatial[0], [None, rows])
         sch.reorder(io, ko, ii, ki)
@@ -132,7 +152,7 @@ def _matvec(sch, name, dtype):
     else:
         sch.reorder(*spatial, ko, ki)
     sch.vectorize(ki)
-    if spatial and parallel_pays(elements=_extent(sch, spatial[0]) * rows * K):
+    if spatial and (n0 is None or parallel_pays(elements=n0 * K)):
         sch.parallel(spatial[0])
     if rows > 1:
         # the partials in registers, and each row tile's lanes added right after it: a
@@ -183,15 +203,17 @@ def _vecmat(sch, name, dtype, machine=None):
         return False
     i, k = loops
     lanes = lanes_of(dtype, machine)
-    n, K = _extent(sch, i), _extent(sch, k)
-    if K < 1 or n % lanes or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
+    n, K = _ext(sch, i), _ext(sch, k)          # K None: a symbolic contraction (a batch)
+    if n is None or (K is not None and K < 1) or n % lanes \
+            or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
         return False            # an empty contraction (its zero fill is another block)
     threads = (machine or host()).threads
-    par = parallel_pays(machine, elements=n * K) and n % (threads * lanes) == 0 and threads > 1
+    par = parallel_pays(machine, elements=n * (K if K is not None else n)) \
+        and n % (threads * lanes) == 0 and threads > 1
     parts = threads if par else 1
     ip, ii = sch.split(i, [parts, None])
     ic, il = sch.split(ii, [None, lanes])
-    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0) if K is not None else 1
     k0, k1 = sch.split(k, [None, ku])
     sch.reorder(ip, k0, ic, k1, il)
     sch.unroll(k1)

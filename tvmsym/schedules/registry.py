@@ -22,6 +22,7 @@ def _llvm():
     from .cpu_pool import pool_rule
     from .cpu_reduce import cum_rule, reduce_rule, sibling_reduce_rule, softmax_rule
     from .mrg import mrg_cpu_rule
+    from .cpu_gemv import gemv_rule     # (prod) matrix.vector, vector.matrix, small/batched products
     return [
         pool_rule,          # pooling windows: rows parallel, window unrolled
         conv_rule,          # convolutions: im2col-free tiles, output channels vectorized
@@ -31,6 +32,7 @@ def _llvm():
         sibling_reduce_rule,  # SiblingReduce: each part as reduce_rule, one kernel
         softmax_rule,       # (Log)Softmax: one parallel loop over rows, passes under it
         indexing_rule,      # subtensor/join/tile...: last axis vectorized, rows parallel
+        gemv_rule,          # (prod) untiled float products: row stream / dot rows, main + tail
         matmul_rule,        # Dot/MatMul/TensorDot/FusedDot: packed register tiles, matvec
         elementwise_rule,   # any spatial kernel: inline, flatten, vectorize + tail, parallel
     ]

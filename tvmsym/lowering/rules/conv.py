@@ -130,10 +130,11 @@ def _ceil(a, b):
 
 
 def _crop(node, ctx, out_shape, load, epi):
-    """The result: ``load(conv index)`` per element, or ``epi(load)``'s tensor (FusedConv)."""
+    """The results: ``[load(conv index)]`` per element, or ``epi(load)``'s tensors (FusedConv)."""
     if epi is not None:
-        return epi(load)
-    return te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")
+        res = epi(load)
+        return list(res) if isinstance(res, (list, tuple)) else [res]
+    return [te.compute(out_shape, lambda *idx: load(idx), name=ctx.name(node) + "_crop", tag="conv_crop")]
 
 
 def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dtype, epi=None, margin=(0, 0)):
@@ -180,7 +181,20 @@ def _batched_product(node, ctx, Nb, M, kdims, jdims, A, colval, out_shape, f, dt
             nn, i, *j = f(idx)
             return C(nn, i + lo, *j)
         return _crop(node, ctx, out_shape, load, epi)
+    if epi is not None and getattr(node.op, "pool_ws", None) is not None and Mp > M:
+        # the pooled epilogue reads the product per image inside its batch loop
+        # (schedules/cpu_conv.py); a (never taken) read of the last padded row makes the
+        # rows it needs whole register tiles
+        epi = _whole_rows(epi, lambda n: C(n, Mp - 1, 0), M)
     return _crop(node, ctx, out_shape, lambda idx: C(*f(idx)), epi)
+
+
+def _whole_rows(epi, last_row, M):
+    def make(load):
+        def touching(idx):
+            return tirx.if_then_else(idx[1] >= M, last_row(idx[0]), load(idx))
+        return epi(touching)
+    return make
 
 
 def _reduced_product(node, ctx, Nb, M, kdims, pdims, A, colval, out_shape, f, dtype):
@@ -233,13 +247,18 @@ def _plain_product(node, ctx, batch, M, N, K, A, B, out_shape, f, dtype, epi=Non
 
 
 def _epilogue(node, inputs, ctx, dtype):
-    """FusedConv's result from the correlation's elements: [2x2.. max pool] then the scalar
-    expression with the extra inputs (broadcast loads)."""
+    """FusedConv's results from the correlation's elements: [2x2.. max pool] then the scalar
+    expression with the extra inputs (broadcast loads); then the kept intermediates
+    (``keep``): the pooled max from the same block (two outputs of one compute), the
+    correlation itself from a block of its own (``<name>_raw``)."""
     op = node.op
     n = op.convdim
     shape = ctx.shape(node.outputs[0])
     out = node.outputs[0].type.dtype
+    nrest = len(node.inputs) - 2
     rest = list(zip(node.inputs[2:], inputs[2:]))
+    keep = dict(zip(op.keep, node.outputs[1:]))
+    assert nrest == len(rest)
 
     def make(load):
         def body(*idx):
@@ -250,13 +269,41 @@ def _epilogue(node, inputs, ctx, dtype):
                 for off in itertools.product(*[range(w) for w in op.pool_ws]):
                     e = load(tuple(idx[:2]) + tuple(idx[2 + a] * op.pool_ws[a] + off[a] for a in range(n)))
                     v = e if v is None else tirx.max(v, e)
+            pooled = v
             if op.scalar_op is not None:
                 args = [v] + [ctx.scalar_value(var) if ctx.is_inline_scalar(var) else bcast_load(t, var, idx)
                               for var, t in rest]
                 v = lower_scalar(op.scalar_op, args, out)
+            if "pool" in keep:
+                return [cast(v, out), cast(pooled, keep["pool"].type.dtype)]
             return cast(v, out)
-        return te.compute(shape, body, name=ctx.name(node) + "_crop", tag="conv_crop")
+        name = ctx.name(node)
+        res = te.compute(shape, body, name=name + "_crop", tag="conv_crop")
+        res = list(res) if isinstance(res, (list, tuple)) else [res]
+        if "conv" in keep:
+            conv = keep["conv"]
+            raw = te.compute(ctx.shape(conv), lambda *idx: cast(load(idx), conv.type.dtype),
+                             name=name + "_raw", tag="conv_raw")
+            res.insert(1, raw)          # outputs: final, conv, pool (``keep`` order)
+        return res
     return make
+
+
+def _tap_source(x, t, pads, s, d, osp):
+    """(conditions, o): the output position ``o = (x + p - t * d) / s`` that input position
+    ``x`` reaches through filter tap ``t`` (per axis, unclamped), and the conditions that it
+    exists (in range; divisible by the stride).  The input gradient's gather and col2im."""
+    conds, o = [], []
+    for a in range(len(osp)):
+        q = x[a] + pads[a] - t[a] * d[a]          # = o * s
+        if s[a] == 1:
+            oa = q
+        else:
+            conds.append(tirx.floormod(q, s[a]) == 0)
+            oa = tirx.floordiv(q, s[a])
+        conds += [q >= 0, oa < osp[a]]
+        o.append(oa)
+    return conds, o
 
 
 @lower_rule(AbstractConv)
@@ -307,10 +354,10 @@ def lower_conv(node, inputs, ctx):
         Ab = lambda nn, i, k: A(i, k)            # noqa: E731
     K = int(np.prod(Kd))
     if not grouped and _fast(dtype, 2 * Nb * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
-        return [_batched_product(node, ctx, Nb, Co, Kd, osp,
+        return _batched_product(node, ctx, Nb, Co, Kd, osp,
                                  lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
-                                 _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype, epi)]
-    return [_plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)]
+                                 _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype, epi)
+    return _plain_product(node, ctx, batch, CoG, int(np.prod(osp)), K, Ab, B, out_shape, f, dtype, epi)
 
 
 @lower_rule(AbstractConv_gradWeights)
@@ -359,8 +406,8 @@ def lower_conv_grad_weights(node, inputs, ctx):
     if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * int(np.prod(Rd)), Co, int(np.prod(Kd))):
         return [_reduced_product(node, ctx, Nb, Co, Kd, osp, lambda nn, i, *o: cast(T(nn, i, *o), dtype),
                                  _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype)]
-    return [_plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
-                           f, dtype)]
+    return _plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
+                           f, dtype)
 
 
 @lower_rule(AbstractConv_gradInputs)
@@ -370,7 +417,6 @@ def lower_conv_grad_inputs(node, inputs, ctx):
     ws, ts = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
     out_shape = ctx.shape(node.outputs[0])
     dtype = node.outputs[0].type.dtype
-    n = op.convdim
     G = op.num_groups
     Nb = ts[0]
     Co, Cg = ws[:2]
@@ -386,16 +432,7 @@ def lower_conv_grad_inputs(node, inputs, ctx):
         return cast(W(g * CoG + co, i, *_taps(op, t, ksp)), dtype)
 
     def gather(nn, g, co, t, x):
-        conds, o = [], []
-        for a in range(n):
-            q = x[a] + pads[a] - t[a] * d[a]          # = o * s
-            if s[a] == 1:
-                oa = q
-            else:
-                conds.append(tirx.floormod(q, s[a]) == 0)
-                oa = tirx.floordiv(q, s[a])
-            conds += [q >= 0, oa < osp[a]]
-            o.append(oa)
+        conds, o = _tap_source(x, t, pads, s, d, osp)
         # clamp so an out-of-range (masked) load stays inside the buffer
         oc = [tirx.max(tirx.min(oa, osp[a] - 1), 0) for a, oa in enumerate(o)]
         return _all(conds), lambda: cast(T(nn, g * CoG + co, *oc), dtype)
@@ -426,11 +463,11 @@ def lower_conv_grad_inputs(node, inputs, ctx):
     if not grouped and Co >= 2 and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(osp)),
                                          Cg * int(np.prod(ksp)), int(np.prod(osp))):
         if ctx.target.cpu:
-            return [_col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype)]
-        return [_padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype,
-                                gather)]
-    return [_plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), None, None, out_shape,
-                           f, dtype, term=term)]
+            return _col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype)
+        return _padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype,
+                                gather)
+    return _plain_product(node, ctx, batch, Cg, int(np.prod(xsp)), int(np.prod(Kd)), None, None, out_shape,
+                           f, dtype, term=term)
 
 
 def _padded_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, f, dtype, gather):
@@ -492,16 +529,7 @@ def _col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_sh
         def body(nn, ci, *x):
             acc = None
             for t in itertools.product(*[range(k) for k in ksp]):
-                conds, o = [], []
-                for a in range(n):
-                    q = x[a] + pads[a] - t[a] * d[a]          # = o * s
-                    if s[a] == 1:
-                        oa = q
-                    else:
-                        conds.append(tirx.floormod(q, s[a]) == 0)
-                        oa = tirx.floordiv(q, s[a])
-                    conds += [q >= 0, oa < osp[a]]
-                    o.append(oa)
+                conds, o = _tap_source(x, t, pads, s, d, osp)
                 j = ravel(o, [osp[0]] + jpad_inner)     # unclamped: affine along the last axis
                 v = tirx.Select(_all(conds), load((nn, ravel([ci] + list(t), Md), j)), const(0, dtype))
                 acc = v if acc is None else acc + v

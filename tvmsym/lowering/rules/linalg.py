@@ -21,9 +21,13 @@ te = _tvm.te
 tirx = _tvm.tirx
 
 
-def _packs(ctx, flops, *dims):
+def _packs(ctx, flops, *dims, batch=(), dtype="float32"):
     """A packed, register-tiled product: on a CPU, for products big enough to repay packing."""
-    return ctx.target.cpu and flops >= PACKED_MIN_FLOPS and min(dims) >= 8
+    if not (ctx.target.cpu and flops >= PACKED_MIN_FLOPS and min(dims) >= 8):
+        return False
+    # (prod) narrow and batched products: in place (schedules/cpu_gemv.py) where that is faster
+    from ..gemv_shapes import unpacked
+    return not unpacked(*dims, batch, ctx.target, dtype)
 
 
 def _acc_dtype(out):
@@ -74,7 +78,7 @@ def _dot(node, inputs, ctx, name=None, padded=False):
     out = np.result_type(a.type.dtype, b.type.dtype).name
     K = sa[-1]
     if (a.ndim == 2 and b.ndim == 2 and out in ("float32", "float64")
-            and _packs(ctx, 2 * sa[0] * K * sb[1], sa[0], sb[1], K)):
+            and _packs(ctx, 2 * sa[0] * K * sb[1], sa[0], sb[1], K, dtype=out)):
         return _packed_matmul(node, inputs[:2], ctx, sa[0], sb[1], K, out, name=name, crop=not padded)
     c = _Ctx(ctx, node, inputs)
     nda = a.ndim
@@ -182,7 +186,8 @@ def lower_matmul(node, inputs, ctx):
 
     out = node.outputs[0].type.dtype
     M, N = shape[-2], shape[-1]
-    if out in ("float32", "float64") and _packs(ctx, 2 * int(np.prod(shape)) * K, M, N, K):
+    if out in ("float32", "float64") and _packs(ctx, 2 * int(np.prod(shape)) * K, M, N, K,
+                                                 batch=tuple(shape[:-2]), dtype=out):
         return [_packed_matmul(node, inputs, ctx, M, N, K, out, shape[:-2],
                                lambda bi: batch(a, bi), lambda bi: batch(b, bi))]
     a_idx = lambda i, r: batch(a, i) + (i[nb], r[0])
@@ -220,7 +225,7 @@ def lower_tensordot(node, inputs, ctx):
     M = int(np.prod([sa[d] for d in fa]))
     N = int(np.prod([sb[d] for d in fb]))
     if len(red) == 1 and out in ("float32", "float64") \
-            and _packs(ctx, 2 * M * N * red[0], M, N, red[0]):
+            and _packs(ctx, 2 * M * N * red[0], M, N, red[0], dtype=out):
         # one contracted axis: a matrix product over the flattened free dims
         from .shape import ravel, unravel
         la, lb = _Ctx(ctx, node, inputs).tensors

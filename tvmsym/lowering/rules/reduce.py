@@ -38,12 +38,20 @@ def highest(dtype):
     return tvm.tirx.max_value(dtype)
 
 
+def _isnan_any(a):
+    """NaN test of a float accumulator: ``_isnan_v`` (vectorizes) where it has a bit
+    pattern test, else ``tirx.isnan`` (a vectorized loop calling it is scalarized: a
+    column max over 4096x4096 took 39 ms per core instead of ~5)."""
+    dt = str(a.ty)
+    return _isnan_v(a, dt) if dt in _NAN_BITS else tirx.isnan(a)
+
+
 def _nan_max(a, b):
-    return tirx.Select(tirx.Or(tirx.isnan(a), a >= b), a, b)
+    return tirx.Select(tirx.Or(_isnan_any(a), a >= b), a, b)
 
 
 def _nan_min(a, b):
-    return tirx.Select(tirx.Or(tirx.isnan(a), a <= b), a, b)
+    return tirx.Select(tirx.Or(_isnan_any(a), a <= b), a, b)
 
 
 nanmax = te.comm_reducer(_nan_max, lambda t: lowest(t), name="nanmax")

@@ -83,15 +83,24 @@ class FusedConv(CorrMM):
     per channel).  ``tanh(pool(conv(x, W)) + b)`` is computed per image while its columns
     and product are in cache; the product never reaches memory whole.  Built by the
     ``conv_epilogue`` stage; no gradient (it exists only in compiled graphs).
+
+    ``keep`` (training graphs): the intermediate results other nodes also read, as extra
+    outputs after the final one: ``"conv"`` the correlation itself, ``"pool"`` the pooled
+    max (``MaxPoolGrad`` reads both, so the arg-max routing and its ties stay Theano's).
     """
 
-    __props__ = CorrMM.__props__ + ("pool_ws", "scalar_op")
+    __props__ = CorrMM.__props__ + ("pool_ws", "scalar_op", "keep")
     no_grad = "made by the conv_epilogue stage, after gradients"
 
-    def __init__(self, pool_ws=None, scalar_op=None, **conv):
+    def __init__(self, pool_ws=None, scalar_op=None, keep=(), **conv):
         super().__init__(**conv)
         self.pool_ws = tuple(pool_ws) if pool_ws is not None else None
         self.scalar_op = scalar_op
+        self.keep = tuple(keep)
+        if any(k not in ("conv", "pool") for k in self.keep) or list(self.keep) != sorted(set(self.keep)):
+            raise ValueError(f"FusedConv: keep must be a sorted subset of ('conv', 'pool'), got {keep!r}")
+        if "pool" in self.keep and (self.pool_ws is None or self.scalar_op is None):
+            raise ValueError("FusedConv: keep='pool' needs a pooling followed by an elementwise expression")
 
     def __str__(self):
         parts = [CorrMM.__str__(self)]
@@ -99,6 +108,8 @@ class FusedConv(CorrMM):
             parts.append(f"Pool{{ws={self.pool_ws}, mode='max'}}")
         if self.scalar_op is not None:
             parts.append(self.scalar_op.name)
+        if self.keep:
+            parts.append("keep=" + "+".join(self.keep))
         return f"FusedConv{{{', '.join(parts)}}}"
 
     __repr__ = __str__
@@ -106,22 +117,26 @@ class FusedConv(CorrMM):
     def make_node(self, img, kern, *others):
         from ..elemwise import Elemwise
         from .pool import Pool
-        out = CorrMM.make_node(self, img, kern).outputs[0]
+        conv = out = CorrMM.make_node(self, img, kern).outputs[0]
         if self.pool_ws is not None:
             out = Pool(self.pool_ws, True, ndim=self.convdim).make_node(out).outputs[0]
+        pooled = out
         if self.scalar_op is not None:
             res = Elemwise(self.scalar_op).make_node(out, *others).outputs[0]
             if res.broadcastable != out.broadcastable:
                 raise TypeError("FusedConv: the elementwise inputs must not broadcast the convolution")
             out = res
-        return Apply(self, [img, kern] + list(others), [out.type()])
+        extra = {"conv": conv, "pool": pooled}
+        return Apply(self, [img, kern] + list(others), [out.type()] + [extra[k].type() for k in self.keep])
 
     def infer_shape(self, node, shapes):
-        (shp,) = CorrMM.infer_shape(self, node, shapes[:2])
+        (conv,) = CorrMM.infer_shape(self, node, shapes[:2])
+        shp = conv
         if self.pool_ws is not None:
             from .pool import Pool
             shp = Pool(self.pool_ws, True, ndim=self.convdim).out_shape(shp)
-        return [shp]
+        extra = {"conv": conv, "pool": shp}
+        return [shp] + [extra[k] for k in self.keep]
 
 
 def _single_client(fgraph, v):
@@ -131,9 +146,39 @@ def _single_client(fgraph, v):
     return clients[0][0]
 
 
+def _pick_client(fgraph, v, accept):
+    """(the first client node of ``v`` that ``accept`` takes, whether ``v`` has other readers:
+    other nodes or the graph's outputs)."""
+    users = []
+    for c, _ in fgraph.clients[v]:
+        if c not in users:
+            users.append(c)
+    for c in users:
+        if c != "output" and accept(c):
+            return c, len(users) > 1
+    return None, True
+
+
+def _depends_on(vars_, targets):
+    """Whether any of ``vars_`` is computed from one of ``targets`` (variables)."""
+    seen, todo = set(), list(vars_)
+    while todo:
+        v = todo.pop()
+        if v in targets:
+            return True
+        if id(v) in seen or v.owner is None:
+            continue
+        seen.add(id(v))
+        todo.extend(v.owner.inputs)
+    return False
+
+
 def conv_epilogue(fgraph, excluding=()):
     """CorrMM [-> non-overlapping max Pool] [-> Elemwise of it and per-channel operands]
-    -> FusedConv (cpu); returns the number fused."""
+    -> FusedConv (cpu); returns the number fused.  When other nodes also read the
+    correlation or the pooled max (a training graph: ``MaxPoolGrad`` reads both), the
+    FusedConv keeps them as extra outputs (``keep``): the pooling and the activation still
+    run inside the convolution's kernel, per image while its product is in cache."""
     from ..elemwise import Elemwise
     from ..rewrites.blas import _epilogue
     from .pool import Pool
@@ -147,33 +192,49 @@ def conv_epilogue(fgraph, excluding=()):
         out = node.outputs[0]
         if out.type.dtype not in ("float32", "float64"):
             continue
-        last, pool_ws, comp, others = out, None, None, []
-        user = _single_client(fgraph, out)
-        if user is not None and type(user.op) is Pool and user.op.mode == "max" \
-                and user.op.ndim == node.op.convdim and user.op.ignore_border \
-                and user.op.stride == user.op.ws and not any(user.op.pad) \
-                and user.inputs[0].ndim == out.ndim:
-            pool_ws, last = user.op.ws, user.outputs[0]
-            user = _single_client(fgraph, last)
-        if user is not None and isinstance(user.op, Elemwise) and len(user.outputs) == 1 \
-                and user.outputs[0].broadcastable == last.broadcastable \
-                and user.outputs[0].type.dtype == out.type.dtype \
-                and all(v is last or (v.ndim == last.ndim and any(v.broadcastable)) or v.ndim == 0
-                        for v in user.inputs) \
-                and sum(1 for v in user.inputs if v is last) >= 1:
+
+        def is_pool(u):
+            return (type(u.op) is Pool and u.op.mode == "max" and u.op.ndim == node.op.convdim
+                    and u.op.ignore_border and u.op.stride == u.op.ws and not any(u.op.pad)
+                    and u.inputs[0] is out and u.inputs[0].ndim == out.ndim)
+
+        last, pool_ws, comp, others, keep = out, None, None, [], []
+        pool_node, conv_shared = _pick_client(fgraph, out, is_pool)
+        if pool_node is not None:
+            pool_ws, last = pool_node.op.ws, pool_node.outputs[0]
+
+        def is_epilogue(u, last=last):
+            return (isinstance(u.op, Elemwise) and len(u.outputs) == 1
+                    and u.outputs[0].broadcastable == last.broadcastable
+                    and u.outputs[0].type.dtype == out.type.dtype
+                    and all(v is last or (v.ndim == last.ndim and any(v.broadcastable)) or v.ndim == 0
+                            for v in u.inputs)
+                    and sum(1 for v in u.inputs if v is last) >= 1
+                    and not _depends_on([v for v in u.inputs if v is not last], {out, last}))
+
+        user, last_shared = _pick_client(fgraph, last, is_epilogue)
+        pooled = last
+        if user is not None:
             got = _epilogue(user, last)
             if got is not None:
                 comp, others = got
                 last = user.outputs[0]
         if pool_ws is None and comp is None:
             continue
+        if pool_ws is not None and conv_shared:
+            keep.append("conv")
+        if pool_ws is not None and comp is not None and last_shared:
+            keep.append("pool")
+        if pool_ws is None and comp is not None and last_shared:
+            keep.append("conv")         # the correlation is the elementwise's operand
         op = node.op
-        new_op = FusedConv(pool_ws, comp, convdim=op.convdim, border_mode=op.border_mode,
+        new_op = FusedConv(pool_ws, comp, keep, convdim=op.convdim, border_mode=op.border_mode,
                            subsample=op.subsample, filter_flip=False,
                            filter_dilation=op.filter_dilation, num_groups=1)
-        new = new_op(node.inputs[0], node.inputs[1], *others)
-        if new.type != last.type:
+        new = new_op.make_node(node.inputs[0], node.inputs[1], *others).outputs
+        olds = [last] + [{"conv": out, "pool": pooled}[k] for k in keep]
+        if any(a.type != b.type for a, b in zip(new, olds)):
             continue
-        fgraph.replace_all([(last, new)], reason="conv_epilogue")
+        fgraph.replace_all(list(zip(olds, new)), reason="conv_epilogue")
         count += 1
     return count

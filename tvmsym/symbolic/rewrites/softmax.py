@@ -2,12 +2,13 @@
 expression becomes the fused Softmax op.
 
 ``exp(x - max(x, -1, keepdims)) / sum(exp(...), -1, keepdims)`` (and the same without
-the max shift) -> ``Softmax(x)``; ``log(Softmax(x))`` -> ``LogSoftmax(x)``.
+the max shift) -> ``Softmax(x)``; ``log(Softmax(x))`` -> ``LogSoftmax(x)``; ``Softmax(x)``
+read only elementwise beside ``LogSoftmax(x)`` -> ``exp(LogSoftmax(x))`` (one row kernel).
 """
 from __future__ import annotations
 
 from .. import scalar as ps
-from ..elemwise import DimShuffle
+from ..elemwise import DimShuffle, Elemwise
 from ..ops.nnet import LogSoftmax, Softmax
 from ..ops.reduce import Max, Sum
 from .db import is_elemwise, same_type
@@ -68,3 +69,29 @@ def local_log_softmax(fgraph, node):
         return None
     new = LogSoftmax(s.owner.op.axis)(s.owner.inputs[0])
     return [new] if same_type(node.outputs[0], new) else None
+
+
+@stabilize_db.register(Softmax, tags=("softmax", "softmax_from_log_softmax"))
+def local_softmax_from_log_softmax(fgraph, node):
+    """Softmax(x) -> exp(LogSoftmax(x)) when the graph computes LogSoftmax(x) too and every
+    client of the softmax is elementwise.
+
+    A softmax cross-entropy's gradient reads softmax(x) while its loss reads
+    log_softmax(x): two row kernels over the same x (max, exp, sum and a division each).
+    ``exp`` of the log-softmax already computed fuses into the elementwise consumer
+    instead (the W6 MLP step: one row kernel less).  exp(x - max - log(sum)) differs from
+    exp(x - max) / sum by rounding only; NaN and +-inf propagate as in Softmax.
+    """
+    if type(node.op) is not Softmax:
+        return None
+    x, out = node.inputs[0], node.outputs[0]
+    uses = fgraph.clients.get(out, ())
+    if not uses or any(c == "output" or not isinstance(c.op, Elemwise) for c, _ in uses):
+        return None
+    axis = node.op.axis % x.ndim
+    for c, _ in fgraph.clients.get(x, ()):
+        if c != "output" and type(c.op) is LogSoftmax and c.op.axis % x.ndim == axis \
+                and c in fgraph.apply_nodes:
+            new = Elemwise(ps.exp)(c.outputs[0])
+            return [new] if same_type(out, new) else None
+    return None

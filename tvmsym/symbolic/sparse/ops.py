@@ -515,16 +515,19 @@ def _weak(v, like):
     return v
 
 
-def add(x, y):
-    """x + y where at least one is sparse: sparse + sparse is sparse, sparse + dense dense."""
+def _commuting(x, y, both_sparse, sparse_dense, what):
+    """Dispatch a commuting binary op with at least one sparse operand."""
     x, y = _weak(x, y), _weak(y, x)
     if _sparse(x) and _sparse(y):
-        return add_s_s(x, y)
-    if _sparse(x):
-        return add_s_d(x, y)
-    if _sparse(y):
-        return add_s_d(y, x)
-    raise TypeError("sparse add needs at least one sparse operand")
+        return both_sparse(x, y)
+    if _sparse(x) or _sparse(y):
+        return sparse_dense(x, y) if _sparse(x) else sparse_dense(y, x)
+    raise TypeError(f"sparse {what} needs at least one sparse operand")
+
+
+def add(x, y):
+    """x + y where at least one is sparse: sparse + sparse is sparse, sparse + dense dense."""
+    return _commuting(x, y, add_s_s, add_s_d, "add")
 
 
 def sub(x, y):
@@ -535,14 +538,7 @@ def sub(x, y):
 
 def mul(x, y):
     """Elementwise x * y where at least one is sparse: the result is sparse."""
-    x, y = _weak(x, y), _weak(y, x)
-    if _sparse(x) and _sparse(y):
-        return mul_s_s(x, y)
-    if _sparse(x):
-        return mul_s_d(x, y)
-    if _sparse(y):
-        return mul_s_d(y, x)
-    raise TypeError("sparse mul needs at least one sparse operand")
+    return _commuting(x, y, mul_s_s, mul_s_d, "mul")
 
 
 def structured_dot(x, y):

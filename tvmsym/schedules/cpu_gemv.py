@@ -1,0 +1,395 @@
+"""CPU schedules for the products the register tile does not take: matrix.vector,
+vector.matrix, small and batched products (``Dot``, ``MatMul``/``batched_dot``, a
+non-tiled ``FusedDot``), float32 and float64, any layout.
+
+The rule reads the product block's loads to find which axis is contiguous in memory:
+
+* **row stream** (``dot(v, W)``, ``dot(x.T, v)``, ``dot(a, b)`` with few rows, batched
+  products): the output's last axis ``j`` is contiguous in one operand, so rows of it are
+  streamed and ``j`` is vectorized: each pass over ``k`` keeps ``c`` vectors of the
+  output (times ``mr`` rows that share the streamed operand) in registers.  ``j`` is cut
+  into a main part of whole chunks, a part of the remaining whole vectors and a tail of
+  fewer than one vector (``loop_partition``): every width vectorizes (N % lanes != 0).
+* **dot rows** (``dot(W, v)``, ``dot(a, b.T)``, batched matrix.vector): the reduction
+  axis ``k`` is contiguous in both operands: the reduction is split by the vector width
+  (``rfactor``) so each output keeps one vector register of partial sums (a pairwise-ish
+  order, more accurate in float32 than a serial sum), ``MATVEC_ROWS`` rows share each
+  load of the vector.
+
+The matrix is read in place (never packed), the outer loop (batches, column chunks or
+row tiles) runs on all cores when ``parallel_pays``.  Kernels with symbolic extents,
+integer products and several contracted axes are left to ``cpu_matmul.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _tvm
+from ..symbolic.ops.linalg import Dot, FusedDot, MatMul
+from .common import (
+    blocks as _blocks,
+    extent as _extent,
+    inline_views,
+    is_spatial as _is_spatial,
+    lanes_of,
+    parallel_pays,
+)
+from .cpu import schedule_injective
+
+s_tir = _tvm.s_tir
+tirx = _tvm.tirx
+
+K_UNROLL = 4        # rows of the streamed operand per step of the reduction loop
+CHUNK = 4           # vectors of one output row accumulated per pass (row stream)
+MAX_ACC = 16        # accumulators of a tile (32 spill on AVX-512, see lowering/machine.py)
+MATVEC_ROWS = 4     # rows sharing each vector load (dot rows)
+
+
+# ------------------------------------------------------------------ which axis is contiguous
+class _Access:
+    """One operand read of the product block: its buffer and index expressions."""
+    def __init__(self, region):
+        self.buffer = region.source
+        self.indices = [r.min for r in region.region]
+
+
+def _loads(blk, out_buf):
+    """The operand reads of ``blk`` (its read regions, the accumulator excluded)."""
+    return [_Access(r) for r in blk.reads if not r.source.same_as(out_buf)
+            and all(int(x.extent) == 1 for x in r.region if isinstance(x.extent, tirx.IntImm))]
+
+
+def _uses(expr, var):
+    """``var`` occurs in the index expression ``expr``."""
+    if expr.same_as(var):
+        return True
+    for attr in ("a", "b", "value", "args"):
+        sub = getattr(expr, attr, None)
+        if sub is None:
+            continue
+        for e in (sub if isinstance(sub, (list, tuple)) or type(sub).__name__ == "Array" else [sub]):
+            if isinstance(e, tirx.PrimExpr) and _uses(e, var):
+                return True
+    return False
+
+
+def _contiguous_index(load):
+    """The index expression of ``load``'s innermost axis longer than 1 (None: all are 1)."""
+    for d in range(len(load.buffer.shape) - 1, -1, -1):
+        n = load.buffer.shape[d]
+        if not isinstance(n, tirx.IntImm):
+            return None
+        if int(n) > 1:
+            return load.indices[d]
+    return None
+
+
+def _pattern(sch, block):
+    """"stream" (the output's last axis is the innermost axis of one operand, read as is),
+    "dot" (the reduction axis is innermost in every operand) or None."""
+    blk = sch.get(block)
+    sp = [iv for iv in blk.iter_vars if iv.iter_type == 0]
+    red = [iv for iv in blk.iter_vars if iv.iter_type != 0]
+    if len(red) != 1 or not sp or not isinstance(blk.body, tirx.BufferStore):
+        return None
+    loads = _loads(blk, blk.body.buffer)
+    if len(loads) != 2:
+        return None
+    j, k = sp[-1].var, red[0].var
+    inner = [_contiguous_index(ld) for ld in loads]
+    if int(sp[-1].dom.extent) > 1 and any(ix is not None and ix.same_as(j) for ix in inner):
+        return "stream"
+    if all(ix is not None and ix.same_as(k) for ix in inner):
+        return "dot"
+    return None
+
+
+# ------------------------------------------------------------------ row stream
+def _row_tile(vectors):
+    """Rows of the register tile: rows x ``vectors`` accumulators <= MAX_ACC."""
+    return max(1, min(8, MAX_ACC // max(1, vectors)))
+
+
+def _block_under(sch, loop):
+    """The product block under ``loop`` (loop_partition wraps each part in blocks)."""
+    todo = list(sch.get_child_blocks(loop))
+    while todo:
+        bb = todo.pop(0)
+        if not _is_spatial(sch.get(bb)):
+            return bb
+        todo.extend(sch.get_child_blocks(bb))
+    raise ValueError("no reduction block in a partition")
+
+
+def _rows(sch, block, n_inner, vectors, par, machine):
+    """The rows of one column part of a product: loops [..., i, *inner, k] of ``block``,
+    ``inner`` its ``n_inner`` column loops ([vectors, lanes] or [tail]).  ``mr`` rows x
+    ``vectors`` registers accumulate over k (LLVM keeps them in registers: the kernel's
+    buffers do not alias); the rows left over (M % mr) are a loop of their own."""
+    i = sch.get_loops(block)[-(n_inner + 2)]
+    M = _extent(sch, i)
+    mr = min(_row_tile(vectors), M)
+    main = M - M % mr
+    if main and main < M:
+        im, ir = sch.loop_partition(i, [main, None])
+        subs = [(_block_under(sch, im), True), (_block_under(sch, ir), False)]
+    else:
+        subs = [(block, True)]
+    for sb, split_rows in subs:
+        loops = sch.get_loops(sb)
+        i, inner, k = loops[-(n_inner + 2)], loops[-(n_inner + 1):-1], loops[-1]
+        K = _extent(sch, k)
+        ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+        k0, k1 = sch.split(k, [None, ku])
+        if split_rows and mr > 1:
+            io, ii = sch.split(i, [None, mr])
+            sch.reorder(io, k0, k1, ii, *inner)
+            if par and _extent(sch, io) >= 2 * machine.threads:
+                sch.parallel(io)
+                par = False
+        else:
+            ii = i
+            sch.reorder(k0, k1, ii, *inner)
+        for lp in (k1, ii, *inner[:-1]):
+            if _extent(sch, lp) > 1:
+                sch.unroll(lp)
+        if _extent(sch, inner[-1]) > 1:
+            sch.vectorize(inner[-1])
+        init = sch.decompose_reduction(sb, k0)
+        il = sch.get_loops(init)[-1]
+        if _extent(sch, il) > 1:
+            sch.vectorize(il)
+    return par
+
+
+def _row_stream(sch, name, dtype, machine):
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    blk = sch.get(b)
+    nsp = sum(1 for iv in blk.iter_vars if iv.iter_type == 0)
+    sp, (k,) = loops[:nsp], loops[nsp:]
+    j = sp[-1]
+    lanes = lanes_of(dtype, machine)
+    N, K = _extent(sch, j), _extent(sch, k)
+    # rows sharing the streamed operand: the axis before j when it indexes the other operand
+    has_row = nsp >= 2 and _extent(sch, sp[-2]) > 1 and _row_axis(sch, b)
+    outer = sp[:-2] if has_row else sp[:-1]
+    nbatch = int(np.prod([_extent(sch, lp) for lp in outer])) if outer else 1
+    work = nbatch * (_extent(sch, sp[-2]) if has_row else 1) * N * K
+    par = parallel_pays(machine, elements=work) and machine.threads > 1
+    par_batch = par and nbatch >= 2 * machine.threads
+    if par_batch:
+        sch.parallel(sch.fuse(*outer) if len(outer) > 1 else outer[0])
+    par = par and not par_batch
+    if not has_row:
+        _sweep(sch, b, N, K, lanes, par, machine)
+        return True
+    # columns outside rows: [chunks of c vectors | the rest whole vectors | the tail], each
+    # part's rows in register tiles under it.  loop_partition's later parts do not start at
+    # 0, which a split refuses: so the vector loop is partitioned after the lane split
+    sch.reorder(j, sp[-2])
+    nvec, tail = divmod(N, lanes)
+    c = min(CHUNK, nvec)
+    nch, rest = divmod(nvec, c) if c else (0, 0)
+    jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
+              else ((j, None) if nvec else (None, j)))
+    parts = []                  # (block, column loops under the rows, vectors per row)
+    bt = _block_under(sch, jt) if jt is not None else None
+    if jm is not None:
+        jv, _jl = sch.split(jm, [nvec, lanes])
+        jc, jr = (sch.loop_partition(jv, [nch * c, None]) if rest and nch
+                  else ((jv, None) if nch else (None, jv)))
+        bc = _block_under(sch, jc) if jc is not None else None
+        br = _block_under(sch, jr) if jr is not None else None
+        if bc is not None:
+            sch.split(jc, [nch, c])
+            parts.append((bc, 2, c))
+        if br is not None:
+            parts.append((br, 2, rest))
+    if bt is not None:
+        parts.append((bt, 1, 1))
+    for pb, n_inner, vectors in parts:
+        loops = sch.get_loops(pb)
+        i, inner = loops[-2], loops[-(n_inner + 2):-2]
+        sch.reorder(i, *inner)              # [.., i, *inner, k]
+        par = _rows(sch, pb, n_inner, vectors, par, machine)
+    return True
+
+
+def _sweep(sch, b, N, K, lanes, par, machine):
+    """A vector.matrix product (loops [..., j, k]): the streamed matrix is read row after
+    row (a column strip would put loads N elements apart: 4 KiB for 1024 float32 columns,
+    one cache set, 2.1x numpy's time), ``K_UNROLL`` rows per sweep over the whole output
+    row (in L1), the output's vectors split evenly over the cores (no predicate per vector).
+    The columns left over (fewer than cores + 1 vectors) are one loop of their own,
+    vectorized at their width (LLVM splits an odd width into vector pieces), their
+    reduction split ``K_UNROLL`` ways (rfactor) so it is not one chain of dependent FMAs."""
+    nvec = N // lanes
+    parts = machine.threads if par and nvec >= 2 * machine.threads else 1
+    q = nvec // parts
+    main = parts * q * lanes
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+    j = sch.get_loops(b)[-2]
+    jm, jt = (sch.loop_partition(j, [main, None]) if main and main < N
+              else ((j, None) if main else (None, j)))
+    bm = _block_under(sch, jm) if jm is not None else None
+    bt = _block_under(sch, jt) if jt is not None else None
+    if bm is not None:
+        jp, jv, jl = sch.split(jm, [parts, q, lanes])
+        k0, k1 = sch.split(sch.get_loops(bm)[-1], [None, ku])
+        sch.reorder(jp, k0, jv, k1, jl)
+        sch.unroll(k1)
+        sch.vectorize(jl)
+        if parts > 1:
+            sch.parallel(jp)
+        init = sch.decompose_reduction(bm, k0)
+        sch.vectorize(sch.get_loops(init)[-1])
+    if bt is not None:
+        _rest_columns(sch, bt, N - main, K, ku)
+
+
+def _rest_columns(sch, bt, width, K, ku):
+    """The last ``width`` columns of a vector.matrix product (loops [..., j, k] of ``bt``):
+    ``ku`` partial rows of the output in registers (rfactor), summed at the end."""
+    jt, k = sch.get_loops(bt)[-2:]
+    if ku > 1 and K >= 4 * ku:
+        k0, k1 = sch.split(k, [None, ku])
+        names = [str(sch.get(lp).loop_var.name) for lp in (jt, k0, k1)]
+        rf = sch.rfactor(k1, len(sch.get(bt).iter_vars) - 1)    # rf buffer [..., j, part]
+        by = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
+        jt, k0, k1 = [by[n] for n in names]
+        sch.reorder(k0, k1, jt)
+        sch.unroll(k1)
+        if width > 1:
+            sch.vectorize(jt)
+        init = sch.decompose_reduction(rf, k0)
+        if width > 1:
+            sch.vectorize(sch.get_loops(init)[-1])
+        fl = sch.get_loops(bt)
+        if width > 1:
+            sch.reorder(fl[-1], fl[-2])     # [part, j]: the sum of the parts vectorized over j
+            sch.vectorize(sch.get_loops(bt)[-1])
+        return
+    k0, k1 = sch.split(k, [None, ku])
+    sch.reorder(k0, k1, jt)
+    sch.unroll(k1)
+    if width > 1:
+        sch.vectorize(jt)
+    init = sch.decompose_reduction(bt, k0)
+    if width > 1:
+        sch.vectorize(sch.get_loops(init)[-1])
+
+
+def _row_axis(sch, b):
+    """The product's second-to-last output axis indexes only the non-streamed operand (a
+    row of A sharing the streamed rows of B)."""
+    blk = sch.get(b)
+    sp = [iv for iv in blk.iter_vars if iv.iter_type == 0]
+    i, j = sp[-2].var, sp[-1].var
+    for ld in _loads(blk, blk.body.buffer):
+        if any(_uses(ix, j) for ix in ld.indices) and any(_uses(ix, i) for ix in ld.indices):
+            return False
+    return True
+
+
+# ------------------------------------------------------------------ dot rows
+def _dot_rows(sch, name, dtype, machine):
+    """out[..., i] = sum_k A[..., i, k] x[..., k] along contiguous k (see ``cpu_matmul._matvec``
+    for the single matrix.vector): the reduction split by the vector width (rfactor), the
+    partials of ``MATVEC_ROWS`` rows in registers, the lanes summed right after each tile."""
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    lanes = lanes_of(dtype, machine)
+    k = loops[-1]
+    K = _extent(sch, k)
+    if K < 4 * lanes or K % lanes:
+        return False
+    outer = loops[:-1]
+    unit = [lp for lp in outer if _extent(sch, lp) == 1]
+    live = [lp for lp in outer if _extent(sch, lp) > 1]
+    if not live:
+        return False
+    rows_loop = sch.fuse(*live) if len(live) > 1 else live[0]
+    if unit:
+        sch.reorder(*unit, rows_loop)
+    R = _extent(sch, rows_loop)
+    ko, ki = sch.split(k, [None, lanes])
+    lp_names = [str(sch.get(lp).loop_var.name) for lp in (rows_loop, ko, ki)]
+    rf = sch.rfactor(ki, len(sch.get(b).iter_vars) - 1)     # rf buffer [..., lane]
+    by_name = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
+    rows_loop, ko, ki = [by_name[n] for n in lp_names]
+    rows = MATVEC_ROWS if R % MATVEC_ROWS == 0 else 1
+    if rows > 1:
+        io, ii = sch.split(rows_loop, [None, rows])
+        sch.reorder(io, ko, ii, ki)
+        sch.unroll(ii)
+    else:
+        io = rows_loop
+        sch.reorder(io, ko, ki)
+    sch.vectorize(ki)
+    if parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1:
+        sch.parallel(io)
+    cw = sch.cache_write(rf, 0, "local")
+    sch.reverse_compute_at(cw, io)
+    sch.vectorize(sch.get_loops(cw)[-1])
+    sch.reverse_compute_at(b, io)
+    for lp in sch.get_loops(b)[-2:]:
+        if _extent(sch, lp) > 1:
+            sch.unroll(lp)
+    sch.decompose_reduction(rf, ko)
+    return True
+
+
+# ------------------------------------------------------------------ the rule
+def _static(func):
+    for p in func.params:           # the parameters are the buffers (TVM 0.27)
+        if hasattr(p, "shape") and not all(isinstance(d, tirx.IntImm) for d in p.shape):
+            return False
+    return True
+
+
+def gemv_rule(func, ctx):
+    st = ctx.step
+    if _OFF or st is None or not isinstance(st.node.op, (Dot, MatMul, FusedDot)) or not _static(func):
+        return None
+    node = st.node
+    a, bb = node.inputs[:2]
+    dtype = np.result_type(a.type.dtype, bb.type.dtype).name
+    if dtype not in ("float32", "float64") or node.outputs[0].type.dtype == "bool":
+        return None
+    sch = s_tir.Schedule(func)
+    reds = [blk.name_hint for _, blk in _blocks(sch) if not _is_spatial(blk)]
+    if len(reds) != 1:
+        return None
+    cname = reds[0]
+    if "mm_rows" in sch.get(sch.get_sblock(cname)).annotations:
+        return None                         # the register tile (cpu_matmul.py)
+    loops = sch.get_loops(sch.get_sblock(cname))
+    if any(_extent(sch, lp) == 0 for lp in loops):
+        return None                         # empty: nothing to stream
+    epi = ctx.outputs[0] if isinstance(node.op, FusedDot) else None
+    inline_views(sch, {cname, epi}, skip_prefix=None)
+    left = [blk.name_hint for _, blk in _blocks(sch)]
+    if set(left) - {cname, epi}:
+        return None
+    kind = _pattern(sch, sch.get_sblock(cname))
+    try:
+        if kind == "stream":
+            ok = _row_stream(sch, cname, dtype, ctx.machine)
+        elif kind == "dot":
+            ok = _dot_rows(sch, cname, dtype, ctx.machine)
+        else:
+            ok = False
+    except Exception:       # noqa: BLE001  (a shape the primitives refuse: the general rule takes it)
+        if _DEBUG:
+            raise
+        return None
+    if not ok:
+        return None
+    if epi is not None:
+        schedule_injective(sch, epi, np.dtype(node.outputs[0].type.dtype).itemsize)
+    return sch.mod["main"]
+
+
+_DEBUG = False      # raise a schedule primitive's error instead of declining (development)
+_OFF = False        # decline every kernel (A/B timing against cpu_matmul.py's schedules)
