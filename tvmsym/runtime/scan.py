@@ -169,7 +169,8 @@ def host_grad_loop(node, inputs, inner):
             if k in where:
                 gns[q] += res[where[k]]
             k += 1
-    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards)
+    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards,
+                         n, seqs)
 
 
 # --------------------------------------------------------------------------- compiled loops
@@ -460,20 +461,40 @@ def compiled_grad_loop(node, inputs, inner):
     arrays.update({("ys", j): y.reshape(-1) for j, y in enumerate(ys) if j not in rec})
     arrays.update({key: a.reshape(-1) for key, a in acc_arrays.items()})
     prog.run(arrays, np.array(table, dtype=np.int64), count)
-    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards)
+    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards,
+                         n, seqs)
 
 
 def _needed_inputs(node):
     """Outer input positions of the scan whose gradient some node (or the function's
     outputs) reads; all of them when the node is not in a function's graph."""
     wrt = node.op.wrt
+    # a sequence's gradient rows read as a stack (ScanGrad.stacks) are needed too
+    stacked = {1 + q for kind, q in getattr(node.op, "stacks", ()) if kind == "gseq"}
     try:
-        return {k for o, k in zip(node.outputs, wrt) if o.clients}
+        return {k for o, k in zip(node.outputs, wrt) if o.clients} | stacked
     except AttributeError:
         return set(wrt)
 
 
-def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards):
+def _stacks(node, gseq, full, n, seqs):
+    """The ``ScanGrad``'s stacked operands (``ScanGrad.stacks``) as 2-d views: rows = steps
+    (x batch), columns = one step's last axis."""
+    out = []
+    for kind, k in node.op.stacks:
+        if kind == "prev":          # state r before each step (its tap -1)
+            f, L0 = full[k]
+            a = f[L0 - 1:L0 - 1 + n]
+        elif kind == "seq":
+            a = np.ascontiguousarray(np.asarray(seqs[k])[:n])
+        else:                       # "gseq": the gradient of sequence k's rows
+            a = gseq[k][:n]
+        out.append(a.reshape(-1, a.shape[-1]) if a.ndim != 2 else a)
+    return out
+
+
+def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards, n, seqs):
+    stacks = _stacks(node, gseq, full, n, seqs) if getattr(node.op, "stacks", ()) else []
     if backwards:
         gseq = [g[::-1] for g in gseq]
     ginit = []
@@ -489,7 +510,7 @@ def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backward
     allg = ([None] + gseq + ginit + [np.zeros(np.shape(s), np.asarray(s).dtype)
                                      for s in shared] + gns)
     return [np.asarray(allg[k], dtype=node.outputs[i].type.dtype)
-            for i, k in enumerate(wrt)]
+            for i, k in enumerate(wrt)] + stacks
 
 
 def _run(compiled, host, node, inputs, inner):
