@@ -34,6 +34,7 @@ import time
 if "--per-core" in sys.argv:      # one thread each, CPU time of this thread: robust on a busy box
     os.environ["TVM_NUM_THREADS"] = "1"
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 _clock = time.thread_time_ns if "--per-core" in sys.argv else time.perf_counter_ns
 
 import numpy as np
@@ -99,19 +100,43 @@ def numpy_step(x, onehot, P):
     return loss
 
 
-def best_us(fn, reps):
+def jax_step(params):
+    """(step(x, y, params) -> (loss, params), params as jax arrays): the same model and SGD
+    step under ``jax.jit`` (parameters donated: updated in place), or None without JAX."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+
+    def loss_fn(P, x, y):
+        W1, b1, W2, b2 = P
+        h = jnp.tanh(x @ W1 + b1)
+        z = h @ W2 + b2
+        return -(y * jax.nn.log_softmax(z)).sum(axis=1).mean()
+
+    def step(x, y, P):
+        loss, g = jax.value_and_grad(loss_fn)(P, x, y)
+        return loss, [p - LR * gp for p, gp in zip(P, g)]
+    return jax.jit(step, donate_argnums=2), [jnp.asarray(p) for p in params]
+
+
+def best_us(fn, reps, process=False):
+    """(best, median) us of ``fn``; ``process``: timed by the process's CPU time (XLA runs
+    a jitted call on threads of its own), else by this module's clock."""
     # let the other side's worker threads (TVM's pool, OpenBLAS) stop spinning first
     time.sleep(0.2)
-    if _clock is time.perf_counter_ns:
+    clock = time.process_time_ns if process else _clock
+    if clock is time.perf_counter_ns:
         ts = samples_ns(fn, reps, warmup=5)
     else:
         for _ in range(5):
             fn()
         ts = []
         for _ in range(reps):
-            t0 = _clock()
+            t0 = clock()
             fn()
-            ts.append(_clock() - t0)
+            ts.append(clock() - t0)
     return min(ts) / 1e3, float(np.median(ts)) / 1e3
 
 
@@ -221,11 +246,23 @@ def main():
     compile_s = time.perf_counter() - t0
     check(step, shared, x, onehot, params)
     P = [p.copy() for p in params]
-    # interleave the two sides so both see the same machine state
-    t_np, t_tv = [], []
+    jx = jax_step(params)
+    if jx is not None:
+        jstep, state = jx[0], {"P": jx[1]}
+
+        def run_jax():
+            loss, state["P"] = jstep(x, onehot, state["P"])
+            loss.block_until_ready()
+        lj = float(jstep(x, onehot, [p.copy() for p in jx[1]])[0])      # (a donated copy)
+        np.testing.assert_allclose(lj, numpy_step(x, onehot, [p.copy() for p in params]), rtol=2e-4)
+        run_jax()
+    # interleave the sides so all see the same machine state
+    t_np, t_tv, t_jx = [], [], []
     for _ in range(3):
         t_np.append(best_us(lambda: numpy_step(x, onehot, P), args.reps // 3 + 1))
         t_tv.append(best_us(lambda: step(x, onehot), args.reps // 3 + 1))
+        if jx is not None:      # (XLA runs a call on threads of its own: process CPU time per core)
+            t_jx.append(best_us(run_jax, args.reps // 3 + 1, process=args.per_core)[0])
     np_best = min(t[0] for t in t_np)
     tv_best = min(t[0] for t in t_tv)
     np_flt = faults_per_call(lambda: numpy_step(x, onehot, P))
@@ -241,6 +278,14 @@ def main():
           " child process, MALLOC_MMAP_THRESHOLD_)")
     print(f"  tvmsym                    {tv_best:8.1f} us   (median {min(t[1] for t in t_tv):.1f}, "
           f"{tv_flt:.0f} page faults/step, {len(kernels)} nodes, compile {compile_s:.2f} s)")
+    if jx is not None:
+        jx_best = min(t_jx)
+        jr = jx_best / min(np_best, nc_best)
+        ahead = "ahead of" if tv_best < jx_best else "behind"
+        print(f"  jax (jit, donated params) {jx_best:8.1f} us   ({jr:.2f}x numpy at best; "
+              f"tvmsym {ahead} jax: {tv_best / jx_best:.2f}x its time)")
+    else:
+        print("  jax: not installed")
     print(f"  ratio vs numpy here       {tv_best / np_best:8.2f}x")
     print(f"  ratio vs numpy at best    {tv_best / min(np_best, nc_best):8.2f}x   (goal <= 0.65x)")
     floor_line(min(np_best, nc_best), args.per_core)

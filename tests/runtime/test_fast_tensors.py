@@ -88,3 +88,24 @@ def test_straight_line_program_outputs_twice_inputs_and_constants():
     assert run.__code__.co_filename == "<tvmsym fast path>"
     outs = run((a,))
     np.testing.assert_allclose(outs[0], np.exp(a) * c + 1, rtol=1e-12)
+
+
+def test_straight_line_error_names_the_failing_kernel(chain):
+    """A kernel raising inside the generated runner: the error says which step it was."""
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((7, 63)) for _ in range(2))
+    chain(a, b)
+    build = chain._last
+    fn, getargs, allocs = build._fast[1]
+
+    def broken(*args):
+        raise ValueError("kernel says no")
+    build._fast[1] = (broken, getargs, allocs)
+    try:
+        run = build._compile_fast_body(2)
+        with pytest.raises(ValueError, match="kernel says no") as err:
+            run((a, b))
+        note = " ".join(getattr(err.value, "__notes__", []))
+        assert build._fast_records[1].name in note and str(build._fast_records[1].node.op) in note
+    finally:
+        build._fast[1] = (fn, getargs, allocs)
