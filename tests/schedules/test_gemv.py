@@ -249,3 +249,20 @@ def test_shape_generic_vector_products_are_vectorized(layout):
         np.testing.assert_allclose(f(a, b), ref, **_tol("float32", K))
     tir = f.as_text("tir")
     assert f"T.vectorized({_lanes('float32')})" in tir
+
+
+def test_generic_rows_tiles_with_a_guarded_last_tile():
+    """dot(x, w) with w a shared vector (K static, rows symbolic) and batched products with one
+    column: row tiles, the last partial tile guarded; every row count gives numpy's result."""
+    rng = np.random.default_rng(7)
+    w = tvmsym.shared(rng.standard_normal(128).astype("float32"), name="w")
+    x, p, q = T.matrix("x"), T.tensor3("p"), T.tensor3("q")
+    f = tvmsym.function([x], T.dot(x, w))
+    g = tvmsym.function([p, q], T.batched_dot(p, q))
+    for M in [1, 3, 5, 64, 1023]:
+        a = rng.standard_normal((M, 128)).astype("float32")
+        np.testing.assert_allclose(f(a), a @ w.get_value(), **_tol("float32", 128))
+        pa = rng.standard_normal((3, M, 128)).astype("float32")
+        qa = rng.standard_normal((3, 128, 1)).astype("float32")
+        np.testing.assert_allclose(g(pa, qa), pa @ qa, **_tol("float32", 128))
+    assert f"T.vectorized({_lanes('float32')})" in f.as_text("tir")

@@ -343,6 +343,7 @@ def _dot_rows(sch, name, dtype, machine):
     if unit:
         sch.reorder(*unit, rows_loop)
     R = _ext(sch, rows_loop)
+    rows_extent = sch.get(rows_loop).extent
     nvec = K // lanes if K is not None else None
     k_extent = sch.get(k).extent
     ko, ki = sch.split(k, [None, lanes])
@@ -351,6 +352,11 @@ def _dot_rows(sch, name, dtype, machine):
     by_name = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
     rows_loop, ko, ki = [by_name[n] for n in lp_names]
     rows = MATVEC_ROWS if R is not None and R % MATVEC_ROWS == 0 else 1
+    # symbolic rows, K whole vectors: row tiles too, the last partial tile guarded (by
+    # construction: the full tiles drop the guards, _unguarded_main)
+    sym_rows = R is None and K is not None and K % lanes == 0
+    if sym_rows:
+        rows = MATVEC_ROWS
     if rows > 1:
         io, ii = sch.split(rows_loop, [None, rows])
         sch.reorder(io, ko, ii, ki)
@@ -383,13 +389,16 @@ def _dot_rows(sch, name, dtype, machine):
         # symbolic K: whole vectors by construction (no lane guard), the guarded last one
         kvar = sch.get(ko).loop_var
         return lambda func: _unguarded_main(func, kvar, k_extent, lanes)
+    if sym_rows:
+        ivar, r_extent = sch.get(io).loop_var, rows_extent
+        return lambda func: _unguarded_main(func, ivar, r_extent, rows)
     return True
 
 
 def _unguarded_main(func, kvar, K, lanes):
-    """The loop of ``kvar`` (ceil(K / lanes) vectors of a symbolic reduction, each lane
-    guarded by ``k < K``) as a loop over the K // lanes whole vectors without guards (they
-    hold by construction) plus the guarded last vector."""
+    """The loop of ``kvar`` (ceil(K / lanes) pieces of a symbolic extent K: vectors of a
+    reduction or row tiles, each element guarded by ``< K``) as a loop over the K // lanes
+    whole pieces without guards (they hold by construction) plus the guarded last one."""
     from .cpu_generic import _replace_loop, _ssa, _subst, tvm_ffi
     dt = str(kvar.ty) if hasattr(kvar, "ty") else "int32"
     L = tirx.IntImm(dt, lanes)
@@ -400,7 +409,7 @@ def _unguarded_main(func, kvar, K, lanes):
             loop.body, (s_tir.SBlockRealize,
                         lambda r: s_tir.SBlockRealize(r.iter_values, True, r.block)), order="post")
         vm = tirx.Var(kvar.name + "_m", dt)
-        main = tirx.For(vm, tirx.IntImm(dt, 0), nmain, tirx.ForKind.SERIAL, _subst(body, kvar, vm))
+        main = tirx.For(vm, tirx.IntImm(dt, 0), nmain, loop.kind, _subst(body, kvar, vm))  # (parallel rows)
         vt = tirx.Var(kvar.name + "_t", dt)
         tail = tirx.For(vt, tirx.IntImm(dt, 0), loop.extent - nmain, tirx.ForKind.SERIAL,
                         _subst(loop.body, kvar, nmain + vt))
