@@ -172,6 +172,7 @@ def load(fn, key):
         return None
     stats["hits"] += 1
     warm.stats["hits"] += 1
+    _kcache.stats["hits"] += 1          # a kernel library loaded from the cache (as warm.load)
     return b
 
 
