@@ -10,7 +10,8 @@ thread's pool (``runtime.config_threadpool``: ~30 us) to the cores left free: on
 while another process keeps a core busy, all of them again when it stops.
 
 ``Build`` calls ``check()`` before running a build that has parallel kernels (one
-``time.monotonic()`` per call between samples).  Off when the pool has one thread
+``time.monotonic()`` per call between samples), also in a warm-started process that
+never imports ``tvm`` (the runtime's functions through ``tvm_ffi``).  Off when the pool has one thread
 (``TVM_NUM_THREADS=1``), when ``/proc/stat`` is missing, in forked children, and with
 ``TVMSYM_ADAPTIVE_THREADS=0``.
 """
@@ -76,7 +77,14 @@ def _setup():
         if tvm is not None:
             _max_threads = int(tvm.runtime.num_threads())
             _configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
-        # else a warm start without tvm: not governed (never import tvm for it)
+        else:
+            # a warm start never imports tvm, but its kernels loaded libtvm_runtime, which
+            # registers both functions (before this a warm-started process was ungoverned)
+            import tvm_ffi
+            num = tvm_ffi.get_global_func("runtime.NumThreads", allow_missing=True)
+            _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
+            if num is not None:
+                _max_threads = int(num())
     except Exception:       # noqa: BLE001  (no runtime to govern)
         _configure = None
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
