@@ -53,11 +53,12 @@ x = T.fvector("x")
 f = tvmsym.function([x], T.tanh(x) * 2 + 1)
 a = np.linspace(-3, 3, 1 << 18, dtype="float32")
 ok = bool(np.allclose(f(a), np.tanh(a) * 2 + 1, rtol=1e-5, atol=1e-6))
+first = threads.pool_threads()
 t_end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < t_end and threads.enabled() and threads.pool_threads() > 1:
     ok = ok and bool(np.allclose(f(a), np.tanh(a) * 2 + 1, rtol=1e-5, atol=1e-6))
 print(json.dumps({"tvm": "tvm" in sys.modules, "enabled": threads.enabled(),
-                  "pool": threads.pool_threads(), "ok": ok}))
+                  "pool": threads.pool_threads(), "first": first, "ok": ok}))
 """
 
 
@@ -92,3 +93,19 @@ def test_a_warm_started_process_gives_a_busy_core_back(tmp_path):
     assert not warm["tvm"], "the second child rebuilt instead of loading from the cache"
     assert warm["enabled"], "a warm-started process is not governed"
     assert warm["ok"] and warm["pool"] < cpus
+    # decided at the first call, from the run queue (no waiting for a time window)
+    assert warm["first"] < cpus
+
+
+def test_others_running_counts_burners():
+    cpus = os.cpu_count() or 1
+    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(max(1, cpus - 1))]
+    try:
+        time.sleep(1.0)                     # past their start-up: CPU-bound, always runnable
+        seen = max(threads.others_running() for _ in range(5))
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert seen is not None and seen >= len(hogs)
+    assert threads.wanted_threads(seen, cpus, cpus, cpus) == max(1, cpus - len(hogs))
