@@ -109,3 +109,35 @@ def test_others_running_counts_burners():
             h.wait()
     assert seen is not None and seen >= len(hogs)
     assert threads.wanted_threads(seen, cpus, cpus, cpus) == max(1, cpus - len(hogs))
+
+
+_AFFINITY_CHILD = """
+import json, os
+import numpy as np
+allowed = sorted(os.sched_getaffinity(0))
+import tvmsym, tvmsym.tensor as T
+x = T.fvector("x")
+f = tvmsym.function([x], T.tanh(x) * 2 + 1)
+a = np.linspace(-3, 3, 1 << 18, dtype="float32")
+for _ in range(3):
+    assert np.allclose(f(a), np.tanh(a) * 2 + 1, rtol=1e-5, atol=1e-6)
+threads = {int(t): sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+print(json.dumps({"allowed": allowed, "threads": list(threads.values())}))
+"""
+
+
+@pytest.mark.parametrize("pool", ["1", "all"])
+def test_no_thread_is_pinned_to_one_core(tmp_path, pool):
+    """TVM pins its workers (and, with a one-thread pool, the caller) to single cores;
+    tvmsym leaves every thread free to migrate off a busy core (TVM_BIND_THREADS=0)."""
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("no affinity API or one CPU")
+    env = dict(os.environ, TVMSYM_FLAGS=f"compiledir={tmp_path}",
+               TVM_NUM_THREADS="1" if pool == "1" else str(len(os.sched_getaffinity(0))))
+    env.pop("TVM_BIND_THREADS", None)
+    p = subprocess.run([sys.executable, "-c", _AFFINITY_CHILD], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    import json
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert all(t == r["allowed"] for t in r["threads"]), r

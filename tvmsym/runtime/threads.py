@@ -11,7 +11,8 @@ while another process keeps a core busy, all of them again when it stops.
 
 ``Build`` calls ``check()`` before running a build that has parallel kernels (one
 ``time.monotonic()`` per call between samples), also in a warm-started process that
-never imports ``tvm`` (the runtime's functions through ``tvm_ffi``).  Off when the pool has one thread
+never imports ``tvm`` (the runtime's functions through ``tvm_ffi``).  Pool threads are not pinned to cores
+(``TVM_BIND_THREADS=0`` unless set).  Off when the pool has one thread
 (``TVM_NUM_THREADS=1``), when ``/proc/stat`` is missing, in forked children, and with
 ``TVMSYM_ADAPTIVE_THREADS=0``.
 """
@@ -30,6 +31,13 @@ INTERVAL = 0.2          # seconds between two samples of the machine's load
 GROW_BELOW = 0.2        # cores the others use: under this a thread is given back...
 SHRINK_ABOVE = 0.3      # ...and above this one is taken away (hysteresis)
 MIN_ELEMENTS = 1 << 14  # a build whose buffers are all smaller has no parallel kernel
+
+# TVM binds its pool's workers to one core each and, with a one-thread pool, the calling
+# (Python) thread to core 0: on a shared machine a pinned thread waits for its busy core
+# while another core is free (seen on this 2-vCPU VM: a worker pinned to CPU 1 got 0.2% of
+# a core beside burner processes and its caller waited).  Threads stay free to migrate
+# unless the user asks for binding (TVM_BIND_THREADS=1); TVM reads this at every resize.
+os.environ.setdefault("TVM_BIND_THREADS", "0")
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _enabled = os.environ.get("TVMSYM_ADAPTIVE_THREADS", "1") not in ("0", "false", "False", "")
