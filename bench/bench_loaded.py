@@ -90,7 +90,7 @@ def run_case(kind, threads, burners, reps):
     try:
         time.sleep(0.3 if burners else 0.0)
         cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--reps", str(reps)]
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=900).stdout
     finally:
         for h in hogs:
             h.kill()
@@ -157,6 +157,8 @@ def main():
     if args.child:
         child(args.child, args.reps)
         return
+    import signal                   # a SIGTERM still stops the burner processes (finally:)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     cpu = "?"
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as fh:
