@@ -82,6 +82,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--batches", default="1,7,100,128,1000")
+    ap.add_argument("--only", default="", help="products whose name contains this")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     gen, spec = cases(rng)
@@ -90,7 +91,7 @@ def main():
           f"{args.reps}); goal generic/specialized <= 1.10")
     print(f"  {'product':20s} {'batch':>5s} {'generic':>9s} {'special':>9s} {'numpy':>9s} {'gen/spec':>8s}")
     worst = 0.0
-    for name in gen:
+    for name in [n for n in gen if args.only in n]:
         fg, inputs, ref = gen[name]
         fs = spec[name][0]
         for m in batches:

@@ -32,12 +32,6 @@ K_UNROLL = 4
 MATVEC_ROWS = 4
 
 
-def _ext(sch, loop):
-    """A loop's extent, or None when it is symbolic (a shape-generic kernel)."""
-    e = sch.get(loop).extent
-    return int(e) if isinstance(e, _tvm.tirx.IntImm) else None
-
-
 def _tile_of(sch, cname):
     """(MR, nj) of a packed product's block (its ``mm_rows`` / ``mm_cols`` annotations)."""
     ann = sch.get(sch.get_sblock(cname)).annotations
@@ -112,17 +106,16 @@ def _schedule_plain(sch, name, dtype, vector_out):
     if not red:
         schedule_injective(sch, name, np.dtype(dtype).itemsize)
         return
-    exts = [_ext(sch, l) for l in sp + red]         # None: symbolic (taken as large)
-    big = None in exts or parallel_pays(elements=int(np.prod(exts)) if exts else 1)
+    size = int(np.prod([_extent(sch, l) for l in sp])) if sp else 1
     lanes = lanes_of(dtype)
-    last = _ext(sch, sp[-1]) if sp else None
-    if vector_out and sp and last is not None and last % lanes == 0 and last >= lanes:
+    if vector_out and sp and _extent(sch, sp[-1]) % lanes == 0 and _extent(sch, sp[-1]) >= lanes:
         last = sp[-1]
         sch.reorder(*sp[:-1], *red, last)
         lo, li = sch.split(last, [None, lanes])
         sch.vectorize(li)
         sp = sp[:-1] + [lo]
-    if sp and big and _ext(sch, sp[0]) != 1:
+    if sp and parallel_pays(elements=size * int(np.prod([_extent(sch, l) for l in red]))) \
+            and _extent(sch, sp[0]) > 1:
         sch.parallel(sp[0])
     sch.decompose_reduction(b, red[0])
 
@@ -134,16 +127,15 @@ def _matvec(sch, name, dtype):
     loops = sch.get_loops(b)
     lanes = lanes_of(dtype)
     k = loops[-1]
-    K = _ext(sch, k)
-    if K is None or K < 4 * lanes or K % lanes:
+    K = _extent(sch, k)
+    if K < 4 * lanes or K % lanes:
         return False
     ko, ki = sch.split(k, [None, lanes])
     names = [str(sch.get(l).loop_var.name) for l in list(loops[:-1]) + [ko, ki]]
     rf = sch.rfactor(ki, len(loops) - 1)   # rf buffer [i, lane]; loop handles change: find by name
     by_name = {str(sch.get(l).loop_var.name): l for l in sch.get_loops(rf)}
     *spatial, ko, ki = [by_name[n] for n in names]   # the row loop of matrix.vector (if any)
-    n0 = _ext(sch, spatial[0]) if spatial else 1        # None: symbolic rows (one at a time)
-    rows = MATVEC_ROWS if spatial and n0 is not None and n0 % MATVEC_ROWS == 0 else 1
+    rows = MATVEC_ROWS if spatial and _extent(sch, spatial[0]) % MATVEC_ROWS == 0 else 1
     if rows > 1:                      # a few rows per x load, one accumulator register each
         io, ii = sch.split(spatial[0], [None, rows])
         sch.reorder(io, ko, ii, ki)
@@ -152,7 +144,7 @@ def _matvec(sch, name, dtype):
     else:
         sch.reorder(*spatial, ko, ki)
     sch.vectorize(ki)
-    if spatial and (n0 is None or parallel_pays(elements=n0 * K)):
+    if spatial and parallel_pays(elements=_extent(sch, spatial[0]) * rows * K):
         sch.parallel(spatial[0])
     if rows > 1:
         # the partials in registers, and each row tile's lanes added right after it: a
@@ -203,17 +195,15 @@ def _vecmat(sch, name, dtype, machine=None):
         return False
     i, k = loops
     lanes = lanes_of(dtype, machine)
-    n, K = _ext(sch, i), _ext(sch, k)          # K None: a symbolic contraction (a batch)
-    if n is None or (K is not None and K < 1) or n % lanes \
-            or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
+    n, K = _extent(sch, i), _extent(sch, k)
+    if K < 1 or n % lanes or len(sch.get_child_blocks(sch.get_sblock("root"))) != 1:
         return False            # an empty contraction (its zero fill is another block)
     threads = (machine or host()).threads
-    par = parallel_pays(machine, elements=n * (K if K is not None else n)) \
-        and n % (threads * lanes) == 0 and threads > 1
+    par = parallel_pays(machine, elements=n * K) and n % (threads * lanes) == 0 and threads > 1
     parts = threads if par else 1
     ip, ii = sch.split(i, [parts, None])
     ic, il = sch.split(ii, [None, lanes])
-    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0) if K is not None else 1
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
     k0, k1 = sch.split(k, [None, ku])
     sch.reorder(ip, k0, ic, k1, il)
     sch.unroll(k1)
