@@ -10,7 +10,9 @@ thread's pool (``runtime.config_threadpool``: ~30 us) to the cores left free: on
 while another process keeps a core busy, all of them again when it stops.
 
 ``Build`` calls ``check()`` before running a build that has parallel kernels (one
-``time.monotonic()`` per call between samples).  Off when the pool has one thread
+``time.monotonic()`` per call between samples), also in a warm-started process that
+never imports ``tvm`` (the runtime's functions through ``tvm_ffi``).  Pool threads are not pinned to cores
+(``TVM_BIND_THREADS=0`` unless set).  Off when the pool has one thread
 (``TVM_NUM_THREADS=1``), when ``/proc/stat`` is missing, in forked children, and with
 ``TVMSYM_ADAPTIVE_THREADS=0``.
 """
@@ -30,6 +32,13 @@ GROW_BELOW = 0.2        # cores the others use: under this a thread is given bac
 SHRINK_ABOVE = 0.3      # ...and above this one is taken away (hysteresis)
 MIN_ELEMENTS = 1 << 14  # a build whose buffers are all smaller has no parallel kernel
 
+# TVM binds its pool's workers to one core each and, with a one-thread pool, the calling
+# (Python) thread to core 0: on a shared machine a pinned thread waits for its busy core
+# while another core is free (seen on this 2-vCPU VM: a worker pinned to CPU 1 got 0.2% of
+# a core beside burner processes and its caller waited).  Threads stay free to migrate
+# unless the user asks for binding (TVM_BIND_THREADS=1); TVM reads this at every resize.
+os.environ.setdefault("TVM_BIND_THREADS", "0")
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _enabled = os.environ.get("TVMSYM_ADAPTIVE_THREADS", "1") not in ("0", "false", "False", "")
 _max_threads = None
@@ -47,6 +56,26 @@ def _busy_seconds():
         return None
     user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[1:8])
     return (user + nice + system + irq + softirq) / _CLK_TCK
+
+
+def others_running():
+    """Tasks of other processes on the machine's run queue now: ``procs_running`` of
+    ``/proc/stat`` less this process's running threads (None: unknown)."""
+    try:
+        with open("/proc/stat", "rb") as fh:
+            running = next((int(ln.split()[1]) for ln in fh if ln.startswith(b"procs_running")), None)
+        if running is None:
+            return None
+        own = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat", "rb") as fh:
+                    own += fh.read().rsplit(b")", 1)[1].split()[0] == b"R"
+            except OSError:
+                pass
+    except (OSError, ValueError, IndexError):
+        return None
+    return float(max(0, running - max(1, own)))
 
 
 def wanted_threads(others, current, cpus, max_threads):
@@ -76,7 +105,14 @@ def _setup():
         if tvm is not None:
             _max_threads = int(tvm.runtime.num_threads())
             _configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
-        # else a warm start without tvm: not governed (never import tvm for it)
+        else:
+            # a warm start never imports tvm, but its kernels loaded libtvm_runtime, which
+            # registers both functions (before this a warm-started process was ungoverned)
+            import tvm_ffi
+            num = tvm_ffi.get_global_func("runtime.NumThreads", allow_missing=True)
+            _configure = tvm_ffi.get_global_func("runtime.config_threadpool", allow_missing=True)
+            if num is not None:
+                _max_threads = int(num())
     except Exception:       # noqa: BLE001  (no runtime to govern)
         _configure = None
     if _max_threads < 2 or _configure is None or _busy_seconds() is None:
@@ -100,12 +136,19 @@ def check():
     st.next = now + INTERVAL
     busy, own = _busy_seconds(), time.process_time()
     last, st.last = st.last, (now, busy, own)
-    if last is None or busy is None:
+    if busy is None:
         return
-    wall = now - last[0]
-    if wall <= 0 or wall > 10 * INTERVAL:           # a pause between calls: start again
-        return
-    others = max(0.0, (busy - last[1]) - (own - last[2])) / wall
+    wall = 0.0 if last is None else now - last[0]
+    if wall < INTERVAL / 2:
+        # the first call (or one right after it): no time window yet, so the tasks the
+        # others have on the run queue now.  Waiting for a window instead let the first
+        # call run the full pool beside busy cores, and a call that took longer than the
+        # window never shrank the pool (the collapse bench/bench_loaded.py shows).
+        others = others_running()
+        if others is None:
+            return
+    else:
+        others = max(0.0, (busy - last[1]) - (own - last[2])) / wall
     want = wanted_threads(others, st.threads, os.cpu_count() or 1, _max_threads)
     if want != st.threads:
         try:
