@@ -141,7 +141,7 @@ def main():
     ap.add_argument("--no-w6", action="store_true", help="skip W6 in new processes")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    measure("chain", 20, False)         # warm-up: imports, first-use caches
+    measure("chain", 20, not args.no_build)    # warm-up: imports (TVM's too), first-use caches
     from tvmsym import _parallel_build
     print("compile time vs graph size (function(): copy + rewrites; build: first call, "
           "no kernel cache: lower + schedule + compile of every kernel; per kernel: build / "

@@ -13,8 +13,11 @@ Two tables:
   machine;
 * wall clock (this process, the default thread pool): what a user sees on a quiet machine.
 
-Each row: the best of ``--reps`` calls per side, the three sides interleaved (generic,
-specialized, numpy), on the same data, results checked against numpy first.
+Each row: the best of ``--reps`` calls per side, the three sides interleaved in a rotating
+order (generic, specialized, numpy), on the same data, results checked against numpy
+first.  On a loaded machine even the per-core figures of memory-bound rows move by
+10-30% from run to run (other processes share the memory bus and evict the caches):
+compare rows across several runs, or run on a quiet machine.
 """
 from __future__ import annotations
 
@@ -40,11 +43,15 @@ def best3(fns, reps):
         fn()
         fn()
     ts = [[] for _ in fns]
-    for _ in range(reps):
-        for fn, t in zip(fns, ts):
+    n = len(fns)
+    for r in range(reps):
+        # the order rotates: no side always runs after numpy's allocations (fresh pages,
+        # page faults counted in this thread's time) or always first
+        for k in range(n):
+            i = (k + r) % n
             t0 = _clock()
-            fn()
-            t.append(_clock() - t0)
+            fns[i]()
+            ts[i].append(_clock() - t0)
     return [min(t) / 1e6 for t in ts]
 
 

@@ -233,10 +233,11 @@ def best_ms_pool(fn, reps):
     """(best ms, threads it ran on, best ms on the whole pool or None): the pool size of each
     timed call as ``runtime/threads.py``'s load governor set it (it gives a core back to
     other processes while they keep one busy: then a 2-thread figure is a 1-thread run)."""
+    from tvmsym.lowering.machine import host
     from tvmsym.runtime import threads
     if CPU_TIME:
         return best_ms(fn, reps), 1, None
-    full = threads.pool_threads() if threads.enabled() else None
+    full = host().threads if threads.enabled() else None        # the pool as the process started it
     fn()
     fn()
     best, best_th, best_full = float("inf"), None, float("inf")
@@ -319,12 +320,14 @@ def main():
         for what, fn in (("forward", lambda: fwd(xv, Wv)), ("grad W", lambda: gw(xv, dyv)),
                          ("grad input", lambda: gi(Wv, dyv))):
             t, th, t_full = best_ms_pool(fn, max(args.reps, 40))
+            g = flop / t / 1e6
             note = ""
             if t_full is not None and t_full > t:
                 note = f" (best on the whole pool: {t_full:.2f} ms)"
             elif t_full is None and th is not None and not args.per_core:
-                note = " (the load governor kept the pool smaller: other processes busy)"
-            g = flop / t / 1e6
+                one = peak_v / (os.cpu_count() or 1) if peak_v else None
+                per = f"; {100 * g / one:.0f}% of one core's peak" if one and th == 1 else ""
+                note = f" (the load governor kept the pool smaller: other processes busy{per})"
             pct = f" ({100 * g / peak_v:3.0f}% of peak)" if peak_v else ""
             thr = "" if th is None else f" on {th} thread{'s' if th > 1 else ''}"
             print(f"    {what:10s} {t:6.2f} ms {g:6.1f} GFLOP/s{pct}{thr}{note}")

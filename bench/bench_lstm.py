@@ -1,6 +1,6 @@
 """LSTM text classifier (Theano's LSTM tutorial model, ``lstm.py``) trained with ``scan``.
 
-    .venv/bin/python bench/bench_lstm.py [--reps 5] [--batches 6]
+    .venv/bin/python bench/bench_lstm.py [--reps 5] [--batches 6] [--loaded]
 
 Embedding 128 (10,000 words), hidden 128, batch 16, minibatches of varying sequence length
 (up to 100, padded, with a mask), dropout off: the gates come from one ``x W + h U + b``
@@ -16,6 +16,11 @@ minibatches, the sides interleaved.  Each new sequence length builds once (tvmsy
 JAX); that build time is reported separately and not counted.  Also printed: the scan's
 time per step, forward and gradient (goal: gradient <= 1.5x forward), and the ratio to
 numpy (goal <= 0.5x).
+
+``--loaded``: the wall-clock median of a pass over the minibatches with another CPU-bound
+process running beside it (``python -c 'while 1: pass'``) against the same without it, for
+tvmsym's default pool (every core) and for one thread, each in a child process; issue
+13's goal: the default pool's slowdown no worse than one thread's.
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                       "intra_op_parallelism_threads=1")
 
 import argparse  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -274,15 +281,67 @@ def scan_step_times(train, batches, reps):
     return fwd / steps, grd / steps
 
 
+def wall_ms(train, batches, reps):
+    """(median, best) wall-clock ms of a pass over the minibatches (each length built first)."""
+    for b in batches:
+        train(*b)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for b in batches:
+            train(*b)
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(ts)), min(ts)
+
+
+def loaded(args):
+    """{(threads, busy): median ms} of tvmsym's pass, each in a child process, with and
+    without a CPU-bound process beside it, for every core's pool and for one thread."""
+    res = {}
+    cores = str(os.cpu_count() or 1)
+    for threads in (cores, "1"):
+        env = dict(os.environ, TVM_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+        for busy in (False, True):
+            hog = subprocess.Popen([sys.executable, "-c", "while 1: pass"]) if busy else None
+            try:
+                out = subprocess.run([sys.executable, __file__, "--tvmsym-only", "--reps",
+                                      str(args.reps), "--batches", str(args.batches)], env=env,
+                                     check=True, capture_output=True, text=True).stdout.split()
+            finally:
+                if hog is not None:
+                    hog.kill()
+                    hog.wait()
+            res[(threads, busy)] = float(out[0])
+    return res, cores
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--loaded", action="store_true",
+                    help="slowdown beside a CPU-bound process: every core's pool vs one thread")
+    ap.add_argument("--tvmsym-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     rng = np.random.default_rng(1)
     lengths = [MAXLEN] + list(rng.integers(10, MAXLEN, size=args.batches - 1))
     batches = [minibatch(rng, int(ln)) for ln in lengths]
     params = init_params()
+    if args.tvmsym_only:
+        print(*wall_ms(tvmsym_model(params)[0], batches, args.reps))
+        return
+    if args.loaded:
+        r, cores = loaded(args)
+        print(f"LSTM training pass ({len(batches)} minibatches) beside a CPU-bound process "
+              "(wall-clock median ms; child processes)")
+        for t in (cores, "1"):
+            q, b = r[(t, False)], r[(t, True)]
+            print(f"  {t + ' threads':16s} quiet {q:8.1f}  loaded {b:8.1f}  slowdown {b / q:5.2f}x")
+        sd, s1 = r[(cores, True)] / r[(cores, False)], r[("1", True)] / r[("1", False)]
+        print(f"  slowdown {cores} threads / slowdown 1 thread: {sd / s1:.2f} (goal <= 1: "
+              f"{'ok' if sd <= s1 * 1.1 else 'MISSED'}); loaded {cores} threads vs loaded 1 "
+              f"thread: {r[(cores, True)] / r[('1', True)]:.2f}x")
+        return
     t0 = time.perf_counter()
     train, forward, shared = tvmsym_model(params)
     graph_s = time.perf_counter() - t0

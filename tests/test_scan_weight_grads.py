@@ -9,6 +9,8 @@ import tvmsym.tensor as T
 from tvmsym.runtime.mode import get_mode
 from tvmsym.symbolic.ops.scan import ScanGrad
 
+WITH = get_mode(None).including("scan_weight_grads")        # (off by default)
+
 
 def _model(kind, trunc=-1, dtype="float64"):
     """A loss through a scan whose body reads ``dot(a_t, U) + x_t``: ``a_t`` the previous
@@ -47,8 +49,8 @@ def _values(kind, n, b, k, rng):
 @pytest.mark.parametrize("kind,trunc", [("state", -1), ("state", 2), ("seq", -1), ("vector", -1)])
 def test_weight_gradient_after_the_loop_equals_the_loop_sum(kind, trunc):
     ins, loss, grads = _model(kind, trunc)
-    f = theano.function(ins, grads)
-    ref = theano.function(ins, grads, mode=get_mode(None).excluding("scan_weight_grads"))
+    f = theano.function(ins, grads, mode=WITH)
+    ref = theano.function(ins, grads)
     # the rule ran: the ScanGrad's own gradient of U has no reader in f, one in ref
     def u_read(fn):
         g = [n for n in fn.maker.fgraph.toposort() if isinstance(n.op, ScanGrad)][0]
@@ -65,7 +67,9 @@ def test_weight_gradient_after_the_loop_equals_the_loop_sum(kind, trunc):
 def test_weight_gradient_after_the_loop_matches_finite_differences():
     ins, loss, grads = _model("state")
     f = theano.function(ins, loss)
-    g = theano.function(ins, grads[0])
+    g = theano.function(ins, grads[0], mode=WITH)
+    assert not any(g.maker.fgraph.clients.get(o) for n in g.maker.fgraph.toposort()
+                   if isinstance(n.op, ScanGrad) for o in n.outputs[:len(n.op.wrt)])
     rng = np.random.default_rng(6)
     X, h0, U = _values("state", 4, 2, 3, rng)
     eps, num = 1e-6, np.zeros_like(U)
@@ -82,8 +86,8 @@ def test_not_applied_when_the_weight_has_another_use():
     hs, _ = theano.scan(lambda x_t, h, U: T.tanh(T.dot(h, U) + x_t) + U.sum(), sequences=[X],
                         outputs_info=h0, non_sequences=[U])
     gU = T.grad(hs.sum(), U)
-    f = theano.function([X, h0, U], gU)
-    ref = theano.function([X, h0, U], gU, mode=get_mode(None).excluding("scan_weight_grads"))
+    f = theano.function([X, h0, U], gU, mode=WITH)
+    ref = theano.function([X, h0, U], gU)
     gnode = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, ScanGrad)][0]
     assert any(f.maker.fgraph.clients.get(o) for o in gnode.outputs)
     rng = np.random.default_rng(7)
@@ -93,8 +97,9 @@ def test_not_applied_when_the_weight_has_another_use():
 
 @pytest.mark.parametrize("backwards,trunc", [(False, -1), (True, 2)])
 def test_hoisted_input_product_where_included(backwards, trunc):
-    """``scan_hoist_dot`` (a mode including it): the body's ``dot(x_t, W)`` becomes one product
-    before the loop; values and gradients equal the plain scan's."""
+    """``scan_hoist_dot`` (a mode including it, with ``scan_weight_grads``): the body's
+    ``dot(x_t, W)`` becomes one product before the loop; values and gradients equal the plain
+    scan's."""
     from tvmsym.symbolic.graph import toposort
     from tvmsym.symbolic.ops.linalg import Dot
     from tvmsym.symbolic.ops.scan import Scan
@@ -103,7 +108,8 @@ def test_hoisted_input_product_where_included(backwards, trunc):
                         outputs_info=h0, go_backwards=backwards, truncate_gradient=trunc)
     loss = (hs[-1] ** 2).sum() + hs.sum()
     outs = [loss] + T.grad(loss, [W, U, b, X, h0])
-    f = theano.function([X, h0, W, U, b], outs, mode=get_mode(None).including("scan_hoist_dot"))
+    f = theano.function([X, h0, W, U, b], outs,
+                        mode=get_mode(None).including("scan_hoist_dot", "scan_weight_grads"))
     ref = theano.function([X, h0, W, U, b], outs)
     scan = [n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan)][0]
     body = toposort(list(scan.inner_outputs), blockers=list(scan.inner_inputs))

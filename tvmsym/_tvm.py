@@ -364,13 +364,31 @@ def _compile(mod, target, objects_dir=None):
         return tvm.compile(mod, target=target)
 
 
-def compile_module(mod, target):
+def compile_module(mod, target, stream=None):
     """``tvm.compile``; with ``config.cache`` an llvm module is also kept as a shared library
-    under ``config.compiledir/kernels`` and a later process loads it instead of building."""
+    under ``config.compiledir/kernels`` and a later process loads it instead of building.
+    ``stream``: a ``_parallel_build.Stream`` that was handed ``mod``'s kernels as they were
+    lowered (and compiled some of them already): it finishes the build."""
     from .config import config
     if getattr(config, "cache", False) and target.kind.name == "llvm":
-        return _cached_compile(mod, target, _kcache.kernel_dir())
+        return _cached_compile(mod, target, _kcache.kernel_dir(), stream)
+    if stream is not None:
+        try:
+            return stream.finish()
+        finally:
+            stream.cleanup()
     return _compile(mod, target)
+
+
+def stream_for(target):
+    """A ``_parallel_build.Stream`` for kernels built for ``target`` (llvm), or None."""
+    if target.kind.name != "llvm":
+        return None
+    from . import _parallel_build
+    from .config import config
+    if _parallel_build.workers() < 2:
+        return None
+    return _parallel_build.Stream(target, BUILD_CONFIG, objects=bool(getattr(config, "cache", False)))
 
 
 # ------------------------------------------------------------------ on-disk compile cache
@@ -398,11 +416,16 @@ def cache_key(mod, target):
     return h.hexdigest()[:40]
 
 
-def _cached_compile(mod, target, cachedir):
+def _cached_compile(mod, target, cachedir, stream=None):
     """Load ``mod``'s library from the cache when its entry verifies (tvmsym/cache.py: owner,
     permissions, manifest naming this key, size, hash, complete ELF), else build and store it.
     Any cache trouble leaves a working in-memory build (warned once per directory)."""
     if not _kcache.prepare_dir(cachedir):
+        if stream is not None:
+            try:
+                return stream.finish()
+            finally:
+                stream.cleanup()
         return _compile(mod, target)
     key = cache_key(mod, target)
     lib_path, why = _kcache.verify_entry(cachedir, key)
@@ -412,40 +435,42 @@ def _cached_compile(mod, target, cachedir):
             _check_exports(loaded, mod)
             cache_stats["hits"] += 1
             _kcache.touch(lib_path)         # mtime = last use (least recently used go first)
+            if stream is not None:
+                stream.cancel()             # (kernels it compiled already are dropped)
             return _LoadedExecutable(loaded, mod, target, key=key)
         except Exception:       # unloadable despite its checksum: rebuild it below
             cache_stats["errors"] += 1
     elif why != "missing":
         cache_stats["errors"] += 1          # corrupted, half written or foreign: rebuild
     cache_stats["misses"] += 1
-    import tempfile
-    objdir = tempfile.TemporaryDirectory(prefix="tvmsym-objs-")
+    own = stream is None
+    if own:
+        from . import _parallel_build
+        stream = _parallel_build.Stream(target, BUILD_CONFIG, objects=True)
     try:
-        ex = _compile(mod, target, objdir.name)     # (each group's object written by its worker)
-    except BaseException:
-        objdir.cleanup()
-        raise
-    tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
-    try:
-        mtime_before = _mtime_ns(cachedir)
-        ex.export_library(tmp, fcompile=_link if _LD else _cc_link)
-        lib_path = _kcache.store_entry(cachedir, key, tmp)
-        _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
-        # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
-        loaded = load_library(lib_path)
-        _check_exports(loaded, mod)
-        return _LoadedExecutable(loaded, mod, target, ex, key=key)
-    except Exception as e:      # read-only or full disk, no linker, ...: the build itself is fine
-        cache_stats["errors"] += 1
+        # (each group's object file written by its worker)
+        ex = _compile(mod, target, stream.objects_dir) if own else stream.finish()
+        tmp = os.path.join(cachedir, f"{key}.{os.getpid()}.tmp.so")
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
-                          f"({type(e).__name__}: {e}); they are built in memory")
+            mtime_before = _mtime_ns(cachedir)
+            ex.export_library(tmp, fcompile=_link if _LD else _cc_link)
+            lib_path = _kcache.store_entry(cachedir, key, tmp)
+            _prune(cachedir, key, os.path.getsize(lib_path), mtime_before)
+            # run the exported machine code: using ``ex`` would generate it again (LLVM's JIT)
+            loaded = load_library(lib_path)
+            _check_exports(loaded, mod)
+            return _LoadedExecutable(loaded, mod, target, ex, key=key)
+        except Exception as e:      # read-only or full disk, no linker, ...: the build is fine
+            cache_stats["errors"] += 1
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            _kcache.warn_once("write", cachedir, f"cannot store kernels in {cachedir} "
+                              f"({type(e).__name__}: {e}); they are built in memory")
+        return ex
     finally:
-        objdir.cleanup()
-    return ex
+        stream.cleanup()
 
 
 def load_library(path):
@@ -506,17 +531,18 @@ def _prune(cachedir, key, written, mtime_before):
 _LD = shutil.which("ld")
 
 
-def _link(output, objects, options=None, **kwargs):
+def _link(output, objects, options=None, aliases=(), **kwargs):
     """Link the kernel objects alone (``ld -shared``, ~2x faster than the g++ driver); their
-    libm/libmvec/runtime symbols resolve from the process when the library is loaded."""
-    subprocess.run([_LD, "-shared", "-o", output, *objects], check=True,
-                   capture_output=True)
+    libm/libmvec/runtime symbols resolve from the process when the library is loaded.
+    ``aliases``: (new symbol, existing symbol) pairs (kernels compiled once for two names)."""
+    subprocess.run([_LD, "-shared", "-o", output, *objects,
+                    *(f"--defsym={a}={b}" for a, b in aliases)], check=True, capture_output=True)
 
 
-def _cc_link(output, objects, options=None, **kwargs):
+def _cc_link(output, objects, options=None, aliases=(), **kwargs):
     """No ``ld`` on PATH: TVM's compiler driver (``g++ -shared``)."""
     from tvm.support import cc
-    cc.create_shared(output, objects)
+    cc.create_shared(output, objects, options=[f"-Wl,--defsym={a}={b}" for a, b in aliases])
 
 
 class _LoadedExecutable:

@@ -65,7 +65,7 @@ def test_index_ops_any_shape(funcs, name):
     for spec in (False, True):
         f = funcs[name][spec]
         counts = []
-        for shp in SHAPES:
+        for shp in (SHAPES if not spec else SHAPES[:3]):     # (specialized: a build per shape)
             a = rng.standard_normal(shp).astype("float32")
             try:
                 want = ref(a)

@@ -67,8 +67,11 @@ def test_build_error_in_a_worker_reaches_the_caller(monkeypatch):
     """A compile failing in a worker thread raises in the calling thread (fault injected in
     the group holding k5: a real compile of the other groups runs beside it)."""
     a = tvm.te.placeholder((8,), "float32", name="a")
-    good = tvm.te.create_prim_func([a, tvm.te.compute((8,), lambda i: a[i] + 1, name="b")])
-    funcs = {f"k{i}": good.with_attr("global_symbol", f"k{i}") for i in range(12)}
+
+    def kernel(j):      # distinct kernels (identical ones would be compiled once)
+        b = tvm.te.compute((8,), lambda i: a[i] + float(j), name="b")
+        return tvm.te.create_prim_func([a, b]).with_attr("global_symbol", f"k{j}")
+    funcs = {f"k{j}": kernel(j) for j in range(12)}
     real = pb._compile_one
 
     def failing(sub, target, config, compact):
@@ -85,7 +88,7 @@ def test_build_error_in_a_worker_reaches_the_caller(monkeypatch):
     x = np.arange(8, dtype="float32")
     out = tvm.runtime.empty((8,), "float32")
     ex["k7"](tvm.runtime.tensor(x), out)
-    np.testing.assert_array_equal(out.numpy(), x + 1)
+    np.testing.assert_array_equal(out.numpy(), x + 7)
 
 
 def _ll(funcs, disabled):
@@ -118,3 +121,125 @@ def test_skipped_passes_do_not_change_the_code():
         stock = _ll({name: f}, [])
         trimmed = _ll({name: f}, list(pb.GPU_ONLY_PASSES) + ([] if needs[name] else [pb.COMPACT]))
         assert trimmed == stock, name
+
+
+def test_abandoned_stream_stops_its_worker(monkeypatch, tmp_path):
+    """A build failing while its kernels are being lowered (fault injected in the schedule
+    of the 9th specialized kernel, after full groups were handed to the worker) leaves no
+    worker thread, no object files and the interpreter's switch interval as it was."""
+    import gc
+    import sys
+    import threading
+    import time
+
+    from tvmsym.runtime import backends
+    real, calls = backends.schedule_host, []
+
+    def failing(func, ctx):
+        calls.append(1)
+        if len(calls) == 9:
+            raise RuntimeError("injected schedule failure")
+        return real(func, ctx)
+    monkeypatch.setattr(backends, "schedule_host", failing)
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))    # the stream's object files
+    switch = sys.getswitchinterval()
+    g0 = pb.stats["groups"]
+    x = T.fmatrix("x")
+    ws = [T.fmatrix(f"w{j}") for j in range(12)]
+    outs = [T.tanh(T.dot(x, w)) * (j + 1) for j, w in enumerate(ws)]
+    with tvmsym.config.change_flags(build_workers=2, cache=True):
+        f = tvmsym.function([x] + ws, outs, specialize=True)
+        m = np.ones((5, 5), "float32")
+        with pytest.raises(RuntimeError, match="injected schedule failure"):
+            f(m, *[m] * 12)
+    gc.collect()
+    deadline = time.time() + 60
+    while any(t.name == "tvmsym-build" and t.is_alive() for t in threading.enumerate()):
+        assert time.time() < deadline, "a build worker outlived its build"
+        time.sleep(0.05)
+    assert len(calls) == 9
+    assert pb.stats["groups"] == g0             # nothing finished, nothing counted
+    assert sys.getswitchinterval() == switch
+    assert not list(tmp_path.glob("tvmsym-objs-*"))
+    monkeypatch.undo()
+    with tvmsym.config.change_flags(build_workers=2, cache=True):
+        r = f(m, *[m] * 12)                     # the same function builds afterwards
+    np.testing.assert_allclose(r[3], np.tanh(m @ m) * 4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_identical_kernels_are_compiled_once(cache, tmp_path):
+    """A long chain is cut into identical fused kernels: each distinct kernel is compiled
+    once and the others run its code under their own names (alias symbols in the linked
+    library); results as numpy's, in this process and from the cache in a new one."""
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    z = x
+    for _ in range(120):
+        z = T.tanh(z) * 0.5 + y
+    rng = np.random.default_rng(0)
+    xv, yv = rng.standard_normal((7, 9)).astype("float32"), rng.standard_normal((7, 9)).astype("float32")
+    want = xv
+    for _ in range(120):
+        want = np.tanh(want) * np.float32(0.5) + yv
+    d0, k0 = pb.stats["deduplicated"], executor.build_stats["kernels"]
+    with tvmsym.config.change_flags(build_workers=2, cache=cache, compiledir=str(tmp_path)):
+        f = tvmsym.function([x, y], z)
+        np.testing.assert_allclose(f(xv, yv), want, rtol=1e-5, atol=1e-6)
+        kernels = executor.build_stats["kernels"] - k0
+        same = pb.stats["deduplicated"] - d0
+        assert kernels >= 4 and 0 < same < kernels     # most of them are the same kernel
+        lib = f._last.backend.lib
+        names = f._last.kernel_names
+        assert all(lib.mod.implements_function(n) for n in names)
+        assert "the same code as" in f.as_text("llvm")
+    if cache:
+        import os
+        import subprocess
+        import sys
+        code = ("import numpy as np, tvmsym, tvmsym.tensor as T\n"
+                "x, y = T.fmatrix('x'), T.fmatrix('y')\nz = x\n"
+                "for _ in range(120): z = T.tanh(z) * 0.5 + y\n"
+                "f = tvmsym.function([x, y], z)\n"
+                "np.save(%r, f(np.load(%r), np.load(%r)))\n"
+                "from tvmsym import cache\nprint('RESULT', cache.stats)\n") % (
+                    str(tmp_path / "r.npy"), str(tmp_path / "x.npy"), str(tmp_path / "y.npy"))
+        np.save(tmp_path / "x.npy", xv)
+        np.save(tmp_path / "y.npy", yv)
+        env = dict(os.environ, TVMSYM_FLAGS=f"compiledir={tmp_path}")
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        np.testing.assert_allclose(np.load(tmp_path / "r.npy"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_builds_in_two_threads_at_once():
+    """Two threads building at once (each with its build workers): right results, and the
+    interpreter's switch interval is back as it was after both."""
+    import sys
+    import threading
+    switch = sys.getswitchinterval()
+    x = T.fmatrix("x")
+    graphs = [[T.tanh(T.dot(x, x.T) * (j + 1)) + T.exp(x).sum() * k for k in range(6)]
+              for j in range(2)]
+    xv = np.random.default_rng(5).standard_normal((6, 6)).astype("float32") * 0.3
+    out, errors = {}, []
+
+    def run(j):
+        try:
+            f = tvmsym.function([x], graphs[j])
+            out[j] = f(xv)
+        except BaseException as e:     # noqa: BLE001
+            errors.append(e)
+    with tvmsym.config.change_flags(build_workers=2, cache=False):
+        ts = [threading.Thread(target=run, args=(j,)) for j in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert not errors, errors
+    for j in range(2):
+        for k in range(6):
+            np.testing.assert_allclose(out[j][k], np.tanh(xv @ xv.T * (j + 1)) + np.exp(xv).sum() * k,
+                                       rtol=1e-4, atol=1e-5)
+    assert sys.getswitchinterval() == switch

@@ -233,3 +233,19 @@ def test_float32_accuracy_is_numpys():
         err = np.max(np.abs(ours - ref) / ref)
         err_np = np.max(np.abs(theirs - ref) / ref)
         assert err <= 4 * err_np + 1e-6, (err, err_np)
+
+
+@pytest.mark.parametrize("layout", ["x.v", "x.T.v"])
+def test_shape_generic_vector_products_are_vectorized(layout):
+    """One kernel for every size (symbolic rows, columns and contraction): whole vectors by
+    construction plus a tail, float32 sums as accurate as numpy's."""
+    x, v = T.matrix("x"), T.vector("v")
+    f = tvmsym.function([x, v], T.dot(x, v) if layout == "x.v" else T.dot(x.T, v))
+    rng = np.random.default_rng(6)
+    for M, K in [(1000, 999), (7, 65), (65, 7), (1, 1000), (3, 1)]:
+        a = rng.standard_normal((M, K) if layout == "x.v" else (K, M)).astype("float32")
+        b = rng.standard_normal(K).astype("float32")
+        ref = a @ b if layout == "x.v" else a.T @ b
+        np.testing.assert_allclose(f(a, b), ref, **_tol("float32", K))
+    tir = f.as_text("tir")
+    assert f"T.vectorized({_lanes('float32')})" in tir

@@ -183,8 +183,8 @@ def _row_reduce(name, outer, m, load, reducer, combine, ident, L, A=ACCUMULATORS
     * ``_gx``: the last m % L loaded values as one vector, the missing lanes ``pad`` (a
       guarded load per lane: nothing past the row is read), ``_gt``: ``fn`` of it, one
       vector operation (``fn(pad)`` must be ``ident``: exp(-inf - max) = 0);
-    * ``_gf``: the A vectors of ``_gp``, the one of ``_gm`` and ``_gt`` folded lane-wise
-      into one vector;
+    * ``_gf``: the A vectors of ``_gp``, the one of ``_gm`` and ``_gt`` combined lane-wise
+      (a balanced tree of vector operations) into one vector;
     * ``_h<w>``: its lanes combined pairwise (``combine``) in log2(L) halving steps; the
       last one is the result ``name``.
 
@@ -225,10 +225,13 @@ def _row_reduce(name, outer, m, load, reducer, combine, ident, L, A=ACCUMULATORS
         tx = te.compute(outer + [L], lambda *ol: guarded(ol, [], load, pad), name=name + "_gx")
         tail = te.compute(outer + [L], lambda *ol: tx(*ol) if fn is None else fn(ol[:-1], tx(*ol)),
                           name=name + "_gt")
-    a = te.reduce_axis((0, A + 2), name="a")
-    fold = te.compute(outer + [L], lambda *ol: reducer(tirx.Select(
-        a < A, part(*ol[:-1], tirx.min(a, A - 1) * L + ol[-1]),
-        tirx.Select(a == A, mid(*ol), tail(*ol))), axis=a), name=name + "_gf", tag="reduce")
+    def fold_lane(*ol):
+        vals = [part(*ol[:-1], a * L + ol[-1]) for a in range(A)] + [mid(*ol), tail(*ol)]
+        while len(vals) > 1:        # a balanced tree: log2(A + 2) dependent steps
+            vals = [combine(vals[i], vals[i + 1]) if i + 1 < len(vals) else vals[i]
+                    for i in range(0, len(vals), 2)]
+        return vals[0]
+    fold = te.compute(outer + [L], fold_lane, name=name + "_gf")
     h, w = fold, L
     while w > 1:
         w //= 2

@@ -296,21 +296,31 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
     at the (large) probes but is ``n`` at a small size; such a call must not run the generic
     kernels (the caller builds it specialized)."""
     _, _, pattern, _ = sig
-    struct = structure(plan, pattern, inner)
-    if struct is None:
-        return False
+    memo = plan.__dict__.setdefault("_generic_checks", {})
+    mk = (pattern, len(plan.__dict__.get("_generic_failed", ())))
+    checks = memo.get(mk)
+    if checks is None:
+        struct = structure(plan, pattern, inner)
+        if struct is None:
+            return False
+        gen, _ = generic_steps(plan, struct, "llvm")
+        checks, seen = [], set()
+        for st in plan.steps:
+            if st.name not in gen:
+                continue
+            for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
+                if v not in seen:
+                    seen.add(v)
+                    checks.append((v, struct.dims.get(v)))
+        memo[mk] = checks
     _, sizes = class_pattern(input_shapes, _bcast(plan))
-    gen, _ = generic_steps(plan, struct, "llvm")
-    for st in plan.steps:
-        if st.name not in gen:
-            continue
-        for v in _step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs):
-            d, a = struct.dims.get(v), shapes.get(v)
-            if d is None or a is None or len(d) != len(a):
+    for v, d in checks:
+        a = shapes.get(v)
+        if d is None or a is None or len(d) != len(a):
+            return False
+        for x, y in zip(d, a):
+            if (sizes[x[1]] if isinstance(x, tuple) else x) != y:
                 return False
-            for x, y in zip(d, a):
-                if (sizes[x[1]] if isinstance(x, tuple) else x) != y:
-                    return False
     return True
 
 
@@ -390,9 +400,15 @@ def accepts_product(node):
 
 
 def product_concrete(node):
-    """N always static; M and K static when they are dims of shared variables."""
+    """N always static; M and K static when they are dims of shared variables.  Matrix x
+    vector: K static (its reduction is split by the vector width), M (rows) free; vector x
+    matrix (``x.T @ v``): M static (vectorized), K (a batch) free."""
     if node.inputs[1].type.ndim == 1:
-        return [(0, 0, "fixed"), (0, 1, "fixed"), (1, 0, "fixed")]
+        a = node.inputs[0]
+        if a.owner is not None and type(a.owner.op).__name__ == "DimShuffle" \
+                and tuple(a.owner.op.new_order) == (1, 0):
+            return [(0, 0), (0, 1, "fixed"), (1, 0, "fixed")]
+        return [(0, 1), (1, 0), (0, 0, "fixed")]
     return [(1, 1), (0, 1, "fixed"), (0, 0, "fixed")]
 
 

@@ -54,6 +54,7 @@ class LLVMBackend:
         self.target = target
         self.machine = target.machine
         self.lib = None
+        self._stream = None
 
     def on_device(self, op):
         return False
@@ -70,10 +71,26 @@ class LLVMBackend:
     def schedule(self, func, ctx, on_device):
         return schedule_host(func, ctx)
 
+    def add_kernel(self, on_device, name, func):
+        """A kernel ready to compile (``Build`` hands each over as soon as it is lowered): a
+        stream (``_parallel_build.Stream``) compiles full groups of them on another core
+        while the next ones are lowered."""
+        if self._stream is None:
+            self._stream = _tvm.stream_for(self.target.tvm_target) or False
+        if self._stream:
+            self._stream.add(name, func)
+
     def compile(self, funcs):
         host = funcs.get(False)
         self.mod = _tvm.tvm.IRModule(host) if host else None
-        self.lib = target_build(self.mod, self.target) if host else None
+        stream, self._stream = self._stream or None, None
+        if stream is not None and (not host or sorted(stream.names) != sorted(host)):
+            stream.cancel()                 # not the kernels compiled: build them all here
+            stream = None
+        if stream is not None:
+            self.lib = _tvm.compile_module(self.mod, self.target.tvm_target, stream)
+        else:
+            self.lib = target_build(self.mod, self.target) if host else None
 
     def kernel(self, on_device, name):
         return self.lib[name]

@@ -211,7 +211,9 @@ class Build:
                 func, _rule = backend.schedule(func, ctx, on_dev)
             times["lower"] += t1 - t0
             times["schedule"] += _now() - t1
-            funcs.setdefault(on_dev, {})[st.name] = func.with_attr("global_symbol", st.name)
+            funcs.setdefault(on_dev, {})[st.name] = func = func.with_attr("global_symbol", st.name)
+            if hasattr(backend, "add_kernel"):      # compiled while the next are lowered
+                backend.add_kernel(on_dev, st.name, func)
             self.steps.append(StepRecord(Kind.KERNEL, st, ins, outs, inplace, on_dev, st.name))
             if st.check is not None:
                 self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))

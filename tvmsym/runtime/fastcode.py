@@ -23,6 +23,9 @@ import numpy as np
 
 from .steps import annotate
 
+#: compiled fast paths by source (the shapes live in the environment, not in the source)
+_CODE = {}
+
 
 def straight_line(prog, plain, fast_slots, n_in, template, pool, out_plan, records,
                   unpack_single, wrap, held):
@@ -64,6 +67,11 @@ def straight_line(prog, plain, fast_slots, n_in, template, pool, out_plan, recor
             "    e = a = None"]
     outs = ", ".join(f"a{s}.copy()" if copy else f"a{s}" for s, copy in out_plan)
     src.append(f"    return {outs.split(', ')[0] if unpack_single else '[' + outs + ']'}")
-    code = compile("\n".join(src) + "\n", "<tvmsym fast path>", "exec")
+    text = "\n".join(src) + "\n"
+    code = _CODE.get(text)      # (a new input shape of a generic build: the same source)
+    if code is None:
+        if len(_CODE) > 512:
+            _CODE.clear()
+        code = _CODE[text] = compile(text, "<tvmsym fast path>", "exec")
     exec(code, env)     # noqa: S102  (our own generated source: slots and kernel names only)
     return env["run"]

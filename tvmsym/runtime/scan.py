@@ -6,6 +6,9 @@ kept for what the compiled loop (``scan_loop.py``) cannot run.
 """
 from __future__ import annotations
 
+import sys
+import weakref
+
 import numpy as np
 
 from ..config import config
@@ -29,7 +32,9 @@ def seq_windows(op, n, seqs, backwards):
     return out
 
 
-def state_buffers(op, n, inits):
+def state_buffers(op, n, inits, node=None):
+    """Per recurrent output (its buffer: the initial taps then n steps, its tap count);
+    ``node``: the buffers come from that node's pool (``_buffer``)."""
     bufs = []
     for j, init in zip(op.recurrent, inits):
         taps = op.out_taps[j]
@@ -41,7 +46,9 @@ def state_buffers(op, n, inits):
             raise ValueError(f"{op}: the initial value of output {j} has {init.shape[0]} "
                              f"entries along its first axis, but its taps {list(taps)} "
                              f"need {L0}")
-        buf = np.empty((L0 + n,) + init.shape[1:], dtype=op.state_types[j].dtype)
+        shape = (L0 + n,) + init.shape[1:]
+        dt = np.dtype(op.state_types[j].dtype)
+        buf = np.empty(shape, dt) if node is None else _buffer(node, ("state", j), shape, dt)
         buf[:L0] = init[:L0]
         bufs.append((buf, L0))
     return bufs
@@ -162,11 +169,32 @@ def host_grad_loop(node, inputs, inner):
             if k in where:
                 gns[q] += res[where[k]]
             k += 1
-    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards)
+    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards,
+                         n, seqs)
 
 
 # --------------------------------------------------------------------------- compiled loops
 stats = {"compiled": 0, "host": 0, "why": None}     # which loop ran (tests, profiles)
+_POOLS = weakref.WeakKeyDictionary()     # node -> {role: array}: a call's buffers, reused
+
+
+def _buffer(node, role, shape, dtype, zero=False):
+    """An array for ``role`` of ``node``'s call: last call's when nothing else holds it any
+    more (no view of it, no reader downstream: its reference count), else a fresh one.  A
+    fresh multi-megabyte array costs a page fault per 4 KB written (the LSTM's stacked
+    gradients and saved gates: ~1 ms per call); a reused one is in memory already."""
+    try:
+        pool = _POOLS.setdefault(node, {})
+    except TypeError:       # (a node that cannot be weakly referenced: no pool)
+        pool = {}
+    shape = tuple(int(d) for d in shape)
+    arr = pool.get(role)
+    if arr is None or arr.shape != shape or arr.dtype != dtype or sys.getrefcount(arr) > 3:
+        arr = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+        pool[role] = arr
+    elif zero:
+        arr.fill(0)
+    return arr
 
 
 def _contig(a):
@@ -205,7 +233,7 @@ def compiled_loop(node, inputs, inner):
         return "no step runs"
     seqs = [_contig(x) for x in seqs]
     seq_windows(op, n, seqs, backwards)          # the lengths checked (raises)
-    bufs = state_buffers(op, n, inits)
+    bufs = state_buffers(op, n, inits, node)
     shared = [_contig(x) for x in shared]
     nonseqs = [_contig(x) for x in nonseqs]
     every = seqs + [b for b, _ in bufs] + shared + nonseqs
@@ -259,7 +287,7 @@ def compiled_loop(node, inputs, inner):
                 return f"output {j}'s shape differs from its state"     # host loop raises
             out_places.append((("state", rec[j]), _rows(table, L0, 1)))
         else:
-            plain[j] = np.empty((n,) + tuple(sh), dtype=dt)
+            plain[j] = _buffer(node, ("plain", j), (n,) + tuple(sh), np.dtype(dt))
             if plain[j].size == 0:
                 return "an empty output"
             arrays[("plain", j)] = plain[j].reshape(-1)
@@ -312,13 +340,20 @@ def compiled_grad_loop(node, inputs, inner):
     rec = dict(zip(op.recurrent, range(len(bufs))))
     full = []
     for (b0, L0), j in zip(bufs, op.recurrent):
-        full.append((np.concatenate([b0[:L0], np.asarray(ys[j])], axis=0), L0))
+        y = np.asarray(ys[j])
+        f = _buffer(node, ("full", j), (L0 + len(y),) + y.shape[1:], y.dtype)
+        f[:L0] = b0[:L0]
+        f[L0:] = y
+        full.append((f, L0))
     gbufs = []
     for (f, L0), j in zip(full, op.recurrent):
-        g = np.zeros(f.shape, dtype=f.dtype)
+        g = _buffer(node, ("gbuf", j), f.shape, f.dtype)
+        g[:L0] = 0
         g[L0:] = gys[j]
         gbufs.append(g)
-    gseq = [np.zeros(s.shape, dtype=s.dtype) for s in seqs]
+    needed_seq = _needed_inputs(node)
+    gseq = [_buffer(node, ("gseq", q), s.shape, s.dtype, zero=True) if 1 + q in needed_seq
+            else np.zeros(s.shape, dtype=s.dtype) for q, s in enumerate(seqs)]
     nonseqs = [_contig(x) for x in nonseqs]
     gns = [np.zeros(a.shape, dtype=a.dtype) for a in nonseqs]
     gys = [_contig(g) for g in gys]
@@ -426,20 +461,40 @@ def compiled_grad_loop(node, inputs, inner):
     arrays.update({("ys", j): y.reshape(-1) for j, y in enumerate(ys) if j not in rec})
     arrays.update({key: a.reshape(-1) for key, a in acc_arrays.items()})
     prog.run(arrays, np.array(table, dtype=np.int64), count)
-    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards)
+    return _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards,
+                         n, seqs)
 
 
 def _needed_inputs(node):
     """Outer input positions of the scan whose gradient some node (or the function's
     outputs) reads; all of them when the node is not in a function's graph."""
     wrt = node.op.wrt
+    # a sequence's gradient rows read as a stack (ScanGrad.stacks) are needed too
+    stacked = {1 + q for kind, q in getattr(node.op, "stacks", ()) if kind == "gseq"}
     try:
-        return {k for o, k in zip(node.outputs, wrt) if o.clients}
+        return {k for o, k in zip(node.outputs, wrt) if o.clients} | stacked
     except AttributeError:
         return set(wrt)
 
 
-def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards):
+def _stacks(node, gseq, full, n, seqs):
+    """The ``ScanGrad``'s stacked operands (``ScanGrad.stacks``) as 2-d views: rows = steps
+    (x batch), columns = one step's last axis."""
+    out = []
+    for kind, k in node.op.stacks:
+        if kind == "prev":          # state r before each step (its tap -1)
+            f, L0 = full[k]
+            a = f[L0 - 1:L0 - 1 + n]
+        elif kind == "seq":
+            a = np.ascontiguousarray(np.asarray(seqs[k])[:n])
+        else:                       # "gseq": the gradient of sequence k's rows
+            a = gseq[k][:n]
+        out.append(a.reshape(-1, a.shape[-1]) if a.ndim != 2 else a)
+    return out
+
+
+def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backwards, n, seqs):
+    stacks = _stacks(node, gseq, full, n, seqs) if getattr(node.op, "stacks", ()) else []
     if backwards:
         gseq = [g[::-1] for g in gseq]
     ginit = []
@@ -455,7 +510,7 @@ def _grad_results(node, op, wrt, gseq, gbufs, full, inits, shared, gns, backward
     allg = ([None] + gseq + ginit + [np.zeros(np.shape(s), np.asarray(s).dtype)
                                      for s in shared] + gns)
     return [np.asarray(allg[k], dtype=node.outputs[i].type.dtype)
-            for i, k in enumerate(wrt)]
+            for i, k in enumerate(wrt)] + stacks
 
 
 def _run(compiled, host, node, inputs, inner):

@@ -45,6 +45,12 @@ MAX_ACC = 16        # accumulators of a tile (32 spill on AVX-512, see lowering/
 MATVEC_ROWS = 4     # rows sharing each vector load (dot rows)
 
 
+def _ext(sch, loop):
+    """A loop's extent: an int, or None when it is symbolic (a shape-generic kernel)."""
+    e = sch.get(loop).extent
+    return int(e) if isinstance(e, tirx.IntImm) else None
+
+
 # ------------------------------------------------------------------ which axis is contiguous
 class _Access:
     """One operand read of the product block: its buffer and index expressions."""
@@ -77,9 +83,7 @@ def _contiguous_index(load):
     """The index expression of ``load``'s innermost axis longer than 1 (None: all are 1)."""
     for d in range(len(load.buffer.shape) - 1, -1, -1):
         n = load.buffer.shape[d]
-        if not isinstance(n, tirx.IntImm):
-            return None
-        if int(n) > 1:
+        if not isinstance(n, tirx.IntImm) or int(n) > 1:     # symbolic: any size
             return load.indices[d]
     return None
 
@@ -97,7 +101,9 @@ def _pattern(sch, block):
         return None
     j, k = sp[-1].var, red[0].var
     inner = [_contiguous_index(ld) for ld in loads]
-    if int(sp[-1].dom.extent) > 1 and any(ix is not None and ix.same_as(j) for ix in inner):
+    jn = sp[-1].dom.extent
+    wide = not isinstance(jn, tirx.IntImm) or int(jn) > 1
+    if wide and any(ix is not None and ix.same_as(j) for ix in inner):
         return "stream"
     if all(ix is not None and ix.same_as(k) for ix in inner):
         return "dot"
@@ -170,12 +176,12 @@ def _row_stream(sch, name, dtype, machine):
     sp, (k,) = loops[:nsp], loops[nsp:]
     j = sp[-1]
     lanes = lanes_of(dtype, machine)
-    N, K = _extent(sch, j), _extent(sch, k)
+    N, K = _extent(sch, j), _ext(sch, k)        # K symbolic: a shape-generic vector.matrix
     # rows sharing the streamed operand: the axis before j when it indexes the other operand
     has_row = nsp >= 2 and _extent(sch, sp[-2]) > 1 and _row_axis(sch, b)
     outer = sp[:-2] if has_row else sp[:-1]
     nbatch = int(np.prod([_extent(sch, lp) for lp in outer])) if outer else 1
-    work = nbatch * (_extent(sch, sp[-2]) if has_row else 1) * N * K
+    work = nbatch * (_extent(sch, sp[-2]) if has_row else 1) * N * (K or 1 << 12)
     par = parallel_pays(machine, elements=work) and machine.threads > 1
     par_batch = par and nbatch >= 2 * machine.threads
     if par_batch:
@@ -220,61 +226,82 @@ def _sweep(sch, b, N, K, lanes, par, machine):
     """A vector.matrix product (loops [..., j, k]): the streamed matrix is read row after
     row (a column strip would put loads N elements apart: 4 KiB for 1024 float32 columns,
     one cache set, 2.1x numpy's time), ``K_UNROLL`` rows per sweep over the whole output
-    row (in L1), the output's vectors split evenly over the cores (no predicate per vector).
-    The columns left over (fewer than cores + 1 vectors) are one loop of their own,
-    vectorized at their width (LLVM splits an odd width into vector pieces), their
-    reduction split ``K_UNROLL`` ways (rfactor) so it is not one chain of dependent FMAs."""
-    nvec = N // lanes
+    row (in L1), the output's vectors split evenly over the cores (no predicate per
+    vector).  The whole vectors left over (fewer than the cores) and the last N % lanes
+    columns are loops of their own, their reduction split ``K_UNROLL`` ways (rfactor) so
+    it is not one chain of dependent FMAs."""
+    nvec, tail = divmod(N, lanes)
     parts = machine.threads if par and nvec >= 2 * machine.threads else 1
-    q = nvec // parts
-    main = parts * q * lanes
-    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0)
+    q, rest = divmod(nvec, parts)
+    # (8+ rows 4 KiB apart share one L1 set); a symbolic K is not split (no predicate)
+    ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0) if K else 1
     j = sch.get_loops(b)[-2]
-    jm, jt = (sch.loop_partition(j, [main, None]) if main and main < N
-              else ((j, None) if main else (None, j)))
-    bm = _block_under(sch, jm) if jm is not None else None
+    jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
+              else ((j, None) if nvec else (None, j)))
     bt = _block_under(sch, jt) if jt is not None else None
-    if bm is not None:
-        jp, jv, jl = sch.split(jm, [parts, q, lanes])
-        k0, k1 = sch.split(sch.get_loops(bm)[-1], [None, ku])
-        sch.reorder(jp, k0, jv, k1, jl)
-        sch.unroll(k1)
+    if jm is not None:
+        bm = _block_under(sch, jm)
+        jv, _jl = sch.split(jm, [nvec, lanes])
+        br = None
+        if rest:
+            jv, jr = sch.loop_partition(jv, [parts * q, None])
+            bm, br = _block_under(sch, jv), _block_under(sch, jr)
+        jp, jv = sch.split(jv, [parts, q])
+        if ku > 1:
+            k0, k1 = sch.split(sch.get_loops(bm)[-1], [None, ku])
+            jl = sch.get_loops(bm)[-3]
+            sch.reorder(jp, k0, jv, k1, jl)
+            sch.unroll(k1)
+        else:
+            k0 = sch.get_loops(bm)[-1]
+            jl = sch.get_loops(bm)[-2]
+            sch.reorder(jp, k0, jv, jl)
         sch.vectorize(jl)
         if parts > 1:
             sch.parallel(jp)
         init = sch.decompose_reduction(bm, k0)
         sch.vectorize(sch.get_loops(init)[-1])
+        if br is not None:
+            _rest_columns(sch, br, 2, K, ku)
     if bt is not None:
-        _rest_columns(sch, bt, N - main, K, ku)
+        _rest_columns(sch, bt, 1, K, ku)
 
 
-def _rest_columns(sch, bt, width, K, ku):
-    """The last ``width`` columns of a vector.matrix product (loops [..., j, k] of ``bt``):
-    ``ku`` partial rows of the output in registers (rfactor), summed at the end."""
-    jt, k = sch.get_loops(bt)[-2:]
+def _rest_columns(sch, bt, n_inner, K, ku):
+    """Columns of a vector.matrix product left to one core (loops [..., *inner, k] of
+    ``bt``: [vectors, lanes] or [tail elements]): ``ku`` partial rows of them in
+    registers (rfactor), summed at the end."""
+    loops = sch.get_loops(bt)
+    inner, k = loops[-(n_inner + 1):-1], loops[-1]
+    width = _extent(sch, inner[-1])
     if ku > 1 and K >= 4 * ku:
         k0, k1 = sch.split(k, [None, ku])
-        names = [str(sch.get(lp).loop_var.name) for lp in (jt, k0, k1)]
-        rf = sch.rfactor(k1, len(sch.get(bt).iter_vars) - 1)    # rf buffer [..., j, part]
+        names = [str(sch.get(lp).loop_var.name) for lp in (*inner, k0, k1)]
+        # rf buffer [..., part, j]: j stays contiguous (vector loads, not strided lanes);
+        # local: the partial rows live in registers
+        rf = sch.rfactor(k1, len(sch.get(bt).iter_vars) - 2)
+        sch.set_scope(rf, 0, "local")
         by = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
-        jt, k0, k1 = [by[n] for n in names]
-        sch.reorder(k0, k1, jt)
+        *inner, k0, k1 = [by[n] for n in names]
+        sch.reorder(k0, k1, *inner)
         sch.unroll(k1)
+        for lp in inner[:-1]:
+            sch.unroll(lp)
         if width > 1:
-            sch.vectorize(jt)
+            sch.vectorize(inner[-1])
         init = sch.decompose_reduction(rf, k0)
         if width > 1:
             sch.vectorize(sch.get_loops(init)[-1])
-        fl = sch.get_loops(bt)
-        if width > 1:
-            sch.reorder(fl[-1], fl[-2])     # [part, j]: the sum of the parts vectorized over j
-            sch.vectorize(sch.get_loops(bt)[-1])
         return
-    k0, k1 = sch.split(k, [None, ku])
-    sch.reorder(k0, k1, jt)
-    sch.unroll(k1)
+    if ku > 1:
+        k0, k1 = sch.split(k, [None, ku])
+        sch.reorder(k0, k1, *inner)
+        sch.unroll(k1)
+    else:
+        k0 = k
+        sch.reorder(k0, *inner)
     if width > 1:
-        sch.vectorize(jt)
+        sch.vectorize(inner[-1])
     init = sch.decompose_reduction(bt, k0)
     if width > 1:
         sch.vectorize(sch.get_loops(init)[-1])
@@ -294,50 +321,111 @@ def _row_axis(sch, b):
 
 # ------------------------------------------------------------------ dot rows
 def _dot_rows(sch, name, dtype, machine):
-    """out[..., i] = sum_k A[..., i, k] x[..., k] along contiguous k (see ``cpu_matmul._matvec``
-    for the single matrix.vector): the reduction split by the vector width (rfactor), the
-    partials of ``MATVEC_ROWS`` rows in registers, the lanes summed right after each tile."""
+    """out[..., i] = sum_k A[..., i, k] x[..., k] along contiguous k: the reduction split by
+    the vector width (rfactor: one vector register of partial sums per row, summed at the
+    end: a pairwise-ish order, more accurate in float32 than a serial sum), ``MATVEC_ROWS``
+    rows per tile sharing each load of x, their lanes summed right after the tile.  When
+    K % lanes != 0 the last, partial vector of k is a loop of its own (loop_partition
+    after the init is split off: a partitioned reduction would reset its sums)."""
     b = sch.get_sblock(name)
     loops = sch.get_loops(b)
     lanes = lanes_of(dtype, machine)
     k = loops[-1]
-    K = _extent(sch, k)
-    if K < 4 * lanes or K % lanes:
+    K = _ext(sch, k)                    # symbolic (a shape-generic kernel): any K
+    if K is not None and K < 4 * lanes:
         return False
     outer = loops[:-1]
-    unit = [lp for lp in outer if _extent(sch, lp) == 1]
-    live = [lp for lp in outer if _extent(sch, lp) > 1]
+    unit = [lp for lp in outer if _ext(sch, lp) == 1]
+    live = [lp for lp in outer if _ext(sch, lp) != 1]
     if not live:
         return False
     rows_loop = sch.fuse(*live) if len(live) > 1 else live[0]
     if unit:
         sch.reorder(*unit, rows_loop)
-    R = _extent(sch, rows_loop)
+    R = _ext(sch, rows_loop)
+    nvec = K // lanes if K is not None else None
+    k_extent = sch.get(k).extent
     ko, ki = sch.split(k, [None, lanes])
     lp_names = [str(sch.get(lp).loop_var.name) for lp in (rows_loop, ko, ki)]
     rf = sch.rfactor(ki, len(sch.get(b).iter_vars) - 1)     # rf buffer [..., lane]
     by_name = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
     rows_loop, ko, ki = [by_name[n] for n in lp_names]
-    rows = MATVEC_ROWS if R % MATVEC_ROWS == 0 else 1
+    rows = MATVEC_ROWS if R is not None and R % MATVEC_ROWS == 0 else 1
     if rows > 1:
         io, ii = sch.split(rows_loop, [None, rows])
         sch.reorder(io, ko, ii, ki)
-        sch.unroll(ii)
     else:
-        io = rows_loop
+        io, ii = rows_loop, None
         sch.reorder(io, ko, ki)
+    if ii is not None:
+        sch.unroll(ii)
     sch.vectorize(ki)
-    if parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1:
+    if R is None or K is None:          # sizes known at run time: rows over the cores
+        par_rows = machine.threads > 1
+    else:
+        par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
+    if par_rows:
         sch.parallel(io)
-    cw = sch.cache_write(rf, 0, "local")
-    sch.reverse_compute_at(cw, io)
-    sch.vectorize(sch.get_loops(cw)[-1])
+    sch.set_scope(rf, 0, "local")       # the partials in registers (compacted to the tile)
     sch.reverse_compute_at(b, io)
-    for lp in sch.get_loops(b)[-2:]:
-        if _extent(sch, lp) > 1:
-            sch.unroll(lp)
-    sch.decompose_reduction(rf, ko)
+    bl = sch.get_loops(b)
+    below = bl[[i for i, lp in enumerate(bl) if sch.get(lp).same_as(sch.get(io))][0] + 1:]
+    for lp in below:
+        if (_ext(sch, lp) or 0) > 1:
+            sch.unroll(lp)              # straight-line lane sums: stores forwarded to loads
+    init = sch.decompose_reduction(rf, ko)
+    sch.vectorize(sch.get_loops(init)[-1])
+    upd = sch.get_sblock(sch.get(rf).name_hint)
+    ko = sch.get_loops(upd)[-3 if rows > 1 else -2]
+    if K is not None and K % lanes:
+        sch.loop_partition(ko, [nvec, None])
+    elif K is None:
+        # symbolic K: whole vectors by construction (no lane guard), the guarded last one
+        kvar = sch.get(ko).loop_var
+        return lambda func: _unguarded_main(func, kvar, k_extent, lanes)
     return True
+
+
+def _unguarded_main(func, kvar, K, lanes):
+    """The loop of ``kvar`` (ceil(K / lanes) vectors of a symbolic reduction, each lane
+    guarded by ``k < K``) as a loop over the K // lanes whole vectors without guards (they
+    hold by construction) plus the guarded last vector."""
+    from .cpu_generic import _replace_loop, _ssa, _subst, tvm_ffi
+    dt = str(kvar.ty) if hasattr(kvar, "ty") else "int32"
+    L = tirx.IntImm(dt, lanes)
+    nmain = tirx.FloorDiv(K, L)
+
+    def make(loop):
+        body = tvm_ffi.structural_map(
+            loop.body, (s_tir.SBlockRealize,
+                        lambda r: s_tir.SBlockRealize(r.iter_values, True, r.block)), order="post")
+        vm = tirx.Var(kvar.name + "_m", dt)
+        main = tirx.For(vm, tirx.IntImm(dt, 0), nmain, tirx.ForKind.SERIAL, _subst(body, kvar, vm))
+        vt = tirx.Var(kvar.name + "_t", dt)
+        tail = tirx.For(vt, tirx.IntImm(dt, 0), loop.extent - nmain, tirx.ForKind.SERIAL,
+                        _subst(loop.body, kvar, nmain + vt))
+        return tirx.SeqStmt([main, tail])
+    return _ssa(_replace_loop(func, kvar, make))
+
+
+# ------------------------------------------------------------------ symbolic columns
+def _generic_sweep(sch, name, dtype, machine):
+    """``dot(x.T, r)`` with symbolic columns (a shape-generic kernel): the rows of x swept
+    one after another into the output row (in L1), the columns as a vectorized main loop
+    over ``N // lanes`` vectors plus a scalar tail, built by construction
+    (``cpu_generic.main_and_tail``: a split of a symbolic extent would guard every lane)."""
+    from .cpu_generic import _replace_loop, _ssa, main_and_tail
+    b = sch.get_sblock(name)
+    j, k = sch.get_loops(b)
+    sch.reorder(k, j)
+    init = sch.decompose_reduction(b, k)
+    lanes = lanes_of(dtype, machine)
+    jv_init = sch.get(sch.get_loops(init)[-1]).loop_var
+    jv_upd = sch.get(sch.get_loops(b)[-1]).loop_var
+    func = sch.mod["main"]
+    for var in (jv_init, jv_upd):
+        func = _replace_loop(func, var, lambda s: main_and_tail(s, lanes, False))
+    return _ssa(func)
 
 
 # ------------------------------------------------------------------ the rule
@@ -350,7 +438,7 @@ def _static(func):
 
 def gemv_rule(func, ctx):
     st = ctx.step
-    if _OFF or st is None or not isinstance(st.node.op, (Dot, MatMul, FusedDot)) or not _static(func):
+    if _OFF or st is None or not isinstance(st.node.op, (Dot, MatMul, FusedDot)):
         return None
     node = st.node
     a, bb = node.inputs[:2]
@@ -365,7 +453,7 @@ def gemv_rule(func, ctx):
     if "mm_rows" in sch.get(sch.get_sblock(cname)).annotations:
         return None                         # the register tile (cpu_matmul.py)
     loops = sch.get_loops(sch.get_sblock(cname))
-    if any(_extent(sch, lp) == 0 for lp in loops):
+    if any(_ext(sch, lp) == 0 for lp in loops):
         return None                         # empty: nothing to stream
     epi = ctx.outputs[0] if isinstance(node.op, FusedDot) else None
     inline_views(sch, {cname, epi}, skip_prefix=None)
@@ -373,6 +461,23 @@ def gemv_rule(func, ctx):
     if set(left) - {cname, epi}:
         return None
     kind = _pattern(sch, sch.get_sblock(cname))
+    if kind is not None and not _static(func):
+        # shape-generic kernels (symbolic extents): matrix.vector with any rows and K;
+        # vector.matrix with a symbolic contraction (the batch) and static columns, or
+        # symbolic columns (by construction: _generic_sweep)
+        sym = [_ext(sch, lp) is None for lp in loops]
+        if kind == "stream" and (any(sym[:-2]) or len(loops) != 2):
+            return None
+        if kind == "stream" and sym[-2]:
+            try:
+                out = _generic_sweep(sch, cname, dtype, ctx.machine)
+            except Exception:       # noqa: BLE001  (the general rule takes it)
+                if _DEBUG:
+                    raise
+                return None
+            if epi is not None:
+                return None
+            return out
     try:
         if kind == "stream":
             ok = _row_stream(sch, cname, dtype, ctx.machine)
@@ -388,6 +493,13 @@ def gemv_rule(func, ctx):
         return None
     if epi is not None:
         schedule_injective(sch, epi, np.dtype(node.outputs[0].type.dtype).itemsize)
+    if callable(ok):                    # a by-construction rewrite of the scheduled function
+        try:
+            return ok(sch.mod["main"])
+        except Exception:       # noqa: BLE001
+            if _DEBUG:
+                raise
+            return None
     return sch.mod["main"]
 
 

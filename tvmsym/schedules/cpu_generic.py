@@ -263,20 +263,18 @@ def row_parts(lanes):
 def _row_reduce_at(sch, prefix, row, lanes, place=True):
     """Schedule the blocks of ``generic_rules._row_reduce(prefix, ...)`` under the loop
     ``row`` (its result block, ``prefix``, already there): the lane loops of the partials,
-    of the fold and of the lane tree vectorized (the A accumulators of ``_gp`` and the
-    fold's static loop unrolled), the reduction inits hoisted out of the symbolic reduce
-    loops, the guarded tail lanes unrolled.  ``place=False``: the caller has put the
+    of the fold and of the lane tree vectorized (the A accumulators of ``_gp`` unrolled),
+    the reduction inits hoisted out of the symbolic reduce loops, the guarded tail lanes
+    unrolled.  ``place=False``: the caller has put the
     blocks under ``row`` already."""
     parts = row_parts(lanes)
     for sfx in reversed(parts) if place else ():
         sch.compute_at(sch.get_sblock(prefix + sfx), row, preserve_unit_loops=True)
-    for sfx in ("_gp", "_gm", "_gf"):
+    for sfx in ("_gp", "_gm"):
         b = sch.get_sblock(prefix + sfx)
         l_loop, rest = _partial_loops(sch, b)
         sch.reorder(*rest, l_loop)
         _vector_lanes(sch, l_loop, lanes)                   # (before decompose_reduction)
-        if sfx == "_gf":
-            sch.unroll(rest[0])
         sch.decompose_reduction(b, rest[0])
         init = _find_block(sch, prefix + sfx + "_init")
         if init is not None and sfx == "_gp":
@@ -288,7 +286,7 @@ def _row_reduce_at(sch, prefix, row, lanes, place=True):
         sch.unroll(l_loop)
     else:
         sch.unroll(sch.get_loops(gx)[-1])
-    for sfx in ["_gt"] + parts[5:]:
+    for sfx in ["_gt"] + parts[4:]:
         sch.vectorize(sch.get_loops(sch.get_sblock(prefix + sfx))[-1])
 
 

@@ -21,13 +21,15 @@ te = _tvm.te
 tirx = _tvm.tirx
 
 
-def _packs(ctx, flops, *dims, batch=(), dtype="float32"):
+def _packs(ctx, flops, *dims, batch=(), dtype="float32", b=None):
     """A packed, register-tiled product: on a CPU, for products big enough to repay packing."""
     if not (ctx.target.cpu and flops >= PACKED_MIN_FLOPS and min(dims) >= 8):
         return False
-    # (prod) narrow and batched products: in place (schedules/cpu_gemv.py) where that is faster
+    # (prod) narrow and batched products whose B rows are read as they are (B a kernel
+    # parameter [.., K, N]): in place (schedules/cpu_gemv.py) where that is faster
     from ..gemv_shapes import unpacked
-    return not unpacked(*dims, batch, ctx.target, dtype)
+    M, N, K = dims
+    return not (b is not None and _in_place(b, K, N) and unpacked(M, N, K, batch, ctx.target, dtype))
 
 
 def _acc_dtype(out):
@@ -78,7 +80,7 @@ def _dot(node, inputs, ctx, name=None, padded=False):
     out = np.result_type(a.type.dtype, b.type.dtype).name
     K = sa[-1]
     if (a.ndim == 2 and b.ndim == 2 and out in ("float32", "float64")
-            and _packs(ctx, 2 * sa[0] * K * sb[1], sa[0], sb[1], K, dtype=out)):
+            and _packs(ctx, 2 * sa[0] * K * sb[1], sa[0], sb[1], K, dtype=out, b=inputs[1])):
         return _packed_matmul(node, inputs[:2], ctx, sa[0], sb[1], K, out, name=name, crop=not padded)
     c = _Ctx(ctx, node, inputs)
     nda = a.ndim
@@ -187,7 +189,7 @@ def lower_matmul(node, inputs, ctx):
     out = node.outputs[0].type.dtype
     M, N = shape[-2], shape[-1]
     if out in ("float32", "float64") and _packs(ctx, 2 * int(np.prod(shape)) * K, M, N, K,
-                                                 batch=tuple(shape[:-2]), dtype=out):
+                                                 batch=tuple(shape[:-2]), dtype=out, b=inputs[1]):
         return [_packed_matmul(node, inputs, ctx, M, N, K, out, shape[:-2],
                                lambda bi: batch(a, bi), lambda bi: batch(b, bi))]
     a_idx = lambda i, r: batch(a, i) + (i[nb], r[0])

@@ -320,16 +320,23 @@ class ScanGrad(InnerGraphOp):
     host_only = "runs its compiled vector-Jacobian product in a loop (runtime/scan.py)"
 
 
-    def __init__(self, scan_op, wrt):
+    stacks = ()     # (ScanGrad objects pickled before the attribute existed)
+
+    def __init__(self, scan_op, wrt, stacks=()):
         self.scan_op = scan_op
         self.wrt = tuple(wrt)       # positions among the scan's inputs
+        # extra outputs after the gradients, each a 2-d view (rows = steps x batch) of an
+        # array the loop holds: ("prev", r) recurrent state r before each step (tap -1),
+        # ("seq", q) sequence q's rows, ("gseq", q) the gradient of sequence q's rows
+        # (rewrites/scan_weights.py: a weight's gradient as one product of two of them)
+        self.stacks = tuple(tuple(s) for s in stacks)
 
     def __eq__(self, other):
         return type(self) is type(other) and self.scan_op is other.scan_op and \
-            self.wrt == other.wrt
+            self.wrt == other.wrt and self.stacks == other.stacks
 
     def __hash__(self):
-        return hash((id(self.scan_op), self.wrt))
+        return hash((id(self.scan_op), self.wrt, self.stacks))
 
     def __str__(self):
         return f"for{{cpu,grad_of_{self.scan_op.name}}}"
@@ -340,10 +347,14 @@ class ScanGrad(InnerGraphOp):
         n_in = len(inputs) - 2 * self.scan_op.n_outs
         outs = [inputs[k].type() for k in self.wrt]
         assert all(k < n_in for k in self.wrt)
+        op = self.scan_op
+        for kind, k in self.stacks:
+            v = inputs[1 + op.n_seqs + k] if kind == "prev" else inputs[1 + k]
+            outs.append(TensorType(v.type.dtype, (False, False))())
         return Apply(self, list(inputs), outs)
 
     def infer_shape(self, node, shapes):
-        return [tuple(shapes[k]) for k in self.wrt]
+        return [tuple(shapes[k]) for k in self.wrt] + [None] * len(self.stacks)
 
     def inner_graph(self, name):
         return self.scan_op.inner_graph(name)      # "vjp": compiled for this op

@@ -104,7 +104,9 @@ from .sibling_reduce import sibling_reductions  # noqa: E402
 STAGES.insert(stage_names().index("dot_epilogue") + 1, ("sibling_reductions", sibling_reductions, RUN))
 # lstm helper (issue 13): a weight's gradient through a scan as one product after the loop
 from .scan_weights import scan_weight_grads  # noqa: E402
-STAGES.insert(stage_names().index("merge") + 1, ("scan_weight_grads", scan_weight_grads, RUN))
+# (only when a mode includes it: tvmsym's K = steps x batch product with a transposed operand
+# runs no faster today than the loop's per-step products, LSTM 3-8% slower in total with it)
+STAGES.insert(stage_names().index("merge") + 1, ("scan_weight_grads", scan_weight_grads, ()))
 # lstm helper (issue 13): the forward loop stores the values its gradient reads (Theano's scan)
 from .scan_saved import scan_saved  # noqa: E402
 STAGES.insert(stage_names().index("scan_weight_grads") + 1, ("scan_saved", scan_saved, RUN))

@@ -117,6 +117,8 @@ def scan_hoist_dot(fgraph, excluding=()):
             no = op.n_outs
             grads = [g for g in list(fgraph.apply_nodes) if isinstance(g.op, ScanGrad)
                      and g.op.scan_op is op and list(g.inputs[:len(ins)]) == list(fnode.inputs)]
+            if any(g.op.stacks for g in grads):
+                continue
             pairs = list(zip(fnode.outputs, fnew.outputs))
             for g in grads:
                 gnew = ScanGrad(new, g.op.wrt).make_node(*ins, *fnew.outputs[:no],

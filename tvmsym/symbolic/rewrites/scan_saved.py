@@ -123,7 +123,7 @@ def scan_saved(fgraph, excluding=()):
         # the saved values get no gradient: one zero row stands for their (unread) gradients
         zeros = [alloc(_zero(v.dtype), 1, *[v.shape[k] for k in range(1, v.ndim)])
                  for v in extra]
-        gnew = ScanGrad(new, gnode.op.wrt).make_node(
+        gnew = ScanGrad(new, gnode.op.wrt, gnode.op.stacks).make_node(
             *fnode.inputs, *fnew.outputs[:no], *extra, *gnode.inputs[n_in + no:], *zeros)
         pairs = [(o, n) for o, n in zip(fnode.outputs, fnew.outputs[:no])]
         pairs += [(o, n) for o, n in zip(gnode.outputs, gnew.outputs) if fgraph.clients.get(o)]
@@ -137,6 +137,7 @@ def _needed(op, gnode, fgraph):
     """Inner input positions whose gradient the loop must compute: the states' always,
     a sequence's or non-sequence's when its outer gradient has a reader."""
     read = {k for k, o in zip(gnode.op.wrt, gnode.outputs) if fgraph.clients.get(o)}
+    read |= {1 + q for kind, q in gnode.op.stacks if kind == "gseq"}
     ns, nr = op.n_seqs, len(op.recurrent)
     out, p = set(), 0
     for q, taps in enumerate(op.seq_taps):

@@ -6,10 +6,18 @@ gradient of that step's ``x_t``.  The reverse loop (``ScanGrad``) summed it step
 a product with only the batch as inner size, reading and writing the whole of ``W``'s
 accumulator at every step (31 us of the LSTM's 128 us gradient step).  The gradient of the
 sequence ``x`` is stacked by the loop anyway, so ``W``'s gradient is one product after it:
-``tensordot(A, gx, axes=(steps and batch))`` with ``A`` the stacked ``a_t`` (a sequence,
-or a recurrent output shifted by its initial value).  The loop's own gradient of ``W``
-then has no reader, so the runtime does not compute it (``runtime/scan.py``:
+``dot(A.T, gX)`` of two 2-d views the reverse loop returns besides the gradients
+(``ScanGrad.stacks``: rows = steps x batch): ``A`` the stacked ``a_t`` (a sequence, or a
+recurrent output's buffer shifted by one: its initial value, then the steps), ``gX`` the
+sequence's gradient rows (no slice, join or reshape of the outer graph: those are copies).
+The loop's own gradient of ``W`` then has no reader, so the runtime does not compute it (``runtime/scan.py``:
 ``_needed_inputs``).
+
+Run only when a mode includes it (``Mode().including("scan_weight_grads")``): it moves
+the LSTM's 31 us per step of weight accumulation out of the reverse loop (the gradient
+step 1.5x -> 1x the forward's), but the one product after the loop (K = steps x batch, a
+transposed operand) runs no faster today than the loop's small products, and the LSTM's
+training step was 3-8% slower in total with it.
 
 When: ``W`` is a non-sequence read by one node of the body, ``dot(a_t, W)`` (``W`` a
 matrix); ``a_t`` a sequence's only tap ``[0]`` or a recurrent output's plain tap ``[-1]``;
@@ -129,53 +137,54 @@ def scan_weight_grads(fgraph, excluding=()):
     number of gradients moved."""
     from ..basic import as_tensor_variable, cast
     from ..ops.linalg import dot
-    from ..ops.reshape import join
     count = 0
     for node in list(fgraph.toposort()):
         if node not in fgraph.apply_nodes or not isinstance(node.op, ScanGrad):
             continue
         op = node.op.scan_op
-        if op.go_backwards or op.n_shared:
+        if op.go_backwards or op.n_shared or node.op.stacks:
             continue
-        no = op.n_outs
-        n_in = len(node.inputs) - 2 * no
-        scan_in = node.inputs[:n_in]
-        ys = node.inputs[n_in:n_in + no]
-        n_steps = scan_in[0]
-        if not _nonneg(n_steps):
+        if not _nonneg(node.inputs[0]):
             continue
         wrt = node.op.wrt
         out_of = {k: o for k, o in zip(wrt, node.outputs)}
         where = _where(op)
         ns, nr, nsh = op.n_seqs, len(op.recurrent), op.n_shared
+        moves = []          # (W's gradient, stack of a, stack of gx)
         for pw, pa, px in _plans(op):
             ow = 1 + ns + nr + nsh + where[pw][1]        # outer input positions
             ox = 1 + where[px][1]
             gw, gx = out_of.get(ow), out_of.get(ox)
             if gw is None or gx is None or not fgraph.clients.get(gw):
                 continue
-            n = n_steps
-            g_steps = gx[:n]
-            wa = where[pa]
-            if wa[0] == "seq":
-                a_steps = scan_in[1 + wa[1]][:n]
-            else:
-                r, j = wa[1], wa[2]
-                init = scan_in[1 + ns + r]
-                a_steps = join(0, init.dimshuffle("x", *range(init.ndim)), ys[j])[:n]
-            if a_steps.ndim == 2:
-                new = dot(a_steps.T, g_steps)
-            elif a_steps.ndim == 3:
-                a2 = a_steps.reshape((-1, a_steps.shape[2]), ndim=2)
-                g2 = g_steps.reshape((-1, g_steps.shape[2]), ndim=2)
-                new = dot(a2.T, g2)
-            else:
+            if op.inner_inputs[pa].ndim not in (1, 2):
                 continue
-            new = as_tensor_variable(new)
+            wa = where[pa]
+            a = ("seq", wa[1]) if wa[0] == "seq" else ("prev", wa[1])
+            moves.append((gw, a, ("gseq", where[px][1])))
+        if not moves:
+            continue
+        stacks = []
+        for _, a, g in moves:
+            for st in (a, g):
+                if st not in stacks:
+                    stacks.append(st)
+        gnew = ScanGrad(op, wrt, stacks).make_node(*node.inputs)
+        nw = len(wrt)
+        pairs = [(o, n) for o, n in zip(node.outputs, gnew.outputs[:nw]) if fgraph.clients.get(o)]
+        moved = {}
+        for gw, a, g in moves:
+            sa, sg = gnew.outputs[nw + stacks.index(a)], gnew.outputs[nw + stacks.index(g)]
+            new = as_tensor_variable(dot(sa.T, sg))
             if new.dtype != gw.dtype:
                 new = cast(new, gw.dtype)
             if new.broadcastable != gw.broadcastable:
-                continue
-            fgraph.replace(gw, new, reason="scan_weight_grads")
-            count += 1
+                moved = None
+                break
+            moved[gw] = new
+        if moved is None:
+            continue
+        for o, n in pairs:
+            fgraph.replace(o, moved.get(o, n), reason="scan_weight_grads")
+        count += len(moved)
     return count
