@@ -405,7 +405,8 @@ class AdvancedSubtensor(_Indexed):
                 if e[1] == "bool":
                     return [None]       # the length is data-dependent: numpy at run time
                 else:
-                    idx.append(np.zeros(s, dtype="int64"))
+                    # only its shape is read: a zero-strided view, nothing allocated
+                    idx.append(np.broadcast_to(np.zeros((), "int64"), tuple(s)))
         for e, i in zip(self.idx_list, idx):
             if isinstance(i, slice) and i.step == 0:
                 raise ValueError("slice step cannot be zero")
