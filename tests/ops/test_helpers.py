@@ -206,21 +206,24 @@ def test_ptp_cov():
 def test_topk_argtopk(dtype):
     x = T.TensorType(dtype, (False, False, False))("x")
     a = R.permutation(60).reshape(3, 4, 5).astype(dtype)        # distinct: a unique order
-    # each (axis, k) is a build of its own (~3 s): every axis for one dtype, the last for the other
-    for axis in ((-1, 0) if dtype == "float64" else (-1, 0, 1)):
-        for k in (2, -3):
-            v, i = T.topk_and_argtopk(x, k, axis=axis)
-            vv, iv = theano.function([x], [v, i])(a)
-            srt = np.argsort(a, axis=axis)
-            n = a.shape[axis]
-            sel = np.flip(srt, axis=axis).take(range(k), axis=axis) if k > 0 else \
-                srt.take(range(-k), axis=axis)
-            np.testing.assert_array_equal(iv, sel)
-            np.testing.assert_array_equal(vv, np.take_along_axis(a, sel, axis=axis))
-            assert iv.dtype == np.int64 and n >= abs(k)
-    np.testing.assert_array_equal(T.topk(x, 2, axis=None).eval({x: a}), [59, 58])
-    np.testing.assert_array_equal(T.argtopk(x, -1, axis=None).eval({x: a}),
-                                  [int(np.argmin(a))])
+    # every (axis, k) case is an output of ONE function (one build; the argsort of an axis is
+    # shared by its two k): the last and the first axis for float64, all three for int32
+    cases = [(axis, k) for axis in ((-1, 0) if dtype == "float64" else (-1, 0, 1))
+             for k in (2, -3)]
+    outs = [o for axis, k in cases for o in T.topk_and_argtopk(x, k, axis=axis)]
+    outs += [T.topk(x, 2, axis=None), T.argtopk(x, -1, axis=None)]
+    got = theano.function([x], outs)(a)
+    for j, (axis, k) in enumerate(cases):
+        vv, iv = got[2 * j], got[2 * j + 1]
+        srt = np.argsort(a, axis=axis)
+        n = a.shape[axis]
+        sel = np.flip(srt, axis=axis).take(range(k), axis=axis) if k > 0 else \
+            srt.take(range(-k), axis=axis)
+        np.testing.assert_array_equal(iv, sel, err_msg=f"axis={axis} k={k}")
+        np.testing.assert_array_equal(vv, np.take_along_axis(a, sel, axis=axis))
+        assert iv.dtype == np.int64 and vv.dtype == np.dtype(dtype) and n >= abs(k)
+    np.testing.assert_array_equal(got[-2], [59, 58])
+    np.testing.assert_array_equal(got[-1], [int(np.argmin(a))])
     with pytest.raises(ValueError, match="kth"):
         T.topk(x, 0)
 
@@ -236,32 +239,32 @@ def test_permutations_and_choose():
     np.testing.assert_array_equal(f(np.zeros((0, 5), "int64")), np.zeros((0, 5)))
     np.testing.assert_array_equal(f(np.array([[0]])), [[0]])
     np.testing.assert_array_equal(f(np.array([[2, 2, 9]])), [[-1, -1, 1]])   # not a permutation
-    i3 = T.itensor3("i3")
+    # the other cases share builds: permutations in one function, choose's modes in another
+    i3, v = T.itensor3("i3"), T.lvector("v")
     p3 = np.array([[R.permutation(4) for _ in range(2)] for _ in range(3)], dtype="int32")
-    o3 = T.inverse_permutation(i3).eval({i3: p3})
+    o3, fwd, inv, bc = theano.function([i3, x, p, v], [
+        T.inverse_permutation(i3), T.permute_row_elements(x, p),
+        T.permute_row_elements(x, p, inverse=True),
+        T.permute_row_elements(x, v)])(p3, a, perm, perm[0])     # v: one permutation, every row
     assert o3.dtype == np.int32
     np.testing.assert_array_equal(o3, np.argsort(p3, axis=-1))
-    np.testing.assert_array_equal(T.permute_row_elements(x, p).eval({x: a, p: perm}),
-                                  np.take_along_axis(a, perm, -1))
-    np.testing.assert_array_equal(T.permute_row_elements(x, p, inverse=True).eval({x: a, p: perm}),
-                                  np.take_along_axis(a, np.argsort(perm, -1), -1))
-    v = T.lvector("v")
-    np.testing.assert_array_equal(                # one permutation for every row (broadcast)
-        theano.function([x, v], T.permute_row_elements(x, v))(a, perm[0]), a[:, perm[0]])
-    c = T.lmatrix("c")
+    np.testing.assert_array_equal(fwd, np.take_along_axis(a, perm, -1))
+    np.testing.assert_array_equal(inv, np.take_along_axis(a, np.argsort(perm, -1), -1))
+    np.testing.assert_array_equal(bc, a[:, perm[0]])
+    c, c2, c3 = T.lmatrix("c"), T.lmatrix("c2"), T.lmatrix("c3")
     ci = np.array([[0, 1, 2, 1, 0], [2, 2, 1, 0, 0], [1, 0, 0, 2, 1]])
     ch = [x, x * 10, x * 100]
     f = theano.function([c, x], T.choose(c, ch))
     np.testing.assert_allclose(f(ci, a), np.choose(ci, [a, a * 10, a * 100]))
     with pytest.raises(IndexError):
         f(ci + 3, a)
-    np.testing.assert_allclose(theano.function([c, x], T.choose(c, ch, mode="wrap"))(ci + 3, a),
-                               np.choose(ci + 3, [a, a * 10, a * 100], mode="wrap"))
-    np.testing.assert_allclose(theano.function([c, x], T.choose(c, ch, mode="clip"))(ci + 1, a),
-                               np.choose(ci + 1, [a, a * 10, a * 100], mode="clip"))
     s = T.dscalar("s")      # choices broadcast against the index
-    np.testing.assert_allclose(theano.function([c, x, s], T.choose(c, [x, s, s * 2]))(ci, a, 4.0),
-                               np.choose(ci, [a, 4.0, 8.0]))
+    wrap, clip, sb = theano.function([c, c2, c3, x, s], [
+        T.choose(c2, ch, mode="wrap"), T.choose(c3, ch, mode="clip"),
+        T.choose(c, [x, s, s * 2])])(ci, ci + 3, ci + 1, a, 4.0)
+    np.testing.assert_allclose(wrap, np.choose(ci + 3, [a, a * 10, a * 100], mode="wrap"))
+    np.testing.assert_allclose(clip, np.choose(ci + 1, [a, a * 10, a * 100], mode="clip"))
+    np.testing.assert_allclose(sb, np.choose(ci, [a, 4.0, 8.0]))
 
 
 def test_nonzero_family():

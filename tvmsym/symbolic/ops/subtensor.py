@@ -270,6 +270,42 @@ def _pp_idx(op, index):
 
 
 # --------------------------------------------------------------------------- advanced
+def _advanced_index_shape(xs, idx):
+    """The shape of ``x[idx]`` for ``x`` of shape ``xs`` (numpy's rules; ``idx``: slices and
+    integer arrays, one axis each), computed without indexing anything: the symbolic-shape
+    probes use sizes ~10**4 per axis, and an indexed dummy would gather its whole result
+    (gigabytes for a 3-d take).  An index array with elements into an empty axis raises as
+    numpy does (IndexError), unless the broadcast indices are empty."""
+    if len(idx) > len(xs):
+        raise IndexError(f"too many indices for an array of shape {xs}: {len(idx)}")
+    pieces, arrays, where = [], [], []
+    for d, (i, n) in enumerate(zip(idx, xs)):
+        if isinstance(i, slice):
+            pieces.append(len(range(n)[i]))
+        else:
+            arrays.append(i.shape)
+            where.append(d)
+            pieces.append(None)
+    rest = tuple(xs[len(idx):])
+    if not arrays:
+        return tuple(pieces) + rest
+    try:
+        bshape = tuple(np.broadcast_shapes(*arrays))
+    except ValueError as e:
+        raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together: "
+                         f"{e}") from None
+    # numpy checks a 0-d index at once (an integer), the others' bounds once broadcast
+    empty = [d for d, a in zip(where, arrays) if xs[d] == 0 and (not a or 0 not in bshape)]
+    if empty:
+        raise IndexError(f"advanced index into an empty axis of shape {xs}: index 0 is out "
+                         f"of bounds for axis {empty[0]} with size 0")
+    if where[-1] - where[0] == len(where) - 1:      # adjacent: the block takes their place
+        out = tuple(p for p in pieces[:where[0]]) + bshape + tuple(pieces[where[-1] + 1:])
+    else:                                            # separated: the block goes first
+        out = bshape + tuple(p for p in pieces if p is not None)
+    return out + rest
+
+
 class AdvancedSubtensor(_Indexed):
     """Indexing with integer arrays and/or boolean masks (numpy's advanced indexing).
 
@@ -369,18 +405,12 @@ class AdvancedSubtensor(_Indexed):
                 if e[1] == "bool":
                     return [None]       # the length is data-dependent: numpy at run time
                 else:
-                    idx.append(np.zeros(s, dtype="int64"))
+                    # only its shape is read: a zero-strided view, nothing allocated
+                    idx.append(np.broadcast_to(np.zeros((), "int64"), tuple(s)))
         for e, i in zip(self.idx_list, idx):
             if isinstance(i, slice) and i.step == 0:
                 raise ValueError("slice step cannot be zero")
-        xs = shapes[0]
-        dummy = np.lib.stride_tricks.as_strided(np.zeros(1, "int8"), shape=xs, strides=(0,) * len(xs))
-        try:
-            return [dummy[tuple(idx)].shape]
-        except IndexError as e:
-            if any(n == 0 for n in xs):
-                raise IndexError(f"advanced index into an empty axis of shape {tuple(xs)}: {e}") from None
-            raise
+        return [_advanced_index_shape(tuple(shapes[0]), idx)]
 
     def perform(self, node, inputs):
         x = inputs[0]
