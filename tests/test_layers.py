@@ -31,6 +31,9 @@ RANK.update({"gof": 1.5, "_config_theano": -0.5})
 # _importguard: an import helper with no tvmsym import of its own (the first compile's all-or-
 # nothing import of TVM and the backend, used by the runtime)
 RANK.update({"_importguard": -1})
+# modules of the TVM adapter itself (the import without the registry listings, the build of
+# kernel groups on every core): they and _tvm.py are one layer, read as one package
+PART_OF = {"_fastimport": "_tvm", "_parallel_build": "_tvm"}
 
 
 def _modules():
@@ -68,6 +71,7 @@ def _layer(mod):
     if parts[0] != "tvmsym":
         return None, None
     name = parts[1] if len(parts) > 1 else ""
+    name = PART_OF.get(name, name)
     return name, RANK.get(name, API)
 
 
