@@ -50,10 +50,16 @@ stats = {"groups": 0, "parallel_builds": 0, "deduplicated": 0}
 last = {"groups": 0, "thread_cpu": []}
 
 
+_MPI_RANK_VARS = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "MPI_LOCALRANKID")
+
+
 def workers():
     """Threads a build may use: ``config.build_workers``, 0 = the CPUs this process may use."""
     from .config import config
     n = int(getattr(config, "build_workers", 0) or 0)
+    if n <= 0 and any(v in os.environ for v in _MPI_RANK_VARS):
+        n = 1       # a rank of an MPI job: the ranks already share the cores (and an mpich
+        #             job with build threads in its ranks aborted at exit now and then)
     if n <= 0:
         try:
             n = len(os.sched_getaffinity(0))

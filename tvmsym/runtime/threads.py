@@ -37,15 +37,18 @@ MIN_ELEMENTS = 1 << 14  # a build whose buffers are all smaller has no parallel 
 # while another core is free (seen on this 2-vCPU VM: a worker pinned to CPU 1 got 0.2% of
 # a core beside burner processes and its caller waited).  Threads stay free to migrate
 # unless the user asks for binding (TVM_BIND_THREADS=1); TVM reads this at every resize.
-# Not under an MPI launcher: it places the ranks itself, and an unbound TVM pool in an mpich
-# rank ended the job with "terminate called without an active exception" at exit (measured:
-# tests/distributed/test_mpi.py::test_job_ends_cleanly).
 _MPI_RANK_VARS = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "MPI_LOCALRANKID")
-if not any(v in os.environ for v in _MPI_RANK_VARS):
+_MPI_RANK = any(v in os.environ for v in _MPI_RANK_VARS)
+if not _MPI_RANK:          # (an MPI launcher places its ranks itself)
     os.environ.setdefault("TVM_BIND_THREADS", "0")
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _enabled = os.environ.get("TVMSYM_ADAPTIVE_THREADS", "1") not in ("0", "false", "False", "")
+# Not in a rank of an MPI job: the launcher places the ranks, and a pool resized in an mpich
+# rank ended the job at exit with "terminate called without an active exception" (inside
+# TVM's pool at exit; not understood yet): tests/distributed/test_mpi.py::
+# test_job_ends_cleanly fails with the governor on and passes with it off.
+_enabled = _enabled and not _MPI_RANK
 _max_threads = None
 _configure = None
 
