@@ -243,3 +243,22 @@ class Config:
 
 config = Config(os.environ.get("TVMSYM_FLAGS", ""))
 change_flags = config.change_flags
+
+
+def cap_num_threads():
+    """TVM starts every thread TVM_NUM_THREADS asks for (100000 took minutes, then the
+    kernels crawled): more than the CPUs this process may use is capped, with a warning."""
+    import warnings
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    raw = os.environ.get("TVM_NUM_THREADS", "")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = None
+    if n is None or n < 1 or n > cpus:
+        warnings.warn(f"TVM_NUM_THREADS={raw!r} is not a thread count between 1 and this "
+                      f"machine's {cpus} CPUs; using {cpus}", RuntimeWarning, stacklevel=3)
+        os.environ["TVM_NUM_THREADS"] = str(cpus)

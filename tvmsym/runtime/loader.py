@@ -39,6 +39,8 @@ def _setup():
         except (AttributeError, OSError):
             cpus = os.cpu_count() or 1
         os.environ.setdefault("TVM_NUM_THREADS", str(cpus))
+        from ..config import cap_num_threads
+        cap_num_threads()       # (as _tvm does: a warm start would start 100000 threads)
         import tvm_ffi  # noqa: F401  (loads libtvm_ffi.so, which libtvm_runtime.so needs)
         ctypes.CDLL(_runtime_library(), mode=ctypes.RTLD_GLOBAL)
         if not os.environ.get("TVMSYM_NO_MVEC"):
