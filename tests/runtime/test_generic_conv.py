@@ -178,9 +178,11 @@ def test_specialize_builds_per_batch():
 @pytest.fixture(scope="module")
 def layer_fns():
     """Each convolution alone, float64, generic: forward, filter and input gradient (the
-    fast register-tile forms at these sizes) and a small one (the plain reduction)."""
+    fast register-tile forms at these sizes: one image is 6.5 MFLOP, enough for the
+    pool alone, so batch 1 runs the form that splits its row tiles) and a small one (the
+    plain reduction)."""
     out = {}
-    for name, (C, H, Co, k) in {"tile": (3, 14, 16, 5), "plain": (2, 6, 3, 3)}.items():
+    for name, (C, H, Co, k) in {"tile": (16, 20, 32, 5), "plain": (2, 6, 3, 3)}.items():
         x = T.tensor4("x", dtype="float64")
         W = T.tensor4("W", dtype="float64")
         dy = T.tensor4("dy", dtype="float64")
@@ -294,3 +296,48 @@ def test_pooling_any_batch(kw):
         built.append(_kernels() - before)
         np.testing.assert_allclose(got, ref_pool(xv, **kw), rtol=1e-12, atol=1e-12)
     assert built[0] >= 1 and built[1:] == [0, 0], built
+
+
+_CHILD = """
+import sys
+import numpy as np
+import tvmsym, tvmsym.tensor as T
+from tvmsym.tensor.signal import pool
+from tvmsym.runtime import executor, warm_generic
+x = T.tensor4("x", dtype="float32")
+W = tvmsym.shared(np.linspace(-1, 1, 8 * 2 * 3 * 3).astype("float32").reshape(8, 2, 3, 3), name="W")
+f = tvmsym.function([x], T.tanh(pool.pool_2d(T.nnet.conv2d(x, W, filter_shape=(8, 2, 3, 3)), (2, 2),
+                                             ignore_border=True)))
+n = int(sys.argv[1])
+xv = np.random.default_rng(n).standard_normal((n, 2, 10, 10)).astype("float32")
+r = f(xv)
+Wf = W.get_value()[:, :, ::-1, ::-1]
+win = np.lib.stride_tricks.sliding_window_view(xv, (3, 3), axis=(2, 3))
+c = np.einsum("nchwij,ocij->nohw", win, Wf)
+want = np.tanh(c.reshape(n, 8, 4, 2, 4, 2).max(axis=(3, 5)))
+print("RESULT", np.allclose(r, want, rtol=1e-4, atol=1e-5), "tvm" in sys.modules,
+      warm_generic.stats["hits"], executor.build_stats["kernels"])
+"""
+
+
+def _child(tmp_path, n):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, TVMSYM_FLAGS=f"compiledir={tmp_path}")
+    env.pop("TVMSYM_NO_WARM", None)
+    p = subprocess.run([sys.executable, "-c", _CHILD, str(n)], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    ok, has_tvm, hits, kernels = p.stdout.split("RESULT")[1].split()
+    return ok == "True", has_tvm == "True", int(hits), int(kernels)
+
+
+def test_warm_start_at_a_new_batch_without_tvm(tmp_path):
+    """A new process whose convolution was built (by another process) at batch 16 runs batch
+    7 from the on-disk entry of the generic signature: no build, no ``import tvm``."""
+    ok, has_tvm, hits, kernels = _child(tmp_path, 16)
+    assert ok and has_tvm and hits == 0 and kernels > 0
+    ok, has_tvm, hits, kernels = _child(tmp_path, 7)
+    assert ok, "results differ from numpy"
+    assert hits == 1 and kernels == 0 and not has_tvm

@@ -80,7 +80,7 @@ def schedule_conv_generic(func, ctx, schedule):
         par = schedule(func, ctx, "batch")
         if m.parallel_pays(flops=2 * static):       # one image alone repays the pool
             rows = schedule(func, ctx, "rows")
-            par = _combine(par, rows, tirx.GE(first, tirx.IntImm(str(first.dtype), 2)))
+            par = _combine(par, rows, tirx.GE(first, tirx.IntImm(str(first.ty), 2)))
     else:
         par = schedule(func, ctx, True)
     return _combine(par, serial, _at_least(2 * static, sym, core.parallel_min_flops))
