@@ -175,6 +175,75 @@ def test_specialize_builds_per_batch():
             np.testing.assert_allclose(a.get_value(), b.get_value(), rtol=1e-6, atol=1e-7)
 
 
+def _built_ops(f):
+    """Op class names of the kernels the function's last build compiled itself (not the ones
+    it borrowed from the signature's first build)."""
+    b = list(f._builds.values())[-1]
+    new = set(b.kernel_names) - set(getattr(b, "kernel_src", {}))
+    return [type(r.step.node.op).__name__ for r in b.steps if r.step is not None and r.name in new]
+
+
+def test_lenet_new_batches_build_no_convolution():
+    """The tutorial's LeNet (conv biases, flatten, the NLL of int labels) at batch 128, 37
+    and 1: equal to the numpy im2col step each time, and no convolution or pooling kernel
+    is built after the first call (what is: ops not generic yet, e.g. the flatten)."""
+    rng = np.random.default_rng(8)
+    shapes = [(6, 1, 5, 5), (6,), (10, 6, 5, 5), (10,), (160, 32), (32,), (32, 10), (10,)]
+    P = [rng.uniform(-0.3, 0.3, s).astype("float32") for s in shapes]
+    x, y = T.tensor4("x", dtype="float32"), T.ivector("y")
+    sh = [tvmsym.shared(p.copy(), name=f"p{k}") for k, p in enumerate(P)]
+    W1, b1, W2, b2, W3, b3, W4, b4 = sh
+    l1 = T.tanh(pool.pool_2d(T.nnet.conv2d(x, W1, filter_shape=shapes[0]), (2, 2), ignore_border=True)
+                + b1.dimshuffle("x", 0, "x", "x"))
+    l2 = T.tanh(pool.pool_2d(T.nnet.conv2d(l1, W2, filter_shape=shapes[2]), (2, 2), ignore_border=True)
+                + b2.dimshuffle("x", 0, "x", "x"))
+    p_y = T.nnet.softmax(T.dot(T.tanh(T.dot(l2.flatten(2), W3) + b3), W4) + b4)
+    cost = -T.mean(T.log(p_y)[T.arange(y.shape[0]), y])
+    f = tvmsym.function([x, y], cost, updates=[(s, s - LR * g) for s, g in zip(sh, tvmsym.grad(cost, sh))])
+    for n in (128, 37, 1):
+        xv = rng.standard_normal((n, 1, 28, 28)).astype("float32")
+        yv = rng.integers(0, 10, n).astype("int32")
+        before = _kernels()
+        got = float(f(xv, yv))
+        ops = _built_ops(f) if _kernels() > before else []
+        want = float(_lenet_numpy_step(xv, yv, P))
+        assert abs(got - want) < 1e-4 * max(1.0, abs(want)), (n, got, want)
+        for s, p in zip(sh, P):
+            np.testing.assert_allclose(s.get_value(), p, rtol=1e-3, atol=2e-5, err_msg=f"batch {n}")
+        if n != 128:
+            conv = [o for o in ops if "Conv" in o or "Corr" in o or "Pool" in o]
+            assert not conv, f"batch {n} built {ops}"
+
+
+def _lenet_numpy_step(x, y, P):
+    W1, b1, W2, b2, W3, b3, W4, b4 = P
+    c1, k1 = conv_fwd(x, W1)
+    p1, q1 = pool_fwd(c1)
+    h1 = np.tanh(p1 + b1[None, :, None, None])
+    c2, k2 = conv_fwd(h1, W2)
+    p2, q2 = pool_fwd(c2)
+    h2 = np.tanh(p2 + b2[None, :, None, None])
+    f = h2.reshape(x.shape[0], -1)
+    h3 = np.tanh(f @ W3 + b3)
+    z = h3 @ W4 + b4
+    e = np.exp(z - z.max(1, keepdims=True))
+    p = e / e.sum(1, keepdims=True)
+    n = x.shape[0]
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    dz = p.copy()
+    dz[np.arange(n), y] -= 1
+    dz /= n
+    dh3 = (dz @ W4.T) * (1 - h3 ** 2)
+    dh2 = (dh3 @ W3.T).reshape(h2.shape) * (1 - h2 ** 2)
+    dh1, dW2 = conv_back(pool_back(dh2, q2), k2)
+    dh1 = dh1 * (1 - h1 ** 2)
+    _, dW1 = conv_back(pool_back(dh1, q1), k1)
+    grads = [dW1, dh1.sum((0, 2, 3)), dW2, dh2.sum((0, 2, 3)), f.T @ dh3, dh3.sum(0), h3.T @ dz, dz.sum(0)]
+    for p_, g in zip(P, grads):
+        p_ -= LR * g.astype(p_.dtype)
+    return loss
+
+
 @pytest.fixture(scope="module")
 def layer_fns():
     """Each convolution alone, float64, generic: forward, filter and input gradient (the

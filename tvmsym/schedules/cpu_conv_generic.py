@@ -18,10 +18,43 @@ from __future__ import annotations
 
 from .. import _tvm
 from .common import blocks as _blocks
-from .cpu_matmul_generic import _combine
+from .cpu_matmul_generic import _ssa
 
 s_tir = _tvm.s_tir
 tirx = _tvm.tirx
+tvm_ffi = _tvm.tvm_ffi
+
+
+def _branch(func, name):
+    """``func``'s root body as an opaque block holding the root's allocations."""
+    r = func.body.block
+    blk = s_tir.SBlock([], [], [], name, r.body, None, list(r.alloc_buffers), [], {})
+    return s_tir.SBlockRealize([], True, blk)
+
+
+def _renamed(func, suffix):
+    """``func`` with the intermediate buffers of its root block declared anew (``suffix``
+    added to their names): two schedules of one PrimFunc share those buffer objects."""
+    new = {}
+    for b in func.body.block.alloc_buffers:
+        t = b.ty
+        new[b] = tirx.decl_buffer(t.shape, t.dtype, b.name + suffix, None, t.strides, t.elem_offset,
+                                  t.storage_scope, t.data_alignment, t.offset_factor, layout=t.layout)
+    return tvm_ffi.structural_map(func, (_tvm.tvm.ir.Var, lambda v: new.get(v, v)), order="post")
+
+
+def _combine(fa, fb, cond):
+    """One function: ``fa``'s body if ``cond`` else ``fb``'s (the same parameters; two
+    schedules of one PrimFunc).  Each body keeps its own intermediate buffers in a block of
+    its own, so the lowering still places and compacts them where the body uses them: one
+    image's columns inside the batch loop, not a buffer for every image at the function's
+    root (which one allocation shared by both forms would be)."""
+    ra = fa.body.block
+    body = tirx.IfThenElse(cond, _branch(fa, "form_a"), _branch(_renamed(fb, "_b"), "form_b"))
+    root = s_tir.SBlock(ra.iter_vars, ra.reads, ra.writes, ra.name_hint, body, ra.init, [],
+                        ra.match_buffers, ra.annotations)
+    f = tvm_ffi.structural_map(fa, (s_tir.SBlock, lambda b: root if b.same_as(ra) else b), order="post")
+    return _ssa(f)
 
 
 def is_symbolic(func):
