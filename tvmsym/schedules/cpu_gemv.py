@@ -549,6 +549,59 @@ def _generic_rows(func, ivar, R, rows, size, threshold):
     return _ssa(func)
 
 
+# ------------------------------------------------------------------ rows reading B in place
+def rows_in_place(sch, name, dtype, machine):
+    """A product block [*rows, j, k] (any rows, symbolic or not; static columns j, B read
+    in place, row-major): the columns cut into chunks of ``CHUNK`` vectors, the remaining
+    whole vectors and a tail of fewer than one vector (every width vectorizes), each part
+    with the rows inside it and the vectors of one row accumulating over k in registers.
+    The tail rows of a shape-generic product (lowering/generic_matmul.py: a batch of 1 is
+    one row, for which packing B cost more than the whole product)."""
+    b = sch.get_sblock(name)
+    *rows, j, k = sch.get_loops(b)
+    lanes = lanes_of(dtype, machine)
+    N = _extent(sch, j)
+    if rows:
+        sch.reorder(j, *rows)
+    nvec, tail = divmod(N, lanes)
+    c = min(CHUNK, nvec)
+    nch, rest = divmod(nvec, c) if c else (0, 0)
+    jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
+              else ((j, None) if nvec else (None, j)))
+    parts = []                  # (block, column loops inside the rows)
+    bt = _block_under(sch, jt) if jt is not None and jm is not None else (b if jt is not None else None)
+    if jm is not None:
+        bm = _block_under(sch, jm) if jt is not None else b
+        jv, _jl = sch.split(jm, [nvec, lanes])
+        jc, jr = (sch.loop_partition(jv, [nch * c, None]) if rest and nch
+                  else ((jv, None) if nch else (None, jv)))
+        bc = (_block_under(sch, jc) if jr is not None else bm) if jc is not None else None
+        br = (_block_under(sch, jr) if jc is not None else bm) if jr is not None else None
+        if bc is not None:
+            sch.split(jc, [nch, c])
+            parts.append((bc, 2))
+        if br is not None:
+            parts.append((br, 2))
+    if bt is not None:
+        parts.append((bt, 1))
+    nrows = len(rows)
+    for pb, n_inner in parts:
+        loops = sch.get_loops(pb)
+        kk = loops[-1]
+        rl = loops[-1 - nrows:-1]
+        inner = loops[-1 - nrows - n_inner:-1 - nrows]
+        sch.reorder(*rl, kk, *inner)
+        for lp in inner[:-1]:
+            if _extent(sch, lp) > 1:
+                sch.unroll(lp)
+        if _extent(sch, inner[-1]) > 1:
+            sch.vectorize(inner[-1])
+        init = sch.decompose_reduction(pb, kk)
+        il = sch.get_loops(init)[-1]
+        if _extent(sch, il) > 1:
+            sch.vectorize(il)
+
+
 # ------------------------------------------------------------------ symbolic columns
 def _generic_sweep(sch, name, dtype, machine):
     """``dot(x.T, r)`` with symbolic columns (a shape-generic kernel): the rows of x swept

@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.generic_matmul import MAIN, TAIL
+from ..lowering.generic_matmul import INPLACE, MAIN, TAIL
 from ..lowering.machine import PARALLEL_MIN_FLOPS
 from .common import blocks as _blocks, inline_views, lanes_of
+from .cpu_gemv import rows_in_place
 from .cpu_matmul import _schedule_packed
 
 s_tir = _tvm.s_tir
@@ -60,7 +61,7 @@ def _schedule_epilogue_block(sch, epi, lanes, par):
     return split_later, main_and_tail
 
 
-def _schedule_once(func, ctx, base, dtype, par):
+def _schedule_once(func, ctx, base, dtype, par, pack_guard=None):
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
     parts = _parts(names, base)
@@ -69,7 +70,10 @@ def _schedule_once(func, ctx, base, dtype, par):
     lanes = lanes_of(dtype, ctx.machine)
     later = []
     for k, (tile, epi) in enumerate(parts):
-        _schedule_packed(sch, names, tile, dtype, ctx.machine, rows_split=True, par=par, pack=k == 0)
+        if INPLACE in sch.get(sch.get_sblock(tile)).annotations:
+            rows_in_place(sch, tile, dtype, ctx.machine)     # the tail rows, B in place
+        else:
+            _schedule_packed(sch, names, tile, dtype, ctx.machine, rows_split=True, par=par, pack=k == 0)
         if epi is None:
             continue
         try:
@@ -81,11 +85,35 @@ def _schedule_once(func, ctx, base, dtype, par):
         if v is not None:
             later.append((v, mt))
     f = sch.mod["main"]
+    if pack_guard is not None and "mm_pack_b" in names:
+        f = _guard_pack(f, pack_guard)
     for v, mt in later:         # a static row x N not a multiple of the lanes: main + tail
         f = tvm_ffi.structural_map(
             f, (tirx.For, lambda s, v=v, mt=mt: mt(s, lanes, False) if s.loop_var.same_as(v) else s),
             order="post")
     return f
+
+
+def _guard_pack(func, cond):
+    """``func`` with the loop nest that packs B run only ``if cond`` (whole row tiles
+    exist: the tail rows read B in place)."""
+    root = func.body.block
+    body = root.body
+    stmts = list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
+
+    def packs(st):
+        found = []
+        tvm_ffi.structural_map(st, (s_tir.SBlock, lambda b: (found.append(1) if b.name_hint == "mm_pack_b"
+                                                             else None) or b), order="post")
+        return bool(found)
+    new = [tirx.IfThenElse(cond, st, None) if packs(st) else st for st in stmts]
+    if len(new) == 1 and new[0].same_as(stmts[0]):
+        return func
+    nb = tirx.SeqStmt(new) if len(new) > 1 else new[0]
+    new_root = s_tir.SBlock(root.iter_vars, root.reads, root.writes, root.name_hint, nb, root.init,
+                            root.alloc_buffers, root.match_buffers, root.annotations)
+    return tvm_ffi.structural_map(func, (s_tir.SBlock, lambda b: new_root if b.same_as(root) else b),
+                                  order="post")
 
 
 def _combine(fp, fs, cond):
@@ -158,9 +186,14 @@ def schedule_product_generic(func, ctx, base, out_shape, align):
     names = [blk.name_hint for _, blk in _blocks(sch)]
     parts = _parts(names, base)
     mr = ctx.machine.matmul_tile(dtype, int(out_shape[1]))[0]     # as lowered (generic_matmul.py)
-    fp = _schedule_once(func, ctx, base, dtype, True)
-    fs = _schedule_once(func, ctx, base, dtype, False)
     M, N = out_shape
+    # the tail rows read B in place: no packing unless a whole row tile exists
+    tail_direct = any(INPLACE in sch.get(sch.get_sblock(t)).annotations for t, _ in parts)
+    guard = None
+    if tail_direct and not isinstance(M, int):
+        guard = tirx.GE(M, tirx.IntImm(str(M.ty) if hasattr(M, "ty") else "int32", mr))
+    fp = _schedule_once(func, ctx, base, dtype, True, guard)
+    fs = _schedule_once(func, ctx, base, dtype, False, guard)
     K = ctx.shapes[0][1]
     flops = tirx.Cast("int64", M) * tirx.IntImm("int64", 2 * int(N)) * tirx.Cast("int64", K) \
         if not all(isinstance(d, int) for d in (M, K)) else 2 * int(M) * int(N) * int(K)
