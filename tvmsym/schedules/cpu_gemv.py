@@ -222,7 +222,7 @@ def _row_stream(sch, name, dtype, machine):
     return True
 
 
-def _sweep(sch, b, N, K, lanes, par, machine):
+def _sweep(sch, b, N, K, lanes, par, machine, k_vars=None):
     """A vector.matrix product (loops [..., j, k]): the streamed matrix is read row after
     row (a column strip would put loads N elements apart: 4 KiB for 1024 float32 columns,
     one cache set, 2.1x numpy's time), ``K_UNROLL`` rows per sweep over the whole output
@@ -235,6 +235,10 @@ def _sweep(sch, b, N, K, lanes, par, machine):
     q, rest = divmod(nvec, parts)
     # (8+ rows 4 KiB apart share one L1 set); a symbolic K is not split (no predicate)
     ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0) if K else 1
+    if K is None and k_vars is not None:
+        # symbolic K split by K_UNROLL all the same: the caller rewrites each k0 loop in
+        # ``k_vars`` into K // ku unguarded steps plus the guarded last one (_unguarded_main)
+        ku = K_UNROLL
     j = sch.get_loops(b)[-2]
     jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
               else ((j, None) if nvec else (None, j)))
@@ -252,6 +256,8 @@ def _sweep(sch, b, N, K, lanes, par, machine):
             jl = sch.get_loops(bm)[-3]
             sch.reorder(jp, k0, jv, k1, jl)
             sch.unroll(k1)
+            if K is None:
+                k_vars.append(sch.get(k0).loop_var)
         else:
             k0 = sch.get_loops(bm)[-1]
             jl = sch.get_loops(bm)[-2]
@@ -262,19 +268,19 @@ def _sweep(sch, b, N, K, lanes, par, machine):
         init = sch.decompose_reduction(bm, k0)
         sch.vectorize(sch.get_loops(init)[-1])
         if br is not None:
-            _rest_columns(sch, br, 2, K, ku)
+            _rest_columns(sch, br, 2, K, ku, k_vars)
     if bt is not None:
-        _rest_columns(sch, bt, 1, K, ku)
+        _rest_columns(sch, bt, 1, K, ku, k_vars)
 
 
-def _rest_columns(sch, bt, n_inner, K, ku):
+def _rest_columns(sch, bt, n_inner, K, ku, k_vars=None):
     """Columns of a vector.matrix product left to one core (loops [..., *inner, k] of
     ``bt``: [vectors, lanes] or [tail elements]): ``ku`` partial rows of them in
     registers (rfactor), summed at the end."""
     loops = sch.get_loops(bt)
     inner, k = loops[-(n_inner + 1):-1], loops[-1]
     width = _extent(sch, inner[-1])
-    if ku > 1 and K >= 4 * ku:
+    if ku > 1 and K is not None and K >= 4 * ku:
         k0, k1 = sch.split(k, [None, ku])
         names = [str(sch.get(lp).loop_var.name) for lp in (*inner, k0, k1)]
         # rf buffer [..., part, j]: j stays contiguous (vector loads, not strided lanes);
@@ -297,6 +303,8 @@ def _rest_columns(sch, bt, n_inner, K, ku):
         k0, k1 = sch.split(k, [None, ku])
         sch.reorder(k0, k1, *inner)
         sch.unroll(k1)
+        if K is None:
+            k_vars.append(sch.get(k0).loop_var)
     else:
         k0 = k
         sch.reorder(k0, *inner)
@@ -551,55 +559,30 @@ def _generic_rows(func, ivar, R, rows, size, threshold):
 
 # ------------------------------------------------------------------ rows reading B in place
 def rows_in_place(sch, name, dtype, machine):
-    """A product block [*rows, j, k] (any rows, symbolic or not; static columns j, B read
-    in place, row-major): the columns cut into chunks of ``CHUNK`` vectors, the remaining
-    whole vectors and a tail of fewer than one vector (every width vectorizes), each part
-    with the rows inside it and the vectors of one row accumulating over k in registers.
-    The tail rows of a shape-generic product (lowering/generic_matmul.py: a batch of 1 is
-    one row, for which packing B cost more than the whole product)."""
+    """A product block [*rows, j, k] (any rows, symbolic or not; static columns j; B read
+    in place, row-major) as ``_sweep``s: per row, B streamed row after row, ``K_UNROLL``
+    rows of it per sweep over the output row (in L1); the columns as whole vectors plus
+    the last N % lanes (every width vectorizes).  A column strip instead (registers over
+    all of k) read 1x1024 . 1024x1024 at 2.2x numpy's time: rows 4 KiB apart share one L1
+    set.  The tail rows of a shape-generic product (lowering/generic_matmul.py: a batch of
+    1 is one row, for which packing B cost more than the whole product).
+
+    Returns the rewrite that finishes a symbolic K (func -> func): each ``K_UNROLL`` split
+    of it as K // K_UNROLL unguarded steps plus the guarded last one."""
     b = sch.get_sblock(name)
     *rows, j, k = sch.get_loops(b)
     lanes = lanes_of(dtype, machine)
     N = _extent(sch, j)
-    if rows:
-        sch.reorder(j, *rows)
-    nvec, tail = divmod(N, lanes)
-    c = min(CHUNK, nvec)
-    nch, rest = divmod(nvec, c) if c else (0, 0)
-    jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
-              else ((j, None) if nvec else (None, j)))
-    parts = []                  # (block, column loops inside the rows)
-    bt = _block_under(sch, jt) if jt is not None and jm is not None else (b if jt is not None else None)
-    if jm is not None:
-        bm = _block_under(sch, jm) if jt is not None else b
-        jv, _jl = sch.split(jm, [nvec, lanes])
-        jc, jr = (sch.loop_partition(jv, [nch * c, None]) if rest and nch
-                  else ((jv, None) if nch else (None, jv)))
-        bc = (_block_under(sch, jc) if jr is not None else bm) if jc is not None else None
-        br = (_block_under(sch, jr) if jc is not None else bm) if jr is not None else None
-        if bc is not None:
-            sch.split(jc, [nch, c])
-            parts.append((bc, 2))
-        if br is not None:
-            parts.append((br, 2))
-    if bt is not None:
-        parts.append((bt, 1))
-    nrows = len(rows)
-    for pb, n_inner in parts:
-        loops = sch.get_loops(pb)
-        kk = loops[-1]
-        rl = loops[-1 - nrows:-1]
-        inner = loops[-1 - nrows - n_inner:-1 - nrows]
-        sch.reorder(*rl, kk, *inner)
-        for lp in inner[:-1]:
-            if _extent(sch, lp) > 1:
-                sch.unroll(lp)
-        if _extent(sch, inner[-1]) > 1:
-            sch.vectorize(inner[-1])
-        init = sch.decompose_reduction(pb, kk)
-        il = sch.get_loops(init)[-1]
-        if _extent(sch, il) > 1:
-            sch.vectorize(il)
+    K = _ext(sch, k)
+    k_extent = sch.get(k).extent
+    k_vars = []
+    _sweep(sch, b, N, K, lanes, False, machine, k_vars)
+
+    def finish(func):
+        for v in k_vars:
+            func = _unguarded_main(func, v, k_extent, K_UNROLL)
+        return func
+    return finish
 
 
 # ------------------------------------------------------------------ symbolic columns

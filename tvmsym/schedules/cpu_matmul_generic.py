@@ -69,9 +69,10 @@ def _schedule_once(func, ctx, base, dtype, par, pack_guard=None):
     inline_views(sch, keep, skip_prefix="mm_")
     lanes = lanes_of(dtype, ctx.machine)
     later = []
+    finish = []
     for k, (tile, epi) in enumerate(parts):
         if INPLACE in sch.get(sch.get_sblock(tile)).annotations:
-            rows_in_place(sch, tile, dtype, ctx.machine)     # the tail rows, B in place
+            finish.append(rows_in_place(sch, tile, dtype, ctx.machine))     # the tail rows, B in place
         else:
             _schedule_packed(sch, names, tile, dtype, ctx.machine, rows_split=True, par=par, pack=k == 0)
         if epi is None:
@@ -85,6 +86,8 @@ def _schedule_once(func, ctx, base, dtype, par, pack_guard=None):
         if v is not None:
             later.append((v, mt))
     f = sch.mod["main"]
+    for fin in finish:
+        f = fin(f)
     if pack_guard is not None and "mm_pack_b" in names:
         f = _guard_pack(f, pack_guard)
     for v, mt in later:         # a static row x N not a multiple of the lanes: main + tail
