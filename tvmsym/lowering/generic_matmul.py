@@ -15,7 +15,11 @@ The two results are kernel outputs of their own; ``schedules/cpu_matmul_generic.
 merges them into the one ``[M, N]`` output buffer after scheduling (row ``t * MR + r`` and
 ``T * MR + r``).  ``K`` may be symbolic (the reduction loop is not split).  ``N`` is
 static (a weight's dim: ``declare_generic(concrete=...)`` pins it).  B is packed into
-column panels as in ``rules/linalg.py`` unless it is already panel-shaped or fits L2.
+column panels as in ``rules/linalg.py`` unless it is already panel-shaped or fits L2;
+the tail rows then read a row-major B in place over its N columns (annotated ``INPLACE``,
+scheduled by ``schedules/cpu_gemv.rows_in_place``) and the packing runs only when a
+whole row tile exists (``M >= MR``): a batch of 1 never packs B (issue 13: packing
+800x500 every call made 1x800 . 800x500 take 3x numpy's time).
 """
 from __future__ import annotations
 

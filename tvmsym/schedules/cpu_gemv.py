@@ -19,6 +19,15 @@ The rule reads the product block's loads to find which axis is contiguous in mem
 The matrix is read in place (never packed), the outer loop (batches, column chunks or
 row tiles) runs on all cores when ``parallel_pays``.  Kernels with symbolic extents,
 integer products and several contracted axes are left to ``cpu_matmul.py``.
+
+Shape-generic kernels (symbolic extents, issue 13) get the same tiles by construction:
+``dot(W, v)`` with symbolic rows and K runs ``MATVEC_ROWS``-row tiles whose guards are
+dropped in the whole tiles (``_generic_rows``, ``_drop_guards``: only the guards of the
+loop being split, so a symbolic K's last partial vector stays guarded), the partial sums
+a fixed-size buffer per loop (registers; a symbolic size was a workspace per call), the
+whole tiles parallel when rows x K repays it at run time.  ``rows_in_place`` schedules
+the tail rows of a generic product (``lowering/generic_matmul.py``; all rows of a batch
+of 1) as sweeps over B read in place.
 """
 from __future__ import annotations
 

@@ -5,7 +5,10 @@ plus a tail ``[M % MR, 1, Np]``; each part gets the SAME register tile as a spec
 product (``cpu_matmul._schedule_packed`` with its rows already split), a FusedDot's
 epilogue is inlined into the tile's write-back as there, and the two parts' outputs are
 then merged into the one ``[M, N]`` output buffer (``merge_rows``: row ``t * MR + r`` of
-the main part, ``T * MR + r`` of the tail), so no copy pass is added.
+the main part, ``T * MR + r`` of the tail), so no copy pass is added.  A tail lowered
+to read B in place (``INPLACE``, a row-major B that would be packed) is scheduled as
+sweeps (``cpu_gemv.rows_in_place``) and the packing of B is guarded by ``M >= MR``
+(``_guard_pack``): a product of fewer rows than a tile never packs.
 
 Whether the cores share the product depends on its flops, known only at run time: both a
 parallel and a serial version are scheduled, under ``if 2*M*N*K >= PARALLEL_MIN_FLOPS``.
