@@ -91,18 +91,39 @@ def test_float64_narrow_rows():
         np.testing.assert_allclose(g, y - ref * v[:, None], rtol=1e-12, atol=1e-12)
 
 
-def test_inf_and_nan_rows_as_the_specialized_kernels():
+@pytest.mark.parametrize("specialize", [False, True])
+def test_inf_and_nan_rows_as_numpy(specialize):
     c = LANES32 // 2 + 2
-    f, g = _head(c), _head(c, specialize=True)
+    f = _head(c, specialize=specialize)
     rng = np.random.default_rng(5)
     x, w, v, y = _data(rng, 21, c)
-    x[1, 0] = np.inf
+    w[0, 1] = np.inf            # row r: z[r, 1] = x[r, 0] * inf: +-inf (or nan at 0)
     x[2, 1] = np.nan
-    x[3, :] = -np.inf
-    with np.errstate(invalid="ignore", over="ignore"):
-        for a, b in zip(f(x, w, v, y), g(x, w, v, y)):
-            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    x[3, :] = 0
+    x[3, 0] = -np.inf          # z[3] = -inf * w[0]: infinities of both signs
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        z = x.astype("float64") @ w.astype("float64")
+        ref = _softmax64(z)
+        refs = [ref, z - z.max(-1, keepdims=True)
+                - np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)),
+                y - ref * v[:, None]]
+        assert np.isnan(ref).any() and np.isfinite(ref).any()
+        for a, r in zip(f(x, w, v, y), refs):
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(r))
+            np.testing.assert_allclose(a, r, rtol=2e-5, atol=2e-5)
+
+
+def test_specialized_vs_numpy_odd_rows():
+    for c in (3, LANES32 // 2 + 2):
+        f = _head(c, specialize=True)
+        rng = np.random.default_rng(10 + c)
+        for m in (1, 7, 4000):
+            x, w, v, y = _data(rng, m, c)
+            sm, ls, g = f(x, w, v, y)
+            ref = _softmax64(x.astype("float64") @ w)
+            np.testing.assert_allclose(sm, ref, rtol=2e-5, atol=1e-7)
+            np.testing.assert_allclose(ls, np.log(ref), rtol=2e-5, atol=2e-5)
+            np.testing.assert_allclose(g, y - ref * v[:, None], rtol=2e-5, atol=2e-5)
 
 
 def test_optimizer_off_same_answer():
@@ -125,17 +146,19 @@ def test_crossentropy_gradient_by_finite_differences():
     tvmsym.gradient.verify_grad(cost, pt, rng=np.random.RandomState(0))
 
 
-def test_kernels_are_row_vectorized():
-    """The generic log-softmax and the broadcasting elementwise kernel vectorize the rows by the
+@pytest.mark.parametrize("specialize", [False, True])
+def test_kernels_are_row_vectorized(specialize):
+    """The log-softmax and the broadcasting elementwise kernel vectorize the rows by the
     machine's lanes (no row-long partial sums: those are for rows of whole vectors)."""
     c = LANES32 // 2 + 2
-    f = _head(c)
+    f = _head(c, specialize=specialize)
     x, w, v, y = _data(np.random.default_rng(8), 9, c)
     f(x, w, v, y)
     tir = f.as_text("tir")
     kernels = tir.split("@T.prim_func")
     ls = [k for k in kernels if "LogSoftmax" in k and "_lse" in k]
-    assert ls and all("_max_gp" not in k and f"T.vectorized({LANES32})" in k for k in ls)
+    assert ls and all("_max_gp" not in k and "_max_rf" not in k and f"T.vectorized({LANES32})" in k
+                      for k in ls)
     ew = [k for k in kernels if "exp" in k and "LogSoftmax" not in k and "Softmax" not in k
           and "T.vectorized" in k]
     assert ew and all(f"T.vectorized({LANES32})" in k for k in ew)
