@@ -218,6 +218,10 @@ class Build:
             if st.check is not None:
                 self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
                                          for v in node.inputs], [shapes[v] for v in node.inputs])
+        # the graph variable of each build-time constant computed from shapes (None: fixed),
+        # recomputed per shape by runtime/shapefn.py
+        inv = {s: v for v, s in slot.items() if v in values and not isinstance(v, Constant)}
+        self.const_vars = [inv.get(s) for s, _ in self.const_values]
         host_values = dict(self.const_values)
         self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
@@ -284,6 +288,32 @@ class Build:
             b.steps = keep[::-1]
         b._bind()
         b._pool = {} if pool is None else pool
+        return b
+
+    def at_shapes(self, input_shapes, out_shapes, const_values):
+        """This build at other input shapes of its generic signature (runtime/shapefn.py):
+        the same compiled kernels and slots, each record's outputs at ``out_shapes[i]``, the
+        build-time constants ``const_values``; its own buffer pool and per-call plans."""
+        b = _copy.copy(self)
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_is_governed", "_full",
+                     "_dev_consts"):
+            b.__dict__.pop(attr, None)
+        b.input_shapes = [tuple(s) for s in input_shapes]
+        steps = []
+        for rec, row in zip(self.steps, out_shapes):
+            r = _copy.copy(rec)
+            r.outs = [(s, shp, dt) for (s, _, dt), shp in zip(rec.outs, row)]
+            steps.append(r)
+        b.steps = steps
+        b.const_values = const_values
+        if self.shapes:         # (a build loaded from the warm cache keeps none)
+            shapes = dict(zip(self.plan.fgraph.inputs, b.input_shapes))
+            for r in steps:
+                for v, (_, shp, _) in zip(r.step.outputs, r.outs):
+                    shapes[v] = shp
+            b.shapes = shapes
+        b.values = {}
+        b._bind()
         return b
 
     def _bind(self):
