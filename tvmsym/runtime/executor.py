@@ -275,7 +275,8 @@ class Build:
         (``share_memory=True``) instead of starting an empty one.
         """
         b = _copy.copy(self)
-        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable"):
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable",
+                     "_src_memo"):
             b.__dict__.pop(attr, None)
         b.out_slots, b.out_is_input = list(self.out_slots), list(self.out_is_input)
         if n_outputs is not None and n_outputs < len(self.out_slots):
@@ -290,30 +291,46 @@ class Build:
         b._pool = {} if pool is None else pool
         return b
 
-    def at_shapes(self, input_shapes, out_shapes, const_values):
+    def at_shapes(self, input_shapes, out_shapes, const_values, graph_out_shapes=()):
         """This build at other input shapes of its generic signature (runtime/shapefn.py):
         the same compiled kernels and slots, each record's outputs at ``out_shapes[i]``, the
-        build-time constants ``const_values``; its own buffer pool and per-call plans."""
+        build-time constants ``const_values``, the graph outputs' shapes
+        ``graph_out_shapes``; its own buffer pool and per-call plans.  Nothing is bound or
+        planned again: the records and the fast program are this build's with the new
+        shapes put in."""
         b = _copy.copy(self)
+        d = b.__dict__
         for attr in ("_update_plan", "_donatable", "_given_runners", "_is_governed", "_full",
                      "_dev_consts"):
-            b.__dict__.pop(attr, None)
+            d.pop(attr, None)
         b.input_shapes = [tuple(s) for s in input_shapes]
-        steps = []
-        for rec, row in zip(self.steps, out_shapes):
-            r = _copy.copy(rec)
-            r.outs = [(s, shp, dt) for (s, _, dt), shp in zip(rec.outs, row)]
-            steps.append(r)
-        b.steps = steps
+        shape_of, prog = {}, []
+        for brec, row in zip(self.prog, out_shapes):
+            outs = [(s, shp, dt) for (s, _, dt), shp in zip(brec.outs, row)]
+            shape_of.update((s, shp) for s, shp, _ in outs)
+            # (one record list: a kernel's record keeps its bound kernel in both)
+            prog.append(StepRecord(brec.kind, brec.step, brec.ins, outs, brec.inplace,
+                                   brec.on_device, brec.name, brec.fn))
+        b.steps = b.prog = prog
         b.const_values = const_values
         if self.shapes:         # (a build loaded from the warm cache keeps none)
-            shapes = dict(zip(self.plan.fgraph.inputs, b.input_shapes))
-            for r in steps:
+            fg = self.plan.fgraph
+            shapes = dict(zip(fg.inputs, b.input_shapes))
+            for r in prog:
                 for v, (_, shp, _) in zip(r.step.outputs, r.outs):
                     shapes[v] = shp
+            shapes.update(zip(fg.outputs, graph_out_shapes))
             b.shapes = shapes
         b.values = {}
-        b._bind()
+        if self._fast is not None:
+            b._fast = [(fn, getargs, tuple((s, tuple(shape_of[s]), dt) for s, _, dt in allocs))
+                       for fn, getargs, allocs in self._fast]
+            template = list(self._template)
+            for s, c in const_values:
+                template[s] = c
+            b._template = template
+            b._fast_records = prog
+            b._pool = {}
         return b
 
     def _bind(self):
@@ -445,9 +462,13 @@ class Build:
         # kernel arguments: each pooled intermediate buffer as the TVM tensor made once with it
         # (a numpy argument costs the FFI ~0.25-0.45 us of DLPack conversion per kernel call:
         # ~66 of them per W6 MLP step), the program written out as straight-line Python
-        plain = [not touches_complex(rec.step) for rec in records]
+        memo = self.__dict__.setdefault("_src_memo", {}).setdefault(
+            (n_out, unpack_single, spare_slots), {})    # (shared with at_shapes' builds)
+        plain = memo.get("plain")
+        if plain is None:
+            plain = memo["plain"] = [not touches_complex(rec.step) for rec in records]
         run = straight_line(prog, plain, self._fast_slots, n_in, template, pool, out_plan,
-                            records, unpack_single, wrap, held)
+                            records, unpack_single, wrap, held, memo)
         return run or self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
 
     @staticmethod

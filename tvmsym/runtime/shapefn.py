@@ -14,7 +14,8 @@ it would again).  A node whose rule needs a plain int (``int(d)``, an index, num
 int dtype) is *opaque*: the generated code calls that node's own rule with ints (one node,
 not the graph).  The lines become one straight-line Python function (``ShapeFn``):
 
-    input shapes -> (every record's output shapes, the shape-arithmetic constants) or None
+    input shapes -> (every record's output shapes, the shape-arithmetic constants, the
+                     graph outputs' shapes) or None
 
 ``None`` (a guard failed: another branch of some rule, or a size where a generic kernel's
 probed structure does not hold, or 64-bit indices) sends the call to the general path
@@ -319,8 +320,7 @@ class ShapeFn:
             stats["misses"] += 1
             return None
         stats["hits"] += 1
-        outs, consts = got
-        return self.base.at_shapes(input_shapes, outs, consts)
+        return self.base.at_shapes(input_shapes, *got)
 
 
 def derive(base, fgraph, order, pattern, sizes, inner=None, predict=None, pins=()):
@@ -498,7 +498,9 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
         tr.lines.append(f"if {p} >= {_INDEX_LIMIT}: return None")
     consts = "[" + ", ".join(f"({int(slot)}, {e})" for (slot, _), e in
                              zip(base.const_values, const_exprs)) + "]"
-    body = tr.lines + [f"return ({'[' + ', '.join(rec_exprs) + ']'}, {consts})"]
+    # the graph's outputs too (a scan body's build is asked for them)
+    gouts = "(" + "".join(_shape_expr(shapes.get(o)) + ", " for o in fgraph.outputs) + ")"
+    body = tr.lines + [f"return ({'[' + ', '.join(rec_exprs) + ']'}, {consts}, {gouts})"]
     src = "\n".join(head + ["    " + ln for ln in body]) + "\n"
     code = compile(src, "<tvmsym shape function>", "exec")
     exec(code, env)     # noqa: S102  (our own generated source: names and integer arithmetic)
@@ -512,7 +514,12 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
 
 
 def _same(got, base):
-    outs, consts = got
+    outs, consts, gouts = got
+    if base.shapes:
+        for o, s in zip(base.plan.fgraph.outputs, gouts):
+            want = base.shapes.get(o)
+            if want is not None and (s is None or tuple(s) != tuple(want)):
+                return False
     for row, rec in zip(outs, base.steps):
         for s, (_, shp, _) in zip(row, rec.outs):
             if (s is None) != (shp is None) or (s is not None and tuple(s) != tuple(shp)):
