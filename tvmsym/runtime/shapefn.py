@@ -500,7 +500,8 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
                              zip(base.const_values, const_exprs)) + "]"
     # the graph's outputs too (a scan body's build is asked for them)
     gouts = "(" + "".join(_shape_expr(shapes.get(o)) + ", " for o in fgraph.outputs) + ")"
-    body = tr.lines + [f"return ({'[' + ', '.join(rec_exprs) + ']'}, {consts}, {gouts})"]
+    lines = [ln for ln in dict.fromkeys(tr.lines)]      # (a guard repeated: once)
+    body = lines + [f"return ({'[' + ', '.join(rec_exprs) + ']'}, {consts}, {gouts})"]
     src = "\n".join(head + ["    " + ln for ln in body]) + "\n"
     code = compile(src, "<tvmsym shape function>", "exec")
     exec(code, env)     # noqa: S102  (our own generated source: names and integer arithmetic)
