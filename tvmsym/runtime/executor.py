@@ -306,8 +306,10 @@ class Build:
         b.input_shapes = [tuple(s) for s in input_shapes]
         shape_of, prog = {}, []
         for brec, row in zip(self.prog, out_shapes):
-            outs = [(s, shp, dt) for (s, _, dt), shp in zip(brec.outs, row)]
-            shape_of.update((s, shp) for s, shp, _ in outs)
+            outs = []
+            for (s, _, dt), shp in zip(brec.outs, row):
+                outs.append((s, shp, dt))
+                shape_of[s] = shp
             # (one record list: a kernel's record keeps its bound kernel in both)
             prog.append(StepRecord(brec.kind, brec.step, brec.ins, outs, brec.inplace,
                                    brec.on_device, brec.name, brec.fn))
@@ -322,15 +324,17 @@ class Build:
             shapes.update(zip(fg.outputs, graph_out_shapes))
             b.shapes = shapes
         b.values = {}
+        don = self.__dict__.get("_donatable")
+        if don is not None:     # (which outputs take spares does not depend on the sizes)
+            b._donatable = {k: (s, tuple(shape_of[s]), dt) for k, (s, _, dt) in don.items()}
         if self._fast is not None:
-            b._fast = [(fn, getargs, tuple((s, tuple(shape_of[s]), dt) for s, _, dt in allocs))
+            b._fast = [(fn, getargs, tuple([(s, shape_of[s], dt) for s, _, dt in allocs]))
                        for fn, getargs, allocs in self._fast]
             template = list(self._template)
             for s, c in const_values:
                 template[s] = c
             b._template = template
-            b._fast_records = prog
-            b._pool = {}
+            b._pool = {}        # (_fast_records: the base's, they name the same steps)
         return b
 
     def _bind(self):
@@ -435,8 +439,11 @@ class Build:
         where = {s: i for i, s in enumerate(spare_slots or ())}
         prog = []
         for fn, getargs, allocs in fast:
-            given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
-            prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+            if where and any(a[0] in where for a in allocs):
+                given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
+                prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+            else:
+                prog.append((fn, getargs, (), allocs))
         if (spare_slots is None and len(fast) == 1 and not any(t is not None for t in template)
                 and len(out_plan) == 1 and not out_plan[0][1] and len(fast[0][2]) == 1
                 and self._fast_slots[0] == tuple(range(n_in)) + (fast[0][2][0][0],)
