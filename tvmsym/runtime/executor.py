@@ -304,6 +304,7 @@ class Build:
                      "_dev_consts"):
             d.pop(attr, None)
         b.input_shapes = [tuple(s) for s in input_shapes]
+        b.times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}    # (nothing was built)
         shape_of, prog = {}, []
         for brec, row in zip(self.prog, out_shapes):
             outs = []

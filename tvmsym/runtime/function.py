@@ -530,7 +530,7 @@ class Function:
         from ..lowering.symbolic_shapes import class_pattern
         pattern, _ = class_pattern(key, self._broadcastable())
         for f in fns.get(pattern, ()):
-            b = f.build_at(key)
+            b = f.build_at(key) if f is not None else None
             if b is not None:
                 return b
         return None
@@ -550,7 +550,7 @@ class Function:
         from . import shapefn
         pattern, sizes = class_pattern(key, self._broadcastable())
         fns = self._shape_fns.setdefault(pattern, [])
-        if len(fns) >= 4:       # (guards that fail at every new size: no more of them)
+        if len(fns) >= 4:       # (guards failing at every new size, or no derivation: stop)
             return
         side = getattr(b, "generic_side", None)
         fg = self.maker.fgraph
@@ -571,8 +571,7 @@ class Function:
             fn = shapefn.derive(b, fg, order, pattern, sizes, None, side["predict"], side["pins"])
         else:
             return
-        if fn is not None:
-            fns.append(fn)
+        fns.append(fn)          # (None: not derivable; counted so that it is not retried forever)
 
     def _store_generic(self, key, b):
         """The warm entries of a generic signature's first build (runtime/warm_generic.py)."""

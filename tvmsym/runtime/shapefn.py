@@ -30,6 +30,7 @@ the new shapes (``executor.Build.at_shapes``).  ``stats`` counts derivations and
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -356,21 +357,20 @@ def _records_of(base):
 
 
 def _fail(why):
+    """None (no shape function); ``TVMSYM_SHAPEFN_DEBUG=1`` prints why."""
     if os.environ.get("TVMSYM_SHAPEFN_DEBUG"):
-        import traceback
-        print("shapefn: not derived:", why)
-        traceback.print_stack(limit=2)
+        print("tvmsym shapefn: not derived:", why, file=sys.stderr)
     return None
 
 
 def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
     if getattr(base, "checks", None) or getattr(base, "uses_device", False) or \
             getattr(base, "dev_const_values", None):
-        return _fail(1)
+        return _fail('device steps, checked kernels or device constants')
     const_vars = getattr(base, "const_vars", None)
     recs = _records_of(base)
     if const_vars is None or recs is None:
-        return _fail(2)
+        return _fail('no constant variables or records')
     tr = _Trace()
     env = tr.env
     env["_np"] = np
@@ -399,7 +399,7 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
         for i in node.inputs:
             if i not in shapes:
                 if not isinstance(i, Constant):
-                    return _fail(3)
+                    return _fail('a non-constant input missing')
                 shapes[i] = tuple(i.data.shape)
                 if _small_int(i, i.data.shape):
                     values[i] = np.array(i.data)
@@ -454,11 +454,11 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
     for v, dims in predict:
         s = shapes.get(v)
         if dims is None or s is None or len(s) != len(dims):
-            return _fail(4)
+            return _fail('a predicted variable has no shape')
         for x, d in zip(s, dims):
             want = f"n{d[1]}" if isinstance(d, tuple) else repr(int(d))
             if isinstance(d, tuple) and d[1] not in cls:
-                return _fail(5)
+                return _fail('a predicted class is not an input class')
             if _e(x) != want:
                 tr.lines.append(f"if {_e(x)} != {want}: return None")
     # what a build needs: every record's output shapes, the shape-arithmetic constants
@@ -468,9 +468,9 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
         for (slot, shp, _), v in zip(rec.outs, vs):
             s = shapes.get(v, None) if v in shapes else None
             if (s is None) != (shp is None):
-                return _fail(6)
+                return _fail("a record's shape known on one side only")
             if s is not None and tuple(_concrete(s)) != tuple(int(d) for d in shp):
-                return _fail(7)         # the trace disagrees with the build at its own sizes
+                return _fail('the trace disagrees with the build at its own sizes')
             row.append(_shape_expr(s))
         rec_exprs.append("(" + "".join(r + ", " for r in row) + ")")
     const_exprs = []
@@ -481,7 +481,7 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
         v = values.get(var)
         if v is None or np.size(v) != np.size(arr) or \
                 not np.array_equal(np.asarray(_concrete(v)).reshape(np.shape(arr)), arr):
-            return _fail(8)
+            return _fail("a constant's value differs")
         # (in the build's own layout: a warm entry may store a 0-d value as 1 element)
         const_exprs.append(_value_expr(tr, np.asarray(v).reshape(np.shape(arr)), arr.dtype))
     # a buffer of 2**31 elements or more needs 64-bit indices: the general path
@@ -509,9 +509,47 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
     # the function reproduces the build it was derived from
     got = fn(*base.input_shapes)
     if got is None or not _same(got, base):
-        return _fail(9)
+        return _fail('the function does not reproduce its build')
+    # ... and agrees with the graph's shape inference at other sizes (a rule that behaved
+    # differently on a Sym without touching it, e.g. a type test, shows up here)
+    pinned = {c for c, _ in pins}
+    for grow in (1000, 37):
+        sz = [n if c in pinned else n + grow + 2 * c for c, n in enumerate(sizes)]
+        probe = [tuple(sz[d[1]] if isinstance(d, tuple) else d for d in row) for row in pattern]
+        got = fn(*probe)
+        if got is None:
+            continue            # (a guard: those sizes take the general path anyway)
+        if not _agrees(got, base, recs, fgraph, order, probe, inner, const_vars):
+            return _fail('the function disagrees with shape inference at other sizes')
+        break
     stats["opaque_nodes"] += n_opaque
     return ShapeFn(fn, base, pattern, n_opaque, src)
+
+
+def _agrees(got, base, recs, fgraph, order, probe, inner, const_vars):
+    from ..symbolic.shapes import infer_shapes
+    values = {}
+    try:
+        real = infer_shapes(fgraph.inputs, order, probe, values, None, None, inner)
+    except Exception:   # noqa: BLE001  (the graph rejects sizes the function accepted)
+        return False
+    outs, consts, gouts = got
+    for row, (rec, vs) in zip(outs, recs):
+        for s, v in zip(row, vs):
+            r = real.get(v)
+            if (s is None) != (r is None) or (s is not None and tuple(s) != tuple(r)):
+                return False
+    for o, s in zip(fgraph.outputs, gouts):
+        r = real.get(o)
+        if r is not None and (s is None or tuple(s) != tuple(r)):
+            return False
+    for (_, a), var in zip(consts, const_vars):
+        if var is not None:
+            r = values.get(var)
+            if r is None or np.size(r) != np.size(a) or \
+                    not np.array_equal(np.asarray(r).reshape(np.shape(a)), a):
+                return False
+    return True
 
 
 def _same(got, base):
