@@ -129,6 +129,12 @@ class Sym:
     def __rmod__(self, o):
         return self._op(o, "%", lambda a, b: a % b, True)
 
+    def __truediv__(self, o):
+        raise Concretize("/")
+
+    def __rtruediv__(self, o):
+        raise Concretize("/")
+
     def __neg__(self):
         return self._op(0, "-", lambda a, b: a - b, True)
 
@@ -316,7 +322,10 @@ class ShapeFn:
 
     def build_at(self, input_shapes):
         """The base build at ``input_shapes`` (same class pattern), or None (a guard failed)."""
-        got = self.fn(*input_shapes)
+        try:
+            got = self.fn(*input_shapes)
+        except Exception:   # noqa: BLE001  (a rule of an opaque node refused: general path)
+            got = None
         if got is None:
             stats["misses"] += 1
             return None
@@ -410,7 +419,7 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
             if isinstance(node.op, InnerGraphOp) or getattr(node.op, "has_side_effects", False):
                 raise Concretize("opaque op")
             outs, ovals = node_infer(node, ins, vals, inner)
-        except Concretize:
+        except Exception:   # noqa: BLE001  (Concretize, or a rule Sym does not fit: opaque)
             del tr.lines[mark:]
             tr.n = n0
             # opaque: its rule runs per call on ints
@@ -422,6 +431,17 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
             ve = "[" + ", ".join("None" if x is None else _value_expr(tr, x, i.type.dtype)
                                  for x, i in zip(vals, node.inputs)) + "]"
             tr.lines.append(f"{name} = _node{j}({ie}, {ve})")
+            # the rule's answer has the traced form: known shapes, the same value sizes
+            for oi, (s, v) in enumerate(zip(outs, ovals)):
+                if s is None:
+                    tr.lines.append(f"if {name}[0][{oi}] is not None: return None")
+                else:
+                    tr.lines.append(f"if {name}[0][{oi}] is None: return None")
+                if v is None:
+                    tr.lines.append(f"if {name}[1][{oi}] is not None: return None")
+                else:
+                    tr.lines.append(f"if {name}[1][{oi}] is None or {name}[1][{oi}].shape != "
+                                    f"{tuple(v.shape)!r}: return None")
             souts = []
             for oi, s in enumerate(outs):
                 if s is None:
