@@ -117,3 +117,6 @@ STAGES.insert(stage_names().index("scan_saved") + 1, ("zeros_scatter", zeros_sca
 # (only when a mode includes it: the reshapes around the products are copies today, W10 lost 5-10%)
 from .scan_hoist_dot import scan_hoist_dot  # noqa: E402
 STAGES.insert(stage_names().index("scan_weight_grads"), ("scan_hoist_dot", scan_hoist_dot, ()))
+# rnn helper (issue 13): a scan gradient fed inc_subtensor(zeros_like(hs)[k], g) takes g itself
+from .scan_grad_rows import scan_grad_rows  # noqa: E402
+STAGES.insert(stage_names().index("merge_again") + 1, ("scan_grad_rows", scan_grad_rows, RUN))
