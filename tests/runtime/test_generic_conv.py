@@ -410,3 +410,21 @@ def test_warm_start_at_a_new_batch_without_tvm(tmp_path):
     ok, has_tvm, hits, kernels = _child(tmp_path, 7)
     assert ok, "results differ from numpy"
     assert hits == 1 and kernels == 0 and not has_tvm
+
+
+@pytest.mark.parametrize("specialize", [False, True])
+def test_filter_gradient_of_a_whole_image_filter(specialize):
+    """A filter as large as the image (one output position: a dense layer as a convolution)
+    with enough work for the register-tile filter gradient: its packing loop has no position
+    axis left (the schedule used to fail on it), at batch 40 then 3."""
+    x = T.tensor4("x", dtype="float32")
+    dy = T.tensor4("dy", dtype="float32")
+    gw = tvmsym.function([x, dy], abstract_conv.conv2d_grad_wrt_weights(x, dy, (64, 128, 4, 4)),
+                         specialize=specialize)
+    rng = np.random.default_rng(9)
+    for n in (40, 3):
+        xv = rng.standard_normal((n, 128, 4, 4)).astype("float32")
+        dv = rng.standard_normal((n, 64, 1, 1)).astype("float32")
+        _, cache = conv_fwd(xv.astype("float64"), np.zeros((64, 128, 4, 4)))
+        _, want = conv_back(dv.astype("float64"), cache)
+        np.testing.assert_allclose(gw(xv, dv), want, rtol=2e-4, atol=2e-4)

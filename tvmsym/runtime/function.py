@@ -527,12 +527,16 @@ class Function:
         fns = self._shape_fns
         if not fns:
             return None
-        from ..lowering.symbolic_shapes import class_pattern
+        from ..lowering.symbolic_shapes import class_pattern, pattern_sizes
         pattern, _ = class_pattern(key, self._broadcastable())
-        for f in fns.get(pattern, ()):
-            b = f.build_at(key) if f is not None else None
-            if b is not None:
-                return b
+        # its own pattern's, then those of finer patterns the shapes fit (batch 1 = a channel
+        # count of 1: symbolic_shapes.fit_known); the function's guards check the rest
+        pats = [pattern] + [p for p in fns if p != pattern and pattern_sizes(p, key) is not None]
+        for p in pats:
+            for f in fns.get(p, ()):
+                b = f.build_at(key) if f is not None else None
+                if b is not None:
+                    return b
         return None
 
     def _broadcastable(self):
@@ -557,9 +561,11 @@ class Function:
         if sig is not None:
             if sig[0] != "generic" or not getattr(b, "generic", None):
                 return          # (a specialized build: its kernels serve these shapes only)
+            if sig[2] != pattern:
+                return          # (shapes that fit a finer pattern: symbolic_shapes.fit_known)
             from .inner import inner_for
             plan = self._plan
-            predict = _generic_predictions(plan, b, pattern, inner_for)
+            predict = _generic_predictions(plan, b, sig, inner_for)
             if predict is None:
                 return
             fn = shapefn.derive(b, fg, plan.order, pattern, sizes, inner_for, predict, sig[3])
@@ -752,12 +758,13 @@ class Function:
 _MISSING = object()
 
 
-def _generic_predictions(plan, b, pattern, inner):
+def _generic_predictions(plan, b, sig, inner):
     """[(var, dims)] a generic build's kernels assume: the structure's classes for the
     variables of its generic kernels, the build's own shapes for the other kernels'
-    (runtime/shapefn.py guards them at every new shape); None without a structure."""
+    (runtime/shapefn.py guards them at every new shape); None without a structure.
+    (``sig``: the build's generic signature; its structural classes are constants.)"""
     from ..lowering import symbolic_shapes as _sym
-    struct = _sym.structure(plan, pattern, inner)
+    struct = _sym.sig_structure(plan, sig, inner)
     if struct is None:
         return None
     out, seen = [], set()

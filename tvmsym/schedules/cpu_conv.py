@@ -167,10 +167,13 @@ def _reduced(sch, cname, ctx, mode=None):
     sch.vectorize(ji)
     sch.unroll(ii)
     pb = sch.get_sblock("cv_pack_b")
+    rn_var = sch.get(rn).loop_var
     sch.compute_at(pb, rn)
     loops = sch.get_loops(pb)
-    inner = loops[-(len(sch.get(pb).iter_vars) - 2):]      # positions..., ji
-    sch.reorder(inner[-1], *inner[:-1])                    # one tap (ji) per pass over the positions
+    at = [k for k, lp in enumerate(loops) if sch.get(lp).loop_var.same_as(rn_var)][0]
+    inner = loops[at + 1:]          # positions..., ji (a position axis of extent 1 has no loop:
+    if len(inner) >= 2:             # a 1x1 output, the filter covering the whole image)
+        sch.reorder(inner[-1], *inner[:-1])                # one tap (ji) per pass over the positions
     init = sch.decompose_reduction(c, rn)
     sch.vectorize(sch.get_loops(init)[-1])
 
