@@ -16,6 +16,12 @@ class is found once per class pattern by running the plan's shape inference (pur
 on two probe shapes (``structure``): a dimension equal to class ``c``'s probe size in both
 runs is class ``c``, one equal in both runs is a constant, anything else is derived.
 
+Dims a kernel does arithmetic on (a convolution's image and filter sizes, a pooling's
+window axes: ``declare_structural``) are probed at the call's size (``structural_fixed``),
+so the sizes derived from them are constants and their classes are pinned; the batch stays
+a class.  A call whose shapes fit a class pattern made earlier (finer than its own: batch
+1 = a channel count of 1) runs that pattern's kernels (``fit_known``).
+
 ``signature`` imports no TVM (the disk cache looks a build up by it before lowering).
 """
 from __future__ import annotations
@@ -268,8 +274,11 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
         return ("specialized", dtypes, shapes)
     pinned = set(pinned) | {k for k, _ in fixed}
     sig = ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in sorted(pinned)))
-    # what fit_known needs: the pattern, the classes it pins, the sizes its generic kernels pin
-    entry = (failed, dtypes, pattern, tuple(k for k, _ in sig[3]), kernel_key(plan, sig, inner)[2])
+    held = frozenset(k for k, _ in fixed)
+    _note_fixed(plan, sig, held)
+    # what fit_known needs: the pattern, the classes it pins, the sizes its generic kernels
+    # pin, the classes its probes held
+    entry = (failed, dtypes, pattern, tuple(k for k, _ in sig[3]), kernel_key(plan, sig, inner)[2], held)
     known = plan.__dict__.setdefault("_generic_known", [])
     if entry not in known:
         known.append(entry)
@@ -396,14 +405,15 @@ def structural_fixed(plan, pattern, sizes, inner=None):
     its size; it is held when shape inference fails (a filter's channels against the
     image's) or some structural dim then depends on it (a convolution's image size, or a
     dense layer's rows that must equal the flattened feature maps).  The classes left are
-    then probed together.  Memoized per pattern (the sizes are the call's)."""
+    then probed together.  Memoized per pattern and sizes."""
     sdims = plan.__dict__.get("_generic_sdims")
     if sdims is None:
         sdims = plan.__dict__["_generic_sdims"] = _structural_dims(plan) if STRUCTURAL else []
     if not sdims:
         return ()
-    memo = plan.__dict__.setdefault("_generic_fixed", {})
-    if pattern not in memo:
+    memo = plan.__dict__.setdefault("_generic_fixed_at", {})
+    mk = (pattern, tuple(sizes))
+    if mk not in memo:
         ks = sorted({d[1] for row in pattern for d in row if isinstance(d, tuple)})
         held = set()
         for k in ks:
@@ -420,8 +430,10 @@ def structural_fixed(plan, pattern, sizes, inner=None):
         cls = frozenset(held)
         if structure(plan, pattern, inner, tuple((k, sizes[k]) for k in sorted(cls))) is None:
             cls = None
-        memo[pattern] = cls
-    cls = memo[pattern]
+        memo[mk] = cls
+        if cls is not None:         # (sig_fixed: the classes a signature of it holds)
+            plan.__dict__.setdefault("_generic_fixed", {})[pattern] = cls
+    cls = memo[mk]
     if cls is None:
         return None
     return tuple((k, sizes[k]) for k in sorted(cls))
@@ -429,8 +441,14 @@ def structural_fixed(plan, pattern, sizes, inner=None):
 
 def sig_fixed(plan, sig):
     """The (class, size) pairs of generic signature ``sig`` held at their size in its probes."""
-    cls = plan.__dict__.get("_generic_fixed", {}).get(sig[2]) or ()
+    cls = plan.__dict__.get("_generic_sig_fixed", {}).get(sig)
+    if cls is None:
+        cls = plan.__dict__.get("_generic_fixed", {}).get(sig[2]) or ()
     return tuple((k, n) for k, n in sig[3] if k in cls)
+
+
+def _note_fixed(plan, sig, classes):
+    plan.__dict__.setdefault("_generic_sig_fixed", {})[sig] = frozenset(classes)
 
 
 def sig_structure(plan, sig, inner=None):
@@ -464,12 +482,14 @@ def fit_known(plan, dtypes, shapes, failed):
     sizes its generic kernels pin, or None.  Those kernels hold for any sizes of its other
     classes, so the call runs them (its specialized kernels are built for its sizes;
     ``consistent`` still checks the shapes the plan infers against the structure)."""
-    for f, dts, pattern, pinset, own in plan.__dict__.get("_generic_known", ()):
+    for f, dts, pattern, pinset, own, held in plan.__dict__.get("_generic_known", ()):
         if f != failed or dts != dtypes:
             continue
         sizes = pattern_sizes(pattern, shapes)
         if sizes is not None and all(sizes.get(k) == n for k, n in own):
-            return ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in pinset))
+            sig = ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in pinset))
+            _note_fixed(plan, sig, held)
+            return sig
     return None
 
 
