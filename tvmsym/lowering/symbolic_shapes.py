@@ -14,7 +14,13 @@ Every other kernel is lowered with one ``tirx.Var`` per class (``generic_shapes`
 build serves every input shape of the signature.  Which intermediate dimension is which
 class is found once per class pattern by running the plan's shape inference (pure Python)
 on two probe shapes (``structure``): a dimension equal to class ``c``'s probe size in both
-runs is class ``c``, one equal in both runs is a constant, anything else is derived.
+runs is class ``c``, one equal in both runs is a constant, anything else is *derived*
+(``("d", j)``: a flatten's ``n0 * n1``, a join's ``n0 + n1``, a slice's ``n - 1``; one
+variable ``d<j>`` per kernel, bound from the buffer that has that size; dims with the same
+pair of probe sizes share it, and every call checks they are equal: ``consistent``).
+When the probes do not go through the graph (a weight's dim tied to a constant:
+``emb.reshape((n, b, 128))``), the shared variables' dims, then one more class, are
+fixed (``candidate_patterns``).
 
 ``signature`` imports no TVM (the disk cache looks a build up by it before lowering).
 """
@@ -30,8 +36,11 @@ CONCRETE = {}
 #: extents that remain), instead of schedules/cpu_generic.py
 OWN_SCHEDULE = set()
 
-#: probe sizes of class c (two runs): far from constants, sums and products of other probes
+#: probe sizes of class c (two runs): P + c * S, far from constants, sums and products of
+#: other probes; the two runs' steps differ, so a class shifted by a constant (a split's
+#: ``n - 2``) never takes another class's pair of sizes (it is a derived size)
 _P1, _P2 = 10007, 20011
+_S1, _S2 = 1009, 2003
 
 
 def declare_generic(*op_classes, accepts=None, concrete=None, own_schedule=False):
@@ -91,13 +100,25 @@ def class_pattern(input_shapes, broadcastable=None):
 class Structure:
     """What a class pattern says about every variable of a plan (``structure``)."""
 
-    def __init__(self, dims, n_classes):
-        self.dims = dims                # var -> tuple of ('c', k) / int / None (derived), or None
+    def __init__(self, dims, n_classes, n_derived=0):
+        # var -> tuple of ('c', k) (class k) / int (constant) / ('d', j) (derived: some other
+        # function of the classes, e.g. a flatten's n0 * n1 or a join's n0 + n1; equal
+        # derived keys mean equal at both probes, so equal functions), or None (unknown)
+        self.dims = dims
         self.n_classes = n_classes
+        self.n_derived = n_derived
 
 
-def _probe(pattern, base):
-    return [tuple(d if not isinstance(d, tuple) else base + 2 * d[1] for d in row)
+def is_class(x):
+    return isinstance(x, tuple) and x[0] == "c"
+
+
+def is_derived(x):
+    return isinstance(x, tuple) and x[0] == "d"
+
+
+def _probe(pattern, base, step):
+    return [tuple(d if not isinstance(d, tuple) else base + step * d[1] for d in row)
             for row in pattern]
 
 
@@ -110,20 +131,31 @@ def structure(plan, pattern, inner=None):
     from .lower import infer_shapes
     n = 1 + max([d[1] for row in pattern for d in row if isinstance(d, tuple)], default=-1)
     try:
-        s1 = infer_shapes(plan, _probe(pattern, _P1), {}, None, set(), inner)
-        s2 = infer_shapes(plan, _probe(pattern, _P2), {}, None, set(), inner)
+        s1 = infer_shapes(plan, _probe(pattern, _P1, _S1), {}, None, set(), inner)
+        s2 = infer_shapes(plan, _probe(pattern, _P2, _S2), {}, None, set(), inner)
     except Exception:       # a probe size a reshape cannot take, ...: specialize
         memo[pattern] = None
         return None
-    probes = {(_P1 + 2 * k, _P2 + 2 * k): ("c", k) for k in range(n)}
+    probes = {(_P1 + _S1 * k, _P2 + _S2 * k): ("c", k) for k in range(n)}
+    derived = {}
     dims = {}
+
+    def dim(x, y):
+        if x == y:
+            return int(x)
+        c = probes.get((x, y))
+        if c is not None:
+            return c
+        if x < 0 or y < 0:
+            return None
+        return ("d", derived.setdefault((int(x), int(y)), len(derived)))
     for v, a in s1.items():
         b = s2.get(v)
         if a is None or b is None or len(a) != len(b):
             dims[v] = None
             continue
-        dims[v] = tuple(int(x) if x == y else probes.get((x, y)) for x, y in zip(a, b))
-    memo[pattern] = st = Structure(dims, n)
+        dims[v] = tuple(dim(x, y) for x, y in zip(a, b))
+    memo[pattern] = st = Structure(dims, n, len(derived))
     return st
 
 
@@ -147,6 +179,11 @@ def _step_generic(plan, step, struct, kind):
         d = struct.dims.get(v)
         if d is None or any(x is None for x in d):
             return False
+    conc = _lookup(CONCRETE, step.node.op)
+    for entry in (conc(step.node) if conc is not None else ()):
+        d = struct.dims.get(step.node.inputs[entry[0]])
+        if d is not None and len(entry) == 2 and is_derived(d[entry[1]]):
+            return False        # a dim the kernel needs static is no class: specialize it
     return True
 
 
@@ -161,7 +198,7 @@ def _declared_pins(st, struct, plan=None):
     for entry in (conc(st.node) if conc is not None else ()):
         pos, axis = entry[:2]
         d = struct.dims.get(st.node.inputs[pos])
-        if d is None or not isinstance(d[axis], tuple):
+        if d is None or not is_class(d[axis]):
             continue
         if len(entry) > 2:
             if fixed is None:
@@ -184,7 +221,7 @@ def fixed_classes(plan, struct):
     out = set()
     for v in fg.inputs[n:]:
         for x in struct.dims.get(v) or ():
-            if isinstance(x, tuple):
+            if is_class(x):
                 out.add(x[1])
     return out
 
@@ -221,8 +258,8 @@ def generic_steps(plan, struct, kind):
                     continue
                 return gen, None
             for x in d:
-                if x is None:
-                    return gen, None
+                if x is None or is_derived(x):      # (a specialized kernel on a derived
+                    return gen, None                # size: every class it depends on)
                 if isinstance(x, tuple):
                     pinned.add(x[1])
     return gen, pinned
@@ -230,6 +267,58 @@ def generic_steps(plan, struct, kind):
 
 def _bcast(plan):
     return [tuple(getattr(v.type, "broadcastable", ())) for v in plan.fgraph.inputs]
+
+
+def fixed_pattern(fgraph, pattern, sizes):
+    """``pattern`` with the classes of the shared variables' dims (the inputs after
+    ``fgraph.n_user_inputs``) as their sizes, wherever they occur, or None when nothing
+    changes.  A weight's dim cannot change between calls; a graph that ties it to a
+    constant (``emb.reshape((n, b, 128))`` of a 128-wide embedding) does not go through
+    the probes as a class."""
+    n = getattr(fgraph, "n_user_inputs", None)
+    if n is None:
+        return None
+    fixed = {x[1] for row in pattern[n:] for x in row if is_class(x)}
+    if not fixed:
+        return None
+    return tuple(tuple(sizes[x[1]] if is_class(x) and x[1] in fixed else x for x in row)
+                 for row in pattern)
+
+
+def candidate_patterns(fgraph, pattern, sizes):
+    """The class patterns a call with these shapes may be built for, in the order they are
+    tried (the first whose probes go through the graph is the call's): the full pattern;
+    the shared variables' dims fixed (``fixed_pattern``); then, on top of that, one more
+    class fixed, the last class first (a graph that ties an input dim to a constant:
+    ``x.reshape((n, 3, 4))`` of an ``(n, 12)`` input)."""
+    out = [pattern]
+    base = fixed_pattern(fgraph, pattern, sizes)
+    if base is not None:
+        out.append(base)
+    else:
+        base = pattern
+    left = sorted({x[1] for row in base for x in row if is_class(x)}, reverse=True)
+    if len(left) > 1:
+        for k in left:
+            out.append(tuple(tuple(sizes[k] if is_class(x) and x[1] == k else x for x in row)
+                             for row in base))
+    return out
+
+
+def pattern_of(plan, input_shapes, inner=None):
+    """(class pattern, class sizes) of a call: the first of ``candidate_patterns`` whose
+    probes go through the graph (class numbers, hence ``sizes``, are kept)."""
+    pattern, sizes = class_pattern(input_shapes, _bcast(plan))
+    memo = plan.__dict__.setdefault("_generic_patterns", {})
+    got = memo.get(pattern)
+    if got is None:
+        got = pattern
+        for cand in candidate_patterns(plan.fgraph, pattern, sizes):
+            if structure(plan, cand, inner) is not None:
+                got = cand
+                break
+        memo[pattern] = got
+    return got, sizes
 
 
 def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
@@ -244,7 +333,7 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
     shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
     if specialize or kind != "llvm" or plan.value_inputs:
         return ("specialized", dtypes, shapes)
-    pattern, sizes = class_pattern(shapes, _bcast(plan))
+    pattern, sizes = pattern_of(plan, shapes, inner)
     memo = plan.__dict__.setdefault("_generic_pins", {})
     failed = len(plan.__dict__.get("_generic_failed", ()))
     got = memo.get((pattern, failed))
@@ -277,6 +366,10 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
         def dim(x):
             if not isinstance(x, tuple):
                 return int(x)
+            if is_derived(x):       # its own variable (bound by a buffer of that size)
+                if x not in vars_:
+                    vars_[x] = _tvm.tirx.Var(f"d{x[1]}", index_dtype)
+                return vars_[x]
             k = x[1]
             if k in pinned:
                 return int(pinned[k])
@@ -314,12 +407,16 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
                     checks.append((v, struct.dims.get(v)))
         memo[mk] = checks
     _, sizes = class_pattern(input_shapes, _bcast(plan))
+    derived = {}
     for v, d in checks:
         a = shapes.get(v)
         if d is None or a is None or len(d) != len(a):
             return False
         for x, y in zip(d, a):
-            if (sizes[x[1]] if isinstance(x, tuple) else x) != y:
+            if is_derived(x):       # equal keys: equal sizes (one variable in a kernel)
+                if derived.setdefault(x[1], y) != y:
+                    return False
+            elif (sizes[x[1]] if isinstance(x, tuple) else x) != y:
                 return False
     return True
 
@@ -437,3 +534,37 @@ def _declare_defaults():
 
 
 _declare_defaults()
+
+
+# ------------------------------------------------ shape ops, advanced indexing, arange (issue 12)
+# (lowering/generic_shape_ops.py; AdvancedSubtensor and ARange keep their static rules,
+# which compare no extent)
+def accepts_advanced(node):
+    """Integer index arrays and whole slices (``W[idx]``, ``p[arange(n), y]``); boolean
+    masks and partial slices stay specialized."""
+    if not _not_complex(node):
+        return False
+    for e in node.op.idx_list:
+        if e[0] == "slice" and any(p is not None for p in e[1:]):
+            return False
+        if e[0] == "array" and e[1] == "bool":
+            return False
+    return True
+
+
+def accepts_arange(node):
+    """``arange(start, stop, step)`` with constant start and step (stop: a shape)."""
+    return isinstance(node.inputs[0], Constant) and isinstance(node.inputs[2], Constant)
+
+
+def _declare_shape_ops():
+    from ..symbolic.ops.alloc import ARange
+    from ..symbolic.ops.rearrange import Squeeze
+    from ..symbolic.ops.reshape import Flatten, Join, Reshape, Split
+    from ..symbolic.ops.subtensor import AdvancedSubtensor
+    declare_generic(Reshape, Flatten, Squeeze, Join, Split, accepts=_not_complex)
+    declare_generic(AdvancedSubtensor, accepts=accepts_advanced)
+    declare_generic(ARange, accepts=accepts_arange)
+
+
+_declare_shape_ops()

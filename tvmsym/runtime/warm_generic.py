@@ -35,6 +35,13 @@ def _pattern(fgraph, shapes):
     return class_pattern(shapes, bc)
 
 
+def _patterns(fgraph, pattern, sizes):
+    """The class patterns a signature of these shapes may have, in the order
+    ``symbolic_shapes.pattern_of`` tries them with the probes (which need the plan)."""
+    from ..lowering.symbolic_shapes import candidate_patterns
+    return candidate_patterns(fgraph, pattern, sizes)
+
+
 def _key(gk, dtypes, pattern):
     return warm.build_key(gk, ("generic", dtypes, pattern), "llvm")
 
@@ -78,7 +85,7 @@ def store(fn, key, build, sig, inner=None):
             ref = _var_ref(fg, order, o)
             if ref is None:
                 return False
-            row.append([ref, [["c", x[1]] if isinstance(x, tuple) else int(x) for x in d]])
+            row.append([ref, [[x[0], x[1]] if isinstance(x, tuple) else int(x) for x in d]])
         outs.append(row)
     by_slot = {}
     for v, s in build.slot.items():
@@ -155,9 +162,16 @@ def load(fn, key):
     pattern, sizes = _pattern(fg, shapes_in)
     keys = fn.__dict__.setdefault("_warm_generic_keys", {})
     k = keys.get((dtypes, pattern))
+    got = None
     if k is None:
-        k = keys[(dtypes, pattern)] = _key(gk, dtypes, pattern)
-    got = _entry(fn, cd, k)
+        for pat in _patterns(fg, pattern, sizes):
+            k = _key(gk, dtypes, pat)
+            got = _entry(fn, cd, k)
+            if got is not None:
+                break
+        keys[(dtypes, pattern)] = k
+    else:
+        got = _entry(fn, cd, k)
     b = None
     if got is not None:
         head, blob, lib = got
@@ -185,14 +199,24 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
     values = {}
     shapes = infer_shapes(fg.inputs, side_effect_order(nodes), shapes_in, values)
     steps = []
+    derived = {}
     for (kind, j, name, ins, outs, inplace), dims in zip(head["steps"], side["outs"]):
         new = []
         if len(dims) != len(outs):
             return None
         for (s, _, dt), (ref, d) in zip(outs, dims):
             o = _var_of(fg, nodes, ref)
-            shp = [sizes[x[1]] if isinstance(x, list) else int(x) for x in d]
-            if shapes.get(o) is None or tuple(shapes[o]) != tuple(shp):
+            got = shapes.get(o)
+            if got is None or len(got) != len(d):
+                return None
+            shp = []
+            for x, y in zip(d, got):
+                if isinstance(x, list) and x[0] == "d":     # a derived size: equal keys equal
+                    x = derived.setdefault(x[1], int(y))
+                elif isinstance(x, list):
+                    x = sizes[x[1]]
+                shp.append(int(x))
+            if tuple(got) != tuple(shp):
                 return None         # the probes' structure does not hold at these sizes
             new.append([s, shp, dt])
         steps.append([kind, j, name, ins, new, inplace])
