@@ -35,13 +35,6 @@ def _pattern(fgraph, shapes):
     return class_pattern(shapes, bc)
 
 
-def _patterns(fgraph, pattern, sizes):
-    """The class patterns a signature of these shapes may have, in the order
-    ``symbolic_shapes.pattern_of`` tries them with the probes (which need the plan)."""
-    from ..lowering.symbolic_shapes import candidate_patterns
-    return candidate_patterns(fgraph, pattern, sizes)
-
-
 def _key(gk, dtypes, pattern):
     return warm.build_key(gk, ("generic", dtypes, pattern), "llvm")
 
@@ -63,14 +56,14 @@ def _var_of(fgraph, nodes, ref):
 def store(fn, key, build, sig, inner=None):
     """Write the generic entries of ``build``, the first build of generic signature ``sig``
     of function ``fn`` (False when it does not qualify)."""
-    from ..lowering.symbolic_shapes import structure
+    from ..lowering.symbolic_shapes import sig_structure
     from ..symbolic.graph import Constant
     gk = fn._graph_key
     cd = warm._cachedir()
     if not gk or cd is None or sig[0] != "generic":
         return False
     plan = build.plan
-    struct = structure(plan, sig[2], inner)
+    struct = sig_structure(plan, sig, inner)     # (structural classes held at their size)
     if struct is None:
         return False
     fg = plan.fgraph
@@ -162,16 +155,9 @@ def load(fn, key):
     pattern, sizes = _pattern(fg, shapes_in)
     keys = fn.__dict__.setdefault("_warm_generic_keys", {})
     k = keys.get((dtypes, pattern))
-    got = None
     if k is None:
-        for pat in _patterns(fg, pattern, sizes):
-            k = _key(gk, dtypes, pat)
-            got = _entry(fn, cd, k)
-            if got is not None:
-                break
-        keys[(dtypes, pattern)] = k
-    else:
-        got = _entry(fn, cd, k)
+        k = keys[(dtypes, pattern)] = _key(gk, dtypes, pattern)
+    got = _entry(fn, cd, k)
     b = None
     if got is not None:
         head, blob, lib = got
@@ -198,7 +184,7 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
     nodes = fg.toposort()
     values = {}
     shapes = infer_shapes(fg.inputs, side_effect_order(nodes), shapes_in, values)
-    steps = []
+    steps, predict = [], []
     derived = {}
     for (kind, j, name, ins, outs, inplace), dims in zip(head["steps"], side["outs"]):
         new = []
@@ -206,6 +192,7 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
             return None
         for (s, _, dt), (ref, d) in zip(outs, dims):
             o = _var_of(fg, nodes, ref)
+            predict.append((o, tuple((x[0], x[1]) if isinstance(x, list) else int(x) for x in d)))
             got = shapes.get(o)
             if got is None or len(got) != len(d):
                 return None
@@ -220,8 +207,9 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
                 return None         # the probes' structure does not hold at these sizes
             new.append([s, shp, dt])
         steps.append([kind, j, name, ins, new, inplace])
-    consts, blobs, off = [], [], 0
+    consts, blobs, off, const_vars = [], [], 0, []
     for (s, dt, shape, o, n), ref in zip(head["consts"], side["consts"]):
+        const_vars.append(None if ref is None else _var_of(fg, nodes, ref))
         if ref is None:
             a = blob[o:o + n]
         else:
@@ -235,4 +223,8 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
         off += len(a)
     h = dict(head, steps=steps, consts=consts, input_shapes=[list(s) for s in shapes_in])
     b = warm.WarmBuild(h, b"".join(blobs), fg, lib)
+    # what runtime/shapefn.py derives this build's shape function from
+    b.const_vars = const_vars
+    b.generic_side = {"sizes": list(sizes), "pins": [tuple(p) for p in side["pins"]],
+                      "predict": predict}
     return b
