@@ -9,7 +9,8 @@ input shape, as before).  Printed per model:
 
 * the time of a step, per core: CPU time of this thread (``TVM_NUM_THREADS=1``), best of
   ``--reps`` per minibatch, summed over the minibatches, generic / specialized / numpy
-  interleaved; goal: generic within 10% of specialized;
+  interleaved call by call (their order alternating); goal: generic within 10% of
+  specialized;
 * what a new sequence length and a new batch size cost after the first call: kernels
   built (``executor.build_stats``), scan loops compiled (``scan_loop.loop_stats``) and the
   wall-clock time of that first call; goal: nothing built.
@@ -33,16 +34,21 @@ import bench_lstm as L  # noqa: E402
 import bench_rnn as R  # noqa: E402
 
 
-def thread_us(fn, reps):
-    """Best CPU time of this thread per call (us) over ``reps`` calls (one warm-up)."""
-    fn()
-    best = None
-    for _ in range(reps):
-        t0 = time.thread_time_ns()
+def thread_us(sides, reps):
+    """{side: best CPU time of this thread per call (us)} over ``reps`` rounds of one call
+    per side, the sides' order alternating round by round (one warm-up call each): no side
+    always runs after the same one."""
+    best = {}
+    for fn in sides.values():
         fn()
-        dt = time.thread_time_ns() - t0
-        best = dt if best is None or dt < best else best
-    return best / 1e3
+    keys = list(sides)
+    for r in range(reps):
+        for k in (keys if r % 2 == 0 else keys[::-1]):
+            t0 = time.thread_time_ns()
+            sides[k]()
+            dt = time.thread_time_ns() - t0
+            best[k] = min(best.get(k, dt), dt)
+    return {k: v / 1e3 for k, v in best.items()}
 
 
 class _Specialized:
@@ -101,9 +107,10 @@ def lstm(reps):
     P = [p.copy() for p in params]
     t = {False: 0.0, True: 0.0, "np": 0.0}
     for b in batches:
-        t["np"] += thread_us(lambda: L.numpy_step(*b, P), reps)
-        for spec, f in fns.items():
-            t[spec] += thread_us(lambda: f(*b), reps)
+        got = thread_us({"np": lambda: L.numpy_step(*b, P), False: lambda: fns[False](*b),
+                         True: lambda: fns[True](*b)}, reps)
+        for k, v in got.items():
+            t[k] += v
     print(f"LSTM text classifier (bench_lstm.py): minibatches of lengths {lengths}, batch "
           f"{L.BATCH}, 1 thread, CPU time per pass")
     _report(t, new, "3 new lengths, then batch 11")
@@ -124,9 +131,8 @@ def rnn(reps):
             new[spec].append(_costs(f, (rng.standard_normal((R.SEQ, b, R.NIN)).astype("float32"),
                                         (rng.standard_normal((b, R.NH)) * 0.1).astype("float32"))))
     P = [p.copy() for p in params]
-    t = {"np": thread_us(lambda: R.numpy_step(x, h0, P), reps * 4)}
-    for spec, f in fns.items():
-        t[spec] = thread_us(lambda: f(x, h0), reps * 4)
+    t = thread_us({"np": lambda: R.numpy_step(x, h0, P), False: lambda: fns[False](x, h0),
+                   True: lambda: fns[True](x, h0)}, reps * 4)
     print(f"tanh RNN (bench_rnn.py): sequence {R.SEQ}, batch {R.B}, hidden {R.NH}, 1 thread, "
           "CPU time per step")
     _report(t, new, "2 new lengths, then batches 17 and 5")
