@@ -559,7 +559,7 @@ class Function:
                 return          # (a specialized build: its kernels serve these shapes only)
             from .inner import inner_for
             plan = self._plan
-            predict = _generic_predictions(plan, b, pattern, inner_for)
+            predict = _generic_predictions(plan, b, sig, inner_for)
             if predict is None:
                 return
             fn = shapefn.derive(b, fg, plan.order, pattern, sizes, inner_for, predict, sig[3])
@@ -752,12 +752,13 @@ class Function:
 _MISSING = object()
 
 
-def _generic_predictions(plan, b, pattern, inner):
+def _generic_predictions(plan, b, sig, inner):
     """[(var, dims)] a generic build's kernels assume: the structure's classes for the
-    variables of its generic kernels, the build's own shapes for the other kernels'
+    variables of its generic kernels (the structure signature ``sig`` was made with: its
+    held classes at their sizes), the build's own shapes for the other kernels'
     (runtime/shapefn.py guards them at every new shape); None without a structure."""
     from ..lowering import symbolic_shapes as _sym
-    struct = _sym.structure(plan, pattern, inner)
+    struct = _sym.sig_structure(plan, sig, inner)
     if struct is None:
         return None
     out, seen = [], set()

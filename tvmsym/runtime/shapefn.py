@@ -471,11 +471,17 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
             if v is not None:
                 values[o] = v
     # the generic kernels' structure must hold (a dim that only looked like a class)
+    derived = {}        # a derived size ('d', j): every dim of key j equal (one kernel variable)
     for v, dims in predict:
         s = shapes.get(v)
         if dims is None or s is None or len(s) != len(dims):
             return _fail('a predicted variable has no shape')
         for x, d in zip(s, dims):
+            if isinstance(d, tuple) and d[0] == "d":
+                first = derived.setdefault(d[1], _e(x))
+                if _e(x) != first:
+                    tr.lines.append(f"if {_e(x)} != {first}: return None")
+                continue
             want = f"n{d[1]}" if isinstance(d, tuple) else repr(int(d))
             if isinstance(d, tuple) and d[1] not in cls:
                 return _fail('a predicted class is not an input class')

@@ -137,31 +137,59 @@ def generic_elementwise(func, ctx):
     nests = {sch.get(sch.get_loops(sch.get_sblock(o))[0]) for o in outs
              if sch.get_loops(sch.get_sblock(o))}
     if len(nests) > 1:
-        raise GenericScheduleError("outputs in separate loop nests")
+        if len(nests) != len(outs):
+            raise GenericScheduleError("outputs in separate loop nests")
+        return _separate_nests(sch, outs, ctx)     # a split: one nest per piece
     loops = sch.get_loops(sch.get_sblock(outs[0]))
     if not loops:
         return sch.mod["main"]
+    return _one_nest(sch, loops, ctx, _broadcasts(func))
+
+
+def _separate_nests(sch, names, ctx):
+    """Kernels whose outputs are independent loop nests (a split's pieces): each nest
+    scheduled as its own elementwise kernel, one after the other."""
+    plans = []
+    for name in names:
+        loops = sch.get_loops(sch.get_sblock(name))
+        if loops:
+            plans.append(_one_nest(sch, loops, ctx, True, later=True))
+    f = sch.mod["main"]
+    for apply in plans:
+        f = apply(f)
+    return f
+
+
+def _one_nest(sch, loops, ctx, broadcasts, later=False):
+    """The loop nest ``loops`` of ``sch`` as rows (outer loops fused, parallel when large)
+    x a vectorized main part + scalar tail of the last loop (``broadcasts``: the buffers'
+    shapes differ), or one fused loop.  ``later``: return ``f -> f`` that makes that
+    change to a function holding the nest (several nests: every fuse first)."""
     lanes = ctx.lanes(ctx.out_dtype)
-    rows = len(loops) >= 2 and _broadcasts(func)
+    rows = len(loops) >= 2 and broadcasts
     if rows:
         outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
         inner = loops[-1]
     else:
         inner = sch.fuse(*loops) if len(loops) > 1 else loops[0]
         outer = None
-    f = sch.mod["main"]
     inner_l = sch.get(inner)
     ivar = inner_l.loop_var
     if outer is None:
         size = inner_l.extent
         par = main_and_tail(inner_l, lanes, True)
         ser = main_and_tail(inner_l, lanes, False)
-        return _replace_loop(f, ivar, lambda s: _guarded(f, size, par, ser))
+
+        def apply(f):
+            return _replace_loop(f, ivar, lambda s: _guarded(f, size, par, ser))
+        return apply if later else apply(sch.mod["main"])
     outer_l = sch.get(outer)
     size = outer_l.extent * inner_l.extent
     from .cpu_narrow import narrow, rows_vectorized  # (w6: rows shorter than a vector)
     if narrow(inner_l.extent, lanes):
-        return rows_vectorized(f, outer_l.loop_var, lanes, size, PARALLEL_MIN_ELEMENTS)
+        def apply_narrow(f):
+            return rows_vectorized(f, outer_l.loop_var, lanes, size, PARALLEL_MIN_ELEMENTS)
+        return apply_narrow if later else apply_narrow(sch.mod["main"])
 
     def version(parallel):
         # each branch has its own loop variables (a variable is defined once per function)
@@ -172,7 +200,10 @@ def generic_elementwise(func, ctx):
         return tirx.For(ov, outer_l.min, outer_l.extent, kind, body)
     par, ser = version(True), version(False)
     ovar = outer_l.loop_var
-    return _replace_loop(f, ovar, lambda s: _guarded(f, size, par, ser))
+
+    def apply_rows(f):
+        return _replace_loop(f, ovar, lambda s: _guarded(f, size, par, ser))
+    return apply_rows if later else apply_rows(sch.mod["main"])
 
 
 def _ssa(func):
