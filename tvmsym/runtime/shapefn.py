@@ -277,8 +277,10 @@ def _infer_values(node, ins, shapes, vals):
     if not all(_small_int(o, s) for o, s in zip(node.outputs, shapes)) or \
             getattr(op, "has_side_effects", False) or isinstance(op, InnerGraphOp):
         return none
-    res = None
-    if hasattr(op, "infer_value"):
+    res = _sym_value(node, ins) if any(_has_sym(x) for x in ins) else None
+    if res is not None:
+        pass
+    elif hasattr(op, "infer_value"):
         res = op.infer_value(node, ins, vals)
     elif all(v is not None for v in vals):
         try:
@@ -303,6 +305,37 @@ def _infer_values(node, ins, shapes, vals):
         else:
             out.append(np.asarray(v, dtype=o.type.dtype))
     return out
+
+
+def _obj(x):
+    a = np.empty((), dtype=object)
+    a[()] = x
+    return a
+
+
+def _sym_value(node, ins):
+    """The value of the ops whose value is shape arithmetic (``x.shape``, ``x.shape[i]``, a
+    reduction's element count) on traced dims, so the code computes it inline (their own
+    ``infer_value`` makes an int64 array: an int); None for any other op."""
+    from ..symbolic.grad_rules.reduce import ReducedCount
+    from ..symbolic.ops.shape import Shape, Shape_i
+    op = node.op
+    t = type(op)
+    if t is Shape_i:
+        return [_obj(ins[0][op.i])]
+    if t is Shape:
+        a = np.empty(len(ins[0]), dtype=object)
+        for k, d in enumerate(ins[0]):
+            a[k] = d
+        return [a]
+    if t is ReducedCount:
+        shape = ins[0]
+        n = 1
+        for ax in (range(len(shape)) if op.axis is None else op.axis):
+            n = n * shape[ax]
+        n = n - op.ddof
+        return [_obj(n if n > 0 else 0)]
+    return None
 
 
 def _node_call(node, inner):
