@@ -577,13 +577,15 @@ class Build:
         pre = getattr(guard, "pre_step", None)      # MonitorMode: called before every step
         fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
         made = set()        # ids of numpy's own results of data-dependent steps (profiles)
+        # host buffers kept for the next call (profiles count what a call allocates: none)
+        pool = self.__dict__.setdefault("_general_pool", {}) if prof is None else None
         for rec in self.prog:
             if prof is not None:
                 t0, before = _now(), set(fresh)
             if pre is not None:
                 pre(rec.step, slots, self)
             try:
-                res = self._step(rec, slots, given, fresh, made, dev)
+                res = self._step(rec, slots, given, fresh, made, dev, pool)
             except Exception as e:
                 raise annotate(e, rec)
             if prof is not None:
@@ -614,9 +616,17 @@ class Build:
             runners[given_slots] = r
         return r
 
-    def _step(self, rec, slots, given, fresh, made, dev):
-        """Run one step; returns its output arrays (for NanGuardMode)."""
+    def _step(self, rec, slots, given, fresh, made, dev, pool=None):
+        """Run one step; returns its output arrays (for NanGuardMode).  ``pool``: {slot: host
+        array} kept across calls; a slot's array is reused when nobody else holds it any more
+        (reference count: not returned, no view of it alive), as the fast path's pool: a fresh
+        multi-megabyte array costs a page fault per 4 KB written."""
         kind = rec.kind
+        if kind is Kind.HOST and pool is not None and getattr(rec.node.op, "owns_outputs", False) \
+                and not rec.on_device:
+            res = _own_outputs(rec, slots, given)
+            if res is not None:
+                return res
         if kind is Kind.TO_DEVICE:
             t = slots[rec.outs[0][0]] = _tvm.tvm.runtime.tensor(_c(slots[rec.ins[0]]), dev)
             fresh.add(id(t))
@@ -654,6 +664,12 @@ class Build:
                 slots[s] = v
             return list(vals)
         on_dev = rec.on_device
+        if kind is Kind.KERNEL and pool is not None and rec.name in self._reshape_views():
+            a = slots[rec.ins[0]]
+            s, shape, _ = rec.outs[0]
+            if s not in given and isinstance(a, np.ndarray) and a.flags.c_contiguous:
+                slots[s] = a.reshape(shape)     # a view: no kernel, no copy (never in fresh:
+                return [slots[s]]               # no inplace kernel writes through it)
         res = []
         for o, (s, shape, dtype) in enumerate(rec.outs):
             arr = slots[rec.inplace[o]] if o in rec.inplace else given.get(s)
@@ -662,7 +678,15 @@ class Build:
             if arr is not None and on_dev == isinstance(arr, np.ndarray):
                 arr = None      # a buffer on the other side cannot take this step's output
             if arr is None:
-                arr = _tvm.tvm.runtime.empty(shape, dtype, dev) if on_dev else np.empty(shape, dtype)
+                if on_dev:
+                    arr = _tvm.tvm.runtime.empty(shape, dtype, dev)
+                elif pool is not None:
+                    arr = pool.get(s)
+                    if arr is None or sys.getrefcount(arr) > 3 or arr.shape != tuple(shape) \
+                            or arr.dtype != dtype:      # (pool, arr, getrefcount's argument)
+                        arr = pool[s] = np.empty(shape, dtype)
+                else:
+                    arr = np.empty(shape, dtype)
                 fresh.add(id(arr))
             slots[s] = arr
             res.append(arr)
@@ -684,6 +708,27 @@ class Build:
             for arr, v in zip(res, vals):
                 arr[...] = v
         return res
+
+    def _reshape_views(self):
+        """Names of the reshape kernels (``Reshape``/``Flatten``/``Squeeze`` of a buffer read
+        as it is) the general loop runs as numpy views of their input: an intermediate result
+        only (never a function input, shared storage or constant, so no returned array
+        aliases those)."""
+        names = self.__dict__.get("_reshape_view_names")
+        if names is None:
+            from ..symbolic.ops.rearrange import Squeeze
+            from ..symbolic.ops.reshape import Flatten, Reshape
+            fixed = set(range(len(self.plan.fgraph.inputs))) | {s for s, _ in self.const_values}
+            names = self._reshape_view_names = frozenset(
+                rec.name for rec in self.prog
+                if rec.kind is Kind.KERNEL and not rec.on_device
+                and type(rec.node.op) in (Reshape, Flatten, Squeeze)
+                and rec.step.check is None and not rec.step.inlined and not rec.inplace
+                and len(rec.outs) == 1 and rec.ins and rec.ins[0] >= 0
+                and rec.ins[0] not in fixed and rec.step.inputs
+                and rec.step.inputs[0] is rec.node.inputs[0]
+                and rec.node.inputs[0].type.dtype == rec.node.outputs[0].type.dtype)
+        return names
 
     def _arg(self, slots, rec, k, i, dev):
         """Kernel argument ``k`` (slot ``i``) on the side the kernel runs on."""
@@ -739,6 +784,37 @@ def CudaBuild(plan, input_shapes, target, loopback=False):
 
 def _host(a):
     return a if isinstance(a, np.ndarray) or not hasattr(a, "numpy") else a.numpy()
+
+
+def _own_outputs(rec, slots, given):
+    """The results of a host op whose ``perform`` returns arrays of its own (``owns_outputs``:
+    ``Scan``/``ScanGrad``, new arrays or views of buffers the op keeps) taken as they are, with
+    no copy into a buffer of ours (the LSTM's stacked states and saved gates: ~7 MB per call);
+    None (the caller copies) when one is not a C-contiguous, aligned, writeable array of its
+    output's shape and dtype, may overlap an input, or has a given buffer."""
+    ins = [slots[i] for i in rec.ins]
+    vals = perform(rec.node, [_host(a) for a in ins])
+    if len(vals) != len(rec.outs):
+        return None
+    for (s, shape, dtype), v in zip(rec.outs, vals):
+        if s in given or not isinstance(v, np.ndarray) or not v.flags.carray \
+                or v.shape != tuple(shape) or v.dtype != dtype:
+            break
+        if any(isinstance(a, np.ndarray) and np.may_share_memory(v, a) for a in ins):
+            break
+    else:
+        for (s, _, _), v in zip(rec.outs, vals):
+            slots[s] = v
+        return list(vals)
+    res = []        # (perform ran once: copy its results as the general path does)
+    for (s, shape, dtype), v in zip(rec.outs, vals):
+        arr = given.get(s)
+        if arr is None:
+            arr = np.empty(shape, dtype)
+        arr[...] = v
+        slots[s] = arr
+        res.append(arr)
+    return res
 
 
 class _HostView:

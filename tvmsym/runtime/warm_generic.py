@@ -56,14 +56,14 @@ def _var_of(fgraph, nodes, ref):
 def store(fn, key, build, sig, inner=None):
     """Write the generic entries of ``build``, the first build of generic signature ``sig``
     of function ``fn`` (False when it does not qualify)."""
-    from ..lowering.symbolic_shapes import structure
+    from ..lowering.symbolic_shapes import sig_structure
     from ..symbolic.graph import Constant
     gk = fn._graph_key
     cd = warm._cachedir()
     if not gk or cd is None or sig[0] != "generic":
         return False
     plan = build.plan
-    struct = structure(plan, sig[2], inner)
+    struct = sig_structure(plan, sig, inner)     # (structural classes held at their size)
     if struct is None:
         return False
     fg = plan.fgraph
