@@ -18,7 +18,7 @@ def _forget(fn, args):
         cache.pop(key, None)
 
 
-def first_call_lines(fn, make_args, sizes, clock, what="batch", reps=20, repeats=7,
+def first_call_lines(fn, make_args, sizes, clock, what="batch", reps=20, repeats=15,
                      goal=3.0, goal_sizes=None):
     """Print one line per size of ``sizes``; returns [(size, first, best first, steady)] (us).
     ``goal_sizes``: the sizes the goal (first call <= ``goal`` x steady) is judged at (all

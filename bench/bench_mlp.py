@@ -375,5 +375,6 @@ def main():
     first_call_lines(step, lambda n: (data_x[:n].copy(), data_y[:n].copy()), (100, 1, 7), _clock,
                      goal_sizes=(100,))     # (issue 12's goal is at batch 100)
 
+
 if __name__ == "__main__":
     main()
