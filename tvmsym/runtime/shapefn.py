@@ -509,9 +509,14 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
         if dims is None or s is None or len(s) != len(dims):
             return _fail('a predicted variable has no shape')
         for x, d in zip(s, dims):
-            want = f"n{d[1]}" if isinstance(d, tuple) else repr(int(d))
-            if isinstance(d, tuple) and d[1] not in cls:
-                return _fail('a predicted class is not an input class')
+            if isinstance(d, tuple):
+                if len(d) != 2 or d[0] != "c" or d[1] not in cls:
+                    return _fail('a predicted dim is not an input class nor a constant')
+                want = f"n{d[1]}"
+            elif isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+                want = repr(int(d))
+            else:
+                return _fail('a predicted dim is not an input class nor a constant')
             if _e(x) != want:
                 tr.lines.append(f"if {_e(x)} != {want}: return None")
     # what a build needs: every record's output shapes, the shape-arithmetic constants
