@@ -521,18 +521,20 @@ class Function:
 
     # ------------------------------------------------------------------ shape functions
     def _from_shape_fn(self, key):
-        """The build of input shapes ``key`` from a shape function of its class pattern
-        (runtime/shapefn.py: the signature's kernels, shapes without shape inference), or
-        None."""
+        """The build of input shapes ``key`` from a shape function of a class pattern they
+        fit (runtime/shapefn.py: the signature's kernels, shapes without shape inference),
+        or None."""
         fns = self._shape_fns
         if not fns:
             return None
-        from ..lowering.symbolic_shapes import class_pattern
-        pattern, _ = class_pattern(key, self._broadcastable())
-        for f in fns.get(pattern, ()):
-            b = f.build_at(key) if f is not None else None
-            if b is not None:
-                return b
+        from ..lowering.symbolic_shapes import pattern_sizes
+        for pattern, lst in fns.items():
+            if pattern_sizes(pattern, key) is None:     # (dims of one class differ, ...)
+                continue
+            for f in lst:
+                b = f.build_at(key) if f is not None else None
+                if b is not None:
+                    return b
         return None
 
     def _broadcastable(self):
@@ -546,17 +548,25 @@ class Function:
         plan's structure (``sig``: its signature) or a warm entry's (``b.generic_side``)."""
         if self.specialize or self.__dict__.get("_no_shape_fn"):
             return
-        from ..lowering.symbolic_shapes import class_pattern
+        from ..lowering.symbolic_shapes import class_pattern, pattern_sizes
         from . import shapefn
-        pattern, sizes = class_pattern(key, self._broadcastable())
-        fns = self._shape_fns.setdefault(pattern, [])
-        if len(fns) >= 4:       # (guards failing at every new size, or no derivation: stop)
-            return
         side = getattr(b, "generic_side", None)
         fg = self.maker.fgraph
         if sig is not None:
             if sig[0] != "generic" or not getattr(b, "generic", None):
                 return          # (a specialized build: its kernels serve these shapes only)
+            # the signature's pattern (its classes may be finer than the call's own)
+            pattern = sig[2]
+            got = pattern_sizes(pattern, key)
+            if got is None:
+                return
+            sizes = [got.get(k, 0) for k in range(1 + max(got, default=-1))]
+        else:
+            pattern, sizes = class_pattern(key, self._broadcastable())
+        fns = self._shape_fns.setdefault(pattern, [])
+        if len(fns) >= 4:       # (guards failing at every new size, or no derivation: stop)
+            return
+        if sig is not None:
             from .inner import inner_for
             plan = self._plan
             predict = _generic_predictions(plan, b, sig, inner_for)
