@@ -346,7 +346,9 @@ def mark_failed(plan, step_name):
 # ------------------------------------------------------------------ the generic families
 # (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
 def reduce_kind(op, ndim):
-    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    """'rows', 'full1d', 'columns', 'full' (every axis of a 2-d+ input), 'middle' (a run of
+    axes with kept ones on both sides: ``sum(axis=1)`` of 3-d) or None for a CAReduce over
+    ``ndim`` axes."""
     from ..symbolic.ops.reduce import Argmax, CAReduce
     if isinstance(op, Argmax) or not isinstance(op, CAReduce):
         return None
@@ -356,11 +358,13 @@ def reduce_kind(op, ndim):
     if ndim == 1:
         return "full1d"
     if len(axes) == ndim:
-        return None
+        return "full"
     if axes == list(range(ndim - len(axes), ndim)):
         return "rows"
     if axes == list(range(len(axes))):
         return "columns"
+    if axes == list(range(axes[0], axes[-1] + 1)):
+        return "middle"
     return None
 
 
@@ -369,6 +373,37 @@ def accepts_reduce(node):
     if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
         return False
     return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def argmax_kind(op, ndim):
+    """'rows' (the last axis of a 2-d+ input), 'full1d' (a vector), 'columns' (the leading
+    axes reduced, some trailing kept) or None (specialized) for an Argmax / Argmin."""
+    from ..symbolic.ops.reduce import Argmax
+    if not isinstance(op, Argmax) or ndim == 0:
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if ndim == 1:
+        return "full1d"
+    if axes == [ndim - 1]:
+        return "rows"
+    if len(axes) < ndim and axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_argmax(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex"):
+        return False
+    return argmax_kind(node.op, x.type.ndim) is not None
+
+
+def accepts_sibling(node):
+    """A SiblingReduce whose parts are generic reductions (they share the input and axes)."""
+    x = node.inputs[0]
+    if not _not_complex(node):
+        return False
+    return all(reduce_kind(red, x.type.ndim) is not None for red, _, _ in node.op.parts)
 
 
 def accepts_softmax(node):
@@ -434,6 +469,11 @@ def _declare_defaults():
     from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
     declare_generic(Subtensor, IncSubtensor, accepts=accepts_indexing)
     declare_generic(Alloc, accepts=_not_complex)
+    # sibling reductions (one multi-output kernel), argmax/argmin (generic_rules.py)
+    from ..symbolic.ops.reduce_siblings import SiblingReduce
+    declare_generic(SiblingReduce, accepts=accepts_sibling)
+    from ..symbolic.ops.reduce import Argmax
+    declare_generic(Argmax, accepts=accepts_argmax)
 
 
 _declare_defaults()
