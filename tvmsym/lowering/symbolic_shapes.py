@@ -528,10 +528,19 @@ def accepts_argmax(node):
     return argmax_kind(node.op, x.type.ndim) is not None
 
 
+#: SiblingReduce kernels lowered shape-generic (generic_rules.lower_sibling_generic).  Off by
+#: default: a generic part costs ~0.25 s of build CPU against ~0.03 s specialized (measured:
+#: 4 parts 1.24 / 0.12 s, 8 parts 2.06 / 0.24 s; bench_compile's reduce family at 999 nodes
+#: 87 / 6.5 s), as schedules/cpu_generic.py rewrites the whole function once per part (main +
+#: tail, parallel and serial copies); cheaper per-part passes first (issue 12 follow-up).
+SIBLING_GENERIC = False
+
+
 def accepts_sibling(node):
-    """A SiblingReduce whose parts are generic reductions (they share the input and axes)."""
+    """A SiblingReduce whose parts are generic reductions (they share the input and axes),
+    when ``SIBLING_GENERIC`` is on."""
     x = node.inputs[0]
-    if not _not_complex(node):
+    if not SIBLING_GENERIC or not _not_complex(node):
         return False
     return all(reduce_kind(red, x.type.ndim) is not None for red, _, _ in node.op.parts)
 
