@@ -548,7 +548,9 @@ def fit_known(plan, dtypes, shapes, failed):
 # ------------------------------------------------------------------ the generic families
 # (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
 def reduce_kind(op, ndim):
-    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    """'rows', 'full1d', 'columns', 'full' (every axis of a 2-d+ input), 'middle' (a run of
+    axes with kept ones on both sides: ``sum(axis=1)`` of 3-d) or None for a CAReduce over
+    ``ndim`` axes."""
     from ..symbolic.ops.reduce import Argmax, CAReduce
     if isinstance(op, Argmax) or not isinstance(op, CAReduce):
         return None
@@ -558,11 +560,13 @@ def reduce_kind(op, ndim):
     if ndim == 1:
         return "full1d"
     if len(axes) == ndim:
-        return None
+        return "full"
     if axes == list(range(ndim - len(axes), ndim)):
         return "rows"
     if axes == list(range(len(axes))):
         return "columns"
+    if axes == list(range(axes[0], axes[-1] + 1)):
+        return "middle"
     return None
 
 
@@ -571,6 +575,46 @@ def accepts_reduce(node):
     if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
         return False
     return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def argmax_kind(op, ndim):
+    """'rows' (the last axis of a 2-d+ input), 'full1d' (a vector), 'columns' (the leading
+    axes reduced, some trailing kept) or None (specialized) for an Argmax / Argmin."""
+    from ..symbolic.ops.reduce import Argmax
+    if not isinstance(op, Argmax) or ndim == 0:
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if ndim == 1:
+        return "full1d"
+    if axes == [ndim - 1]:
+        return "rows"
+    if len(axes) < ndim and axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_argmax(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex"):
+        return False
+    return argmax_kind(node.op, x.type.ndim) is not None
+
+
+#: SiblingReduce kernels lowered shape-generic (generic_rules.lower_sibling_generic).  Off by
+#: default: a generic part costs ~0.25 s of build CPU against ~0.03 s specialized (measured:
+#: 4 parts 1.24 / 0.12 s, 8 parts 2.06 / 0.24 s; bench_compile's reduce family at 999 nodes
+#: 87 / 6.5 s), as schedules/cpu_generic.py rewrites the whole function once per part (main +
+#: tail, parallel and serial copies); cheaper per-part passes first (issue 12 follow-up).
+SIBLING_GENERIC = False
+
+
+def accepts_sibling(node):
+    """A SiblingReduce whose parts are generic reductions (they share the input and axes),
+    when ``SIBLING_GENERIC`` is on."""
+    x = node.inputs[0]
+    if not SIBLING_GENERIC or not _not_complex(node):
+        return False
+    return all(reduce_kind(red, x.type.ndim) is not None for red, _, _ in node.op.parts)
 
 
 def accepts_softmax(node):
@@ -636,6 +680,11 @@ def _declare_defaults():
     from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
     declare_generic(Subtensor, IncSubtensor, accepts=accepts_indexing)
     declare_generic(Alloc, accepts=_not_complex)
+    # sibling reductions (one multi-output kernel), argmax/argmin (generic_rules.py)
+    from ..symbolic.ops.reduce_siblings import SiblingReduce
+    declare_generic(SiblingReduce, accepts=accepts_sibling)
+    from ..symbolic.ops.reduce import Argmax
+    declare_generic(Argmax, accepts=accepts_argmax)
 
 
 _declare_defaults()
