@@ -218,6 +218,10 @@ class Build:
             if st.check is not None:
                 self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
                                          for v in node.inputs], [shapes[v] for v in node.inputs])
+        # the graph variable of each build-time constant computed from shapes (None: fixed),
+        # recomputed per shape by runtime/shapefn.py
+        inv = {s: v for v, s in slot.items() if v in values and not isinstance(v, Constant)}
+        self.const_vars = [inv.get(s) for s, _ in self.const_values]
         host_values = dict(self.const_values)
         self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
@@ -271,7 +275,8 @@ class Build:
         (``share_memory=True``) instead of starting an empty one.
         """
         b = _copy.copy(self)
-        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable"):
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable",
+                     "_src_memo"):
             b.__dict__.pop(attr, None)
         b.out_slots, b.out_is_input = list(self.out_slots), list(self.out_is_input)
         if n_outputs is not None and n_outputs < len(self.out_slots):
@@ -284,6 +289,53 @@ class Build:
             b.steps = keep[::-1]
         b._bind()
         b._pool = {} if pool is None else pool
+        return b
+
+    def at_shapes(self, input_shapes, out_shapes, const_values, graph_out_shapes=()):
+        """This build at other input shapes of its generic signature (runtime/shapefn.py):
+        the same compiled kernels and slots, each record's outputs at ``out_shapes[i]``, the
+        build-time constants ``const_values``, the graph outputs' shapes
+        ``graph_out_shapes``; its own buffer pool and per-call plans.  Nothing is bound or
+        planned again: the records and the fast program are this build's with the new
+        shapes put in."""
+        b = _copy.copy(self)
+        d = b.__dict__
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_is_governed", "_full",
+                     "_dev_consts"):
+            d.pop(attr, None)
+        b.input_shapes = [tuple(s) for s in input_shapes]
+        b.times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}    # (nothing was built)
+        shape_of, prog = {}, []
+        for brec, row in zip(self.prog, out_shapes):
+            outs = []
+            for (s, _, dt), shp in zip(brec.outs, row):
+                outs.append((s, shp, dt))
+                shape_of[s] = shp
+            # (one record list: a kernel's record keeps its bound kernel in both)
+            prog.append(StepRecord(brec.kind, brec.step, brec.ins, outs, brec.inplace,
+                                   brec.on_device, brec.name, brec.fn))
+        b.steps = b.prog = prog
+        b.const_values = const_values
+        if self.shapes:         # (a build loaded from the warm cache keeps none)
+            fg = self.plan.fgraph
+            shapes = dict(zip(fg.inputs, b.input_shapes))
+            for r in prog:
+                for v, (_, shp, _) in zip(r.step.outputs, r.outs):
+                    shapes[v] = shp
+            shapes.update(zip(fg.outputs, graph_out_shapes))
+            b.shapes = shapes
+        b.values = {}
+        don = self.__dict__.get("_donatable")
+        if don is not None:     # (which outputs take spares does not depend on the sizes)
+            b._donatable = {k: (s, tuple(shape_of[s]), dt) for k, (s, _, dt) in don.items()}
+        if self._fast is not None:
+            b._fast = [(fn, getargs, tuple([(s, shape_of[s], dt) for s, _, dt in allocs]))
+                       for fn, getargs, allocs in self._fast]
+            template = list(self._template)
+            for s, c in const_values:
+                template[s] = c
+            b._template = template
+            b._pool = {}        # (_fast_records: the base's, they name the same steps)
         return b
 
     def _bind(self):
@@ -388,8 +440,11 @@ class Build:
         where = {s: i for i, s in enumerate(spare_slots or ())}
         prog = []
         for fn, getargs, allocs in fast:
-            given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
-            prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+            if where and any(a[0] in where for a in allocs):
+                given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
+                prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+            else:
+                prog.append((fn, getargs, (), allocs))
         if (spare_slots is None and len(fast) == 1 and not any(t is not None for t in template)
                 and len(out_plan) == 1 and not out_plan[0][1] and len(fast[0][2]) == 1
                 and self._fast_slots[0] == tuple(range(n_in)) + (fast[0][2][0][0],)
@@ -415,9 +470,13 @@ class Build:
         # kernel arguments: each pooled intermediate buffer as the TVM tensor made once with it
         # (a numpy argument costs the FFI ~0.25-0.45 us of DLPack conversion per kernel call:
         # ~66 of them per W6 MLP step), the program written out as straight-line Python
-        plain = [not touches_complex(rec.step) for rec in records]
+        memo = self.__dict__.setdefault("_src_memo", {}).setdefault(
+            (n_out, unpack_single, spare_slots), {})    # (shared with at_shapes' builds)
+        plain = memo.get("plain")
+        if plain is None:
+            plain = memo["plain"] = [not touches_complex(rec.step) for rec in records]
         run = straight_line(prog, plain, self._fast_slots, n_in, template, pool, out_plan,
-                            records, unpack_single, wrap, held)
+                            records, unpack_single, wrap, held, memo)
         return run or self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
 
     @staticmethod
