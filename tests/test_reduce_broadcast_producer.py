@@ -20,6 +20,7 @@ CASES = [  # (label, build(H, M, V, X, b), inside the reduction?)
     ("3d_mask_sum2", lambda H, M, V, X, b: (H * M[:, :, None]).sum(axis=2), True),
     ("3d_square_sum0", lambda H, M, V, X, b: (H ** 2).sum(axis=0), True),
     ("2d_row_sum0", lambda H, M, V, X, b: (X * b).sum(axis=0), True),
+    ("3d_mask_full", lambda H, M, V, X, b: (H * M[:, :, None]).sum(), True),
 ]
 
 
