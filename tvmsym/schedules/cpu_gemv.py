@@ -603,15 +603,23 @@ def _generic_sweep(sch, name, dtype, machine):
     from .cpu_generic import _replace_loop, _ssa, main_and_tail
     b = sch.get_sblock(name)
     j, k = sch.get_loops(b)
-    sch.reorder(k, j)
-    init = sch.decompose_reduction(b, k)
+    k_extent = sch.get(k).extent
+    # K_UNROLL rows of x per sweep (each output vector loaded and stored once per
+    # K_UNROLL FMAs, K_UNROLL row streams in flight): k split with a guard that the
+    # rewrite below drops from the K // K_UNROLL whole steps (_unguarded_main); the guard
+    # does not depend on j, so the last step vectorizes too
+    k0, k1 = sch.split(k, [None, K_UNROLL])
+    sch.reorder(k0, j, k1)
+    sch.unroll(k1)
+    init = sch.decompose_reduction(b, k0)
     lanes = lanes_of(dtype, machine)
     jv_init = sch.get(sch.get_loops(init)[-1]).loop_var
-    jv_upd = sch.get(sch.get_loops(b)[-1]).loop_var
+    jv_upd = sch.get(sch.get_loops(b)[-2]).loop_var
+    kvar = sch.get(k0).loop_var
     func = sch.mod["main"]
     for var in (jv_init, jv_upd):
         func = _replace_loop(func, var, lambda s: main_and_tail(s, lanes, False))
-    return _ssa(func)
+    return _unguarded_main(_ssa(func), kvar, k_extent, K_UNROLL)
 
 
 # ------------------------------------------------------------------ the rule
