@@ -384,8 +384,10 @@ def _dot_rows(sch, name, dtype, machine):
     if ii is not None:
         sch.unroll(ii)
     sch.vectorize(ki)
-    if R is None or K is None:          # sizes known at run time: parallel decided at run time
+    if R is None:                       # rows known at run time: parallel decided then
         par_rows = False
+    elif K is None:
+        par_rows = machine.threads > 1
     else:
         par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
     if par_rows:
@@ -411,7 +413,7 @@ def _dot_rows(sch, name, dtype, machine):
         return True
     ivar = sch.get(io).loop_var
     size = tirx.Cast("int64", rows_extent) * tirx.Cast("int64", k_extent)
-    par = machine.threads > 1 and (R is None or K is None)
+    par = machine.threads > 1
     thr = machine.core.parallel_min_elements if machine.cpu else 0
 
     def rewrite(func):
@@ -419,9 +421,6 @@ def _dot_rows(sch, name, dtype, machine):
             func = _unguarded_main(func, kvar, k_extent, lanes)
         if sym_rows:
             return _generic_rows(func, ivar, rows_extent, rows, size if par else None, thr)
-        if par:
-            from .cpu_generic import _parallel_if
-            return _parallel_if(func, ivar, size, thr)
         return func
     return rewrite
 
