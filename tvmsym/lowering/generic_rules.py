@@ -263,6 +263,10 @@ def lower_softmax_generic(node, inputs, ctx):
     outer = shape[:-1]
     name = ctx.name(node)
     L = ctx.target.lanes(dtype)
+    from .narrow_rows import narrow  # (w6) plain row reductions, vectorized over rows
+    if ctx.target.cpu and narrow(m, L):
+        from .rules.nnet import lower_softmax
+        return lower_softmax(node, inputs, ctx)
 
     def at(o, j):
         return cast(x(*o, j), dtype)

@@ -116,8 +116,14 @@ def _broadcasts(func):
 
 def _guarded(func, size, par, ser):
     """``if size >= PARALLEL_MIN_ELEMENTS: par else ser`` as the function body."""
-    cond = tirx.GE(size, _imm(_dt(size), PARALLEL_MIN_ELEMENTS))
-    return tirx.IfThenElse(cond, par, ser)
+    return _guarded_threshold(size, PARALLEL_MIN_ELEMENTS, par, ser)
+
+
+def _guarded_threshold(size, threshold, par, ser):
+    """``if size >= threshold: par else ser`` (static sizes: the one taken)."""
+    if isinstance(size, int) or isinstance(size, tirx.IntImm):
+        return par if int(size) >= threshold else ser
+    return tirx.IfThenElse(tirx.GE(size, _imm(_dt(size), threshold)), par, ser)
 
 
 def generic_elementwise(func, ctx):
@@ -153,6 +159,9 @@ def generic_elementwise(func, ctx):
         return _replace_loop(f, ivar, lambda s: _guarded(f, size, par, ser))
     outer_l = sch.get(outer)
     size = outer_l.extent * inner_l.extent
+    from .cpu_narrow import narrow, rows_vectorized  # (w6: rows shorter than a vector)
+    if narrow(inner_l.extent, lanes):
+        return rows_vectorized(f, outer_l.loop_var, lanes, size, PARALLEL_MIN_ELEMENTS)
 
     def version(parallel):
         # each branch has its own loop variables (a variable is defined once per function)
@@ -374,10 +383,15 @@ def generic_softmax(func, ctx):
     row-long passes (exp, result) as vector main part + scalar tail."""
     from ..symbolic.ops.nnet import LogSoftmax
     name = ctx.outputs[0]
-    sch = s_tir.Schedule(func)
     log = isinstance(ctx.op, LogSoftmax)
     reds = [name + "_max", name + "_sum"]
     lanes = ctx.lanes(ctx.out_dtype)
+    from .cpu_narrow import narrow, softmax_rows  # (w6: rows shorter than a vector)
+    if narrow(_last_extent(func, None), lanes):
+        parts = [reds[0]] + ([name + "_sum", name + "_lse"] if log else
+                             [name + "_exp", name + "_sum", name + "_rcp"])
+        return softmax_rows(func, ctx, parts, PARALLEL_MIN_ELEMENTS)
+    sch = s_tir.Schedule(func)
     parts = [reds[0] + sfx for sfx in row_parts(lanes)] + [reds[0]]
     if not log:
         parts.append(name + "_exp")
