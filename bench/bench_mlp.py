@@ -368,17 +368,11 @@ def main():
         t_tv2.append(best_us(lambda: step(x, onehot), args.reps // 3 + 1)[0])
     print(f"  tvmsym specialized        {min(t_sp):8.1f} us   (generic/specialized "
           f"{min(t_tv2) / min(t_sp):.2f}x, goal <= 1.10x)")
-    # a new batch size: the first call (kernels of the signature reused, or built) vs steady
-    from tvmsym.runtime import executor
-    n0 = executor.build_stats["builds"]
-    x2, y2 = x[:100].copy(), onehot[:100].copy()
-    t0 = _clock()         # (--per-core: this thread's CPU time, robust on a busy machine)
-    step(x2, y2)
-    first = (_clock() - t0) / 1e3
-    steady = best_us(lambda: step(x2, y2), 20)[0]
-    print(f"  first call at batch 100   {first:8.1f} us   ({first / steady:.1f}x the steady "
-          f"{steady:.1f} us; {executor.build_stats['builds'] - n0} builds; goal <= 3x)")
-
+    # new batch sizes (128 -> 100 -> 1 -> 7): the first call (the signature's kernels, the
+    # shapes from its shape function: runtime/shapefn.py) vs the steady call at that size
+    from _first_call import first_call_lines
+    data_x, data_y = np.concatenate([x, x]), np.concatenate([onehot, onehot])
+    first_call_lines(step, lambda n: (data_x[:n].copy(), data_y[:n].copy()), (100, 1, 7), _clock)
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,9 @@ once per registry size and finds a namespace's names by bisection in a sorted co
 from __future__ import annotations
 
 import bisect
+import os
 import sys
+import threading
 
 _names = {"n": -1, "order": [], "sorted": []}
 
@@ -55,3 +57,72 @@ def install():
     """Use ``init_ffi_api`` above for the modules imported from now on."""
     import tvm_ffi
     tvm_ffi.init_ffi_api = init_ffi_api
+
+
+# ------------------------------------------------------------------ leaner ``import tvm``
+# Two parts of TVM 0.27's ``import tvm`` that a CPU build never uses, ~0.4 s of its ~0.9 s
+# (thread CPU, this machine):
+#
+# * ``tvm.runtime`` tries ``from . import disco``, which fails (``ValueError``: the type
+#   ``runtime.disco.DRef`` lives in ``libtvm_runtime_extra``, loaded only at the end of
+#   ``import tvm``) and is caught (``tvm.runtime.disco = None``).  The failure is a C++
+#   exception whose backtrace makes libbacktrace read the debug information of TVM's
+#   libraries: ~0.25 s.  ``None`` in ``sys.modules`` fails the same import at once, with the
+#   same outcome.
+# * ``_autoload_backends()`` imports the Python hooks of every device backend (cuda, metal,
+#   rocm, trn, opencl, vulkan, webgpu, hexagon, adreno: ~240 modules, PTX tables, Relax
+#   pipelines) and loads their runtime libraries.  None of them takes part in an llvm build
+#   (tests/runtime/test_fast_import.py compares the machine code of kernels built either
+#   way); ``ensure_backends()`` loads them before the first cuda target is made
+#   (``targets/target.py``), and TVM's own switch (``TVM_DEVICE_BACKEND_AUTOLOAD=0``, set
+#   by the user) is left alone.
+
+_AUTOLOAD = "TVM_DEVICE_BACKEND_AUTOLOAD"
+_lean = {"deferred": False}
+
+
+class lean_import:
+    """Context of the first ``import tvm``: no disco import attempt, device backends
+    deferred (``ensure_backends``).  Everything is restored on exit, an interrupted import
+    included (a second attempt starts from the same state)."""
+
+    def __enter__(self):
+        self._set_disco = "tvm.runtime.disco" not in sys.modules and "tvm" not in sys.modules
+        if self._set_disco:
+            sys.modules["tvm.runtime.disco"] = None
+        self._env = os.environ.get(_AUTOLOAD)
+        self._defer = self._env is None and "tvm" not in sys.modules
+        if self._defer:
+            os.environ[_AUTOLOAD] = "0"
+        return self
+
+    def __exit__(self, *exc):
+        if self._set_disco and sys.modules.get("tvm.runtime.disco", 0) is None:
+            del sys.modules["tvm.runtime.disco"]       # a later explicit import may try again
+        if self._defer:
+            os.environ.pop(_AUTOLOAD, None)
+            if exc[0] is None:
+                _lean["deferred"] = True
+        return False
+
+
+_backends_lock = threading.Lock()
+
+
+def ensure_backends():
+    """Load TVM's device backends (as ``import tvm`` does by default) if the lean import
+    deferred them.  Idempotent and thread-safe."""
+    if not _lean["deferred"]:
+        return
+    with _backends_lock:
+        if not _lean["deferred"]:
+            return
+        from tvm.backend import _autoload_backends as auto
+        auto._AUTO_LOAD_DONE = False
+        auto._autoload_backends()
+        _lean["deferred"] = False
+
+
+def backends_deferred():
+    """True while the device backends are not loaded (the lean import deferred them)."""
+    return _lean["deferred"]

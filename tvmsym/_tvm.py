@@ -30,7 +30,8 @@ from . import _fastimport  # noqa: E402  (init_ffi_api without 52 registry listi
 _import_t0 = time.perf_counter()
 _fastimport.install()
 
-import tvm  # noqa: E402
+with _fastimport.lean_import():     # no disco attempt; device backends when a cuda target is made
+    import tvm  # noqa: E402
 import tvm_ffi  # noqa: E402
 from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
 from tvm.target import Target, codegen  # noqa: E402
@@ -38,7 +39,9 @@ from tvm.target import Target, codegen  # noqa: E402
 from . import cache as _kcache  # noqa: E402  (entries, LRU pruning; no TVM)
 
 __all__ = ["tvm", "te", "tirx", "s_tir", "topi", "Target", "cpu_target", "compile_module",
-           "vector_bytes", "relax_alignment", "tvm_ffi"]
+           "vector_bytes", "relax_alignment", "tvm_ffi", "ensure_backends"]
+
+ensure_backends = _fastimport.ensure_backends     # TVM's device backends (cuda ...), on demand
 
 # A Ctrl-C inside a Python callback that TVM's build calls from C++ (a pass, an intrinsic
 # lowering rule) crossed back as RuntimeError('') -- swallowed by ``except Exception``

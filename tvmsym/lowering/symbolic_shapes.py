@@ -96,26 +96,31 @@ class Structure:
         self.n_classes = n_classes
 
 
-def _probe(pattern, base):
-    return [tuple(d if not isinstance(d, tuple) else base + 2 * d[1] for d in row)
+def _probe(pattern, base, fixed=None):
+    fixed = fixed or {}
+    return [tuple(d if not isinstance(d, tuple) else fixed.get(d[1], base + 2 * d[1]) for d in row)
             for row in pattern]
 
 
-def structure(plan, pattern, inner=None):
+def structure(plan, pattern, inner=None, fixed=()):
     """The ``Structure`` of ``plan`` for a class ``pattern`` (memoized on the plan), or None
-    when the probes do not go through shape inference (the function is then specialized)."""
+    when the probes do not go through shape inference (the function is then specialized).
+    ``fixed``: ((class, size), ...) probed at that size in both runs (``structural_fixed``:
+    their dims, and what shape inference derives from them, come out as constants)."""
     memo = plan.__dict__.setdefault("_generic_structures", {})
-    if pattern in memo:
-        return memo[pattern]
+    mk = (pattern, tuple(fixed)) if fixed else pattern
+    if mk in memo:
+        return memo[mk]
     from .lower import infer_shapes
     n = 1 + max([d[1] for row in pattern for d in row if isinstance(d, tuple)], default=-1)
+    fx = dict(fixed)
     try:
-        s1 = infer_shapes(plan, _probe(pattern, _P1), {}, None, set(), inner)
-        s2 = infer_shapes(plan, _probe(pattern, _P2), {}, None, set(), inner)
+        s1 = infer_shapes(plan, _probe(pattern, _P1, fx), {}, None, set(), inner)
+        s2 = infer_shapes(plan, _probe(pattern, _P2, fx), {}, None, set(), inner)
     except Exception:       # a probe size a reshape cannot take, ...: specialize
-        memo[pattern] = None
+        memo[mk] = None
         return None
-    probes = {(_P1 + 2 * k, _P2 + 2 * k): ("c", k) for k in range(n)}
+    probes = {(_P1 + 2 * k, _P2 + 2 * k): ("c", k) for k in range(n) if k not in fx}
     dims = {}
     for v, a in s1.items():
         b = s2.get(v)
@@ -123,7 +128,7 @@ def structure(plan, pattern, inner=None):
             dims[v] = None
             continue
         dims[v] = tuple(int(x) if x == y else probes.get((x, y)) for x, y in zip(a, b))
-    memo[pattern] = st = Structure(dims, n)
+    memo[mk] = st = Structure(dims, n)
     return st
 
 
@@ -194,9 +199,9 @@ def kernel_key(plan, sig, inner=None):
     classes the generic kernels themselves pin (not those pinned for specialized kernels).
     Signatures with one kernel key share their generic kernels (runtime/generic.py)."""
     _, dtypes, pattern, pinned = sig
-    struct = structure(plan, pattern, inner)
+    struct = sig_structure(plan, sig, inner)
     gen, _ = generic_steps(plan, struct, "llvm")
-    own = set()
+    own = {k for k, _ in sig_fixed(plan, sig)}
     for st in plan.steps:
         if st.name in gen:
             own.update(_declared_pins(st, struct, plan))
@@ -245,17 +250,30 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
     if specialize or kind != "llvm" or plan.value_inputs:
         return ("specialized", dtypes, shapes)
     pattern, sizes = class_pattern(shapes, _bcast(plan))
-    memo = plan.__dict__.setdefault("_generic_pins", {})
     failed = len(plan.__dict__.get("_generic_failed", ()))
-    got = memo.get((pattern, failed))
+    known = fit_known(plan, dtypes, shapes, failed)
+    if known is not None:
+        return known
+    fixed = structural_fixed(plan, pattern, sizes, inner)
+    if fixed is None:
+        return ("specialized", dtypes, shapes)
+    memo = plan.__dict__.setdefault("_generic_pins", {})
+    got = memo.get((pattern, fixed, failed))
     if got is None:
-        struct = structure(plan, pattern, inner)
+        struct = structure(plan, pattern, inner, fixed)
         got = (None, None) if struct is None else generic_steps(plan, struct, kind)
-        memo[(pattern, failed)] = got
+        memo[(pattern, fixed, failed)] = got
     gen, pinned = got
     if pinned is None or not gen:
         return ("specialized", dtypes, shapes)
-    return ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in sorted(pinned)))
+    pinned = set(pinned) | {k for k, _ in fixed}
+    sig = ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in sorted(pinned)))
+    # what fit_known needs: the pattern, the classes it pins, the sizes its generic kernels pin
+    entry = (failed, dtypes, pattern, tuple(k for k, _ in sig[3]), kernel_key(plan, sig, inner)[2])
+    known = plan.__dict__.setdefault("_generic_known", [])
+    if entry not in known:
+        known.append(entry)
+    return sig
 
 
 def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
@@ -264,8 +282,7 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
     PrimFunc binds its own), constants and the classes generic kernels pin as ints (classes
     pinned only for specialized kernels stay symbolic: ``kernel_key``)."""
     from .. import _tvm
-    _, _, pattern, _ = sig
-    struct = structure(plan, pattern, inner)
+    struct = sig_structure(plan, sig, inner)
     gen, _ = generic_steps(plan, struct, "llvm")
     pinned = dict(kernel_key(plan, sig, inner)[2])   # only what generic kernels pin
     out = {}
@@ -297,10 +314,10 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
     kernels (the caller builds it specialized)."""
     _, _, pattern, _ = sig
     memo = plan.__dict__.setdefault("_generic_checks", {})
-    mk = (pattern, len(plan.__dict__.get("_generic_failed", ())))
+    mk = (pattern, sig_fixed(plan, sig), len(plan.__dict__.get("_generic_failed", ())))
     checks = memo.get(mk)
     if checks is None:
-        struct = structure(plan, pattern, inner)
+        struct = sig_structure(plan, sig, inner)
         if struct is None:
             return False
         gen, _ = generic_steps(plan, struct, "llvm")
@@ -313,7 +330,9 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
                     seen.add(v)
                     checks.append((v, struct.dims.get(v)))
         memo[mk] = checks
-    _, sizes = class_pattern(input_shapes, _bcast(plan))
+    sizes = pattern_sizes(pattern, input_shapes)
+    if sizes is None:
+        return False
     for v, d in checks:
         a = shapes.get(v)
         if d is None or a is None or len(d) != len(a):
@@ -341,6 +360,117 @@ def mark_failed(plan, step_name):
     """A kernel's generic lowering or schedule failed: it is specialized from now on (the
     signatures made later pin its classes)."""
     plan.__dict__.setdefault("_generic_failed", set()).add(step_name)
+
+
+# ------------------------------------------------- structural dims (convolutions, pooling)
+#: op class -> structural(node) -> [(input position, axis), ...]: dims whose size shape
+#: inference does arithmetic on (a convolution's image and filter sizes, a pooling's
+#: window axes).  Their classes are probed at the call's size (``structural_fixed``), so
+#: what derives from them (the output image) is a constant, and they are pinned: one
+#: build serves every size of the other dims (the batch).
+STRUCTURAL = {}
+
+
+def declare_structural(*op_classes, dims):
+    """``dims(node)`` -> [(input position, axis), ...] kept at their size (see STRUCTURAL)."""
+    for c in op_classes:
+        STRUCTURAL[c] = dims
+
+
+def _structural_dims(plan):
+    """[(node, input position, axis)] of the structural dims of the plan's kernels."""
+    out = []
+    for step in plan.steps:
+        if step.kind != "tvm":
+            continue
+        for node in [step.node] + list(step.inlined):
+            fn = _lookup(STRUCTURAL, node.op)
+            out += [(node, pos, axis) for pos, axis in (fn(node) if fn is not None else ())]
+    return out
+
+
+def structural_fixed(plan, pattern, sizes, inner=None):
+    """((class, size), ...): the classes of ``pattern`` held at the call's size, or None
+    (no structure: the function is specialized).  Only for plans with structural dims
+    (convolutions, pooling; else ``()``): each class is probed alone, every other one at
+    its size; it is held when shape inference fails (a filter's channels against the
+    image's) or some structural dim then depends on it (a convolution's image size, or a
+    dense layer's rows that must equal the flattened feature maps).  The classes left are
+    then probed together.  Memoized per pattern (the sizes are the call's)."""
+    sdims = plan.__dict__.get("_generic_sdims")
+    if sdims is None:
+        sdims = plan.__dict__["_generic_sdims"] = _structural_dims(plan) if STRUCTURAL else []
+    if not sdims:
+        return ()
+    memo = plan.__dict__.setdefault("_generic_fixed", {})
+    if pattern not in memo:
+        ks = sorted({d[1] for row in pattern for d in row if isinstance(d, tuple)})
+        held = set()
+        for k in ks:
+            fx = tuple((j, sizes[j]) for j in ks if j != k)
+            st = structure(plan, pattern, inner, fx)
+            if st is None:
+                held.add(k)
+                continue
+            for node, pos, axis in sdims:
+                d = st.dims.get(node.inputs[pos])
+                if d is None or axis >= len(d) or not isinstance(d[axis], int):
+                    held.add(k)
+                    break
+        cls = frozenset(held)
+        if structure(plan, pattern, inner, tuple((k, sizes[k]) for k in sorted(cls))) is None:
+            cls = None
+        memo[pattern] = cls
+    cls = memo[pattern]
+    if cls is None:
+        return None
+    return tuple((k, sizes[k]) for k in sorted(cls))
+
+
+def sig_fixed(plan, sig):
+    """The (class, size) pairs of generic signature ``sig`` held at their size in its probes."""
+    cls = plan.__dict__.get("_generic_fixed", {}).get(sig[2]) or ()
+    return tuple((k, n) for k, n in sig[3] if k in cls)
+
+
+def sig_structure(plan, sig, inner=None):
+    """The ``Structure`` a generic signature was made with (its structural classes held)."""
+    return structure(plan, sig[2], inner, sig_fixed(plan, sig))
+
+
+def pattern_sizes(pattern, input_shapes):
+    """{class: size} of ``input_shapes`` under ``pattern``, or None when they do not fit it
+    (a dim of a class differs from another of that class, a constant dim differs)."""
+    if len(pattern) != len(input_shapes):
+        return None
+    sizes = {}
+    for row, s in zip(pattern, input_shapes):
+        if len(row) != len(s):
+            return None
+        for d, n in zip(row, s):
+            n = int(n)
+            if isinstance(d, tuple):
+                if n == 0 or sizes.setdefault(d[1], n) != n:
+                    return None
+            elif d != n:
+                return None
+    return sizes
+
+
+def fit_known(plan, dtypes, shapes, failed):
+    """The signature of ``shapes`` under a class pattern made earlier that they fit (its
+    classes may be finer than the call's own pattern: at batch 1 the batch and a channel
+    count of 1 are one class of the call, two of the pattern made at batch 128) with the
+    sizes its generic kernels pin, or None.  Those kernels hold for any sizes of its other
+    classes, so the call runs them (its specialized kernels are built for its sizes;
+    ``consistent`` still checks the shapes the plan infers against the structure)."""
+    for f, dts, pattern, pinset, own in plan.__dict__.get("_generic_known", ()):
+        if f != failed or dts != dtypes:
+            continue
+        sizes = pattern_sizes(pattern, shapes)
+        if sizes is not None and all(sizes.get(k) == n for k, n in own):
+            return ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in pinset))
+    return None
 
 
 # ------------------------------------------------------------------ the generic families
@@ -437,3 +567,8 @@ def _declare_defaults():
 
 
 _declare_defaults()
+
+
+# convolutions and pooling: generic in the batch (and pooling's leading dims), their image
+# and filter sizes structural (lowering/generic_conv.py's declarations import no TVM)
+from . import generic_conv_decl  # noqa: E402,F401

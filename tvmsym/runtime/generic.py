@@ -33,6 +33,10 @@ def lower_generic(st, shapes, values, machine):
     try:
         from ..lowering import generic_index  # noqa: F401  (registers its generic rules)
         from ..lowering.generic_rules import generic_rule
+        if all(isinstance(d, int) for s in shapes.values() if s is not None for d in s):
+            # every dim a constant (a weight's flip, a product of weights): the specialized
+            # lowering and schedule, still one kernel for every signature sharing it
+            return _lower_static(st, shapes, values, machine)
         if _sym.is_product(st.node.op) and st.node.inputs[1].ndim == 2:
             return _lower_product(st, shapes, values, machine)
         placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
@@ -48,6 +52,22 @@ def lower_generic(st, shapes, values, machine):
         return schedule_generic(func, ctx)
     except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
         raise GenericFailed(st.name, e) from e
+
+
+def _lower_static(st, shapes, values, machine):
+    """A kernel of a generic signature whose dims are all constants, lowered and scheduled
+    as a specialized one (the executor's ordinary path)."""
+    from .. import _tvm
+    from ..lowering.lower import lower_step
+    from ..schedules import ScheduleContext, schedule
+    from .backends import _align_of
+    placeholders, results = lower_step(st, shapes, values, machine)
+    func = _tvm.relax_alignment(_tvm.prim_func(placeholders + results), _align_of)
+    ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
+                          out_dtype=st.outputs[0].type.dtype,
+                          shapes=[shapes.get(v) for v in st.node.inputs], values=values,
+                          machine=machine)
+    return schedule(func, "llvm", ctx)
 
 
 def _lower_product(st, shapes, values, machine):

@@ -56,14 +56,14 @@ def _var_of(fgraph, nodes, ref):
 def store(fn, key, build, sig, inner=None):
     """Write the generic entries of ``build``, the first build of generic signature ``sig``
     of function ``fn`` (False when it does not qualify)."""
-    from ..lowering.symbolic_shapes import structure
+    from ..lowering.symbolic_shapes import sig_structure
     from ..symbolic.graph import Constant
     gk = fn._graph_key
     cd = warm._cachedir()
     if not gk or cd is None or sig[0] != "generic":
         return False
     plan = build.plan
-    struct = structure(plan, sig[2], inner)
+    struct = sig_structure(plan, sig, inner)     # (structural classes held at their size)
     if struct is None:
         return False
     fg = plan.fgraph
@@ -184,20 +184,22 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
     nodes = fg.toposort()
     values = {}
     shapes = infer_shapes(fg.inputs, side_effect_order(nodes), shapes_in, values)
-    steps = []
+    steps, predict = [], []
     for (kind, j, name, ins, outs, inplace), dims in zip(head["steps"], side["outs"]):
         new = []
         if len(dims) != len(outs):
             return None
         for (s, _, dt), (ref, d) in zip(outs, dims):
             o = _var_of(fg, nodes, ref)
+            predict.append((o, tuple(("c", x[1]) if isinstance(x, list) else int(x) for x in d)))
             shp = [sizes[x[1]] if isinstance(x, list) else int(x) for x in d]
             if shapes.get(o) is None or tuple(shapes[o]) != tuple(shp):
                 return None         # the probes' structure does not hold at these sizes
             new.append([s, shp, dt])
         steps.append([kind, j, name, ins, new, inplace])
-    consts, blobs, off = [], [], 0
+    consts, blobs, off, const_vars = [], [], 0, []
     for (s, dt, shape, o, n), ref in zip(head["consts"], side["consts"]):
+        const_vars.append(None if ref is None else _var_of(fg, nodes, ref))
         if ref is None:
             a = blob[o:o + n]
         else:
@@ -211,4 +213,8 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
         off += len(a)
     h = dict(head, steps=steps, consts=consts, input_shapes=[list(s) for s in shapes_in])
     b = warm.WarmBuild(h, b"".join(blobs), fg, lib)
+    # what runtime/shapefn.py derives this build's shape function from
+    b.const_vars = const_vars
+    b.generic_side = {"sizes": list(sizes), "pins": [tuple(p) for p in side["pins"]],
+                      "predict": predict}
     return b

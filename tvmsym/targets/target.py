@@ -74,6 +74,7 @@ def cuda_device_available():
     """True when TVM's CUDA runtime is enabled and device 0 exists (never raises)."""
     tvm = _tvm.tvm
     try:
+        _tvm.ensure_backends()      # the cuda runtime library comes with TVM's cuda backend
         return bool(tvm.runtime.enabled("cuda")) and bool(tvm.cuda(0).exist)
     except Exception:   # a runtime without the cuda device API
         return False
@@ -81,6 +82,7 @@ def cuda_device_available():
 
 @functools.lru_cache(maxsize=None)
 def _cuda_target(arch):
+    _tvm.ensure_backends()          # TVM's cuda hooks (codegen callbacks, runtime library)
     host = _tvm.cpu_target()
     # 48 KiB: the static shared memory of every arch (dlight warns when it is not given)
     spec = {"kind": "cuda", "arch": arch, "max_shared_memory_per_block": 49152}

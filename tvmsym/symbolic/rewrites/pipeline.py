@@ -123,3 +123,6 @@ STAGES.insert(stage_names().index("scan_weight_grads"), ("scan_hoist_dot", scan_
 from .small_kernels import count_source, unary_before_broadcast  # noqa: E402
 STAGES.insert(stage_names().index("fusion"), ("count_source", count_source, RUN))
 STAGES.insert(stage_names().index("fusion"), ("unary_before_broadcast", unary_before_broadcast, RUN))
+# rnn helper (issue 13): a scan gradient fed inc_subtensor(zeros_like(hs)[k], g) takes g itself
+from .scan_grad_rows import scan_grad_rows  # noqa: E402
+STAGES.insert(stage_names().index("merge_again") + 1, ("scan_grad_rows", scan_grad_rows, RUN))
