@@ -374,7 +374,7 @@ def lower_argmax_generic(node, inputs, ctx):
       value (the specialized kernel's sequential reducer; tiles of the kept axis vectorized
       by the schedule).
     """
-    from .rules.reduce import IDX_DTYPE, _isnan_v, _seq_arg_reducer
+    from .rules.reduce import IDX_DTYPE, _seq_arg_reducer
     (x,), xv, ov = inputs, node.inputs[0], node.outputs[0]
     if x is None:
         raise NotGeneric("argmax of an inlined constant")

@@ -608,7 +608,7 @@ def generic_argmax(func, ctx):
     under one row loop, each vector partials + guarded tail (``_row_reduce_at``), rows in
     parallel when large.  Columns: ``tile_columns`` (tiles of the kept axis in registers,
     walking the rows in order), tiles in parallel when large."""
-    from ..lowering.generic_rules import _index_dtype, argmax_kind
+    from ..lowering.generic_rules import argmax_kind
     from ..lowering.machine import ACCUMULATORS
     from ..lowering.rules.reduce import _value_dtype
     from .common import inline_views
