@@ -132,3 +132,30 @@ def test_negative_zero_and_nan_as_the_increment():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
         np.testing.assert_array_equal(np.signbit(x), np.signbit(y))
+
+
+def test_an_output_the_cost_does_not_read_gets_no_zero_stack():
+    """Two states (h, c, as an LSTM); the cost reads h only: c's gradient stack is zeros,
+    not built (gy_rows "zeros"), h's the mean over the steps (a full stack)."""
+    X = T.tensor3("X", dtype="float64")
+    h0, c0 = T.matrix("h0", dtype="float64"), T.matrix("c0", dtype="float64")
+    U = T.matrix("U", dtype="float64")
+
+    def step(x_t, h, c):
+        c2 = 0.5 * c + T.tanh(x_t + T.dot(h, U))
+        return T.tanh(c2) * x_t, c2
+    (hs, cs), _ = theano.scan(step, sequences=X, outputs_info=[h0, c0])
+    loss = (hs.mean(axis=0) ** 2).sum()
+    outs = [loss] + theano.grad(loss, [U, h0, c0, X])
+    f = theano.function([X, h0, c0, U], outs)
+    g = theano.function([X, h0, c0, U], outs, mode=WITHOUT)
+    sg = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, ScanGrad)][0]
+    assert "zeros" in sg.op.gy_rows
+    assert _kinds(f).count(Alloc) < _kinds(g).count(Alloc)     # the zero stack is not built
+    rng = np.random.default_rng(6)
+    v = [rng.standard_normal((5, 3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4)),
+         rng.standard_normal((4, 4)) * 0.4]
+    for compiled in (True, False):
+        with change_flags(scan_compiled_loop=compiled):
+            for x, y in zip(f(*v), g(*v)):
+                np.testing.assert_array_equal(x, y)

@@ -325,3 +325,16 @@ def test_generic_products_of_few_rows_read_b_in_place(_few_rows_products, M, K, 
     generic = re.search(r"sblock\(\"Dot_\w*_g[mt]", tir)     # (M == K: specialized kernels)
     if generic and "mm_pack_b" in tir:      # the packing of W guarded by the row count
         assert re.search(r"if \w+ >= \d+:\n(\s+for .*\n)+\s+with T\.sblock\(\"mm_pack_b\"\)", tir), tir
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 800, 500), (7, 65, 1000), (3, 63, 7)])
+def test_few_rows_generic_equals_specialized(M, K, N):
+    """The generic product (tail rows in place) and the specialized one (gemv_shapes'
+    unpacked tiles) both give numpy's result."""
+    x, w = T.matrix("x"), T.matrix("w")
+    rng = np.random.default_rng(M + K + N)
+    a = rng.standard_normal((M, K)).astype("float32")
+    b = rng.standard_normal((K, N)).astype("float32")
+    for spec in (False, True):
+        f = tvmsym.function([x, w], T.dot(x, w), specialize=spec)
+        np.testing.assert_allclose(f(a, b), a @ b, **_tol("float32", K))

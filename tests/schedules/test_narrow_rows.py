@@ -48,6 +48,29 @@ def test_narrow_predicate():
     assert not narrow(16, 16) and not narrow(1, 16) and not narrow(17, 16)
     assert not narrow(_tvm.tirx.Var("n", "int32"), 16)
     assert narrow(_tvm.tirx.IntImm("int32", 3), 8)
+    assert not narrow(10, 64)       # (1-byte types on AVX-512: not worth the unrolled code)
+
+
+def test_byte_and_int_rows_build_quickly_and_match_numpy():
+    """Bool and int8 rows (64 lanes on AVX-512) keep the row-long schedule; int32 rows narrow."""
+    rng = np.random.default_rng(2)
+    for c in (10, 40):
+        x, w, v = T.matrix("x"), T.matrix("w"), T.vector("v")
+        z = T.dot(x, w)
+        outs = [T.and_(T.gt(z, 0), T.gt(v, 0).dimshuffle(0, "x")),
+                T.cast(z, "int8") + T.cast(v * 10, "int8").dimshuffle(0, "x"),
+                T.cast(z * 10, "int32") * T.cast(v * 10, "int32").dimshuffle(0, "x")]
+        f = tvmsym.function([x, w, v], outs)
+        for m in (1, 7, 100):
+            a, b = _data(rng, m, c)[:2]
+            vv = rng.standard_normal(m).astype("float32")
+            zz = a @ b
+            refs = [(zz > 0) & (vv > 0)[:, None],
+                    zz.astype("int8") + (vv * 10).astype("int8")[:, None],
+                    (zz * 10).astype("int32") * (vv * 10).astype("int32")[:, None]]
+            for o, e in zip(f(a, b, vv), refs):
+                assert o.dtype == e.dtype
+                np.testing.assert_array_equal(o, e)
 
 
 def test_head_vs_numpy_odd_rows_one_build(head):

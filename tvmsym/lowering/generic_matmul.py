@@ -58,7 +58,7 @@ def packable(node, shapes):
     if a.ndim != 2 or b.ndim != 2 or out not in ("float32", "float64"):
         return False
     N = _int(shapes[b][1])
-    return N is not None and N >= 8
+    return N is not None and N >= 1
 
 
 def lower_product_generic(node, inputs, ctx):

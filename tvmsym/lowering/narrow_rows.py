@@ -11,10 +11,16 @@ from .. import _tvm
 tirx = _tvm.tirx
 
 
+#: at most this many lanes: a row-vector iteration unrolls C < lanes strided accesses per
+#: operand (1-byte types have 64 lanes on AVX-512: 63 x 64 scattered bytes per iteration
+#: made LLVM run for minutes)
+MAX_LANES = 16
+
+
 def narrow(extent, lanes):
-    """A static row length ``extent`` with 1 < extent < ``lanes``."""
+    """A static row length ``extent`` with 1 < extent < ``lanes`` <= ``MAX_LANES``."""
     if isinstance(extent, tirx.IntImm):
         extent = int(extent)
-    if not isinstance(extent, int):
+    if not isinstance(extent, int) or lanes > MAX_LANES:
         return False
     return 1 < extent < lanes

@@ -14,7 +14,14 @@ Every other kernel is lowered with one ``tirx.Var`` per class (``generic_shapes`
 build serves every input shape of the signature.  Which intermediate dimension is which
 class is found once per class pattern by running the plan's shape inference (pure Python)
 on two probe shapes (``structure``): a dimension equal to class ``c``'s probe size in both
-runs is class ``c``, one equal in both runs is a constant, anything else is derived.
+runs is class ``c``, one equal in both runs is a constant, anything else is *derived*
+(``("d", j)``: a flatten's ``n0 * n1``, a join's ``n0 + n1``, a slice's ``n - 1``; one
+variable ``d<j>`` per kernel, bound from the buffer that has that size; dims with the same
+pair of probe sizes share it, and every call checks they are equal: ``consistent``).
+When the probes do not go through the graph (a weight's dim tied to a constant:
+``emb.reshape((n, b, 128))``), the classes of the shared variables' dims, then one more
+class, are probed at their sizes and pinned (``tied_fixed``, through the held classes of
+``structural_fixed``; the pattern, hence the warm cache's key, is unchanged).
 
 Dims a kernel does arithmetic on (a convolution's image and filter sizes, a pooling's
 window axes: ``declare_structural``) are probed at the call's size (``structural_fixed``),
@@ -36,8 +43,11 @@ CONCRETE = {}
 #: extents that remain), instead of schedules/cpu_generic.py
 OWN_SCHEDULE = set()
 
-#: probe sizes of class c (two runs): far from constants, sums and products of other probes
+#: probe sizes of class c (two runs): P + c * S, far from constants, sums and products of
+#: other probes; the two runs' steps differ, so a class shifted by a constant (a split's
+#: ``n - 2``) never takes another class's pair of sizes (it is a derived size)
 _P1, _P2 = 10007, 20011
+_S1, _S2 = 1009, 2003
 
 
 def declare_generic(*op_classes, accepts=None, concrete=None, own_schedule=False):
@@ -97,14 +107,27 @@ def class_pattern(input_shapes, broadcastable=None):
 class Structure:
     """What a class pattern says about every variable of a plan (``structure``)."""
 
-    def __init__(self, dims, n_classes):
-        self.dims = dims                # var -> tuple of ('c', k) / int / None (derived), or None
+    def __init__(self, dims, n_classes, n_derived=0):
+        # var -> tuple of ('c', k) (class k) / int (constant) / ('d', j) (derived: some other
+        # function of the classes, e.g. a flatten's n0 * n1 or a join's n0 + n1; equal
+        # derived keys mean equal at both probes, so equal functions), or None (unknown)
+        self.dims = dims
         self.n_classes = n_classes
+        self.n_derived = n_derived
 
 
-def _probe(pattern, base, fixed=None):
+def is_class(x):
+    return isinstance(x, tuple) and x[0] == "c"
+
+
+def is_derived(x):
+    return isinstance(x, tuple) and x[0] == "d"
+
+
+def _probe(pattern, base, step, fixed=None):
     fixed = fixed or {}
-    return [tuple(d if not isinstance(d, tuple) else fixed.get(d[1], base + 2 * d[1]) for d in row)
+    return [tuple(d if not isinstance(d, tuple) else fixed.get(d[1], base + step * d[1])
+                  for d in row)
             for row in pattern]
 
 
@@ -121,20 +144,31 @@ def structure(plan, pattern, inner=None, fixed=()):
     n = 1 + max([d[1] for row in pattern for d in row if isinstance(d, tuple)], default=-1)
     fx = dict(fixed)
     try:
-        s1 = infer_shapes(plan, _probe(pattern, _P1, fx), {}, None, set(), inner)
-        s2 = infer_shapes(plan, _probe(pattern, _P2, fx), {}, None, set(), inner)
+        s1 = infer_shapes(plan, _probe(pattern, _P1, _S1, fx), {}, None, set(), inner)
+        s2 = infer_shapes(plan, _probe(pattern, _P2, _S2, fx), {}, None, set(), inner)
     except Exception:       # a probe size a reshape cannot take, ...: specialize
         memo[mk] = None
         return None
-    probes = {(_P1 + 2 * k, _P2 + 2 * k): ("c", k) for k in range(n) if k not in fx}
+    probes = {(_P1 + _S1 * k, _P2 + _S2 * k): ("c", k) for k in range(n) if k not in fx}
+    derived = {}
     dims = {}
+
+    def dim(x, y):
+        if x == y:
+            return int(x)
+        c = probes.get((x, y))
+        if c is not None:
+            return c
+        if x < 0 or y < 0:
+            return None
+        return ("d", derived.setdefault((int(x), int(y)), len(derived)))
     for v, a in s1.items():
         b = s2.get(v)
         if a is None or b is None or len(a) != len(b):
             dims[v] = None
             continue
-        dims[v] = tuple(int(x) if x == y else probes.get((x, y)) for x, y in zip(a, b))
-    memo[mk] = st = Structure(dims, n)
+        dims[v] = tuple(dim(x, y) for x, y in zip(a, b))
+    memo[mk] = st = Structure(dims, n, len(derived))
     return st
 
 
@@ -158,6 +192,11 @@ def _step_generic(plan, step, struct, kind):
         d = struct.dims.get(v)
         if d is None or any(x is None for x in d):
             return False
+    conc = _lookup(CONCRETE, step.node.op)
+    for entry in (conc(step.node) if conc is not None else ()):
+        d = struct.dims.get(step.node.inputs[entry[0]])
+        if d is not None and len(entry) == 2 and is_derived(d[entry[1]]):
+            return False        # a dim the kernel needs static is no class: specialize it
     return True
 
 
@@ -172,7 +211,7 @@ def _declared_pins(st, struct, plan=None):
     for entry in (conc(st.node) if conc is not None else ()):
         pos, axis = entry[:2]
         d = struct.dims.get(st.node.inputs[pos])
-        if d is None or not isinstance(d[axis], tuple):
+        if d is None or not is_class(d[axis]):
             continue
         if len(entry) > 2:
             if fixed is None:
@@ -195,7 +234,7 @@ def fixed_classes(plan, struct):
     out = set()
     for v in fg.inputs[n:]:
         for x in struct.dims.get(v) or ():
-            if isinstance(x, tuple):
+            if is_class(x):
                 out.add(x[1])
     return out
 
@@ -232,8 +271,8 @@ def generic_steps(plan, struct, kind):
                     continue
                 return gen, None
             for x in d:
-                if x is None:
-                    return gen, None
+                if x is None or is_derived(x):      # (a specialized kernel on a derived
+                    return gen, None                # size: every class it depends on)
                 if isinstance(x, tuple):
                     pinned.add(x[1])
     return gen, pinned
@@ -303,6 +342,10 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
         def dim(x):
             if not isinstance(x, tuple):
                 return int(x)
+            if is_derived(x):       # its own variable (bound by a buffer of that size)
+                if x not in vars_:
+                    vars_[x] = _tvm.tirx.Var(f"d{x[1]}", index_dtype)
+                return vars_[x]
             k = x[1]
             if k in pinned:
                 return int(pinned[k])
@@ -342,12 +385,16 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
     sizes = pattern_sizes(pattern, input_shapes)
     if sizes is None:
         return False
+    derived = {}
     for v, d in checks:
         a = shapes.get(v)
         if d is None or a is None or len(d) != len(a):
             return False
         for x, y in zip(d, a):
-            if (sizes[x[1]] if isinstance(x, tuple) else x) != y:
+            if is_derived(x):       # equal keys: equal sizes (one variable in a kernel)
+                if derived.setdefault(x[1], y) != y:
+                    return False
+            elif (sizes[x[1]] if isinstance(x, tuple) else x) != y:
                 return False
     return True
 
@@ -405,16 +452,21 @@ def structural_fixed(plan, pattern, sizes, inner=None):
     its size; it is held when shape inference fails (a filter's channels against the
     image's) or some structural dim then depends on it (a convolution's image size, or a
     dense layer's rows that must equal the flattened feature maps).  The classes left are
-    then probed together.  Memoized per pattern and sizes."""
+    then probed together (``tied_fixed`` when that fails, and for plans without structural
+    dims whose probes fail).  Memoized per pattern and sizes."""
     sdims = plan.__dict__.get("_generic_sdims")
     if sdims is None:
         sdims = plan.__dict__["_generic_sdims"] = _structural_dims(plan) if STRUCTURAL else []
-    if not sdims:
-        return ()
     memo = plan.__dict__.setdefault("_generic_fixed_at", {})
     mk = (pattern, tuple(sizes))
-    if mk not in memo:
-        ks = sorted({d[1] for row in pattern for d in row if isinstance(d, tuple)})
+    if mk in memo:
+        cls = memo[mk]
+        return None if cls is None else tuple((k, sizes[k]) for k in sorted(cls))
+    if not sdims:
+        cls = frozenset() if structure(plan, pattern, inner) is not None else \
+            tied_fixed(plan, pattern, sizes, inner)
+    else:
+        ks = sorted({d[1] for row in pattern for d in row if is_class(d)})
         held = set()
         for k in ks:
             fx = tuple((j, sizes[j]) for j in ks if j != k)
@@ -429,14 +481,34 @@ def structural_fixed(plan, pattern, sizes, inner=None):
                     break
         cls = frozenset(held)
         if structure(plan, pattern, inner, tuple((k, sizes[k]) for k in sorted(cls))) is None:
-            cls = None
-        memo[mk] = cls
-        if cls is not None:         # (sig_fixed: the classes a signature of it holds)
-            plan.__dict__.setdefault("_generic_fixed", {})[pattern] = cls
-    cls = memo[mk]
+            cls = tied_fixed(plan, pattern, sizes, inner, cls)
+    memo[mk] = cls
+    if cls is not None:         # (sig_fixed: the classes a signature of this pattern holds)
+        plan.__dict__.setdefault("_generic_fixed", {})[pattern] = cls
     if cls is None:
         return None
     return tuple((k, sizes[k]) for k in sorted(cls))
+
+
+def tied_fixed(plan, pattern, sizes, inner=None, held=frozenset()):
+    """Classes to hold at their size when the probes do not go through the graph because it
+    ties a dim to a constant (``emb.reshape((n, b, 128))`` of a 128-wide embedding, or
+    ``x.reshape((n, 3, 4))`` of an ``(n, 12)`` input), or None: first the classes of the
+    shared variables' dims (the inputs after ``fgraph.n_user_inputs``: a weight's dim cannot
+    change between calls), then those and one more class, the last first.  At least one
+    class stays symbolic."""
+    ks = sorted({d[1] for row in pattern for d in row if is_class(d)}, reverse=True)
+    n = getattr(plan.fgraph, "n_user_inputs", None)
+    base = set(held)
+    if n is not None:
+        base |= {d[1] for row in pattern[n:] for d in row if is_class(d)}
+    cands = ([base] if base != set(held) else []) + [base | {k} for k in ks if k not in base]
+    for c in cands:
+        if len(c) >= len(ks):
+            continue
+        if structure(plan, pattern, inner, tuple((k, sizes[k]) for k in sorted(c))) is not None:
+            return frozenset(c)
+    return None
 
 
 def sig_fixed(plan, sig):
@@ -496,7 +568,9 @@ def fit_known(plan, dtypes, shapes, failed):
 # ------------------------------------------------------------------ the generic families
 # (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
 def reduce_kind(op, ndim):
-    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    """'rows', 'full1d', 'columns', 'full' (every axis of a 2-d+ input), 'middle' (a run of
+    axes with kept ones on both sides: ``sum(axis=1)`` of 3-d) or None for a CAReduce over
+    ``ndim`` axes."""
     from ..symbolic.ops.reduce import Argmax, CAReduce
     if isinstance(op, Argmax) or not isinstance(op, CAReduce):
         return None
@@ -506,11 +580,13 @@ def reduce_kind(op, ndim):
     if ndim == 1:
         return "full1d"
     if len(axes) == ndim:
-        return None
+        return "full"
     if axes == list(range(ndim - len(axes), ndim)):
         return "rows"
     if axes == list(range(len(axes))):
         return "columns"
+    if axes == list(range(axes[0], axes[-1] + 1)):
+        return "middle"
     return None
 
 
@@ -519,6 +595,46 @@ def accepts_reduce(node):
     if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
         return False
     return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def argmax_kind(op, ndim):
+    """'rows' (the last axis of a 2-d+ input), 'full1d' (a vector), 'columns' (the leading
+    axes reduced, some trailing kept) or None (specialized) for an Argmax / Argmin."""
+    from ..symbolic.ops.reduce import Argmax
+    if not isinstance(op, Argmax) or ndim == 0:
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if ndim == 1:
+        return "full1d"
+    if axes == [ndim - 1]:
+        return "rows"
+    if len(axes) < ndim and axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_argmax(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex"):
+        return False
+    return argmax_kind(node.op, x.type.ndim) is not None
+
+
+#: SiblingReduce kernels lowered shape-generic (generic_rules.lower_sibling_generic).  Off by
+#: default: a generic part costs ~0.25 s of build CPU against ~0.03 s specialized (measured:
+#: 4 parts 1.24 / 0.12 s, 8 parts 2.06 / 0.24 s; bench_compile's reduce family at 999 nodes
+#: 87 / 6.5 s), as schedules/cpu_generic.py rewrites the whole function once per part (main +
+#: tail, parallel and serial copies); cheaper per-part passes first (issue 12 follow-up).
+SIBLING_GENERIC = False
+
+
+def accepts_sibling(node):
+    """A SiblingReduce whose parts are generic reductions (they share the input and axes),
+    when ``SIBLING_GENERIC`` is on."""
+    x = node.inputs[0]
+    if not SIBLING_GENERIC or not _not_complex(node):
+        return False
+    return all(reduce_kind(red, x.type.ndim) is not None for red, _, _ in node.op.parts)
 
 
 def accepts_softmax(node):
@@ -584,6 +700,11 @@ def _declare_defaults():
     from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
     declare_generic(Subtensor, IncSubtensor, accepts=accepts_indexing)
     declare_generic(Alloc, accepts=_not_complex)
+    # sibling reductions (one multi-output kernel), argmax/argmin (generic_rules.py)
+    from ..symbolic.ops.reduce_siblings import SiblingReduce
+    declare_generic(SiblingReduce, accepts=accepts_sibling)
+    from ..symbolic.ops.reduce import Argmax
+    declare_generic(Argmax, accepts=accepts_argmax)
 
 
 _declare_defaults()
@@ -592,3 +713,37 @@ _declare_defaults()
 # convolutions and pooling: generic in the batch (and pooling's leading dims), their image
 # and filter sizes structural (lowering/generic_conv.py's declarations import no TVM)
 from . import generic_conv_decl  # noqa: E402,F401
+
+
+# ------------------------------------------------ shape ops, advanced indexing, arange (issue 12)
+# (lowering/generic_shape_ops.py; AdvancedSubtensor and ARange keep their static rules,
+# which compare no extent)
+def accepts_advanced(node):
+    """Integer index arrays and whole slices (``W[idx]``, ``p[arange(n), y]``); boolean
+    masks and partial slices stay specialized."""
+    if not _not_complex(node):
+        return False
+    for e in node.op.idx_list:
+        if e[0] == "slice" and any(p is not None for p in e[1:]):
+            return False
+        if e[0] == "array" and e[1] == "bool":
+            return False
+    return True
+
+
+def accepts_arange(node):
+    """``arange(start, stop, step)`` with constant start and step (stop: a shape)."""
+    return isinstance(node.inputs[0], Constant) and isinstance(node.inputs[2], Constant)
+
+
+def _declare_shape_ops():
+    from ..symbolic.ops.alloc import ARange
+    from ..symbolic.ops.rearrange import Squeeze
+    from ..symbolic.ops.reshape import Flatten, Join, Reshape, Split
+    from ..symbolic.ops.subtensor import AdvancedSubtensor
+    declare_generic(Reshape, Flatten, Squeeze, Join, Split, accepts=_not_complex)
+    declare_generic(AdvancedSubtensor, accepts=accepts_advanced)
+    declare_generic(ARange, accepts=accepts_arange)
+
+
+_declare_shape_ops()

@@ -301,7 +301,7 @@ class Build:
         b = _copy.copy(self)
         d = b.__dict__
         for attr in ("_update_plan", "_donatable", "_given_runners", "_is_governed", "_full",
-                     "_dev_consts"):
+                     "_dev_consts", "_general_pool"):
             d.pop(attr, None)
         b.input_shapes = [tuple(s) for s in input_shapes]
         b.times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}    # (nothing was built)

@@ -521,19 +521,17 @@ class Function:
 
     # ------------------------------------------------------------------ shape functions
     def _from_shape_fn(self, key):
-        """The build of input shapes ``key`` from a shape function of its class pattern
-        (runtime/shapefn.py: the signature's kernels, shapes without shape inference), or
-        None."""
+        """The build of input shapes ``key`` from a shape function of a class pattern they
+        fit (runtime/shapefn.py: the signature's kernels, shapes without shape inference),
+        or None."""
         fns = self._shape_fns
         if not fns:
             return None
-        from ..lowering.symbolic_shapes import class_pattern, pattern_sizes
-        pattern, _ = class_pattern(key, self._broadcastable())
-        # its own pattern's, then those of finer patterns the shapes fit (batch 1 = a channel
-        # count of 1: symbolic_shapes.fit_known); the function's guards check the rest
-        pats = [pattern] + [p for p in fns if p != pattern and pattern_sizes(p, key) is not None]
-        for p in pats:
-            for f in fns.get(p, ()):
+        from ..lowering.symbolic_shapes import pattern_sizes
+        for pattern, lst in fns.items():
+            if pattern_sizes(pattern, key) is None:     # (dims of one class differ, ...)
+                continue
+            for f in lst:
                 b = f.build_at(key) if f is not None else None
                 if b is not None:
                     return b
@@ -550,19 +548,25 @@ class Function:
         plan's structure (``sig``: its signature) or a warm entry's (``b.generic_side``)."""
         if self.specialize or self.__dict__.get("_no_shape_fn"):
             return
-        from ..lowering.symbolic_shapes import class_pattern
+        from ..lowering.symbolic_shapes import class_pattern, pattern_sizes
         from . import shapefn
-        pattern, sizes = class_pattern(key, self._broadcastable())
-        fns = self._shape_fns.setdefault(pattern, [])
-        if len(fns) >= 4:       # (guards failing at every new size, or no derivation: stop)
-            return
         side = getattr(b, "generic_side", None)
         fg = self.maker.fgraph
         if sig is not None:
             if sig[0] != "generic" or not getattr(b, "generic", None):
                 return          # (a specialized build: its kernels serve these shapes only)
-            if sig[2] != pattern:
-                return          # (shapes that fit a finer pattern: symbolic_shapes.fit_known)
+            # the signature's pattern (its classes may be finer than the call's own)
+            pattern = sig[2]
+            got = pattern_sizes(pattern, key)
+            if got is None:
+                return
+            sizes = [got.get(k, 0) for k in range(1 + max(got, default=-1))]
+        else:
+            pattern, sizes = class_pattern(key, self._broadcastable())
+        fns = self._shape_fns.setdefault(pattern, [])
+        if len(fns) >= 4:       # (guards failing at every new size, or no derivation: stop)
+            return
+        if sig is not None:
             from .inner import inner_for
             plan = self._plan
             predict = _generic_predictions(plan, b, sig, inner_for)
@@ -760,9 +764,9 @@ _MISSING = object()
 
 def _generic_predictions(plan, b, sig, inner):
     """[(var, dims)] a generic build's kernels assume: the structure's classes for the
-    variables of its generic kernels, the build's own shapes for the other kernels'
-    (runtime/shapefn.py guards them at every new shape); None without a structure.
-    (``sig``: the build's generic signature; its structural classes are constants.)"""
+    variables of its generic kernels (the structure signature ``sig`` was made with: its
+    held classes at their sizes), the build's own shapes for the other kernels'
+    (runtime/shapefn.py guards them at every new shape); None without a structure."""
     from ..lowering import symbolic_shapes as _sym
     struct = _sym.sig_structure(plan, sig, inner)
     if struct is None:

@@ -31,7 +31,8 @@ def lower_generic(st, shapes, values, machine):
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of
     try:
-        from ..lowering import generic_index  # noqa: F401  (registers its generic rules)
+        # (importing them registers their generic rules)
+        from ..lowering import generic_index, generic_shape_ops  # noqa: F401
         from ..lowering.generic_rules import generic_rule
         if all(isinstance(d, int) for s in shapes.values() if s is not None for d in s):
             # every dim a constant (a weight's flip, a product of weights): the specialized
@@ -112,7 +113,20 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
         try:
             b = Build(plan, key, target, loopback=loopback, kernels=base)
         except NeedsBuild:
-            return Build(plan, key, target, loopback=loopback), sig
+            # a step that was a build-time value or empty at the first shape (arange(n) of a
+            # small n) is a kernel now: build the missing generic kernels only, lent to
+            # every later shape of the signature
+            actual = _all_shapes(plan, key, inner)
+            if (not _sym.consistent(plan, sig, key, actual, inner)
+                    or _sym.index_bits_needed(actual.values()) > base.index_bits):
+                return Build(plan, key, target, loopback=loopback), sig
+            b = Build(plan, key, target, loopback=loopback, generic=base.generic, reuse=base)
+            b.index_bits = base.index_bits
+            new = {n for n in b.kernel_names if n in base.generic and n not in base.kernel_names}
+            for n in new:
+                base.kernel_src[n] = b.kernel_src.get(n, b.backend)
+            base.kernel_names = set(base.kernel_names) | new
+            return b, sig
         if base.index_bits == 32 and _sym.index_bits_needed(b.shapes.values()) == 64:
             return Build(plan, key, target, loopback=loopback), sig     # int32 indices wrap
         if not _sym.consistent(plan, sig, key, b.shapes, inner):

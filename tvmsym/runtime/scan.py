@@ -192,10 +192,14 @@ def _state_with_init(y, b0, L0):
 
 def _grad_stack_into(gop, j, g, L0, gy):
     """Rows ``L0:`` of ``g`` = the gradient of output j's stack: ``gy`` itself, or (``ScanGrad.
-    gy_rows``) zeros with ``gy`` added to row k, as ``inc_subtensor(zeros[k], gy)`` gives."""
+    gy_rows``) zeros with ``gy`` added to row k, as ``inc_subtensor(zeros[k], gy)`` gives, or
+    zeros (``"zeros"``)."""
     k = gop.gy_row(j)
     if k is None:
         g[L0:] = gy
+        return
+    if k == "zeros":            # a stack of zeros (scan_grad_rows): not built, not copied
+        g[L0:] = 0
         return
     n = g.shape[0] - L0
     if not -n <= k < n:

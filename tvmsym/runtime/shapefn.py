@@ -277,8 +277,10 @@ def _infer_values(node, ins, shapes, vals):
     if not all(_small_int(o, s) for o, s in zip(node.outputs, shapes)) or \
             getattr(op, "has_side_effects", False) or isinstance(op, InnerGraphOp):
         return none
-    res = None
-    if hasattr(op, "infer_value"):
+    res = _sym_value(node, ins) if any(_has_sym(x) for x in ins) else None
+    if res is not None:
+        pass
+    elif hasattr(op, "infer_value"):
         res = op.infer_value(node, ins, vals)
     elif all(v is not None for v in vals):
         try:
@@ -303,6 +305,37 @@ def _infer_values(node, ins, shapes, vals):
         else:
             out.append(np.asarray(v, dtype=o.type.dtype))
     return out
+
+
+def _obj(x):
+    a = np.empty((), dtype=object)
+    a[()] = x
+    return a
+
+
+def _sym_value(node, ins):
+    """The value of the ops whose value is shape arithmetic (``x.shape``, ``x.shape[i]``, a
+    reduction's element count) on traced dims, so the code computes it inline (their own
+    ``infer_value`` makes an int64 array: an int); None for any other op."""
+    from ..symbolic.grad_rules.reduce import ReducedCount
+    from ..symbolic.ops.shape import Shape, Shape_i
+    op = node.op
+    t = type(op)
+    if t is Shape_i:
+        return [_obj(ins[0][op.i])]
+    if t is Shape:
+        a = np.empty(len(ins[0]), dtype=object)
+        for k, d in enumerate(ins[0]):
+            a[k] = d
+        return [a]
+    if t is ReducedCount:
+        shape = ins[0]
+        n = 1
+        for ax in (range(len(shape)) if op.axis is None else op.axis):
+            n = n * shape[ax]
+        n = n - op.ddof
+        return [_obj(n if n > 0 else 0)]
+    return None
 
 
 def _node_call(node, inner):
@@ -471,14 +504,25 @@ def _derive(base, fgraph, order, pattern, sizes, inner, predict, pins):
             if v is not None:
                 values[o] = v
     # the generic kernels' structure must hold (a dim that only looked like a class)
+    derived = {}        # a derived size ('d', j): every dim of key j equal (one kernel variable)
     for v, dims in predict:
         s = shapes.get(v)
         if dims is None or s is None or len(s) != len(dims):
             return _fail('a predicted variable has no shape')
         for x, d in zip(s, dims):
-            want = f"n{d[1]}" if isinstance(d, tuple) else repr(int(d))
-            if isinstance(d, tuple) and d[1] not in cls:
-                return _fail('a predicted class is not an input class')
+            if isinstance(d, tuple) and len(d) == 2 and d[0] == "d":
+                first = derived.setdefault(d[1], _e(x))
+                if _e(x) != first:
+                    tr.lines.append(f"if {_e(x)} != {first}: return None")
+                continue
+            if isinstance(d, tuple):
+                if len(d) != 2 or d[0] != "c" or d[1] not in cls:
+                    return _fail('a predicted dim is not an input class nor a constant')
+                want = f"n{d[1]}"
+            elif isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+                want = repr(int(d))
+            else:
+                return _fail('a predicted dim is not an input class nor a constant')
             if _e(x) != want:
                 tr.lines.append(f"if {_e(x)} != {want}: return None")
     # what a build needs: every record's output shapes, the shape-arithmetic constants

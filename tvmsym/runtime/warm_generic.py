@@ -78,7 +78,7 @@ def store(fn, key, build, sig, inner=None):
             ref = _var_ref(fg, order, o)
             if ref is None:
                 return False
-            row.append([ref, [["c", x[1]] if isinstance(x, tuple) else int(x) for x in d]])
+            row.append([ref, [[x[0], x[1]] if isinstance(x, tuple) else int(x) for x in d]])
         outs.append(row)
     by_slot = {}
     for v, s in build.slot.items():
@@ -185,15 +185,25 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
     values = {}
     shapes = infer_shapes(fg.inputs, side_effect_order(nodes), shapes_in, values)
     steps, predict = [], []
+    derived = {}
     for (kind, j, name, ins, outs, inplace), dims in zip(head["steps"], side["outs"]):
         new = []
         if len(dims) != len(outs):
             return None
         for (s, _, dt), (ref, d) in zip(outs, dims):
             o = _var_of(fg, nodes, ref)
-            predict.append((o, tuple(("c", x[1]) if isinstance(x, list) else int(x) for x in d)))
-            shp = [sizes[x[1]] if isinstance(x, list) else int(x) for x in d]
-            if shapes.get(o) is None or tuple(shapes[o]) != tuple(shp):
+            predict.append((o, tuple((x[0], x[1]) if isinstance(x, list) else int(x) for x in d)))
+            got = shapes.get(o)
+            if got is None or len(got) != len(d):
+                return None
+            shp = []
+            for x, y in zip(d, got):
+                if isinstance(x, list) and x[0] == "d":     # a derived size: equal keys equal
+                    x = derived.setdefault(x[1], int(y))
+                elif isinstance(x, list):
+                    x = sizes[x[1]]
+                shp.append(int(x))
+            if tuple(got) != tuple(shp):
                 return None         # the probes' structure does not hold at these sizes
             new.append([s, shp, dt])
         steps.append([kind, j, name, ins, new, inplace])

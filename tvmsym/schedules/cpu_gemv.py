@@ -384,8 +384,10 @@ def _dot_rows(sch, name, dtype, machine):
     if ii is not None:
         sch.unroll(ii)
     sch.vectorize(ki)
-    if R is None or K is None:          # sizes known at run time: parallel decided at run time
+    if R is None:                       # rows known at run time: parallel decided then
         par_rows = False
+    elif K is None:
+        par_rows = machine.threads > 1
     else:
         par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
     if par_rows:
@@ -411,7 +413,7 @@ def _dot_rows(sch, name, dtype, machine):
         return True
     ivar = sch.get(io).loop_var
     size = tirx.Cast("int64", rows_extent) * tirx.Cast("int64", k_extent)
-    par = machine.threads > 1 and (R is None or K is None)
+    par = machine.threads > 1
     thr = machine.core.parallel_min_elements if machine.cpu else 0
 
     def rewrite(func):
@@ -419,9 +421,6 @@ def _dot_rows(sch, name, dtype, machine):
             func = _unguarded_main(func, kvar, k_extent, lanes)
         if sym_rows:
             return _generic_rows(func, ivar, rows_extent, rows, size if par else None, thr)
-        if par:
-            from .cpu_generic import _parallel_if
-            return _parallel_if(func, ivar, size, thr)
         return func
     return rewrite
 
@@ -603,15 +602,23 @@ def _generic_sweep(sch, name, dtype, machine):
     from .cpu_generic import _replace_loop, _ssa, main_and_tail
     b = sch.get_sblock(name)
     j, k = sch.get_loops(b)
-    sch.reorder(k, j)
-    init = sch.decompose_reduction(b, k)
+    k_extent = sch.get(k).extent
+    # K_UNROLL rows of x per sweep (each output vector loaded and stored once per
+    # K_UNROLL FMAs, K_UNROLL row streams in flight): k split with a guard that the
+    # rewrite below drops from the K // K_UNROLL whole steps (_unguarded_main); the guard
+    # does not depend on j, so the last step vectorizes too
+    k0, k1 = sch.split(k, [None, K_UNROLL])
+    sch.reorder(k0, j, k1)
+    sch.unroll(k1)
+    init = sch.decompose_reduction(b, k0)
     lanes = lanes_of(dtype, machine)
     jv_init = sch.get(sch.get_loops(init)[-1]).loop_var
-    jv_upd = sch.get(sch.get_loops(b)[-1]).loop_var
+    jv_upd = sch.get(sch.get_loops(b)[-2]).loop_var
+    kvar = sch.get(k0).loop_var
     func = sch.mod["main"]
     for var in (jv_init, jv_upd):
         func = _replace_loop(func, var, lambda s: main_and_tail(s, lanes, False))
-    return _ssa(func)
+    return _unguarded_main(_ssa(func), kvar, k_extent, K_UNROLL)
 
 
 # ------------------------------------------------------------------ the rule

@@ -336,8 +336,9 @@ class ScanGrad(InnerGraphOp):
         # (rewrites/scan_weights.py: a weight's gradient as one product of two of them)
         self.stacks = tuple(tuple(s) for s in stacks)
         # per output of fn: None (its gradient input is the stack of every step's
-        # gradient) or an int k (rewrites/scan_grad_rows.py: the input is one step's
+        # gradient), an int k (rewrites/scan_grad_rows.py: the input is one step's
         # gradient, the stack being zeros but for row k, numpy's index: -1 the last step)
+        # or "zeros" (the stack is zeros; the input a 0-d zero)
         self.gy_rows = tuple(gy_rows)
 
     def __eq__(self, other):

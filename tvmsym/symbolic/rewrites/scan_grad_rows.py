@@ -10,7 +10,9 @@ as the increment makes it), the same ``IndexError`` for a row out of range.
 
 Only for a recurrent output (its gradient stack is copied into the loop's buffer, never
 read per step), an integer index that is a constant, a value of one step's type, and zeros
-whose shape is the stack's own (``Alloc(0, Shape_i{k}(hs) ...)``).
+whose shape is the stack's own (``Alloc(0, Shape_i{k}(hs) ...)``).  A gradient stack that
+is all zeros (an output the cost does not read: the LSTM's cell states) is not built either
+(``gy_rows`` entry ``"zeros"``, the input a 0-d zero): the loop zeroes its own buffer.
 """
 from __future__ import annotations
 
@@ -44,6 +46,28 @@ def _one_row(gy, ys):
     return int(idx[0].data), g
 
 
+def _zero_stack(gy, ys):
+    """``gy`` is ``zeros_like(ys)`` (an output the cost does not read: the LSTM's cell
+    states), as ``Alloc(0, Shape_i{k}(ys) ...)``."""
+    if not _zeros(gy) or gy.type != ys.type:
+        return False
+    dims = gy.owner.inputs[1:]
+    if len(dims) != ys.ndim:
+        return False
+    for d, v in enumerate(dims):
+        o = v.owner
+        if o is None or not isinstance(o.op, Shape_i) or o.op.i != d or o.inputs[0] is not ys:
+            return False
+    return True
+
+
+def _zero(dtype):
+    import numpy as np
+
+    from ..basic import as_tensor_variable
+    return as_tensor_variable(np.zeros((), dtype=dtype))
+
+
 def scan_grad_rows(fgraph, excluding=()):
     """Feed each ScanGrad the one step's gradient where its input is zeros but one row;
     returns the count of outputs changed."""
@@ -59,6 +83,10 @@ def scan_grad_rows(fgraph, excluding=()):
         changed = 0
         for j in op.recurrent:
             if rows[j] is not None:
+                continue
+            if _zero_stack(gys[j], ys[j]):
+                rows[j], gys[j] = "zeros", _zero(ys[j].type.dtype)
+                changed += 1
                 continue
             hit = _one_row(gys[j], ys[j])
             if hit is None:
