@@ -196,3 +196,18 @@ def test_step_lists_are_cache_entries(cdir):
     assert len(metas) == 1 and metas[0].complete and metas[0].size > 0
     n, _ = cache.clear(str(cdir))
     assert n == len(es) and not [p for p in os.listdir(cdir) if p != ".secret"]
+
+
+def test_key_covers_the_thread_pool_the_kernels_were_made_for(monkeypatch):
+    """A build scheduled for a one-thread pool (serial kernels) is not served to a process
+    with more threads; an unset or out-of-range TVM_NUM_THREADS keys as the CPUs it becomes."""
+    cpus = len(os.sched_getaffinity(0))
+    g, sig = "g", ((3, 4),)
+    monkeypatch.delenv("TVM_NUM_THREADS", raising=False)
+    unset = warm.build_key(g, sig, "llvm")
+    monkeypatch.setenv("TVM_NUM_THREADS", str(cpus))
+    assert warm.build_key(g, sig, "llvm") == unset
+    monkeypatch.setenv("TVM_NUM_THREADS", str(cpus + 7))
+    assert warm.build_key(g, sig, "llvm") == unset
+    monkeypatch.setenv("TVM_NUM_THREADS", "1")
+    assert (warm.build_key(g, sig, "llvm") == unset) == (cpus == 1)

@@ -245,6 +245,22 @@ def _cpu_id():
     return c
 
 
+def _threads_id():
+    """The pool a build's schedules are made for (``lowering.machine.host``: kernels parallel
+    or serial by its size): a build made with ``TVM_NUM_THREADS=1`` ran serial in a two-thread
+    process that found it in the cache.  As ``config.cap_num_threads``/``_tvm`` will set it
+    (unset or out of range: the CPUs), so the key is the same before and after they run."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        n = int(os.environ.get("TVM_NUM_THREADS", ""))
+    except ValueError:
+        n = 0
+    return f"threads={n if 1 <= n <= cpus else cpus}"
+
+
 def _key_flags():
     return sorted((n, repr(getattr(config, n))) for n in config._flags if n not in _NO_CODE_FLAGS)
 
@@ -253,7 +269,7 @@ def build_key(gkey, signature, target_kind):
     """The cache key of a build: graph, signature, target, versions, sources, flags."""
     h = hashlib.sha256()
     for part in (KEY_VERSION, gkey, repr(signature), target_kind, _cpu_id(), _versions(),
-                 _source_digest(), "disable_assert", repr(_key_flags())):
+                 _source_digest(), "disable_assert", repr(_key_flags()), _threads_id()):
         h.update(part.encode())
         h.update(b"\0")
     return "w" + h.hexdigest()[:39]
