@@ -15,6 +15,11 @@ Reported: the step time of each and the ratio to numpy (goal <= 0.35x), each con
 layer's forward / filter-gradient / input-gradient GFLOP/s next to the machine's float32
 FMA peak (``bench/_peak.py``; goal: conv2 each >= 50%), and inference (forward only) at
 batch 1 and 128.  Times are the best of ``--reps`` (the machine is shared).
+
+The functions are generic in the batch (one build serves every batch size): the step and
+each layer are also timed built with ``specialize=True`` (per-shape kernels), and the first
+call at a new batch (100, 37, 1) is printed against the steady call at that batch, with
+the kernels it built (convolution and pooling kernels: none).
 """
 from __future__ import annotations
 
@@ -64,15 +69,16 @@ def lenet_graph(x, params):
     return T.nnet.softmax(T.dot(h3, W4) + b4)
 
 
-def tvmsym_step(params):
+def tvmsym_step(params, specialize=False):
     x = T.tensor4("x", dtype="float32")
     y = T.ivector("y")
     shared = [theano.shared(p.copy(), name=n) for p, (n, _) in zip(params, SHAPES)]
     p_y = lenet_graph(x, shared)
     cost = -T.mean(T.log(p_y)[T.arange(y.shape[0]), y])
     grads = theano.grad(cost, shared)
-    step = theano.function([x, y], cost, updates=[(p, p - LR * g) for p, g in zip(shared, grads)])
-    predict = theano.function([x], p_y)
+    step = theano.function([x, y], cost, updates=[(p, p - LR * g) for p, g in zip(shared, grads)],
+                           specialize=specialize)
+    predict = theano.function([x], p_y, specialize=specialize)
     return step, predict, shared
 
 
@@ -202,14 +208,17 @@ def jax_step(params):
 
 
 # ----------------------------------------------------------------------------- per layer
-def conv_layer_fns(N, C, H, Co, k):
-    """tvmsym functions of one layer's forward, filter gradient and input gradient."""
+def conv_layer_fns(N, C, H, Co, k, specialize=False):
+    """tvmsym functions of one layer's forward, filter gradient and input gradient (generic
+    in the batch, or ``specialize=True``: built for these shapes only)."""
     x = T.tensor4("x", dtype="float32")
     W = T.tensor4("W", dtype="float32")
     dy = T.tensor4("dy", dtype="float32")
-    fwd = theano.function([x, W], T.nnet.conv2d(x, W, filter_shape=(Co, C, k, k)))
-    gw = theano.function([x, dy], abstract_conv.conv2d_grad_wrt_weights(x, dy, (Co, C, k, k)))
-    gi = theano.function([W, dy], abstract_conv.conv2d_grad_wrt_inputs(dy, W, (N, C, H, H)))
+    fwd = theano.function([x, W], T.nnet.conv2d(x, W, filter_shape=(Co, C, k, k)), specialize=specialize)
+    gw = theano.function([x, dy], abstract_conv.conv2d_grad_wrt_weights(x, dy, (Co, C, k, k)),
+                         specialize=specialize)
+    gi = theano.function([W, dy], abstract_conv.conv2d_grad_wrt_inputs(dy, W, (N, C, H, H)),
+                         specialize=specialize)
     return fwd, gw, gi
 
 
@@ -290,10 +299,15 @@ def main():
 
     t_np = best_ms(lambda: numpy_step(x, y, P), args.reps)
     t_tv = best_ms(lambda: step(x, y), args.reps)
+    sstep, _, _ = tvmsym_step(params, specialize=True)
+    t_sp = best_ms(lambda: sstep(x, y), args.reps)
     print(f"\nLeNet SGD step, batch {B} ({STEP_FLOP / 1e9:.2f} GFLOP):")
     print(f"  numpy (im2col + matmul) {t_np:8.2f} ms   {STEP_FLOP / t_np / 1e6:6.1f} GFLOP/s")
     print(f"  tvmsym                  {t_tv:8.2f} ms   {STEP_FLOP / t_tv / 1e6:6.1f} GFLOP/s   "
           f"{t_tv / t_np:.2f}x numpy (goal <= 0.35x)")
+    print(f"  tvmsym specialize=True  {t_sp:8.2f} ms   {STEP_FLOP / t_sp / 1e6:6.1f} GFLOP/s   "
+          f"{t_sp / t_np:.2f}x numpy; generic / specialized {t_tv / t_sp:.2f}")
+    new_batches(step, predict, x, y, args.reps)
     run_jax = jax_step(params)
     if run_jax is not None and args.per_core:
         print("  jax                     (not timed per core: XLA runs on its own threads)")
@@ -313,6 +327,7 @@ def main():
         O = H - k + 1
         flop = 2.0 * N * Co * C * k * k * O * O
         fwd, gw, gi = conv_layer_fns(N, C, H, Co, k)
+        sfns = dict(zip(("forward", "grad W", "grad input"), conv_layer_fns(N, C, H, Co, k, True)))
         xv = rng.standard_normal((N, C, H, H), dtype=np.float32)
         Wv = rng.standard_normal((Co, C, k, k), dtype=np.float32)
         dyv = rng.standard_normal((N, Co, O, O), dtype=np.float32)
@@ -330,7 +345,10 @@ def main():
                 note = f" (the load governor kept the pool smaller: other processes busy{per})"
             pct = f" ({100 * g / peak_v:3.0f}% of peak)" if peak_v else ""
             thr = "" if th is None else f" on {th} thread{'s' if th > 1 else ''}"
-            print(f"    {what:10s} {t:6.2f} ms {g:6.1f} GFLOP/s{pct}{thr}{note}")
+            sargs = {"forward": (xv, Wv), "grad W": (xv, dyv), "grad input": (Wv, dyv)}[what]
+            ts = best_ms_pool(lambda: sfns[what](*sargs), max(args.reps, 40))[0]
+            print(f"    {what:10s} {t:6.2f} ms {g:6.1f} GFLOP/s{pct}{thr}{note}; "
+                  f"specialize=True {ts:6.2f} ms (generic / specialized {t / ts:.2f})")
 
     print("\ninference (forward only):")
     for nb in (1, B):
@@ -341,6 +359,38 @@ def main():
                                    rtol=1e-3, atol=1e-5)
         print(f"  batch {nb:3d}: numpy {t_np:8.3f} ms   tvmsym {t_tv:8.3f} ms   {t_tv / t_np:.2f}x numpy "
               "(goal < 1x)")
+
+
+def new_batches(step, predict, x, y, reps):
+    """The first call at a batch size the functions never ran (its shape inference and
+    buffers; any kernel built: ``executor.build_stats``) against the steady call at that
+    size.  The convolution and pooling kernels are generic in the batch
+    (lowering/generic_conv_decl.py): they are never built again."""
+    from tvmsym.runtime import executor
+
+    def first(fn, *a):
+        k0 = executor.build_stats["kernels"]
+        c0, t0 = time.thread_time(), time.perf_counter()
+        fn(*a)
+        t, c = time.perf_counter() - t0, time.thread_time() - c0
+        built = executor.build_stats["kernels"] - k0
+        names = []
+        if built:       # the kernels that build made (its own, not the ones it borrowed)
+            b = list(fn._builds.values())[-1]
+            new = set(b.kernel_names) - set(getattr(b, "kernel_src", {}))
+            names = sorted({type(r.step.node.op).__name__ for r in b.steps
+                            if r.step is not None and getattr(r, "name", None) in new})
+        return 1e3 * (c if CPU_TIME else t), built, names
+    print(f"\nnew batch sizes (first call vs steady; built at batch {B}):")
+    for nb in (100, 37, 1):
+        xb, yb = x[:nb].copy(), y[:nb].copy()
+        for what, fn, a in (("step", step, (xb, yb)), ("predict", predict, (xb,))):
+            t1, built, names = first(fn, *a)
+            ts = best_ms(lambda: fn(*a), reps)
+            conv = [n for n in names if "Conv" in n or "Corr" in n or "Pool" in n]
+            print(f"  batch {nb:3d} {what:8s} first {t1:8.2f} ms  steady {ts:7.2f} ms  "
+                  f"({t1 / ts:5.1f}x)  kernels built {built}"
+                  + (f" ({', '.join(names)}; convolution/pooling: {len(conv)})" if built else ""))
 
 
 if __name__ == "__main__":

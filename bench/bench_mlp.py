@@ -18,6 +18,10 @@ printed; the strict one is against numpy at its best.
 
 ``--per-core``: both sides on one thread (TVM_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1),
 timed by this thread's CPU time: robust on a shared machine.
+``--kernels``: the step's kernels one by one (``function(..., profile=True)``: each kernel
+timed as it runs, best of ``--reps`` calls per kernel; products as GFLOP/s against
+``bench/_peak.py``'s peak), their sum and an unprofiled call; with ``--per-core`` the
+figures a loaded machine does not disturb.
 ``--loaded``: the step's median time with another CPU-bound process running beside it
 against the same without it, for the default pool and for one thread (each in a child
 process); issue 13's goal: the default pool's slowdown no worse than one thread's.
@@ -69,7 +73,7 @@ def softmax_xent(logits, onehot):
     return ((lse - logits) * onehot).sum(axis=1).mean()
 
 
-def tvmsym_step(params, specialize=False):
+def tvmsym_step(params, specialize=False, profile=False):
     x = T.fmatrix("x")
     y = T.fmatrix("y")
     W1, b1, W2, b2 = [theano.shared(p.copy(), name=n) for p, n in zip(params, ["W1", "b1", "W2", "b2"])]
@@ -79,7 +83,7 @@ def tvmsym_step(params, specialize=False):
     shared = [W1, b1, W2, b2]
     grads = theano.grad(loss, shared)
     step = theano.function([x, y], loss, updates=[(p, p - LR * g) for p, g in zip(shared, grads)],
-                           specialize=specialize)
+                           specialize=specialize, profile=profile or None)
     return step, shared
 
 
@@ -210,6 +214,67 @@ def check(step, shared, x, onehot, params, n=5):
         np.testing.assert_allclose(s.get_value(), p, rtol=2e-3, atol=2e-5)
 
 
+def _flops(node, prof):
+    """2 x the multiply-adds of a matrix product node (Dot/FusedDot), else 0."""
+    if "Dot" not in type(node.op).__name__ or len(node.inputs) < 2:
+        return 0
+    known = {"x": (B, NIN), "y": (B, NOUT), "W1": (NIN, NH), "W2": (NH, NOUT)}
+
+    def shape(v):
+        if v.owner is None:
+            return known.get(v.name)
+        if v.owner in prof.apply_shapes:
+            return tuple(prof.apply_shapes[v.owner][v.owner.outputs.index(v)])
+        if type(v.owner.op).__name__.endswith("DimShuffle") and v.ndim == 2:
+            s = shape(v.owner.inputs[0])
+            return None if s is None else tuple(reversed(s)) if v.owner.op.new_order == (1, 0) else s
+        return None
+    a, out = shape(node.inputs[0]), prof.apply_shapes.get(node)
+    if a is None or not out or len(out[0]) != 2:
+        return 0
+    return 2 * out[0][0] * out[0][1] * a[-1]
+
+
+def kernel_profile(x, onehot, params, reps):
+    """Per-kernel best times of the step (profiled calls), printed one per line."""
+    step, _ = tvmsym_step(params, profile=True)
+    step(x, onehot)
+    prof = step.profile
+    best, calls = {}, []
+    for _ in range(reps):
+        before = dict(prof.apply_time)
+        t0 = _clock()
+        step(x, onehot)
+        calls.append((_clock() - t0) / 1e3)
+        for node, t in prof.apply_time.items():
+            dt = (t - before.get(node, 0.0)) * 1e6
+            if node in prof.apply_inlined:
+                continue
+            best[node] = min(best.get(node, dt), dt)
+    # a plain call of the same function (no per-kernel timing) for the host-time estimate
+    plain, _ = tvmsym_step(params)
+    plain_us = best_us(lambda: plain(x, onehot), reps)[0]
+    from _peak import fma_peak_gflops
+    peak = fma_peak_gflops(1 if "--per-core" in sys.argv else None)[0]
+    order = sorted(best, key=lambda n: prof.apply_order.get(n, 0))
+    total = 0.0
+    print("W6 step, kernel by kernel (best of %d calls, us%s)" % (
+        reps, "; per core" if "--per-core" in sys.argv else ""))
+    for node in order:
+        us = best[node]
+        total += us
+        fl = _flops(node, prof)
+        roof = ""
+        if fl and peak:
+            roof = f"   {fl / us / 1e3:6.1f} GFLOP/s ({fl / us / 1e3 / peak:4.0%} of {peak:.0f})"
+        name = str(node.op)
+        print(f"  {us:8.1f}  {name[:64]:64s}{roof}")
+    print(f"  {total:8.1f}  sum of the kernels ({len(order)}); a profiled call {min(calls):.1f}")
+    print(f"  {plain_us:8.1f}  an unprofiled call (the fast path).  Profiled calls take the general"
+          f" path:\n            a kernel's time there includes its argument handling (~2 us), so"
+          f" small kernels\n            look bigger than they are in a fast call")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200)
@@ -217,10 +282,15 @@ def main():
     ap.add_argument("--tvmsym-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--per-core", action="store_true",
                     help="one thread for TVM and OpenBLAS, timed by thread CPU time")
+    ap.add_argument("--kernels", action="store_true",
+                    help="time the step's kernels one by one (profile=True)")
     ap.add_argument("--loaded", action="store_true",
                     help="slowdown with a CPU-bound process beside the step, default pool vs one thread")
     args = ap.parse_args()
     x, onehot, params = init()
+    if args.kernels:
+        kernel_profile(x, onehot, params, args.reps)
+        return
     if args.loaded:
         r = loaded(args.reps)
         print("W6 MLP step beside a CPU-bound process (median us; child processes)")
@@ -298,16 +368,12 @@ def main():
         t_tv2.append(best_us(lambda: step(x, onehot), args.reps // 3 + 1)[0])
     print(f"  tvmsym specialized        {min(t_sp):8.1f} us   (generic/specialized "
           f"{min(t_tv2) / min(t_sp):.2f}x, goal <= 1.10x)")
-    # a new batch size: the first call (kernels of the signature reused, or built) vs steady
-    from tvmsym.runtime import executor
-    n0 = executor.build_stats["builds"]
-    x2, y2 = x[:100].copy(), onehot[:100].copy()
-    t0 = _clock()         # (--per-core: this thread's CPU time, robust on a busy machine)
-    step(x2, y2)
-    first = (_clock() - t0) / 1e3
-    steady = best_us(lambda: step(x2, y2), 20)[0]
-    print(f"  first call at batch 100   {first:8.1f} us   ({first / steady:.1f}x the steady "
-          f"{steady:.1f} us; {executor.build_stats['builds'] - n0} builds; goal <= 3x)")
+    # new batch sizes (128 -> 100 -> 1 -> 7): the first call (the signature's kernels, the
+    # shapes from its shape function: runtime/shapefn.py) vs the steady call at that size
+    from _first_call import first_call_lines
+    data_x, data_y = np.concatenate([x, x]), np.concatenate([onehot, onehot])
+    first_call_lines(step, lambda n: (data_x[:n].copy(), data_y[:n].copy()), (100, 1, 7), _clock,
+                     goal_sizes=(100,))     # (issue 12's goal is at batch 100)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,12 @@ def main():
     if jx is not None:
         print(f"  ratio jax / numpy         {jx_best / np_best:9.2f}x   "
               f"(tvmsym {'ahead of' if tv_best < jx_best else 'behind'} jax)")
+    # new sequence lengths: the first call (no build, shapes from the shape function of the
+    # signature: runtime/shapefn.py) vs the steady call at that length (CPU time)
+    from _first_call import first_call_lines
+    long_x = np.concatenate([x, x])
+    first_call_lines(step, lambda n: (long_x[:n].copy(), h0), (40, 1, 77), time.process_time_ns,
+                     what="length", reps=5, repeats=3)
 
 
 if __name__ == "__main__":

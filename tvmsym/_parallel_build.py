@@ -25,6 +25,7 @@ Groups are handed to the workers largest first; a build of a few kernels stays o
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -182,6 +183,7 @@ class _Pool:
             t = threading.Thread(target=self._work, name="tvmsym-build", daemon=True)
             t.start()
             self.threads.append(t)
+            _workers.add(t)
 
     def _work(self):
         c0 = time.thread_time()
@@ -265,6 +267,23 @@ def _switch_interval(delta):
         elif delta < 0 and _switch["active"] == 0 and _switch["saved"] is not None:
             sys.setswitchinterval(_switch["saved"])
             _switch["saved"] = None
+
+
+#: every worker thread started (a cancelled build's worker finishes its group in the background)
+_workers = weakref.WeakSet()
+
+
+def _join_workers_at_exit(timeout=120.0):
+    """A worker still inside ``tvm.compile`` when the interpreter finalizes takes the GIL back
+    in a C++ destructor, the thread is unwound there and the process aborts ("terminate called
+    without an active exception": a warm start whose library was found in the cache after its
+    stream had handed groups to a worker; mpich ranks too).  Exit waits for them."""
+    deadline = time.monotonic() + timeout
+    for t in list(_workers):
+        t.join(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_join_workers_at_exit)
 
 
 def build(mod, target, config, objects_dir=None):

@@ -243,3 +243,31 @@ def test_builds_in_two_threads_at_once():
             np.testing.assert_allclose(out[j][k], np.tanh(xv @ xv.T * (j + 1)) + np.exp(xv).sum() * k,
                                        rtol=1e-4, atol=1e-5)
     assert sys.getswitchinterval() == switch
+
+
+def test_exit_right_after_a_cancelled_stream_waits_for_its_worker():
+    """A stream cancelled while its worker compiles (a cache hit found after lowering) and the
+    process exiting at once: exit waits for the worker instead of aborting in its C++ frames
+    ("terminate called without an active exception": a warm-start child aborted 8 times in 10)."""
+    import subprocess
+    import sys
+    code = (
+        "import tvmsym\n"
+        "from tvmsym import _parallel_build as pb, _tvm\n"
+        "tvm = _tvm.tvm\n"
+        "a = tvm.te.placeholder((64,), 'float32', name='a')\n"
+        "def kernel(j):\n"
+        "    b = tvm.te.compute((64,), lambda i: tvm.te.exp(a[i] * float(j)) + j, name='b')\n"
+        "    return tvm.te.create_prim_func([a, b]).with_attr('global_symbol', f'k{j}')\n"
+        "with tvmsym.config.change_flags(build_workers=2):\n"
+        "    s = pb.Stream(_tvm.cpu_target(), _tvm.BUILD_CONFIG, objects=True)\n"
+        "    for j in range(40):\n"
+        "        s.add(f'k{j}', kernel(j))\n"
+        "assert len(pb._workers) >= 1, 'no worker started'\n"
+        "s.cancel()\n"
+        "print('RESULT', sum(t.is_alive() for t in pb._workers))\n")
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "RESULT" in r.stdout

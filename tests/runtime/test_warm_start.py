@@ -64,7 +64,9 @@ def test_warm_start_in_a_new_process_without_tvm(tmp_path):
     assert not has_tvm, "a warm start imported tvm before its first result"
     assert hits >= 1
     metas = [n for n in os.listdir(tmp_path / "kernels") if n.endswith(".meta")]
-    assert len(metas) >= 2
+    # (one entry per class pattern: the cold run's batch of 4, whose 4 equals w's columns,
+    # fits the first pattern's kernels (symbolic_shapes.fit_known): no pattern of its own)
+    assert len(metas) >= 1
     for n in metas:
         assert os.stat(tmp_path / "kernels" / n).st_mode & 0o777 == 0o600
 

@@ -266,3 +266,75 @@ def test_generic_rows_tiles_with_a_guarded_last_tile():
         qa = rng.standard_normal((3, 128, 1)).astype("float32")
         np.testing.assert_allclose(g(pa, qa), pa @ qa, **_tol("float32", 128))
     assert f"T.vectorized({_lanes('float32')})" in f.as_text("tir")
+
+
+# ------------------------------------------------------------------ issue 13: generic matrix.vector
+def test_generic_matrix_vector_row_tiles_at_odd_sizes():
+    """dot(x, v) with symbolic rows and contraction (the default, shape-generic build): row
+    tiles sharing each load of v, the last partial tile and the last partial vector of k
+    guarded; the partial sums a fixed-size buffer (registers, not a per-call workspace); the
+    whole tiles on all cores when the run-time size repays it; numpy's results at odd
+    sizes in both layouts, one build for all of them."""
+    from tvmsym.runtime.executor import build_stats
+    x, v, u = T.matrix("x"), T.vector("v"), T.vector("u")
+    f = tvmsym.function([x, v, u], [T.dot(x, v), T.dot(x.T, u)])
+    rng = np.random.default_rng(13)
+    sizes = [1, 7, 63, 65, 1000]
+    before = build_stats["builds"]
+    for M, K in [(m, k) for m in sizes for k in sizes]:
+        a = rng.standard_normal((M, K)).astype("float32")
+        b = rng.standard_normal(K).astype("float32")
+        c = rng.standard_normal(M).astype("float32")
+        o1, o2 = f(a, b, c)
+        np.testing.assert_allclose(o1, a @ b, **_tol("float32", K))
+        np.testing.assert_allclose(o2, a.T @ c, **_tol("float32", M))
+    # one generic build for every size (two: equal sizes share a class, and M == K builds
+    # its own; none from a warm cache)
+    assert build_stats["builds"] - before <= 2
+    tir = f.as_text("tir")
+    assert f"T.vectorized({_lanes('float32')})" in tir
+    allocs = re.findall(r"(\w*rf_local\w*) = T\.sblock_alloc_buffer\(\(([^)]*)\)", tir)
+    assert allocs and all(re.fullmatch(r"\d+, \d+", shape) for _, shape in allocs), allocs
+    if _parallel_expected():
+        assert "T.parallel(" in tir
+
+
+@pytest.fixture(scope="module")
+def _few_rows_products():
+    x, w, wt, bias = T.matrix("x"), T.matrix("w"), T.matrix("wt"), T.vector("bias")
+    return tvmsym.function([x, w, wt, bias], [T.dot(x, w), T.tanh(T.dot(x, w) + bias), T.dot(x, wt.T)])
+
+
+@pytest.mark.parametrize("M", [1, 2, 3, 5, 7, 65])
+@pytest.mark.parametrize("K,N", [(800, 500), (63, 7), (65, 1000)])
+def test_generic_products_of_few_rows_read_b_in_place(_few_rows_products, M, K, N):
+    """Shape-generic dot(x, W) with fewer rows than a register tile (a batch of 1) or a few
+    rows left over: those rows read W in place over its N columns (no padded panels), the
+    packing of W runs only when a whole row tile exists; numpy's results for plain,
+    fused (bias + tanh) and transposed-W products."""
+    rng = np.random.default_rng(M * 7 + K + N)
+    a = rng.standard_normal((M, K)).astype("float32")
+    w = rng.standard_normal((K, N)).astype("float32")
+    bias = rng.standard_normal(N).astype("float32")
+    o1, o2, o3 = _few_rows_products(a, w, np.ascontiguousarray(w.T), bias)
+    tol = _tol("float32", K)
+    np.testing.assert_allclose(o1, a @ w, **tol)
+    np.testing.assert_allclose(o2, np.tanh(a @ w + bias), **tol)
+    np.testing.assert_allclose(o3, a @ w, **tol)
+    tir = _few_rows_products.as_text("tir")
+    generic = re.search(r"sblock\(\"Dot_\w*_g[mt]", tir)     # (M == K: specialized kernels)
+    if generic and "mm_pack_b" in tir:      # the packing of W guarded by the row count
+        assert re.search(r"if \w+ >= \d+:\n(\s+for .*\n)+\s+with T\.sblock\(\"mm_pack_b\"\)", tir), tir
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 800, 500), (7, 65, 1000), (3, 63, 7)])
+def test_few_rows_generic_equals_specialized(M, K, N):
+    """The generic product (tail rows in place) and the specialized one (gemv_shapes'
+    unpacked tiles) both give numpy's result."""
+    x, w = T.matrix("x"), T.matrix("w")
+    rng = np.random.default_rng(M + K + N)
+    a = rng.standard_normal((M, K)).astype("float32")
+    b = rng.standard_normal((K, N)).astype("float32")
+    for spec in (False, True):
+        f = tvmsym.function([x, w], T.dot(x, w), specialize=spec)
+        np.testing.assert_allclose(f(a, b), a @ b, **_tol("float32", K))

@@ -4,9 +4,10 @@ Supported on symbolic extents (``lowering/symbolic_shapes.py`` accepts only thes
 integer indices and slices whose parts are graph constants (``h[-1]``, ``x[:, 0]``,
 ``x[::-1]``, ``x[2:]``...), normalized as numpy does with the symbolic size (``min`` /
 ``max`` expressions, never a Python comparison with a symbolic value).  A slice length
-comes from the output's shape: a dim like ``n - 2`` is not a class, so the structure
-already keeps such a kernel specialized; a constant-looking length (``x[:5]``) is checked
-against the actual shapes at every new shape (``symbolic_shapes.consistent``).  Index
+comes from the output's shape: a dim like ``n - 2`` is a derived size (its own variable,
+bound by the output buffer); a constant-looking length (``x[:5]``) is checked against the
+actual shapes at every new shape (``symbolic_shapes.consistent``).  The increment's body
+is rules/subtensor.py's ``inc_region_body`` (one for both lowerings).  Index
 bounds are checked by shape inference before any call (``Subtensor.region``).  An index
 known only at run time or derived from a shape keeps the static lowering (specialized).
 """
@@ -16,6 +17,7 @@ from .. import _tvm
 from ..symbolic.ops.alloc import Alloc
 from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
 from .rules.shape import loader
+from .rules.subtensor import inc_region_body
 
 te = _tvm.te
 tirx = _tvm.tirx
@@ -110,26 +112,7 @@ def lower_inc_subtensor_generic(node, inputs, ctx):
         else:
             raise NotGenericIndex("a partial slice set from a broadcast value")
     reg = _region(node, xs, lengths)
-
-    def body(*i):
-        cond = None
-        sub = []
-        for d, r in enumerate(reg):
-            if r[0] == "int":
-                c = i[d] == r[1]
-            else:
-                start, step, n = r[1], r[2], r[3]
-                off, st = (i[d] - start, step) if step > 0 else (start - i[d], -step)
-                q = tirx.floordiv(off, st) if st != 1 else off       # positive divisors only
-                c = tirx.all(q >= 0, q < n) if st == 1 else \
-                    tirx.all(tirx.floormod(off, st) == 0, q >= 0, q < n)
-                sub.append(q)
-            cond = c if cond is None else tirx.all(cond, c)
-        yidx = [0 if ybc[k] else sub[lead + k] for k in range(len(ys))]
-        new = y(*yidx) if op.set_instead_of_inc else x(*i) + y(*yidx)
-        if cond is None:
-            return new
-        return tirx.if_then_else(cond, new, x(*i))     # never Select: y is read only inside
+    body = inc_region_body(x, y, reg, [bool(b) for b in ybc[:len(ys)]], lead, op.set_instead_of_inc)
     return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
 
 

@@ -15,7 +15,11 @@ The two results are kernel outputs of their own; ``schedules/cpu_matmul_generic.
 merges them into the one ``[M, N]`` output buffer after scheduling (row ``t * MR + r`` and
 ``T * MR + r``).  ``K`` may be symbolic (the reduction loop is not split).  ``N`` is
 static (a weight's dim: ``declare_generic(concrete=...)`` pins it).  B is packed into
-column panels as in ``rules/linalg.py`` unless it is already panel-shaped or fits L2.
+column panels as in ``rules/linalg.py`` unless it is already panel-shaped or fits L2;
+the tail rows then read a row-major B in place over its N columns (annotated ``INPLACE``,
+scheduled by ``schedules/cpu_gemv.rows_in_place``) and the packing runs only when a
+whole row tile exists (``M >= MR``): a batch of 1 never packs B (issue 13: packing
+800x500 every call made 1x800 . 800x500 take 3x numpy's time).
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ tirx = _tvm.tirx
 
 #: block-name suffixes of the two parts (schedules/cpu_matmul_generic.py finds them by name)
 MAIN, TAIL = "_gm", "_gt"
+#: annotation of a part that reads B in place over its N columns (no packed panels)
+INPLACE = "mm_inplace"
 
 
 class NotPacked(Exception):
@@ -52,7 +58,7 @@ def packable(node, shapes):
     if a.ndim != 2 or b.ndim != 2 or out not in ("float32", "float64"):
         return False
     N = _int(shapes[b][1])
-    return N is not None and N >= 8
+    return N is not None and N >= 1
 
 
 def lower_product_generic(node, inputs, ctx):
@@ -86,6 +92,11 @@ def lower_product_generic(node, inputs, ctx):
             v = cast(Bl(y, x * nj + z), dtype)
             return v if Np == N else tirx.if_then_else(x * nj + z < N, v, zero)
         Bp = te.compute((Np // nj, K, nj), pack_b, name="mm_pack_b", tag="mm_pack")
+    # issue 13: the tail rows (M % MR, all of a product with fewer rows than a tile: a batch
+    # of 1) read a row-major B in place over its N columns: no padding, and the packing of
+    # B is skipped when there is no whole tile (cpu_matmul_generic.py guards it)
+    tail_in_place = (not in_place and isinstance(Bt, te.Tensor) and isinstance(Bt.op, te.PlaceholderOp)
+                     and len(Bt.shape) == 2)
     base = ctx.name(node)
     Ms = _int(M)
     T = (Ms // mr) if Ms is not None else tirx.floordiv(M, mr)
@@ -93,14 +104,19 @@ def lower_product_generic(node, inputs, ctx):
     fused = isinstance(node.op, FusedDot)
     out = node.outputs[0].type.dtype
 
-    def part(suffix, shape, row, rows):
+    def part(suffix, shape, row, rows, direct=False):
         k = te.reduce_axis((0, K), name="k")
-
-        def prod(t, r, j):
-            return te.sum(cast(A(row(t, r), k), dtype) * Bp(j // nj, k, j % nj), axis=k)
-        C = te.compute(shape[:2] + (Np,), prod, name=base + suffix + ("_c" if (fused or Np != N) else ""),
-                       tag="mm_tile", attrs={"mm_rows": rows, "mm_cols": nj})
-        if not fused and Np == N:
+        if direct:          # B read in place, N columns (INPLACE: scheduled as rows x vectors)
+            def prod(t, r, j):
+                return te.sum(cast(A(row(t, r), k), dtype) * cast(Bl(k, j), dtype), axis=k)
+            C = te.compute(shape[:2] + (N,), prod, name=base + suffix + ("_c" if fused else ""),
+                           tag="mm_rows_inplace", attrs={INPLACE: 1})
+        else:
+            def prod(t, r, j):
+                return te.sum(cast(A(row(t, r), k), dtype) * Bp(j // nj, k, j % nj), axis=k)
+            C = te.compute(shape[:2] + (Np,), prod, name=base + suffix + ("_c" if (fused or Np != N) else ""),
+                           tag="mm_tile", attrs={"mm_rows": rows, "mm_cols": nj})
+        if not fused and (Np == N or direct):
             return C
         rest = list(zip(node.inputs[2:], inputs[2:]))
 
@@ -118,7 +134,7 @@ def lower_product_generic(node, inputs, ctx):
     if not (_static(T) and int(T) == 0):
         parts.append(part(MAIN, (T, mr), lambda t, r: t * mr + r, mr))
     if not (_static(R) and int(R) == 0):
-        parts.append(part(TAIL, (R, 1), lambda t, r: T * mr + t, 1))
+        parts.append(part(TAIL, (R, 1), lambda t, r: T * mr + t, 1, direct=tail_in_place))
     if not parts:
         raise NotPacked("an empty product")
     return parts

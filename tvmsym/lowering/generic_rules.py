@@ -11,7 +11,10 @@ symbolic extent is ever split (TVM_NOTES 12):
   with softmax); rows in parallel (schedules/cpu_generic.py);
 * a 1-D full reduction: ``P`` chunks of whole vectors (parallel), plus a scalar rest;
 * columns (the leading axes reduced, trailing kept, ``sum(axis=0)``): one reduction in
-  memory order, the innermost kept loop vectorized main + tail by the schedule.
+  memory order, the innermost kept loop vectorized main + tail by the schedule; the middle
+  axes (kept ones on both sides) the same under a loop over the leading kept ones;
+* every axis of a 2-d+ input: each row of the first axis as a row reduction (rows in
+  parallel), then those partial results in order.
 
 Accumulators are the static rule's (float32 sums in float64: as accurate as numpy's
 pairwise sum).  Mean divides by the symbolic count (0 -> numpy's nan/inf).
@@ -35,9 +38,9 @@ from .rules.reduce import (
     prod_reducer,
 )
 from .rules.scalar import cast, const
-from .symbolic_shapes import accepts_reduce, accepts_softmax, reduce_kind  # noqa: F401
+from .symbolic_shapes import accepts_reduce, accepts_softmax, argmax_kind, reduce_kind  # noqa: F401
 
-te, tirx = _tvm.te, _tvm.tirx
+te, tirx, tvm = _tvm.te, _tvm.tirx, _tvm.tvm
 
 #: chunks of a parallel 1-D full reduction (per thread: a few, so threads even out)
 CHUNKS_PER_THREAD = 2
@@ -110,7 +113,15 @@ def lower_careduce_generic(node, inputs, ctx):
         if op.identity is None:     # caught by infer_shape first; kept as a guard
             raise ValueError(op.empty_message(shape))
         red = te.compute(out_shape, lambda *i: ident, name=red_name, tag="reduce_trivial")
-    elif how == "columns":
+    elif how == "full":
+        # each row of the first axis reduced as a row reduction (``<red>_rows``, in the
+        # accumulator dtype: rows in parallel), then the rows in order
+        rows = _row_reduce(red_name + "_rows", [shape[0]], shape[-1],
+                           lambda o, ro, j: convert(x(o[0], *ro, j)), reducer,
+                           _combiner(kind, acc), ident, L, ACCUMULATORS, shape[1:-1])
+        t = te.reduce_axis((0, shape[0]), name="t")
+        red = te.compute([], lambda: reducer(rows(t), axis=[t]), name=red_name, tag="reduce")
+    elif how in ("columns", "middle"):
         rs = [te.reduce_axis((0, shape[a]), name=f"r{k}") for k, a in enumerate(axes)]
         red = te.compute(out_shape, lambda *i: reducer(convert(load(i, rs)), axis=rs),
                          name=red_name, tag="reduce")
@@ -146,11 +157,13 @@ def lower_careduce_generic(node, inputs, ctx):
             cnt = _prod([shape[a] for a in axes])
             d = tirx.Select(cnt > op.ddof, cnt - op.ddof, tirx.IntImm("int64", 0))
             accd = str(v.ty)
-            dv = cast(d, accd)
+            # (the divisor never a constant 0: an empty axis of the signature would make
+            # TVM's constant folding fail on v / 0)
+            dv = tirx.Select(d == 0, const(1, accd), cast(d, accd))
             if _is_float(accd):
                 v = tirx.Select(d == 0, v * const(np.inf, accd), v / dv)
             else:
-                v = tirx.Select(d == 0, v, v / tirx.Select(d == 0, const(1, accd), dv))
+                v = tirx.Select(d == 0, v, v / dv)
         return cast(v, out_dtype)
     return [te.compute(out_shape, finish, name=name, tag="reduce_epilogue")]
 
@@ -263,6 +276,10 @@ def lower_softmax_generic(node, inputs, ctx):
     outer = shape[:-1]
     name = ctx.name(node)
     L = ctx.target.lanes(dtype)
+    from .narrow_rows import narrow  # (w6) plain row reductions, vectorized over rows
+    if ctx.target.cpu and narrow(m, L):
+        from .rules.nnet import lower_softmax
+        return lower_softmax(node, inputs, ctx)
 
     def at(o, j):
         return cast(x(*o, j), dtype)
@@ -288,16 +305,230 @@ def _softmax_classes():
     return (Softmax, LogSoftmax)
 
 
+class _Part:
+    """One part of a SiblingReduce, as ``lower_careduce_generic`` reads a node."""
+
+    def __init__(self, op, inputs, outputs):
+        self.op, self.inputs, self.outputs = op, inputs, outputs
+
+
+def lower_sibling_generic(node, inputs, ctx):
+    """``SiblingReduce`` on symbolic extents: each part lowered by ``lower_careduce_generic``
+    (reading the shared input, or its elementwise function: a compute the schedule
+    inlines), so each part computes exactly what its separate generic kernel computes."""
+    import copy
+
+    from .rules.elemwise import lower_elemwise
+    op = node.op
+    sub = copy.copy(ctx)                # shares the names; shapes of the parts' inputs added
+    sub.shapes = dict(ctx.shapes)
+    x_shape = ctx.shape(node.inputs[0])
+    outs = []
+    for k, (red, pre, idx) in enumerate(op.parts):
+        v, pnode = op.reduced_input(node, k)
+        if pnode is None:
+            t = inputs[idx[0]]
+        else:
+            sub.shapes[v] = tuple(x_shape)
+            t = lower_elemwise(pnode, [inputs[i] for i in idx], sub)[0]
+        outs.append(lower_careduce_generic(_Part(red, [v], [node.outputs[k]]), [t], sub)[-1])
+    return outs
+
+
+def _sibling_class():
+    from ..symbolic.ops.reduce_siblings import SiblingReduce
+    return SiblingReduce
+
+
 #: op class -> generic lowering rule (lower_step's ``rules``)
-GENERIC_RULES = {CAReduce: lower_careduce_generic}
+GENERIC_RULES = {CAReduce: lower_careduce_generic, _sibling_class(): lower_sibling_generic}
 for _c in _softmax_classes():
     GENERIC_RULES[_c] = lower_softmax_generic
 
 
 def generic_rule(op):
-    if isinstance(op, Argmax):
-        return None
     for cls in type(op).__mro__:
         if cls in GENERIC_RULES:
             return GENERIC_RULES[cls]
     return None
+
+
+# ------------------------------------------------------------------ argmax / argmin
+def _index_dtype(vdt, dims):
+    """int32 flat indices next to values of 4 bytes or less (vectors of equal width) when the
+    kernel's index arithmetic is int32 (runtime/generic.py builds int64 kernels for buffers
+    of 2**31 elements or more), else int64."""
+    import numpy as _np
+    wide = any(not isinstance(d, int) and str(d.ty) == "int64" for d in dims)
+    return "int64" if wide or _np.dtype(vdt).itemsize > 4 else "int32"
+
+
+def lower_argmax_generic(node, inputs, ctx):
+    """Argmax / Argmin on symbolic extents, numpy's answer (first index of the extreme; the
+    first NaN when there is one):
+
+    * rows / a vector (as one row): two row reductions built like sums (``_row_reduce``):
+      the extreme (NaN propagating) ``<name>_val``, then the first index holding it (or
+      holding a NaN) ``<name>_red``, a min over vector partials;
+    * columns: per kept element the rows walked in order, keeping the first strictly better
+      value (the specialized kernel's sequential reducer; tiles of the kept axis vectorized
+      by the schedule).
+    """
+    from .rules.reduce import IDX_DTYPE, _seq_arg_reducer
+    (x,), xv, ov = inputs, node.inputs[0], node.outputs[0]
+    if x is None:
+        raise NotGeneric("argmax of an inlined constant")
+    vdt = _value_dtype(xv.type.dtype)
+    if np.dtype(vdt).kind not in "fiub":
+        raise NotGeneric(f"argmax of {vdt}")
+    shape = list(ctx.shape(xv))
+    nd = len(shape)
+    how = argmax_kind(node.op, nd)
+    if how is None:
+        raise NotGeneric(f"argmax over {node.op.reduced_axes(nd)} of {nd}-d")
+    is_max = node.op.reducer == "argmax"
+    name = ctx.name(node)
+    idt = _index_dtype(vdt, shape)
+    out_shape = list(ctx.shape(ov))
+
+    def val(*i):
+        v = x(*i)
+        return v if x.dtype == vdt else cast(v, vdt)
+    if how == "columns":
+        na = len(node.op.reduced_axes(nd))
+        rax = [te.reduce_axis((0, shape[k]), name=f"c{k}") for k in range(na)]
+        q = cast(rax[0].var, idt)
+        for k in range(1, na):
+            q = q * cast(shape[k], idt) + cast(rax[k].var, idt)
+        seq = _seq_arg_reducer(is_max, vdt, idt)
+        ri, _ = te.compute(out_shape, lambda *o: seq((q, val(*rax, *o)), axis=rax),
+                           name=name + "_lanes", tag="reduce")
+        return [te.compute(out_shape, lambda *i: cast(ri(*i), IDX_DTYPE), name=name,
+                           tag="reduce_epilogue")]
+    if how == "full1d":
+        outer, m = [1], shape[0]
+
+        def at(o, j):
+            return val(j)
+    else:
+        outer, m = shape[:-1], shape[-1]
+
+        def at(o, j):
+            return val(*o, j)
+    red = _argmax_rows(name, outer, m, at, vdt, idt, is_max, ctx.target.lanes(vdt),
+                       ctx.target.lanes(idt))
+    if how == "full1d":
+        return [te.compute([], lambda: cast(red(0), IDX_DTYPE), name=name, tag="reduce_epilogue")]
+    return [te.compute(out_shape, lambda *i: cast(red(*i), IDX_DTYPE), name=name,
+                       tag="reduce_epilogue")]
+
+
+def _argmax_rows(name, outer, m, at, vdt, idt, is_max, L, Li):
+    """First index of each row's extreme (or first NaN) on a symbolic row length ``m``:
+
+    * the whole blocks of ``W = ARG_BLOCK * L`` (rules/reduce.py ``_argmax_blocks``, the
+      specialized kernel's one pass): per lane, walking the blocks in order, the block whose
+      lane-wise extreme is strictly better than the lane's best (``_lanes``), and the first
+      block holding a NaN; per row the extreme ``_rext``, the first NaN block ``_nmin``, the
+      block to scan ``_tgt`` and the first hit in it (``_mid``, ``_mred``);
+    * the ``m % W`` elements left: the extreme ``_qv`` and its first index ``_qi`` as two
+      row reductions (``_row_reduce``: whole vectors + a guarded tail vector);
+    * ``_red``: the blocks' answer unless the rest holds the first NaN or a strictly better
+      value."""
+    from .rules.reduce import ARG_BLOCK, _isnan_v, _seq_block_reducer, fmax, fmin
+    fl = _is_float(vdt)
+    B = ARG_BLOCK
+    W = B * L
+    def idx_of(e):
+        return const(e, idt) if isinstance(e, int) else cast(e, idt)
+    Wi = const(W, idt)
+    nb = tirx.FloorDiv(m, _imm(m, W)) if not isinstance(m, int) else m // W
+    nbi = idx_of(nb)
+    big = tvm.tirx.max_value(idt)
+    ext_fn = tirx.max if is_max else tirx.min
+    c = te.reduce_axis((0, nb), name="c")
+
+    def lanes_body(*ol):
+        o, j = ol[:-1], ol[-1]
+        xs = [at(o, c * W + a * L + j) for a in range(B)]
+        bm = xs[0]
+        for v in xs[1:]:
+            bm = ext_fn(bm, v)
+        q = cast(c.var, idt)
+        vals = [q, bm]
+        if fl:
+            anynan = _isnan_v(xs[0], vdt)
+            for v in xs[1:]:
+                anynan = tirx.Or(anynan, _isnan_v(v, vdt))
+            vals.append(tirx.Select(anynan, q, big))
+        return _seq_block_reducer(is_max, vdt, idt, fl)(tuple(vals), axis=[c])
+    lanes = te.compute(list(outer) + [L], lanes_body, name=name + "_lanes", tag="reduce")
+    lq, lv = lanes[0], lanes[1]
+    ln = lanes[2] if fl else None
+    red_ext = (fmax if is_max else fmin) if fl else (te.max if is_max else te.min)
+    rl = te.reduce_axis((0, L), name="rl")
+    rext = te.compute(outer, lambda *o: red_ext(lv(*o, rl), axis=[rl]), name=name + "_rext",
+                      tag="reduce")
+    if fl:
+        nl = te.reduce_axis((0, L), name="nl")
+        nmin = te.compute(outer, lambda *o: te.min(ln(*o, nl), axis=[nl]), name=name + "_nmin",
+                          tag="reduce")
+    tl = te.reduce_axis((0, L), name="tl")
+
+    def tgt_body(*o):
+        key = tirx.Select(tirx.EQ(lv(*o, tl), rext(*o)), lq(*o, tl), big)
+        if fl:
+            key = tirx.Select(nmin(*o) != big, nmin(*o), key)
+        return te.min(key, axis=[tl])
+    tgt = te.compute(outer, tgt_body, name=name + "_tgt", tag="reduce")
+    ra = te.reduce_axis((0, B), name="ra")
+    miss = big
+    last = idx_of(m) - const(1, idt)
+
+    def mid_body(*ol):
+        o, l = ol[:-1], ol[-1]
+        g, e = tgt(*o), rext(*o)
+        flat = g * Wi + cast(ra * L + l, idt)
+        xa = at(o, tirx.min(flat, last))         # in bounds whatever the data (no blocks: m < W)
+        hit = tirx.EQ(xa, e)
+        if fl:
+            hit = tirx.Select(nmin(*o) != big, _isnan_v(xa, vdt), hit)
+        return te.min(tirx.Select(hit, flat, miss), axis=[ra])
+    mid = te.compute(list(outer) + [L], mid_body, name=name + "_mid", tag="reduce")
+    ul = te.reduce_axis((0, L), name="ul")
+    mred = te.compute(outer, lambda *o: te.min(mid(*o, ul), axis=[ul]), name=name + "_mred",
+                      tag="reduce")
+    # the rest: m % W elements from r0
+    r0 = nb * W
+    rest = m - r0
+    best = (nanmax if is_max else nanmin) if fl else (te.max if is_max else te.min)
+    comb = _combiner("max" if is_max else "min", vdt)
+    ident = lowest(vdt) if is_max else highest(vdt)
+    qv = _row_reduce(name + "_qv", outer, rest, lambda o, r, j: at(o, r0 + j), best, comb,
+                     ident, L)
+
+    def key(o, r, j):
+        v, e = at(o, r0 + j), qv(*o)
+        jj = idx_of(j)
+        hit = tirx.Select(v == e, jj, miss)
+        if fl:
+            hit = tirx.Select(_isnan_v(e, vdt), tirx.Select(_isnan_v(v, vdt), jj, miss), hit)
+        return hit
+    qi = _row_reduce(name + "_qi", outer, rest, key, te.min, tirx.min, miss, Li)
+
+    def final(*o):
+        main, e = mred(*o), rext(*o)
+        other = idx_of(r0) + qi(*o)
+        qe = qv(*o)
+        # (the schedule skips the blocks of an empty part: their values are read only when
+        # that part is not empty)
+        use_rest = qe > e if is_max else qe < e
+        if fl:
+            use_rest = tirx.And(tirx.EQ(nmin(*o), big), tirx.Or(use_rest, _isnan_v(qe, vdt)))
+        use_rest = tirx.And(tirx.GT(idx_of(rest), const(0, idt)), use_rest)
+        use_rest = tirx.Or(tirx.EQ(nbi, const(0, idt)), use_rest)
+        return tirx.Select(use_rest, other, main)
+    return te.compute(outer, final, name=name + "_red")
+
+
+GENERIC_RULES[Argmax] = lower_argmax_generic

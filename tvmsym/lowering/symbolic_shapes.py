@@ -14,7 +14,14 @@ Every other kernel is lowered with one ``tirx.Var`` per class (``generic_shapes`
 build serves every input shape of the signature.  Which intermediate dimension is which
 class is found once per class pattern by running the plan's shape inference (pure Python)
 on two probe shapes (``structure``): a dimension equal to class ``c``'s probe size in both
-runs is class ``c``, one equal in both runs is a constant, anything else is derived.
+runs is class ``c``, one equal in both runs is a constant, anything else is *derived*
+(``("d", j)``: a flatten's ``n0 * n1``, a join's ``n0 + n1``, a slice's ``n - 1``; one
+variable ``d<j>`` per kernel, bound from the buffer that has that size; dims with the same
+pair of probe sizes share it, and every call checks they are equal: ``consistent``).
+When the probes do not go through the graph (a weight's dim tied to a constant:
+``emb.reshape((n, b, 128))``), the classes of the shared variables' dims, then one more
+class, are probed at their sizes and pinned (``tied_fixed``, through the held classes of
+``structural_fixed``; the pattern, hence the warm cache's key, is unchanged).
 
 ``signature`` imports no TVM (the disk cache looks a build up by it before lowering).
 """
@@ -30,8 +37,11 @@ CONCRETE = {}
 #: extents that remain), instead of schedules/cpu_generic.py
 OWN_SCHEDULE = set()
 
-#: probe sizes of class c (two runs): far from constants, sums and products of other probes
+#: probe sizes of class c (two runs): P + c * S, far from constants, sums and products of
+#: other probes; the two runs' steps differ, so a class shifted by a constant (a split's
+#: ``n - 2``) never takes another class's pair of sizes (it is a derived size)
 _P1, _P2 = 10007, 20011
+_S1, _S2 = 1009, 2003
 
 
 def declare_generic(*op_classes, accepts=None, concrete=None, own_schedule=False):
@@ -91,39 +101,68 @@ def class_pattern(input_shapes, broadcastable=None):
 class Structure:
     """What a class pattern says about every variable of a plan (``structure``)."""
 
-    def __init__(self, dims, n_classes):
-        self.dims = dims                # var -> tuple of ('c', k) / int / None (derived), or None
+    def __init__(self, dims, n_classes, n_derived=0):
+        # var -> tuple of ('c', k) (class k) / int (constant) / ('d', j) (derived: some other
+        # function of the classes, e.g. a flatten's n0 * n1 or a join's n0 + n1; equal
+        # derived keys mean equal at both probes, so equal functions), or None (unknown)
+        self.dims = dims
         self.n_classes = n_classes
+        self.n_derived = n_derived
 
 
-def _probe(pattern, base):
-    return [tuple(d if not isinstance(d, tuple) else base + 2 * d[1] for d in row)
+def is_class(x):
+    return isinstance(x, tuple) and x[0] == "c"
+
+
+def is_derived(x):
+    return isinstance(x, tuple) and x[0] == "d"
+
+
+def _probe(pattern, base, step, fixed=None):
+    fixed = fixed or {}
+    return [tuple(d if not isinstance(d, tuple) else fixed.get(d[1], base + step * d[1])
+                  for d in row)
             for row in pattern]
 
 
-def structure(plan, pattern, inner=None):
+def structure(plan, pattern, inner=None, fixed=()):
     """The ``Structure`` of ``plan`` for a class ``pattern`` (memoized on the plan), or None
-    when the probes do not go through shape inference (the function is then specialized)."""
+    when the probes do not go through shape inference (the function is then specialized).
+    ``fixed``: ((class, size), ...) probed at that size in both runs (``structural_fixed``:
+    their dims, and what shape inference derives from them, come out as constants)."""
     memo = plan.__dict__.setdefault("_generic_structures", {})
-    if pattern in memo:
-        return memo[pattern]
+    mk = (pattern, tuple(fixed)) if fixed else pattern
+    if mk in memo:
+        return memo[mk]
     from .lower import infer_shapes
     n = 1 + max([d[1] for row in pattern for d in row if isinstance(d, tuple)], default=-1)
+    fx = dict(fixed)
     try:
-        s1 = infer_shapes(plan, _probe(pattern, _P1), {}, None, set(), inner)
-        s2 = infer_shapes(plan, _probe(pattern, _P2), {}, None, set(), inner)
+        s1 = infer_shapes(plan, _probe(pattern, _P1, _S1, fx), {}, None, set(), inner)
+        s2 = infer_shapes(plan, _probe(pattern, _P2, _S2, fx), {}, None, set(), inner)
     except Exception:       # a probe size a reshape cannot take, ...: specialize
-        memo[pattern] = None
+        memo[mk] = None
         return None
-    probes = {(_P1 + 2 * k, _P2 + 2 * k): ("c", k) for k in range(n)}
+    probes = {(_P1 + _S1 * k, _P2 + _S2 * k): ("c", k) for k in range(n) if k not in fx}
+    derived = {}
     dims = {}
+
+    def dim(x, y):
+        if x == y:
+            return int(x)
+        c = probes.get((x, y))
+        if c is not None:
+            return c
+        if x < 0 or y < 0:
+            return None
+        return ("d", derived.setdefault((int(x), int(y)), len(derived)))
     for v, a in s1.items():
         b = s2.get(v)
         if a is None or b is None or len(a) != len(b):
             dims[v] = None
             continue
-        dims[v] = tuple(int(x) if x == y else probes.get((x, y)) for x, y in zip(a, b))
-    memo[pattern] = st = Structure(dims, n)
+        dims[v] = tuple(dim(x, y) for x, y in zip(a, b))
+    memo[mk] = st = Structure(dims, n, len(derived))
     return st
 
 
@@ -147,6 +186,11 @@ def _step_generic(plan, step, struct, kind):
         d = struct.dims.get(v)
         if d is None or any(x is None for x in d):
             return False
+    conc = _lookup(CONCRETE, step.node.op)
+    for entry in (conc(step.node) if conc is not None else ()):
+        d = struct.dims.get(step.node.inputs[entry[0]])
+        if d is not None and len(entry) == 2 and is_derived(d[entry[1]]):
+            return False        # a dim the kernel needs static is no class: specialize it
     return True
 
 
@@ -161,7 +205,7 @@ def _declared_pins(st, struct, plan=None):
     for entry in (conc(st.node) if conc is not None else ()):
         pos, axis = entry[:2]
         d = struct.dims.get(st.node.inputs[pos])
-        if d is None or not isinstance(d[axis], tuple):
+        if d is None or not is_class(d[axis]):
             continue
         if len(entry) > 2:
             if fixed is None:
@@ -184,7 +228,7 @@ def fixed_classes(plan, struct):
     out = set()
     for v in fg.inputs[n:]:
         for x in struct.dims.get(v) or ():
-            if isinstance(x, tuple):
+            if is_class(x):
                 out.add(x[1])
     return out
 
@@ -194,9 +238,9 @@ def kernel_key(plan, sig, inner=None):
     classes the generic kernels themselves pin (not those pinned for specialized kernels).
     Signatures with one kernel key share their generic kernels (runtime/generic.py)."""
     _, dtypes, pattern, pinned = sig
-    struct = structure(plan, pattern, inner)
+    struct = sig_structure(plan, sig, inner)
     gen, _ = generic_steps(plan, struct, "llvm")
-    own = set()
+    own = {k for k, _ in sig_fixed(plan, sig)}
     for st in plan.steps:
         if st.name in gen:
             own.update(_declared_pins(st, struct, plan))
@@ -221,8 +265,8 @@ def generic_steps(plan, struct, kind):
                     continue
                 return gen, None
             for x in d:
-                if x is None:
-                    return gen, None
+                if x is None or is_derived(x):      # (a specialized kernel on a derived
+                    return gen, None                # size: every class it depends on)
                 if isinstance(x, tuple):
                     pinned.add(x[1])
     return gen, pinned
@@ -245,17 +289,30 @@ def signature(plan, input_shapes, kind="llvm", specialize=False, inner=None):
     if specialize or kind != "llvm" or plan.value_inputs:
         return ("specialized", dtypes, shapes)
     pattern, sizes = class_pattern(shapes, _bcast(plan))
-    memo = plan.__dict__.setdefault("_generic_pins", {})
     failed = len(plan.__dict__.get("_generic_failed", ()))
-    got = memo.get((pattern, failed))
+    known = fit_known(plan, dtypes, shapes, failed)
+    if known is not None:
+        return known
+    fixed = structural_fixed(plan, pattern, sizes, inner)
+    if fixed is None:
+        return ("specialized", dtypes, shapes)
+    memo = plan.__dict__.setdefault("_generic_pins", {})
+    got = memo.get((pattern, fixed, failed))
     if got is None:
-        struct = structure(plan, pattern, inner)
+        struct = structure(plan, pattern, inner, fixed)
         got = (None, None) if struct is None else generic_steps(plan, struct, kind)
-        memo[(pattern, failed)] = got
+        memo[(pattern, fixed, failed)] = got
     gen, pinned = got
     if pinned is None or not gen:
         return ("specialized", dtypes, shapes)
-    return ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in sorted(pinned)))
+    pinned = set(pinned) | {k for k, _ in fixed}
+    sig = ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in sorted(pinned)))
+    # what fit_known needs: the pattern, the classes it pins, the sizes its generic kernels pin
+    entry = (failed, dtypes, pattern, tuple(k for k, _ in sig[3]), kernel_key(plan, sig, inner)[2])
+    known = plan.__dict__.setdefault("_generic_known", [])
+    if entry not in known:
+        known.append(entry)
+    return sig
 
 
 def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
@@ -264,8 +321,7 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
     PrimFunc binds its own), constants and the classes generic kernels pin as ints (classes
     pinned only for specialized kernels stay symbolic: ``kernel_key``)."""
     from .. import _tvm
-    _, _, pattern, _ = sig
-    struct = structure(plan, pattern, inner)
+    struct = sig_structure(plan, sig, inner)
     gen, _ = generic_steps(plan, struct, "llvm")
     pinned = dict(kernel_key(plan, sig, inner)[2])   # only what generic kernels pin
     out = {}
@@ -277,6 +333,10 @@ def generic_shapes(plan, sig, inner=None, index_dtype="int32"):
         def dim(x):
             if not isinstance(x, tuple):
                 return int(x)
+            if is_derived(x):       # its own variable (bound by a buffer of that size)
+                if x not in vars_:
+                    vars_[x] = _tvm.tirx.Var(f"d{x[1]}", index_dtype)
+                return vars_[x]
             k = x[1]
             if k in pinned:
                 return int(pinned[k])
@@ -297,10 +357,10 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
     kernels (the caller builds it specialized)."""
     _, _, pattern, _ = sig
     memo = plan.__dict__.setdefault("_generic_checks", {})
-    mk = (pattern, len(plan.__dict__.get("_generic_failed", ())))
+    mk = (pattern, sig_fixed(plan, sig), len(plan.__dict__.get("_generic_failed", ())))
     checks = memo.get(mk)
     if checks is None:
-        struct = structure(plan, pattern, inner)
+        struct = sig_structure(plan, sig, inner)
         if struct is None:
             return False
         gen, _ = generic_steps(plan, struct, "llvm")
@@ -313,13 +373,19 @@ def consistent(plan, sig, input_shapes, shapes, inner=None):
                     seen.add(v)
                     checks.append((v, struct.dims.get(v)))
         memo[mk] = checks
-    _, sizes = class_pattern(input_shapes, _bcast(plan))
+    sizes = pattern_sizes(pattern, input_shapes)
+    if sizes is None:
+        return False
+    derived = {}
     for v, d in checks:
         a = shapes.get(v)
         if d is None or a is None or len(d) != len(a):
             return False
         for x, y in zip(d, a):
-            if (sizes[x[1]] if isinstance(x, tuple) else x) != y:
+            if is_derived(x):       # equal keys: equal sizes (one variable in a kernel)
+                if derived.setdefault(x[1], y) != y:
+                    return False
+            elif (sizes[x[1]] if isinstance(x, tuple) else x) != y:
                 return False
     return True
 
@@ -343,10 +409,148 @@ def mark_failed(plan, step_name):
     plan.__dict__.setdefault("_generic_failed", set()).add(step_name)
 
 
+# ------------------------------------------------- structural dims (convolutions, pooling)
+#: op class -> structural(node) -> [(input position, axis), ...]: dims whose size shape
+#: inference does arithmetic on (a convolution's image and filter sizes, a pooling's
+#: window axes).  Their classes are probed at the call's size (``structural_fixed``), so
+#: what derives from them (the output image) is a constant, and they are pinned: one
+#: build serves every size of the other dims (the batch).
+STRUCTURAL = {}
+
+
+def declare_structural(*op_classes, dims):
+    """``dims(node)`` -> [(input position, axis), ...] kept at their size (see STRUCTURAL)."""
+    for c in op_classes:
+        STRUCTURAL[c] = dims
+
+
+def _structural_dims(plan):
+    """[(node, input position, axis)] of the structural dims of the plan's kernels."""
+    out = []
+    for step in plan.steps:
+        if step.kind != "tvm":
+            continue
+        for node in [step.node] + list(step.inlined):
+            fn = _lookup(STRUCTURAL, node.op)
+            out += [(node, pos, axis) for pos, axis in (fn(node) if fn is not None else ())]
+    return out
+
+
+def structural_fixed(plan, pattern, sizes, inner=None):
+    """((class, size), ...): the classes of ``pattern`` held at the call's size, or None
+    (no structure: the function is specialized).  Only for plans with structural dims
+    (convolutions, pooling; else ``()``): each class is probed alone, every other one at
+    its size; it is held when shape inference fails (a filter's channels against the
+    image's) or some structural dim then depends on it (a convolution's image size, or a
+    dense layer's rows that must equal the flattened feature maps).  The classes left are
+    then probed together.  Memoized per pattern (the sizes are the call's)."""
+    sdims = plan.__dict__.get("_generic_sdims")
+    if sdims is None:
+        sdims = plan.__dict__["_generic_sdims"] = _structural_dims(plan) if STRUCTURAL else []
+    memo = plan.__dict__.setdefault("_generic_fixed", {})
+    if not sdims:
+        if pattern not in memo:
+            memo[pattern] = frozenset() if structure(plan, pattern, inner) is not None else \
+                tied_fixed(plan, pattern, sizes, inner)
+        cls = memo[pattern]
+        return None if cls is None else tuple((k, sizes[k]) for k in sorted(cls))
+    if pattern not in memo:
+        ks = sorted({d[1] for row in pattern for d in row if isinstance(d, tuple)})
+        held = set()
+        for k in ks:
+            fx = tuple((j, sizes[j]) for j in ks if j != k)
+            st = structure(plan, pattern, inner, fx)
+            if st is None:
+                held.add(k)
+                continue
+            for node, pos, axis in sdims:
+                d = st.dims.get(node.inputs[pos])
+                if d is None or axis >= len(d) or not isinstance(d[axis], int):
+                    held.add(k)
+                    break
+        cls = frozenset(held)
+        if structure(plan, pattern, inner, tuple((k, sizes[k]) for k in sorted(cls))) is None:
+            cls = tied_fixed(plan, pattern, sizes, inner, cls)
+        memo[pattern] = cls
+    cls = memo[pattern]
+    if cls is None:
+        return None
+    return tuple((k, sizes[k]) for k in sorted(cls))
+
+
+def tied_fixed(plan, pattern, sizes, inner=None, held=frozenset()):
+    """Classes to hold at their size when the probes do not go through the graph because it
+    ties a dim to a constant (``emb.reshape((n, b, 128))`` of a 128-wide embedding, or
+    ``x.reshape((n, 3, 4))`` of an ``(n, 12)`` input), or None: first the classes of the
+    shared variables' dims (the inputs after ``fgraph.n_user_inputs``: a weight's dim cannot
+    change between calls), then those and one more class, the last first.  At least one
+    class stays symbolic."""
+    ks = sorted({d[1] for row in pattern for d in row if is_class(d)}, reverse=True)
+    n = getattr(plan.fgraph, "n_user_inputs", None)
+    base = set(held)
+    if n is not None:
+        base |= {d[1] for row in pattern[n:] for d in row if is_class(d)}
+    cands = ([base] if base != set(held) else []) + [base | {k} for k in ks if k not in base]
+    for c in cands:
+        if len(c) >= len(ks):
+            continue
+        if structure(plan, pattern, inner, tuple((k, sizes[k]) for k in sorted(c))) is not None:
+            return frozenset(c)
+    return None
+
+
+def sig_fixed(plan, sig):
+    """The (class, size) pairs of generic signature ``sig`` held at their size in its probes."""
+    cls = plan.__dict__.get("_generic_fixed", {}).get(sig[2]) or ()
+    return tuple((k, n) for k, n in sig[3] if k in cls)
+
+
+def sig_structure(plan, sig, inner=None):
+    """The ``Structure`` a generic signature was made with (its structural classes held)."""
+    return structure(plan, sig[2], inner, sig_fixed(plan, sig))
+
+
+def pattern_sizes(pattern, input_shapes):
+    """{class: size} of ``input_shapes`` under ``pattern``, or None when they do not fit it
+    (a dim of a class differs from another of that class, a constant dim differs)."""
+    if len(pattern) != len(input_shapes):
+        return None
+    sizes = {}
+    for row, s in zip(pattern, input_shapes):
+        if len(row) != len(s):
+            return None
+        for d, n in zip(row, s):
+            n = int(n)
+            if isinstance(d, tuple):
+                if n == 0 or sizes.setdefault(d[1], n) != n:
+                    return None
+            elif d != n:
+                return None
+    return sizes
+
+
+def fit_known(plan, dtypes, shapes, failed):
+    """The signature of ``shapes`` under a class pattern made earlier that they fit (its
+    classes may be finer than the call's own pattern: at batch 1 the batch and a channel
+    count of 1 are one class of the call, two of the pattern made at batch 128) with the
+    sizes its generic kernels pin, or None.  Those kernels hold for any sizes of its other
+    classes, so the call runs them (its specialized kernels are built for its sizes;
+    ``consistent`` still checks the shapes the plan infers against the structure)."""
+    for f, dts, pattern, pinset, own in plan.__dict__.get("_generic_known", ()):
+        if f != failed or dts != dtypes:
+            continue
+        sizes = pattern_sizes(pattern, shapes)
+        if sizes is not None and all(sizes.get(k) == n for k, n in own):
+            return ("generic", dtypes, pattern, tuple((k, sizes[k]) for k in pinset))
+    return None
+
+
 # ------------------------------------------------------------------ the generic families
 # (which nodes lowering/generic_rules.py lowers on symbolic extents; no TVM here)
 def reduce_kind(op, ndim):
-    """'rows', 'full1d', 'columns' or None for a CAReduce over ``ndim`` axes."""
+    """'rows', 'full1d', 'columns', 'full' (every axis of a 2-d+ input), 'middle' (a run of
+    axes with kept ones on both sides: ``sum(axis=1)`` of 3-d) or None for a CAReduce over
+    ``ndim`` axes."""
     from ..symbolic.ops.reduce import Argmax, CAReduce
     if isinstance(op, Argmax) or not isinstance(op, CAReduce):
         return None
@@ -356,11 +560,13 @@ def reduce_kind(op, ndim):
     if ndim == 1:
         return "full1d"
     if len(axes) == ndim:
-        return None
+        return "full"
     if axes == list(range(ndim - len(axes), ndim)):
         return "rows"
     if axes == list(range(len(axes))):
         return "columns"
+    if axes == list(range(axes[0], axes[-1] + 1)):
+        return "middle"
     return None
 
 
@@ -369,6 +575,46 @@ def accepts_reduce(node):
     if x.type.dtype.startswith("complex") or node.outputs[0].type.dtype.startswith("complex"):
         return False
     return reduce_kind(node.op, x.type.ndim) is not None
+
+
+def argmax_kind(op, ndim):
+    """'rows' (the last axis of a 2-d+ input), 'full1d' (a vector), 'columns' (the leading
+    axes reduced, some trailing kept) or None (specialized) for an Argmax / Argmin."""
+    from ..symbolic.ops.reduce import Argmax
+    if not isinstance(op, Argmax) or ndim == 0:
+        return None
+    axes = sorted(op.reduced_axes(ndim))
+    if ndim == 1:
+        return "full1d"
+    if axes == [ndim - 1]:
+        return "rows"
+    if len(axes) < ndim and axes == list(range(len(axes))):
+        return "columns"
+    return None
+
+
+def accepts_argmax(node):
+    x = node.inputs[0]
+    if x.type.dtype.startswith("complex"):
+        return False
+    return argmax_kind(node.op, x.type.ndim) is not None
+
+
+#: SiblingReduce kernels lowered shape-generic (generic_rules.lower_sibling_generic).  Off by
+#: default: a generic part costs ~0.25 s of build CPU against ~0.03 s specialized (measured:
+#: 4 parts 1.24 / 0.12 s, 8 parts 2.06 / 0.24 s; bench_compile's reduce family at 999 nodes
+#: 87 / 6.5 s), as schedules/cpu_generic.py rewrites the whole function once per part (main +
+#: tail, parallel and serial copies); cheaper per-part passes first (issue 12 follow-up).
+SIBLING_GENERIC = False
+
+
+def accepts_sibling(node):
+    """A SiblingReduce whose parts are generic reductions (they share the input and axes),
+    when ``SIBLING_GENERIC`` is on."""
+    x = node.inputs[0]
+    if not SIBLING_GENERIC or not _not_complex(node):
+        return False
+    return all(reduce_kind(red, x.type.ndim) is not None for red, _, _ in node.op.parts)
 
 
 def accepts_softmax(node):
@@ -434,6 +680,50 @@ def _declare_defaults():
     from ..symbolic.ops.subtensor import IncSubtensor, Subtensor
     declare_generic(Subtensor, IncSubtensor, accepts=accepts_indexing)
     declare_generic(Alloc, accepts=_not_complex)
+    # sibling reductions (one multi-output kernel), argmax/argmin (generic_rules.py)
+    from ..symbolic.ops.reduce_siblings import SiblingReduce
+    declare_generic(SiblingReduce, accepts=accepts_sibling)
+    from ..symbolic.ops.reduce import Argmax
+    declare_generic(Argmax, accepts=accepts_argmax)
 
 
 _declare_defaults()
+
+
+# convolutions and pooling: generic in the batch (and pooling's leading dims), their image
+# and filter sizes structural (lowering/generic_conv.py's declarations import no TVM)
+from . import generic_conv_decl  # noqa: E402,F401
+
+
+# ------------------------------------------------ shape ops, advanced indexing, arange (issue 12)
+# (lowering/generic_shape_ops.py; AdvancedSubtensor and ARange keep their static rules,
+# which compare no extent)
+def accepts_advanced(node):
+    """Integer index arrays and whole slices (``W[idx]``, ``p[arange(n), y]``); boolean
+    masks and partial slices stay specialized."""
+    if not _not_complex(node):
+        return False
+    for e in node.op.idx_list:
+        if e[0] == "slice" and any(p is not None for p in e[1:]):
+            return False
+        if e[0] == "array" and e[1] == "bool":
+            return False
+    return True
+
+
+def accepts_arange(node):
+    """``arange(start, stop, step)`` with constant start and step (stop: a shape)."""
+    return isinstance(node.inputs[0], Constant) and isinstance(node.inputs[2], Constant)
+
+
+def _declare_shape_ops():
+    from ..symbolic.ops.alloc import ARange
+    from ..symbolic.ops.rearrange import Squeeze
+    from ..symbolic.ops.reshape import Flatten, Join, Reshape, Split
+    from ..symbolic.ops.subtensor import AdvancedSubtensor
+    declare_generic(Reshape, Flatten, Squeeze, Join, Split, accepts=_not_complex)
+    declare_generic(AdvancedSubtensor, accepts=accepts_advanced)
+    declare_generic(ARange, accepts=accepts_arange)
+
+
+_declare_shape_ops()

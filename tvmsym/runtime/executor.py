@@ -218,6 +218,10 @@ class Build:
             if st.check is not None:
                 self.checks[st.name] = ([slot.get(v, getattr(v, "data", None))
                                          for v in node.inputs], [shapes[v] for v in node.inputs])
+        # the graph variable of each build-time constant computed from shapes (None: fixed),
+        # recomputed per shape by runtime/shapefn.py
+        inv = {s: v for v, s in slot.items() if v in values and not isinstance(v, Constant)}
+        self.const_vars = [inv.get(s) for s, _ in self.const_values]
         host_values = dict(self.const_values)
         self.dev_const_values = [(d, host_values[s]) for s, d in dev_copy.items()]
         self._dev_consts = None
@@ -271,7 +275,8 @@ class Build:
         (``share_memory=True``) instead of starting an empty one.
         """
         b = _copy.copy(self)
-        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable"):
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_dev_donatable",
+                     "_src_memo"):
             b.__dict__.pop(attr, None)
         b.out_slots, b.out_is_input = list(self.out_slots), list(self.out_is_input)
         if n_outputs is not None and n_outputs < len(self.out_slots):
@@ -284,6 +289,53 @@ class Build:
             b.steps = keep[::-1]
         b._bind()
         b._pool = {} if pool is None else pool
+        return b
+
+    def at_shapes(self, input_shapes, out_shapes, const_values, graph_out_shapes=()):
+        """This build at other input shapes of its generic signature (runtime/shapefn.py):
+        the same compiled kernels and slots, each record's outputs at ``out_shapes[i]``, the
+        build-time constants ``const_values``, the graph outputs' shapes
+        ``graph_out_shapes``; its own buffer pool and per-call plans.  Nothing is bound or
+        planned again: the records and the fast program are this build's with the new
+        shapes put in."""
+        b = _copy.copy(self)
+        d = b.__dict__
+        for attr in ("_update_plan", "_donatable", "_given_runners", "_is_governed", "_full",
+                     "_dev_consts", "_general_pool"):
+            d.pop(attr, None)
+        b.input_shapes = [tuple(s) for s in input_shapes]
+        b.times = {"lower": 0.0, "schedule": 0.0, "compile": 0.0}    # (nothing was built)
+        shape_of, prog = {}, []
+        for brec, row in zip(self.prog, out_shapes):
+            outs = []
+            for (s, _, dt), shp in zip(brec.outs, row):
+                outs.append((s, shp, dt))
+                shape_of[s] = shp
+            # (one record list: a kernel's record keeps its bound kernel in both)
+            prog.append(StepRecord(brec.kind, brec.step, brec.ins, outs, brec.inplace,
+                                   brec.on_device, brec.name, brec.fn))
+        b.steps = b.prog = prog
+        b.const_values = const_values
+        if self.shapes:         # (a build loaded from the warm cache keeps none)
+            fg = self.plan.fgraph
+            shapes = dict(zip(fg.inputs, b.input_shapes))
+            for r in prog:
+                for v, (_, shp, _) in zip(r.step.outputs, r.outs):
+                    shapes[v] = shp
+            shapes.update(zip(fg.outputs, graph_out_shapes))
+            b.shapes = shapes
+        b.values = {}
+        don = self.__dict__.get("_donatable")
+        if don is not None:     # (which outputs take spares does not depend on the sizes)
+            b._donatable = {k: (s, tuple(shape_of[s]), dt) for k, (s, _, dt) in don.items()}
+        if self._fast is not None:
+            b._fast = [(fn, getargs, tuple([(s, shape_of[s], dt) for s, _, dt in allocs]))
+                       for fn, getargs, allocs in self._fast]
+            template = list(self._template)
+            for s, c in const_values:
+                template[s] = c
+            b._template = template
+            b._pool = {}        # (_fast_records: the base's, they name the same steps)
         return b
 
     def _bind(self):
@@ -388,8 +440,11 @@ class Build:
         where = {s: i for i, s in enumerate(spare_slots or ())}
         prog = []
         for fn, getargs, allocs in fast:
-            given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
-            prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+            if where and any(a[0] in where for a in allocs):
+                given = tuple((s, where[s]) for s, _, _ in allocs if s in where)
+                prog.append((fn, getargs, given, tuple(a for a in allocs if a[0] not in where)))
+            else:
+                prog.append((fn, getargs, (), allocs))
         if (spare_slots is None and len(fast) == 1 and not any(t is not None for t in template)
                 and len(out_plan) == 1 and not out_plan[0][1] and len(fast[0][2]) == 1
                 and self._fast_slots[0] == tuple(range(n_in)) + (fast[0][2][0][0],)
@@ -415,9 +470,13 @@ class Build:
         # kernel arguments: each pooled intermediate buffer as the TVM tensor made once with it
         # (a numpy argument costs the FFI ~0.25-0.45 us of DLPack conversion per kernel call:
         # ~66 of them per W6 MLP step), the program written out as straight-line Python
-        plain = [not touches_complex(rec.step) for rec in records]
+        memo = self.__dict__.setdefault("_src_memo", {}).setdefault(
+            (n_out, unpack_single, spare_slots), {})    # (shared with at_shapes' builds)
+        plain = memo.get("plain")
+        if plain is None:
+            plain = memo["plain"] = [not touches_complex(rec.step) for rec in records]
         run = straight_line(prog, plain, self._fast_slots, n_in, template, pool, out_plan,
-                            records, unpack_single, wrap, held)
+                            records, unpack_single, wrap, held, memo)
         return run or self._run_numpy(prog, n_in, template, pool, out_plan, records, unpack_single)
 
     @staticmethod
@@ -518,13 +577,15 @@ class Build:
         pre = getattr(guard, "pre_step", None)      # MonitorMode: called before every step
         fresh = set()       # ids of the arrays this call allocated: the only ones inplace may reuse
         made = set()        # ids of numpy's own results of data-dependent steps (profiles)
+        # host buffers kept for the next call (profiles count what a call allocates: none)
+        pool = self.__dict__.setdefault("_general_pool", {}) if prof is None else None
         for rec in self.prog:
             if prof is not None:
                 t0, before = _now(), set(fresh)
             if pre is not None:
                 pre(rec.step, slots, self)
             try:
-                res = self._step(rec, slots, given, fresh, made, dev)
+                res = self._step(rec, slots, given, fresh, made, dev, pool)
             except Exception as e:
                 raise annotate(e, rec)
             if prof is not None:
@@ -555,9 +616,17 @@ class Build:
             runners[given_slots] = r
         return r
 
-    def _step(self, rec, slots, given, fresh, made, dev):
-        """Run one step; returns its output arrays (for NanGuardMode)."""
+    def _step(self, rec, slots, given, fresh, made, dev, pool=None):
+        """Run one step; returns its output arrays (for NanGuardMode).  ``pool``: {slot: host
+        array} kept across calls; a slot's array is reused when nobody else holds it any more
+        (reference count: not returned, no view of it alive), as the fast path's pool: a fresh
+        multi-megabyte array costs a page fault per 4 KB written."""
         kind = rec.kind
+        if kind is Kind.HOST and pool is not None and getattr(rec.node.op, "owns_outputs", False) \
+                and not rec.on_device:
+            res = _own_outputs(rec, slots, given)
+            if res is not None:
+                return res
         if kind is Kind.TO_DEVICE:
             t = slots[rec.outs[0][0]] = _tvm.tvm.runtime.tensor(_c(slots[rec.ins[0]]), dev)
             fresh.add(id(t))
@@ -595,6 +664,12 @@ class Build:
                 slots[s] = v
             return list(vals)
         on_dev = rec.on_device
+        if kind is Kind.KERNEL and pool is not None and rec.name in self._reshape_views():
+            a = slots[rec.ins[0]]
+            s, shape, _ = rec.outs[0]
+            if s not in given and isinstance(a, np.ndarray) and a.flags.c_contiguous:
+                slots[s] = a.reshape(shape)     # a view: no kernel, no copy (never in fresh:
+                return [slots[s]]               # no inplace kernel writes through it)
         res = []
         for o, (s, shape, dtype) in enumerate(rec.outs):
             arr = slots[rec.inplace[o]] if o in rec.inplace else given.get(s)
@@ -603,7 +678,15 @@ class Build:
             if arr is not None and on_dev == isinstance(arr, np.ndarray):
                 arr = None      # a buffer on the other side cannot take this step's output
             if arr is None:
-                arr = _tvm.tvm.runtime.empty(shape, dtype, dev) if on_dev else np.empty(shape, dtype)
+                if on_dev:
+                    arr = _tvm.tvm.runtime.empty(shape, dtype, dev)
+                elif pool is not None:
+                    arr = pool.get(s)
+                    if arr is None or sys.getrefcount(arr) > 3 or arr.shape != tuple(shape) \
+                            or arr.dtype != dtype:      # (pool, arr, getrefcount's argument)
+                        arr = pool[s] = np.empty(shape, dtype)
+                else:
+                    arr = np.empty(shape, dtype)
                 fresh.add(id(arr))
             slots[s] = arr
             res.append(arr)
@@ -625,6 +708,27 @@ class Build:
             for arr, v in zip(res, vals):
                 arr[...] = v
         return res
+
+    def _reshape_views(self):
+        """Names of the reshape kernels (``Reshape``/``Flatten``/``Squeeze`` of a buffer read
+        as it is) the general loop runs as numpy views of their input: an intermediate result
+        only (never a function input, shared storage or constant, so no returned array
+        aliases those)."""
+        names = self.__dict__.get("_reshape_view_names")
+        if names is None:
+            from ..symbolic.ops.rearrange import Squeeze
+            from ..symbolic.ops.reshape import Flatten, Reshape
+            fixed = set(range(len(self.plan.fgraph.inputs))) | {s for s, _ in self.const_values}
+            names = self._reshape_view_names = frozenset(
+                rec.name for rec in self.prog
+                if rec.kind is Kind.KERNEL and not rec.on_device
+                and type(rec.node.op) in (Reshape, Flatten, Squeeze)
+                and rec.step.check is None and not rec.step.inlined and not rec.inplace
+                and len(rec.outs) == 1 and rec.ins and rec.ins[0] >= 0
+                and rec.ins[0] not in fixed and rec.step.inputs
+                and rec.step.inputs[0] is rec.node.inputs[0]
+                and rec.node.inputs[0].type.dtype == rec.node.outputs[0].type.dtype)
+        return names
 
     def _arg(self, slots, rec, k, i, dev):
         """Kernel argument ``k`` (slot ``i``) on the side the kernel runs on."""
@@ -680,6 +784,37 @@ def CudaBuild(plan, input_shapes, target, loopback=False):
 
 def _host(a):
     return a if isinstance(a, np.ndarray) or not hasattr(a, "numpy") else a.numpy()
+
+
+def _own_outputs(rec, slots, given):
+    """The results of a host op whose ``perform`` returns arrays of its own (``owns_outputs``:
+    ``Scan``/``ScanGrad``, new arrays or views of buffers the op keeps) taken as they are, with
+    no copy into a buffer of ours (the LSTM's stacked states and saved gates: ~7 MB per call);
+    None (the caller copies) when one is not a C-contiguous, aligned, writeable array of its
+    output's shape and dtype, may overlap an input, or has a given buffer."""
+    ins = [slots[i] for i in rec.ins]
+    vals = perform(rec.node, [_host(a) for a in ins])
+    if len(vals) != len(rec.outs):
+        return None
+    for (s, shape, dtype), v in zip(rec.outs, vals):
+        if s in given or not isinstance(v, np.ndarray) or not v.flags.carray \
+                or v.shape != tuple(shape) or v.dtype != dtype:
+            break
+        if any(isinstance(a, np.ndarray) and np.may_share_memory(v, a) for a in ins):
+            break
+    else:
+        for (s, _, _), v in zip(rec.outs, vals):
+            slots[s] = v
+        return list(vals)
+    res = []        # (perform ran once: copy its results as the general path does)
+    for (s, shape, dtype), v in zip(rec.outs, vals):
+        arr = given.get(s)
+        if arr is None:
+            arr = np.empty(shape, dtype)
+        arr[...] = v
+        slots[s] = arr
+        res.append(arr)
+    return res
 
 
 class _HostView:

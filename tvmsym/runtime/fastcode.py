@@ -28,31 +28,45 @@ _CODE = {}
 
 
 def straight_line(prog, plain, fast_slots, n_in, template, pool, out_plan, records,
-                  unpack_single, wrap, held):
+                  unpack_single, wrap, held, memo=None):
     """``run(args, spares=()) -> outputs`` for the fast program ``prog`` (tuples ``(fn,
     getargs, given, allocs)`` as ``Build._compile_fast_body`` makes them; ``plain[i]``:
     kernel i takes tensors; ``fast_slots[i]``: its argument slots), or None when a kernel
-    reads a slot that is not a plain storage slot (the interpreted loop runs it)."""
+    reads a slot that is not a plain storage slot (the interpreted loop runs it).
+
+    ``memo``: a dict shared by the builds of one program at different shapes
+    (``Build.at_shapes``): the compiled source is kept there, so another shape only fills
+    the environment (kernels, shapes, constants)."""
     if any(s < 0 for slots in fast_slots for s in slots):
         return None
     env = {"_rc": sys.getrefcount, "_empty": np.empty, "_wrap": wrap, "_pool": pool,
            "_pget": pool.get, "_annotate": annotate, "_records": records}
+    for s, c in enumerate(template):
+        if c is not None and s >= n_in:     # a build constant: both forms made once
+            env[f"a{s}"], env[f"t{s}"] = c, wrap(c)
+    for i, (fn, _, _, allocs) in enumerate(prog):
+        env[f"f{i}"] = fn
+        for s, shape, dtype in allocs:
+            env[f"sh{s}"], env[f"dt{s}"] = shape, dtype
+    code = memo.get("code") if memo is not None else None
+    if code is None:
+        code = _compile(prog, plain, fast_slots, n_in, template, out_plan, unpack_single, held)
+        if memo is not None:
+            memo["code"] = code
+    exec(code, env)     # noqa: S102  (our own generated source: slots and kernel names only)
+    return env["run"]
+
+
+def _compile(prog, plain, fast_slots, n_in, template, out_plan, unpack_single, held):
     src = ["def run(args, spares=()):"]
     src.append("    (" + "".join(f"a{k}, " for k in range(n_in)) + ") = args" if n_in else "    pass")
     src += [f"    t{k} = _wrap(a{k})" for k in range(n_in)]
-    have = set(range(n_in))
-    for s, c in enumerate(template):
-        if c is not None and s not in have:        # a build constant: both forms made once
-            env[f"a{s}"], env[f"t{s}"] = c, wrap(c)
-            have.add(s)
     src += ["    k = 0", "    try:"]
     body = []
     for i, ((_, _, given, allocs), p, slots) in enumerate(zip(prog, plain, fast_slots)):
-        env[f"f{i}"] = prog[i][0]
         for s, d in given:
             body += [f"a{s} = spares[{d}]", f"t{s} = _wrap(a{s})"]
-        for s, shape, dtype in allocs:
-            env[f"sh{s}"], env[f"dt{s}"] = shape, dtype
+        for s, _, _ in allocs:
             # (array, tensor) pairs under key ~s, as the interpreted loop keeps them
             body += [f"e = _pget({~s})",
                      f"if e is None or _rc(e[0]) > {held}:",
@@ -73,5 +87,4 @@ def straight_line(prog, plain, fast_slots, n_in, template, pool, out_plan, recor
         if len(_CODE) > 512:
             _CODE.clear()
         code = _CODE[text] = compile(text, "<tvmsym fast path>", "exec")
-    exec(code, env)     # noqa: S102  (our own generated source: slots and kernel names only)
-    return env["run"]
+    return code

@@ -170,6 +170,7 @@ class Function:
         self._generic_bases = LRU()     # signature -> its first build (runtime/generic.py)
         self._by_signature = LRU()
         self._kernels = LRU()   # builds by signature, shared with this function's copies
+        self._shape_fns = {}    # class pattern -> [ShapeFn] (runtime/shapefn.py)
         self._keep_outputs = None   # a copy without updates runs only the user's outputs
         self._last = None
         self._in_types = [v.type for v in fg.inputs]
@@ -370,8 +371,16 @@ class Function:
             tb = _now()
             b = self._build(key, arrays)
             building = _now() - tb
-        if self._fast_dtypes is not None and key not in self._fast_calls:
-            self._add_fast_call(key, b)
+        if self._fast_dtypes is not None:
+            hit = self._fast_calls.get(key)
+            if hit is None:
+                self._add_fast_call(key, b)
+                hit = self._fast_calls.get(key)
+            if hit is not None and hit[0] is b and all(
+                    type(a) is _ndarray and a.flags.carray for a in arrays):
+                # the runner the fast path will use (compiled once, not a second one here)
+                self._last = b
+                return hit[1](tuple(arrays))
         records = None if self.profile is None else []
         t1 = _now()
         outs = self._run(b, arrays, records)
@@ -462,12 +471,18 @@ class Function:
         no TVM) when an entry verifies, else built (and its entry written)."""
         from . import warm
 
+        b = self._from_shape_fn(key)
+        if b is not None:       # a new shape of a signature built here: no shape inference
+            return b
+
         def build():
             _backend()      # the compiler, imported all or nothing (Ctrl-C safe, _importguard)
             from .generic import build_for
             from .inner import inner_for
-            return build_for(self._plan, key, self.target, self._generic_bases, self.specialize,
-                             self.loopback, inner_for)[0]
+            b, sig = build_for(self._plan, key, self.target, self._generic_bases, self.specialize,
+                               self.loopback, inner_for)
+            self._add_shape_fn(key, b, sig)
+            return b
 
         def build_in_memory():      # as_text of a loaded build: the kernels again, not cached
             from ..config import change_flags
@@ -486,6 +501,7 @@ class Function:
             b = warm_generic.load(self, key)
             if b is not None:
                 b._make_full = build_in_memory
+                self._add_shape_fn(key, b)
                 return b
         wkey = self._warm_key(key)
         if wkey is None:
@@ -493,6 +509,8 @@ class Function:
         b = warm.load(wkey, self.maker.fgraph)
         if b is None and not self.specialize:
             b = warm_generic.load(self, key)
+            if b is not None:
+                self._add_shape_fn(key, b)
         if b is not None:
             b._make_full = build_in_memory
             return b
@@ -500,6 +518,70 @@ class Function:
         if self.specialize or not self._store_generic(key, b):
             warm.store(wkey, b)
         return b
+
+    # ------------------------------------------------------------------ shape functions
+    def _from_shape_fn(self, key):
+        """The build of input shapes ``key`` from a shape function of a class pattern they
+        fit (runtime/shapefn.py: the signature's kernels, shapes without shape inference),
+        or None."""
+        fns = self._shape_fns
+        if not fns:
+            return None
+        from ..lowering.symbolic_shapes import pattern_sizes
+        for pattern, lst in fns.items():
+            if pattern_sizes(pattern, key) is None:     # (dims of one class differ, ...)
+                continue
+            for f in lst:
+                b = f.build_at(key) if f is not None else None
+                if b is not None:
+                    return b
+        return None
+
+    def _broadcastable(self):
+        bc = self.__dict__.get("_bcast")
+        if bc is None:
+            bc = self._bcast = [tuple(getattr(t, "broadcastable", ())) for t in self._in_types]
+        return bc
+
+    def _add_shape_fn(self, key, b, sig=None):
+        """Derive the shape function of generic build ``b`` (input shapes ``key``): from the
+        plan's structure (``sig``: its signature) or a warm entry's (``b.generic_side``)."""
+        if self.specialize or self.__dict__.get("_no_shape_fn"):
+            return
+        from ..lowering.symbolic_shapes import class_pattern, pattern_sizes
+        from . import shapefn
+        side = getattr(b, "generic_side", None)
+        fg = self.maker.fgraph
+        if sig is not None:
+            if sig[0] != "generic" or not getattr(b, "generic", None):
+                return          # (a specialized build: its kernels serve these shapes only)
+            # the signature's pattern (its classes may be finer than the call's own)
+            pattern = sig[2]
+            got = pattern_sizes(pattern, key)
+            if got is None:
+                return
+            sizes = [got.get(k, 0) for k in range(1 + max(got, default=-1))]
+        else:
+            pattern, sizes = class_pattern(key, self._broadcastable())
+        fns = self._shape_fns.setdefault(pattern, [])
+        if len(fns) >= 4:       # (guards failing at every new size, or no derivation: stop)
+            return
+        if sig is not None:
+            from .inner import inner_for
+            plan = self._plan
+            predict = _generic_predictions(plan, b, sig, inner_for)
+            if predict is None:
+                return
+            fn = shapefn.derive(b, fg, plan.order, pattern, sizes, inner_for, predict, sig[3])
+        elif side is not None:
+            from ..symbolic.ops.distributed import side_effect_order
+            order = self.__dict__.get("_warm_order")
+            if order is None:
+                order = self._warm_order = side_effect_order(fg.toposort())
+            fn = shapefn.derive(b, fg, order, pattern, sizes, None, side["predict"], side["pins"])
+        else:
+            return
+        fns.append(fn)          # (None: not derivable; counted so that it is not retried forever)
 
     def _store_generic(self, key, b):
         """The warm entries of a generic signature's first build (runtime/warm_generic.py)."""
@@ -553,6 +635,7 @@ class Function:
             state[k] = LRU()
         for k in ("_warm_generic", "_warm_generic_keys"):     # loaded libraries (warm_generic.py)
             state.pop(k, None)
+        state["_shape_fns"] = {}
         state["_last"] = None
         state["_update_locks"] = ()     # locks do not pickle: made again from the containers
         return state
@@ -624,6 +707,7 @@ class Function:
                 clones[id(b)] = b.clone(f._keep_outputs, pool) if hasattr(b, "clone") else None
             return clones[id(b)]
         f._builds, f._by_signature = LRU(), LRU()
+        f._shape_fns = {}       # (derived again from the builds the copy makes)
         f._builds.update((k, clone(b)) for k, b in self._builds.items() if clone(b) is not None)
         f._by_signature.update((k, clone(b)) for k, b in self._by_signature.items()
                                if clone(b) is not None)
@@ -676,6 +760,35 @@ class Function:
 
 
 _MISSING = object()
+
+
+def _generic_predictions(plan, b, sig, inner):
+    """[(var, dims)] a generic build's kernels assume: the structure's classes for the
+    variables of its generic kernels (the structure signature ``sig`` was made with: its
+    held classes at their sizes), the build's own shapes for the other kernels'
+    (runtime/shapefn.py guards them at every new shape); None without a structure."""
+    from ..lowering import symbolic_shapes as _sym
+    struct = _sym.sig_structure(plan, sig, inner)
+    if struct is None:
+        return None
+    out, seen = [], set()
+    for st in plan.steps:
+        if st.kind != "tvm":
+            continue
+        vs = _sym._step_vars(st) + [i for n in st.inlined for i in n.inputs] + list(st.node.inputs)
+        for v in vs:
+            if v in seen or isinstance(v, Constant):
+                continue
+            seen.add(v)
+            if st.name in b.generic:
+                d = struct.dims.get(v)
+            else:
+                d = b.shapes.get(v)
+                d = None if d is None else tuple(int(x) for x in d)
+            if d is None:
+                return None
+            out.append((v, d))
+    return out
 
 
 def build_signature(arrays, value_inputs=()):

@@ -31,8 +31,13 @@ def lower_generic(st, shapes, values, machine):
     from ..schedules.cpu_generic import schedule_generic
     from .backends import _align_of
     try:
-        from ..lowering import generic_index  # noqa: F401  (registers its generic rules)
+        # (importing them registers their generic rules)
+        from ..lowering import generic_index, generic_shape_ops  # noqa: F401
         from ..lowering.generic_rules import generic_rule
+        if all(isinstance(d, int) for s in shapes.values() if s is not None for d in s):
+            # every dim a constant (a weight's flip, a product of weights): the specialized
+            # lowering and schedule, still one kernel for every signature sharing it
+            return _lower_static(st, shapes, values, machine)
         if _sym.is_product(st.node.op) and st.node.inputs[1].ndim == 2:
             return _lower_product(st, shapes, values, machine)
         placeholders, results = lower_step(st, shapes, values, machine, rules=generic_rule)
@@ -48,6 +53,22 @@ def lower_generic(st, shapes, values, machine):
         return schedule_generic(func, ctx)
     except Exception as e:      # noqa: BLE001  (this kernel is specialized instead)
         raise GenericFailed(st.name, e) from e
+
+
+def _lower_static(st, shapes, values, machine):
+    """A kernel of a generic signature whose dims are all constants, lowered and scheduled
+    as a specialized one (the executor's ordinary path)."""
+    from .. import _tvm
+    from ..lowering.lower import lower_step
+    from ..schedules import ScheduleContext, schedule
+    from .backends import _align_of
+    placeholders, results = lower_step(st, shapes, values, machine)
+    func = _tvm.relax_alignment(_tvm.prim_func(placeholders + results), _align_of)
+    ctx = ScheduleContext(outputs=[r.op.name for r in results], step=st,
+                          out_dtype=st.outputs[0].type.dtype,
+                          shapes=[shapes.get(v) for v in st.node.inputs], values=values,
+                          machine=machine)
+    return schedule(func, "llvm", ctx)
 
 
 def _lower_product(st, shapes, values, machine):
@@ -92,7 +113,20 @@ def build_for(plan, key, target, bases, specialize=False, loopback=False, inner=
         try:
             b = Build(plan, key, target, loopback=loopback, kernels=base)
         except NeedsBuild:
-            return Build(plan, key, target, loopback=loopback), sig
+            # a step that was a build-time value or empty at the first shape (arange(n) of a
+            # small n) is a kernel now: build the missing generic kernels only, lent to
+            # every later shape of the signature
+            actual = _all_shapes(plan, key, inner)
+            if (not _sym.consistent(plan, sig, key, actual, inner)
+                    or _sym.index_bits_needed(actual.values()) > base.index_bits):
+                return Build(plan, key, target, loopback=loopback), sig
+            b = Build(plan, key, target, loopback=loopback, generic=base.generic, reuse=base)
+            b.index_bits = base.index_bits
+            new = {n for n in b.kernel_names if n in base.generic and n not in base.kernel_names}
+            for n in new:
+                base.kernel_src[n] = b.kernel_src.get(n, b.backend)
+            base.kernel_names = set(base.kernel_names) | new
+            return b, sig
         if base.index_bits == 32 and _sym.index_bits_needed(b.shapes.values()) == 64:
             return Build(plan, key, target, loopback=loopback), sig     # int32 indices wrap
         if not _sym.consistent(plan, sig, key, b.shapes, inner):

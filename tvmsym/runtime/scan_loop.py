@@ -34,6 +34,9 @@ from .complex_support import touches_complex
 _BIG = 1 << 62          # the modulus of a row that only moves forward or backward
 _names = itertools.count()
 _PROGRAMS = weakref.WeakKeyDictionary()     # build -> {places: LoopProgram or why}
+_LOOPS = {}     # (source, kernel library ids) -> (compiled loop, its libraries)
+#: compiled loop functions (a ``tvm.compile`` each), process-wide
+loop_stats = {"compiled": 0}
 
 
 class Unsupported(Exception):
@@ -155,14 +158,16 @@ class LoopProgram:
         return key, vid, shape, dtype, int(np.prod(shape, dtype=np.int64))
 
     def _compile(self, b, calls):
+        """The loop function, generated with every extent and row size read from the int64
+        table ``D`` (``self.dims``), so builds of one shape-generic signature (a new batch)
+        share one compiled loop: compiled once per source text and kernel libraries."""
         tvm = _tvm.tvm
-        name = f"tvmsym_scan_loop_{next(_names)}"
         idx = {k: i for i, k in enumerate(self.keys)}
         params = ", ".join([f"a{i}: T.handle" for i in range(len(self.keys))] +
-                           ["p: T.handle", "count: T.int64"])
+                           ["p: T.handle", "d: T.handle", "count: T.int64"])
         lines = ["# from tvm.script import tirx as T", "@T.prim_func",
-                 f"def {name}({params}):",
-                 f'    T.func_attr({{"global_symbol": "{name}"}})']
+                 "def NAME(" + params + "):",
+                 '    T.func_attr({"global_symbol": "NAME"})']
         for k, i in idx.items():
             dt = self.dtypes[k]
             lines.append(f"    m{i} = T.int64()")
@@ -170,7 +175,10 @@ class LoopProgram:
                          f"align={np.dtype(dt).itemsize}, offset_factor=1)")
         lines.append("    np_ = T.int64()")
         lines.append('    P = T.match_buffer(p, (np_,), "int64", align=8, offset_factor=1)')
+        lines.append("    nd_ = T.int64()")
+        lines.append('    D = T.match_buffer(d, (nd_,), "int64", align=8, offset_factor=1)')
         lines.append("    for i in range(count):")
+        dims = []
         for kname, args in calls:
             arr = []
             for key, vid, shape, dtype, size in args:
@@ -179,30 +187,44 @@ class LoopProgram:
                     ptr = f"T.address_of({a}[T.int64(0)])"
                 else:
                     row = (f"T.floormod(P[{3 * vid}] + P[{3 * vid + 1}] * i, P[{3 * vid + 2}])")
-                    ptr = f"T.address_of({a}[{row} * T.int64({size})])"
-                dims = ", ".join(f"T.int64({d})" for d in shape) or "T.int64(1)"
-                arr.append(f"T.tvm_stack_make_array({ptr}, T.tvm_stack_make_shape({dims}), 0, "
+                    ptr = f"T.address_of({a}[{row} * D[{len(dims)}]])"
+                    dims.append(size)
+                ds = []
+                for d in shape:
+                    ds.append(f"D[{len(dims)}]")
+                    dims.append(d)
+                arr.append(f"T.tvm_stack_make_array({ptr}, T.tvm_stack_make_shape("
+                           f"{', '.join(ds) or 'T.int64(1)'}), 0, "
                            f"{len(shape)}, {_zero(dtype)}, 0)")
             lines.append(f'        T.evaluate(T.call_packed("{kname}", {", ".join(arr)}))')
+        self.dims = np.array(dims or [0], dtype=np.int64)
         src = "\n".join(lines) + "\n"
-        func = tvm.script.from_source(src)
-        ex = tvm.compile(tvm.IRModule({name: func}), target="llvm")
-        mod = ex.mod
         # the body's own library and those of the builds whose shape-generic kernels it
         # reuses (runtime/generic.py: Build.kernel_src), so every kernel name resolves
         libs = []
-        for src in [b.backend, *getattr(b, "kernel_src", {}).values()]:
-            lib = getattr(src, "lib", None)
+        for source in [b.backend, *getattr(b, "kernel_src", {}).values()]:
+            lib = getattr(source, "lib", None)
             if lib is not None and all(lib is not seen for seen in libs):
                 libs.append(lib)
+        if not libs:
+            raise Unsupported("the body's kernel library cannot be imported (no kernel library)")
+        ckey = (src, tuple(id(lib) for lib in libs))
+        hit = _LOOPS.get(ckey)
+        if hit is not None:
+            return hit[0]
+        name = f"tvmsym_scan_loop_{next(_names)}"
+        func = tvm.script.from_source(src.replace("NAME", name))
+        ex = tvm.compile(tvm.IRModule({name: func}), target="llvm")
+        mod = ex.mod
         try:
-            if not libs:
-                raise RuntimeError("no kernel library")
             for lib in libs:
                 mod.import_module(_runtime_module(lib))
         except Exception as e:      # a backend without one kernel library (e.g. loaded apart)
             raise Unsupported(f"the body's kernel library cannot be imported ({e})") from None
-        return mod[name]
+        fn = mod[name]
+        loop_stats["compiled"] += 1
+        _LOOPS[ckey] = (fn, libs)       # (the libraries kept alive with their ids)
+        return fn
 
     def run(self, arrays, table, count):
         """Run ``count`` iterations; every row the loop touches is checked to lie inside
@@ -226,7 +248,7 @@ class LoopProgram:
                 shape, dtype = self.whole[k]
                 a = np.empty(int(np.prod(shape, dtype=np.int64)) or 1, dtype)
             args.append(a)
-        self.fn(*args, table, int(count))
+        self.fn(*args, table, self.dims, int(count))
 
 
 def program(b, in_places, out_places):

@@ -56,14 +56,14 @@ def _var_of(fgraph, nodes, ref):
 def store(fn, key, build, sig, inner=None):
     """Write the generic entries of ``build``, the first build of generic signature ``sig``
     of function ``fn`` (False when it does not qualify)."""
-    from ..lowering.symbolic_shapes import structure
+    from ..lowering.symbolic_shapes import sig_structure
     from ..symbolic.graph import Constant
     gk = fn._graph_key
     cd = warm._cachedir()
     if not gk or cd is None or sig[0] != "generic":
         return False
     plan = build.plan
-    struct = structure(plan, sig[2], inner)
+    struct = sig_structure(plan, sig, inner)     # (structural classes held at their size)
     if struct is None:
         return False
     fg = plan.fgraph
@@ -78,7 +78,7 @@ def store(fn, key, build, sig, inner=None):
             ref = _var_ref(fg, order, o)
             if ref is None:
                 return False
-            row.append([ref, [["c", x[1]] if isinstance(x, tuple) else int(x) for x in d]])
+            row.append([ref, [[x[0], x[1]] if isinstance(x, tuple) else int(x) for x in d]])
         outs.append(row)
     by_slot = {}
     for v, s in build.slot.items():
@@ -184,20 +184,32 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
     nodes = fg.toposort()
     values = {}
     shapes = infer_shapes(fg.inputs, side_effect_order(nodes), shapes_in, values)
-    steps = []
+    steps, predict = [], []
+    derived = {}
     for (kind, j, name, ins, outs, inplace), dims in zip(head["steps"], side["outs"]):
         new = []
         if len(dims) != len(outs):
             return None
         for (s, _, dt), (ref, d) in zip(outs, dims):
             o = _var_of(fg, nodes, ref)
-            shp = [sizes[x[1]] if isinstance(x, list) else int(x) for x in d]
-            if shapes.get(o) is None or tuple(shapes[o]) != tuple(shp):
+            predict.append((o, tuple((x[0], x[1]) if isinstance(x, list) else int(x) for x in d)))
+            got = shapes.get(o)
+            if got is None or len(got) != len(d):
+                return None
+            shp = []
+            for x, y in zip(d, got):
+                if isinstance(x, list) and x[0] == "d":     # a derived size: equal keys equal
+                    x = derived.setdefault(x[1], int(y))
+                elif isinstance(x, list):
+                    x = sizes[x[1]]
+                shp.append(int(x))
+            if tuple(got) != tuple(shp):
                 return None         # the probes' structure does not hold at these sizes
             new.append([s, shp, dt])
         steps.append([kind, j, name, ins, new, inplace])
-    consts, blobs, off = [], [], 0
+    consts, blobs, off, const_vars = [], [], 0, []
     for (s, dt, shape, o, n), ref in zip(head["consts"], side["consts"]):
+        const_vars.append(None if ref is None else _var_of(fg, nodes, ref))
         if ref is None:
             a = blob[o:o + n]
         else:
@@ -211,4 +223,8 @@ def _resolve(fg, head, blob, lib, side, shapes_in, sizes):
         off += len(a)
     h = dict(head, steps=steps, consts=consts, input_shapes=[list(s) for s in shapes_in])
     b = warm.WarmBuild(h, b"".join(blobs), fg, lib)
+    # what runtime/shapefn.py derives this build's shape function from
+    b.const_vars = const_vars
+    b.generic_side = {"sizes": list(sizes), "pins": [tuple(p) for p in side["pins"]],
+                      "predict": predict}
     return b

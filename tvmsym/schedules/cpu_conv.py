@@ -23,10 +23,14 @@ from .cpu_matmul import _schedule_plain
 
 s_tir = _tvm.s_tir
 K_UNROLL = 4
+#: what a symbolic extent (a shape-generic kernel's batch) counts as in the decisions by
+#: size below: large (the parallel-or-serial choice is made at run time instead)
+SYMBOLIC = 1 << 30
 
 
 def _ext(sch, loop):
-    return int(sch.get(loop).extent)
+    e = sch.get(loop).extent
+    return int(e) if isinstance(e, _tvm.tirx.IntImm) else SYMBOLIC
 
 
 def _pays(ctx, flops=0, elements=0):
@@ -51,12 +55,14 @@ def _tile(name):
     return int(mr), int(nr)
 
 
-def _batched(sch, cname, crop, ctx, raw=()):
+def _batched(sch, cname, crop, ctx, raw=(), mode=None):
     """``raw``: FusedConv's kept correlation blocks (``<name>_raw``: plain copies of the
-    product's elements), placed in the batch loop next to the result."""
+    product's elements), placed in the batch loop next to the result.  ``mode``: None (the
+    sizes decide), or a shape-generic kernel's forced form (cpu_conv_generic.py): "batch"
+    (the images in parallel), "rows" (one image: its row tiles in parallel), False (serial)."""
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
-    par = _pays(ctx, flops=_flops(sch, c))
+    par = _pays(ctx, flops=_flops(sch, c)) if mode is None else bool(mode)
     cb = sch.get_sblock(crop)
     col2im = crop.endswith("_col2im_crop")
     pooled = getattr(ctx.op, "pool_ws", None) is not None
@@ -99,7 +105,7 @@ def _batched(sch, cname, crop, ctx, raw=()):
         sch.compute_at(sch.get_sblock("cv_pad"), n)
     if not par:
         pass
-    elif _ext(sch, n) >= 2:
+    elif mode == "batch" or (mode is None and _ext(sch, n) >= 2):
         sch.parallel(n)
     elif _ext(sch, io) >= 2:
         sch.parallel(io)
@@ -143,10 +149,10 @@ def _vectorize_epilogue(sch, loops, ctx):
         sch.vectorize(last)
 
 
-def _reduced(sch, cname, ctx):
+def _reduced(sch, cname, ctx, mode=None):
     MR, NR = _tile(cname)
     c = sch.get_sblock(cname)
-    par = _pays(ctx, flops=_flops(sch, c))
+    par = _pays(ctx, flops=_flops(sch, c)) if mode is None else bool(mode)
     i, j, rn, rp = sch.get_loops(c)
     io, ii = sch.split(i, [None, MR])
     jo, ji = sch.split(j, [None, NR])
@@ -169,20 +175,52 @@ def _reduced(sch, cname, ctx):
     sch.vectorize(sch.get_loops(init)[-1])
 
 
-def _schedule_crop(sch, crop, itemsize, ctx):
+def _schedule_crop(sch, crop, itemsize, ctx, mode=None):
     loops = sch.get_loops(sch.get_sblock(crop))
-    if len(loops) >= 2 and _ext(sch, loops[-1]) % max(1, _tvm.vector_bytes() // itemsize):
+    symbolic = any(_ext(sch, lp) == SYMBOLIC for lp in loops)
+    if len(loops) >= 2 and (symbolic or _ext(sch, loops[-1]) % max(1, _tvm.vector_bytes() // itemsize)):
         outer = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]   # rows in parallel
-        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2):
+        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2) if mode is None else mode:
             sch.parallel(outer)
+        lanes = max(1, _tvm.vector_bytes() // itemsize)
+        if symbolic and _ext(sch, loops[-1]) % lanes == 0:
+            _, li = sch.split(sch.get_loops(sch.get_sblock(crop))[-1], [None, lanes])
+            sch.vectorize(li)
         return
     schedule_injective(sch, crop, itemsize)
 
 
+def _plain_generic(sch, name, itemsize, par):
+    """cpu_matmul's plain reduction on a symbolic batch (or a reduction over it, the filter
+    gradient's): the static last axis as vectors when whole, the outer loop parallel when
+    ``par`` (the run-time form)."""
+    b = sch.get_sblock(name)
+    loops = sch.get_loops(b)
+    nsp = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type == 0)
+    sp, red = loops[:nsp], loops[nsp:]
+    lanes = max(1, _tvm.vector_bytes() // itemsize)
+    if sp and _ext(sch, sp[-1]) != SYMBOLIC and _ext(sch, sp[-1]) % lanes == 0:
+        last = sp[-1]
+        sch.reorder(*sp[:-1], *red, last)
+        lo, li = sch.split(last, [None, lanes])
+        sch.vectorize(li)
+        sp = sp[:-1] + [lo]
+    if sp and par:
+        sch.parallel(sp[0])
+    sch.decompose_reduction(b, red[0])
+
+
 def conv_rule(func, ctx):
-    st = ctx.step
     if not isinstance(ctx.op, BaseConv):
         return None
+    from .cpu_conv_generic import is_symbolic, schedule_conv_generic
+    if is_symbolic(func):           # a batch-generic kernel: its parallel form chosen at run time
+        return schedule_conv_generic(func, ctx, _schedule_conv)
+    return _schedule_conv(func, ctx)
+
+
+def _schedule_conv(func, ctx, mode=None):
+    st = ctx.step
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
     dtype = st.node.outputs[0].type.dtype
@@ -198,23 +236,26 @@ def conv_rule(func, ctx):
             sch.compute_inline(b)
     tile = [n for n in names if n.startswith(("cv_c_", "cv_r_"))]
     if tile and tile[0].startswith("cv_c_"):
-        if _batched(sch, tile[0], crop, ctx, raw):
+        if _batched(sch, tile[0], crop, ctx, raw, mode):
             return sch.mod["main"]
         raw = []        # placed in the batch loop
     elif tile:
-        _reduced(sch, tile[0], ctx)
+        _reduced(sch, tile[0], ctx, mode)
     elif "cv_plain" in names:
-        _schedule_plain(sch, "cv_plain", dtype, True)
+        if mode is None:
+            _schedule_plain(sch, "cv_plain", dtype, True)
+        else:
+            _plain_generic(sch, "cv_plain", itemsize, mode)
     if getattr(ctx.op, "pool_ws", None) is not None and tile:
         # a pass of its own (the product's rows are not whole tiles): rows in parallel, the
         # pooled positions as vectors
         loops = sch.get_loops(sch.get_sblock(crop))
         rows = sch.fuse(loops[0], loops[1])
-        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2):
+        if _pays(ctx, elements=_flops(sch, sch.get_sblock(crop)) // 2) if mode is None else mode:
             sch.parallel(rows)
         _vectorize_epilogue(sch, [rows, rows] + list(sch.get_loops(sch.get_sblock(crop))[1:]), ctx)
     else:
-        _schedule_crop(sch, crop, itemsize, ctx)
+        _schedule_crop(sch, crop, itemsize, ctx, mode)
     for r in raw:
-        _schedule_crop(sch, r, itemsize, ctx)
+        _schedule_crop(sch, r, itemsize, ctx, mode)
     return sch.mod["main"]

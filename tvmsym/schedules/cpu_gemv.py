@@ -19,6 +19,15 @@ The rule reads the product block's loads to find which axis is contiguous in mem
 The matrix is read in place (never packed), the outer loop (batches, column chunks or
 row tiles) runs on all cores when ``parallel_pays``.  Kernels with symbolic extents,
 integer products and several contracted axes are left to ``cpu_matmul.py``.
+
+Shape-generic kernels (symbolic extents, issue 13) get the same tiles by construction:
+``dot(W, v)`` with symbolic rows and K runs ``MATVEC_ROWS``-row tiles whose guards are
+dropped in the whole tiles (``_generic_rows``, ``_drop_guards``: only the guards of the
+loop being split, so a symbolic K's last partial vector stays guarded), the partial sums
+a fixed-size buffer per loop (registers; a symbolic size was a workspace per call), the
+whole tiles parallel when rows x K repays it at run time.  ``rows_in_place`` schedules
+the tail rows of a generic product (``lowering/generic_matmul.py``; all rows of a batch
+of 1) as sweeps over B read in place.
 """
 from __future__ import annotations
 
@@ -222,7 +231,7 @@ def _row_stream(sch, name, dtype, machine):
     return True
 
 
-def _sweep(sch, b, N, K, lanes, par, machine):
+def _sweep(sch, b, N, K, lanes, par, machine, k_vars=None):
     """A vector.matrix product (loops [..., j, k]): the streamed matrix is read row after
     row (a column strip would put loads N elements apart: 4 KiB for 1024 float32 columns,
     one cache set, 2.1x numpy's time), ``K_UNROLL`` rows per sweep over the whole output
@@ -235,6 +244,10 @@ def _sweep(sch, b, N, K, lanes, par, machine):
     q, rest = divmod(nvec, parts)
     # (8+ rows 4 KiB apart share one L1 set); a symbolic K is not split (no predicate)
     ku = next(u for u in (K_UNROLL, 2, 1) if K % u == 0) if K else 1
+    if K is None and k_vars is not None:
+        # symbolic K split by K_UNROLL all the same: the caller rewrites each k0 loop in
+        # ``k_vars`` into K // ku unguarded steps plus the guarded last one (_unguarded_main)
+        ku = K_UNROLL
     j = sch.get_loops(b)[-2]
     jm, jt = (sch.loop_partition(j, [nvec * lanes, None]) if nvec and tail
               else ((j, None) if nvec else (None, j)))
@@ -252,6 +265,8 @@ def _sweep(sch, b, N, K, lanes, par, machine):
             jl = sch.get_loops(bm)[-3]
             sch.reorder(jp, k0, jv, k1, jl)
             sch.unroll(k1)
+            if K is None:
+                k_vars.append(sch.get(k0).loop_var)
         else:
             k0 = sch.get_loops(bm)[-1]
             jl = sch.get_loops(bm)[-2]
@@ -262,19 +277,19 @@ def _sweep(sch, b, N, K, lanes, par, machine):
         init = sch.decompose_reduction(bm, k0)
         sch.vectorize(sch.get_loops(init)[-1])
         if br is not None:
-            _rest_columns(sch, br, 2, K, ku)
+            _rest_columns(sch, br, 2, K, ku, k_vars)
     if bt is not None:
-        _rest_columns(sch, bt, 1, K, ku)
+        _rest_columns(sch, bt, 1, K, ku, k_vars)
 
 
-def _rest_columns(sch, bt, n_inner, K, ku):
+def _rest_columns(sch, bt, n_inner, K, ku, k_vars=None):
     """Columns of a vector.matrix product left to one core (loops [..., *inner, k] of
     ``bt``: [vectors, lanes] or [tail elements]): ``ku`` partial rows of them in
     registers (rfactor), summed at the end."""
     loops = sch.get_loops(bt)
     inner, k = loops[-(n_inner + 1):-1], loops[-1]
     width = _extent(sch, inner[-1])
-    if ku > 1 and K >= 4 * ku:
+    if ku > 1 and K is not None and K >= 4 * ku:
         k0, k1 = sch.split(k, [None, ku])
         names = [str(sch.get(lp).loop_var.name) for lp in (*inner, k0, k1)]
         # rf buffer [..., part, j]: j stays contiguous (vector loads, not strided lanes);
@@ -297,6 +312,8 @@ def _rest_columns(sch, bt, n_inner, K, ku):
         k0, k1 = sch.split(k, [None, ku])
         sch.reorder(k0, k1, *inner)
         sch.unroll(k1)
+        if K is None:
+            k_vars.append(sch.get(k0).loop_var)
     else:
         k0 = k
         sch.reorder(k0, *inner)
@@ -352,9 +369,10 @@ def _dot_rows(sch, name, dtype, machine):
     by_name = {str(sch.get(lp).loop_var.name): lp for lp in sch.get_loops(rf)}
     rows_loop, ko, ki = [by_name[n] for n in lp_names]
     rows = MATVEC_ROWS if R is not None and R % MATVEC_ROWS == 0 else 1
-    # symbolic rows, K whole vectors: row tiles too, the last partial tile guarded (by
-    # construction: the full tiles drop the guards, _unguarded_main)
-    sym_rows = R is None and K is not None and K % lanes == 0
+    # symbolic rows (a shape-generic kernel): row tiles too, the last partial tile guarded
+    # (by construction: the full tiles drop their row guards, _generic_rows); one row per
+    # pass would leave one chain of dependent FMAs per row (1.4x numpy's time at 1024^2)
+    sym_rows = R is None
     if sym_rows:
         rows = MATVEC_ROWS
     if rows > 1:
@@ -366,7 +384,9 @@ def _dot_rows(sch, name, dtype, machine):
     if ii is not None:
         sch.unroll(ii)
     sch.vectorize(ki)
-    if R is None or K is None:          # sizes known at run time: rows over the cores
+    if R is None:                       # rows known at run time: parallel decided then
+        par_rows = False
+    elif K is None:
         par_rows = machine.threads > 1
     else:
         par_rows = parallel_pays(machine, elements=R * K) and _extent(sch, io) >= machine.threads > 1
@@ -383,31 +403,69 @@ def _dot_rows(sch, name, dtype, machine):
     sch.vectorize(sch.get_loops(init)[-1])
     upd = sch.get_sblock(sch.get(rf).name_hint)
     ko = sch.get_loops(upd)[-3 if rows > 1 else -2]
+    kvar = None
     if K is not None and K % lanes:
         sch.loop_partition(ko, [nvec, None])
     elif K is None:
         # symbolic K: whole vectors by construction (no lane guard), the guarded last one
         kvar = sch.get(ko).loop_var
-        return lambda func: _unguarded_main(func, kvar, k_extent, lanes)
-    if sym_rows:
-        ivar, r_extent = sch.get(io).loop_var, rows_extent
-        return lambda func: _unguarded_main(func, ivar, r_extent, rows)
-    return True
+    if kvar is None and not sym_rows:
+        return True
+    ivar = sch.get(io).loop_var
+    size = tirx.Cast("int64", rows_extent) * tirx.Cast("int64", k_extent)
+    par = machine.threads > 1
+    thr = machine.core.parallel_min_elements if machine.cpu else 0
+
+    def rewrite(func):
+        if kvar is not None:
+            func = _unguarded_main(func, kvar, k_extent, lanes)
+        if sym_rows:
+            return _generic_rows(func, ivar, rows_extent, rows, size if par else None, thr)
+        return func
+    return rewrite
+
+
+def _uses_var(expr, var):
+    """``var`` occurs anywhere in ``expr``."""
+    from .cpu_generic import tvm, tvm_ffi
+    seen = []
+    tvm_ffi.structural_map(expr, (tvm.ir.Var, lambda w: (seen.append(1) if w.same_as(var) else None) or w),
+                           order="post")
+    return bool(seen)
+
+
+def _conjuncts(e):
+    if isinstance(e, tirx.And):
+        return _conjuncts(e.a) + _conjuncts(e.b)
+    return [e]
+
+
+def _drop_guards(stmt, var):
+    """``stmt`` with every block predicate's conjuncts that mention ``var`` dropped (they
+    hold by construction in a main loop); guards of other loops (a symbolic reduction's
+    last vector, the rows' last tile) are kept."""
+    from .cpu_generic import tvm_ffi
+
+    def realize(r):
+        keep = [c for c in _conjuncts(r.predicate) if not _uses_var(c, var)]
+        pred = keep[0] if keep else True
+        for c in keep[1:]:
+            pred = tirx.And(pred, c)
+        return s_tir.SBlockRealize(r.iter_values, pred, r.block)
+    return tvm_ffi.structural_map(stmt, (s_tir.SBlockRealize, realize), order="post")
 
 
 def _unguarded_main(func, kvar, K, lanes):
     """The loop of ``kvar`` (ceil(K / lanes) pieces of a symbolic extent K: vectors of a
     reduction or row tiles, each element guarded by ``< K``) as a loop over the K // lanes
     whole pieces without guards (they hold by construction) plus the guarded last one."""
-    from .cpu_generic import _replace_loop, _ssa, _subst, tvm_ffi
+    from .cpu_generic import _replace_loop, _ssa, _subst
     dt = str(kvar.ty) if hasattr(kvar, "ty") else "int32"
     L = tirx.IntImm(dt, lanes)
     nmain = tirx.FloorDiv(K, L)
 
     def make(loop):
-        body = tvm_ffi.structural_map(
-            loop.body, (s_tir.SBlockRealize,
-                        lambda r: s_tir.SBlockRealize(r.iter_values, True, r.block)), order="post")
+        body = _drop_guards(loop.body, kvar)
         vm = tirx.Var(kvar.name + "_m", dt)
         main = tirx.For(vm, tirx.IntImm(dt, 0), nmain, loop.kind, _subst(body, kvar, vm))  # (parallel rows)
         vt = tirx.Var(kvar.name + "_t", dt)
@@ -415,6 +473,124 @@ def _unguarded_main(func, kvar, K, lanes):
                         _subst(loop.body, kvar, nmain + vt))
         return tirx.SeqStmt([main, tail])
     return _ssa(_replace_loop(func, kvar, make))
+
+
+def _generic_rows(func, ivar, R, rows, size, threshold):
+    """The loop of ``ivar`` (ceil(R / rows) row tiles of a symbolic row count R, each row
+    guarded by ``< R``) as a loop over the R // rows whole tiles without row guards plus
+    the guarded last tile.  ``size`` (an int64 expression, or None: serial): the whole
+    tiles run in parallel when ``size >= threshold``, else serially.  Each of the three
+    loops gets its own copy of the kernel's local buffers (a buffer shared by two loops
+    is allocated above both: by all the threads of a parallel one)."""
+    from .cpu_generic import _replace_loop, _ssa, _subst, tvm, tvm_ffi
+    root = func.body.block
+    allocs = [b for b in root.alloc_buffers if b.ty.storage_scope == "local"]
+    new_allocs = []
+
+    def copy_of(stmt, tag):
+        """``stmt`` with its own copies of the local buffers; a [rows of R, lanes] one
+        becomes [rows, lanes] indexed by ``row % rows`` (a fixed size: registers, where a
+        symbolic size would be a workspace allocated per call and the partial sums would
+        go through memory)."""
+        if not allocs:
+            return stmt
+        pairs = []
+        for b in allocs:
+            t = b.ty
+            compact = len(t.shape) == 2 and not isinstance(t.shape[0], tirx.IntImm)
+            shape = (rows, t.shape[1]) if compact else t.shape
+            c = tirx.decl_buffer(shape, t.dtype, b.name + tag, None, t.strides, t.elem_offset,
+                                 t.storage_scope, t.data_alignment, t.offset_factor)
+            pairs.append((b, c, compact))
+        new_allocs.extend(c for _, c, _ in pairs)
+
+        def find(buf):
+            return next((p for p in pairs if buf.same_as(p[0])), None)
+
+        def idx(p, indices):
+            if not p[2]:
+                return list(indices)
+            return [tirx.FloorMod(indices[0], tirx.IntImm(str(indices[0].ty), rows))] + list(indices[1:])
+
+        def store(st):
+            p = find(st.buffer)
+            return st if p is None else tirx.BufferStore(p[1], st.value, idx(p, st.indices))
+
+        def load(e):
+            p = find(e.source)
+            return e if p is None else tirx.BufferLoad(p[1], idx(p, e.indices))
+
+        def region(r):
+            p = find(r.source)
+            if p is None:
+                return r
+            rg = list(r.region)
+            if p[2]:
+                a = rg[0]
+                if not (isinstance(a.extent, tirx.IntImm) and int(a.extent) == 1):
+                    raise ValueError("a local buffer region of several rows")
+                rg[0] = tvm.ir.Range.from_min_extent(
+                    tirx.FloorMod(a.min, tirx.IntImm(str(a.min.ty), rows)), a.extent)
+            return tirx.BufferRegion(p[1], rg)
+        some = allocs[0]
+        TL = type(tirx.BufferLoad(some, [0] * len(some.ty.shape)))
+        TR = type(tirx.BufferRegion(some, [tvm.ir.Range.from_min_extent(0, 1)] * len(some.ty.shape)))
+        return tvm_ffi.structural_map(stmt, [(tirx.BufferStore, store), (TL, load), (TR, region)],
+                                      order="post")
+    dt = str(ivar.ty) if hasattr(ivar, "ty") else "int32"
+    nmain = tirx.FloorDiv(R, tirx.IntImm(dt, rows))
+
+    def make(loop):
+        body = _drop_guards(loop.body, ivar)
+        vm = tirx.Var(ivar.name + "_m", dt)
+        ser = tirx.For(vm, tirx.IntImm(dt, 0), nmain, tirx.ForKind.SERIAL, _subst(body, ivar, vm))
+        if size is not None:
+            par = tirx.For(vm, tirx.IntImm(dt, 0), nmain, tirx.ForKind.PARALLEL, _subst(body, ivar, vm))
+            main = tirx.IfThenElse(tirx.GE(size, tirx.IntImm("int64", threshold)), copy_of(par, "_p"),
+                                   copy_of(ser, "_s"))
+        else:
+            main = copy_of(ser, "_s")
+        vt = tirx.Var(ivar.name + "_t", dt)
+        tail = tirx.For(vt, tirx.IntImm(dt, 0), loop.extent - nmain, tirx.ForKind.SERIAL,
+                        _subst(loop.body, ivar, nmain + vt))
+        return tirx.SeqStmt([main, copy_of(tail, "_t")])
+    func = _replace_loop(func, ivar, make)
+    if new_allocs:
+        root = func.body.block
+        kept = [b for b in root.alloc_buffers if not any(b.same_as(a) for a in allocs)]
+        new_root = s_tir.SBlock(root.iter_vars, root.reads, root.writes, root.name_hint, root.body,
+                                root.init, kept + new_allocs, root.match_buffers, root.annotations)
+        func = tvm_ffi.structural_map(
+            func, (s_tir.SBlock, lambda b: new_root if b.same_as(root) else b), order="post")
+    return _ssa(func)
+
+
+# ------------------------------------------------------------------ rows reading B in place
+def rows_in_place(sch, name, dtype, machine):
+    """A product block [*rows, j, k] (any rows, symbolic or not; static columns j; B read
+    in place, row-major) as ``_sweep``s: per row, B streamed row after row, ``K_UNROLL``
+    rows of it per sweep over the output row (in L1); the columns as whole vectors plus
+    the last N % lanes (every width vectorizes).  A column strip instead (registers over
+    all of k) read 1x1024 . 1024x1024 at 2.2x numpy's time: rows 4 KiB apart share one L1
+    set.  The tail rows of a shape-generic product (lowering/generic_matmul.py: a batch of
+    1 is one row, for which packing B cost more than the whole product).
+
+    Returns the rewrite that finishes a symbolic K (func -> func): each ``K_UNROLL`` split
+    of it as K // K_UNROLL unguarded steps plus the guarded last one."""
+    b = sch.get_sblock(name)
+    *rows, j, k = sch.get_loops(b)
+    lanes = lanes_of(dtype, machine)
+    N = _extent(sch, j)
+    K = _ext(sch, k)
+    k_extent = sch.get(k).extent
+    k_vars = []
+    _sweep(sch, b, N, K, lanes, False, machine, k_vars)
+
+    def finish(func):
+        for v in k_vars:
+            func = _unguarded_main(func, v, k_extent, K_UNROLL)
+        return func
+    return finish
 
 
 # ------------------------------------------------------------------ symbolic columns
@@ -426,15 +602,23 @@ def _generic_sweep(sch, name, dtype, machine):
     from .cpu_generic import _replace_loop, _ssa, main_and_tail
     b = sch.get_sblock(name)
     j, k = sch.get_loops(b)
-    sch.reorder(k, j)
-    init = sch.decompose_reduction(b, k)
+    k_extent = sch.get(k).extent
+    # K_UNROLL rows of x per sweep (each output vector loaded and stored once per
+    # K_UNROLL FMAs, K_UNROLL row streams in flight): k split with a guard that the
+    # rewrite below drops from the K // K_UNROLL whole steps (_unguarded_main); the guard
+    # does not depend on j, so the last step vectorizes too
+    k0, k1 = sch.split(k, [None, K_UNROLL])
+    sch.reorder(k0, j, k1)
+    sch.unroll(k1)
+    init = sch.decompose_reduction(b, k0)
     lanes = lanes_of(dtype, machine)
     jv_init = sch.get(sch.get_loops(init)[-1]).loop_var
-    jv_upd = sch.get(sch.get_loops(b)[-1]).loop_var
+    jv_upd = sch.get(sch.get_loops(b)[-2]).loop_var
+    kvar = sch.get(k0).loop_var
     func = sch.mod["main"]
     for var in (jv_init, jv_upd):
         func = _replace_loop(func, var, lambda s: main_and_tail(s, lanes, False))
-    return _ssa(func)
+    return _unguarded_main(_ssa(func), kvar, k_extent, K_UNROLL)
 
 
 # ------------------------------------------------------------------ the rule

@@ -5,7 +5,10 @@ plus a tail ``[M % MR, 1, Np]``; each part gets the SAME register tile as a spec
 product (``cpu_matmul._schedule_packed`` with its rows already split), a FusedDot's
 epilogue is inlined into the tile's write-back as there, and the two parts' outputs are
 then merged into the one ``[M, N]`` output buffer (``merge_rows``: row ``t * MR + r`` of
-the main part, ``T * MR + r`` of the tail), so no copy pass is added.
+the main part, ``T * MR + r`` of the tail), so no copy pass is added.  A tail lowered
+to read B in place (``INPLACE``, a row-major B that would be packed) is scheduled as
+sweeps (``cpu_gemv.rows_in_place``) and the packing of B is guarded by ``M >= MR``
+(``_guard_pack``): a product of fewer rows than a tile never packs.
 
 Whether the cores share the product depends on its flops, known only at run time: both a
 parallel and a serial version are scheduled, under ``if 2*M*N*K >= PARALLEL_MIN_FLOPS``.
@@ -15,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _tvm
-from ..lowering.generic_matmul import MAIN, TAIL
+from ..lowering.generic_matmul import INPLACE, MAIN, TAIL
 from ..lowering.machine import PARALLEL_MIN_FLOPS
 from .common import blocks as _blocks, inline_views, lanes_of
+from .cpu_gemv import rows_in_place
 from .cpu_matmul import _schedule_packed
 
 s_tir = _tvm.s_tir
@@ -60,7 +64,7 @@ def _schedule_epilogue_block(sch, epi, lanes, par):
     return split_later, main_and_tail
 
 
-def _schedule_once(func, ctx, base, dtype, par):
+def _schedule_once(func, ctx, base, dtype, par, pack_guard=None):
     sch = s_tir.Schedule(func)
     names = [blk.name_hint for _, blk in _blocks(sch)]
     parts = _parts(names, base)
@@ -68,8 +72,12 @@ def _schedule_once(func, ctx, base, dtype, par):
     inline_views(sch, keep, skip_prefix="mm_")
     lanes = lanes_of(dtype, ctx.machine)
     later = []
+    finish = []
     for k, (tile, epi) in enumerate(parts):
-        _schedule_packed(sch, names, tile, dtype, ctx.machine, rows_split=True, par=par, pack=k == 0)
+        if INPLACE in sch.get(sch.get_sblock(tile)).annotations:
+            finish.append(rows_in_place(sch, tile, dtype, ctx.machine))     # the tail rows, B in place
+        else:
+            _schedule_packed(sch, names, tile, dtype, ctx.machine, rows_split=True, par=par, pack=k == 0)
         if epi is None:
             continue
         try:
@@ -81,11 +89,37 @@ def _schedule_once(func, ctx, base, dtype, par):
         if v is not None:
             later.append((v, mt))
     f = sch.mod["main"]
+    for fin in finish:
+        f = fin(f)
+    if pack_guard is not None and "mm_pack_b" in names:
+        f = _guard_pack(f, pack_guard)
     for v, mt in later:         # a static row x N not a multiple of the lanes: main + tail
         f = tvm_ffi.structural_map(
             f, (tirx.For, lambda s, v=v, mt=mt: mt(s, lanes, False) if s.loop_var.same_as(v) else s),
             order="post")
     return f
+
+
+def _guard_pack(func, cond):
+    """``func`` with the loop nest that packs B run only ``if cond`` (whole row tiles
+    exist: the tail rows read B in place)."""
+    root = func.body.block
+    body = root.body
+    stmts = list(body.seq) if isinstance(body, tirx.SeqStmt) else [body]
+
+    def packs(st):
+        found = []
+        tvm_ffi.structural_map(st, (s_tir.SBlock, lambda b: (found.append(1) if b.name_hint == "mm_pack_b"
+                                                             else None) or b), order="post")
+        return bool(found)
+    new = [tirx.IfThenElse(cond, st, None) if packs(st) else st for st in stmts]
+    if len(new) == 1 and new[0].same_as(stmts[0]):
+        return func
+    nb = tirx.SeqStmt(new) if len(new) > 1 else new[0]
+    new_root = s_tir.SBlock(root.iter_vars, root.reads, root.writes, root.name_hint, nb, root.init,
+                            root.alloc_buffers, root.match_buffers, root.annotations)
+    return tvm_ffi.structural_map(func, (s_tir.SBlock, lambda b: new_root if b.same_as(root) else b),
+                                  order="post")
 
 
 def _combine(fp, fs, cond):
@@ -158,9 +192,14 @@ def schedule_product_generic(func, ctx, base, out_shape, align):
     names = [blk.name_hint for _, blk in _blocks(sch)]
     parts = _parts(names, base)
     mr = ctx.machine.matmul_tile(dtype, int(out_shape[1]))[0]     # as lowered (generic_matmul.py)
-    fp = _schedule_once(func, ctx, base, dtype, True)
-    fs = _schedule_once(func, ctx, base, dtype, False)
     M, N = out_shape
+    # the tail rows read B in place: no packing unless a whole row tile exists
+    tail_direct = any(INPLACE in sch.get(sch.get_sblock(t)).annotations for t, _ in parts)
+    guard = None
+    if tail_direct and not isinstance(M, int):
+        guard = tirx.GE(M, tirx.IntImm(str(M.ty) if hasattr(M, "ty") else "int32", mr))
+    fp = _schedule_once(func, ctx, base, dtype, True, guard)
+    fs = _schedule_once(func, ctx, base, dtype, False, guard)
     K = ctx.shapes[0][1]
     flops = tirx.Cast("int64", M) * tirx.IntImm("int64", 2 * int(N)) * tirx.Cast("int64", K) \
         if not all(isinstance(d, int) for d in (M, K)) else 2 * int(M) * int(N) * int(K)

@@ -11,12 +11,26 @@ s_tir = _tvm.s_tir
 
 
 def _ext(sch, loop):
-    return int(sch.get(loop).extent)
+    e = sch.get(loop).extent
+    return int(e) if isinstance(e, _tvm.tirx.IntImm) else 1 << 30     # symbolic: large
 
 
 def pool_rule(func, ctx):
     if not isinstance(ctx.op, PoolBase):
         return None
+    from .cpu_conv_generic import is_symbolic, schedule_pool_generic
+    if is_symbolic(func):           # batch-generic: parallel or serial chosen at run time
+        return schedule_pool_generic(func, ctx, _schedule_pool)
+    return _schedule_pool(func, ctx)
+
+
+def _pays(par, elements):
+    return parallel_pays(elements=elements) if par is None else par
+
+
+def _schedule_pool(func, ctx, par=None):
+    """``par``: None (the sizes decide whether the rows run in parallel), True or False (a
+    shape-generic kernel's forms, cpu_conv_generic.py)."""
     sch = s_tir.Schedule(func)
     outs = set(ctx.outputs)
     for b, blk in _blocks(sch):
@@ -51,20 +65,20 @@ def pool_rule(func, ctx):
                 total = rows
                 for ro, ri in taps:
                     total *= _ext(sch, ro) * _ext(sch, ri)
-                if parallel_pays(elements=4 * total):
+                if _pays(par, 4 * total):
                     sch.parallel(outer)
                 continue
             outer = sch.fuse(*sp[:-1]) if len(sp) > 2 else sp[0]
-            if parallel_pays(elements=4 * _ext(sch, outer) * _ext(sch, sp[-1])):
+            if _pays(par, 4 * _ext(sch, outer) * _ext(sch, sp[-1])):
                 sch.parallel(outer)
             continue
         total = 1
         for lp in sp:
-            total *= int(sch.get(lp).extent)
+            total *= _ext(sch, lp)
         fused = sch.fuse(*sp) if len(sp) > 1 else sp[0]
         for r in red:
             if int(sch.get(r).extent) <= 8:
                 sch.unroll(r)
-        if parallel_pays(elements=4 * total * max(1, len(red))):
+        if _pays(par, 4 * total * max(1, len(red))):
             sch.parallel(fused)
     return sch.mod["main"]

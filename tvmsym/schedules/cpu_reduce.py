@@ -97,8 +97,12 @@ def softmax_rule(func, ctx):
         return None
     log = isinstance(op, LogSoftmax)
     parts = [name + s for s in (("_max", "_sum", "_lse") if log else ("_max", "_exp", "_sum", "_rcp"))]
-    _inline_views(sch, set(parts) | {name})
     lanes = ctx.lanes(ctx.out_dtype)
+    from .cpu_narrow import narrow, softmax_rows  # (w6: rows shorter than a vector)
+    if narrow(_extent(sch, sch.get_loops(out)[-1]), lanes):
+        work = _volume(sch, out)
+        return softmax_rows(func, ctx, parts, 0 if parallel_pays(elements=work) else work + 1)
+    _inline_views(sch, set(parts) | {name})
     _fuse_rows(sch, out, parts, lanes, nd - 1, _volume(sch, out))
     return sch.mod["main"]
 
@@ -148,7 +152,11 @@ def _fuse_rows(sch, out, parts, lanes, n_row_loops, work):
 # --------------------------------------------------------------------------- reductions
 
 
-def _reduce_blocks(sch, name):
+def _reduce_blocks(sch, name, index=None):
+    """(reduction block, epilogue block or None) of the reduction ``name``; ``index``: a
+    ``_block_index`` of ``sch`` (one scan of the blocks for all the reductions of a kernel)."""
+    if index is not None:
+        return index.get((name, "red"), (None, None))
     red = epi = None
     for b, blk in _blocks(sch):
         if blk.name_hint == name + "_red" or (blk.name_hint == name and not _is_spatial(blk)):
@@ -158,7 +166,31 @@ def _reduce_blocks(sch, name):
     return red, epi
 
 
-def _find(sch, name):
+def _block_index(sch):
+    """One scan of the root's blocks: ``(name, "red")`` -> ``_reduce_blocks(sch, name)``
+    for every reduction name, and every block by its name.  Multi-output kernels (a
+    SiblingReduce of 16 parts) look their blocks up here instead of scanning every block
+    once per part and question (quadratic in the parts)."""
+    index, red = {}, {}
+    for b, blk in _blocks(sch):
+        name = blk.name_hint
+        index.setdefault(name, b)
+        if name.endswith("_red"):
+            red[name[:-4]] = b
+        elif not _is_spatial(blk):
+            red[name] = b
+    for name, r in red.items():
+        epi = index.get(name)
+        if epi is not None and index.get(name + "_red") is r:
+            index[(name, "red")] = (r, epi)
+        else:
+            index[(name, "red")] = (r, None)
+    return index
+
+
+def _find(sch, name, index=None):
+    if index is not None:
+        return index.get(name)
     for b, blk in _blocks(sch):
         if blk.name_hint == name:
             return b
@@ -201,37 +233,40 @@ def sibling_reduce_rule(func, ctx):
     if not isinstance(op, SiblingReduce) or len(ctx.outputs) != len(op.parts):
         return None
     sch = s_tir.Schedule(func)
+    index = _block_index(sch)           # one scan (blocks of inlined views are not looked up)
     keep = set()
     for name in ctx.outputs:
-        if _reduce_blocks(sch, name)[0] is None:
+        if _reduce_blocks(sch, name, index)[0] is None:
             return None
-        keep |= _reduce_names(sch, name)
+        keep |= _reduce_names(sch, name, index)
     _inline_views(sch, keep)            # the parts' elementwise functions, views
     st = ctx.step
     x = st.node.inputs[0]
     for name in ctx.outputs:
-        for b in _reduce_blocks(sch, name):
+        for b in _reduce_blocks(sch, name, index):
             if b is not None and not sch.get_loops(b):
                 sch.add_unit_loop(b)    # any loopless (0-d) block trips rfactor (see below)
     for (red, pre, _idx), name in zip(op.parts, ctx.outputs):
         # the loop order of the separate kernel (its elementwise input inlined: not direct),
         # so the sums add in the same order, bit for bit
-        _schedule_careduce(sch, ctx, red, name, x, pre is None and x in st.inputs)
+        _schedule_careduce(sch, ctx, red, name, x, pre is None and x in st.inputs, index)
     return sch.mod["main"]
 
 
-def _reduce_names(sch, name):
-    red, epi = _reduce_blocks(sch, name)
-    part = _find(sch, name + "_part")
+def _reduce_names(sch, name, index=None):
+    red, epi = _reduce_blocks(sch, name, index)
+    part = _find(sch, name + "_part", index)
     return {sch.get(b).name_hint for b in (red, epi, part) if b is not None}
 
 
-def _schedule_careduce(sch, ctx, op, name, xv, direct):
+def _schedule_careduce(sch, ctx, op, name, xv, direct, index=None):
     """Schedule the reduction ``name`` (its ``_red``/``_part``/epilogue blocks) of input
-    variable ``xv``; ``direct``: its loops may follow ``xv``'s memory order."""
+    variable ``xv``; ``direct``: its loops may follow ``xv``'s memory order.  ``index``: a
+    ``_block_index`` made before any block was transformed (the block handles of other
+    reductions stay valid while this one is scheduled)."""
     from ..symbolic.ops.reduce import Argmax
-    red, epi = _reduce_blocks(sch, name)
-    part = _find(sch, name + "_part")
+    red, epi = _reduce_blocks(sch, name, index)
+    part = _find(sch, name + "_part", index)
     for b in (red, epi):
         if b is not None and not sch.get_loops(b):
             sch.add_unit_loop(b)        # a loopless (0-d) block trips rfactor's BlockReplacer check

@@ -125,6 +125,21 @@ def _fast(dtype, flops, M, J):
     return dtype in ("float32", "float64") and flops >= PACKED_MIN_FLOPS and M >= 1 and J >= 8
 
 
+def _nb(Nb):
+    """The batch size a kernel's form is chosen by: the size, or 1 when it is symbolic (a
+    shape-generic kernel, lowering/generic_conv_decl.py: the form must suit every batch,
+    so it is chosen per image)."""
+    return Nb if isinstance(Nb, int) else 1
+
+
+def _unravel(flat, shape):
+    """``unravel`` whose leading extent may be symbolic (no modulo by it: ``flat`` < the
+    product already)."""
+    if len(shape) == 1:
+        return [flat]
+    return [flat // int(np.prod(shape[1:]))] + unravel(flat, shape[1:])
+
+
 def _ceil(a, b):
     return -(-a // b)
 
@@ -353,7 +368,7 @@ def lower_conv(node, inputs, ctx):
             return (idx[0], idx[1], ravel(idx[2:], osp))
         Ab = lambda nn, i, k: A(i, k)            # noqa: E731
     K = int(np.prod(Kd))
-    if not grouped and _fast(dtype, 2 * Nb * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
+    if not grouped and _fast(dtype, 2 * _nb(Nb) * Co * K * int(np.prod(osp)), Co, int(np.prod(osp))):
         return _batched_product(node, ctx, Nb, Co, Kd, osp,
                                  lambda i, ci, *t: cast(W(i, ci, *_taps(op, t, ksp)), dtype),
                                  _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype, epi)
@@ -378,16 +393,16 @@ def lower_conv_grad_weights(node, inputs, ctx):
     Kd = [Cg] + ksp
     Rd = [Nb] + osp
     grouped = G > 1
-    if int(np.prod(Rd)) == 0 or int(np.prod(ts[1:])) == 0:      # an empty batch: no terms
+    if _nb(Nb) == 0 or int(np.prod(osp)) == 0 or int(np.prod(ts[1:])) == 0:   # an empty batch: no terms
         return [te.compute(out_shape, lambda *i: const(0, dtype), name=ctx.name(node) + "_crop",
                            tag="conv_crop")]
 
     def A(g, i, r):
-        nn, *o = unravel(r, Rd)
+        nn, *o = _unravel(r, Rd)
         return cast(T(nn, g * CoG + i, *o), dtype)
 
     def B(g, r, j):
-        nn, *o = unravel(r, Rd)
+        nn, *o = _unravel(r, Rd)
         ci, *t = unravel(j, Kd)
         pos = [o[a] * s[a] + t[a] * d[a] - pads[a] for a in range(n)]
         return _read_padded(X, (nn, g * Cg + ci), pos, xsp, any(pads), dtype)
@@ -403,11 +418,12 @@ def lower_conv_grad_weights(node, inputs, ctx):
         batch = ()
         Ab = lambda i, r: A(0, i, r)     # noqa: E731
         Bb = lambda r, j: B(0, r, j)     # noqa: E731
-    if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * int(np.prod(Rd)), Co, int(np.prod(Kd))):
+    R = Nb * int(np.prod(osp))         # the reduction: batch x output positions
+    if not grouped and _fast(dtype, 2 * Co * int(np.prod(Kd)) * _nb(Nb) * int(np.prod(osp)), Co,
+                             int(np.prod(Kd))):
         return [_reduced_product(node, ctx, Nb, Co, Kd, osp, lambda nn, i, *o: cast(T(nn, i, *o), dtype),
                                  _image_col(X, op, pads, xsp, dtype), out_shape, f, dtype)]
-    return _plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), int(np.prod(Rd)), Ab, Bb, out_shape,
-                           f, dtype)
+    return _plain_product(node, ctx, batch, CoG, int(np.prod(Kd)), R, Ab, Bb, out_shape, f, dtype)
 
 
 @lower_rule(AbstractConv_gradInputs)
@@ -460,7 +476,7 @@ def lower_conv_grad_inputs(node, inputs, ctx):
 
         def f(idx):
             return (idx[0], idx[1], ravel(idx[2:], xsp))
-    if not grouped and Co >= 2 and _fast(dtype, 2 * Nb * Cg * int(np.prod(Kd)) * int(np.prod(osp)),
+    if not grouped and Co >= 2 and _fast(dtype, 2 * _nb(Nb) * Cg * int(np.prod(Kd)) * int(np.prod(osp)),
                                          Cg * int(np.prod(ksp)), int(np.prod(osp))):
         if ctx.target.cpu:
             return _col2im_product(node, ctx, op, W, T, Nb, Co, Cg, ksp, xsp, osp, pads, out_shape, dtype)

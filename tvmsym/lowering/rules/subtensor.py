@@ -30,6 +30,11 @@ def _index_values(node, inputs, ctx, first):
     return out
 
 
+def _is_one(n):
+    """A static extent 1 (a symbolic extent is never taken for one)."""
+    return (isinstance(n, int) or isinstance(n, tirx.IntImm)) and int(n) == 1
+
+
 def _wrap(i, n):
     if isinstance(i, int):
         return i % n if n else 0
@@ -108,6 +113,19 @@ def lower_inc_subtensor(node, inputs, ctx):
         return [te.compute(ctx.shape(node.outputs[0]), lambda *i: x(*i), name=ctx.name(node),
                            tag="injective")]
 
+    lead = nsub - len(ys)
+    body = inc_region_body(x, y, reg, [n == 1 for n in ys], lead, op.set_instead_of_inc)
+    return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
+
+
+def inc_region_body(x, y, reg, y_bcast, lead, set_instead):
+    """The body ``i -> element`` of ``x`` with ``y`` set into / added to the region ``reg``
+    (per x dim ``("int", index)`` or ``("slice", start, step, length)``, start and length
+    ints or expressions): inside the region the new value, elsewhere ``x``.  ``y``'s dims
+    are right-aligned to the region's slices (``lead`` slices before its first dim);
+    ``y_bcast[k]``: y's dim k is broadcast (read at 0).  Shared by the static rule and the
+    shape-generic one (lowering/generic_index.py); divisors are kept positive (a negative
+    step counts from the other side)."""
     def body(*i):
         cond = None
         sub = []
@@ -116,18 +134,18 @@ def lower_inc_subtensor(node, inputs, ctx):
                 c = i[d] == r[1]
             else:
                 start, step, n = r[1], r[2], r[3]
-                off = i[d] - start
-                q = tirx.floordiv(off, step)
-                c = tirx.all(tirx.floormod(off, step) == 0, q >= 0, q < n)
+                off, st = (i[d] - start, step) if step > 0 else (start - i[d], -step)
+                q = tirx.floordiv(off, st) if st != 1 else off
+                c = tirx.all(q >= 0, q < n) if st == 1 else \
+                    tirx.all(tirx.floormod(off, st) == 0, q >= 0, q < n)
                 sub.append(q)
             cond = c if cond is None else tirx.all(cond, c)
-        lead = nsub - len(ys)
-        yidx = [0 if n == 1 else sub[lead + k] for k, n in enumerate(ys)]
-        new = y(*yidx) if op.set_instead_of_inc else x(*i) + y(*yidx)
+        yidx = [0 if b else sub[lead + k] for k, b in enumerate(y_bcast)]
+        new = y(*yidx) if set_instead else x(*i) + y(*yidx)
         if cond is None:
             return new
         return tirx.if_then_else(cond, new, x(*i))     # never Select: y is read only inside
-    return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
+    return body
 
 
 @lower_rule(AdvancedSubtensor)
@@ -148,6 +166,9 @@ def lower_advanced_subtensor(node, inputs, ctx):
                 else:
                     v, t = next(vals)
                     parts.append(int(ctx.values[v]) if v in ctx.values else int(v.data))
+            if all(p is None for p in parts):      # a whole axis (any extent, symbolic too)
+                dims.append(("slice", 0, 1))
+                continue
             st, sp, sd = slice(*parts).indices(xshape[d])
             dims.append(("slice", st, sd))
         else:
@@ -172,7 +193,7 @@ def lower_advanced_subtensor(node, inputs, ctx):
             else:
                 shp = e[2]
                 lead = nb - len(shp)
-                a = e[1](*[0 if n == 1 else bidx[lead + k] for k, n in enumerate(shp)])
+                a = e[1](*[0 if _is_one(n) else bidx[lead + k] for k, n in enumerate(shp)])
                 idx.append(_wrap(cast(a, "int64"), xshape[d]))
         return x(*idx)
     return [te.compute(out_shape, body, name=ctx.name(node), tag="injective")]

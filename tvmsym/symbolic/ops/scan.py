@@ -41,6 +41,9 @@ class Scan(InnerGraphOp):
     """A loop; see the module docstring for the layout of inputs and outputs."""
 
     host_only = "runs its compiled body in a loop (runtime/scan.py)"
+    # perform's results are new arrays or views of buffers the loop keeps, never an input's:
+    # the executor takes them without a copy (runtime/executor.py _own_outputs)
+    owns_outputs = True
     n_saved = 0         # (Scan objects pickled before the attribute existed)
 
 
@@ -318,11 +321,13 @@ class ScanGrad(InnerGraphOp):
     """
 
     host_only = "runs its compiled vector-Jacobian product in a loop (runtime/scan.py)"
+    owns_outputs = True     # (as Scan's)
 
 
     stacks = ()     # (ScanGrad objects pickled before the attribute existed)
+    gy_rows = ()
 
-    def __init__(self, scan_op, wrt, stacks=()):
+    def __init__(self, scan_op, wrt, stacks=(), gy_rows=()):
         self.scan_op = scan_op
         self.wrt = tuple(wrt)       # positions among the scan's inputs
         # extra outputs after the gradients, each a 2-d view (rows = steps x batch) of an
@@ -330,13 +335,23 @@ class ScanGrad(InnerGraphOp):
         # ("seq", q) sequence q's rows, ("gseq", q) the gradient of sequence q's rows
         # (rewrites/scan_weights.py: a weight's gradient as one product of two of them)
         self.stacks = tuple(tuple(s) for s in stacks)
+        # per output of fn: None (its gradient input is the stack of every step's
+        # gradient), an int k (rewrites/scan_grad_rows.py: the input is one step's
+        # gradient, the stack being zeros but for row k, numpy's index: -1 the last step)
+        # or "zeros" (the stack is zeros; the input a 0-d zero)
+        self.gy_rows = tuple(gy_rows)
 
     def __eq__(self, other):
         return type(self) is type(other) and self.scan_op is other.scan_op and \
-            self.wrt == other.wrt and self.stacks == other.stacks
+            self.wrt == other.wrt and self.stacks == other.stacks and \
+            self.gy_rows == other.gy_rows
 
     def __hash__(self):
-        return hash((id(self.scan_op), self.wrt, self.stacks))
+        return hash((id(self.scan_op), self.wrt, self.stacks, self.gy_rows))
+
+    def gy_row(self, j):
+        """The row k when output j's gradient input is one step's (``gy_rows``), else None."""
+        return self.gy_rows[j] if j < len(self.gy_rows) else None
 
     def __str__(self):
         return f"for{{cpu,grad_of_{self.scan_op.name}}}"

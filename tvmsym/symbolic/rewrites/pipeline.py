@@ -117,3 +117,12 @@ STAGES.insert(stage_names().index("scan_saved") + 1, ("zeros_scatter", zeros_sca
 # (only when a mode includes it: the reshapes around the products are copies today, W10 lost 5-10%)
 from .scan_hoist_dot import scan_hoist_dot  # noqa: E402
 STAGES.insert(stage_names().index("scan_weight_grads"), ("scan_hoist_dot", scan_hoist_dot, ()))
+# w6 helper (issue 13): grad(mean(f(x)))'s element count reads x, so f(x) keeps one reader
+# and runs inside the mean; f(broadcast(c)) -> broadcast(f(c)) fuses f with c's producer
+# (W6's loss and its gradient's -1/n: two kernels fewer)
+from .small_kernels import count_source, unary_before_broadcast  # noqa: E402
+STAGES.insert(stage_names().index("fusion"), ("count_source", count_source, RUN))
+STAGES.insert(stage_names().index("fusion"), ("unary_before_broadcast", unary_before_broadcast, RUN))
+# rnn helper (issue 13): a scan gradient fed inc_subtensor(zeros_like(hs)[k], g) takes g itself
+from .scan_grad_rows import scan_grad_rows  # noqa: E402
+STAGES.insert(stage_names().index("merge_again") + 1, ("scan_grad_rows", scan_grad_rows, RUN))

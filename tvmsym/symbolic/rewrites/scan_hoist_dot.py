@@ -121,7 +121,7 @@ def scan_hoist_dot(fgraph, excluding=()):
                 continue
             pairs = list(zip(fnode.outputs, fnew.outputs))
             for g in grads:
-                gnew = ScanGrad(new, g.op.wrt).make_node(*ins, *fnew.outputs[:no],
+                gnew = ScanGrad(new, g.op.wrt, gy_rows=g.op.gy_rows).make_node(*ins, *fnew.outputs[:no],
                                                          *g.inputs[len(ins) + no:])
                 out_of = dict(zip(g.op.wrt, g.outputs))
                 new_of = dict(zip(g.op.wrt, gnew.outputs))

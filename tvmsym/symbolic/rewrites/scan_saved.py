@@ -123,7 +123,7 @@ def scan_saved(fgraph, excluding=()):
         # the saved values get no gradient: one zero row stands for their (unread) gradients
         zeros = [alloc(_zero(v.dtype), 1, *[v.shape[k] for k in range(1, v.ndim)])
                  for v in extra]
-        gnew = ScanGrad(new, gnode.op.wrt, gnode.op.stacks).make_node(
+        gnew = ScanGrad(new, gnode.op.wrt, gnode.op.stacks, gnode.op.gy_rows).make_node(
             *fnode.inputs, *fnew.outputs[:no], *extra, *gnode.inputs[n_in + no:], *zeros)
         pairs = [(o, n) for o, n in zip(fnode.outputs, fnew.outputs[:no])]
         pairs += [(o, n) for o, n in zip(gnode.outputs, gnew.outputs) if fgraph.clients.get(o)]

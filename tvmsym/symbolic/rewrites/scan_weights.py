@@ -169,7 +169,7 @@ def scan_weight_grads(fgraph, excluding=()):
             for st in (a, g):
                 if st not in stacks:
                     stacks.append(st)
-        gnew = ScanGrad(op, wrt, stacks).make_node(*node.inputs)
+        gnew = ScanGrad(op, wrt, stacks, node.op.gy_rows).make_node(*node.inputs)
         nw = len(wrt)
         pairs = [(o, n) for o, n in zip(node.outputs, gnew.outputs[:nw]) if fgraph.clients.get(o)]
         moved = {}
