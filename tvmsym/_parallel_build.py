@@ -145,10 +145,11 @@ def _groups(mod, n_workers, dedupe=None):
 
 
 def _compile_one(sub, target, config, compact):
+    from ._fastimport import compile_tir
     from ._tvm import tvm
     disabled = list(GPU_ONLY_PASSES) + ([] if compact else [COMPACT])
     with tvm.transform.PassContext(config=config, disabled_pass=disabled):
-        return tvm.compile(sub, target=target)
+        return compile_tir(sub, target)     # tvm.compile for TIR (no tvm.relax import)
 
 
 class _Pool:

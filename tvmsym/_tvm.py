@@ -30,11 +30,11 @@ from . import _fastimport  # noqa: E402  (init_ffi_api without 52 registry listi
 _import_t0 = time.perf_counter()
 _fastimport.install()
 
-with _fastimport.lean_import():     # no disco attempt; device backends when a cuda target is made
-    import tvm  # noqa: E402
-import tvm_ffi  # noqa: E402
-from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
-from tvm.target import Target, codegen  # noqa: E402
+with _fastimport.lean_import():     # no disco attempt, device backends when a cuda target is
+    import tvm  # noqa: E402          # made, Relax / meta_schedule / dlight at first use
+    import tvm_ffi  # noqa: E402
+    from tvm import s_tir, te, tirx, topi  # noqa: E402,F401
+    from tvm.target import Target, codegen  # noqa: E402
 
 from . import cache as _kcache  # noqa: E402  (entries, LRU pruning; no TVM)
 
@@ -347,7 +347,7 @@ def _compile(mod, target, objects_dir=None):
         from . import _parallel_build
         return _parallel_build.build(mod, target, BUILD_CONFIG, objects_dir)
     with tvm.transform.PassContext(config=BUILD_CONFIG):
-        return tvm.compile(mod, target=target)
+        return _fastimport.compile_tir(mod, target)     # tvm.compile for TIR modules
 
 
 def compile_module(mod, target, stream=None):
