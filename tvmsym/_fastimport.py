@@ -61,7 +61,7 @@ def install():
 
 # ------------------------------------------------------------------ leaner ``import tvm``
 # Parts of TVM 0.27's ``import tvm`` that a CPU build never uses (thread CPU, this machine:
-# ~0.90 -> ~0.59 s):
+# ~0.90 -> ~0.59 s; ~1.1 -> ~0.5 s with the disco attempt skipped too):
 #
 # * ``_autoload_backends()`` imports the Python hooks of every device backend (cuda, metal,
 #   rocm, trn, opencl, vulkan, webgpu, hexagon, adreno: ~240 modules, PTX tables, Relax
@@ -78,12 +78,13 @@ def install():
 #   (``tvm.relax.Function``), so tvmsym builds TIR modules with ``tvm.tirx.build``, which
 #   is what ``tvm.compile`` calls for them (``compile_tir``).
 #
-# Not done (tried): ``tvm.runtime``'s ``from . import disco`` fails (its types live in
-# ``libtvm_runtime_extra``, loaded later) with a C++ exception whose backtrace reads TVM's
-# debug information (~0.25 s).  Skipping that attempt while the backends were deferred made
-# a process abort now and then at exit ("terminate called without an active exception",
-# tests/test_compile_cache.py::test_cli_info_list_purge_clear, 3 of 3 runs); either change
-# alone did not.  Not understood yet, so the attempt stays.
+# * ``tvm.runtime`` tries ``from . import disco``, which fails (its types live in
+#   ``libtvm_runtime_extra``, loaded later) with a C++ exception whose backtrace reads TVM's
+#   debug information (~0.25 s); ``None`` in ``sys.modules`` fails it at once, the same way.
+#   (Skipping it once seemed to make processes abort at exit: that was a build worker left
+#   inside ``tvm.compile`` at exit, ``_parallel_build._join_workers_at_exit``.)  The one
+#   global the Python disco module registers (``runtime.disco.create_process_pool``,
+#   Relax's distributed runtime) is then missing: tvmsym never uses it.
 
 _AUTOLOAD = "TVM_DEVICE_BACKEND_AUTOLOAD"
 _lean = {"deferred": False}
@@ -97,9 +98,12 @@ class lean_import:
 
     def __enter__(self):
         self._finder = None
-        self._defer = False
+        self._defer = self._set_disco = False
         if os.environ.get("TVMSYM_STOCK_TVM_IMPORT"):       # TVM's own import, unchanged
             return self
+        self._set_disco = "tvm.runtime.disco" not in sys.modules and "tvm" not in sys.modules
+        if self._set_disco:
+            sys.modules["tvm.runtime.disco"] = None
         if "tvm" not in sys.modules:
             self._finder = _LazyFinder()
             sys.meta_path.insert(0, self._finder)
@@ -110,6 +114,8 @@ class lean_import:
         return self
 
     def __exit__(self, *exc):
+        if self._set_disco and sys.modules.get("tvm.runtime.disco", 0) is None:
+            del sys.modules["tvm.runtime.disco"]       # a later explicit import may try again
         if self._finder is not None:
             try:
                 sys.meta_path.remove(self._finder)

@@ -82,7 +82,10 @@ def test_lean_import_defers_backends_and_builds_the_same_code():
     assert stock["lazy_after_llvm"] == []
     for k in ("relax_function", "meta_schedule", "dlight"):
         assert lean[k] == stock[k], k
-    assert lean["globals_all"] == stock["globals_all"]
+    # all of them, but the one global Python's ``tvm.runtime.disco`` registers (Relax's
+    # distributed runtime: the lean import skips its failing first import attempt, ~0.25 s)
+    assert set(stock["globals_all"]) - set(lean["globals_all"]) <= {"runtime.disco.create_process_pool"}
+    assert set(lean["globals_all"]) <= set(stock["globals_all"])
 
 
 _INTERRUPTED = """
