@@ -17,14 +17,14 @@ from tvmsym.symbolic.ops.reduce_siblings import SiblingReduce
 
 @pytest.fixture(scope="module", autouse=True)
 def sibling_generic():
-    """Generic SiblingReduce kernels on for this module (off by default: their build cost,
-    lowering/symbolic_shapes.py ``SIBLING_GENERIC``); the functions are made and called
-    while it is on."""
+    """Generic SiblingReduce and row argmax kernels on for this module (off by default:
+    build cost, speed: lowering/symbolic_shapes.py ``SIBLING_GENERIC``,
+    ``ARGMAX_ROWS_GENERIC``); the functions are made and called while they are on."""
     from tvmsym.lowering import symbolic_shapes
-    old = symbolic_shapes.SIBLING_GENERIC
-    symbolic_shapes.SIBLING_GENERIC = True
+    old = symbolic_shapes.SIBLING_GENERIC, symbolic_shapes.ARGMAX_ROWS_GENERIC
+    symbolic_shapes.SIBLING_GENERIC = symbolic_shapes.ARGMAX_ROWS_GENERIC = True
     yield
-    symbolic_shapes.SIBLING_GENERIC = old
+    symbolic_shapes.SIBLING_GENERIC, symbolic_shapes.ARGMAX_ROWS_GENERIC = old
 
 
 def _builds():

@@ -613,11 +613,21 @@ def argmax_kind(op, ndim):
     return None
 
 
+#: argmax / argmin over the last axis or of a vector lowered shape-generic.  Off by default:
+#: 1.16-1.35x the specialized kernel per core on W5 (argmax(axis=1) 4096x1024, the generic
+#: kernel's per-row lane steps and rest guards), goal <= 1.10x; over leading axes (columns)
+#: the generic kernel is on (1.00x).
+ARGMAX_ROWS_GENERIC = False
+
+
 def accepts_argmax(node):
     x = node.inputs[0]
     if x.type.dtype.startswith("complex"):
         return False
-    return argmax_kind(node.op, x.type.ndim) is not None
+    kind = argmax_kind(node.op, x.type.ndim)
+    if kind in ("rows", "full1d"):
+        return ARGMAX_ROWS_GENERIC
+    return kind is not None
 
 
 #: SiblingReduce kernels lowered shape-generic (generic_rules.lower_sibling_generic).  Off by

@@ -604,10 +604,12 @@ def tile_columns(loop, lanes, A, parallel):
 def generic_argmax(func, ctx):
     """Argmax / Argmin lowered by generic_rules.lower_argmax_generic.
 
-    Rows (and a vector, one row): both row reductions (the extreme, then its first index)
-    under one row loop, each vector partials + guarded tail (``_row_reduce_at``), rows in
-    parallel when large.  Columns: ``tile_columns`` (tiles of the kept axis in registers,
-    walking the rows in order), tiles in parallel when large."""
+    Rows (and a vector, one row): every block of ``generic_rules._argmax_rows`` under one
+    row loop (the per-lane block walk vectorized, the lane steps unrolled, the block scan
+    vectorized, the rest's two row reductions by ``_row_reduce_at``; a part with nothing
+    to do skipped at run time), rows in parallel when large.  Columns: ``tile_columns``
+    (tiles of the kept axis in registers, walking the rows in order), tiles in parallel
+    when large."""
     from ..lowering.generic_rules import argmax_kind
     from ..lowering.machine import ACCUMULATORS
     from ..lowering.rules.reduce import _value_dtype
@@ -686,7 +688,7 @@ def generic_argmax(func, ctx):
     # no rest (a row length multiple of W: the usual case, where its fold and lane trees
     # would cost a third of the row)
     m = _last_extent(func, x)
-    W = _imm(_dt(m), lanes * ACCUMULATORS_ARG())
+    W = _imm(_dt(m), lanes * _arg_block())
     f = _guard_blocks(f, rl.loop_var, order[:order.index(qv + row_parts(lanes)[0])],
                       tirx.GE(m, W))
     f = _guard_blocks(f, rl.loop_var, [b for b in order if b.startswith((qv, qi))],
@@ -696,7 +698,8 @@ def generic_argmax(func, ctx):
     return _parallel_if(f, rl.loop_var, rl.extent * m)
 
 
-def ACCUMULATORS_ARG():     # noqa: N802  (the blocks' width in vectors, rules/reduce.py)
+def _arg_block():
+    """Vectors per block of the one-pass argmax (rules/reduce.py ``ARG_BLOCK``)."""
     from ..lowering.rules.reduce import ARG_BLOCK
     return ARG_BLOCK
 
