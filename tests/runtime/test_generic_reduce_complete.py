@@ -286,7 +286,18 @@ def _check_full(f, ops, a, axis):
             np.testing.assert_array_equal(got, want, err_msg=f"{nm} {a.shape}")
 
 
-@pytest.mark.parametrize("case,dtype", [(c, dt) for c in FULL_CASES for dt in FULL_DTYPES],
+def _full_params():
+    """Every case in float32; the 3-d / 4-d all-axes cases in the other dtypes are the slow
+    sweep (~15 s each: their dtypes are covered by the 2-d and middle-axis cases here)."""
+    out = []
+    for c in FULL_CASES:
+        for dt in FULL_DTYPES:
+            slow = c[0] >= 3 and c[1] is None and dt != "float32"
+            out.append(pytest.param(c, dt, marks=pytest.mark.slow) if slow else (c, dt))
+    return out
+
+
+@pytest.mark.parametrize("case,dtype", _full_params(),
                          ids=lambda v: f"{v[0]}d-axis{v[1]}" if isinstance(v, tuple) else v)
 def test_full_and_middle_reductions_one_build(case, dtype):
     nd, axis, shapes = case
