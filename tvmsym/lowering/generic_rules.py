@@ -305,34 +305,11 @@ def _softmax_classes():
     return (Softmax, LogSoftmax)
 
 
-class _Part:
-    """One part of a SiblingReduce, as ``lower_careduce_generic`` reads a node."""
-
-    def __init__(self, op, inputs, outputs):
-        self.op, self.inputs, self.outputs = op, inputs, outputs
-
-
 def lower_sibling_generic(node, inputs, ctx):
-    """``SiblingReduce`` on symbolic extents: each part lowered by ``lower_careduce_generic``
-    (reading the shared input, or its elementwise function: a compute the schedule
-    inlines), so each part computes exactly what its separate generic kernel computes."""
-    import copy
-
-    from .rules.elemwise import lower_elemwise
-    op = node.op
-    sub = copy.copy(ctx)                # shares the names; shapes of the parts' inputs added
-    sub.shapes = dict(ctx.shapes)
-    x_shape = ctx.shape(node.inputs[0])
-    outs = []
-    for k, (red, pre, idx) in enumerate(op.parts):
-        v, pnode = op.reduced_input(node, k)
-        if pnode is None:
-            t = inputs[idx[0]]
-        else:
-            sub.shapes[v] = tuple(x_shape)
-            t = lower_elemwise(pnode, [inputs[i] for i in idx], sub)[0]
-        outs.append(lower_careduce_generic(_Part(red, [v], [node.outputs[k]]), [t], sub)[-1])
-    return outs
+    """``SiblingReduce`` on symbolic extents: each part lowered by ``lower_careduce_generic``,
+    so each part computes exactly what its separate generic kernel computes."""
+    from .rules.reduce_siblings import lower_parts
+    return lower_parts(node, inputs, ctx, lower_careduce_generic)
 
 
 def _sibling_class():

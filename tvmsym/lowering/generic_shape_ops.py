@@ -100,31 +100,13 @@ def lower_join_generic(node, inputs, ctx):
     return [te.compute(ctx.shape(node.outputs[0]), body, name=ctx.name(node), tag="injective")]
 
 
-def lower_split_generic(node, inputs, ctx):
-    ax = node.op.axis
-    x = loader(ctx, node.inputs[0], inputs[0])
-    outs, start = [], 0
-    for k, o in enumerate(node.outputs):
-        shp = ctx.shape(o)
-
-        def make(s0):
-            def body(*i):
-                idx = list(i)
-                idx[ax] = i[ax] + s0
-                return x(*idx)
-            return body
-        outs.append(te.compute(shp, make(start), name=f"{ctx.name(node)}_{k}", tag="injective"))
-        n = shp[ax]
-        start = int(n) + start if _static(n) and isinstance(start, int) else start + n
-    return outs
-
-
 def register():
     from .generic_rules import GENERIC_RULES
     for c in (S.Reshape, S.Flatten, Squeeze):
         GENERIC_RULES.setdefault(c, lower_reshape_generic)
     GENERIC_RULES.setdefault(S.Join, lower_join_generic)
-    GENERIC_RULES.setdefault(S.Split, lower_split_generic)
+    from .rules.reshape import lower_split  # (one rule: its offsets may be symbolic)
+    GENERIC_RULES.setdefault(S.Split, lower_split)
 
 
 register()

@@ -82,6 +82,18 @@ def lanes_of(dtype, machine=None):
     return max(1, m.vector_bytes // max(1, int(size)))
 
 
+def parts_under_rows(sch, name, parts):
+    """Views inlined, the output block ``name``'s row loops fused into one, and every block of
+    ``parts`` (producers first) computed under that row loop: ``(output block, row loop)``."""
+    inline_views(sch, set(parts) | {name})
+    out = sch.get_sblock(name)
+    rows = sch.get_loops(out)[:-1]
+    row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
+    for p in reversed(parts):
+        sch.compute_at(sch.get_sblock(p), row, preserve_unit_loops=True)
+    return out, row
+
+
 def inline_views(sch, keep, skip_prefix=None):
     """compute_inline every spatial block not named in ``keep`` (inlined DimShuffle views),
     nor starting with ``skip_prefix``; a block that cannot be inlined (an output) stays."""

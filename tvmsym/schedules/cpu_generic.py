@@ -525,14 +525,8 @@ def generic_softmax(func, ctx):
         parts.append(name + "_exp")
     parts += [reds[1] + sfx for sfx in row_parts(lanes)]
     parts += [reds[1], name + ("_lse" if log else "_rcp")]
-    from .common import inline_views
-    inline_views(sch, set(parts) | {name})
-    out = sch.get_sblock(name)
-    loops = sch.get_loops(out)
-    rows = loops[:-1]
-    row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-    for p in reversed(parts):
-        sch.compute_at(sch.get_sblock(p), row, preserve_unit_loops=True)
+    from .common import parts_under_rows
+    out, row = parts_under_rows(sch, name, parts)
     for r in reds:
         _row_reduce_at(sch, r, row, lanes, place=False)
     spatial_vars = [sch.get(sch.get_loops(out)[-1]).loop_var]

@@ -54,16 +54,10 @@ def softmax_rows(func, ctx, parts, threshold):
     """(Log)Softmax lowered narrow (``rules/nnet.lower_softmax``'s computes: ``parts`` are
     its per-row blocks, producers first, then the output block ``ctx.outputs[0]``): every
     part under the row loop, the reductions' inits split off, then ``rows_vectorized``."""
-    from .common import inline_views
+    from .common import parts_under_rows
     name = ctx.outputs[0]
     sch = s_tir.Schedule(func)
-    inline_views(sch, set(parts) | {name})
-    out = sch.get_sblock(name)
-    loops = sch.get_loops(out)
-    rows = loops[:-1]
-    row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
-    for p in reversed(parts):
-        sch.compute_at(sch.get_sblock(p), row, preserve_unit_loops=True)
+    out, row = parts_under_rows(sch, name, parts)
     for p in parts:
         b = sch.get_sblock(p)
         if any(iv.iter_type != 0 for iv in sch.get(b).iter_vars):

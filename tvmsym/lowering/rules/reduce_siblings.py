@@ -19,8 +19,10 @@ class _Part:
         self.op, self.inputs, self.outputs = op, inputs, outputs
 
 
-@lower_rule(SiblingReduce)
-def lower_sibling_reduce(node, inputs, ctx):
+def lower_parts(node, inputs, ctx, lower_part):
+    """Each part of a ``SiblingReduce`` lowered by ``lower_part`` (a reduction rule: the
+    static ``lower_careduce`` or the generic one), reading the shared input or its
+    elementwise function."""
     op = node.op
     sub = copy.copy(ctx)                    # shares the names; shapes of the parts' inputs added
     sub.shapes = dict(ctx.shapes)
@@ -33,5 +35,10 @@ def lower_sibling_reduce(node, inputs, ctx):
         else:
             sub.shapes[v] = tuple(x_shape)
             t = lower_elemwise(pnode, [inputs[i] for i in idx], sub)[0]
-        outs.append(lower_careduce(_Part(red, [v], [node.outputs[k]]), [t], sub)[-1])
+        outs.append(lower_part(_Part(red, [v], [node.outputs[k]]), [t], sub)[-1])
     return outs
+
+
+@lower_rule(SiblingReduce)
+def lower_sibling_reduce(node, inputs, ctx):
+    return lower_parts(node, inputs, ctx, lower_careduce)

@@ -60,5 +60,7 @@ def lower_split(node, inputs, ctx):
                 return x(*idx)
             return body
         outs.append(te.compute(shp, make(start), name=f"{ctx.name(node)}_{k}", tag="injective"))
-        start += shp[ax]
+        n = shp[ax]         # a constant or (shape-generic kernels) a symbolic extent
+        start = int(n) + start if isinstance(n, (int, tirx.IntImm)) and isinstance(start, int) \
+            else start + n
     return outs
